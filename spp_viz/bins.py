@@ -1,0 +1,197 @@
+"""Bin geometry of a spatial pyramid: which feature cells each bin pools, and where that is in the image.
+
+Two rules (see ``shared/reference/spp-facts.md``):
+
+* ``adaptive``: bin i of n over an axis of a cells spans ``[floor(i*a/n), ceil((i+1)*a/n))``.
+  This is the authors' released SPP_net code and PyTorch's adaptive pooling
+  (aten/src/ATen/native/AdaptivePooling.h): always n bins; neighbours may share a cell.
+* ``paper``: windows of ``ceil(a/n)`` cells every ``floor(a/n)`` cells, as written in the
+  paper. It can give more or fewer than n bins; we report what it really gives.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from .pooling import check_bin_rule, paper_window
+
+
+def axis_bins(a: int, n: int, rule: str = "adaptive") -> list[tuple[int, int]]:
+    """``[start, end)`` cell ranges of the bins along one axis of ``a`` cells split into ``n``."""
+    if a < 1 or n < 1:
+        raise ValueError(f"Axis length and bin count must be positive, got a={a}, n={n}.")
+    check_bin_rule(rule)
+    if rule == "adaptive":
+        return [((i * a) // n, -((-(i + 1) * a) // n)) for i in range(n)]
+    window, stride, count = paper_window(a, n)
+    return [(i * stride, i * stride + window) for i in range(count)]
+
+
+@dataclass(frozen=True)
+class Bin:
+    """One pyramid bin: its position in the level and the feature cells ``[start, end)`` it pools."""
+
+    level: int
+    row: int
+    col: int
+    rows: tuple[int, int]
+    cols: tuple[int, int]
+
+    @property
+    def index(self) -> int:
+        """Row-major index within the level (the order in the flattened SPP vector)."""
+        return self.row * self.level + self.col
+
+    @property
+    def cells(self) -> int:
+        return (self.rows[1] - self.rows[0]) * (self.cols[1] - self.cols[0])
+
+
+@dataclass(frozen=True)
+class LevelBins:
+    """All bins of one level ``n`` on an ``h x w`` map under one rule.
+
+    ``valid`` is True exactly when the rule gives n bins along both axes.
+    ``row_overlaps[i]`` is how many cells bin-row i shares with bin-row i+1 (same for columns).
+    """
+
+    n: int
+    rule: str
+    height: int
+    width: int
+    row_ranges: tuple[tuple[int, int], ...]
+    col_ranges: tuple[tuple[int, int], ...]
+    bins: tuple[Bin, ...] = field(repr=False)
+
+    @property
+    def valid(self) -> bool:
+        return len(self.row_ranges) == self.n and len(self.col_ranges) == self.n
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return len(self.row_ranges), len(self.col_ranges)
+
+    @property
+    def row_overlaps(self) -> tuple[int, ...]:
+        return _overlaps(self.row_ranges)
+
+    @property
+    def col_overlaps(self) -> tuple[int, ...]:
+        return _overlaps(self.col_ranges)
+
+    @property
+    def has_overlap(self) -> bool:
+        return any(self.row_overlaps) or any(self.col_overlaps)
+
+    def problem(self) -> str | None:
+        """A sentence saying how the rule fails for this level, or None when it gives n x n bins."""
+        if self.valid:
+            return None
+        parts = []
+        for axis, a, got in (("rows", self.height, len(self.row_ranges)), ("columns", self.width, len(self.col_ranges))):
+            if got != self.n:
+                window, stride, _ = paper_window(a, self.n)
+                if stride == 0:
+                    parts.append(f"{axis}: {a} cells < {self.n} bins, so the stride floor({a}/{self.n}) is 0 and there are no windows")
+                else:
+                    parts.append(f"{axis}: window ceil({a}/{self.n})={window}, stride floor({a}/{self.n})={stride} gives {got} bins, not {self.n}")
+        return f"Level {self.n} under the paper rule: " + "; ".join(parts) + "."
+
+    def coverage(self) -> np.ndarray:
+        """``(height, width)`` count of how many bins pool each feature cell (0 = never pooled)."""
+        counts = np.zeros((self.height, self.width), dtype=np.int32)
+        for b in self.bins:
+            counts[b.rows[0]:b.rows[1], b.cols[0]:b.cols[1]] += 1
+        return counts
+
+
+def _overlaps(ranges: tuple[tuple[int, int], ...]) -> tuple[int, ...]:
+    return tuple(max(0, ranges[i][1] - ranges[i + 1][0]) for i in range(len(ranges) - 1))
+
+
+def pyramid_bins(height: int, width: int, n: int, rule: str = "adaptive") -> LevelBins:
+    """Geometry of level ``n`` on a ``height x width`` feature map."""
+    row_ranges = tuple(axis_bins(height, n, rule))
+    col_ranges = tuple(axis_bins(width, n, rule))
+    bins = tuple(Bin(n, i, j, r, c) for i, r in enumerate(row_ranges) for j, c in enumerate(col_ranges))
+    return LevelBins(n, rule, height, width, row_ranges, col_ranges, bins)
+
+
+def differing_bins(height: int, width: int, n: int) -> list[tuple[int, int]]:
+    """``(row, col)`` of paper-rule bins whose cells differ from the adaptive bin at the same place
+    (or that the adaptive rule does not have at all)."""
+    paper = pyramid_bins(height, width, n, "paper")
+    adaptive = pyramid_bins(height, width, n, "adaptive")
+    lookup = {(b.row, b.col): b for b in adaptive.bins}
+    out = []
+    for b in paper.bins:
+        other = lookup.get((b.row, b.col))
+        if other is None or other.rows != b.rows or other.cols != b.cols:
+            out.append((b.row, b.col))
+    return out
+
+
+@dataclass(frozen=True)
+class PixelBox:
+    """A box in input-image pixels, ``[x0, x1) x [y0, y1)``, clipped to the image."""
+
+    x0: float
+    y0: float
+    x1: float
+    y1: float
+
+
+def project_bins_to_image(
+    bins: LevelBins,
+    stride: float | tuple[float, float],
+    image_size: tuple[int, int],
+    receptive_field: int | None = None,
+) -> list[PixelBox]:
+    """Pixel box of every bin (in ``bins.bins`` order) through the stage's stride.
+
+    ``stride`` is ``s`` or ``(s_y, s_x)``; feature cell i covers pixels ``[i*s, (i+1)*s)``.
+    With ``receptive_field`` R, the box is instead the union of the cells' theoretical receptive
+    fields, centred on each cell, ``R`` pixels wide: a separate, wider box.
+    Boxes are clipped to ``image_size = (width, height)``.
+    """
+    sy, sx = (stride, stride) if isinstance(stride, (int, float)) else stride
+    width, height = image_size
+    boxes = []
+    for b in bins.bins:
+        y0, y1 = b.rows[0] * sy, b.rows[1] * sy
+        x0, x1 = b.cols[0] * sx, b.cols[1] * sx
+        if receptive_field is not None:
+            # cell i's RF is centred on (i + 0.5) * s; grow the cell box by (R - s) / 2 each side
+            gy, gx = (receptive_field - sy) / 2, (receptive_field - sx) / 2
+            y0, y1, x0, x1 = y0 - gy, y1 + gy, x0 - gx, x1 + gx
+        boxes.append(PixelBox(
+            float(min(max(x0, 0), width)), float(min(max(y0, 0), height)),
+            float(min(max(x1, 0), width)), float(min(max(y1, 0), height)),
+        ))
+    return boxes
+
+
+def bin_argmax(feature: Tensor, n: int, rule: str = "adaptive") -> Tensor:
+    """For max pooling: the feature cell that wins each bin.
+
+    ``feature`` is ``(C, h, w)``; returns a long tensor ``(C, rows, cols, 2)`` of (row, col).
+    Uses the pooling op's own ``return_indices`` so the winner is the one the pool really picked.
+    """
+    check_bin_rule(rule)
+    c, h, w = feature.shape
+    x = feature.unsqueeze(0)
+    if rule == "adaptive":
+        _, idx = F.adaptive_max_pool2d(x, n, return_indices=True)
+    else:
+        wh, sh, ch = paper_window(h, n)
+        ww, sw, cw = paper_window(w, n)
+        if ch == 0 or cw == 0:
+            return torch.empty((c, ch, cw, 2), dtype=torch.long)
+        _, idx = F.max_pool2d(x, (wh, ww), (sh, sw), return_indices=True)
+    idx = idx[0]
+    return torch.stack((idx // w, idx % w), dim=-1)

@@ -1,0 +1,524 @@
+"""Safe decoding of user-supplied image bytes into an RGB working image.
+
+Everything a user uploads goes through :func:`load_image`. It never writes to
+disk, only accepts a whitelist of raster formats, refuses oversized or
+degenerate images *before* decoding their pixels, decodes large JPEGs at a
+reduced scale (``draft``) so memory stays bounded, and turns every failure
+into :class:`ImageDecodeError` whose message is one sentence a user can read.
+
+The module deliberately changes no Pillow globals (``Image.MAX_IMAGE_PIXELS``,
+``ImageFile.LOAD_TRUNCATED_IMAGES``): other code in the same process may rely
+on them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import re
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+__all__ = [
+    "ALLOWED_FORMATS",
+    "DEFAULT_MAX_PIXELS",
+    "DEFAULT_MAX_SIDE",
+    "MAX_ASPECT",
+    "MIN_SIDE",
+    "DecodedImage",
+    "ImageDecodeError",
+    "load_image",
+    "working_size",
+]
+
+DEFAULT_MAX_SIDE = 1024
+DEFAULT_MAX_PIXELS = 100_000_000
+# Stride-32 backbones need at least one feature cell, and VGG's unpadded
+# 2x2 pools need 32 px, so working images are never smaller than this.
+MIN_SIDE = 32
+MAX_ASPECT = 200
+ALLOWED_FORMATS = ("PNG", "JPEG", "WEBP", "GIF", "BMP", "TIFF")
+
+_ALLOWED_TEXT = "supported formats are PNG, JPEG, WEBP, GIF, BMP and TIFF"
+_EXIF_ORIENTATION = 0x0112
+# EXIF orientation -> the transpose that displays the image upright; the same
+# table ImageOps.exif_transpose uses. 5-8 swap width and height.
+_ORIENTATION_TRANSPOSE = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+_JPEG_FORMATS = {"JPEG", "MPO"}  # Pillow reports multi-picture JPEGs as MPO
+# Resize by integer reduce() first when shrinking more than 3x: much faster,
+# visually identical to a single LANCZOS pass.
+_REDUCING_GAP = 3.0
+
+
+class ImageDecodeError(ValueError):
+    """Raised for any file we cannot analyse.
+
+    ``str(e)`` is ONE clear sentence for a user (no traceback text, no newline).
+    """
+
+
+@dataclass(frozen=True)
+class DecodedImage:
+    """An uploaded image, decoded and normalised for analysis."""
+
+    image: Image.Image  # RGB, at the working resolution
+    original_size: tuple[int, int]  # (width, height) after EXIF orientation
+    working_size: tuple[int, int]  # (width, height) == image.size
+    format: str  # e.g. "JPEG"
+    digest: str  # sha256 hexdigest of the raw bytes
+    n_frames: int  # 1, or frames/pages in the file (the first is used)
+    notes: tuple[str, ...]  # short human sentences about what was done
+
+
+def working_size(
+    width: int,
+    height: int,
+    max_side: int = DEFAULT_MAX_SIDE,
+    min_side: int = MIN_SIDE,
+) -> tuple[int, int]:
+    """Aspect-preserving working size for an image of ``width`` x ``height``.
+
+    Native size if ``max(width, height) <= max_side`` (or ``max_side == 0``),
+    otherwise scaled so the long side equals ``max_side``. Then, if the short
+    side is below ``min_side``, the image is scaled UP so the short side equals
+    ``min_side``: the network needs that many pixels, so for very elongated
+    images (aspect above ``max_side / min_side``) the long side may then exceed
+    ``max_side``. Sides are rounded and at least 1.
+
+    Raises ValueError for non-positive sizes, ``max_side < 0``,
+    ``0 < max_side < min_side`` or ``min_side < 0``.
+    """
+    if width < 1 or height < 1:
+        raise ValueError(f"image size must be positive, got {width} x {height}")
+    if min_side < 0:
+        raise ValueError(f"min_side must be >= 0, got {min_side}")
+    if max_side < 0 or 0 < max_side < min_side:
+        raise ValueError(
+            f"max_side must be 0 (native size) or at least min_side={min_side}, got {max_side}"
+        )
+    long_side, short_side = max(width, height), min(width, height)
+    scale = 1.0
+    if max_side and long_side > max_side:
+        scale = max_side / long_side
+    if short_side * scale < min_side:
+        scale = min_side / short_side
+    return max(1, round(width * scale)), max(1, round(height * scale))
+
+
+def load_image(
+    data: bytes,
+    *,
+    max_side: int = DEFAULT_MAX_SIDE,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    filename: str | None = None,
+) -> DecodedImage:
+    """Decode uploaded bytes into an RGB image at the working resolution.
+
+    ``max_side``: long side of the working image (0 = native size, see
+    :func:`working_size`). ``max_pixels``: refuse images whose header declares
+    more pixels than this (checked before any pixel is decoded; Pillow's own
+    decompression-bomb limit ``Image.MAX_IMAGE_PIXELS`` applies as well).
+    ``filename`` is only used in error messages.
+
+    The returned image is a fresh, orientation-corrected copy with an empty
+    ``info`` dict, so no stale EXIF orientation can be applied twice later.
+
+    Raises :class:`ImageDecodeError` (one sentence) for anything it cannot use;
+    ValueError for an invalid ``max_side``.
+    """
+    if max_side < 0 or 0 < max_side < MIN_SIDE:
+        raise ValueError(f"max_side must be 0 (native size) or at least {MIN_SIDE}, got {max_side}")
+    raw = bytes(data)
+    digest = hashlib.sha256(raw).hexdigest()
+    file_subject = _subject(filename, "This file")
+    image_subject = _subject(filename, "This image")
+    try:
+        return _decode(raw, digest, file_subject, image_subject, max_side, max_pixels)
+    except ImageDecodeError:
+        raise
+    except MemoryError as exc:
+        raise ImageDecodeError(
+            f"{image_subject} is too large to decode with the memory available."
+        ) from exc
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise ImageDecodeError(_bomb_message(image_subject, exc)) from exc
+    except Exception as exc:  # Pillow raises OSError, SyntaxError, ValueError, struct.error, ...
+        raise ImageDecodeError(
+            f"{file_subject} is truncated or corrupt and could not be decoded."
+        ) from exc
+
+
+# ----------------------------------------------------------------------------
+# Decoding pipeline
+
+
+def _decode(
+    raw: bytes,
+    digest: str,
+    file_subject: str,
+    image_subject: str,
+    max_side: int,
+    max_pixels: int,
+) -> DecodedImage:
+    if not raw:
+        raise ImageDecodeError(f"{file_subject} is empty.")
+    kind = _sniff(raw)
+    if kind is not None and kind not in ALLOWED_FORMATS:
+        raise ImageDecodeError(_unsupported_message(file_subject, kind))
+
+    try:
+        with warnings.catch_warnings():
+            _quiet_pillow()
+            # The size is checked explicitly right after opening (thread-safe,
+            # and with a clearer message); DecompressionBombError, raised above
+            # twice Pillow's limit, still propagates from here.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            im = Image.open(io.BytesIO(raw), formats=ALLOWED_FORMATS)
+    except UnidentifiedImageError as exc:
+        if kind in ALLOWED_FORMATS:
+            msg = f"{file_subject} looks like a {kind} file but is truncated or corrupt."
+        else:
+            msg = f"{file_subject} is not an image we can read; {_ALLOWED_TEXT}."
+        raise ImageDecodeError(msg) from exc
+
+    with im, warnings.catch_warnings():
+        _quiet_pillow()
+        # Frames and tiles decoded later (GIF, TIFF) are bomb-checked by Pillow
+        # again; make that warning an error instead of a log line.
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        _check_size(im.size, max_pixels, image_subject)
+        return _decode_opened(im, digest, file_subject, max_side)
+
+
+def _quiet_pillow() -> None:
+    """Inside catch_warnings: drop Pillow's notes on damaged files ("Corrupt EXIF
+    data", "Truncated File Read"); failures that matter raise and are reported."""
+    warnings.filterwarnings("ignore", category=UserWarning, module=r"PIL\.")
+
+
+def _decode_opened(im: Image.Image, digest: str, subject: str, max_side: int) -> DecodedImage:
+    fmt = "JPEG" if im.format in _JPEG_FORMATS else (im.format or "unknown")
+    stored_size = im.size  # full-resolution header size (unrotated, except TIFF: see below)
+    n_frames = int(getattr(im, "n_frames", 1) or 1)
+    if n_frames > 1:
+        im.seek(0)
+
+    # PNG's getexif() would decode the pixels (eXIf may follow them), so its
+    # orientation is only read after load(); the others have it in the header.
+    header_orientation = _orientation(im) if fmt != "PNG" else 1
+    if fmt == "JPEG":
+        # draft() must target the stored, unrotated layout; it picks 1/2, 1/4
+        # or 1/8 scale, never below the target, so a 40 MP JPEG is never
+        # decoded at full size.
+        draft_size = _stored_target(stored_size, header_orientation, max_side)
+        if draft_size[0] < stored_size[0] and draft_size[1] < stored_size[1]:
+            im.draft("RGB", draft_size)
+    im.load()  # decodes the pixels; raises on truncated data
+    # What is left to apply. Pillow's TIFF plugin applies the orientation
+    # itself (header size already upright, tag removed on load), so this is
+    # then 1.
+    orientation = _orientation(im)
+
+    rotated = orientation in (5, 6, 7, 8)
+    original_size = (stored_size[1], stored_size[0]) if rotated else stored_size
+    target = working_size(*original_size, max_side)
+
+    notes: list[str] = []
+    if orientation in _ORIENTATION_TRANSPOSE or header_orientation in _ORIENTATION_TRANSPOSE:
+        notes.append("EXIF orientation applied")
+    if n_frames > 1:
+        notes.append(f"first of {n_frames} {'pages' if fmt == 'TIFF' else 'frames'} used")
+
+    # Resize before rotating and before compositing: both are then cheap.
+    work = _to_resizable(im, subject, notes)
+    work = _resize(work, _stored_target(stored_size, orientation, max_side))
+    if orientation in _ORIENTATION_TRANSPOSE:
+        work = work.transpose(_ORIENTATION_TRANSPOSE[orientation])
+    rgb = _to_rgb(work, notes)
+    if rgb is im:
+        rgb = im.copy()  # never hand out the file-backed object we close
+    rgb.info = {}
+
+    if target[0] * target[1] < original_size[0] * original_size[1]:
+        notes.append(
+            f"downscaled from {original_size[0]} x {original_size[1]} to {target[0]} x {target[1]}"
+        )
+    elif target != original_size:
+        notes.append(f"upscaled to reach the {MIN_SIDE} px minimum side")
+
+    return DecodedImage(
+        image=rgb,
+        original_size=original_size,
+        working_size=rgb.size,
+        format=fmt,
+        digest=digest,
+        n_frames=n_frames,
+        notes=tuple(notes),
+    )
+
+
+def _stored_target(
+    stored_size: tuple[int, int], orientation: int, max_side: int
+) -> tuple[int, int]:
+    """Working size expressed in the stored (pre-orientation) layout."""
+    w, h = stored_size
+    if orientation in (5, 6, 7, 8):
+        tw, th = working_size(h, w, max_side)
+        return th, tw
+    return working_size(w, h, max_side)
+
+
+def _check_size(size: tuple[int, int], max_pixels: int, subject: str) -> None:
+    """Refuse from the header alone: too many pixels or too elongated."""
+    width, height = size
+    if width < 1 or height < 1:
+        raise ImageDecodeError(f"{subject} has an invalid size of {width} x {height}.")
+    pixels = width * height
+    described = f"{subject} is {width} x {height} = {_mp(pixels, limit=False)} MP"
+    if pixels > max_pixels:
+        raise ImageDecodeError(f"{described}, above the {_mp(max_pixels)} MP limit.")
+    bomb_limit = Image.MAX_IMAGE_PIXELS
+    if bomb_limit is not None and pixels > bomb_limit:
+        raise ImageDecodeError(
+            f"{described}, above the decoder's {_mp(bomb_limit)} MP decompression-bomb limit."
+        )
+    ratio = max(width, height) / min(width, height)
+    if ratio > MAX_ASPECT:
+        raise ImageDecodeError(
+            f"{subject} is {width} x {height}, an aspect ratio of {ratio:.0f}:1, "
+            f"above the {MAX_ASPECT}:1 limit."
+        )
+
+
+def _orientation(im: Image.Image) -> int:
+    """EXIF orientation 1-8; anything missing or malformed counts as 1."""
+    try:
+        value = int(im.getexif().get(_EXIF_ORIENTATION, 1))
+    except Exception:  # corrupt EXIF must not make a good image unusable
+        return 1
+    return value if 1 <= value <= 8 else 1
+
+
+def _to_resizable(im: Image.Image, subject: str, notes: list[str]) -> Image.Image:
+    """Convert to L, LA, RGB or RGBA (all resize well), rescaling high bit depths."""
+    mode = im.mode
+    if mode.startswith("I;16") or mode in ("I", "F"):
+        depth = {"I": "32-bit integer", "F": "32-bit float"}.get(mode, "16-bit")
+        notes.append(f"{depth} image rescaled to 8 bits")
+        return _rescale_to_l(im)
+    if mode in ("L", "LA", "RGB", "RGBA"):
+        return im
+    if mode == "P":
+        return im.convert("RGBA" if "transparency" in im.info else "RGB")
+    if mode == "1":
+        return im.convert("L")
+    if mode == "La":
+        return im.convert("LA")
+    if mode in ("RGBa", "PA"):
+        return im.convert("RGBA")
+    if mode == "CMYK":
+        notes.append("CMYK converted to RGB")
+    try:
+        return im.convert("RGB")
+    except ValueError as exc:
+        raise ImageDecodeError(
+            f"{subject} uses the {mode} colour mode, which is not supported."
+        ) from exc
+
+
+def _rescale_to_l(im: Image.Image) -> Image.Image:
+    """Map the image's actual min..max linearly onto 0..255.
+
+    Pillow's own conversion clips 16-bit values at 255, which turns most
+    16-bit images white; a linear stretch keeps the content visible.
+    """
+    arr = np.asarray(im if im.mode == "F" else im.convert("F"), dtype=np.float32)
+    finite = np.isfinite(arr)
+    if not finite.all():
+        arr = np.where(finite, arr, arr[finite].min() if finite.any() else 0.0)
+    lo, hi = float(arr.min()), float(arr.max())
+    if hi > lo:
+        out = (arr - lo) * np.float32(255.0 / (hi - lo))
+    else:  # flat image: keep its brightness relative to its bit depth
+        full_scale = 65535.0 if im.mode.startswith("I;16") else 255.0
+        out = np.full_like(arr, lo * 255.0 / full_scale)
+    return Image.fromarray(np.clip(np.rint(out), 0, 255).astype(np.uint8))
+
+
+def _resize(im: Image.Image, size: tuple[int, int]) -> Image.Image:
+    if im.size == size:
+        return im
+    if size[0] * size[1] < im.size[0] * im.size[1]:
+        return im.resize(size, Image.Resampling.LANCZOS, reducing_gap=_REDUCING_GAP)
+    return im.resize(size, Image.Resampling.BICUBIC)
+
+
+def _to_rgb(im: Image.Image, notes: list[str]) -> Image.Image:
+    """Composite any alpha on white (what a viewer shows), then RGB."""
+    if im.mode in ("LA", "RGBA"):
+        rgba = im.convert("RGBA")
+        alpha = rgba.getchannel("A")
+        if alpha.getextrema()[0] < 255:
+            notes.append("alpha composited on white")
+        out = Image.new("RGB", rgba.size, (255, 255, 255))
+        out.paste(rgba.convert("RGB"), mask=alpha)
+        return out
+    return im if im.mode == "RGB" else im.convert("RGB")
+
+
+# ----------------------------------------------------------------------------
+# Messages
+
+
+def _subject(filename: str | None, default: str) -> str:
+    """How a message names the file: its quoted, sanitised name, or ``default``."""
+    name = re.sub(r"[\x00-\x1f\x7f]+", " ", filename or "").strip()
+    if len(name) > 80:
+        name = name[:77] + "..."
+    return f'"{name}"' if name else default
+
+
+def _mp(pixels: int, *, limit: bool = True) -> str:
+    """Megapixels for a message: 144000000 -> '144.0'; as a limit '100', '89.5'."""
+    mp = pixels / 1e6
+    text = f"{mp:.1f}" if mp >= 0.1 else f"{mp:.2g}"
+    return text.removesuffix(".0") if limit else text
+
+
+def _bomb_message(subject: str, exc: BaseException) -> str:
+    """Pillow refused a decompression bomb; say so with the numbers it gave."""
+    limit = Image.MAX_IMAGE_PIXELS
+    limit_text = (
+        f"the decoder's {_mp(limit)} MP decompression-bomb limit" if limit else "the safety limit"
+    )
+    match = re.search(r"\((\d+) pixels\)", str(exc))
+    if match:
+        mp = _mp(int(match.group(1)), limit=False)
+        return f"{subject} has {mp} MP, above {limit_text}, so it was not decoded."
+    return f"{subject} has too many pixels to decode safely (above {limit_text})."
+
+
+# Formats we recognise only to name them in the refusal.
+_UNSUPPORTED_NAMES = {
+    "SVG": "an SVG (vector) image",
+    "HTML": "an HTML page",
+    "TEXT": "a text file",
+    "PDF": "a PDF document",
+    "ICO": "an ICO icon",
+    "PSD": "a Photoshop (PSD) file",
+    "EPS": "a PostScript/EPS file",
+    "HEIC": "a HEIC/HEIF image",
+    "AVIF": "an AVIF image",
+    "JPEG2000": "a JPEG 2000 image",
+    "JPEGXL": "a JPEG XL image",
+    "ICNS": "a macOS icon (ICNS)",
+    "DDS": "a DDS texture",
+    "QOI": "a QOI image",
+    "PNM": "a PNM/PPM image",
+    "TGA": "a TGA image",
+    "VIDEO": "a video file",
+    "AUDIO": "an audio file",
+    "ZIP": "a ZIP archive",
+    "GZIP": "a gzip archive",
+}
+_NOT_IMAGES = {"HTML", "TEXT", "PDF", "VIDEO", "AUDIO", "ZIP", "GZIP"}
+
+
+def _unsupported_message(subject: str, kind: str) -> str:
+    what = _UNSUPPORTED_NAMES.get(kind, f"a {kind} file")
+    verdict = "not an image" if kind in _NOT_IMAGES else "which is not supported"
+    return f"{subject} is {what}, {verdict}; {_ALLOWED_TEXT}."
+
+
+def _sniff(raw: bytes) -> str | None:
+    """Name the format from magic bytes, for clear messages only.
+
+    Pillow still decides what opens (with the whitelist); this just lets us say
+    "SVG is not supported" instead of "cannot identify image file".
+    """
+    head = raw[:16]
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "PNG"
+    if head.startswith(b"\xff\xd8\xff"):
+        return "JPEG"
+    if head.startswith((b"GIF87a", b"GIF89a")):
+        return "GIF"
+    if head.startswith(b"BM"):
+        return "BMP"
+    if head.startswith((b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")):
+        return "TIFF"
+    if head.startswith(b"RIFF") and raw[8:12] == b"WEBP":
+        return "WEBP"
+    if head.startswith(b"RIFF") and raw[8:12] == b"WAVE":
+        return "AUDIO"
+    if head.startswith(b"RIFF") and raw[8:12] == b"AVI ":
+        return "VIDEO"
+    if raw[4:8] == b"ftyp":
+        brand = raw[8:12]
+        if brand in (b"avif", b"avis"):
+            return "AVIF"
+        if brand in (b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"mif1", b"msf1"):
+            return "HEIC"
+        return "VIDEO"
+    if head[:4] in (b"\x00\x00\x01\x00", b"\x00\x00\x02\x00") and head[4:6] != b"\x00\x00":
+        return "ICO"  # ICO/CUR: non-zero image count (a TGA has 0 there)
+    if raw.endswith(b"TRUEVISION-XFILE.\x00"):
+        return "TGA"
+    simple = (
+        (b"%PDF", "PDF"),
+        (b"8BPS", "PSD"),
+        (b"%!PS", "EPS"),
+        (b"\xc5\xd0\xd3\xc6", "EPS"),
+        (b"\x00\x00\x00\x0cjP  ", "JPEG2000"),
+        (b"\xff\x4f\xff\x51", "JPEG2000"),
+        (b"\xff\x0a", "JPEGXL"),
+        (b"\x00\x00\x00\x0cJXL ", "JPEGXL"),
+        (b"icns", "ICNS"),
+        (b"DDS ", "DDS"),
+        (b"qoif", "QOI"),
+        (b"PK\x03\x04", "ZIP"),
+        (b"\x1f\x8b", "GZIP"),
+        (b"ID3", "AUDIO"),
+        (b"OggS", "AUDIO"),
+        (b"fLaC", "AUDIO"),
+    )
+    for magic, kind in simple:
+        if head.startswith(magic):
+            return kind
+    if len(raw) >= 3 and raw[0:1] == b"P" and raw[1:2] in b"1234567" and raw[2:3].isspace():
+        return "PNM"
+    return _sniff_text(raw[:4096])
+
+
+def _sniff_text(head: bytes) -> str | None:
+    """SVG, HTML or plain text, judged from the first few KB."""
+    if b"\x00" in head:
+        return None
+    try:
+        text = head.decode("utf-8")
+    except UnicodeDecodeError:
+        # A multi-byte character may be cut at the 4096-byte boundary.
+        try:
+            text = head[:-3].decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+    lowered = text.lstrip("\ufeff \t\r\n").lower()
+    if "<svg" in lowered and lowered.startswith(("<svg", "<?xml", "<!doctype svg", "<!--")):
+        return "SVG"
+    if lowered.startswith(("<!doctype html", "<html", "<head", "<body")):
+        return "HTML"
+    printable = sum(ch.isprintable() or ch in "\t\r\n" for ch in text)
+    if text and printable / len(text) > 0.95:
+        return "TEXT"
+    return None

@@ -1,0 +1,291 @@
+"""Pyramid pooling heads: SPP (He et al.), average SPP, parallel SPP (YOLO) and SPPF.
+
+Functional forms plus small ``nn.Module`` wrappers, in the style of torchvision ``ops``.
+
+* :func:`spp` turns ``(B, C, h, w)`` into a FIXED-length ``(B, C * sum(n^2))`` vector,
+  whatever ``h`` and ``w`` are (He et al., arXiv 1406.4729).
+* :func:`parallel_spp` / :func:`sppf` keep the spatial size and multiply channels by four
+  (YOLOv3/v4/v5). SPPF's cascade of three 5x5 stride-1 max pools equals parallel
+  5/9/13 pools exactly, because stride-1 max pools compose (5 then 5 = 9, three times = 13).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Literal, Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+PoolType = Literal["max", "avg"]
+BinRule = Literal["adaptive", "paper"]
+
+POOL_TYPES: tuple[str, ...] = ("max", "avg")
+BIN_RULES: tuple[str, ...] = ("adaptive", "paper")
+DEFAULT_LEVELS: tuple[int, ...] = (1, 2, 4)
+LEVEL_PRESETS: dict[str, tuple[int, ...]] = {
+    "default": DEFAULT_LEVELS,
+    "spp-net": (6, 3, 2, 1),
+    "psp": (1, 2, 3, 6),
+}
+MAX_LEVEL = 64
+
+
+def parse_levels(levels: str | Sequence[int]) -> tuple[int, ...]:
+    """Validate pyramid levels given as ``"1,2,4"``, a preset name or a sequence of ints.
+
+    Raises ``ValueError`` with one sentence saying what was wrong and what is allowed.
+    """
+    if isinstance(levels, str):
+        text = levels.strip()
+        if text.lower() in LEVEL_PRESETS:
+            return LEVEL_PRESETS[text.lower()]
+        if not text:
+            raise ValueError("Levels are empty: give comma-separated positive integers such as 1,2,4.")
+        parts = [p.strip() for p in text.split(",")]
+        out = []
+        for part in parts:
+            if not part:
+                raise ValueError(f"Levels {levels!r} contain an empty item: give comma-separated positive integers such as 1,2,4.")
+            if not part.isdigit():
+                raise ValueError(f"Level {part!r} is not a positive integer: give comma-separated positive integers such as 1,2,4.")
+            out.append(int(part))
+        levels = out
+    result = tuple(int(n) for n in levels)
+    if not result:
+        raise ValueError("Levels are empty: give at least one positive integer such as 1.")
+    for n in result:
+        if n < 1 or n > MAX_LEVEL:
+            raise ValueError(f"Level {n} is out of range: each level must be between 1 and {MAX_LEVEL}.")
+    if len(set(result)) != len(result):
+        raise ValueError(f"Levels {list(result)} repeat a value: each level may appear once.")
+    return result
+
+
+def check_pool(pool: str) -> None:
+    if pool not in POOL_TYPES:
+        raise ValueError(f"Pool {pool!r} is not supported: choose one of {', '.join(POOL_TYPES)}.")
+
+
+def check_bin_rule(rule: str) -> None:
+    if rule not in BIN_RULES:
+        raise ValueError(f"Bin rule {rule!r} is not supported: choose one of {', '.join(BIN_RULES)}.")
+
+
+def spp_output_length(channels: int, levels: Sequence[int]) -> int:
+    """Length of the SPP vector: ``C * sum(n^2)``; it never depends on the input size."""
+    return channels * sum(n * n for n in levels)
+
+
+def paper_window(a: int, n: int) -> tuple[int, int, int]:
+    """He et al.'s sliding-window rule for one axis of length ``a`` and ``n`` bins.
+
+    Returns ``(window, stride, count)`` with window = ceil(a/n), stride = floor(a/n) and
+    ``count`` the number of windows it really yields (0 when the stride is 0, i.e. a < n).
+    """
+    window = math.ceil(a / n)
+    stride = a // n
+    count = (a - window) // stride + 1 if stride > 0 else 0
+    return window, stride, count
+
+
+@dataclass(frozen=True)
+class SPPLevel:
+    """One pyramid level's result.
+
+    ``pooled`` is ``(B, C, rows, cols)``; for the adaptive rule rows == cols == n.
+    ``valid`` is False when the paper rule does not give exactly n x n bins.
+    """
+
+    n: int
+    pooled: Tensor
+    valid: bool
+    rows: int
+    cols: int
+
+    @property
+    def length(self) -> int:
+        return self.pooled.shape[1] * self.rows * self.cols
+
+
+@dataclass(frozen=True)
+class SPPResult:
+    """``vector`` is ``(B, C * sum(n^2))`` for a valid pyramid; ``levels`` holds each level."""
+
+    vector: Tensor
+    levels: tuple[SPPLevel, ...]
+
+    @property
+    def valid(self) -> bool:
+        return all(level.valid for level in self.levels)
+
+
+def _paper_level(x: Tensor, n: int, pool: str) -> tuple[Tensor, bool]:
+    """Paper rule for one level, vectorised: one strided pool call per level, no loop over bins.
+
+    An axis with a < n has stride 0 and so no windows at all: the level then pools to an
+    empty tensor (what the rule really gives) and is marked invalid rather than patched up.
+    """
+    b, c, h, w = x.shape
+    wh, sh, ch = paper_window(h, n)
+    ww, sw, cw = paper_window(w, n)
+    valid = ch == n and cw == n
+    if ch == 0 or cw == 0:
+        return x.new_empty((b, c, ch, cw)), valid
+    if pool == "max":
+        return F.max_pool2d(x, (wh, ww), (sh, sw)), valid
+    return F.avg_pool2d(x, (wh, ww), (sh, sw)), valid
+
+
+def spp(
+    x: Tensor,
+    levels: Sequence[int] = DEFAULT_LEVELS,
+    pool: PoolType = "max",
+    rule: BinRule = "adaptive",
+) -> SPPResult:
+    """Spatial pyramid pooling of ``x`` ``(B, C, h, w)`` into ``(B, C * sum(n^2))``.
+
+    ``rule="adaptive"`` is the authors' released code and PyTorch's adaptive pooling:
+    bin i spans ``[floor(i*a/n), ceil((i+1)*a/n))``, always n bins. ``rule="paper"`` is the
+    window/stride formula of the paper, which sometimes yields more or fewer than n bins;
+    such levels are flagged ``valid=False`` and the vector is then not of the fixed length.
+    """
+    if x.dim() != 4:
+        raise ValueError(f"SPP expects a (B, C, h, w) tensor, got shape {tuple(x.shape)}.")
+    levels = parse_levels(levels)
+    check_pool(pool)
+    check_bin_rule(rule)
+    results = []
+    for n in levels:
+        if rule == "adaptive":
+            pooled = F.adaptive_max_pool2d(x, n) if pool == "max" else F.adaptive_avg_pool2d(x, n)
+            valid = True
+        else:
+            pooled, valid = _paper_level(x, n, pool)
+        results.append(SPPLevel(n, pooled, valid, pooled.shape[-2], pooled.shape[-1]))
+    vector = torch.cat([level.pooled.flatten(1) for level in results], dim=1)
+    return SPPResult(vector, tuple(results))
+
+
+def average_spp(x: Tensor, levels: Sequence[int] = DEFAULT_LEVELS, rule: BinRule = "adaptive") -> SPPResult:
+    """"SPP with global average pooling": every bin averaged; the 1x1 level is exactly GAP."""
+    return spp(x, levels, pool="avg", rule=rule)
+
+
+class SPP(nn.Module):
+    """He et al.'s SPP layer: ``(B, C, h, w) -> (B, C * sum(n^2))`` for any h, w."""
+
+    def __init__(self, levels: Sequence[int] = DEFAULT_LEVELS, pool: PoolType = "max", rule: BinRule = "adaptive"):
+        super().__init__()
+        self.levels = parse_levels(levels)
+        check_pool(pool)
+        check_bin_rule(rule)
+        self.pool = pool
+        self.rule = rule
+
+    def output_length(self, channels: int) -> int:
+        return spp_output_length(channels, self.levels)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return spp(x, self.levels, self.pool, self.rule).vector
+
+    def extra_repr(self) -> str:
+        return f"levels={self.levels}, pool={self.pool!r}, rule={self.rule!r}"
+
+
+YOLO_KERNELS: tuple[int, ...] = (5, 9, 13)
+
+
+def parallel_spp(x: Tensor, kernels: Sequence[int] = YOLO_KERNELS) -> Tensor:
+    """YOLOv3/v4/v5 "SPP": ``cat([x] + [maxpool_k(x) for k], 1)``, ``(B, C, h, w) -> (B, C*(1+len(k)), h, w)``.
+
+    Stride 1, padding k//2: the spatial size is kept, so this is NOT a fixed-length pooler.
+    """
+    return torch.cat([x] + [F.max_pool2d(x, k, 1, k // 2) for k in kernels], dim=1)
+
+
+def sppf_branches(x: Tensor, k: int = 5, repeats: int = 3) -> list[Tensor]:
+    """The SPPF cascade ``[x, y1, y2, y3]`` where ``y_i = maxpool_k(y_{i-1})``.
+
+    Branch i equals one max pool of size ``i*(k-1)+1`` (5, 9, 13 for k=5).
+    """
+    branches = [x]
+    for _ in range(repeats):
+        branches.append(F.max_pool2d(branches[-1], k, 1, k // 2))
+    return branches
+
+
+def sppf(x: Tensor, k: int = 5) -> Tensor:
+    """YOLOv5 SPPF without its 1x1 convs: ``(B, C, h, w) -> (B, 4C, h, w)``, equal to ``parallel_spp(x, (5, 9, 13))``."""
+    return torch.cat(sppf_branches(x, k), dim=1)
+
+
+def sppf_effective_kernels(k: int = 5, repeats: int = 3) -> tuple[int, ...]:
+    """Kernel of a single pool equal to each cascade step: (5, 9, 13) for k=5."""
+    return tuple(i * (k - 1) + 1 for i in range(1, repeats + 1))
+
+
+class ConvBNAct(nn.Module):
+    """YOLOv5's ``Conv``: conv (no bias) + BatchNorm + SiLU."""
+
+    def __init__(self, c1: int, c2: int, k: int = 1):
+        super().__init__()
+        self.conv = nn.Conv2d(c1, c2, k, 1, k // 2, bias=False)
+        self.bn = nn.BatchNorm2d(c2)
+        self.act = nn.SiLU()
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.act(self.bn(self.conv(x)))
+
+
+class ParallelSPP(nn.Module):
+    """YOLOv5 ``SPP``: [cv1] -> cat(x, pool5, pool9, pool13) -> [cv2]. Same output as :class:`SPPF`."""
+
+    def __init__(self, c1: int, c2: int | None = None, kernels: Sequence[int] = YOLO_KERNELS, convs: bool = True):
+        super().__init__()
+        self.kernels = tuple(kernels)
+        c_ = c1 // 2 if convs else c1
+        self.cv1 = ConvBNAct(c1, c_) if convs else nn.Identity()
+        self.cv2 = ConvBNAct(c_ * (len(self.kernels) + 1), c2 or c1) if convs else nn.Identity()
+        self.pools = nn.ModuleList(nn.MaxPool2d(k, 1, k // 2) for k in self.kernels)
+
+    def forward(self, x: Tensor) -> Tensor:
+        x = self.cv1(x)
+        return self.cv2(torch.cat([x] + [m(x) for m in self.pools], 1))
+
+
+class SPPF(nn.Module):
+    """YOLOv5 ``SPPF``: [cv1] -> x, m(x), m(m(x)), m(m(m(x))) with one 5x5 pool -> cat -> [cv2]."""
+
+    def __init__(self, c1: int, c2: int | None = None, k: int = 5, convs: bool = True):
+        super().__init__()
+        self.k = k
+        c_ = c1 // 2 if convs else c1
+        self.cv1 = ConvBNAct(c1, c_) if convs else nn.Identity()
+        self.cv2 = ConvBNAct(c_ * 4, c2 or c1) if convs else nn.Identity()
+        self.m = nn.MaxPool2d(k, 1, k // 2)
+
+    def forward(self, x: Tensor) -> Tensor:
+        x = self.cv1(x)
+        y1 = self.m(x)
+        y2 = self.m(y1)
+        return self.cv2(torch.cat((x, y1, y2, self.m(y2)), 1))
+
+
+@dataclass(frozen=True)
+class Equivalence:
+    """Result of running SPPF and parallel SPP(5, 9, 13) on the same map."""
+
+    equal: bool
+    max_abs_diff: float
+    shape: tuple[int, ...]
+
+
+def check_sppf_equivalence(x: Tensor, k: int = 5) -> Equivalence:
+    """Run :func:`sppf` and :func:`parallel_spp` with the matching kernels; report ``torch.equal`` and max |diff|."""
+    a = sppf(x, k)
+    b = parallel_spp(x, sppf_effective_kernels(k))
+    diff = (a - b).abs().max().item() if a.numel() else 0.0
+    return Equivalence(bool(torch.equal(a, b)), float(diff), tuple(a.shape))

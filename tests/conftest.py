@@ -1,0 +1,29 @@
+"""Shared fixtures: the offline default backbone, the sample photos, an isolated torch hub."""
+
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+ASSETS = ROOT / "assets"
+
+
+@pytest.fixture(scope="session")
+def lite0():
+    from spp_viz.backbones import load_backbone
+
+    return load_backbone("efficientnet_lite0", download=False)
+
+
+@pytest.fixture
+def torch_home(tmp_path, monkeypatch):
+    """An empty ``$TORCH_HOME``: weights are only there if the test puts them there."""
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    folder = tmp_path / "torch" / "hub" / "checkpoints"
+    folder.mkdir(parents=True)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def asset_bytes():
+    return {p.name: p.read_bytes() for p in sorted(ASSETS.glob("*.jpg"))}

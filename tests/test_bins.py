@@ -1,0 +1,71 @@
+"""Bin geometry: ranges, overlaps, projection to pixels, argmax winners."""
+
+import torch
+import torch.nn.functional as F
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from spp_viz.bins import axis_bins, bin_argmax, differing_bins, project_bins_to_image, pyramid_bins
+
+SETTINGS = settings(max_examples=60, deadline=None)
+
+
+def test_adaptive_ranges_follow_floor_ceil_rule():
+    # a=5, n=3: [0,2) [1,4) [3,5): neighbours share one cell
+    assert axis_bins(5, 3) == [(0, 2), (1, 4), (3, 5)]
+    bins = pyramid_bins(5, 5, 3)
+    assert bins.row_overlaps == (1, 1) and bins.has_overlap
+
+
+def test_adaptive_repeats_cells_when_map_smaller_than_level():
+    assert axis_bins(2, 4) == [(0, 1), (0, 1), (1, 2), (1, 2)]
+
+
+def test_paper_rule_problem_sentences():
+    assert pyramid_bins(11, 11, 4, "paper").shape == (5, 5)
+    assert "gives 5 bins, not 4" in pyramid_bins(11, 11, 4, "paper").problem()
+    broken = pyramid_bins(3, 8, 4, "paper")
+    assert broken.shape == (0, 4) and "stride floor(3/4) is 0" in broken.problem()
+    assert pyramid_bins(12, 12, 4, "paper").problem() is None
+
+
+def test_differing_bins_between_rules():
+    assert differing_bins(12, 12, 4) == []  # divisible: both rules agree
+    assert differing_bins(11, 11, 4)  # paper gives a 5x5 grid with other ranges
+
+
+@SETTINGS
+@given(h=st.integers(1, 64), w=st.integers(1, 64), n=st.integers(1, 8), stride=st.sampled_from([4, 8, 16, 32]),
+       rule=st.sampled_from(["adaptive", "paper"]), rf=st.one_of(st.none(), st.integers(1, 900)))
+def test_projected_boxes_lie_inside_the_image(h, w, n, stride, rule, rf):
+    width, height = w * stride - stride // 2, h * stride - 1  # feature map may overhang the image
+    for box in project_bins_to_image(pyramid_bins(h, w, n, rule), stride, (width, height), rf):
+        assert 0 <= box.x0 <= box.x1 <= width and 0 <= box.y0 <= box.y1 <= height
+
+
+def test_receptive_field_box_is_wider_than_cell_box():
+    bins = pyramid_bins(10, 10, 2)
+    cell = project_bins_to_image(bins, 32, (1000, 1000))
+    field = project_bins_to_image(bins, 32, (1000, 1000), receptive_field=212)
+    for a, b in zip(cell, field):
+        assert b.x0 <= a.x0 and b.x1 >= a.x1 and (b.x1 - b.x0) > (a.x1 - a.x0)
+
+
+@SETTINGS
+@given(h=st.integers(1, 20), w=st.integers(1, 20), n=st.integers(1, 6))
+def test_argmax_winner_holds_the_pooled_value(h, w, n):
+    x = torch.randn(3, h, w)
+    winners = bin_argmax(x, n)
+    pooled = F.adaptive_max_pool2d(x.unsqueeze(0), n)[0]
+    bins = pyramid_bins(h, w, n)
+    for b in bins.bins:
+        for c in range(3):
+            r, k = winners[c, b.row, b.col].tolist()
+            assert b.rows[0] <= r < b.rows[1] and b.cols[0] <= k < b.cols[1]
+            assert x[c, r, k] == pooled[c, b.row, b.col]
+
+
+def test_argmax_paper_rule_and_broken_level():
+    x = torch.randn(2, 11, 11)
+    assert bin_argmax(x, 4, "paper").shape == (2, 5, 5, 2)
+    assert bin_argmax(torch.randn(2, 3, 3), 4, "paper").numel() == 0
