@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import functools
 import statistics
 import time
 from collections import OrderedDict
@@ -227,7 +228,7 @@ def bin_predictions(backbone: Backbone, level: LevelResult) -> list[list[Predict
     return [tops[r * cols:(r + 1) * cols] for r in range(rows)]
 
 
-def time_call(fn: Callable[[], object], min_runs: int = 5, budget_s: float = 0.2) -> float:
+def time_call(fn: Callable[[], object], min_runs: int = 3, budget_s: float = 0.1) -> float:
     """Median wall time in ms of ``fn`` over at least ``min_runs`` runs (more while under budget)."""
     fn()  # warm-up
     times = []
@@ -244,6 +245,24 @@ def count_flops(module: torch.nn.Module, x: Tensor) -> int:
     with FlopCounterMode(display=False) as counter, torch.inference_mode():
         module(x)
     return int(counter.get_total_flops())
+
+
+@functools.lru_cache(maxsize=16)
+def yolo_head_costs(channels: int, k: int = 5) -> dict[str, tuple[int, int]]:
+    """``{"sppf": (params, flops per feature cell), "parallel": (...)}`` for YOLO-style heads with
+    their 1x1 convs (cv1 halves C, cv2 back to C).
+
+    Every FLOP these heads have is in 1x1 convs, which cost the same at every cell, so
+    flop_counter runs once on a 1 x 1 map and the total is this times h * w. Cached per C:
+    building two 4M-parameter modules on every rerun would cost more than the pooling itself.
+    """
+    x = torch.zeros(1, channels, 1, 1)
+    sppf_module = SPPF(channels, channels, k).eval()
+    parallel_module = ParallelSPP(channels, channels, sppf_effective_kernels(k)).eval()
+    return {
+        "sppf": (_params(sppf_module), count_flops(sppf_module, x)),
+        "parallel": (_params(parallel_module), count_flops(parallel_module, x)),
+    }
 
 
 @dataclass(frozen=True)
@@ -302,11 +321,11 @@ def compare_sppf(features: FeatureResult, config: HeadConfig | None = None, k: i
             par_ms = time_call(lambda: parallel_spp(x, kernels))
             spp_ms = time_call(lambda: spp(x, config.levels, config.pool, config.rule))
             spp_length = int(spp(x, config.levels, config.pool, config.rule).vector.shape[1])
-        sppf_module = SPPF(c, c, k).eval()
-        par_module = ParallelSPP(c, c, kernels).eval()
+        yolo = yolo_head_costs(c, k)
+        (sppf_params, sppf_flops), (par_params, par_flops) = yolo["sppf"], yolo["parallel"]
         costs = (
-            HeadCost("SPPF (k=5, x3)", tuple(eq.shape[1:]), sppf_ms, _params(sppf_module), count_flops(sppf_module, x), cells * 3 * k * k),
-            HeadCost("Parallel SPP (5, 9, 13)", tuple(eq.shape[1:]), par_ms, _params(par_module), count_flops(par_module, x), cells * sum(q * q for q in kernels)),
+            HeadCost("SPPF (k=5, x3)", tuple(eq.shape[1:]), sppf_ms, sppf_params, sppf_flops * h * w, cells * 3 * k * k),
+            HeadCost("Parallel SPP (5, 9, 13)", tuple(eq.shape[1:]), par_ms, par_params, par_flops * h * w, cells * sum(q * q for q in kernels)),
             HeadCost(f"SPP {','.join(map(str, config.levels))} ({config.pool})", (spp_length,), spp_ms, 0, 0, cells * len(config.levels)),
         )
     return SPPFComparison(k, kernels, branches, eq.equal, eq.max_abs_diff, tuple(eq.shape[1:]), costs)

@@ -100,3 +100,15 @@ def test_size_sweep_spp_constant_sppf_growing(lite0):
     height, width = 224, round(224 * 4 / 3)
     fmap = lite0.features(torch.zeros(1, 3, height, width))
     assert rows[2]["feature_map"] == f"1280 x {fmap.shape[2]} x {fmap.shape[3]}"
+
+
+def test_scaled_yolo_flops_equal_a_full_size_count():
+    from spp_viz.analysis import count_flops, yolo_head_costs
+    from spp_viz.pooling import SPPF, ParallelSPP
+
+    c, h, w = 64, 7, 11
+    costs = yolo_head_costs(c)
+    x = torch.randn(1, c, h, w)
+    assert costs["sppf"][1] * h * w == count_flops(SPPF(c, c).eval(), x)
+    assert costs["parallel"][1] * h * w == count_flops(ParallelSPP(c, c).eval(), x)
+    assert costs["sppf"][0] == sum(p.numel() for p in SPPF(c, c).parameters())
