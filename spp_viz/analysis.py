@@ -31,7 +31,7 @@ from .pooling import (
     SPPF,
     check_bin_rule,
     check_pool,
-    check_sppf_equivalence,
+    sppf_equivalence,
     parallel_spp,
     parse_levels,
     spp,
@@ -310,8 +310,10 @@ def compare_sppf(features: FeatureResult, config: HeadConfig | None = None, k: i
     x = fmap.unsqueeze(0)
     kernels = sppf_effective_kernels(k)
     with torch.inference_mode():
-        branches = tuple(b[0] for b in sppf_branches(x, k))
-        eq = check_sppf_equivalence(x, k)
+        cascade = sppf_branches(x, k)
+        # the cascade already is SPPF's output: compare it with parallel SPP rather than rerun it
+        eq = sppf_equivalence(torch.cat(cascade, dim=1), parallel_spp(x, kernels))
+        branches = tuple(b[0] for b in cascade)
     costs: tuple[HeadCost, ...] = ()
     if measure:
         config = config or HeadConfig()

@@ -283,9 +283,12 @@ class Equivalence:
     shape: tuple[int, ...]
 
 
+def sppf_equivalence(sppf_out: Tensor, parallel_out: Tensor) -> Equivalence:
+    """Compare an SPPF output with a parallel SPP output: ``torch.equal`` and max |diff|."""
+    diff = (sppf_out - parallel_out).abs().max().item() if sppf_out.numel() else 0.0
+    return Equivalence(bool(torch.equal(sppf_out, parallel_out)), float(diff), tuple(sppf_out.shape))
+
+
 def check_sppf_equivalence(x: Tensor, k: int = 5) -> Equivalence:
-    """Run :func:`sppf` and :func:`parallel_spp` with the matching kernels; report ``torch.equal`` and max |diff|."""
-    a = sppf(x, k)
-    b = parallel_spp(x, sppf_effective_kernels(k))
-    diff = (a - b).abs().max().item() if a.numel() else 0.0
-    return Equivalence(bool(torch.equal(a, b)), float(diff), tuple(a.shape))
+    """Run :func:`sppf` and :func:`parallel_spp` with the matching kernels on ``x``; compare them."""
+    return sppf_equivalence(sppf(x, k), parallel_spp(x, sppf_effective_kernels(k)))
