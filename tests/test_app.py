@@ -1,0 +1,368 @@
+"""The Streamlit app driven headless with ``streamlit.testing.v1.AppTest`` (no browser).
+
+Plotly charts come back as unknown elements whose ``proto.spec`` is the figure JSON; the
+figures name themselves in ``layout.meta["figure"]``. Most tests use a 384-px working
+resolution to stay fast on two cores.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import uuid
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from streamlit.testing.v1 import AppTest
+
+from spp_viz import analysis, backbones, report
+from spp_viz.images import load_image
+
+REPO = Path(__file__).resolve().parents[1]
+APP = str(REPO / "app.py")
+CAT = (REPO / "assets" / "chelsea_cat.jpg").read_bytes()
+PANELS = [
+    "Pyramid bins on the image", "Feature map", "Pooled activations", "Output dimensions",
+    "SPP vs SPPF", "What the backbone sees", "Paper rule vs adaptive rule",
+]
+C_LITE0 = 1280
+
+
+# ----------------------------------------------------------------------------
+# Helpers
+
+
+def new_app(max_side: int | None = 384) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=120)
+    if max_side is not None:
+        at.session_state["max_side"] = max_side
+    return at
+
+
+def png(image: Image.Image) -> bytes:
+    buf = io.BytesIO()
+    image.save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def unique_photo(width: int, height: int) -> bytes:
+    """The cat resized to an odd size, with one pixel changed so its digest is new to every cache."""
+    image = Image.open(io.BytesIO(CAT)).convert("RGB").resize((width, height))
+    image.putpixel((0, 0), tuple(uuid.uuid4().bytes[:3]))
+    return png(image)
+
+
+def charts(at: AppTest) -> list[dict]:
+    return [json.loads(el.proto.spec) for el in at.get("plotly_chart")]
+
+
+def chart(at: AppTest, name: str, **meta) -> dict:
+    found = [c for c in charts(at) if c["layout"].get("meta", {}).get("figure") == name
+             and all(c["layout"]["meta"].get(k) == v for k, v in meta.items())]
+    assert len(found) == 1, f"{name} {meta}: {len(found)} charts"
+    return found[0]
+
+
+def array(value) -> np.ndarray:
+    """A figure array, plain list or plotly's base64 typed array."""
+    if isinstance(value, dict) and "bdata" in value:
+        arr = np.frombuffer(base64.b64decode(value["bdata"]), dtype=np.dtype(value["dtype"]))
+        return arr.reshape([int(s) for s in str(value["shape"]).split(",")]) if "shape" in value else arr
+    return np.asarray(value)
+
+
+def vector_length(at: AppTest) -> int:
+    return chart(at, "spp_vector_figure")["layout"]["meta"]["length"]
+
+
+def panel_headers(at: AppTest) -> list[str]:
+    return [h.value for h in at.header if h.value in PANELS]
+
+
+def assert_clean(at: AppTest) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+
+
+class CountingExtract:
+    """Wraps ``analysis.extract_features`` to count backbone runs."""
+
+    def __init__(self, real):
+        self.real, self.calls = real, 0
+
+    def __call__(self, *args, **kwargs):
+        self.calls += 1
+        return self.real(*args, **kwargs)
+
+
+@pytest.fixture
+def counted(monkeypatch) -> CountingExtract:
+    counter = CountingExtract(analysis.extract_features)
+    monkeypatch.setattr(analysis, "extract_features", counter)
+    return counter
+
+
+# ----------------------------------------------------------------------------
+# Tests
+
+
+def test_default_page_shows_the_sample_fully_analysed():
+    at = new_app(max_side=None)  # the real first impression: default settings
+    at.run()
+    assert_clean(at)
+    assert at.title[0].value == "spp-viz"
+    assert panel_headers(at) == PANELS
+    assert not at.error
+    names = {c["layout"]["meta"]["figure"] for c in charts(at)}
+    assert {"bins_over_image", "feature_map_figure", "pooled_level_heatmap", "spp_vector_figure", "size_sweep_figure",
+            "sppf_branches_figure", "predictions_figure", "rule_comparison_figure"} <= names
+    assert any("Original 451 x 300, analysed at 451 x 300" in m.value for m in at.markdown)
+    preds = chart(at, "predictions_figure")["layout"]["meta"]["labels"]
+    assert preds[0] == "Egyptian cat"
+    assert any("SPPF == parallel SPP(5,9,13): True" in s.value for s in at.success)
+    assert vector_length(at) == C_LITE0 * 21
+    labels = [b.label for b in at.download_button]
+    assert len(labels) == 4 and any(".npy" in x for x in labels) and any(".json" in x for x in labels)
+
+
+def test_sidebar_widgets_have_the_specified_keys():
+    at = new_app()
+    at.run()
+    assert_clean(at)
+    assert at.file_uploader(key="image").allowed_type == [".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp", ".tif", ".tiff"]
+    assert at.file_uploader(key="checkpoint").allowed_type == [".pt", ".pth"]
+    helptext = at.file_uploader(key="image").help
+    assert "50 MB" in helptext and "100 megapixels" in helptext and "never written to disk" in helptext
+    assert at.selectbox(key="sample").value == "chelsea_cat.jpg"
+    assert at.text_input(key="levels").value == "1,2,4"
+    assert at.selectbox(key="preset").value == "custom"
+    assert at.radio(key="pool").value == "max" and at.radio(key="bins").value == "adaptive"
+    assert at.select_slider(key="max_side").value == 384
+    assert at.selectbox(key="backbone").value == "efficientnet_lite0"
+    assert at.selectbox(key="stage").value == "head"
+    assert at.radio(key="weights").value == "pretrained"
+    assert at.selectbox(key="channel").value == "mean"
+    assert at.multiselect(key="show_levels").value == [1, 2, 4]
+    assert at.checkbox(key="show_rf").value is False
+    assert "packaged" in str(at.selectbox(key="backbone").format_func("efficientnet_lite0"))
+
+
+def test_uploaded_odd_size_photo_renders_every_panel_with_engine_numbers():
+    raw = unique_photo(333, 517)
+    at = new_app()
+    at.run()
+    at.file_uploader(key="image").set_value(("odd.png", raw, "image/png"))
+    at.run()
+    assert_clean(at)
+    assert panel_headers(at) == PANELS
+    decoded = load_image(raw, max_side=384)
+    assert any(f"Original 333 x 517, analysed at {decoded.working_size[0]} x {decoded.working_size[1]}" in m.value
+               for m in at.markdown)
+    assert len(at.get("plotly_chart")) >= 10  # photo, map, 3 pooled, vector, sweep, SPPF, top-5, rules
+    for n in (1, 2, 4):
+        z = array(chart(at, "pooled_level_heatmap", level=n)["data"][0]["z"])
+        assert z.shape == (n, n)
+    # the dimension table is the engine's, number for number
+    model = backbones.load_backbone()
+    features = analysis.extract_features(model, decoded.image)
+    head = analysis.analyse_head(features, analysis.HeadConfig((1, 2, 4)))
+    expected = analysis.dimension_table(features, head)
+    shown = at.dataframe[0].value
+    assert list(shown["numbers"]) == [row["numbers"] for row in expected]
+    assert list(shown["step"]) == [row["step"] for row in expected]
+    c, h, w = features.shape
+    assert chart(at, "feature_map_figure")["layout"]["meta"]["shape"] == [c, h, w]
+    z = array(chart(at, "pooled_level_heatmap", level=2)["data"][0]["z"])
+    np.testing.assert_allclose(z, head.levels[1].pooled.mean(0).numpy(), rtol=1e-5)
+
+
+def test_changing_the_head_never_reruns_the_backbone(counted):
+    at = new_app()
+    at.run()
+    at.file_uploader(key="image").set_value(("count.png", unique_photo(300, 200), "image/png"))
+    at.run()
+    assert_clean(at)
+    assert counted.calls == 1
+    assert vector_length(at) == C_LITE0 * 21
+    at.text_input(key="levels").set_value("1,2,3").run()
+    assert_clean(at)
+    assert vector_length(at) == C_LITE0 * 14
+    at.radio(key="pool").set_value("avg").run()
+    at.radio(key="bins").set_value("paper").run()
+    at.selectbox(key="channel").set_value(7).run()
+    at.selectbox(key="preset").set_value("SPP-net 6,3,2,1").run()
+    assert_clean(at)
+    assert at.text_input(key="levels").value == "6,3,2,1"
+    assert counted.calls == 1
+
+
+@pytest.mark.parametrize("bad", ["0", "a", "1,,2"])
+def test_invalid_levels_show_the_sentence_and_keep_the_last_valid_pyramid(bad):
+    at = new_app()
+    at.run()
+    at.text_input(key="levels").set_value("1,3").run()
+    assert vector_length(at) == C_LITE0 * 10
+    at.text_input(key="levels").set_value(bad).run()
+    assert_clean(at)
+    with pytest.raises(ValueError) as excinfo:
+        analysis.HeadConfig(bad)
+    sentence = str(excinfo.value)
+    assert any(sentence in e.value for e in at.error)
+    assert vector_length(at) == C_LITE0 * 10
+    assert panel_headers(at) == PANELS
+    at.text_input(key="levels").set_value("2").run()
+    assert not at.error and vector_length(at) == C_LITE0 * 4
+
+
+def test_levels_too_fine_to_draw_are_pooled_but_not_drawn():
+    at = new_app(max_side=256)
+    at.run()
+    at.text_input(key="levels").set_value("1,20").run()
+    assert_clean(at)
+    assert any("not drawn" in w.value for w in at.warning)
+    assert vector_length(at) == C_LITE0 * 401
+    assert chart(at, "bins_over_image")["layout"]["meta"]["levels"] == [1]
+    assert array(chart(at, "pooled_level_heatmap", level=20)["data"][0]["z"]).shape == (20, 20)
+
+
+def test_bad_upload_shows_an_error_and_the_next_good_upload_works():
+    at = new_app()
+    at.run()
+    at.file_uploader(key="image").set_value(("x.png", b"not an image", "image/png"))
+    at.run()
+    assert_clean(at)
+    assert at.error and "x.png" in at.error[0].value
+    assert panel_headers(at) == []
+    at.file_uploader(key="image").set_value(("good.png", unique_photo(200, 150), "image/png"))
+    at.run()
+    assert_clean(at)
+    assert not at.error
+    assert panel_headers(at) == PANELS
+
+
+def test_avg_pooling_labels_every_bin():
+    at = new_app()
+    at.run()
+    at.radio(key="pool").set_value("avg").run()
+    assert_clean(at)
+    labels = chart(at, "bin_labels_figure")["layout"]["meta"]["labels"]
+    assert len(labels) == 16 and all(isinstance(x, str) and x for x in labels)
+    hover = " ".join(str(t.get("text", "")) for t in chart(at, "bins_over_image")["data"])
+    assert "classifier top-1 for this bin" in hover
+
+
+def test_paper_rule_on_a_small_image_warns_and_marks_differing_bins():
+    at = new_app()
+    at.run()
+    at.file_uploader(key="image").set_value(("small.png", unique_photo(128, 96), "image/png"))  # 3 x 4 cells
+    at.run()
+    at.text_input(key="levels").set_value("6").run()
+    at.radio(key="bins").set_value("paper").run()
+    assert_clean(at)
+    assert any(w.value.startswith("Level 6 under the paper rule") for w in at.warning)
+    assert any("stride floor(3/6) is 0" in w.value for w in at.warning)
+    assert chart(at, "pooled_level_heatmap", level=6)["layout"]["meta"]["shape"] == [0, 0]
+    at.text_input(key="levels").set_value("2").run()  # 4 columns / 2: valid again
+    assert_clean(at)
+    assert not [w for w in at.warning if "paper rule" in w.value]
+
+
+def test_selected_bin_is_highlighted_on_photo_and_map():
+    at = new_app()
+    at.run()
+    at.session_state["selected_bin"] = (2, 1, 0)
+    at.checkbox(key="show_rf").check().run()
+    assert_clean(at)
+    assert chart(at, "bins_over_image")["layout"]["meta"]["selected"] == [2, 1, 0]
+    names = [t.get("name") or "" for t in chart(at, "bins_over_image")["data"]]
+    assert "selected: level 2 (1, 0)" in names and any(n.startswith("receptive field") for n in names)
+    assert any("Highlighted: level 2, bin (1, 0) (selected)" in c.value for c in at.caption)
+    pooled = chart(at, "pooled_level_heatmap", level=2)
+    assert len(pooled["layout"]["shapes"]) == 1
+
+
+def test_untrained_weights_are_labelled_everywhere():
+    at = new_app(max_side=256)
+    at.run()
+    at.radio(key="weights").set_value("untrained").run()
+    assert_clean(at)
+    assert any("Untrained" in w.value for w in at.warning)
+    assert any("Untrained (random) weights" in i.value for i in at.info)
+    for name in ("bins_over_image", "feature_map_figure", "spp_vector_figure", "sppf_branches_figure"):
+        assert "untrained weights" in chart(at, name)["layout"]["title"]["text"]
+    assert "untrained weights" in chart(at, "pooled_level_heatmap", level=1)["layout"]["title"]["text"]
+
+
+def test_unavailable_weights_show_the_engine_sentence(monkeypatch):
+    def refuse(name, *args, **kwargs):
+        raise backbones.WeightsUnavailableError(f"{name} weights are not cached: choose untrained weights.")
+
+    at = new_app(max_side=256)
+    at.run()
+    monkeypatch.setattr(backbones, "load_backbone", refuse)
+    at.selectbox(key="backbone").set_value("resnet18").run()
+    assert_clean(at)
+    assert at.error[0].value == "resnet18 weights are not cached: choose untrained weights."
+    assert at.button(key="use_untrained")
+    assert at.selectbox(key="stage").value == "layer4"
+
+
+def test_checkpoints_bad_and_good():
+    at = new_app(max_side=256)
+    at.run()
+    at.file_uploader(key="checkpoint").set_value(("broken.pt", b"garbage", "application/octet-stream"))
+    at.run()
+    assert_clean(at)
+    assert "broken.pt" in at.error[0].value and panel_headers(at) == []
+    model = backbones.load_backbone(weights="untrained")
+    buf = io.BytesIO()
+    torch.save(model.model.state_dict(), buf)
+    at.file_uploader(key="checkpoint").set_value(("mine.pth", buf.getvalue(), "application/octet-stream"))
+    at.run()
+    assert_clean(at)
+    assert not at.error and panel_headers(at) == PANELS
+    assert any("checkpoint mine.pth" in m.value for m in at.markdown)
+
+
+def test_json_download_is_the_cli_report(monkeypatch):
+    """The app builds its JSON with report.build_report from its cached pieces: same as the CLI's."""
+    built = []
+    real = report.build_report
+    monkeypatch.setattr(report, "build_report", lambda *a: built.append(real(*a)) or built[-1])
+    raw = unique_photo(320, 240)
+    at = new_app()
+    at.run()
+    at.file_uploader(key="image").set_value(("same.png", raw, "image/png"))
+    at.text_input(key="levels").set_value("6,3,2,1")
+    at.radio(key="pool").set_value("avg")
+    at.run()
+    assert_clean(at)
+    shown = json.loads(json.dumps(built[-1]))
+    cli = json.loads(json.dumps(report.run_inspection(raw, filename="same.png", levels="6,3,2,1", pool="avg", max_side=384).report()))
+    for r in (shown, cli):
+        r.pop("timings_ms")
+        for cost in r["sppf"]["costs"]:
+            cost.pop("latency_ms")
+        r["sppf"]["costs"] = r["sppf"]["costs"][:2]  # the app times SPP once per map with the default levels
+    assert shown == cli
+
+
+def test_large_maps_are_timed_only_on_request():
+    """1280 x 16 x 20 = 409,600 numbers: above the automatic timing limit."""
+    at = new_app(max_side=768)
+    at.run()
+    at.file_uploader(key="image").set_value(("wide.png", unique_photo(640, 512), "image/png"))
+    at.run()
+    assert_clean(at)
+    assert chart(at, "feature_map_figure")["layout"]["meta"]["shape"] == [C_LITE0, 16, 20]
+    assert any("timed automatically only for maps up to" in i.value for i in at.info)
+    assert any("SPPF == parallel SPP(5,9,13): True" in s.value for s in at.success)
+    assert len(at.dataframe) == 2  # dimensions and receptive fields; no costs yet
+    at.button(key="measure_sppf").click().run()
+    assert_clean(at)
+    costs = at.dataframe[2].value
+    assert list(costs["head"])[:2] == ["SPPF (k=5, x3)", "Parallel SPP (5, 9, 13)"]
+    assert (costs["latency ms (median)"][:2] > 0).all()
