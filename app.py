@@ -522,7 +522,7 @@ def render(decoded: DecodedImage, filename: str, backbone: Backbone, backbone_ke
             st.caption("Read from the 1 × 1 average level = the backbone's global average pool (GAP), exactly what its "
                        "classifier was trained on, here at this image's own size.")
         else:
-            st.info("No predictions: " + report._no_predictions_reason(backbone))
+            st.info("No predictions: " + report.no_predictions_reason(backbone))
     with right:
         if head.config.pool == "avg" and backbone.can_classify and selected is not None:
             level = next(lv for lv in head.levels if lv.n == selected[0])

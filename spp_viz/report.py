@@ -127,12 +127,12 @@ def build_report(
                             "params": k.params, "flops": k.flops, "pool_comparisons": k.pool_comparisons} for k in sppf.costs]},
         "dimensions": dimension_table(features, head),
         "predictions": [{"label": p.label, "probability": round(p.probability, 6), "index": p.index} for p in predictions],
-        "predictions_note": "" if predictions else _no_predictions_reason(backbone),
+        "predictions_note": "" if predictions else no_predictions_reason(backbone),
         "timings_ms": {k: round(v, 3) for k, v in timings_ms.items()},
     }
 
 
-def _no_predictions_reason(backbone: Backbone) -> str:
+def no_predictions_reason(backbone: Backbone) -> str:
     if backbone.spec.head is None:
         return backbone.spec.head_note
     if not backbone.pretrained:
