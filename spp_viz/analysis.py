@@ -36,7 +36,6 @@ from .pooling import (
     parse_levels,
     spp,
     spp_output_length,
-    sppf,
     sppf_branches,
     sppf_effective_kernels,
 )
@@ -299,8 +298,11 @@ class SPPFComparison:
         return rows
 
 
-def compare_sppf(features: FeatureResult, config: HeadConfig | None = None, k: int = 5, measure: bool = True) -> SPPFComparison:
+def compare_sppf(features: FeatureResult, config: HeadConfig | None = None, k: int = 5, measure: bool = True,
+                 timing_runs: int = 3) -> SPPFComparison:
     """Run SPPF and parallel SPP on the map; report equality, shapes and (optionally) costs.
+
+    Latencies are medians of ``timing_runs`` interleaved runs.
 
     Costs include classic SPP with ``config`` for contrast: its output is a fixed vector while
     SPPF's grows with the map.
@@ -309,25 +311,32 @@ def compare_sppf(features: FeatureResult, config: HeadConfig | None = None, k: i
     c, h, w = features.shape
     x = fmap.unsqueeze(0)
     kernels = sppf_effective_kernels(k)
+    # The runs that produce the branches and the equality check double as timing samples,
+    # interleaved SPPF / parallel so machine noise hits both alike.
+    sppf_ms, par_ms = [], []
     with torch.inference_mode():
-        cascade = sppf_branches(x, k)
-        # the cascade already is SPPF's output: compare it with parallel SPP rather than rerun it
-        eq = sppf_equivalence(torch.cat(cascade, dim=1), parallel_spp(x, kernels))
-        branches = tuple(b[0] for b in cascade)
+        for _ in range(timing_runs if measure else 1):
+            start = time.perf_counter()
+            cascade = sppf_branches(x, k)
+            sppf_out = torch.cat(cascade, dim=1)  # exactly sppf(x, k)
+            mid = time.perf_counter()
+            parallel_out = parallel_spp(x, kernels)
+            sppf_ms.append((mid - start) * 1000)
+            par_ms.append((time.perf_counter() - mid) * 1000)
+        eq = sppf_equivalence(sppf_out, parallel_out)
+    branches = tuple(b[0] for b in cascade)
     costs: tuple[HeadCost, ...] = ()
     if measure:
         config = config or HeadConfig()
         cells = c * h * w
         with torch.inference_mode():
-            sppf_ms = time_call(lambda: sppf(x, k))
-            par_ms = time_call(lambda: parallel_spp(x, kernels))
-            spp_ms = time_call(lambda: spp(x, config.levels, config.pool, config.rule))
+            spp_ms = time_call(lambda: spp(x, config.levels, config.pool, config.rule), min_runs=timing_runs, budget_s=0.0)
             spp_length = int(spp(x, config.levels, config.pool, config.rule).vector.shape[1])
         yolo = yolo_head_costs(c, k)
         (sppf_params, sppf_flops), (par_params, par_flops) = yolo["sppf"], yolo["parallel"]
         costs = (
-            HeadCost("SPPF (k=5, x3)", tuple(eq.shape[1:]), sppf_ms, sppf_params, sppf_flops * h * w, cells * 3 * k * k),
-            HeadCost("Parallel SPP (5, 9, 13)", tuple(eq.shape[1:]), par_ms, par_params, par_flops * h * w, cells * sum(q * q for q in kernels)),
+            HeadCost("SPPF (k=5, x3)", tuple(eq.shape[1:]), statistics.median(sppf_ms), sppf_params, sppf_flops * h * w, cells * 3 * k * k),
+            HeadCost("Parallel SPP (5, 9, 13)", tuple(eq.shape[1:]), statistics.median(par_ms), par_params, par_flops * h * w, cells * sum(q * q for q in kernels)),
             HeadCost(f"SPP {','.join(map(str, config.levels))} ({config.pool})", (spp_length,), spp_ms, 0, 0, cells * len(config.levels)),
         )
     return SPPFComparison(k, kernels, branches, eq.equal, eq.max_abs_diff, tuple(eq.shape[1:]), costs)
