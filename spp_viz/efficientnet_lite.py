@@ -42,8 +42,10 @@ class SameConv2d(nn.Conv2d):
         (kh, kw), (sh, sw) = self.kernel_size, self.stride
         pad_h = max((math.ceil(ih / sh) - 1) * sh + kh - ih, 0)
         pad_w = max((math.ceil(iw / sw) - 1) * sw + kw - iw, 0)
-        if pad_h or pad_w:
-            x = F.pad(x, [pad_w // 2, pad_w - pad_w // 2, pad_h // 2, pad_h - pad_h // 2])
+        if pad_h % 2 == 0 and pad_w % 2 == 0:
+            # symmetric: let the conv pad, sparing F.pad's copy of the whole activation
+            return F.conv2d(x, self.weight, self.bias, self.stride, (pad_h // 2, pad_w // 2), self.dilation, self.groups)
+        x = F.pad(x, [pad_w // 2, pad_w - pad_w // 2, pad_h // 2, pad_h - pad_h // 2])
         return F.conv2d(x, self.weight, self.bias, self.stride, 0, self.dilation, self.groups)
 
 
