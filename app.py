@@ -11,6 +11,7 @@ import hashlib
 import json
 import logging
 import math
+import re
 import time
 from pathlib import Path
 
@@ -51,6 +52,19 @@ DEFAULT_LEVELS_TEXT = ",".join(map(str, DEFAULT_LEVELS))
 AUTO_MEASURE_NUMBERS = 400_000
 
 LOG = logging.getLogger("spp_viz.app")  # unexpected errors go to the server log, never to the page
+# Markdown, LaTeX ($) and Streamlit's :colour[...] / :emoji: syntax: all backslash-escaped in user text
+_MARKDOWN_SPECIALS = re.compile(r"([\\`*_{}\[\]()#+\-.!|$<>~:])")
+# GitHub-flavoured Markdown links bare URLs, www. names and e-mail addresses even when escaped
+_AUTOLINKS = re.compile(r"(://|www\.|@)")
+
+
+def literal(text: str) -> str:
+    """User-supplied text (file names, engine sentences quoting them) shown as typed, not as Markdown.
+
+    Autolinks are broken with a zero-width space, which the reader does not see.
+    """
+    text = _AUTOLINKS.sub(lambda m: m.group(0)[:-1] + "\u200b" + m.group(0)[-1], text)
+    return _MARKDOWN_SPECIALS.sub(r"\\\1", text)
 
 st.set_page_config(page_title="spp-viz", page_icon="🔲", layout="wide")
 
@@ -227,7 +241,7 @@ def sidebar() -> dict:
                                   help="Replaces the weights with your state_dict for this architecture. "
                                        "Loaded with torch.load(weights_only=True): code in a pickle is refused.")
     if checkpoint is not None:
-        sb.caption(f"Weights come from **{checkpoint.name}** (the pretrained/untrained choice is ignored while it is loaded).")
+        sb.caption(f"Weights come from **{literal(checkpoint.name)}** (the pretrained/untrained choice is ignored while it is loaded).")
     sb.header("Display")
     display_slot = sb.container()
     return {"uploaded": uploaded, "checkpoint": checkpoint, "levels_slot": levels_slot, "display_slot": display_slot}
@@ -244,7 +258,7 @@ def parse_config(slot) -> tuple[analysis.HeadConfig, str | None]:
     except ValueError as exc:
         error = str(exc)
         config = analysis.HeadConfig(st.session_state.get("last_valid_levels", DEFAULT_LEVELS), pool, rule)
-        slot.error(error)
+        slot.error(literal(error))
         slot.caption(f"Still showing the last valid pyramid: {', '.join(map(str, config.levels))}.")
     too_fine = [n for n in config.levels if n > figures.MAX_DRAWN_LEVEL]
     if too_fine:
@@ -291,7 +305,7 @@ def intro() -> None:
 
 def fail(message: str, hint: str | None = None) -> None:
     """Show one sentence and stop: no traceback ever reaches the page."""
-    st.error(message)
+    st.error(literal(message))
     if hint:
         st.info(hint)
     st.stop()
@@ -303,7 +317,7 @@ def main() -> None:
     controls = sidebar()
     config, levels_error = parse_config(controls["levels_slot"])
     if levels_error:
-        st.error(f"{levels_error} Showing the last valid pyramid ({', '.join(map(str, config.levels))}).")
+        st.error(f"{literal(levels_error)} Showing the last valid pyramid ({', '.join(map(str, config.levels))}).")
 
     uploaded, checkpoint = controls["uploaded"], controls["checkpoint"]
     if uploaded is not None:
@@ -333,7 +347,7 @@ def main() -> None:
         head_ms = (time.perf_counter() - start) * 1000
         predictions = analysis.predict(backbone, features)
     except WeightsUnavailableError as exc:
-        st.error(str(exc))
+        st.error(literal(str(exc)))
         st.button("Use untrained weights instead", on_click=use_untrained, key="use_untrained")
         st.stop()
         return
@@ -379,8 +393,8 @@ def render(decoded: DecodedImage, filename: str, backbone: Backbone, backbone_ke
 
     # summary
     ow, oh = decoded.original_size
-    summary = (f"**{filename}** · Original {ow} x {oh}, analysed at {width} x {height} · "
-               f"{backbone.spec.title.split(' (')[0]} cut at **{backbone.stage}**, weights: **{backbone.weights}**")
+    summary = (f"**{literal(filename)}** · Original {ow} x {oh}, analysed at {width} x {height} · "
+               f"{backbone.spec.title.split(' (')[0]} cut at **{backbone.stage}**, weights: **{literal(backbone.weights)}**")
     if decoded.n_frames > 1:
         summary += f" · {decoded.n_frames} frames, the first is used"
     st.markdown(summary)
@@ -395,7 +409,7 @@ def render(decoded: DecodedImage, filename: str, backbone: Backbone, backbone_ke
     m2.metric("SPP vector", f"{head.length:,}", "fixed for any input size" if head.valid else "NOT the fixed length",
               delta_color="off" if head.valid else "inverse", delta_arrow="off")
     table = analysis.dimension_table(features, head)
-    m3.metric("SPPF output (after cv2)", table[-1]["shape"].replace(" x ", " × "), "grows with the input",
+    m3.metric("SPPF output (after cv2)", f"{c:,} × {h} × {w}", "grows with the input",
               delta_color="off", delta_arrow="off")
     if predictions:
         m4.metric("Top-1 (global average level)", predictions[0].label, f"{predictions[0].probability:.1%}",
@@ -595,7 +609,7 @@ def render(decoded: DecodedImage, filename: str, backbone: Backbone, backbone_ke
 
     with st.expander("Timings and provenance"):
         st.write({k: f"{v:.1f} ms" for k, v in timings.items()})
-        st.caption(f"Weights: {backbone.weights}. Image sha256 {decoded.digest[:16]}…. Sample photos: see assets/CREDITS.md.")
+        st.caption(f"Weights: {literal(backbone.weights)}. Image sha256 {decoded.digest[:16]}…. Sample photos: see assets/CREDITS.md.")
 
 
 main()

@@ -24,11 +24,10 @@ from torchvision.models import get_model_weights
 from torchvision.models.feature_extraction import create_feature_extractor
 
 from . import efficientnet_lite
+from .defaults import DEFAULT_BACKBONE, WEIGHT_CHOICES
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
-DEFAULT_BACKBONE = "efficientnet_lite0"
-WEIGHT_CHOICES = ("pretrained", "untrained")
 
 
 class BackboneError(ValueError):
@@ -263,8 +262,9 @@ def read_checkpoint(data: bytes, filename: str = "checkpoint") -> dict[str, Tens
         raise BackboneError(f"{filename} is empty.")
     try:
         obj = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as exc:
-        raise BackboneError(f"{filename} was refused: it holds objects other than tensors, which a safe load does not run ({str(exc).splitlines()[0][:120]}).") from None
+    except pickle.UnpicklingError:
+        # torch's own message is many lines of advice to load it unsafely: not for a user here
+        raise BackboneError(f"{filename} was refused: it holds objects other than tensors and plain containers, which a safe load (torch.load with weights_only=True) never runs.") from None
     except Exception as exc:  # zip, EOF, unknown format: a bad upload, not a crash
         raise BackboneError(f"{filename} is not a readable PyTorch checkpoint ({type(exc).__name__}).") from None
     return _unwrap_state_dict(obj)

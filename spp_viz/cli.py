@@ -1,6 +1,7 @@
 """``spp-viz``: the engine from a terminal. Defaults are the app's defaults.
 
 Any bad file or option exits with code 2 and exactly one ``error: ...`` line on stderr.
+torch is imported only once the image has decoded: a bad file is refused at once.
 """
 
 from __future__ import annotations
@@ -8,13 +9,16 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 import warnings
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from .backbones import DEFAULT_BACKBONE, REGISTRY, WEIGHT_CHOICES, checkpoint_dir, describe_backbones
-from .images import DEFAULT_MAX_PIXELS, DEFAULT_MAX_SIDE
-from .pooling import BIN_RULES, POOL_TYPES
-from .report import DEFAULT_TOP_K, Inspection, run_inspection
+from .defaults import BIN_RULES, DEFAULT_BACKBONE, DEFAULT_LEVELS, DEFAULT_TOP_K, POOL_TYPES, WEIGHT_CHOICES
+from .images import DEFAULT_MAX_PIXELS, DEFAULT_MAX_SIDE, load_image
+
+if TYPE_CHECKING:
+    from .report import Inspection
 
 MAX_FILE_BYTES = 200 * 1024 * 1024
 
@@ -33,10 +37,10 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     inspect = sub.add_parser("inspect", help="analyse one image", description="Analyse one image: feature map, SPP levels, SPPF, predictions.")
     inspect.add_argument("image", type=Path)
-    inspect.add_argument("--backbone", default=DEFAULT_BACKBONE, choices=list(REGISTRY))
+    inspect.add_argument("--backbone", default=DEFAULT_BACKBONE, help="see `spp-viz backbones` (default: %(default)s)")
     inspect.add_argument("--stage", default=None, help="stage to pool (default: the one the classifier reads)")
     inspect.add_argument("--weights", default="pretrained", choices=list(WEIGHT_CHOICES))
-    inspect.add_argument("--levels", default="1,2,4", help="comma-separated pyramid levels, or a preset: spp-net, psp")
+    inspect.add_argument("--levels", default=",".join(map(str, DEFAULT_LEVELS)), help="comma-separated pyramid levels, or a preset: spp-net, psp")
     inspect.add_argument("--pool", default="max", choices=list(POOL_TYPES))
     inspect.add_argument("--bins", default="adaptive", choices=list(BIN_RULES))
     inspect.add_argument("--max-side", type=int, default=DEFAULT_MAX_SIDE, help="working resolution's longer side (0 = native)")
@@ -63,7 +67,7 @@ def _read(path: Path, what: str) -> bytes:
         raise CliError(f"{what} {path} cannot be read (permission denied).") from None
 
 
-def _text_report(result: Inspection) -> str:
+def _text_report(result: "Inspection") -> str:
     r = result.report()
     lines = [
         f"image        {r['image']['width']} x {r['image']['height']} {r['image']['format']}"
@@ -91,6 +95,8 @@ def _text_report(result: Inspection) -> str:
 
 
 def _backbones_text() -> str:
+    from .backbones import checkpoint_dir, describe_backbones
+
     rows = [f"weights folder for torchvision backbones: {checkpoint_dir()}"]
     for b in describe_backbones():
         rows.append(f"{b['name']:<20} weights: {b['weights']:<11} ({b['weights_file']})  stages: {', '.join(b['stages'])}  default: {b['default_stage']}")
@@ -106,12 +112,19 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         data = _read(args.image, "Image")
         checkpoint = _read(args.checkpoint, "Checkpoint") if args.checkpoint else None
+        start = time.perf_counter()
+        decoded = load_image(data, max_side=args.max_side, max_pixels=args.max_pixels, filename=args.image.name)
+        decode_ms = (time.perf_counter() - start) * 1000
+        from .report import run_inspection  # torch: only for an image worth analysing
+
         result = run_inspection(
-            data, filename=args.image.name, backbone=args.backbone, stage=args.stage, weights=args.weights,
+            decoded, filename=args.image.name, backbone=args.backbone, stage=args.stage, weights=args.weights,
             checkpoint=checkpoint, checkpoint_name=args.checkpoint.name if args.checkpoint else "checkpoint",
             levels=args.levels, pool=args.pool, rule=args.bins, max_side=args.max_side, max_pixels=args.max_pixels,
             top_k=args.top_k, download=not args.offline, device=args.device,
         )
+        result.timings_ms = {"decode": decode_ms, **result.timings_ms}
+        result.timings_ms["total"] += decode_ms
         print(json.dumps(result.report()) if args.json else _text_report(result))
         return 0
     except (CliError, ValueError) as exc:  # ImageDecodeError and BackboneError are ValueErrors

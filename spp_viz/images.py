@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import math
 import re
 import warnings
 from dataclasses import dataclass
@@ -39,6 +40,9 @@ DEFAULT_MAX_PIXELS = 100_000_000
 # Stride-32 backbones need at least one feature cell, and VGG's unpadded
 # 2x2 pools need 32 px, so working images are never smaller than this.
 MIN_SIDE = 32
+# The backbone's activations grow with the working image (EfficientNet-Lite0 needs ~9.5 GB at
+# 40 MP): whatever max_side says, even 0 (native), the working image stays within this.
+MAX_WORKING_PIXELS = 2048 * 2048
 MAX_ASPECT = 200
 ALLOWED_FORMATS = ("PNG", "JPEG", "WEBP", "GIF", "BMP", "TIFF")
 
@@ -86,6 +90,7 @@ def working_size(
     height: int,
     max_side: int = DEFAULT_MAX_SIDE,
     min_side: int = MIN_SIDE,
+    max_pixels: int = MAX_WORKING_PIXELS,
 ) -> tuple[int, int]:
     """Aspect-preserving working size for an image of ``width`` x ``height``.
 
@@ -94,7 +99,9 @@ def working_size(
     side is below ``min_side``, the image is scaled UP so the short side equals
     ``min_side``: the network needs that many pixels, so for very elongated
     images (aspect above ``max_side / min_side``) the long side may then exceed
-    ``max_side``. Sides are rounded and at least 1.
+    ``max_side``. Sides are rounded and at least 1. Before the min-side rule, the
+    size is also reduced to at most ``max_pixels`` pixels (0 = no limit), which
+    bounds the backbone's memory when ``max_side`` is 0 or large.
 
     Raises ValueError for non-positive sizes, ``max_side < 0``,
     ``0 < max_side < min_side`` or ``min_side < 0``.
@@ -111,6 +118,8 @@ def working_size(
     scale = 1.0
     if max_side and long_side > max_side:
         scale = max_side / long_side
+    if max_pixels and width * height * scale * scale > max_pixels:
+        scale = math.sqrt(max_pixels / (width * height))
     if short_side * scale < min_side:
         scale = min_side / short_side
     return max(1, round(width * scale)), max(1, round(height * scale))
@@ -250,6 +259,8 @@ def _decode_opened(im: Image.Image, digest: str, subject: str, max_side: int) ->
         rgb = im.copy()  # never hand out the file-backed object we close
     rgb.info = {}
 
+    if working_size(*original_size, max_side, max_pixels=0) != target:
+        notes.append(f"kept within the {_mp(MAX_WORKING_PIXELS)} MP working limit, which bounds the backbone's memory")
     if target[0] * target[1] < original_size[0] * original_size[1]:
         notes.append(
             f"downscaled from {original_size[0]} x {original_size[1]} to {target[0]} x {target[1]}"

@@ -19,12 +19,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from .defaults import BIN_RULES, DEFAULT_LEVELS, POOL_TYPES
+
 PoolType = Literal["max", "avg"]
 BinRule = Literal["adaptive", "paper"]
 
-POOL_TYPES: tuple[str, ...] = ("max", "avg")
-BIN_RULES: tuple[str, ...] = ("adaptive", "paper")
-DEFAULT_LEVELS: tuple[int, ...] = (1, 2, 4)
 LEVEL_PRESETS: dict[str, tuple[int, ...]] = {
     "default": DEFAULT_LEVELS,
     "spp-net": (6, 3, 2, 1),

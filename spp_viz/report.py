@@ -24,9 +24,7 @@ from .analysis import (
 )
 from .backbones import DEFAULT_BACKBONE, Backbone, load_backbone
 from .images import DEFAULT_MAX_PIXELS, DEFAULT_MAX_SIDE, DecodedImage, load_image
-from .pooling import DEFAULT_LEVELS
-
-DEFAULT_TOP_K = 5
+from .defaults import DEFAULT_LEVELS, DEFAULT_TOP_K
 
 
 @dataclass
@@ -46,7 +44,7 @@ class Inspection:
 
 
 def run_inspection(
-    data: bytes,
+    data: bytes | DecodedImage,
     *,
     filename: str | None = None,
     backbone: str = DEFAULT_BACKBONE,
@@ -63,14 +61,20 @@ def run_inspection(
     download: bool = True,
     device: str | None = None,
 ) -> Inspection:
-    """Analyse image bytes. Raises ``ImageDecodeError``/``BackboneError``/``ValueError`` with one sentence."""
+    """Analyse image bytes (or an image already decoded with ``images.load_image``).
+
+    Raises ``ImageDecodeError``/``BackboneError``/``ValueError`` with one sentence.
+    """
     config = HeadConfig(levels, pool, rule)  # validate options before any heavy work
     if top_k < 1:
         raise ValueError(f"top-k must be at least 1, got {top_k}.")
     timings: dict[str, float] = {}
     start = time.perf_counter()
-    decoded = load_image(data, max_side=max_side, max_pixels=max_pixels, filename=filename)
-    timings["decode"] = (time.perf_counter() - start) * 1000
+    if isinstance(data, DecodedImage):
+        decoded = data
+    else:
+        decoded = load_image(data, max_side=max_side, max_pixels=max_pixels, filename=filename)
+        timings["decode"] = (time.perf_counter() - start) * 1000
     mark = time.perf_counter()
     model = load_backbone(backbone, stage, weights, checkpoint, checkpoint_name, download=download, device=device)
     timings["load_backbone"] = (time.perf_counter() - mark) * 1000

@@ -24,6 +24,7 @@ from spp_viz.images import (
     DEFAULT_MAX_PIXELS,
     DEFAULT_MAX_SIDE,
     MAX_ASPECT,
+    MAX_WORKING_PIXELS,
     MIN_SIDE,
     DecodedImage,
     ImageDecodeError,
@@ -610,7 +611,8 @@ def test_working_size_examples() -> None:
     assert working_size(1, 1) == (32, 32)
     assert working_size(3000, 40) == (2400, 32)  # long side may exceed max_side
     assert working_size(40, 2500) == (32, 2000)
-    assert working_size(5000, 5000, max_side=0) == (5000, 5000)
+    assert working_size(5000, 5000, max_side=0) == (2048, 2048)  # the working-pixel cap
+    assert working_size(5000, 5000, max_side=0, max_pixels=0) == (5000, 5000)
     assert working_size(10, 5000, max_side=0) == (32, 16000)
     assert DEFAULT_MAX_SIDE == 1024 and DEFAULT_MAX_PIXELS == 100_000_000
 
@@ -638,7 +640,7 @@ def size_limits(draw) -> tuple[int, int]:
 @given(w=sides, h=sides, limits=size_limits())
 def test_working_size_properties(w: int, h: int, limits: tuple[int, int]) -> None:
     max_side, min_side = limits
-    ow, oh = working_size(w, h, max_side=max_side, min_side=min_side)
+    ow, oh = working_size(w, h, max_side=max_side, min_side=min_side, max_pixels=0)
     long_in, short_in = max(w, h), min(w, h)
 
     assert ow >= 1 and oh >= 1
@@ -664,6 +666,17 @@ def test_working_size_properties(w: int, h: int, limits: tuple[int, int]) -> Non
         assert (ow, oh) == (w, h)
 
 
+@settings(max_examples=200, deadline=None)
+@given(w=sides, h=sides, limits=size_limits(), cap=st.integers(min_value=1024, max_value=20_000_000))
+def test_working_size_pixel_cap(w: int, h: int, limits: tuple[int, int], cap: int) -> None:
+    max_side, min_side = limits
+    ow, oh = working_size(w, h, max_side=max_side, min_side=min_side, max_pixels=cap)
+    uncapped = working_size(w, h, max_side=max_side, min_side=min_side, max_pixels=0)
+    assert ow <= uncapped[0] and oh <= uncapped[1]
+    if min(ow, oh) > min_side:  # the min-side rule did not push it back up
+        assert (ow - 0.5) * (oh - 0.5) <= cap
+
+
 # ----------------------------------------------------------------------------
 # Bundled sample photos (assets/)
 
@@ -686,3 +699,19 @@ def test_assets_are_credited_and_small() -> None:
         assert name in credits
     total = sum(p.stat().st_size for p in ASSETS.iterdir() if p.is_file())
     assert total < 1_000_000
+
+
+def test_native_working_size_is_capped_to_bound_backbone_memory():
+    # 40 MP at max_side=0 would need ~9.5 GB of activations in the default backbone
+    w, h = working_size(7300, 5500, 0)
+    assert w * h <= MAX_WORKING_PIXELS and abs(w / h - 7300 / 5500) < 0.01
+    assert working_size(2048, 1536, 2048) == (2048, 1536)  # the app's largest max_side is unaffected
+    assert working_size(7300, 5500, 0, max_pixels=0) == (7300, 5500)
+
+
+def test_native_request_on_a_large_jpeg_says_it_was_capped():
+    buffer = io.BytesIO()
+    Image.new("RGB", (3000, 2000), (90, 120, 30)).save(buffer, "JPEG")
+    decoded = load_image(buffer.getvalue(), max_side=0)
+    assert decoded.working_size[0] * decoded.working_size[1] <= MAX_WORKING_PIXELS
+    assert any("4.2 MP working limit" in note for note in decoded.notes)
