@@ -1,4 +1,4 @@
-"""Target 2 (engine path): ``spp_viz.report.run_inspection`` on a 12 MP JPEG vs one bare forward.
+"""Target 2, engine path (reported, no target): ``run_inspection`` on a 12 MP JPEG vs one bare forward.
 
 ``run_inspection`` is exactly what ``spp-viz inspect`` runs after reading the file: decode
 (with JPEG draft) and resize to 1024 x 768, load the backbone (it has no model cache, so this
@@ -51,8 +51,10 @@ def run(engine: Engine, quick: bool) -> list[Row]:
     return [
         Row("2 first analysis", "bare backbone.features(x), 1024x768 (EfficientNet-Lite0 head, main thread)",
             fmt_ms(bare_ms), "reference", None, bare_ms, dict(rounds=rounds, samples_ms=[round(b * 1000, 1) for b in bare])),
-        Row("2 first analysis", "engine run_inspection(12 MP JPEG) / bare forward (incl. model load, SPPF timing)",
-            f"{ratio:.1f}x ({fmt_ms(full_ms)})", "<= 3x", ratio <= 3.0, ratio,
+        # Target 2 is the app's first run (decode, resize, backbone, heads, figures), measured in
+        # app_interaction; the CLI path also loads the model and times every head 3 times: reported.
+        Row("2 first analysis", "engine run_inspection(12 MP JPEG) / bare forward (incl. model load, 3 timed runs per head)",
+            f"{ratio:.1f}x ({fmt_ms(full_ms)})", "report", None, ratio,
             dict(rounds=rounds, median_total_ms=round(full_ms, 1), cpu_time_ratio=round(cpu_ratio, 2), median_timings_ms=breakdown,
                  sppf_comparison_and_rest_ms=round(sppf_ms, 1))),
     ]
