@@ -115,6 +115,22 @@ def get_sppf(image_digest: str, backbone_key: tuple, working_size: tuple[int, in
     return analysis.compare_sppf(_features, analysis.HeadConfig(), measure=measure)
 
 
+@st.cache_resource(max_entries=8, show_spinner=False)
+def get_photo(image_digest: str, working_size: tuple[int, int], _image) -> figures.Photo:
+    """The photo as the page shows it (a base64 JPEG at most ``DISPLAY_MAX_SIDE`` px long, and its
+    size): resized and encoded once per (image digest, working size), not on every rerun."""
+    return figures.photo_source(_image)
+
+
+@st.cache_resource(max_entries=8, show_spinner=False)
+def get_sppf_figure(image_digest: str, backbone_key: tuple, working_size: tuple[int, int], measure: bool, channel,
+                    note: str, _sppf: analysis.SPPFComparison):
+    """The SPPF branches figure, keyed like ``get_sppf`` plus the channel: it never depends on the
+    pyramid, pooling or bin rule. Shared read-only: ``st.plotly_chart`` only reads a figure
+    (it serialises a deep copy, ``Figure.to_dict()``), and nothing else touches it."""
+    return figures.sppf_branches_figure(_sppf, channel, note=note)
+
+
 # ----------------------------------------------------------------------------
 # Widget state and callbacks
 
@@ -390,6 +406,7 @@ def render(decoded: DecodedImage, filename: str, backbone: Backbone, backbone_ke
     selected, by_user = current_selection(head, channel)
     bin_labels = ({lv.n: analysis.bin_predictions(backbone, lv) for lv in head.levels if lv.n <= figures.MAX_DRAWN_LEVEL}
                   if head.config.pool == "avg" and backbone.can_classify else {})
+    photo = get_photo(decoded.digest, decoded.working_size, decoded.image)
 
     # summary
     ow, oh = decoded.original_size
@@ -425,7 +442,7 @@ def render(decoded: DecodedImage, filename: str, backbone: Backbone, backbone_ke
         st.header("Pyramid bins on the image")
         st.plotly_chart(figures.bins_over_image(
             decoded.image, head.levels, stride, channel=channel, shown_levels=shown_levels, selected=selected,
-            receptive_field=rf if show_rf else None, bin_labels=bin_labels, note=note,
+            receptive_field=rf if show_rf else None, bin_labels=bin_labels, note=note, photo=photo,
         ), key="bins_over_image", config={"displaylogo": False})
         st.caption(
             f"Each feature cell covers {stride} × {stride} input pixels (the stage stride), so bin boxes are "
@@ -498,7 +515,8 @@ def render(decoded: DecodedImage, filename: str, backbone: Backbone, backbone_ke
     for cost in sppf.costs:
         kind = "sppf" if cost.name.startswith("SPPF") else "parallel_spp" if cost.name.startswith("Parallel") else "spp"
         timings[f"{kind}_latency"] = cost.latency_ms
-    st.plotly_chart(figures.sppf_branches_figure(sppf, channel, note=note), key="sppf_branches", config={"displaylogo": False})
+    st.plotly_chart(get_sppf_figure(decoded.digest, backbone_key, decoded.working_size, measure, channel, note, sppf),
+                    key="sppf_branches", config={"displaylogo": False})
     a, b = st.columns([2, 3], gap="medium")
     with a:
         (st.success if sppf.equal else st.error)(
@@ -542,7 +560,8 @@ def render(decoded: DecodedImage, filename: str, backbone: Backbone, backbone_ke
             level = next(lv for lv in head.levels if lv.n == selected[0])
             labels = bin_labels.get(level.n) or analysis.bin_predictions(backbone, level)
             if labels:
-                st.plotly_chart(figures.bin_labels_figure(decoded.image, level, labels, stride, levels=levels, note=note),
+                st.plotly_chart(figures.bin_labels_figure(decoded.image, level, labels, stride, levels=levels, note=note,
+                                                          photo=photo),
                                 key="bin_labels", config={"displaylogo": False})
                 st.caption(f"Each avg-pooled bin is a global average pool over its own cells, so the classifier can read "
                            f"it alone. Level {level.n}: the selected bin's level (click a pooled cell of another level to switch).")

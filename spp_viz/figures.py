@@ -22,7 +22,6 @@ import plotly.graph_objects as go
 import torch
 import torch.nn.functional as F
 from PIL import Image
-from plotly.subplots import make_subplots
 from torch import Tensor
 
 from .analysis import HeadResult, LevelResult, Prediction, SPPFComparison
@@ -113,21 +112,58 @@ def photo_source(image: Image.Image, max_side: int = DISPLAY_MAX_SIDE, quality: 
     return "data:image/jpeg;base64," + base64.b64encode(buf.getvalue()).decode("ascii"), shown.size
 
 
-def _photo_figure(image: Image.Image, max_side: int) -> go.Figure:
-    """A figure with the photo spanning ``[0, W] x [0, H]`` in working-resolution pixels (y down)."""
+Photo = tuple[str, tuple[int, int]]  # what photo_source returns: (data URI, displayed size)
+
+
+def _photo_parts(image: Image.Image, max_side: int, photo: Photo | None = None) -> tuple[dict, dict]:
+    """The photo trace and the layout that shows it spanning ``[0, W] x [0, H]`` in
+    working-resolution pixels (y down). ``photo`` is ``photo_source(image, max_side)`` when the
+    caller already has it (the app caches it per image), else it is encoded here."""
     width, height = image.size
-    source, (dw, dh) = photo_source(image, max_side)
+    source, (dw, dh) = photo if photo is not None else photo_source(image, max_side)
     dx, dy = width / dw, height / dh
-    fig = go.Figure(go.Image(source=source, x0=dx / 2, y0=dy / 2, dx=dx, dy=dy, hoverinfo="skip", name="photo"))
-    fig.update_xaxes(range=[0, width], showgrid=False, zeroline=False, showticklabels=False, constrain="domain",
-                     constraintoward="left")
-    fig.update_yaxes(range=[height, 0], showgrid=False, zeroline=False, showticklabels=False, scaleanchor="x",
-                     constrain="domain", constraintoward="top")
-    fig.update_layout(
+    trace = dict(type="image", source=source, x0=dx / 2, y0=dy / 2, dx=dx, dy=dy, hoverinfo="skip", name="photo")
+    layout = dict(
+        xaxis=dict(range=[0, width], showgrid=False, zeroline=False, showticklabels=False, constrain="domain",
+                   constraintoward="left"),
+        yaxis=dict(range=[height, 0], showgrid=False, zeroline=False, showticklabels=False, scaleanchor="x",
+                   constrain="domain", constraintoward="top"),
         height=_panel_height(height / width), margin=dict(l=4, r=4, t=36, b=4),
         hovermode="closest", hoverdistance=-1, dragmode=False, legend=_LEGEND_BELOW,
     )
-    return fig
+    return trace, layout
+
+
+def _subplot_row(titles: Sequence[str], spacing: float) -> tuple[list[dict], list[dict], list[dict]]:
+    """What ``make_subplots(rows=1, cols=len(titles), subplot_titles=titles, horizontal_spacing=spacing)``
+    puts in the layout, without building a figure: per column its x axis, its y axis (domain and
+    anchor, to be merged with the caller's settings) and the title annotations. Figures built in one
+    ``go.Figure(data, layout)`` call are validated once, instead of once per ``update_*`` call."""
+    cols = len(titles)
+    width = (1.0 - spacing * (cols - 1)) / cols
+    xaxes, yaxes, notes = [], [], []
+    for c in range(cols):
+        start = sum([width] * c) + c * spacing  # sum(widths[:c]) + c * spacing, as plotly computes it
+        domain = [max(0.0, start), min(1.0, start + width)]
+        x_ref, y_ref = _axis_refs(c)
+        xaxes.append(dict(anchor=y_ref, domain=domain))
+        yaxes.append(dict(anchor=x_ref, domain=[0.0, 1.0]))
+        if titles[c]:
+            notes.append(dict(y=1.0, xref="paper", x=sum(domain) / 2.0, yref="paper", text=titles[c], showarrow=False,
+                              font=dict(size=16), xanchor="center", yanchor="bottom"))
+    return xaxes, yaxes, notes
+
+
+def _axis_refs(c: int) -> tuple[str, str]:
+    """How a trace names column ``c``'s axes (0-based): ``x``/``y``, ``x2``/``y2``..."""
+    suffix = str(c + 1) if c else ""
+    return f"x{suffix}", f"y{suffix}"
+
+
+def _axis_names(c: int) -> tuple[str, str]:
+    """Layout keys of column ``c``'s axes (0-based): ``xaxis``/``yaxis``, ``xaxis2``/``yaxis2``..."""
+    suffix = str(c + 1) if c else ""
+    return f"xaxis{suffix}", f"yaxis{suffix}"
 
 
 _LEGEND_BELOW = dict(orientation="h", yanchor="top", y=-0.02, xanchor="left", x=0, bgcolor="rgba(0,0,0,0)")
@@ -216,6 +252,7 @@ def bins_over_image(
     bin_labels: Mapping[int, list[list[Prediction]]] | None = None,
     note: str = "",
     max_side: int = DISPLAY_MAX_SIDE,
+    photo: Photo | None = None,
 ) -> go.Figure:
     """The photo with every shown level's bin grid, projected through the stage stride.
 
@@ -224,14 +261,15 @@ def bins_over_image(
     little so coincident edges of different levels stay visible. Paper-rule bins that differ
     from the adaptive ones are dashed red; the selected bin is thick white, and with
     ``receptive_field`` its theoretical receptive field is drawn as a wider dashed box.
+    ``photo``: ``photo_source(image, max_side)`` if the caller has it already (it is cached).
     """
-    fig = _photo_figure(image, max_side)
+    photo_trace, layout = _photo_parts(image, max_side, photo)
     width, height = image.size
     all_levels = [lv.n for lv in levels]
     shown = [lv for lv in levels if lv.n <= MAX_DRAWN_LEVEL and (shown_levels is None or lv.n in shown_levels)]
     px_per_display = max(width, height) / min(max_side, max(width, height))
     differing_boxes: list[tuple[float, float, float, float]] = []
-    traces: list[dict] = []  # built as dicts and added in one batch: much faster than add_trace per bin
+    traces: list[dict] = [photo_trace]  # plain dicts, validated once by the Figure constructor
     for rank, level in enumerate(sorted(shown, key=lambda lv: lv.n)):
         colour = level_colour(all_levels, level.n)
         boxes = project_bins_to_image(level.bins, stride, (width, height))
@@ -245,13 +283,15 @@ def bins_over_image(
             type="scatter", x=xs, y=ys, mode="lines", line=dict(color=colour, width=2),
             name=f"level {level.n} ({rows} × {cols})", legendgroup=group, hoverinfo="skip",
         ))
+        fill = _rgba(colour, 0.10)
+        what = channel_label(channel)
         for b, box in zip(level.bins.bins, boxes):
             value = float(values[b.row, b.col]) if values is not None and b.row < values.shape[0] and b.col < values.shape[1] else None
             label = labels[b.row][b.col] if labels and b.row < len(labels) and b.col < len(labels[b.row]) else None
             traces.append(dict(
                 type="scatter", x=[box.x0, box.x1, box.x1, box.x0, box.x0], y=[box.y0, box.y0, box.y1, box.y1, box.y0],
-                fill="toself", fillcolor=_rgba(colour, 0.10), mode="none", hoveron="fills",
-                hoverinfo="text", text=bin_hover(level.n, b, box, value, channel_label(channel), label),
+                fill="toself", fillcolor=fill, mode="none", hoveron="fills",
+                hoverinfo="text", text=bin_hover(level.n, b, box, value, what, label),
                 hoverlabel=dict(bgcolor=colour, font=dict(color="#111")), legendgroup=group, showlegend=False,
                 name=f"L{level.n} ({b.row},{b.col})",
             ))
@@ -261,39 +301,42 @@ def bins_over_image(
         xs, ys = _rect_path(differing_boxes)
         traces.append(dict(type="scatter", x=xs, y=ys, mode="lines", line=dict(color=DIFFER_COLOUR, width=3, dash="dash"),
                            name="paper rule ≠ adaptive", hoverinfo="skip"))
-    fig.add_traces(traces)
     if selected is not None:
-        _add_selected_on_photo(fig, levels, stride, (width, height), selected, receptive_field)
-    fig.update_layout(
+        traces += _selected_on_photo(levels, stride, (width, height), selected, receptive_field)
+    layout.update(
         title=dict(text=f"Bins of each level on the {width} × {height} input{note}", x=0, font=dict(size=14)),
         meta=_meta("bins_over_image", levels=[lv.n for lv in shown], selected=list(selected) if selected else None),
     )
-    return fig
+    return go.Figure(data=traces, layout=layout)
 
 
-def _add_selected_on_photo(fig: go.Figure, levels: Sequence[LevelResult], stride, size: tuple[int, int],
-                           selected: tuple[int, int, int], receptive_field: int | None) -> None:
+def _selected_on_photo(levels: Sequence[LevelResult], stride, size: tuple[int, int],
+                       selected: tuple[int, int, int], receptive_field: int | None) -> list[dict]:
+    """The selected bin's outline (black under white) and, optionally, its receptive field."""
     n, row, col = selected
     level = next((lv for lv in levels if lv.n == n), None)
     found = _find_bin(level.bins, row, col) if level is not None else None
     if found is None:
-        return
+        return []
     i, b = found
     box = project_bins_to_image(level.bins, stride, size)[i]
     xs, ys = _rect_path([(box.x0, box.y0, box.x1, box.y1)])
-    fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", line=dict(color="#000", width=7), hoverinfo="skip", showlegend=False))
-    fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", line=dict(color=SELECTED_COLOUR, width=4), hoverinfo="skip",
-                             name=f"selected: level {n} ({row}, {col})"))
+    traces = [
+        dict(type="scatter", x=xs, y=ys, mode="lines", line=dict(color="#000", width=7), hoverinfo="skip", showlegend=False),
+        dict(type="scatter", x=xs, y=ys, mode="lines", line=dict(color=SELECTED_COLOUR, width=4), hoverinfo="skip",
+             name=f"selected: level {n} ({row}, {col})"),
+    ]
     if receptive_field is not None:
         rf = project_bins_to_image(level.bins, stride, size, receptive_field=receptive_field)[i]
         xs, ys = _rect_path([(rf.x0, rf.y0, rf.x1, rf.y1)])
-        fig.add_trace(go.Scatter(
-            x=xs, y=ys, mode="lines", line=dict(color=RF_COLOUR, width=3, dash="dot"),
+        traces.append(dict(
+            type="scatter", x=xs, y=ys, mode="lines", line=dict(color=RF_COLOUR, width=3, dash="dot"),
             name=f"receptive field ({receptive_field} px per cell)",
             hoverinfo="text", hoveron="points",
             text=f"theoretical receptive field of bin ({row}, {col}): "
                  f"x [{rf.x0:.0f}, {rf.x1:.0f}) × y [{rf.y0:.0f}, {rf.y1:.0f}), clipped to the image",
         ))
+    return traces
 
 
 # ----------------------------------------------------------------------------
@@ -346,12 +389,13 @@ def feature_map_figure(
     c, h, w = feature.shape
     z, f = block_reduce(reduce_channels(feature, channel), max_cells, "max" if channel == "max" else "mean")
     all_levels = [lv.n for lv in levels]
-    fig = go.Figure(go.Heatmap(
-        z=z, x0=(f - 1) / 2, dx=f, y0=(f - 1) / 2, dy=f, colorscale=HEATMAP_SCALE,
+    traces: list[dict] = [dict(
+        type="heatmap", z=z, x0=(f - 1) / 2, dx=f, y0=(f - 1) / 2, dy=f, colorscale=HEATMAP_SCALE,
         colorbar=dict(thickness=12, len=0.75, y=1, yanchor="top"), name="feature map",
         hovertemplate="cell (row %{y}, col %{x})<br>value %{z:.4g}<extra></extra>" if f == 1 else
         f"block of {f} × {f} cells around (row %{{y}}, col %{{x}})<br>value %{{z:.4g}}<extra></extra>",
-    ))
+    )]
+    shapes: list[dict] = []
     drawn = sorted((lv for lv in levels if lv.n <= MAX_DRAWN_LEVEL and (shown_levels is None or lv.n in shown_levels)),
                    key=lambda lv: lv.n)
     for rank, level in enumerate(drawn):
@@ -362,8 +406,8 @@ def feature_map_figure(
         symbol = LEVEL_SYMBOLS[sorted(set(all_levels)).index(level.n) % len(LEVEL_SYMBOLS)]
         # coarse levels first and larger, so a cell that wins at several levels shows every marker
         size = max(6, 10 + 5 * (len(drawn) - 1 - rank) - (2 if level.n > 8 else 0))
-        fig.add_trace(go.Scatter(
-            x=[cc for _, _, _, cc, _ in cells], y=[cr for _, _, cr, _, _ in cells], mode="markers",
+        traces.append(dict(
+            type="scatter", x=[cc for _, _, _, cc, _ in cells], y=[cr for _, _, cr, _, _ in cells], mode="markers",
             marker=dict(symbol=symbol, size=size, color=colour, line=dict(color="#111", width=1)),
             name=f"max of level {level.n}", hoverinfo="text",
             text=[f"level {level.n} bin ({r}, {k}): max at cell (row {cr}, col {cc}) · {why}" for r, k, cr, cc, why in cells],
@@ -376,23 +420,26 @@ def feature_map_figure(
             if n <= MAX_DRAWN_LEVEL:  # the selected bin's level, dotted: one trace, not one shape per bin
                 xs, ys = _rect_path((b.cols[0] - 0.5, b.rows[0] - 0.5, b.cols[1] - 0.5, b.rows[1] - 0.5)
                                     for b in level.bins.bins if (b.row, b.col) != (row, col))
-                fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", line=dict(color=level_colour(all_levels, n), width=1, dash="dot"),
-                                         hoverinfo="skip", name=f"level {n} bins"))
+                traces.append(dict(type="scatter", x=xs, y=ys, mode="lines",
+                                   line=dict(color=level_colour(all_levels, n), width=1, dash="dot"),
+                                   hoverinfo="skip", name=f"level {n} bins"))
             b = found[1]
-            fig.add_shape(type="rect", x0=b.cols[0] - 0.5, x1=b.cols[1] - 0.5, y0=b.rows[0] - 0.5, y1=b.rows[1] - 0.5,
-                          line=dict(color=SELECTED_COLOUR, width=4))
+            shapes.append(dict(type="rect", x0=b.cols[0] - 0.5, x1=b.cols[1] - 0.5, y0=b.rows[0] - 0.5, y1=b.rows[1] - 0.5,
+                               line=dict(color=SELECTED_COLOUR, width=4)))
     shown_note = f" (shown in {f} × {f} blocks)" if f > 1 else ""
-    fig.update_xaxes(range=[-0.5, w - 0.5], showgrid=False, zeroline=False, constrain="domain", constraintoward="left",
-                     title=None, side="top")
-    fig.update_yaxes(range=[h - 0.5, -0.5], showgrid=False, zeroline=False, scaleanchor="x", constrain="domain",
-                     constraintoward="top", title=None)
-    fig.update_layout(
+    layout = dict(
+        xaxis=dict(range=[-0.5, w - 0.5], showgrid=False, zeroline=False, constrain="domain", constraintoward="left",
+                   side="top"),
+        yaxis=dict(range=[h - 0.5, -0.5], showgrid=False, zeroline=False, scaleanchor="x", constrain="domain",
+                   constraintoward="top"),
         title=dict(text=f"{channel_label(channel, c)} · {c:,} × {h} × {w}{shown_note}{note}", x=0, y=0.99, yanchor="top",
                    yref="container", font=dict(size=14)),
         height=_panel_height(h / w) + 30, margin=dict(l=4, r=4, t=66, b=4), legend=_LEGEND_BELOW,
         hovermode="closest", meta=_meta("feature_map_figure", shape=[c, h, w], block=f),
     )
-    return fig
+    if shapes:
+        layout["shapes"] = shapes
+    return go.Figure(data=traces, layout=layout)
 
 
 # ----------------------------------------------------------------------------
@@ -427,50 +474,49 @@ def pooled_level_heatmap(
     c = int(level.pooled.shape[0])
     rows, cols = level.bins.shape
     colour = level_colour(levels or [level.n], level.n)
-    fig = go.Figure()
     title = f"<span style='color:{colour}'>■</span> level {level.n}: {rows} × {cols} bins"
+    meta = _meta("pooled_level_heatmap", level=level.n, shape=[rows, cols])
     if rows * cols == 0:
         reason = "<br>".join(textwrap.wrap("No bins. " + (level.problem or "Empty level."), 34))
-        fig.add_annotation(text=reason, showarrow=False, x=0.5, y=0.5, align="left",
-                           xref="paper", yref="paper", font=dict(size=11))
-        fig.update_xaxes(visible=False)
-        fig.update_yaxes(visible=False)
-        fig.update_layout(title=dict(text=title + note, x=0, font=dict(size=13)), height=220,
-                          margin=dict(l=4, r=4, t=40, b=4), meta=_meta("pooled_level_heatmap", level=level.n, shape=[rows, cols]))
-        return fig
+        return go.Figure(layout=dict(
+            annotations=[dict(text=reason, showarrow=False, x=0.5, y=0.5, align="left", xref="paper", yref="paper",
+                              font=dict(size=11))],
+            xaxis=dict(visible=False), yaxis=dict(visible=False),
+            title=dict(text=title + note, x=0, font=dict(size=13)), height=220, margin=dict(l=4, r=4, t=40, b=4), meta=meta,
+        ))
     z = reduce_channels(level.pooled, channel)
     text_cells = max(rows, cols) <= LABEL_TEXT_MAX_LEVEL
-    fig.add_trace(go.Heatmap(
-        z=z, x=list(range(cols)), y=list(range(rows)), colorscale=HEATMAP_SCALE, hoverinfo="skip", showscale=False,
-        zmin=zrange[0] if zrange else None, zmax=zrange[1] if zrange else None,
+    heatmap = dict(
+        type="heatmap", z=z, x=list(range(cols)), y=list(range(rows)), colorscale=HEATMAP_SCALE, hoverinfo="skip",
+        showscale=False, zmin=zrange[0] if zrange else None, zmax=zrange[1] if zrange else None,
         texttemplate="%{z:.2f}" if text_cells else None, textfont=dict(size=max(8, 14 - max(rows, cols))),
         name=f"level {level.n}",
-    ))
+    )
     what = channel_label(channel, c)
     hover = []
     for b in level.bins.bins:
         label = labels[b.row][b.col] if labels and b.row < len(labels) and b.col < len(labels[b.row]) else None
         hover.append(bin_hover(level.n, b, None, float(z[b.row, b.col]), what, label))
-    fig.add_trace(go.Scatter(
-        x=[b.col for b in level.bins.bins], y=[b.row for b in level.bins.bins], mode="markers",
+    clicks = dict(
+        type="scatter", x=[b.col for b in level.bins.bins], y=[b.row for b in level.bins.bins], mode="markers",
         marker=dict(symbol="square", size=max(8, 180 // max(rows, cols)), color="rgba(0,0,0,0)", opacity=0.01),
         selected=dict(marker=dict(opacity=0.01)), unselected=dict(marker=dict(opacity=0.01)),
         hoverinfo="text", text=hover, hoverlabel=dict(bgcolor=colour, font=dict(color="#111")),
         name="bins", showlegend=False,
-    ))
+    )
+    layout = dict(
+        xaxis=dict(range=[-0.5, cols - 0.5], showgrid=False, zeroline=False, dtick=1 if cols <= 8 else None,
+                   constrain="domain", fixedrange=True),
+        yaxis=dict(range=[rows - 0.5, -0.5], showgrid=False, zeroline=False, dtick=1 if rows <= 8 else None,
+                   scaleanchor="x", constrain="domain", fixedrange=True),
+        title=dict(text=title + note, x=0, font=dict(size=13)), height=260, margin=dict(l=4, r=4, t=40, b=4),
+        hovermode="closest", hoverdistance=-1, clickmode="event+select", dragmode=False, meta=meta,
+    )
     if selected is not None and selected[0] < rows and selected[1] < cols:
         r, k = selected
-        fig.add_shape(type="rect", x0=k - 0.5, x1=k + 0.5, y0=r - 0.5, y1=r + 0.5, line=dict(color=SELECTED_COLOUR, width=4))
-    fig.update_xaxes(range=[-0.5, cols - 0.5], showgrid=False, zeroline=False, dtick=1 if cols <= 8 else None,
-                     constrain="domain", fixedrange=True)
-    fig.update_yaxes(range=[rows - 0.5, -0.5], showgrid=False, zeroline=False, dtick=1 if rows <= 8 else None,
-                     scaleanchor="x", constrain="domain", fixedrange=True)
-    fig.update_layout(
-        title=dict(text=title + note, x=0, font=dict(size=13)), height=260, margin=dict(l=4, r=4, t=40, b=4),
-        hovermode="closest", hoverdistance=-1, clickmode="event+select", dragmode=False,
-        meta=_meta("pooled_level_heatmap", level=level.n, shape=[rows, cols]),
-    )
-    return fig
+        layout["shapes"] = [dict(type="rect", x0=k - 0.5, x1=k + 0.5, y0=r - 0.5, y1=r + 0.5,
+                                 line=dict(color=SELECTED_COLOUR, width=4))]
+    return go.Figure(data=[heatmap, clicks], layout=layout)
 
 
 def selection_to_bin(n: int, points: Sequence[Mapping[str, Any]]) -> tuple[int, int, int] | None:
@@ -504,22 +550,23 @@ def spp_vector_figure(head: HeadResult, *, max_points: int = MAX_VECTOR_POINTS, 
     as ``pooled.flatten()``. Above ``max_points`` numbers it is drawn as a min/max envelope.
     """
     v = head.vector.detach().float().cpu().numpy()
-    fig = go.Figure()
     downsampled = len(v) > max_points
     if downsampled:
         lo, hi, k = vector_envelope(v, max_points)
-        fig.add_trace(go.Scatter(y=lo, x0=0, dx=k, mode="lines", line=dict(width=0.5, color="#4CC9F0"), name="bucket min",
-                                 hovertemplate="indices %{x:,}… min %{y:.4g}<extra></extra>"))
-        fig.add_trace(go.Scatter(y=hi, x0=0, dx=k, mode="lines", line=dict(width=0.5, color="#4CC9F0"), fill="tonexty",
-                                 fillcolor="rgba(76,201,240,0.35)", name="bucket max",
-                                 hovertemplate="indices %{x:,}… max %{y:.4g}<extra></extra>"))
+        traces = [
+            dict(type="scatter", y=lo, x0=0, dx=k, mode="lines", line=dict(width=0.5, color="#4CC9F0"), name="bucket min",
+                 hovertemplate="indices %{x:,}… min %{y:.4g}<extra></extra>"),
+            dict(type="scatter", y=hi, x0=0, dx=k, mode="lines", line=dict(width=0.5, color="#4CC9F0"), fill="tonexty",
+                 fillcolor="rgba(76,201,240,0.35)", name="bucket max",
+                 hovertemplate="indices %{x:,}… max %{y:.4g}<extra></extra>"),
+        ]
         how = f" · downsampled for display: min/max of every {k:,} numbers ({len(lo):,} buckets)"
     else:
-        fig.add_trace(go.Scatter(y=v, x0=0, dx=1, mode="lines", line=dict(width=1, color="#4CC9F0"), name="SPP vector",
-                                 hovertemplate="index %{x:,}<br>value %{y:.4g}<extra></extra>"))
+        traces = [dict(type="scatter", y=v, x0=0, dx=1, mode="lines", line=dict(width=1, color="#4CC9F0"), name="SPP vector",
+                       hovertemplate="index %{x:,}<br>value %{y:.4g}<extra></extra>")]
         how = ""
     all_levels = list(head.config.levels)
-    shapes, notes = [], []  # set in one go: add_vrect/add_annotation per level is slow for many levels
+    shapes, notes = [], []
     for level, (start, end) in zip(head.levels, head.level_offsets()):
         if end <= start:
             continue
@@ -529,15 +576,14 @@ def spp_vector_figure(head: HeadResult, *, max_points: int = MAX_VECTOR_POINTS, 
         rows, cols = level.bins.shape
         notes.append(dict(x=(start + end) / 2, y=1.0, yref="paper", yanchor="bottom", showarrow=False,
                           text=f"level {level.n}<br>{level.pooled.shape[0]:,}×{rows}×{cols}", font=dict(size=10, color=colour)))
-    fig.update_layout(shapes=shapes, annotations=notes)
-    fig.update_xaxes(title="position in the vector", range=[0, max(1, len(v))], showgrid=False)
-    fig.update_yaxes(title="value", zeroline=False)
-    fig.update_layout(
+    return go.Figure(data=traces, layout=dict(
+        shapes=shapes, annotations=notes,
+        xaxis=dict(title="position in the vector", range=[0, max(1, len(v))], showgrid=False),
+        yaxis=dict(title="value", zeroline=False),
         title=dict(text=f"The SPP vector: {len(v):,} numbers ({head.config.pool} pooling){how}{note}", x=0, font=dict(size=14), y=0.98),
         height=300, margin=dict(l=4, r=4, t=70, b=4), showlegend=False, hovermode="x",
         meta=_meta("spp_vector_figure", length=int(len(v)), downsampled=downsampled),
-    )
-    return fig
+    ))
 
 
 # ----------------------------------------------------------------------------
@@ -554,39 +600,44 @@ def size_sweep_figure(sweep: Sequence[Mapping[str, Any]], channels: int, *,
     """
     labels = [row["input"] for row in sweep]
     cells = [row["sppf_numbers"] // (4 * channels) if channels else 0 for row in sweep]
-    fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.1,
-                        subplot_titles=("feature-map cells h × w", "output numbers (log scale)"))
-    fig.add_trace(go.Bar(x=labels, y=cells, marker_color="#4CC9F0", name="h × w cells",
-                         text=[row["feature_map"].split(" x ", 1)[-1] for row in sweep], textposition="outside",
-                         hovertemplate="input %{x}<br>feature map %{customdata}<extra></extra>",
-                         customdata=[row["feature_map"] for row in sweep]), row=1, col=1)
-    fig.add_trace(go.Scatter(x=labels, y=[row["spp_length"] or None for row in sweep], mode="lines+markers",
-                             name="SPP vector (fixed)", line=dict(color="#FFD166", width=3),
-                             hovertemplate="input %{x}<br>SPP length %{y:,}<extra></extra>"), row=1, col=2)
-    fig.add_trace(go.Scatter(x=labels, y=[row["sppf_numbers"] or None for row in sweep], mode="lines+markers",
-                             name="SPPF output 4C × h × w (grows)", line=dict(color="#EF476F", width=3),
-                             hovertemplate="input %{x}<br>SPPF numbers %{y:,}<extra></extra>"), row=1, col=2)
+    xaxes, yaxes, titles = _subplot_row(("feature-map cells h × w", "output numbers (log scale)"), 0.1)
+    on1, on2 = (dict(zip(("xaxis", "yaxis"), _axis_refs(i))) for i in (0, 1))
+    traces = [
+        dict(type="bar", x=labels, y=cells, marker_color="#4CC9F0", name="h × w cells",
+             text=[row["feature_map"].split(" x ", 1)[-1] for row in sweep], textposition="outside",
+             hovertemplate="input %{x}<br>feature map %{customdata}<extra></extra>",
+             customdata=[row["feature_map"] for row in sweep], **on1),
+        dict(type="scatter", x=labels, y=[row["spp_length"] or None for row in sweep], mode="lines+markers",
+             name="SPP vector (fixed)", line=dict(color="#FFD166", width=3),
+             hovertemplate="input %{x}<br>SPP length %{y:,}<extra></extra>", **on2),
+        dict(type="scatter", x=labels, y=[row["sppf_numbers"] or None for row in sweep], mode="lines+markers",
+             name="SPPF output 4C × h × w (grows)", line=dict(color="#EF476F", width=3),
+             hovertemplate="input %{x}<br>SPPF numbers %{y:,}<extra></extra>", **on2),
+    ]
     if current is not None:
         label, sppf_numbers = current["input"], current["sppf_numbers"]
         hw = sppf_numbers // (4 * channels) if channels else 0
-        fig.add_trace(go.Scatter(x=[label], y=[hw], mode="markers", marker=dict(symbol="star", size=14, color="#fff",
-                                 line=dict(color="#111", width=1)), name="this image", cliponaxis=False,
-                                 hovertemplate="this image %{x}: %{y:,} cells<extra></extra>"), row=1, col=1)
-        fig.add_trace(go.Scatter(x=[label], y=[sppf_numbers], mode="markers", marker=dict(symbol="star", size=14, color="#fff",
-                                 line=dict(color="#111", width=1)), showlegend=False,
-                                 hovertemplate="this image %{x}: %{y:,} numbers<extra></extra>"), row=1, col=2)
+        traces.append(dict(type="scatter", x=[label], y=[hw], mode="markers",
+                           marker=dict(symbol="star", size=14, color="#fff", line=dict(color="#111", width=1)),
+                           name="this image", cliponaxis=False,
+                           hovertemplate="this image %{x}: %{y:,} cells<extra></extra>", **on1))
+        traces.append(dict(type="scatter", x=[label], y=[sppf_numbers], mode="markers",
+                           marker=dict(symbol="star", size=14, color="#fff", line=dict(color="#111", width=1)),
+                           showlegend=False, hovertemplate="this image %{x}: %{y:,} numbers<extra></extra>", **on2))
     order = list(labels)
     if current is not None and current["input"] not in labels:
         # keep the axis ordered by size: insert the current input by its short side
         pairs = sorted([(row["short_side"], row["input"]) for row in sweep] + [(current["short_side"], current["input"])])
         order = [label for _, label in pairs]
-    fig.update_xaxes(categoryorder="array", categoryarray=order, title="input (W × H)", tickangle=-30)
-    fig.update_yaxes(type="log", row=1, col=2)
-    fig.update_yaxes(title="cells", row=1, col=1)
-    fig.update_layout(height=380, margin=dict(l=4, r=4, t=40, b=4), bargap=0.3,
-                      legend=dict(orientation="h", yanchor="top", y=-0.35, x=0),
-                      meta=_meta("size_sweep_figure"))
-    return fig
+    for x in xaxes:
+        x.update(categoryorder="array", categoryarray=order, title="input (W × H)", tickangle=-30)
+    yaxes[0].update(title="cells")
+    yaxes[1].update(type="log")
+    return go.Figure(data=traces, layout=dict(
+        xaxis=xaxes[0], yaxis=yaxes[0], xaxis2=xaxes[1], yaxis2=yaxes[1], annotations=titles,
+        height=380, margin=dict(l=4, r=4, t=40, b=4), bargap=0.3,
+        legend=dict(orientation="h", yanchor="top", y=-0.35, x=0), meta=_meta("size_sweep_figure"),
+    ))
 
 
 # ----------------------------------------------------------------------------
@@ -597,7 +648,7 @@ def sppf_branches_figure(sppf: SPPFComparison, channel: Channel = "mean", *, not
                          max_cells: int = MAX_HEATMAP_CELLS // 4) -> go.Figure:
     """The SPPF cascade's outputs [x, pool 5, pool 9, pool 13] side by side, one colour scale."""
     names = ["x (input, 1 cell)"] + [f"pool {k} ({k} × {k} cells)" for k in sppf.kernels]
-    fig = make_subplots(rows=1, cols=len(sppf.branches), subplot_titles=names, horizontal_spacing=0.02)
+    xaxes, yaxes, titles = _subplot_row(names[:len(sppf.branches)], 0.02)
     maps = []
     f = 1
     for branch in sppf.branches:
@@ -605,23 +656,28 @@ def sppf_branches_figure(sppf: SPPFComparison, channel: Channel = "mean", *, not
         maps.append(z)
     lo = min(float(z.min()) for z in maps) if maps else 0.0
     hi = max(float(z.max()) for z in maps) if maps else 1.0
-    for i, z in enumerate(maps, start=1):
-        fig.add_trace(go.Heatmap(z=z, x0=(f - 1) / 2, dx=f, y0=(f - 1) / 2, dy=f, coloraxis="coloraxis", name=names[i - 1],
-                                 hovertemplate=f"{names[i - 1]}<br>cell (row %{{y}}, col %{{x}})<br>value %{{z:.4g}}<extra></extra>"),
-                      row=1, col=i)
     c, h, w = sppf.branches[0].shape if sppf.branches else (0, 1, 1)
-    fig.update_xaxes(showticklabels=False, showgrid=False, zeroline=False, range=[-0.5, w - 0.5], constrain="domain")
-    fig.update_yaxes(showticklabels=False, showgrid=False, zeroline=False, range=[h - 0.5, -0.5], constrain="domain")
-    for i in range(1, len(maps) + 1):
-        fig.update_yaxes(scaleanchor=f"x{i if i > 1 else ''}", row=1, col=i)
+    traces = []
+    layout: dict[str, Any] = {}
+    for i, z in enumerate(maps):
+        x_ref, y_ref = _axis_refs(i)
+        traces.append(dict(type="heatmap", z=z, x0=(f - 1) / 2, dx=f, y0=(f - 1) / 2, dy=f, coloraxis="coloraxis", name=names[i],
+                           hovertemplate=f"{names[i]}<br>cell (row %{{y}}, col %{{x}})<br>value %{{z:.4g}}<extra></extra>",
+                           xaxis=x_ref, yaxis=y_ref))
+        x_name, y_name = _axis_names(i)
+        layout[x_name] = dict(xaxes[i], showticklabels=False, showgrid=False, zeroline=False, range=[-0.5, w - 0.5],
+                              constrain="domain")
+        layout[y_name] = dict(yaxes[i], showticklabels=False, showgrid=False, zeroline=False, range=[h - 0.5, -0.5],
+                              constrain="domain", scaleanchor=x_ref)
     shown_note = f" (shown in {f} × {f} blocks)" if f > 1 else ""
-    fig.update_layout(
+    layout.update(
+        annotations=titles,
         coloraxis=dict(colorscale=HEATMAP_SCALE, cmin=lo, cmax=hi, colorbar=dict(thickness=12)),
         title=dict(text=f"SPPF cascade, {channel_label(channel, c)}, {h} × {w} cells each{shown_note}{note}", x=0, font=dict(size=14)),
         height=int(min(420, max(220, 260 * h / max(w, 1) + 110))), margin=dict(l=4, r=4, t=80, b=4),
         meta=_meta("sppf_branches_figure", branches=len(maps)),
     )
-    return fig
+    return go.Figure(data=traces, layout=layout)
 
 
 def costs_rows(sppf: SPPFComparison, head: HeadResult) -> list[dict]:
@@ -656,28 +712,31 @@ def costs_rows(sppf: SPPFComparison, head: HeadResult) -> list[dict]:
 def predictions_figure(predictions: Sequence[Prediction], *, title: str = "ImageNet top-5", note: str = "") -> go.Figure:
     """Horizontal bars of the top-k classes, top-1 at the top."""
     preds = list(predictions)[::-1]
-    fig = go.Figure(go.Bar(
-        x=[p.probability for p in preds], y=[p.label for p in preds], orientation="h",
+    bars = dict(
+        type="bar", x=[p.probability for p in preds], y=[p.label for p in preds], orientation="h",
         marker_color=["#FFD166" if i == len(preds) - 1 else "#4CC9F0" for i in range(len(preds))],
         text=[f"{p.probability:.1%}" for p in preds], textposition="auto",
         hovertemplate="%{y}: %{x:.2%}<extra></extra>",
+    )
+    return go.Figure(data=[bars], layout=dict(
+        xaxis=dict(title="probability (softmax)", tickformat=".0%", range=[0, max([p.probability for p in preds] + [0.05]) * 1.15]),
+        title=dict(text=title + note, x=0, font=dict(size=14)), height=280, margin=dict(l=4, r=4, t=40, b=4),
+        meta=_meta("predictions_figure", labels=[p.label for p in predictions]),
     ))
-    fig.update_xaxes(title="probability (softmax)", tickformat=".0%", range=[0, max([p.probability for p in preds] + [0.05]) * 1.15])
-    fig.update_layout(title=dict(text=title + note, x=0, font=dict(size=14)), height=280, margin=dict(l=4, r=4, t=40, b=4),
-                      meta=_meta("predictions_figure", labels=[p.label for p in predictions]))
-    return fig
 
 
 def bin_labels_figure(image: Image.Image, level: LevelResult, labels: list[list[Prediction]],
                       stride: int | tuple[int, int], *, levels: Sequence[int] = (), note: str = "",
-                      max_side: int = DISPLAY_MAX_SIDE) -> go.Figure:
-    """The photo with one level's bins, each labelled with the classifier's top-1 for that bin alone."""
-    fig = _photo_figure(image, max_side)
+                      max_side: int = DISPLAY_MAX_SIDE, photo: Photo | None = None) -> go.Figure:
+    """The photo with one level's bins, each labelled with the classifier's top-1 for that bin alone.
+
+    ``photo``: ``photo_source(image, max_side)`` if the caller has it already (it is cached)."""
+    photo_trace, layout = _photo_parts(image, max_side, photo)
     width, height = image.size
     colour = level_colour(levels or [level.n], level.n)
     boxes = project_bins_to_image(level.bins, stride, (width, height))
     xs, ys = _rect_path((b.x0, b.y0, b.x1, b.y1) for b in boxes)
-    fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", line=dict(color=colour, width=2), hoverinfo="skip", showlegend=False))
+    outline = dict(type="scatter", x=xs, y=ys, mode="lines", line=dict(color=colour, width=2), hoverinfo="skip", showlegend=False)
     scale = min(max_side, max(width, height)) / max(width, height)
     texts, notes = [], []
     for b, box in zip(level.bins.bins, boxes):
@@ -691,12 +750,12 @@ def bin_labels_figure(image: Image.Image, level: LevelResult, labels: list[list[
                           showarrow=False, font=dict(color="#fff", size=11 if level.n <= 4 else 9),
                           bgcolor="rgba(0,0,0,0.6)", borderpad=2,
                           hovertext=f"level {level.n} bin ({b.row}, {b.col}): {p.label} ({p.probability:.1%})"))
-    fig.update_layout(
+    layout.update(
         title=dict(text=f"Top-1 class of each level-{level.n} bin, read by the classifier on its own average{note}", x=0,
                    font=dict(size=14)),
         showlegend=False, annotations=notes, meta=_meta("bin_labels_figure", level=level.n, labels=texts),
     )
-    return fig
+    return go.Figure(data=[photo_trace, outline], layout=layout)
 
 
 # ----------------------------------------------------------------------------
@@ -709,27 +768,32 @@ def rule_comparison_figure(adaptive: LevelBins, paper: LevelBins, max_cells: int
     h, w = adaptive.height, adaptive.width
     titles = (f"adaptive: {adaptive.shape[0]} × {adaptive.shape[1]} bins",
               f"paper: {paper.shape[0]} × {paper.shape[1]} bins" + ("" if paper.valid else " (not n × n)"))
-    fig = make_subplots(rows=1, cols=2, subplot_titles=titles, horizontal_spacing=0.06)
-    for col, (bins, colour) in enumerate(((adaptive, "#4CC9F0"), (paper, DIFFER_COLOUR)), start=1):
+    xaxes, yaxes, notes = _subplot_row(titles, 0.06)
+    traces = []
+    layout: dict[str, Any] = {}
+    for i, (bins, colour) in enumerate(((adaptive, "#4CC9F0"), (paper, DIFFER_COLOUR))):
+        x_ref, y_ref = _axis_refs(i)
         cover = bins.coverage()
         zmax = max(2, int(cover.max()) if cover.size else 2)
         shown, f = block_reduce(cover.astype(np.float32), max_cells // 2)
-        fig.add_trace(go.Heatmap(z=shown, x0=(f - 1) / 2, dx=f, y0=(f - 1) / 2, dy=f,
-                                 colorscale=[[0, "#1b1f2a"], [0.5, _rgba(colour, 0.45)], [1, colour]],
-                                 zmin=0, zmax=zmax, showscale=False,
-                                 hovertemplate="cell (row %{y}, col %{x}) pooled by %{z} bin(s)<extra></extra>" if f == 1 else
-                                 f"{f} × {f} cells around (row %{{y}}, col %{{x}}): pooled by %{{z:.2f}} bins on average<extra></extra>"),
-                      row=1, col=col)
+        traces.append(dict(type="heatmap", z=shown, x0=(f - 1) / 2, dx=f, y0=(f - 1) / 2, dy=f,
+                           colorscale=[[0, "#1b1f2a"], [0.5, _rgba(colour, 0.45)], [1, colour]],
+                           zmin=0, zmax=zmax, showscale=False,
+                           hovertemplate="cell (row %{y}, col %{x}) pooled by %{z} bin(s)<extra></extra>" if f == 1 else
+                           f"{f} × {f} cells around (row %{{y}}, col %{{x}}): pooled by %{{z:.2f}} bins on average<extra></extra>",
+                           xaxis=x_ref, yaxis=y_ref))
         xs, ys = _rect_path((b.cols[0] - 0.45, b.rows[0] - 0.45, b.cols[1] - 0.55, b.rows[1] - 0.55) for b in bins.bins)
-        fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", line=dict(color="#fff", width=1.5, dash="solid" if col == 1 else "dash"),
-                                 hoverinfo="skip", showlegend=False), row=1, col=col)
-    fig.update_xaxes(range=[-0.5, w - 0.5], showgrid=False, zeroline=False, constrain="domain", title="columns (cells)")
-    fig.update_yaxes(range=[h - 0.5, -0.5], showgrid=False, zeroline=False, constrain="domain")
-    fig.update_yaxes(scaleanchor="x", row=1, col=1)
-    fig.update_yaxes(scaleanchor="x2", row=1, col=2)
-    fig.update_layout(height=int(min(420, max(220, 300 * h / max(w, 1) + 100))), margin=dict(l=4, r=4, t=50, b=4),
-                      meta=_meta("rule_comparison_figure", level=adaptive.n))
-    return fig
+        traces.append(dict(type="scatter", x=xs, y=ys, mode="lines",
+                           line=dict(color="#fff", width=1.5, dash="solid" if i == 0 else "dash"),
+                           hoverinfo="skip", showlegend=False, xaxis=x_ref, yaxis=y_ref))
+        x_name, y_name = _axis_names(i)
+        layout[x_name] = dict(xaxes[i], range=[-0.5, w - 0.5], showgrid=False, zeroline=False, constrain="domain",
+                              title="columns (cells)")
+        layout[y_name] = dict(yaxes[i], range=[h - 0.5, -0.5], showgrid=False, zeroline=False, constrain="domain",
+                              scaleanchor=x_ref)
+    layout.update(annotations=notes, height=int(min(420, max(220, 300 * h / max(w, 1) + 100))),
+                  margin=dict(l=4, r=4, t=50, b=4), meta=_meta("rule_comparison_figure", level=adaptive.n))
+    return go.Figure(data=traces, layout=layout)
 
 
 # ----------------------------------------------------------------------------
