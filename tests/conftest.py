@@ -6,6 +6,11 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 ASSETS = ROOT / "assets"
+# the app's seven panel headers, in page order
+PANELS = [
+    "Pyramid bins on the image", "Feature map", "Pooled activations", "Output dimensions",
+    "SPP vs SPPF", "What the backbone sees", "Paper rule vs adaptive rule",
+]
 
 
 @pytest.fixture(scope="session")

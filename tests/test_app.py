@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from conftest import PANELS
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
@@ -25,10 +26,6 @@ from spp_viz.images import load_image
 REPO = Path(__file__).resolve().parents[1]
 APP = str(REPO / "app.py")
 CAT = (REPO / "assets" / "chelsea_cat.jpg").read_bytes()
-PANELS = [
-    "Pyramid bins on the image", "Feature map", "Pooled activations", "Output dimensions",
-    "SPP vs SPPF", "What the backbone sees", "Paper rule vs adaptive rule",
-]
 C_LITE0 = 1280
 
 

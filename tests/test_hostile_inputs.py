@@ -17,23 +17,15 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+import hostile_files as hf
 import numpy as np
 import pytest
-
-import hostile_files as hf
+from conftest import PANELS
 from hostile_files import BAD, CASES, GOOD
+
 from spp_viz.images import ImageDecodeError, load_image
 
 REPO = Path(__file__).resolve().parents[1]
-PANELS = [
-    "Pyramid bins on the image",
-    "Feature map",
-    "Pooled activations",
-    "Output dimensions",
-    "SPP vs SPPF",
-    "What the backbone sees",
-    "Paper rule vs adaptive rule",
-]
 CLI_TIMEOUT_S = 240
 CLI_WORKERS = 2
 PEAK_RSS_LIMIT_KB = int(1.5 * 1024 * 1024)  # 1.5 GB (torch alone is ~0.6-0.8 GB of it)

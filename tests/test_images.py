@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hostile_files import encode, noise
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image, ImageFile, JpegImagePlugin
@@ -39,17 +40,6 @@ RED, GREEN, BLUE, WHITE = (255, 0, 0), (0, 255, 0), (0, 0, 255), (255, 255, 255)
 
 # ----------------------------------------------------------------------------
 # Builders
-
-
-def encode(im: Image.Image, fmt: str, **params) -> bytes:
-    buf = io.BytesIO()
-    im.save(buf, fmt, **params)
-    return buf.getvalue()
-
-
-def noise(width: int, height: int, seed: int = 0) -> Image.Image:
-    rng = np.random.default_rng(seed)
-    return Image.fromarray(rng.integers(0, 256, (height, width, 3), dtype=np.uint8))
 
 
 def halves(width: int, height: int, left, right, mode: str = "RGB") -> Image.Image:

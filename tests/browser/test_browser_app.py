@@ -10,19 +10,11 @@ import re
 from pathlib import Path
 
 import pytest
+from conftest import PANELS  # tests/conftest.py, shared with the AppTest tests
 from PIL import Image
 
 REPO = Path(__file__).resolve().parents[2]
 ASSETS = REPO / "assets"
-PANELS = [
-    "Pyramid bins on the image",
-    "Feature map",
-    "Pooled activations",
-    "Output dimensions",
-    "SPP vs SPPF",
-    "What the backbone sees",
-    "Paper rule vs adaptive rule",
-]
 # bins over image, feature map, 3 pooled levels (1,2,4), SPP vector, size sweep, SPPF branches,
 # predictions: the charts every default page has (the rule comparison only appears sometimes).
 MIN_DEFAULT_PLOTS = 9
