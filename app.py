@@ -512,9 +512,7 @@ def render(decoded: DecodedImage, filename: str, backbone: Backbone, backbone_ke
     measure = numbers <= AUTO_MEASURE_NUMBERS or st.session_state.get("measure_sppf_for") == feature_key
     with st.spinner("Running SPPF and parallel SPP on this map" + (" and timing them (once per feature map)…" if measure else "…")):
         sppf = get_sppf(decoded.digest, backbone_key, decoded.working_size, measure, features)
-    for cost in sppf.costs:
-        kind = "sppf" if cost.name.startswith("SPPF") else "parallel_spp" if cost.name.startswith("Parallel") else "spp"
-        timings[f"{kind}_latency"] = cost.latency_ms
+    timings.update(sppf.latencies_ms())
     st.plotly_chart(get_sppf_figure(decoded.digest, backbone_key, decoded.working_size, measure, channel, note, sppf),
                     key="sppf_branches", config={"displaylogo": False})
     a, b = st.columns([2, 3], gap="medium")

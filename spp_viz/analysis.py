@@ -277,6 +277,11 @@ class HeadCost:
     flops: int
     pool_comparisons: int
 
+    @property
+    def key(self) -> str:
+        """Short name for timing tables: ``sppf``, ``parallel_spp`` or ``spp``."""
+        return "sppf" if self.name.startswith("SPPF") else "parallel_spp" if self.name.startswith("Parallel") else "spp"
+
 
 @dataclass(frozen=True)
 class SPPFComparison:
@@ -289,6 +294,10 @@ class SPPFComparison:
     max_abs_diff: float = 0.0
     shape: tuple[int, ...] = ()  # (4C, h, w) without convs
     costs: tuple[HeadCost, ...] = ()
+
+    def latencies_ms(self) -> dict[str, float]:
+        """``{"sppf_latency": ..., "parallel_spp_latency": ..., "spp_latency": ...}`` (empty unless measured)."""
+        return {f"{cost.key}_latency": cost.latency_ms for cost in self.costs}
 
     def receptive_fields(self, geometry: StageGeometry) -> list[dict]:
         """Each branch's window in feature cells and, through the stage, in input pixels."""

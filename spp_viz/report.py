@@ -84,9 +84,7 @@ def run_inspection(
     head = analyse_head(features, config)
     timings["spp_head"] = (time.perf_counter() - mark) * 1000
     sppf = compare_sppf(features, config)
-    for cost in sppf.costs:
-        key = "sppf" if cost.name.startswith("SPPF") else "parallel_spp" if cost.name.startswith("Parallel") else "spp"
-        timings[f"{key}_latency"] = cost.latency_ms
+    timings.update(sppf.latencies_ms())
     predictions = predict(model, features, top_k)
     timings["total"] = (time.perf_counter() - start) * 1000
     return Inspection(decoded, model, features, head, sppf, predictions, timings)
