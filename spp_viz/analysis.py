@@ -227,18 +227,6 @@ def bin_predictions(backbone: Backbone, level: LevelResult) -> list[list[Predict
     return [tops[r * cols:(r + 1) * cols] for r in range(rows)]
 
 
-def time_call(fn: Callable[[], object], min_runs: int = 3, budget_s: float = 0.1) -> float:
-    """Median wall time in ms of ``fn`` over at least ``min_runs`` runs (more while under budget)."""
-    fn()  # warm-up
-    times = []
-    deadline = time.perf_counter() + budget_s
-    while len(times) < min_runs or (time.perf_counter() < deadline and len(times) < 200):
-        start = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - start) * 1000)
-    return statistics.median(times)
-
-
 def count_flops(module: torch.nn.Module, x: Tensor) -> int:
     """FLOPs by ``torch.utils.flop_counter`` (convs and matmuls; it counts no pooling)."""
     with FlopCounterMode(display=False) as counter, torch.inference_mode():
@@ -311,7 +299,7 @@ def compare_sppf(features: FeatureResult, config: HeadConfig | None = None, k: i
                  timing_runs: int = 3) -> SPPFComparison:
     """Run SPPF and parallel SPP on the map; report equality, shapes and (optionally) costs.
 
-    Latencies are medians of ``timing_runs`` interleaved runs.
+    Latencies are medians of ``timing_runs`` interleaved runs of the three heads.
 
     Costs include classic SPP with ``config`` for contrast: its output is a fixed vector while
     SPPF's grows with the map.
@@ -322,7 +310,9 @@ def compare_sppf(features: FeatureResult, config: HeadConfig | None = None, k: i
     kernels = sppf_effective_kernels(k)
     # The runs that produce the branches and the equality check double as timing samples,
     # interleaved SPPF / parallel so machine noise hits both alike.
-    sppf_ms, par_ms = [], []
+    # Classic SPP is timed in the same loop, for contrast.
+    config = config or HeadConfig()
+    sppf_ms, par_ms, spp_ms = [], [], []
     with torch.inference_mode():
         for _ in range(timing_runs if measure else 1):
             start = time.perf_counter()
@@ -330,23 +320,23 @@ def compare_sppf(features: FeatureResult, config: HeadConfig | None = None, k: i
             sppf_out = torch.cat(cascade, dim=1)  # exactly sppf(x, k)
             mid = time.perf_counter()
             parallel_out = parallel_spp(x, kernels)
+            end = time.perf_counter()
             sppf_ms.append((mid - start) * 1000)
-            par_ms.append((time.perf_counter() - mid) * 1000)
+            par_ms.append((end - mid) * 1000)
+            if measure:
+                spp_length = int(spp(x, config.levels, config.pool, config.rule).vector.shape[1])
+                spp_ms.append((time.perf_counter() - end) * 1000)
         eq = sppf_equivalence(sppf_out, parallel_out)
     branches = tuple(b[0] for b in cascade)
     costs: tuple[HeadCost, ...] = ()
     if measure:
-        config = config or HeadConfig()
         cells = c * h * w
-        with torch.inference_mode():
-            spp_ms = time_call(lambda: spp(x, config.levels, config.pool, config.rule), min_runs=timing_runs, budget_s=0.0)
-            spp_length = int(spp(x, config.levels, config.pool, config.rule).vector.shape[1])
         yolo = yolo_head_costs(c, k)
         (sppf_params, sppf_flops), (par_params, par_flops) = yolo["sppf"], yolo["parallel"]
         costs = (
             HeadCost("SPPF (k=5, x3)", tuple(eq.shape[1:]), statistics.median(sppf_ms), sppf_params, sppf_flops * h * w, cells * 3 * k * k),
             HeadCost("Parallel SPP (5, 9, 13)", tuple(eq.shape[1:]), statistics.median(par_ms), par_params, par_flops * h * w, cells * sum(q * q for q in kernels)),
-            HeadCost(f"SPP {','.join(map(str, config.levels))} ({config.pool})", (spp_length,), spp_ms, 0, 0, cells * len(config.levels)),
+            HeadCost(f"SPP {','.join(map(str, config.levels))} ({config.pool})", (spp_length,), statistics.median(spp_ms), 0, 0, cells * len(config.levels)),
         )
     return SPPFComparison(k, kernels, branches, eq.equal, eq.max_abs_diff, tuple(eq.shape[1:]), costs)
 
