@@ -397,16 +397,12 @@ def load_backbone(
 
 def describe_backbones() -> list[dict]:
     """Every backbone with its stages and whether its weights are available offline (no network)."""
-    return [
-        {
-            "name": spec.name,
-            "title": spec.title,
-            "stages": list(spec.stages),
-            "default_stage": spec.default_stage,
-            "weights_file": spec.weights_file(),
-            "weights": weights_status(spec.name),
-            "offline": weights_status(spec.name) in ("packaged", "cached"),
+    rows = []
+    for spec in REGISTRY.values():
+        status = weights_status(spec.name)
+        rows.append({
+            "name": spec.name, "title": spec.title, "stages": list(spec.stages), "default_stage": spec.default_stage,
+            "weights_file": spec.weights_file(), "weights": status, "offline": status in ("packaged", "cached"),
             "predictions": spec.head is not None,
-        }
-        for spec in REGISTRY.values()
-    ]
+        })
+    return rows
