@@ -1,0 +1,93 @@
+"""Latency measurements that an independent check would reproduce.
+
+Every latency the app, the CLI and the JSON report show comes from :func:`measure_interleaved`:
+``torch.utils.benchmark.Timer`` blocks, the heads of one comparison interleaved round by round
+(so machine noise hits each alike), the median of the per-call times. The caller decides *when*
+to measure: the app measures before it draws anything (a timing taken while the page is
+sending charts is not a measurement) and caches the result per feature map.
+"""
+
+from __future__ import annotations
+
+import logging
+import statistics
+import time
+from dataclasses import dataclass
+from typing import Callable, Mapping
+
+import torch
+
+# torch.utils.benchmark imports cpp_extension, which logs a CUDA_HOME warning on CPU-only
+# machines: stderr carries one error line or nothing (the CLI's promise).
+logging.getLogger("torch.utils.cpp_extension").setLevel(logging.ERROR)
+from torch.utils.benchmark import Timer  # noqa: E402
+
+# At least this many rounds, and rounds until each head has run for at least MIN_TIME_S in all.
+MIN_ROUNDS = 7
+MIN_TIME_S = 0.15
+MAX_TIME_S = 3.0  # a hard cap on one comparison, whatever the map size
+BLOCK_TARGET_S = 0.005  # one Timer block runs a head about this long (calls per block calibrated)
+
+
+@dataclass(frozen=True)
+class Latency:
+    """Median wall time of one call, in ms, with its spread and sample count."""
+
+    median_ms: float
+    q1_ms: float
+    q3_ms: float
+    rounds: int
+    calls_per_round: int
+    threads: int
+
+    @property
+    def iqr_ms(self) -> float:
+        return self.q3_ms - self.q1_ms
+
+
+def _calibrate(timer: Timer, fn: Callable[[], object]) -> int:
+    """Calls per block so that one block takes about ``BLOCK_TARGET_S`` (at least 1)."""
+    fn()  # warm-up: allocator, lazy init
+    start = time.perf_counter()
+    fn()
+    once = max(time.perf_counter() - start, 1e-7)
+    return max(1, min(10_000, int(BLOCK_TARGET_S / once)))
+
+
+def measure_interleaved(
+    fns: Mapping[str, Callable[[], object]],
+    *,
+    min_rounds: int = MIN_ROUNDS,
+    min_time_s: float = MIN_TIME_S,
+    max_time_s: float = MAX_TIME_S,
+    threads: int | None = None,
+) -> dict[str, Latency]:
+    """Time each callable, interleaved: round r runs every head once (one Timer block each).
+
+    ``threads`` defaults to torch's current intra-op thread count, the setting the heads
+    really run with in this process. CUDA callables are synchronised by the caller's
+    function (``torch.cuda.synchronize`` inside ``fn``) when needed.
+    """
+    if not fns:
+        return {}
+    threads = threads or torch.get_num_threads()
+    timers = {name: Timer(stmt="fn()", globals={"fn": fn}, num_threads=threads) for name, fn in fns.items()}
+    number = {name: _calibrate(timers[name], fn) for name, fn in fns.items()}
+    samples: dict[str, list[float]] = {name: [] for name in fns}
+    spent = dict.fromkeys(fns, 0.0)
+    begin = time.perf_counter()
+    rounds = 0
+    while True:
+        for name, timer in timers.items():
+            m = timer.timeit(number[name])
+            samples[name].append(m.mean)
+            spent[name] += m.mean * number[name]
+        rounds += 1
+        enough = rounds >= min_rounds and min(spent.values()) >= min_time_s
+        if enough or (rounds >= 3 and time.perf_counter() - begin > max_time_s):
+            break
+    out = {}
+    for name, values in samples.items():
+        q = statistics.quantiles(values, n=4) if len(values) >= 2 else [values[0]] * 3
+        out[name] = Latency(statistics.median(values) * 1000, q[0] * 1000, q[2] * 1000, rounds, number[name], threads)
+    return out
