@@ -1,21 +1,49 @@
 """``spp-viz``: the engine from a terminal. Defaults are the app's defaults.
 
-Any bad file or option exits with code 2 and exactly one ``error: ...`` line on stderr.
-torch is imported only once the image has decoded: a bad file is refused at once.
+Any bad file or option exits with code 2 and exactly one ``error: ...`` line on stderr, and
+nothing else is written to stdout or stderr (a library's warning, torch.hub's "Downloading"
+line and C libraries' messages are silenced at the file-descriptor level while the command
+runs; the output or the error line is printed afterwards).
+Every option is checked by :mod:`spp_viz.options` before torch is imported, and torch is
+imported only once the image has decoded: a typo or a bad file is refused at once.
+
+Adding an option or a subcommand (issues 9 and 10):
+
+* an option of the analysis: add it in :func:`add_analysis_options` (every analysing
+  subcommand gets it) or, for one subcommand, in :func:`_parser` next to that subparser;
+  give it ``type=argparse_type(options.parse_x)`` so a bad value is refused before torch;
+* a check that involves two options: add it to :func:`validate`;
+* a subcommand: ``add_analysis_options(sub.add_parser("erf", ...))`` in :func:`_parser`, and a
+  handler ``(args) -> str`` (what to print) in ``COMMANDS``; handlers call :func:`prepare`
+  for the decoded image, the checkpoint bytes and the checked device.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import sys
 import time
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable, Iterator
 
 from .defaults import BIN_RULES, DEFAULT_BACKBONE, DEFAULT_LEVELS, DEFAULT_TOP_K, POOL_TYPES, WEIGHT_CHOICES
-from .images import DEFAULT_MAX_PIXELS, DEFAULT_MAX_SIDE, load_image
+from .images import DEFAULT_MAX_PIXELS, DEFAULT_MAX_SIDE, DecodedImage, load_image
+from .options import (
+    argparse_type,
+    check_backbone,
+    check_bin,
+    check_stage,
+    parse_device,
+    parse_levels,
+    parse_max_pixels,
+    parse_max_side,
+    parse_top_k,
+)
 
 if TYPE_CHECKING:
     from .report import Inspection
@@ -24,34 +52,120 @@ MAX_FILE_BYTES = 200 * 1024 * 1024
 
 
 class CliError(Exception):
-    pass
+    """A problem the user can fix; ``str(e)`` is one sentence."""
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # argparse would print usage plus a message
+    def error(self, message: str) -> None:  # type: ignore[override]  # argparse would print usage plus a message
         raise CliError(message)
+
+
+def add_analysis_options(parser: argparse.ArgumentParser) -> None:
+    """The image and every option of one analysis (``inspect`` and the subcommands built on it)."""
+    parser.add_argument("image", type=Path)
+    parser.add_argument("--backbone", default=DEFAULT_BACKBONE, type=argparse_type(check_backbone),
+                        help="see `spp-viz backbones` (default: %(default)s)")
+    parser.add_argument("--stage", default=None, help="stage to pool (default: the one the classifier reads)")
+    parser.add_argument("--weights", default="pretrained", choices=list(WEIGHT_CHOICES))
+    parser.add_argument("--levels", default=",".join(map(str, DEFAULT_LEVELS)), type=argparse_type(parse_levels),
+                        help="comma-separated pyramid levels, or a preset: spp-net, psp")
+    parser.add_argument("--pool", default="max", choices=list(POOL_TYPES))
+    parser.add_argument("--bins", default="adaptive", choices=list(BIN_RULES))
+    parser.add_argument("--max-side", type=argparse_type(parse_max_side), default=DEFAULT_MAX_SIDE,
+                        help="working resolution's longer side (0 = native)")
+    parser.add_argument("--max-pixels", type=argparse_type(parse_max_pixels), default=DEFAULT_MAX_PIXELS,
+                        help="refuse images with more pixels than this (at most the default, %(default)s)")
+    parser.add_argument("--top-k", type=argparse_type(parse_top_k), default=DEFAULT_TOP_K)
+    parser.add_argument("--checkpoint", type=Path, default=None, help="a .pt/.pth state_dict for the chosen architecture")
+    parser.add_argument("--offline", action="store_true", help="never download weights")
+    parser.add_argument("--device", default=None, type=argparse_type(parse_device),
+                        help="cpu, cuda or cuda:N (default: cuda when available)")
+    parser.add_argument("--json", action="store_true", help="print exactly one JSON object")
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="spp-viz", description="See what spatial pyramid pooling does inside a pretrained CNN.")
     sub = parser.add_subparsers(dest="command", required=True)
-    inspect = sub.add_parser("inspect", help="analyse one image", description="Analyse one image: feature map, SPP levels, SPPF, predictions.")
-    inspect.add_argument("image", type=Path)
-    inspect.add_argument("--backbone", default=DEFAULT_BACKBONE, help="see `spp-viz backbones` (default: %(default)s)")
-    inspect.add_argument("--stage", default=None, help="stage to pool (default: the one the classifier reads)")
-    inspect.add_argument("--weights", default="pretrained", choices=list(WEIGHT_CHOICES))
-    inspect.add_argument("--levels", default=",".join(map(str, DEFAULT_LEVELS)), help="comma-separated pyramid levels, or a preset: spp-net, psp")
-    inspect.add_argument("--pool", default="max", choices=list(POOL_TYPES))
-    inspect.add_argument("--bins", default="adaptive", choices=list(BIN_RULES))
-    inspect.add_argument("--max-side", type=int, default=DEFAULT_MAX_SIDE, help="working resolution's longer side (0 = native)")
-    inspect.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS, help="refuse images with more pixels than this")
-    inspect.add_argument("--top-k", type=int, default=DEFAULT_TOP_K)
-    inspect.add_argument("--checkpoint", type=Path, default=None, help="a .pt/.pth state_dict for the chosen architecture")
-    inspect.add_argument("--offline", action="store_true", help="never download weights")
-    inspect.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
-    inspect.add_argument("--json", action="store_true", help="print exactly one JSON object")
+    inspect = sub.add_parser("inspect", help="analyse one image",
+                             description="Analyse one image: feature map, SPP levels, SPPF, predictions.")
+    add_analysis_options(inspect)
+    add_family_options(inspect)
+    add_view_options(inspect, sub)
     sub.add_parser("backbones", help="list backbones, stages and offline weights")
     return parser
+
+
+def add_family_options(parser: argparse.ArgumentParser) -> None:
+    """``--heads``, ``--sppf-k``, ``--sppf-n`` (issue 9): the pyramid-pooling family on the map."""
+    from .defaults import HEAD_IDS, SPPF_DEFAULT_K, SPPF_DEFAULT_N
+    from .options import parse_heads, parse_sppf_k, parse_sppf_n
+
+    parser.add_argument("--heads", type=argparse_type(parse_heads), default=None,
+                        help=f"compare pyramid-pooling heads on the map: all, or ids from {', '.join(HEAD_IDS)}")
+    parser.add_argument("--sppf-k", type=argparse_type(parse_sppf_k), default=SPPF_DEFAULT_K,
+                        help="SPPF pool size, odd (default: %(default)s)")
+    parser.add_argument("--sppf-n", type=argparse_type(parse_sppf_n), default=SPPF_DEFAULT_N,
+                        help="SPPF chained pools (default: %(default)s)")
+
+
+def _heads_table(heads: list[dict]) -> list[str]:
+    """The report's ``heads`` as a table: one row per head, then its branches and exact equalities."""
+    lines = [f"heads        {'id':<15} {'output':<16} {'fixed':<5} {'params':>12} {'GFLOPs':>8} {'pool ms':>9} {'total ms':>9}"]
+    for h in heads:
+        ms = [f"{v:9.2f}" if v is not None else f"{'-':>9}" for v in (h["pool_ms"], h["total_ms"])]
+        lines.append(f"             {h['id']:<15} {' x '.join(map(str, h['output_shape'])):<16} {str(h['fixed_length']).lower():<5} "
+                     f"{h['params']:>12,} {h['flops'] / 1e9:>8.3f} {ms[0]} {ms[1]}")
+        rfs = ", ".join(f"{b['name']} {b['rf_cells'][0]}x{b['rf_cells'][1]} cells / {b['rf_pixels'][0]}x{b['rf_pixels'][1]} px"
+                        for b in h["branches"])
+        lines.append(f"               branches: {rfs}")
+        for e in h["exact_equal_to"]:
+            lines.append(f"               {'==' if e['equal'] else '!='} {e['id']}: {e['claim']} (max |diff| {e['max_abs_diff']})")
+    return lines
+
+
+def validate(args: argparse.Namespace) -> None:
+    """Checks that involve more than one option, torch-free; fills in defaults that depend on others."""
+    if getattr(args, "backbone", None) is not None:
+        args.stage = check_stage(args.backbone, args.stage)
+    if getattr(args, "bin", None) is not None:
+        check_bin(args.level, *args.bin)
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """What every analysing subcommand starts from: the decoded image and the checked inputs."""
+
+    decoded: DecodedImage
+    decode_ms: float
+    checkpoint: bytes | None
+    checkpoint_name: str
+
+
+def prepare(args: argparse.Namespace) -> Prepared:
+    """Read and decode the image, read the checkpoint, then (torch from here on) check the device."""
+    data = _read(args.image, "Image")
+    checkpoint = _read(args.checkpoint, "Checkpoint") if args.checkpoint else None
+    start = time.perf_counter()
+    decoded = load_image(data, max_side=args.max_side, max_pixels=args.max_pixels, filename=args.image.name)
+    decode_ms = (time.perf_counter() - start) * 1000
+    check_device_available(args.device)
+    return Prepared(decoded, decode_ms, checkpoint, args.checkpoint.name if args.checkpoint else "checkpoint")
+
+
+def check_device_available(device: str | None) -> None:
+    """A CUDA device that this machine does not have is one plain sentence, not a driver error."""
+    if device is None or device == "cpu":
+        return
+    import torch
+
+    if not torch.cuda.is_available():
+        raise CliError(f"--device {device} needs an NVIDIA GPU that PyTorch can use, and this machine has none "
+                       "(or no working CUDA driver); use --device cpu, or leave --device out to use the CPU.")
+    index = int(device.partition(":")[2] or 0)
+    count = torch.cuda.device_count()
+    if index >= count:
+        raise CliError(f"--device {device} asks for GPU {index}, but PyTorch sees {count} CUDA device(s): "
+                       f"use cuda:0 to cuda:{count - 1}, or cpu.")
 
 
 def _read(path: Path, what: str) -> bytes:
@@ -67,7 +181,7 @@ def _read(path: Path, what: str) -> bytes:
         raise CliError(f"{what} {path} cannot be read (permission denied).") from None
 
 
-def _text_report(result: "Inspection") -> str:
+def _text_report(result: Inspection) -> str:
     r = result.report()
     lines = [
         f"image        {r['image']['width']} x {r['image']['height']} {r['image']['format']}"
@@ -85,12 +199,14 @@ def _text_report(result: "Inspection") -> str:
     s = r["sppf"]
     lines.append(f"SPPF         k={s['k']} x3 -> {' x '.join(map(str, s['shape']))}; equals parallel SPP(5,9,13): {s['matches_parallel_spp']} (max |diff| {s['max_abs_diff']:g})")
     for cost in s["costs"]:
-        lines.append(f"  {cost['name']:<26} {cost['latency_ms']:8.2f} ms  output {' x '.join(map(str, cost['output_shape']))}")
+        lines.append(f"  {cost['name']:<26} pool {cost['pool_ms']:8.3f} ms  total {cost['total_ms']:8.3f} ms  output {' x '.join(map(str, cost['output_shape']))}")
     if r["predictions"]:
         lines.append("predictions  " + ", ".join(f"{p['label']} {p['probability']:.1%}" for p in r["predictions"]))
     else:
         lines.append(f"predictions  none: {r['predictions_note']}")
     lines.append("timings      " + ", ".join(f"{k} {v:.0f} ms" for k, v in r["timings_ms"].items()))
+    if r["heads"]:
+        lines += _heads_table(r["heads"])
     return "\n".join(lines)
 
 
@@ -103,39 +219,167 @@ def _backbones_text() -> str:
     return "\n".join(rows)
 
 
-def main(argv: list[str] | None = None) -> int:
-    warnings.filterwarnings("ignore")  # stdout/stderr carry the report or one error line, nothing else
-    try:
-        args = _parser().parse_args(argv)
-        if args.command == "backbones":
-            print(_backbones_text())
-            return 0
-        data = _read(args.image, "Image")
-        checkpoint = _read(args.checkpoint, "Checkpoint") if args.checkpoint else None
-        start = time.perf_counter()
-        decoded = load_image(data, max_side=args.max_side, max_pixels=args.max_pixels, filename=args.image.name)
-        decode_ms = (time.perf_counter() - start) * 1000
-        from .report import run_inspection  # torch: only for an image worth analysing
+def _inspect(args: argparse.Namespace) -> str:
+    prepared = prepare(args)
+    from .report import run_inspection  # torch: only for an image worth analysing
 
-        result = run_inspection(
-            decoded, filename=args.image.name, backbone=args.backbone, stage=args.stage, weights=args.weights,
-            checkpoint=checkpoint, checkpoint_name=args.checkpoint.name if args.checkpoint else "checkpoint",
-            levels=args.levels, pool=args.pool, rule=args.bins, max_side=args.max_side, max_pixels=args.max_pixels,
-            top_k=args.top_k, download=not args.offline, device=args.device,
-        )
-        result.timings_ms = {"decode": decode_ms, **result.timings_ms}
-        result.timings_ms["total"] += decode_ms
-        print(json.dumps(result.report()) if args.json else _text_report(result))
+    result = run_inspection(
+        prepared.decoded, filename=args.image.name, backbone=args.backbone, stage=args.stage, weights=args.weights,
+        checkpoint=prepared.checkpoint, checkpoint_name=prepared.checkpoint_name,
+        levels=args.levels, pool=args.pool, rule=args.bins, max_side=args.max_side, max_pixels=args.max_pixels,
+        top_k=args.top_k, download=not args.offline, device=args.device,
+        heads=",".join(args.heads) if args.heads else None, sppf_k=args.sppf_k, sppf_n=args.sppf_n,
+    )
+    result.timings_ms = {"decode": prepared.decode_ms, **result.timings_ms}
+    result.timings_ms["total"] += prepared.decode_ms
+    if args.region is not None:  # issue 10: pool a box from the shared map, and crop-and-rerun it
+        from .regions import RegionBox, pool_region
+
+        result.region = pool_region(result.backbone, prepared.decoded.image, result.features, RegionBox(*args.region),
+                                    result.head.config, args.top_k)
+    return json.dumps(result.report()) if args.json else _text_report(result)
+
+
+# --- views (issue 10): `erf`, `scales` and `inspect --region`
+
+
+def add_view_options(inspect: argparse.ArgumentParser, sub: argparse._SubParsersAction) -> None:
+    """``inspect --region``, and the ``erf`` and ``scales`` subcommands (each with inspect's options)."""
+    from .options import parse_bin, parse_level, parse_region, parse_sizes
+
+    inspect.add_argument("--region", type=argparse_type(parse_region), default=None, metavar="X0,Y0,X1,Y1",
+                         help="pool this box (working-image pixels) from the shared map and compare with crop-and-rerun")
+    erf = sub.add_parser("erf", help="effective receptive field of one bin",
+                         description="Gradient of one bin's pooled value w.r.t. the input pixels (one backward pass).")
+    add_analysis_options(erf)
+    erf.add_argument("--level", type=argparse_type(parse_level), required=True, help="pyramid level n (n x n bins)")
+    erf.add_argument("--bin", type=argparse_type(parse_bin), required=True, metavar="R,C", help="row,column of the bin")
+    erf.add_argument("--npy", type=Path, default=None, help="save the H x W map here (NumPy .npy)")
+    scales = sub.add_parser("scales", help="the same image at several working sizes",
+                            description="SPP length, SPPF numbers, cosine to the first size and top-1 per working size.")
+    add_analysis_options(scales)
+    scales.add_argument("--sizes", type=argparse_type(parse_sizes), default=None, metavar="224,448,896",
+                        help="long sides to run (default: 224,320,448,640,896; the current --max-side is added)")
+
+
+def _erf(args: argparse.Namespace) -> str:
+    prepared = prepare(args)
+    from .analysis import HeadConfig
+    from .backbones import load_backbone
+    from .erf import bin_erf
+
+    backbone = load_backbone(args.backbone, args.stage, args.weights, prepared.checkpoint, prepared.checkpoint_name,
+                             download=not args.offline, device=args.device)
+    row, col = args.bin
+    result = bin_erf(backbone, prepared.decoded.image, args.level, row, col, HeadConfig(args.levels, args.pool, args.bins))
+    if args.npy is not None:
+        import numpy as np
+
+        try:
+            with open(args.npy, "wb") as fh:
+                np.save(fh, result.map)
+        except OSError as exc:
+            raise CliError(f"Cannot write {args.npy}: {exc.strerror or exc}.") from None
+    erf = result.as_json()
+    if args.json:
+        return json.dumps({"erf": erf}, allow_nan=False)
+    return "\n".join(f"{key:<15} {value}" for key, value in erf.items())
+
+
+def _scales(args: argparse.Namespace) -> str:
+    from .scales import DEFAULT_SCALE_SIZES, decode_side, scale_sizes
+
+    sizes = scale_sizes(args.sizes or DEFAULT_SCALE_SIZES, args.max_side) if args.max_side else tuple(args.sizes or DEFAULT_SCALE_SIZES)
+    args.max_side = decode_side(sizes, args.max_side)  # decode once, at the largest size; each size is a resize
+    prepared = prepare(args)
+    from .analysis import HeadConfig
+    from .backbones import load_backbone
+    from .report import strict_json
+    from .scales import scale_sweep
+
+    backbone = load_backbone(args.backbone, args.stage, args.weights, prepared.checkpoint, prepared.checkpoint_name,
+                             download=not args.offline, device=args.device)
+    rows = scale_sweep(backbone, prepared.decoded.image, sizes, HeadConfig(args.levels, args.pool, args.bins))
+    if args.json:
+        return json.dumps(strict_json({"scales": [row.as_json() for row in rows]}), allow_nan=False)
+    return "\n".join(
+        f"{row.size[0]:>5} x {row.size[1]:<5} map {' x '.join(map(str, row.feature_map)):<14} SPP {row.spp_length:>7,}  "
+        f"SPPF {row.sppf_numbers:>10,}  cos {row.cosine_to_first:.4f}  "
+        + (f"{row.predictions[0].label} {row.predictions[0].probability:.1%}  " if row.predictions else "")
+        + f"{row.forward_ms:.0f} ms" for row in rows)
+
+
+# subcommand -> handler: returns what to print on stdout
+COMMANDS: dict[str, Callable[[argparse.Namespace], str]] = {
+    "inspect": _inspect,
+    "backbones": lambda args: _backbones_text(),
+    "erf": _erf,
+    "scales": _scales,
+}
+
+
+def run(argv: list[str] | None = None) -> str:
+    """Parse, validate (torch-free), run one subcommand; returns its output or raises."""
+    args = _parser().parse_args(argv)
+    validate(args)
+    return COMMANDS[args.command](args)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """The ``spp-viz`` entry point: the output on stdout, or one ``error:`` line on stderr (exit 2)."""
+    with _quiet_std_streams():
+        try:
+            output = run(argv)
+        except (CliError, ValueError) as exc:  # ImageDecodeError and BackboneError are ValueErrors
+            message = _one_line(exc)
+        except MemoryError:
+            message = "out of memory while analysing this image; try a smaller --max-side."
+        except KeyboardInterrupt:
+            message = "interrupted."
+        except Exception as exc:  # never a traceback in front of a user
+            message = f"unexpected {type(exc).__name__}: {_one_line(exc)}"
+        else:
+            message = ""
+    if not message:
+        try:
+            print(output, flush=True)
+        except BrokenPipeError:  # `spp-viz ... | head`: the reader left; not an error of ours
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
-    except (CliError, ValueError) as exc:  # ImageDecodeError and BackboneError are ValueErrors
-        print(f"error: {_one_line(exc)}", file=sys.stderr)
-        return 2
-    except MemoryError:
-        print("error: out of memory while analysing this image; try a smaller --max-side.", file=sys.stderr)
-        return 2
-    except Exception as exc:  # never a traceback in front of a user
-        print(f"error: unexpected {type(exc).__name__}: {_one_line(exc)}", file=sys.stderr)
-        return 2
+    print(f"error: {message}", file=sys.stderr, flush=True)
+    return 130 if message == "interrupted." else 2
+
+
+@contextlib.contextmanager
+def _quiet_std_streams() -> Iterator[None]:
+    """While a command runs, fds 1 and 2 go to /dev/null: Python warnings, torch's logging,
+    torchvision's ``Downloading: ...`` line (torch.hub writes it to STDOUT, which would break
+    ``--json``) and C libraries cannot add lines to what the user reads.
+
+    The real streams are back after the block, for the output or the one error line. Python's
+    buffers are flushed into /dev/null first, so nothing written during the block leaks out
+    later. The CLI owns its process and runs one thread, so a process-wide redirect is safe
+    here (the app never does this; see ``images`` for how decoding stays quiet there).
+    """
+    warnings.filterwarnings("ignore")
+    streams = ((1, sys.stdout), (2, sys.stderr))
+    saved: list[int] = []
+    for fd, stream in streams:
+        stream.flush()
+        saved.append(os.dup(fd))
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, fd)
+        os.close(devnull)
+    try:
+        yield
+    finally:
+        for (fd, stream), original in zip(streams, saved):
+            try:
+                stream.flush()
+            except (OSError, ValueError):
+                pass
+            os.dup2(original, fd)
+            os.close(original)
 
 
 def _one_line(exc: BaseException) -> str:

@@ -9,3 +9,50 @@ POOL_TYPES: tuple[str, ...] = ("max", "avg")
 BIN_RULES: tuple[str, ...] = ("adaptive", "paper")
 WEIGHT_CHOICES: tuple[str, ...] = ("pretrained", "untrained")
 DEFAULT_TOP_K = 5
+MAX_TOP_K = 1000  # ImageNet has 1000 classes
+
+# Backbones and their stages, in registry order: the CLI refuses a bad name before torch loads.
+# ``spp_viz.backbones.REGISTRY`` builds the models; tests/test_options.py checks both agree.
+BACKBONE_STAGES: dict[str, tuple[str, ...]] = {
+    "efficientnet_lite0": ("stage2", "stage3", "stage5", "stage7", "head"),
+    "resnet18": ("layer1", "layer2", "layer3", "layer4"),
+    "resnet50": ("layer1", "layer2", "layer3", "layer4"),
+    "vgg16": ("conv3_3", "conv4_3", "conv5_3", "pool5"),
+    "mobilenet_v3_large": ("features.3", "features.6", "features.12", "features.16"),
+    "efficientnet_b0": ("features.2", "features.3", "features.5", "features.8"),
+    "convnext_tiny": ("features.1", "features.3", "features.5", "features.7"),
+}
+# The stage each backbone's own classifier reads (VGG-16: conv5_3, the last conv before pool5).
+DEFAULT_STAGES: dict[str, str] = {
+    "efficientnet_lite0": "head",
+    "resnet18": "layer4",
+    "resnet50": "layer4",
+    "vgg16": "conv5_3",
+    "mobilenet_v3_large": "features.16",
+    "efficientnet_b0": "features.8",
+    "convnext_tiny": "features.7",
+}
+BACKBONE_NAMES: tuple[str, ...] = tuple(BACKBONE_STAGES)
+
+# Pyramid levels: named presets and the largest n (an n x n level).
+LEVEL_PRESETS: dict[str, tuple[int, ...]] = {
+    "default": DEFAULT_LEVELS,
+    "spp-net": (6, 3, 2, 1),
+    "psp": (1, 2, 3, 6),
+}
+MAX_LEVEL = 64
+
+# The one megapixel limit for an image file (its header size, before any pixel is decoded).
+# It equals Pillow's own decompression-bomb limit (Image.MAX_IMAGE_PIXELS = 2**30 // 4 // 3),
+# so Pillow never refuses an image that this limit lets through: one limit, one sentence.
+MAX_IMAGE_PIXELS = 89_478_485
+
+# The pyramid-pooling family (issue 9): head ids are part of the CLI and JSON contract.
+HEAD_IDS: tuple[str, ...] = (
+    "spp", "spp_yolo", "sppf", "sppf_separable", "simsppf", "sppcspc", "cspsppf", "sppelan", "ppm", "aspp",
+)
+DEFAULT_FAMILY_HEADS: tuple[str, ...] = ("spp", "spp_yolo", "sppf")
+SPPF_DEFAULT_K = 5  # ultralytics SPPF(k=5, n=3): windows 5, 9, 13
+SPPF_DEFAULT_N = 3
+SPPF_MAX_K = 31  # odd pool sizes 1..31
+SPPF_MAX_N = 8  # chained pools

@@ -8,20 +8,39 @@ into :class:`ImageDecodeError` whose message is one sentence a user can read.
 
 The module deliberately changes no Pillow globals (``Image.MAX_IMAGE_PIXELS``,
 ``ImageFile.LOAD_TRUNCATED_IMAGES``): other code in the same process may rely
-on them.
+on them. One megapixel limit applies (``defaults.MAX_IMAGE_PIXELS``, 89.5 MP, equal
+to Pillow's own bomb limit, so Pillow never refuses an image first), checked in
+one place, :func:`_check_size`, from the header.
+
+Decoding writes nothing to the process's stderr. Two things used to print
+there: libtiff (``ZIPDecode: Decoding error ...``, through its process-wide
+error and warning handlers) and Pillow's logger (``More samples per pixel than
+can be decoded``, through Python's last-resort handler). On import this module
+sets libtiff's two handlers to NULL in the libtiff that Pillow uses (see
+:func:`silence_libtiff`) and gives the "PIL" logger a NullHandler. Both are
+done once, before any decode, so they are safe with Streamlit's threads,
+unlike redirecting file descriptor 2 around each decode, which would also
+swallow whatever another thread writes meanwhile. libtiff still returns its
+errors to Pillow, which raises; only the printing stops. (The fuzz corpus
+replay in ``tests/test_fuzz.py`` checks that stderr stays empty.)
 """
 
 from __future__ import annotations
 
+import ctypes
 import hashlib
 import io
+import logging
 import math
 import re
 import warnings
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
+
+from .defaults import MAX_IMAGE_PIXELS
 
 __all__ = [
     "ALLOWED_FORMATS",
@@ -36,7 +55,7 @@ __all__ = [
 ]
 
 DEFAULT_MAX_SIDE = 1024
-DEFAULT_MAX_PIXELS = 100_000_000
+DEFAULT_MAX_PIXELS = MAX_IMAGE_PIXELS  # the one limit; a caller may only lower it
 # Stride-32 backbones need at least one feature cell, and VGG's unpadded
 # 2x2 pools need 32 px, so working images are never smaller than this.
 MIN_SIDE = 32
@@ -63,6 +82,37 @@ _JPEG_FORMATS = {"JPEG", "MPO"}  # Pillow reports multi-picture JPEGs as MPO
 # Resize by integer reduce() first when shrinking more than 3x: much faster,
 # visually identical to a single LANCZOS pass.
 _REDUCING_GAP = 3.0
+
+
+def silence_libtiff() -> bool:
+    """Stop libtiff printing to stderr: set its process-wide error and warning handlers to NULL.
+
+    Pillow's ``_imaging`` extension links libtiff (bundled in Pillow's wheels), so looking the
+    functions up through that extension's handle finds the very libtiff Pillow calls. libtiff's
+    default handlers print ``module: message`` lines to fd 2; with NULL it prints nothing and
+    still returns the error to Pillow, which raises. Returns False when Pillow has no libtiff
+    (nothing to silence) or the symbols cannot be found.
+    """
+    try:
+        from PIL import _imaging
+
+        lib = ctypes.CDLL(_imaging.__file__)
+        for name in ("TIFFSetErrorHandler", "TIFFSetWarningHandler"):
+            setter = getattr(lib, name)
+            setter.restype = ctypes.c_void_p
+            setter.argtypes = [ctypes.c_void_p]
+            setter(None)
+    except (OSError, AttributeError, ImportError):
+        return False
+    return True
+
+
+LIBTIFF_SILENCED = silence_libtiff()
+# Pillow logs some refusals at ERROR ("More samples per pixel than can be decoded") before it
+# raises. With no handler anywhere, Python's last-resort handler prints those to stderr; a
+# NullHandler on the "PIL" logger (the standard library's advice for libraries) stops that and
+# still lets an application that configures logging see them.
+logging.getLogger("PIL").addHandler(logging.NullHandler())
 
 
 class ImageDecodeError(ValueError):
@@ -126,7 +176,7 @@ def working_size(
 
 
 def load_image(
-    data: bytes,
+    data: bytes | bytearray | memoryview,
     *,
     max_side: int = DEFAULT_MAX_SIDE,
     max_pixels: int = DEFAULT_MAX_PIXELS,
@@ -136,18 +186,20 @@ def load_image(
 
     ``max_side``: long side of the working image (0 = native size, see
     :func:`working_size`). ``max_pixels``: refuse images whose header declares
-    more pixels than this (checked before any pixel is decoded; Pillow's own
-    decompression-bomb limit ``Image.MAX_IMAGE_PIXELS`` applies as well).
-    ``filename`` is only used in error messages.
+    more pixels than this (checked before any pixel is decoded); at most
+    ``DEFAULT_MAX_PIXELS`` (89.5 MP), the one limit. ``filename`` is only used
+    in error messages.
 
     The returned image is a fresh, orientation-corrected copy with an empty
     ``info`` dict, so no stale EXIF orientation can be applied twice later.
 
     Raises :class:`ImageDecodeError` (one sentence) for anything it cannot use;
-    ValueError for an invalid ``max_side``.
+    ValueError for an invalid ``max_side`` or ``max_pixels``.
     """
     if max_side < 0 or 0 < max_side < MIN_SIDE:
         raise ValueError(f"max_side must be 0 (native size) or at least {MIN_SIDE}, got {max_side}")
+    if not 1 <= max_pixels <= DEFAULT_MAX_PIXELS:
+        raise ValueError(f"max_pixels must be from 1 to {DEFAULT_MAX_PIXELS:,} (the limit for any image), got {max_pixels:,}")
     raw = bytes(data)
     digest = hashlib.sha256(raw).hexdigest()
     file_subject = _subject(filename, "This file")
@@ -290,19 +342,24 @@ def _stored_target(
     return working_size(w, h, max_side)
 
 
+def _pixel_limit(max_pixels: int) -> int:
+    """The limit in force: ``max_pixels``, or Pillow's bomb limit if some code lowered it below."""
+    bomb_limit = Image.MAX_IMAGE_PIXELS
+    return min(max_pixels, bomb_limit) if bomb_limit else max_pixels
+
+
 def _check_size(size: tuple[int, int], max_pixels: int, subject: str) -> None:
-    """Refuse from the header alone: too many pixels or too elongated."""
+    """Refuse from the header alone: too many pixels or too elongated. The one place the
+    megapixel limit is enforced (Pillow's own check only fires above twice its limit,
+    which is above ours, and gives the same sentence: :func:`_bomb_message`)."""
     width, height = size
     if width < 1 or height < 1:
         raise ImageDecodeError(f"{subject} has an invalid size of {width} x {height}.")
     pixels = width * height
-    described = f"{subject} is {width} x {height} = {_mp(pixels, limit=False)} MP"
-    if pixels > max_pixels:
-        raise ImageDecodeError(f"{described}, above the {_mp(max_pixels)} MP limit.")
-    bomb_limit = Image.MAX_IMAGE_PIXELS
-    if bomb_limit is not None and pixels > bomb_limit:
+    limit = _pixel_limit(max_pixels)
+    if pixels > limit:
         raise ImageDecodeError(
-            f"{described}, above the decoder's {_mp(bomb_limit)} MP decompression-bomb limit."
+            f"{subject} is {width} x {height} = {_mp(pixels, limit=False)} MP, above the {_mp(limit)} MP limit."
         )
     ratio = max(width, height) / min(width, height)
     if ratio > MAX_ASPECT:
@@ -380,7 +437,8 @@ def _to_rgb(im: Image.Image, notes: list[str]) -> Image.Image:
     if im.mode in ("LA", "RGBA"):
         rgba = im.convert("RGBA")
         alpha = rgba.getchannel("A")
-        if alpha.getextrema()[0] < 255:
+        low, _high = cast("tuple[int, int]", alpha.getextrema())  # one band: (min, max)
+        if low < 255:
             notes.append("alpha composited on white")
         out = Image.new("RGB", rgba.size, (255, 255, 255))
         out.paste(rgba.convert("RGB"), mask=alpha)
@@ -408,16 +466,13 @@ def _mp(pixels: int, *, limit: bool = True) -> str:
 
 
 def _bomb_message(subject: str, exc: BaseException) -> str:
-    """Pillow refused a decompression bomb; say so with the numbers it gave."""
-    limit = Image.MAX_IMAGE_PIXELS
-    limit_text = (
-        f"the decoder's {_mp(limit)} MP decompression-bomb limit" if limit else "the safety limit"
-    )
+    """Pillow refused a decompression bomb (above twice its limit, so above ours too): the same
+    sentence as :func:`_check_size`, with the numbers Pillow gave."""
+    limit = _mp(_pixel_limit(DEFAULT_MAX_PIXELS))
     match = re.search(r"\((\d+) pixels\)", str(exc))
     if match:
-        mp = _mp(int(match.group(1)), limit=False)
-        return f"{subject} has {mp} MP, above {limit_text}, so it was not decoded."
-    return f"{subject} has too many pixels to decode safely (above {limit_text})."
+        return f"{subject} is {_mp(int(match.group(1)), limit=False)} MP, above the {limit} MP limit."
+    return f"{subject} has more pixels than the {limit} MP limit."
 
 
 # Formats we recognise only to name them in the refusal.

@@ -5,7 +5,6 @@ import subprocess
 import sys
 
 import pytest
-
 from conftest import ASSETS
 
 CLI = [sys.executable, "-m", "spp_viz"]
@@ -80,6 +79,82 @@ def test_bad_input_exits_2_with_one_error_line(args):
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
     assert "Traceback" not in result.stderr
+
+
+# Refused before torch is imported: the child checks that torch never got loaded and its peak RSS
+# (VmHWM of its own address space; ru_maxrss would carry the forking pytest process's peak over exec).
+_NO_TORCH_CHILD = (
+    "import sys\n"
+    "from spp_viz.cli import main\n"
+    "rc = main(sys.argv[1:])\n"
+    "assert 'torch' not in sys.modules, 'torch was imported'\n"
+    "hwm = [int(l.split()[1]) for l in open('/proc/self/status') if l.startswith('VmHWM:')]\n"
+    "assert not hwm or hwm[0] < 200_000, f'peak RSS {hwm} kB, over 200 MB'\n"
+    "sys.exit(rc)\n"
+)
+
+
+@pytest.mark.parametrize("args", [
+    ["--levels", "0,,x"],
+    ["--levels", "1,\u00b2"],
+    ["--backbone", "resnet19"],
+    ["--stage", "layer9"],
+    ["--backbone", "resnet18", "--stage", "head"],
+    ["--device", "tpu"],
+    ["--max-pixels", "100000000"],
+    ["--top-k", "1e3"],
+])
+def test_bad_options_are_refused_before_torch_loads(args):
+    result = subprocess.run([sys.executable, "-c", _NO_TORCH_CHILD, "inspect", str(ASSETS / "chelsea_cat.jpg"), *args],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    assert "invalid literal" not in lines[0] and "Traceback" not in result.stderr
+
+
+def test_device_cuda_without_cuda_is_one_plain_sentence():
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA; the sentence is for machines without it")
+    result = run("inspect", ASSETS / "chelsea_cat.jpg", "--device", "cuda", "--offline")
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr.count("\n") == 1 and result.stderr.startswith("error: --device cuda needs an NVIDIA GPU")
+    assert "--device cpu" in result.stderr
+
+
+def _one_error_line(result) -> str:
+    assert result.returncode == 2 and result.stdout == "", (result.stdout, result.stderr)
+    lines = result.stderr.split("\n")
+    assert len(lines) == 2 and lines[0].startswith("error: ") and lines[1] == "", result.stderr
+    return lines[0]
+
+
+def test_corrupt_compressed_tiff_is_one_line_without_libtiff_noise(tmp_path):
+    from PIL import Image
+
+    path = tmp_path / "broken.tif"
+    Image.radial_gradient("L").convert("RGB").save(path, compression="tiff_adobe_deflate")
+    data = bytearray(path.read_bytes())
+    for i in range(300, len(data) // 2):
+        data[i] ^= 0x5A
+    path.write_bytes(bytes(data))
+    line = _one_error_line(run("inspect", path))
+    assert "broken.tif" in line and "ZIPDecode" not in line
+
+
+def test_failed_download_is_one_line_and_no_downloading_line(tmp_path):
+    # no cached weights and no network: torch.hub prints 'Downloading: "..."' (to stdout!) first
+    import os
+
+    env = {k: v for k, v in os.environ.items() if k.lower() != "no_proxy"}
+    # a proxy that refuses every connection: the download fails even on a machine with network
+    env.update(TORCH_HOME=str(tmp_path), https_proxy="http://127.0.0.1:9", HTTPS_PROXY="http://127.0.0.1:9")
+    result = subprocess.run([*CLI, "inspect", str(ASSETS / "chelsea_cat.jpg"), "--backbone", "resnet18", "--json"],
+                            capture_output=True, text=True, env=env, timeout=300)
+    line = _one_error_line(result)
+    assert "could not be downloaded" in line and "Downloading" not in result.stdout + result.stderr
 
 
 def test_zoo_backbone_offline_without_weights_is_a_clear_error(tmp_path):

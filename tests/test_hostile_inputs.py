@@ -252,6 +252,7 @@ def test_app_analyses_odd_images(name: str, app_session) -> None:
     case = CASES[name]
     _upload(app_session, case.filename, case.data, case.mime)
     _assert_panels(app_session)
+    assert case.size is not None
     w, h = case.size
     assert f"Original {w} x {h}, analysed at" in _text(app_session)
 

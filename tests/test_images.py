@@ -97,7 +97,9 @@ def decode_error(data: bytes, **kwargs) -> str:
 def pixel(result: DecodedImage, x: float, y: float) -> tuple[int, ...]:
     """Pixel at a relative position (0..1) of the working image."""
     w, h = result.image.size
-    return result.image.getpixel((min(w - 1, int(x * w)), min(h - 1, int(y * h))))
+    value = result.image.getpixel((min(w - 1, int(x * w)), min(h - 1, int(y * h))))
+    assert isinstance(value, tuple)  # RGB: a tuple per pixel
+    return value
 
 
 def close(a, b, tol: int = 12) -> bool:
@@ -220,7 +222,7 @@ def png_144mp() -> bytes:
 def test_pixel_cap_is_checked_from_the_header(png_144mp: bytes) -> None:
     assert len(png_144mp) < 100_000  # tiny file, huge image
     msg = decode_error(png_144mp)
-    assert msg == "This image is 12000 x 12000 = 144.0 MP, above the 100 MP limit."
+    assert msg == "This image is 12000 x 12000 = 144.0 MP, above the 89.5 MP limit."
 
 
 def test_pixel_cap_message_names_the_file(png_144mp: bytes) -> None:
@@ -235,26 +237,41 @@ def test_custom_pixel_cap() -> None:
     assert load_image(data, max_pixels=20_000).working_size == (200, 100)
 
 
-def test_pillow_bomb_limit_applies_even_with_a_higher_cap() -> None:
-    # 95 MP: above Pillow's MAX_IMAGE_PIXELS (~89.5 MP) but below 2x of it,
-    # so Pillow would only warn; we must refuse.
-    data = blank_bilevel_png(10000, 9500)
-    msg = decode_error(data, max_pixels=200_000_000)
-    assert "95.0 MP" in msg and "decompression-bomb" in msg
+def test_one_limit_at_the_limit() -> None:
+    # The one limit (89,478,485 px, Pillow's own bomb limit): an image exactly at it decodes,
+    # one pixel row more is refused with the same sentence as any other oversized image.
+    side = 9459  # 9459 x 9459 = 89,472,681 <= limit; 9459 x 9460 = 89,482,140 > limit
+    assert side * side <= DEFAULT_MAX_PIXELS < side * (side + 1)
+    assert load_image(blank_bilevel_png(side, side)).original_size == (side, side)
+    msg = decode_error(blank_bilevel_png(side + 1, side))
+    assert msg == "This image is 9460 x 9459 = 89.5 MP, above the 89.5 MP limit."
 
 
-def test_bomb_above_pillow_error_limit() -> None:
-    # 400 MP > 2 * MAX_IMAGE_PIXELS: Pillow raises DecompressionBombError on open.
-    assert 20000 * 20000 > 2 * Image.MAX_IMAGE_PIXELS
-    msg = decode_error(blank_bilevel_png(20000, 20000), max_pixels=10**12)
-    assert "400.0 MP" in msg and "MP" in msg
+def test_95_mp_png_is_refused_by_the_one_limit_not_by_pillow() -> None:
+    # 95 MP: Pillow alone would only warn (below twice its limit); our check refuses first
+    msg = decode_error(blank_bilevel_png(10000, 9500))
+    assert msg == "This image is 10000 x 9500 = 95.0 MP, above the 89.5 MP limit."
+
+
+def test_bomb_above_pillow_error_limit_gives_the_same_sentence() -> None:
+    # 400 MP > 2 * MAX_IMAGE_PIXELS: Pillow raises DecompressionBombError on open, before our check
+    assert Image.MAX_IMAGE_PIXELS is not None and 20000 * 20000 > 2 * Image.MAX_IMAGE_PIXELS
+    msg = decode_error(blank_bilevel_png(20000, 20000))
+    assert msg == "This image is 400.0 MP, above the 89.5 MP limit."
+
+
+def test_max_pixels_may_only_lower_the_limit() -> None:
+    data = encode(Image.new("RGB", (64, 64)), "PNG")
+    for bad in (0, DEFAULT_MAX_PIXELS + 1):
+        with pytest.raises(ValueError, match="max_pixels"):
+            load_image(data, max_pixels=bad)
 
 
 def test_no_pillow_global_is_changed(png_144mp: bytes) -> None:
     filters_before = list(warnings.filters)
     limit_before = Image.MAX_IMAGE_PIXELS
     decode_error(png_144mp)
-    decode_error(blank_bilevel_png(10000, 9500), max_pixels=200_000_000)
+    decode_error(blank_bilevel_png(10000, 9500))
     load_image(encode(noise(64, 48), "PNG"))
     assert list(warnings.filters) == filters_before
     assert Image.MAX_IMAGE_PIXELS == limit_before
@@ -604,7 +621,7 @@ def test_working_size_examples() -> None:
     assert working_size(5000, 5000, max_side=0) == (2048, 2048)  # the working-pixel cap
     assert working_size(5000, 5000, max_side=0, max_pixels=0) == (5000, 5000)
     assert working_size(10, 5000, max_side=0) == (32, 16000)
-    assert DEFAULT_MAX_SIDE == 1024 and DEFAULT_MAX_PIXELS == 100_000_000
+    assert DEFAULT_MAX_SIDE == 1024 and DEFAULT_MAX_PIXELS == 89_478_485
 
 
 def test_working_size_rejects_bad_arguments() -> None:

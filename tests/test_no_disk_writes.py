@@ -22,9 +22,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-import pytest
-
 import hostile_files as hf
+import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 SKIP_DIRS = {".git", ".pytest_cache", ".hypothesis", "__pycache__", "artifacts", ".ruff_cache", ".mypy_cache"}
@@ -36,7 +35,7 @@ FS_EVENTS = {
 
 
 def _repo_files() -> set[str]:
-    found = set()
+    found: set[str] = set()
     for root, dirs, files in os.walk(REPO):
         dirs[:] = [d for d in dirs if d not in SKIP_DIRS and not d.endswith(".egg-info")]
         found.update(os.path.relpath(os.path.join(root, f), REPO) for f in files)
@@ -51,14 +50,14 @@ def _tmp_entries() -> set[str]:
 class _WriteRecorder:
     """A sys audit hook (it cannot be removed, so it is switched on and off)."""
 
-    installed: "_WriteRecorder | None" = None
+    installed: _WriteRecorder | None = None
 
     def __init__(self) -> None:
         self.active = False
         self.events: list[tuple] = []
 
     @classmethod
-    def get(cls) -> "_WriteRecorder":
+    def get(cls) -> _WriteRecorder:
         if cls.installed is None:
             cls.installed = cls()
             sys.addaudithook(cls.installed._hook)

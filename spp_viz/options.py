@@ -1,0 +1,296 @@
+"""Torch-free validation of every command-line option (and of the same values in the engine).
+
+The CLI checks each option here BEFORE it imports torch, so a typo costs milliseconds, not the
+~3 s and ~800 MB that loading torch takes. Every check follows one pattern:
+
+* a ``parse_*`` function takes the raw text (or an already typed value) and returns the typed
+  value, or raises ``ValueError`` with ONE sentence saying what was wrong and what is allowed;
+* the CLI registers it with ``type=argparse_type(parse_x)``: argparse then reports that
+  sentence as ``error: argument --x: <sentence>`` (one line, exit code 2);
+* checks that involve two options (a stage depends on the backbone) are ``check_*`` functions
+  that the CLI calls once parsing is done, in ``cli.validate``.
+
+Whole numbers are parsed by :func:`parse_int`, which accepts ASCII digits only: ``str.isdigit``
+is also true for ``'²'`` or ``'٣'``, which ``int()`` then refuses or silently reinterprets.
+"""
+
+from __future__ import annotations
+
+import argparse
+import operator
+import re
+from typing import Callable, Sequence, TypeVar
+
+from .defaults import (
+    BACKBONE_NAMES,
+    BACKBONE_STAGES,
+    DEFAULT_STAGES,
+    HEAD_IDS,
+    LEVEL_PRESETS,
+    MAX_IMAGE_PIXELS,
+    MAX_LEVEL,
+    MAX_TOP_K,
+    SPPF_MAX_K,
+    SPPF_MAX_N,
+)
+
+__all__ = [
+    "argparse_type",
+    "check_backbone",
+    "check_bin",
+    "check_sppf_fits",
+    "check_stage",
+    "parse_bin",
+    "parse_device",
+    "parse_heads",
+    "parse_int",
+    "parse_level",
+    "parse_levels",
+    "parse_max_pixels",
+    "parse_max_side",
+    "parse_region",
+    "parse_sizes",
+    "parse_sppf_k",
+    "parse_sppf_n",
+    "parse_top_k",
+]
+
+T = TypeVar("T")
+
+MIN_WORKING_SIDE = 32  # the smallest working image: images.MIN_SIDE (kept equal by a test)
+_LEVELS_HINT = "give comma-separated positive integers such as 1,2,4, or a preset: " + ", ".join(LEVEL_PRESETS)
+_DEVICE = re.compile(r"^(cpu|cuda(:[0-9]{1,2})?)$")
+
+
+def argparse_type(parse: Callable[[str], T]) -> Callable[[str], T]:
+    """Wrap ``parse`` for argparse's ``type=``: its one-sentence ValueError becomes the message.
+
+    (argparse would otherwise replace a ValueError by "invalid parse_x value: '...'".)
+    """
+
+    def convert(text: str) -> T:
+        try:
+            return parse(text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    convert.__name__ = parse.__name__
+    return convert
+
+
+def parse_int(text: str | int, what: str, low: int, high: int, allowed: str = "") -> int:
+    """A whole number from ``low`` to ``high`` (ASCII digits only; ``int`` values pass through).
+
+    ``what`` names the value in the message (``"SPPF k"``; empty when argparse already names the
+    option: "argument --top-k: 0 is out of range: ..."); ``allowed`` replaces the default
+    "give a whole number from LOW to HIGH" when the rule is more particular.
+    """
+    allowed = allowed or f"give a whole number from {low:,} to {high:,}"
+    what = f"{what} " if what else ""
+    if isinstance(text, bool):
+        raise ValueError(f"{what}{text!r} is not a whole number: {allowed}.")
+    if isinstance(text, int):
+        value = text
+    else:
+        digits = text.strip()
+        sign = -1 if digits.startswith("-") else 1
+        digits = digits.removeprefix("-")
+        if not (digits.isascii() and digits.isdigit()) or len(digits) > 18:
+            raise ValueError(f"{what}{text!r} is not a whole number: {allowed}.")
+        value = sign * int(digits)
+    if not low <= value <= high:
+        raise ValueError(f"{what}{value:,} is out of range: {allowed}.")
+    return value
+
+
+def parse_levels(levels: str | Sequence[int]) -> tuple[int, ...]:
+    """Pyramid levels from ``"1,2,4"``, a preset name (``spp-net``, ``psp``) or a sequence of ints.
+
+    Each level n (an n x n grid of bins) is a whole number from 1 to ``MAX_LEVEL``, once.
+    """
+    if isinstance(levels, str):
+        text = levels.strip()
+        if text.lower() in LEVEL_PRESETS:
+            return LEVEL_PRESETS[text.lower()]
+        if not text:
+            raise ValueError(f"Levels are empty: {_LEVELS_HINT}.")
+        out = []
+        for part in (p.strip() for p in text.split(",")):
+            if not part:
+                raise ValueError(f"Levels {levels!r} contain an empty item: {_LEVELS_HINT}.")
+            if not (part.isascii() and part.isdigit()) or len(part) > 6:
+                raise ValueError(f"Level {part!r} is not a positive integer: {_LEVELS_HINT}.")
+            out.append(int(part))
+        levels = out
+    try:  # operator.index: ints and numpy integers, never floats, strings or bools
+        if any(isinstance(n, bool) for n in levels):
+            raise TypeError("a bool is not a level")
+        result = tuple(operator.index(n) for n in levels)
+    except TypeError:
+        raise ValueError(f"Levels {list(levels)!r} are not all integers: {_LEVELS_HINT}.") from None
+    if not result:
+        raise ValueError("Levels are empty: give at least one positive integer such as 1.")
+    for n in result:
+        if n < 1 or n > MAX_LEVEL:
+            raise ValueError(f"Level {n} is out of range: each level must be between 1 and {MAX_LEVEL}.")
+    if len(set(result)) != len(result):
+        raise ValueError(f"Levels {list(result)} repeat a value: each level may appear once.")
+    return result
+
+
+def parse_max_side(text: str | int) -> int:
+    """The working image's longer side in pixels: 0 (native size) or at least 32."""
+    allowed = f"give 0 (native size) or a whole number of pixels from {MIN_WORKING_SIDE} to 65,535"
+    value = parse_int(text, "", 0, 65_535, allowed)
+    if 0 < value < MIN_WORKING_SIDE:
+        raise ValueError(f"{value} is out of range: {allowed}.")
+    return value
+
+
+def parse_max_pixels(text: str | int) -> int:
+    """Refuse image files with more pixels than this; it may only LOWER the one limit."""
+    allowed = f"give a whole number of pixels from 1 to {MAX_IMAGE_PIXELS:,} (the limit for any image)"
+    return parse_int(text, "", 1, MAX_IMAGE_PIXELS, allowed)
+
+
+def parse_top_k(text: str | int) -> int:
+    """How many ImageNet predictions to list: 1 to 1000."""
+    return parse_int(text, "", 1, MAX_TOP_K)
+
+
+def parse_device(text: str) -> str:
+    """``cpu``, ``cuda`` or ``cuda:N``. Whether CUDA is actually there is checked once torch is loaded."""
+    device = text.strip().lower()
+    if not _DEVICE.match(device):
+        raise ValueError(f"Device {text!r} is not supported: choose cpu, cuda or cuda:N (e.g. cuda:0).")
+    return device
+
+
+def check_backbone(name: str) -> str:
+    """A backbone name from the registry (``spp-viz backbones`` lists them)."""
+    if name not in BACKBONE_STAGES:
+        raise ValueError(f"Backbone {name!r} is not known: choose one of {', '.join(BACKBONE_NAMES)}.")
+    return name
+
+
+def check_stage(backbone: str, stage: str | None) -> str:
+    """The stage to pool for ``backbone``; None means the stage its classifier reads."""
+    stages = BACKBONE_STAGES[check_backbone(backbone)]
+    if stage is None:
+        return DEFAULT_STAGES[backbone]
+    if stage not in stages:
+        raise ValueError(f"Stage {stage!r} is not a stage of {backbone}: choose one of {', '.join(stages)}.")
+    return stage
+
+
+# ----------------------------------------------------------------------------
+# The pyramid-pooling family (issue 9): --heads, --sppf-k, --sppf-n
+
+_HEADS_HINT = "give 'all' or comma-separated ids from " + ", ".join(HEAD_IDS)
+
+
+def parse_heads(text: str) -> tuple[str, ...]:
+    """``"all"`` or comma-separated head ids -> the ids in the order given, each once."""
+    stripped = text.strip()
+    if stripped.lower() == "all":
+        return HEAD_IDS
+    if not stripped:
+        raise ValueError(f"Heads are empty: {_HEADS_HINT}.")
+    out: list[str] = []
+    for part in (p.strip() for p in stripped.split(",")):
+        if part not in HEAD_IDS:
+            raise ValueError(f"Head {part!r} is unknown: {_HEADS_HINT}.")
+        if part not in out:
+            out.append(part)
+    return tuple(out)
+
+
+def parse_sppf_k(text: str | int) -> int:
+    """SPPF's pool size k: odd (a stride-1 'same' pool needs a centre cell), 1 to ``SPPF_MAX_K``."""
+    allowed = f"k must be an odd integer from 1 to {SPPF_MAX_K} (ultralytics uses 5)"
+    k = parse_int(text, "SPPF k", 1, SPPF_MAX_K, allowed)
+    if k % 2 == 0:
+        raise ValueError(f"SPPF k {k} is even: {allowed}.")
+    return k
+
+
+def parse_sppf_n(text: str | int) -> int:
+    """SPPF's number of chained pools n: 1 to ``SPPF_MAX_N``."""
+    return parse_int(text, "SPPF n", 1, SPPF_MAX_N, f"n must be an integer from 1 to {SPPF_MAX_N} (ultralytics uses 3)")
+
+
+def check_sppf_fits(k: int, n: int, h: int, w: int) -> None:
+    """Every SPPF branch must add something on an ``h x w`` map.
+
+    A stride-1 window of ``2L - 1`` cells (L = max(h, w)) centred on any cell already covers the
+    whole map, so once branch ``n - 1`` (width ``(n - 1)(k - 1) + 1``; branch 0 is the map
+    itself) is that wide, pool ``n`` only repeats it.
+    """
+    parse_sppf_k(k)
+    parse_sppf_n(n)
+    side = max(h, w)
+    whole, before_last = 2 * side - 1, (n - 1) * (k - 1) + 1
+    if before_last >= whole:
+        raise ValueError(
+            f"SPPF k={k}, n={n} reaches beyond this {h} x {w} map: branch {n - 1} ({before_last} cells wide) "
+            f"already covers the whole map ({whole} = 2 x {side} - 1 cells), so pool {n} would repeat it; "
+            "choose a smaller k or n."
+        )
+
+
+# --- views (issue 10, helper D): --level, --bin, --region, --sizes
+
+MAX_SCALE_SIDE = 4096  # the largest long side `spp-viz scales --sizes` runs a forward pass at
+MAX_SCALE_COUNT = 12  # at most this many sizes (each is a full forward pass)
+
+
+def parse_level(text: str | int) -> int:
+    """A pyramid level n (an n x n grid of bins): 1 to ``MAX_LEVEL``."""
+    return parse_int(text, "level", 1, MAX_LEVEL)
+
+
+def parse_bin(text: str) -> tuple[int, int]:
+    """``R,C``: a bin's row and column, whole numbers from 0."""
+    parts = text.split(",")
+    allowed = "give the bin's row and column as R,C, e.g. 0,1 (whole numbers from 0)"
+    if len(parts) != 2:
+        raise ValueError(f"bin {text!r} is not R,C: {allowed}.")
+    row, col = (parse_int(p, "bin", 0, MAX_LEVEL - 1, allowed) for p in parts)
+    return row, col
+
+
+def check_bin(level: int, row: int, col: int) -> None:
+    """A bin of level n has row and column below n (the map may give fewer under the paper rule)."""
+    if row >= level or col >= level:
+        raise ValueError(f"bin {row},{col} is not a bin of level {level}: rows and columns go from 0 to {level - 1}.")
+
+
+def parse_region(text: str) -> tuple[float, float, float, float]:
+    """``X0,Y0,X1,Y1`` in working-image pixels, finite numbers with X0 < X1 and Y0 < Y1.
+
+    Whether the box lies inside the image is checked once the image's working size is known.
+    """
+    allowed = "give X0,Y0,X1,Y1 in working-image pixels with X0 < X1 and Y0 < Y1, e.g. 10,20,200,180"
+    parts = text.split(",")
+    if len(parts) != 4:
+        raise ValueError(f"region {text!r} is not four numbers: {allowed}.")
+    values = []
+    for part in parts:
+        p = part.strip()
+        if not (p.isascii() and re.fullmatch(r"[0-9]+(\.[0-9]*)?|\.[0-9]+", p)) or len(p) > 18:
+            raise ValueError(f"region {text!r} has {part!r}, not a non-negative number: {allowed}.")
+        values.append(float(p))
+    x0, y0, x1, y1 = values
+    if not (x0 < x1 and y0 < y1):
+        raise ValueError(f"region {text!r} is empty or inverted: {allowed}.")
+    return x0, y0, x1, y1
+
+
+def parse_sizes(text: str) -> tuple[int, ...]:
+    """Comma-separated long sides for ``spp-viz scales``: each ``MIN_WORKING_SIDE`` to ``MAX_SCALE_SIDE``."""
+    allowed = (f"give up to {MAX_SCALE_COUNT} comma-separated whole numbers from {MIN_WORKING_SIDE} to "
+               f"{MAX_SCALE_SIDE}, e.g. 224,448,896")
+    parts = text.split(",")
+    if len(parts) > MAX_SCALE_COUNT:
+        raise ValueError(f"sizes {text!r} has {len(parts)} sizes: {allowed}.")
+    return tuple(parse_int(p, "size", MIN_WORKING_SIDE, MAX_SCALE_SIDE, allowed) for p in parts)
