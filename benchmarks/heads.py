@@ -8,7 +8,9 @@ runs under ``torch.inference_mode()``; calls are interleaved round by round.
 
 from __future__ import annotations
 
+import functools
 import statistics
+from typing import Callable
 
 import torch
 import torch.nn.functional as F
@@ -47,11 +49,11 @@ def run(engine: Engine, quick: bool) -> list[Row]:
             # correctness sanity (reported, not asserted)
             same_adaptive = torch.equal(spp(x, levels).vector, bare_adaptive(x, levels))
             same_loop = torch.equal(per_bin_loop(x, levels), bare_adaptive(x, levels))
-            fns = {
-                "bare": lambda: bare_adaptive(x, levels),
-                "adaptive": lambda: spp(x, levels, "max", "adaptive"),
-                "paper": lambda: spp(x, levels, "max", "paper"),
-                "loop": lambda: per_bin_loop(x, levels),
+            fns: dict[str, Callable[[], object]] = {
+                "bare": functools.partial(bare_adaptive, x, levels),
+                "adaptive": functools.partial(spp, x, levels, "max", "adaptive"),
+                "paper": functools.partial(spp, x, levels, "max", "paper"),
+                "loop": functools.partial(per_bin_loop, x, levels),
             }
             inner = {k: calibrate_inner(f, 0.01) for k, f in fns.items()}
             # one inner count for all (the smallest), so every candidate is timed the same way
@@ -81,8 +83,8 @@ def run(engine: Engine, quick: bool) -> list[Row]:
 
         # Target 4: SPPF cascade vs parallel SPP(5, 9, 13), no 1x1 convs, concat included for both
         equal = torch.equal(sppf(x), parallel_spp(x))
-        fns = {"sppf": lambda: sppf(x), "parallel": lambda: parallel_spp(x)}
-        t = interleave(fns, 15 if quick else 31)
+        cascade_fns: dict[str, Callable[[], object]] = {"sppf": functools.partial(sppf, x), "parallel": functools.partial(parallel_spp, x)}
+        t = interleave(cascade_fns, 15 if quick else 31)
         med = {k: statistics.median(v) * 1000 for k, v in t.items()}
         speedup = statistics.median(b / a for a, b in zip(t["sppf"], t["parallel"]))
         rows.append(Row(
@@ -91,4 +93,31 @@ def run(engine: Engine, quick: bool) -> list[Row]:
             speedup >= 2.5, speedup, dict(median_ms={k: round(v, 3) for k, v in med.items()}, map=list(x.shape)),
         ))
         rows.append(Row("4 SPPF", "SPPF output bit-identical to parallel SPP (torch.equal)", str(equal), "True", equal, float(equal)))
+    rows.append(_engine_costs_row(engine, x))
     return rows
+
+
+def _engine_costs_row(engine: Engine, x: torch.Tensor) -> Row:
+    """The engine's own costs (what the JSON report and the app show: ``pool_ms``/``total_ms``
+    from ``measure_interleaved``) against the same pools timed here alone on cv1's output."""
+    from spp_viz.analysis import FeatureResult, compare_sppf, yolo_modules
+    from spp_viz.pooling import sppf_effective_kernels
+    from spp_viz.timing import measure_interleaved
+
+    b = engine.backbone
+    features = FeatureResult(x[0].float().cpu(), (x.shape[3] * b.geometry.stride, x.shape[2] * b.geometry.stride),
+                             b.name, b.stage, b.weights, b.geometry, 0.0)
+    costs = {cost.kind.value: cost for cost in compare_sppf(features).costs}
+    with torch.inference_mode():
+        half = yolo_modules(x.shape[1])[0].cv1(x)
+        alone = measure_interleaved({"sppf": lambda: sppf(half), "parallel": lambda: parallel_spp(half, sppf_effective_kernels(5))})
+    engine_ratio = costs["sppf"].pool_ms / costs["parallel_spp"].pool_ms
+    alone_ratio = alone["sppf"].median_ms / alone["parallel"].median_ms
+    agreement = max(engine_ratio / alone_ratio, alone_ratio / engine_ratio)
+    return Row(
+        "4 SPPF", "engine's SPPF/parallel pool-only ratio vs the same pools timed alone (C/2 after cv1)",
+        f"x{agreement:.2f} apart ({engine_ratio:.2f} vs {alone_ratio:.2f}; totals {fmt_ms(costs['sppf'].total_ms)} vs "
+        f"{fmt_ms(costs['parallel_spp'].total_ms)} with the 1x1 convs)", "<= x1.3", agreement <= 1.3, agreement,
+        dict(pool_ms={k: round(c.pool_ms, 4) for k, c in costs.items()}, total_ms={k: round(c.total_ms, 4) for k, c in costs.items()},
+             alone_ms={k: round(v.median_ms, 4) for k, v in alone.items()}, map=list(x.shape)),
+    )

@@ -11,11 +11,10 @@
 from __future__ import annotations
 
 import functools
-import statistics
 import time
-from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
+from enum import Enum
+from typing import Callable, Sequence, TypeVar
 
 import torch
 import torch.nn.functional as F
@@ -24,21 +23,25 @@ from torch import Tensor
 from torch.utils.flop_counter import FlopCounterMode
 
 from .backbones import Backbone, StageGeometry
-from .bins import LevelBins, bin_argmax, differing_bins, pyramid_bins
+from .bins import AxisSpans, BinGeometry, LevelBins, bin_argmax, bin_geometry, differing_bins, pyramid_bins
 from .pooling import (
     DEFAULT_LEVELS,
-    ParallelSPP,
     SPPF,
+    ParallelSPP,
     check_bin_rule,
     check_pool,
-    sppf_equivalence,
     parallel_spp,
     parse_levels,
     spp,
     spp_output_length,
+    sppf,
     sppf_branches,
     sppf_effective_kernels,
+    sppf_equivalence,
 )
+from .timing import measure_interleaved
+
+ModuleT = TypeVar("ModuleT", bound=torch.nn.Module)
 
 
 @dataclass(frozen=True)
@@ -73,6 +76,12 @@ class FeatureResult:
         c, h, w = self.feature.shape
         return int(c), int(h), int(w)
 
+    @property
+    def spans(self) -> tuple[AxisSpans, AxisSpans]:
+        """``(rows/y, cols/x)`` receptive-field spans of this map's cells, for its own input size."""
+        width, height = self.input_size
+        return self.geometry.spans(height, width)
+
 
 def extract_features(backbone: Backbone, image: Image.Image) -> FeatureResult:
     """Run the backbone once on ``image`` at its own size (no crop, no resize)."""
@@ -90,28 +99,6 @@ def extract_features(backbone: Backbone, image: Image.Image) -> FeatureResult:
         fmap[0].float().cpu(), image.size, backbone.name, backbone.stage, backbone.weights,
         backbone.geometry, forward_ms, logits,
     )
-
-
-class FeatureCache:
-    """A small LRU of :class:`FeatureResult`, keyed by (image digest, backbone, stage, weights, size)."""
-
-    def __init__(self, maxsize: int = 8):
-        self.maxsize = maxsize
-        self._items: OrderedDict[tuple, FeatureResult] = OrderedDict()
-        self.hits = 0
-        self.misses = 0
-
-    def get(self, key: tuple, compute: Callable[[], FeatureResult]) -> FeatureResult:
-        if key in self._items:
-            self.hits += 1
-            self._items.move_to_end(key)
-            return self._items[key]
-        self.misses += 1
-        value = compute()
-        self._items[key] = value
-        if len(self._items) > self.maxsize:
-            self._items.popitem(last=False)
-        return value
 
 
 @dataclass(frozen=True)
@@ -192,6 +179,11 @@ def analyse_head(features: FeatureResult, config: HeadConfig) -> HeadResult:
     return HeadResult(config, tuple(levels), result.vector[0], c)
 
 
+def level_geometry(features: FeatureResult, level: LevelResult) -> list[BinGeometry]:
+    """Every bin of ``level`` in working-image pixels: cells, box through the stride, receptive-field box."""
+    return bin_geometry(level.bins, features.spans, features.input_size, features.geometry.global_context)
+
+
 @dataclass(frozen=True)
 class Prediction:
     label: str
@@ -207,9 +199,19 @@ def _top_k(logits: Tensor, categories: Sequence[str], k: int) -> list[Prediction
 
 def predict(backbone: Backbone, features: FeatureResult, top_k: int = 5) -> list[Prediction]:
     """ImageNet top-k for the whole image, read from the 1 x 1 average level (= the backbone's GAP)."""
-    if features.gap_logits is None or not backbone.can_classify:
-        return []
+    if features.gap_logits is None or not backbone.can_classify or not finite_logits(features):
+        return []  # non-finite logits (a broken checkpoint): a softmax of NaN ranks nothing
     return _top_k(features.gap_logits, backbone.categories, top_k)
+
+
+def finite_logits(features: FeatureResult) -> bool:
+    """False when the classifier's logits hold NaN or inf (then no prediction is meaningful)."""
+    return features.gap_logits is None or bool(torch.isfinite(features.gap_logits).all())
+
+
+def non_finite_count(features: FeatureResult) -> int:
+    """How many values of the feature map are NaN or inf (a broken checkpoint can produce them)."""
+    return int((~torch.isfinite(features.feature)).sum())
 
 
 def bin_predictions(backbone: Backbone, level: LevelResult) -> list[list[Prediction]]:
@@ -234,41 +236,64 @@ def count_flops(module: torch.nn.Module, x: Tensor) -> int:
     return int(counter.get_total_flops())
 
 
+def _seeded_build(build: Callable[[], ModuleT]) -> ModuleT:
+    """Build a module with a fixed random init, leaving the process's random state untouched."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        return build().eval()
+
+
+@functools.lru_cache(maxsize=4)
+def yolo_modules(channels: int, k: int = 5) -> tuple[SPPF, ParallelSPP]:
+    """ultralytics ``SPPF(C, C, k)`` and YOLOv5 ``SPP(C, C, (5, 9, 13))`` with their 1x1 convs
+    (untrained: their latency and shapes are real, their values are not). Cached per C: two
+    4M-parameter modules are not worth rebuilding on every rerun. Read-only: never train them."""
+    return (_seeded_build(lambda: SPPF(channels, channels, k)),
+            _seeded_build(lambda: ParallelSPP(channels, channels, sppf_effective_kernels(k))))
+
+
 @functools.lru_cache(maxsize=16)
 def yolo_head_costs(channels: int, k: int = 5) -> dict[str, tuple[int, int]]:
-    """``{"sppf": (params, flops per feature cell), "parallel": (...)}`` for YOLO-style heads with
-    their 1x1 convs (cv1 halves C, cv2 back to C).
+    """``{"sppf": (params, flops per feature cell), "parallel": (...)}`` for the YOLO heads of
+    :func:`yolo_modules`.
 
     Every FLOP these heads have is in 1x1 convs, which cost the same at every cell, so
-    flop_counter runs once on a 1 x 1 map and the total is this times h * w. Cached per C:
-    building two 4M-parameter modules on every rerun would cost more than the pooling itself.
+    flop_counter runs once on a 1 x 1 map and the total is this times h * w.
     """
     x = torch.zeros(1, channels, 1, 1)
-    sppf_module = SPPF(channels, channels, k).eval()
-    parallel_module = ParallelSPP(channels, channels, sppf_effective_kernels(k)).eval()
+    sppf_module, parallel_module = yolo_modules(channels, k)
     return {
         "sppf": (_params(sppf_module), count_flops(sppf_module, x)),
         "parallel": (_params(parallel_module), count_flops(parallel_module, x)),
     }
 
 
+class HeadKind(Enum):
+    """Which head a cost row describes (its ``value`` keys the timings: ``sppf_pool``, ...)."""
+
+    SPP = "spp"
+    SPPF = "sppf"
+    PARALLEL_SPP = "parallel_spp"
+
+
 @dataclass(frozen=True)
 class HeadCost:
-    """Cost of one head on the current map. ``pool_comparisons`` is the analytic count of
-    max-pool window reads (what SPPF saves); ``params``/``flops`` are for the YOLO-style
-    module with its 1x1 convs (cv1 halves C, cv2 back to C), FLOPs via flop_counter."""
+    """Cost of one head on the current map.
+
+    ``params``/``flops`` (flop_counter: convs only, pooling has none) describe the module with
+    its 1x1 convs (SPPF, YOLOv5 SPP; cv1 halves C, cv2 back to C); classic SPP has no convs.
+    ``pool_ms`` times the parameter-free pooling alone (for SPPF and YOLOv5 SPP: on cv1's
+    C/2-channel output, as inside the module), ``total_ms`` the whole module; for SPP both
+    are the same call. Medians by :func:`spp_viz.timing.measure_interleaved`.
+    """
 
     name: str
+    kind: HeadKind
     output_shape: tuple[int, ...]
-    latency_ms: float
     params: int
     flops: int
-    pool_comparisons: int
-
-    @property
-    def key(self) -> str:
-        """Short name for timing tables: ``sppf``, ``parallel_spp`` or ``spp``."""
-        return "sppf" if self.name.startswith("SPPF") else "parallel_spp" if self.name.startswith("Parallel") else "spp"
+    pool_ms: float
+    total_ms: float
 
 
 @dataclass(frozen=True)
@@ -284,8 +309,13 @@ class SPPFComparison:
     costs: tuple[HeadCost, ...] = ()
 
     def latencies_ms(self) -> dict[str, float]:
-        """``{"sppf_latency": ..., "parallel_spp_latency": ..., "spp_latency": ...}`` (empty unless measured)."""
-        return {f"{cost.key}_latency": cost.latency_ms for cost in self.costs}
+        """``{"sppf_pool": ..., "sppf_total": ..., "parallel_spp_pool": ..., ..., "spp_total": ...}``
+        (empty unless measured)."""
+        out = {}
+        for cost in self.costs:
+            out[f"{cost.kind.value}_pool"] = cost.pool_ms
+            out[f"{cost.kind.value}_total"] = cost.total_ms
+        return out
 
     def receptive_fields(self, geometry: StageGeometry) -> list[dict]:
         """Each branch's window in feature cells and, through the stage, in input pixels."""
@@ -295,49 +325,57 @@ class SPPFComparison:
         return rows
 
 
-def compare_sppf(features: FeatureResult, config: HeadConfig | None = None, k: int = 5, measure: bool = True,
-                 timing_runs: int = 3) -> SPPFComparison:
-    """Run SPPF and parallel SPP on the map; report equality, shapes and (optionally) costs.
-
-    Latencies are medians of ``timing_runs`` interleaved runs of the three heads.
-
-    Costs include classic SPP with ``config`` for contrast: its output is a fixed vector while
-    SPPF's grows with the map.
-    """
-    fmap = features.feature
-    c, h, w = features.shape
-    x = fmap.unsqueeze(0)
-    kernels = sppf_effective_kernels(k)
-    # The runs that produce the branches and the equality check double as timing samples,
-    # interleaved SPPF / parallel so machine noise hits both alike.
-    # Classic SPP is timed in the same loop, for contrast.
-    config = config or HeadConfig()
-    sppf_ms, par_ms, spp_ms = [], [], []
+def _timed_callables(x: Tensor, config: HeadConfig, k: int) -> dict[str, Callable[[], object]]:
+    """``{kind_pool, kind_total}`` callables for SPPF, YOLOv5 SPP and the current SPP head."""
+    sppf_module, parallel_module = yolo_modules(int(x.shape[1]), k)
     with torch.inference_mode():
-        for _ in range(timing_runs if measure else 1):
-            start = time.perf_counter()
-            cascade = sppf_branches(x, k)
-            sppf_out = torch.cat(cascade, dim=1)  # exactly sppf(x, k)
-            mid = time.perf_counter()
-            parallel_out = parallel_spp(x, kernels)
-            end = time.perf_counter()
-            sppf_ms.append((mid - start) * 1000)
-            par_ms.append((end - mid) * 1000)
-            if measure:
-                spp_length = int(spp(x, config.levels, config.pool, config.rule).vector.shape[1])
-                spp_ms.append((time.perf_counter() - end) * 1000)
-        eq = sppf_equivalence(sppf_out, parallel_out)
+        half = sppf_module.cv1(x)  # what the modules' pools really read: cv1's C/2 channels
+    kernels = sppf_effective_kernels(k)
+
+    def run(fn: Callable[[], object]) -> Callable[[], object]:
+        def call() -> object:
+            with torch.inference_mode():
+                return fn()
+        return call
+
+    current_spp = run(lambda: spp(x, config.levels, config.pool, config.rule).vector)
+    return {
+        "sppf_pool": run(lambda: sppf(half, k)), "sppf_total": run(lambda: sppf_module(x)),
+        "parallel_spp_pool": run(lambda: parallel_spp(half, kernels)), "parallel_spp_total": run(lambda: parallel_module(x)),
+        "spp_pool": current_spp,
+    }
+
+
+def _measure_costs(x: Tensor, config: HeadConfig, k: int, spp_length: int) -> tuple[HeadCost, ...]:
+    """Time the three heads interleaved, alone (call this where nothing else competes)."""
+    _, c, h, w = x.shape
+    t = measure_interleaved(_timed_callables(x, config, k))
+    (sppf_params, sppf_flops), (par_params, par_flops) = yolo_head_costs(c, k).values()
+    spp_ms = t["spp_pool"].median_ms
+    rule = "" if config.rule == "adaptive" else ", paper rule"
+    return (
+        HeadCost(f"SPPF (k={k}, x3)", HeadKind.SPPF, (c, h, w), sppf_params, sppf_flops * h * w,
+                 t["sppf_pool"].median_ms, t["sppf_total"].median_ms),
+        HeadCost(f"Parallel SPP ({', '.join(map(str, sppf_effective_kernels(k)))})", HeadKind.PARALLEL_SPP, (c, h, w),
+                 par_params, par_flops * h * w, t["parallel_spp_pool"].median_ms, t["parallel_spp_total"].median_ms),
+        HeadCost(f"SPP {','.join(map(str, config.levels))} ({config.pool}{rule})", HeadKind.SPP, (spp_length,), 0, 0, spp_ms, spp_ms),
+    )
+
+
+def compare_sppf(features: FeatureResult, config: HeadConfig | None = None, k: int = 5, measure: bool = True) -> SPPFComparison:
+    """Run SPPF's cascade and parallel SPP on the map; report equality (NaN-aware), shapes and,
+    with ``measure``, the costs of SPPF, YOLOv5's SPP and the CURRENT SPP head (``config``,
+    whatever its levels, pool and bin rule), so one row always describes the head on the page.
+    """
+    x = features.feature.unsqueeze(0)
+    kernels = sppf_effective_kernels(k)
+    config = config or HeadConfig()
+    with torch.inference_mode():
+        cascade = sppf_branches(x, k)
+        eq = sppf_equivalence(torch.cat(cascade, dim=1), parallel_spp(x, kernels))
+        spp_length = int(spp(x, config.levels, config.pool, config.rule).vector.shape[1])
+    costs = _measure_costs(x, config, k, spp_length) if measure else ()
     branches = tuple(b[0] for b in cascade)
-    costs: tuple[HeadCost, ...] = ()
-    if measure:
-        cells = c * h * w
-        yolo = yolo_head_costs(c, k)
-        (sppf_params, sppf_flops), (par_params, par_flops) = yolo["sppf"], yolo["parallel"]
-        costs = (
-            HeadCost("SPPF (k=5, x3)", tuple(eq.shape[1:]), statistics.median(sppf_ms), sppf_params, sppf_flops * h * w, cells * 3 * k * k),
-            HeadCost("Parallel SPP (5, 9, 13)", tuple(eq.shape[1:]), statistics.median(par_ms), par_params, par_flops * h * w, cells * sum(q * q for q in kernels)),
-            HeadCost(f"SPP {','.join(map(str, config.levels))} ({config.pool})", (spp_length,), statistics.median(spp_ms), 0, 0, cells * len(config.levels)),
-        )
     return SPPFComparison(k, kernels, branches, eq.equal, eq.max_abs_diff, tuple(eq.shape[1:]), costs)
 
 
@@ -369,7 +407,28 @@ def dimension_table(features: FeatureResult, head: HeadResult) -> list[dict]:
     return rows
 
 
-def size_sweep(geometry: StageGeometry, levels: Sequence[int], aspect: float = 1.0, short_sides: Sequence[int] = (64, 128, 224, 320, 448, 640, 800, 1024)) -> list[dict]:
+@dataclass(frozen=True)
+class SizeSweepRow:
+    """One input size of :func:`size_sweep`: the map it gives, SPP's length and SPPF's numbers."""
+
+    input_width: int
+    input_height: int
+    short_side: int
+    feature: tuple[int, int, int]  # (C, h, w) of the stage's map for this input
+    spp_length: int  # C * sum(n^2): the same for every size (0 when the input is too small for a map)
+    sppf_numbers: int  # 4C * h * w of SPPF's concat without convs: grows with the input
+
+    @property
+    def feature_height(self) -> int:
+        return self.feature[1]
+
+    @property
+    def feature_width(self) -> int:
+        return self.feature[2]
+
+
+def size_sweep(geometry: StageGeometry, levels: Sequence[int], aspect: float = 1.0,
+               short_sides: Sequence[int] = (64, 128, 224, 320, 448, 640, 800, 1024)) -> list[SizeSweepRow]:
     """For inputs of each short side (at ``aspect`` = width / height): feature map size,
     SPP length (constant) and SPPF output size (growing). Pure arithmetic, no forward pass."""
     levels = parse_levels(levels)
@@ -378,8 +437,5 @@ def size_sweep(geometry: StageGeometry, levels: Sequence[int], aspect: float = 1
     for s in short_sides:
         height, width = (s, round(s * aspect)) if aspect >= 1 else (round(s / aspect), s)
         h, w = geometry.feature_size(height, width)
-        rows.append({
-            "input": f"{width} x {height}", "short_side": s, "feature_map": f"{c} x {h} x {w}",
-            "spp_length": spp_output_length(c, levels) if h and w else 0, "sppf_numbers": 4 * c * h * w,
-        })
+        rows.append(SizeSweepRow(width, height, s, (c, h, w), spp_output_length(c, levels) if h and w else 0, 4 * c * h * w))
     return rows

@@ -13,7 +13,7 @@ import io
 import os
 import pickle
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, cast
 
 import numpy as np
 import torch
@@ -24,6 +24,7 @@ from torchvision.models import get_model_weights
 from torchvision.models.feature_extraction import create_feature_extractor
 
 from . import efficientnet_lite
+from .bins import AxisSpans
 from .defaults import DEFAULT_BACKBONE, WEIGHT_CHOICES
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -76,20 +77,20 @@ def _tv(name: str) -> Callable[[], nn.Module]:
 
 
 def _fc_head(model: nn.Module, gap: Tensor) -> Tensor:
-    return model.fc(gap)
+    return cast(nn.Module, model.fc)(gap)
 
 
 def _classifier_head(model: nn.Module, gap: Tensor) -> Tensor:
-    return model.classifier(gap)
+    return cast(nn.Module, model.classifier)(gap)
 
 
 def _convnext_head(model: nn.Module, gap: Tensor) -> Tensor:
     # ConvNeXt's classifier starts with a LayerNorm2d over (B, C, 1, 1)
-    return model.classifier(gap[:, :, None, None])
+    return cast(nn.Module, model.classifier)(gap[:, :, None, None])
 
 
 def _lite0_head(model: nn.Module, gap: Tensor) -> Tensor:
-    return model.classify(gap)
+    return cast(efficientnet_lite.EfficientNetLite0, model).classify(gap)
 
 
 _RESNET_STAGES = {"layer1": "layer1", "layer2": "layer2", "layer3": "layer3", "layer4": "layer4"}
@@ -166,6 +167,17 @@ class LayerGeometry:
         size = (-(-span // self.stride) if self.ceil_mode else span // self.stride) + 1
         return max(size, 0)
 
+    def left_padding(self, a: int) -> int:
+        """Padding before the first input cell for an input of length ``a``.
+
+        TF "same": ``total = max((ceil(a/s) - 1)*s + (k - 1)*d + 1 - a, 0)``, ``total // 2``
+        in front (the odd one goes at the end), so it changes with ``a``.
+        """
+        if not self.same:
+            return self.padding
+        total = max((-(-a // self.stride) - 1) * self.stride + (self.kernel - 1) * self.dilation + 1 - a, 0)
+        return total // 2
+
 
 @dataclass(frozen=True)
 class StageGeometry:
@@ -176,12 +188,41 @@ class StageGeometry:
     channels: int
     receptive_field: int
     layers: tuple[LayerGeometry, ...] = field(default=(), repr=False)
+    # squeeze-excite on the path: every output then depends on every pixel of the image
+    global_context: bool = False
 
     def feature_size(self, height: int, width: int) -> tuple[int, int]:
         """``(h, w)`` of the stage's map for an ``height x width`` input (0 when the input is too small)."""
         for layer in self.layers:
             height, width = layer.out_size(height), layer.out_size(width)
         return height, width
+
+    def axis_spans(self, length: int) -> AxisSpans:
+        """Receptive fields of the cells along one axis of ``length`` pixels.
+
+        Walks the layers with each one's padding for the length it really receives:
+        ``offset -= pad_left * jump``, ``size += (k - 1) * d * jump``, ``jump *= s``.
+        A geometry without a layer trace (built by hand) assumes cells centred on
+        ``(i + 0.5) * stride``: there is nothing to derive the padding from.
+        """
+        if not self.layers:
+            count = length // self.stride
+            return AxisSpans((self.stride - self.receptive_field) / 2, self.stride, self.receptive_field, count, length)
+        offset, jump, size, a, read_end = 0, 1, 1, length, length
+        for layer in self.layers:
+            pad, out = layer.left_padding(a), layer.out_size(a)
+            # the last input cell this layer reads: floor-mode layers may drop trailing cells
+            last = min((out - 1) * layer.stride - pad + (layer.kernel - 1) * layer.dilation, a - 1)
+            read_end = min(offset + last * jump + size, read_end) if out > 0 else 0
+            offset -= pad * jump
+            size += (layer.kernel - 1) * layer.dilation * jump
+            jump *= layer.stride
+            a = out
+        return AxisSpans(float(offset), jump, size, a, length, read_end)
+
+    def spans(self, height: int, width: int) -> tuple[AxisSpans, AxisSpans]:
+        """``(rows/y, cols/x)`` spans for an ``height x width`` input (see :meth:`axis_spans`)."""
+        return self.axis_spans(height), self.axis_spans(width)
 
 
 @dataclass
@@ -200,6 +241,8 @@ class Backbone:
     geometry: StageGeometry
     device: torch.device
     categories: tuple[str, ...] = field(default=(), repr=False)
+    # one sentence when the weights hold NaN or inf (a broken checkpoint still loads; it is flagged)
+    weights_warning: str | None = None
 
     @property
     def name(self) -> str:
@@ -230,9 +273,10 @@ class Backbone:
     @torch.inference_mode()
     def classify(self, pooled: Tensor) -> Tensor:
         """ImageNet logits ``(B, 1000)`` from average-pooled final-stage features ``(B, C)``."""
-        if not self.can_classify:
+        head = self.spec.head
+        if head is None or not self.can_classify:
             raise BackboneError(f"{self.spec.title} at stage {self.stage} with {self.weights} weights has no ImageNet classifier to read.")
-        return self.spec.head(self.model, pooled.to(self.device))
+        return head(self.model, pooled.to(self.device))
 
 
 def pick_device(device: str | torch.device | None = None) -> torch.device:
@@ -268,6 +312,16 @@ def read_checkpoint(data: bytes, filename: str = "checkpoint") -> dict[str, Tens
     except Exception as exc:  # zip, EOF, unknown format: a bad upload, not a crash
         raise BackboneError(f"{filename} is not a readable PyTorch checkpoint ({type(exc).__name__}).") from None
     return _unwrap_state_dict(obj)
+
+
+def non_finite_warning(state_dict: dict[str, Tensor], filename: str) -> str | None:
+    """One sentence naming how many tensors hold NaN or inf, or None when all values are finite."""
+    bad = [k for k, v in state_dict.items() if v.is_floating_point() and not bool(torch.isfinite(v).all())]
+    if not bad:
+        return None
+    shown = ", ".join(bad[:3]) + (", ..." if len(bad) > 3 else "")
+    return (f"The checkpoint {filename} holds NaN or infinite values in {len(bad)} of {len(state_dict)} tensors "
+            f"({shown}), so the features and predictions computed from it are not meaningful.")
 
 
 def _apply_state_dict(model: nn.Module, state_dict: dict[str, Tensor], what: str) -> None:
@@ -318,14 +372,19 @@ def _trace_geometry(model: nn.Module, extractor: Callable[[Tensor], Tensor], dev
 
     Walks the conv and pooling layers in execution order (r += (k - 1) * d * j; j *= s).
     Residual shortcut convs are skipped: they never widen the field or change the size
-    beyond the main path. Squeeze-excite's global context is not counted.
+    beyond the main path. Squeeze-excite (its convs run on a globally pooled 1 x 1 map) is
+    not a layer of the path; it sets ``global_context``, since it mixes every pixel in.
     """
     layers: list[LayerGeometry] = []
     names = {m: n for n, m in model.named_modules()}
+    seen_global = []
 
     def hook(module: nn.Module, inputs, _output) -> None:
-        if "downsample" in names.get(module, "") or inputs[0].shape[-1] == 1 and inputs[0].shape[-2] == 1:
-            return  # shortcut branch, or squeeze-excite on a globally pooled 1 x 1 map
+        if "downsample" in names.get(module, ""):
+            return  # shortcut branch
+        if inputs[0].shape[-1] == 1 and inputs[0].shape[-2] == 1:
+            seen_global.append(names.get(module, ""))  # squeeze-excite on a globally pooled 1 x 1 map
+            return
         if isinstance(module, nn.Conv2d):
             same = isinstance(module, efficientnet_lite.SameConv2d)
             layers.append(LayerGeometry(module.kernel_size[0], module.stride[0], module.dilation[0], _first(module.padding), False, same))
@@ -343,7 +402,8 @@ def _trace_geometry(model: nn.Module, extractor: Callable[[Tensor], Tensor], dev
     for layer in layers:
         rf += (layer.kernel - 1) * layer.dilation * jump
         jump *= layer.stride
-    return StageGeometry(stride=jump, channels=int(out.shape[1]), receptive_field=rf, layers=tuple(layers))
+    return StageGeometry(stride=jump, channels=int(out.shape[1]), receptive_field=rf, layers=tuple(layers),
+                         global_context=bool(seen_global))
 
 
 def load_backbone(
@@ -368,10 +428,15 @@ def load_backbone(
     if weights not in WEIGHT_CHOICES:
         raise BackboneError(f"Weights {weights!r} are not supported: choose one of {', '.join(WEIGHT_CHOICES)}.")
     dev = pick_device(device)
-    torch.manual_seed(0)  # an untrained model is the same random init every time
-    model = spec.builder()
+    # an untrained model is the same random init every time, without resetting the caller's random state
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        model = spec.builder()
+    weights_warning: str | None = None
     if checkpoint is not None:
-        _apply_state_dict(model, read_checkpoint(checkpoint, checkpoint_name), f"The checkpoint {checkpoint_name}")
+        state_dict = read_checkpoint(checkpoint, checkpoint_name)
+        _apply_state_dict(model, state_dict, f"The checkpoint {checkpoint_name}")
+        weights_warning = non_finite_warning(state_dict, checkpoint_name)
         label = f"checkpoint {checkpoint_name}"
     elif weights == "pretrained":
         state_dict, label = _pretrained_state_dict(spec, download)
@@ -384,7 +449,8 @@ def load_backbone(
         graph = create_feature_extractor(model, return_nodes={node: "out"}).eval()
         extractor = lambda x: graph(x)["out"]  # noqa: E731
     else:
-        extractor = lambda x: model.features(x, spec.stages[stage])  # noqa: E731
+        lite = cast(efficientnet_lite.EfficientNetLite0, model)
+        extractor = lambda x: lite.features(x, spec.stages[stage])  # noqa: E731
     categories = tuple(get_model_weights("resnet18").DEFAULT.meta["categories"]) if spec.head else ()
     # a user's checkpoint may be fine-tuned on other classes: trust its classifier only with 1000 outputs
     if checkpoint is not None and spec.head is not None:
@@ -392,7 +458,7 @@ def load_backbone(
         if last_linear.out_features != len(categories):
             categories = ()
     geometry = _trace_geometry(model, extractor, dev)
-    return Backbone(spec, stage, label, model, extractor, geometry, dev, categories)
+    return Backbone(spec, stage, label, model, extractor, geometry, dev, categories, weights_warning)
 
 
 def describe_backbones() -> list[dict]:

@@ -41,11 +41,14 @@ class Bin:
     col: int
     rows: tuple[int, int]
     cols: tuple[int, int]
+    # columns the level really has: n under the adaptive rule, possibly not n under the paper rule
+    level_cols: int = 0
 
     @property
     def index(self) -> int:
-        """Row-major index within the level (the order in the flattened SPP vector)."""
-        return self.row * self.level + self.col
+        """Row-major position within the level (the order in the flattened SPP vector):
+        ``row * cols + col`` with the ACTUAL column count (the paper rule may give cols != n)."""
+        return self.row * (self.level_cols or self.level) + self.col
 
     @property
     def cells(self) -> int:
@@ -118,7 +121,8 @@ def pyramid_bins(height: int, width: int, n: int, rule: str = "adaptive") -> Lev
     """Geometry of level ``n`` on a ``height x width`` feature map."""
     row_ranges = tuple(axis_bins(height, n, rule))
     col_ranges = tuple(axis_bins(width, n, rule))
-    bins = tuple(Bin(n, i, j, r, c) for i, r in enumerate(row_ranges) for j, c in enumerate(col_ranges))
+    cols = len(col_ranges)
+    bins = tuple(Bin(n, i, j, r, c, cols) for i, r in enumerate(row_ranges) for j, c in enumerate(col_ranges))
     return LevelBins(n, rule, height, width, row_ranges, col_ranges, bins)
 
 
@@ -174,6 +178,96 @@ def project_bins_to_image(
             float(min(max(x1, 0), width)), float(min(max(y1, 0), height)),
         ))
     return boxes
+
+
+@dataclass(frozen=True)
+class AxisSpans:
+    """Where each feature cell of one axis sits in input pixels, padding included.
+
+    Pixel p spans ``[p, p + 1)``. Cell i's theoretical receptive field is
+    ``[offset + i*jump, offset + i*jump + size)``: ``offset`` is usually negative because
+    the layers pad, and its value depends on each layer's padding for this input length
+    (TF "same" padding changes with the length), which is why it is derived per input size.
+    Clipped to the image, and to ``read_end`` (a layer with a remainder, e.g. ConvNeXt's
+    4 x 4 stride-4 stem on 77 pixels, never reads the last pixels), it is exactly the set of
+    pixels the cell depends on (tests/test_geometry.py checks it against gradients).
+    """
+
+    offset: float  # first pixel of cell 0's receptive field (often negative: padding)
+    jump: int  # the stage's stride along this axis
+    size: int  # receptive field width in pixels (theoretical)
+    count: int  # cells along this axis
+    input_length: int  # pixels along this axis
+    # pixels from here on reach no cell (a floor-mode layer dropped them); None: the whole axis is read
+    read_end: int | None = None
+
+    def cell(self, i: int) -> tuple[float, float]:
+        """``[i*jump, (i+1)*jump)``: the cell "through the stride" (unclipped)."""
+        return float(i * self.jump), float((i + 1) * self.jump)
+
+    def rf(self, i: int) -> tuple[float, float]:
+        """``[offset + i*jump, offset + i*jump + size)``: the receptive field, unclipped."""
+        start = self.offset + i * self.jump
+        return float(start), float(start + self.size)
+
+    def rf_clipped(self, i: int) -> tuple[float, float]:
+        """:meth:`rf` clipped to the pixels that are really read: ``[0, read_end)``."""
+        end = self.input_length if self.read_end is None else min(self.read_end, self.input_length)
+        start, stop = self.rf(i)
+        return _clip(start, end), _clip(stop, end)
+
+    def centre(self, i: int) -> float:
+        """Centre of cell i's receptive field: ``offset + i*jump + size / 2``."""
+        return self.offset + i * self.jump + self.size / 2
+
+
+@dataclass(frozen=True)
+class BinGeometry:
+    """One bin of a level in image pixels, ``[start, end)``, clipped to the image."""
+
+    level: int
+    row: int
+    col: int
+    index: int  # row-major position within the level: row * cols + col (cols = actual column count)
+    cells: tuple[int, int, int, int]  # r0, r1, c0, c1 feature cells, [start, end)
+    box: PixelBox  # the cells through the stride
+    rf_box: PixelBox  # union of the cells' receptive fields (the whole image with global context)
+
+
+def _clip(a: float, length: int) -> float:
+    return float(min(max(a, 0.0), float(length)))
+
+
+def _clipped_box(x: tuple[float, float], y: tuple[float, float], width: int, height: int) -> PixelBox:
+    return PixelBox(_clip(x[0], width), _clip(y[0], height), _clip(x[1], width), _clip(y[1], height))
+
+
+def bin_geometry(
+    bins: LevelBins,
+    spans: tuple[AxisSpans, AxisSpans],
+    image_size: tuple[int, int],
+    global_context: bool = False,
+) -> list[BinGeometry]:
+    """Every bin of ``bins`` (in ``bins.bins`` order) in image pixels.
+
+    ``spans`` is ``(rows/y, cols/x)``, ``image_size`` is ``(width, height)``. ``box`` is the
+    bin's cells through the stride; ``rf_box`` the union of its cells' receptive fields
+    (cells are contiguous, so it is the first cell's start to the last cell's end). With
+    ``global_context`` (squeeze-excite on the path) every output depends on every pixel, so
+    ``rf_box`` is the whole image.
+    """
+    ys, xs = spans
+    width, height = image_size
+    out = []
+    for b in bins.bins:
+        (r0, r1), (c0, c1) = b.rows, b.cols
+        box = _clipped_box((xs.cell(c0)[0], xs.cell(c1 - 1)[1]), (ys.cell(r0)[0], ys.cell(r1 - 1)[1]), width, height)
+        if global_context:
+            rf_box = PixelBox(0.0, 0.0, float(width), float(height))
+        else:
+            rf_box = PixelBox(xs.rf_clipped(c0)[0], ys.rf_clipped(r0)[0], xs.rf_clipped(c1 - 1)[1], ys.rf_clipped(r1 - 1)[1])
+        out.append(BinGeometry(b.level, b.row, b.col, b.index, (r0, r1, c0, c1), box, rf_box))
+    return out
 
 
 def bin_argmax(feature: Tensor, n: int, rule: str = "adaptive") -> Tensor:

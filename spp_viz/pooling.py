@@ -19,48 +19,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .defaults import BIN_RULES, DEFAULT_LEVELS, POOL_TYPES
+from .defaults import BIN_RULES, DEFAULT_LEVELS, LEVEL_PRESETS, MAX_LEVEL, POOL_TYPES  # noqa: F401 (re-exported)
+from .options import parse_levels  # torch-free home of the levels check, re-exported here
 
 PoolType = Literal["max", "avg"]
 BinRule = Literal["adaptive", "paper"]
-
-LEVEL_PRESETS: dict[str, tuple[int, ...]] = {
-    "default": DEFAULT_LEVELS,
-    "spp-net": (6, 3, 2, 1),
-    "psp": (1, 2, 3, 6),
-}
-MAX_LEVEL = 64
-
-
-def parse_levels(levels: str | Sequence[int]) -> tuple[int, ...]:
-    """Validate pyramid levels given as ``"1,2,4"``, a preset name or a sequence of ints.
-
-    Raises ``ValueError`` with one sentence saying what was wrong and what is allowed.
-    """
-    if isinstance(levels, str):
-        text = levels.strip()
-        if text.lower() in LEVEL_PRESETS:
-            return LEVEL_PRESETS[text.lower()]
-        if not text:
-            raise ValueError("Levels are empty: give comma-separated positive integers such as 1,2,4.")
-        parts = [p.strip() for p in text.split(",")]
-        out = []
-        for part in parts:
-            if not part:
-                raise ValueError(f"Levels {levels!r} contain an empty item: give comma-separated positive integers such as 1,2,4.")
-            if not part.isdigit():
-                raise ValueError(f"Level {part!r} is not a positive integer: give comma-separated positive integers such as 1,2,4.")
-            out.append(int(part))
-        levels = out
-    result = tuple(int(n) for n in levels)
-    if not result:
-        raise ValueError("Levels are empty: give at least one positive integer such as 1.")
-    for n in result:
-        if n < 1 or n > MAX_LEVEL:
-            raise ValueError(f"Level {n} is out of range: each level must be between 1 and {MAX_LEVEL}.")
-    if len(set(result)) != len(result):
-        raise ValueError(f"Levels {list(result)} repeat a value: each level may appear once.")
-    return result
 
 
 def check_pool(pool: str) -> None:
@@ -141,8 +104,8 @@ def _paper_level(x: Tensor, n: int, pool: str) -> tuple[Tensor, bool]:
 def spp(
     x: Tensor,
     levels: Sequence[int] = DEFAULT_LEVELS,
-    pool: PoolType = "max",
-    rule: BinRule = "adaptive",
+    pool: PoolType | str = "max",
+    rule: BinRule | str = "adaptive",
 ) -> SPPResult:
     """Spatial pyramid pooling of ``x`` ``(B, C, h, w)`` into ``(B, C * sum(n^2))``.
 
@@ -168,7 +131,7 @@ def spp(
     return SPPResult(vector, tuple(results))
 
 
-def average_spp(x: Tensor, levels: Sequence[int] = DEFAULT_LEVELS, rule: BinRule = "adaptive") -> SPPResult:
+def average_spp(x: Tensor, levels: Sequence[int] = DEFAULT_LEVELS, rule: BinRule | str = "adaptive") -> SPPResult:
     """"SPP with global average pooling": every bin averaged; the 1x1 level is exactly GAP."""
     return spp(x, levels, pool="avg", rule=rule)
 
@@ -176,7 +139,7 @@ def average_spp(x: Tensor, levels: Sequence[int] = DEFAULT_LEVELS, rule: BinRule
 class SPP(nn.Module):
     """He et al.'s SPP layer: ``(B, C, h, w) -> (B, C * sum(n^2))`` for any h, w."""
 
-    def __init__(self, levels: Sequence[int] = DEFAULT_LEVELS, pool: PoolType = "max", rule: BinRule = "adaptive"):
+    def __init__(self, levels: Sequence[int] = DEFAULT_LEVELS, pool: PoolType | str = "max", rule: BinRule | str = "adaptive"):
         super().__init__()
         self.levels = parse_levels(levels)
         check_pool(pool)
@@ -227,13 +190,13 @@ def sppf_effective_kernels(k: int = 5, repeats: int = 3) -> tuple[int, ...]:
 
 
 class ConvBNAct(nn.Module):
-    """YOLOv5's ``Conv``: conv (no bias) + BatchNorm + SiLU."""
+    """YOLOv5/ultralytics ``Conv``: conv (no bias) + BatchNorm + SiLU (``act=False``: no activation)."""
 
-    def __init__(self, c1: int, c2: int, k: int = 1):
+    def __init__(self, c1: int, c2: int, k: int = 1, act: bool = True):
         super().__init__()
         self.conv = nn.Conv2d(c1, c2, k, 1, k // 2, bias=False)
         self.bn = nn.BatchNorm2d(c2)
-        self.act = nn.SiLU()
+        self.act = nn.SiLU() if act else nn.Identity()
 
     def forward(self, x: Tensor) -> Tensor:
         return self.act(self.bn(self.conv(x)))
@@ -256,13 +219,18 @@ class ParallelSPP(nn.Module):
 
 
 class SPPF(nn.Module):
-    """YOLOv5 ``SPPF``: [cv1] -> x, m(x), m(m(x)), m(m(m(x))) with one 5x5 pool -> cat -> [cv2]."""
+    """ultralytics ``SPPF``: [cv1] -> x, m(x), m(m(x)), m(m(m(x))) with one 5x5 pool -> cat -> [cv2].
 
-    def __init__(self, c1: int, c2: int | None = None, k: int = 5, convs: bool = True):
+    As in current ultralytics (``ultralytics/nn/modules/block.py``), cv1 is
+    ``Conv(c1, c_, 1, 1, act=False)``: conv + BN without SiLU (YOLOv5's SPPF had SiLU there;
+    parameters and FLOPs are the same). ``cv1_act=True`` gives YOLOv5's version.
+    """
+
+    def __init__(self, c1: int, c2: int | None = None, k: int = 5, convs: bool = True, cv1_act: bool = False):
         super().__init__()
         self.k = k
         c_ = c1 // 2 if convs else c1
-        self.cv1 = ConvBNAct(c1, c_) if convs else nn.Identity()
+        self.cv1 = ConvBNAct(c1, c_, act=cv1_act) if convs else nn.Identity()
         self.cv2 = ConvBNAct(c_ * 4, c2 or c1) if convs else nn.Identity()
         self.m = nn.MaxPool2d(k, 1, k // 2)
 
@@ -283,9 +251,19 @@ class Equivalence:
 
 
 def sppf_equivalence(sppf_out: Tensor, parallel_out: Tensor) -> Equivalence:
-    """Compare an SPPF output with a parallel SPP output: ``torch.equal`` and max |diff|."""
-    diff = (sppf_out - parallel_out).abs().max().item() if sppf_out.numel() else 0.0
-    return Equivalence(bool(torch.equal(sppf_out, parallel_out)), float(diff), tuple(sppf_out.shape))
+    """Compare an SPPF output with a parallel SPP output, NaN- and inf-aware.
+
+    ``equal``: same shape and bit-equal values, where NaN equals NaN (a map from a broken
+    checkpoint may hold NaN; identical tensors must still compare equal). ``max_abs_diff``
+    is over the places where both values are finite (inf - inf at the same place is no
+    difference, not NaN); a place where only one side is finite makes ``equal`` False.
+    """
+    if sppf_out.shape != parallel_out.shape:
+        return Equivalence(False, float("inf"), tuple(sppf_out.shape))
+    equal = bool(torch.equal(sppf_out, parallel_out) or torch.allclose(sppf_out, parallel_out, rtol=0, atol=0, equal_nan=True))
+    finite = torch.isfinite(sppf_out) & torch.isfinite(parallel_out)
+    diff = (sppf_out - parallel_out)[finite].abs()
+    return Equivalence(equal, float(diff.max()) if diff.numel() else 0.0, tuple(sppf_out.shape))
 
 
 def check_sppf_equivalence(x: Tensor, k: int = 5) -> Equivalence:

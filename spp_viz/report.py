@@ -7,8 +7,10 @@ with timings; :func:`build_report` turns the pieces into the JSON-ready dict of
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 from .analysis import (
     FeatureResult,
@@ -20,11 +22,18 @@ from .analysis import (
     compare_sppf,
     dimension_table,
     extract_features,
+    finite_logits,
+    level_geometry,
+    non_finite_count,
     predict,
 )
 from .backbones import DEFAULT_BACKBONE, Backbone, load_backbone
+from .bins import BinGeometry
+from .defaults import DEFAULT_LEVELS, DEFAULT_TOP_K, SPPF_DEFAULT_K, SPPF_DEFAULT_N
+from .family import FamilyComparison, compare_family, heads_json
 from .images import DEFAULT_MAX_PIXELS, DEFAULT_MAX_SIDE, DecodedImage, load_image
-from .defaults import DEFAULT_LEVELS, DEFAULT_TOP_K
+from .pooling import parse_levels
+from .regions import RegionResult
 
 
 @dataclass
@@ -38,9 +47,12 @@ class Inspection:
     sppf: SPPFComparison
     predictions: list[Prediction]
     timings_ms: dict[str, float] = field(default_factory=dict)
+    family: FamilyComparison | None = None  # the pyramid-pooling family, when heads were asked for
+    region: RegionResult | None = None  # issue 10: a box pooled from the shared map (``inspect --region``)
 
     def report(self) -> dict:
-        return build_report(self.decoded, self.backbone, self.features, self.head, self.sppf, self.predictions, self.timings_ms)
+        return build_report(self.decoded, self.backbone, self.features, self.head, self.sppf, self.predictions, self.timings_ms,
+                            family=self.family, region=self.region)
 
 
 def run_inspection(
@@ -60,12 +72,15 @@ def run_inspection(
     top_k: int = DEFAULT_TOP_K,
     download: bool = True,
     device: str | None = None,
+    heads: str | None = None,
+    sppf_k: int = SPPF_DEFAULT_K,
+    sppf_n: int = SPPF_DEFAULT_N,
 ) -> Inspection:
     """Analyse image bytes (or an image already decoded with ``images.load_image``).
 
     Raises ``ImageDecodeError``/``BackboneError``/``ValueError`` with one sentence.
     """
-    config = HeadConfig(levels, pool, rule)  # validate options before any heavy work
+    config = HeadConfig(parse_levels(levels), pool, rule)  # validate options before any heavy work
     if top_k < 1:
         raise ValueError(f"top-k must be at least 1, got {top_k}.")
     timings: dict[str, float] = {}
@@ -86,8 +101,10 @@ def run_inspection(
     sppf = compare_sppf(features, config)
     timings.update(sppf.latencies_ms())
     predictions = predict(model, features, top_k)
+    # the family (issue 9): ``heads`` is "all" or comma-separated ids; measured last, alone
+    family = compare_family(features, heads, config, sppf_k, sppf_n) if heads else None
     timings["total"] = (time.perf_counter() - start) * 1000
-    return Inspection(decoded, model, features, head, sppf, predictions, timings)
+    return Inspection(decoded, model, features, head, sppf, predictions, timings, family)
 
 
 def build_report(
@@ -98,11 +115,17 @@ def build_report(
     sppf: SPPFComparison,
     predictions: list[Prediction],
     timings_ms: dict[str, float],
+    family: FamilyComparison | None = None,
+    region: RegionResult | None = None,
 ) -> dict:
-    """The ``spp-viz inspect --json`` object. Bin ``rows``/``cols`` are ``[start, end)`` feature cells."""
+    """The ``spp-viz inspect --json`` object. Bin ``rows``/``cols`` are ``[start, end)`` feature cells.
+
+    Strict JSON: non-finite floats (a broken checkpoint's map) become ``null``, so
+    ``json.dumps(report, allow_nan=False)`` always works.
+    """
     c, h, w = features.shape
     config = head.config
-    return {
+    return strict_json({
         "image": {"width": decoded.original_size[0], "height": decoded.original_size[1], "format": decoded.format,
                   "frames": decoded.n_frames, "sha256": decoded.digest, "notes": list(decoded.notes)},
         "input": {"width": features.input_size[0], "height": features.input_size[1]},
@@ -115,26 +138,66 @@ def build_report(
             "length": head.length, "expected_length": head.expected_length, "fixed_length": head.valid,
             "arithmetic": head.arithmetic(),
             "levels": [
-                {"n": level.n, "length": level.length, "bins": list(level.bins.shape), "valid": level.valid,
+                {"n": level.n, "length": level.length, "grid": list(level.bins.shape), "valid": level.valid,
                  "rows": [list(r) for r in level.bins.row_ranges], "cols": [list(r) for r in level.bins.col_ranges],
                  "row_overlaps": list(level.bins.row_overlaps), "col_overlaps": list(level.bins.col_overlaps),
-                 "problem": level.problem, "arithmetic": level.arithmetic()}
+                 "problem": level.problem, "arithmetic": level.arithmetic(),
+                 "bins": bins_json(level_geometry(features, level))}
                 for level in head.levels
             ],
+            "global_context": features.geometry.global_context,
         },
         "sppf": {"k": sppf.k, "kernels": list(sppf.kernels), "shape": list(sppf.shape),
                  "matches_parallel_spp": sppf.equal, "max_abs_diff": sppf.max_abs_diff,
                  "receptive_fields": sppf.receptive_fields(features.geometry),
-                 "costs": [{"name": k.name, "output_shape": list(k.output_shape), "latency_ms": round(k.latency_ms, 3),
-                            "params": k.params, "flops": k.flops, "pool_comparisons": k.pool_comparisons} for k in sppf.costs]},
+                 "costs": [{"name": k.name, "kind": k.kind.value, "output_shape": list(k.output_shape), "params": k.params,
+                            "flops": k.flops, "pool_ms": round(k.pool_ms, 4), "total_ms": round(k.total_ms, 4)} for k in sppf.costs]},
         "dimensions": dimension_table(features, head),
         "predictions": [{"label": p.label, "probability": round(p.probability, 6), "index": p.index} for p in predictions],
-        "predictions_note": "" if predictions else no_predictions_reason(backbone),
+        "predictions_note": "" if predictions else no_predictions_reason(backbone, features),
         "timings_ms": {k: round(v, 3) for k, v in timings_ms.items()},
-    }
+        "heads": heads_json(family) if family else [],
+        "region": region.as_json() if region else None,
+        "warnings": report_warnings(backbone, features),
+    })
 
 
-def no_predictions_reason(backbone: Backbone) -> str:
+def bins_json(geometry: list[BinGeometry]) -> list[dict]:
+    """``[{index, row, col, cells: [r0, r1, c0, c1], box: [x0, y0, x1, y1], rf_box: [...]}]``
+    in working-image pixels, ``[start, end)``."""
+    return [{"index": g.index, "row": g.row, "col": g.col, "cells": list(g.cells),
+             "box": [g.box.x0, g.box.y0, g.box.x1, g.box.y1],
+             "rf_box": [g.rf_box.x0, g.rf_box.y0, g.rf_box.x1, g.rf_box.y1]} for g in geometry]
+
+
+def strict_json(value: Any) -> Any:
+    """``value`` with every non-finite float (NaN, inf) replaced by None (JSON ``null``)."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: strict_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [strict_json(v) for v in value]
+    return value
+
+
+def report_warnings(backbone: Backbone, features: FeatureResult) -> list[str]:
+    """One sentence per problem with the numbers: bad weights, a non-finite map, non-finite logits."""
+    out = [backbone.weights_warning] if backbone.weights_warning else []
+    bad = non_finite_count(features)
+    if bad:
+        c, h, w = features.shape
+        out.append(f"The feature map holds {bad:,} non-finite values (NaN or inf) of {c * h * w:,}: pooled values, "
+                   "SPPF outputs and predictions computed from them are not meaningful, and the JSON shows them as null.")
+    if not finite_logits(features):
+        out.append("The classifier's logits are not finite (NaN or inf), so no predictions are given.")
+    return out
+
+
+def no_predictions_reason(backbone: Backbone, features: FeatureResult | None = None) -> str:
+    """Why there are no predictions, in one sentence (pass ``features`` to check its logits)."""
+    if features is not None and not finite_logits(features):
+        return "The classifier's logits are not finite (NaN or inf), so there is nothing to rank."
     if backbone.spec.head is None:
         return backbone.spec.head_note
     if not backbone.pretrained:

@@ -1,11 +1,14 @@
 """The cached pipeline: features once, heads many times; tables and sweeps agree with the engine."""
 
+import dataclasses
+
 import torch
 
 from spp_viz import analysis
 from spp_viz.analysis import (
-    FeatureCache,
     HeadConfig,
+    HeadKind,
+    SizeSweepRow,
     analyse_head,
     compare_sppf,
     dimension_table,
@@ -24,21 +27,19 @@ def test_head_changes_never_rerun_the_backbone(lite0, asset_bytes, monkeypatch):
     decoded = load_image(asset_bytes["chelsea_cat.jpg"])
     calls = []
     real = analysis.extract_features
-    monkeypatch.setattr(analysis, "extract_features", lambda *a: calls.append(1) or real(*a))
-    cache = FeatureCache()
-    key = (decoded.digest, lite0.name, lite0.stage, lite0.weights, decoded.working_size)
-    lengths = set()
-    for config in (HeadConfig((1, 2, 4)), HeadConfig((6, 3, 2, 1), "avg"), HeadConfig((1, 2, 3, 6), "max", "paper")):
-        features = cache.get(key, lambda: analysis.extract_features(lite0, decoded.image))
-        lengths.add(analyse_head(features, config).length)
-    assert len(calls) == 1 and (cache.hits, cache.misses) == (2, 1) and len(lengths) == 3
+    def counted(*args):
+        calls.append(1)
+        return real(*args)
+
+    monkeypatch.setattr(analysis, "extract_features", counted)
+    features = analysis.extract_features(lite0, decoded.image)
+    lengths = {analyse_head(features, config).length
+               for config in (HeadConfig((1, 2, 4)), HeadConfig((6, 3, 2, 1), "avg"), HeadConfig((1, 2, 3, 6), "max", "paper"))}
+    assert len(calls) == 1 and len(lengths) == 3
 
 
-def test_feature_cache_is_a_bounded_lru():
-    cache = FeatureCache(maxsize=2)
-    for key in ("a", "b", "a", "c", "b"):
-        cache.get(key, lambda: object())
-    assert (cache.hits, cache.misses) == (1, 4)
+def test_feature_cache_is_gone():
+    assert not hasattr(analysis, "FeatureCache")  # only tests used it (issue 8)
 
 
 def test_dimension_table_arithmetic(lite0, asset_bytes):
@@ -57,7 +58,7 @@ def test_paper_rule_levels_are_flagged_not_hidden(lite0, asset_bytes):
     _, features = _cat(lite0, asset_bytes)  # 10 x 15 map
     head = analyse_head(features, HeadConfig((6, 3), "max", "paper"))
     six = head.levels[0]
-    assert not six.valid and six.pooled.shape[1:] == (9, 7) and "gives 9 bins, not 6" in six.problem
+    assert not six.valid and six.pooled.shape[1:] == (9, 7) and "gives 9 bins, not 6" in str(six.problem)
     assert six.differing and not head.valid and head.length != head.expected_length
     assert any("NOT the fixed length" in row["step"] for row in dimension_table(features, head))
 
@@ -67,39 +68,96 @@ def test_winners_only_for_max_pooling(lite0, asset_bytes):
     assert analyse_head(features, HeadConfig((2,), "avg")).levels[0].winners is None
     level = analyse_head(features, HeadConfig((2,), "max")).levels[0]
     c, n = features.shape[0], 2
-    assert level.winners.shape == (c, n, n, 2)
+    assert level.winners is not None and level.winners.shape == (c, n, n, 2)
     r, k = level.winners[7, 1, 0].tolist()
     assert features.feature[7, r, k] == level.pooled[7, 1, 0]
 
 
 def test_sppf_comparison_on_a_real_map(lite0, asset_bytes):
     _, features = _cat(lite0, asset_bytes, 384)
-    result = compare_sppf(features, measure=True)
+    result = compare_sppf(features, HeadConfig((1, 2, 4)), measure=True)
     c, h, w = features.shape
     assert result.equal and result.max_abs_diff == 0.0 and result.shape == (4 * c, h, w)
     assert result.kernels == (5, 9, 13) and len(result.branches) == 4
     assert torch.equal(result.branches[0], features.feature)
-    names = [cost.name for cost in result.costs]
-    assert names[0].startswith("SPPF") and names[1].startswith("Parallel")
+    assert [cost.kind for cost in result.costs] == [HeadKind.SPPF, HeadKind.PARALLEL_SPP, HeadKind.SPP]
     sppf_cost, parallel_cost, spp_cost = result.costs
     assert sppf_cost.params == parallel_cost.params > 0 and sppf_cost.flops == parallel_cost.flops > 0
-    assert sppf_cost.pool_comparisons * 275 == parallel_cost.pool_comparisons * 75  # 3*25 vs 25+81+169
-    assert spp_cost.output_shape == (c * 21,)
+    assert sppf_cost.output_shape == parallel_cost.output_shape == (c, h, w)  # after cv2
+    assert spp_cost.output_shape == (c * 21,) and spp_cost.params == spp_cost.flops == 0
+    assert spp_cost.pool_ms == spp_cost.total_ms  # SPP has no convs
+    for cost in result.costs:
+        assert cost.pool_ms > 0 and cost.total_ms >= cost.pool_ms * 0.5 and all(v is not None for v in vars(cost).values())
+    # the 1x1 convs dominate the YOLO modules
+    assert sppf_cost.total_ms > sppf_cost.pool_ms and parallel_cost.total_ms > parallel_cost.pool_ms
+    assert set(result.latencies_ms()) == {f"{k}_{p}" for k in ("sppf", "parallel_spp", "spp") for p in ("pool", "total")}
     fields = result.receptive_fields(features.geometry)
     assert [f["cells"] for f in fields] == [1, 5, 9, 13]
     assert fields[3]["pixels"] == features.geometry.receptive_field + 12 * 32
 
 
+def test_the_spp_cost_row_is_always_the_current_head(lite0, asset_bytes):
+    # with bins = paper, a row used to describe the default adaptive head instead
+    _, features = _cat(lite0, asset_bytes, 384)
+    config = HeadConfig((6, 3, 2, 1), "avg", "paper")
+    result = compare_sppf(features, config, measure=True)
+    spp_cost = [cost for cost in result.costs if cost.kind is HeadKind.SPP][0]
+    assert spp_cost.output_shape == (analyse_head(features, config).length,)
+    assert "paper" in spp_cost.name and "avg" in spp_cost.name and "6,3,2,1" in spp_cost.name
+
+
+def test_sppf_comparison_without_measuring_has_no_costs(lite0, asset_bytes):
+    _, features = _cat(lite0, asset_bytes, 256)
+    result = compare_sppf(features, measure=False)
+    assert result.costs == () and result.latencies_ms() == {} and result.equal
+
+
 def test_size_sweep_spp_constant_sppf_growing(lite0):
     rows = size_sweep(lite0.geometry, (1, 2, 4), aspect=4 / 3)
-    assert len({row["spp_length"] for row in rows}) == 1 == len({26_880})
-    assert rows[0]["spp_length"] == 26_880
-    numbers = [row["sppf_numbers"] for row in rows]
+    assert all(isinstance(row, SizeSweepRow) for row in rows)
+    assert {row.spp_length for row in rows} == {26_880}
+    numbers = [row.sppf_numbers for row in rows]
     assert numbers == sorted(numbers) and numbers[-1] > 50 * numbers[0]
     # the sweep's feature sizes are exact: compare one with a real forward pass
     height, width = 224, round(224 * 4 / 3)
     fmap = lite0.features(torch.zeros(1, 3, height, width))
-    assert rows[2]["feature_map"] == f"1280 x {fmap.shape[2]} x {fmap.shape[3]}"
+    row = rows[2]
+    assert (row.input_width, row.input_height, row.short_side) == (width, height, 224)
+    assert row.feature == (1280, fmap.shape[2], fmap.shape[3]) == (1280, row.feature_height, row.feature_width)
+    assert row.sppf_numbers == 4 * 1280 * fmap.shape[2] * fmap.shape[3]
+    tall = size_sweep(lite0.geometry, (1,), aspect=0.5, short_sides=(100,))[0]
+    assert (tall.input_width, tall.input_height) == (100, 200)
+
+
+def _non_finite_features(features, logits_too=True):
+    fmap = features.feature.clone()
+    fmap[0, 0, 0] = float("nan")
+    fmap[1, 0, 0] = float("inf")
+    logits = features.gap_logits.clone() if features.gap_logits is not None else None
+    if logits is not None and logits_too:
+        logits[3] = float("nan")
+    return dataclasses.replace(features, feature=fmap, gap_logits=logits)
+
+
+def test_non_finite_maps_compare_equal_and_give_no_predictions(lite0, asset_bytes):
+    _, features = _cat(lite0, asset_bytes, 256)
+    broken = _non_finite_features(features)
+    result = compare_sppf(broken, measure=False)
+    assert result.equal and result.max_abs_diff == 0.0
+    assert analysis.non_finite_count(broken) == 2
+    assert analysis.predict(lite0, features) and analysis.predict(lite0, broken) == []
+
+
+def test_level_geometry_uses_the_maps_own_spans(lite0, asset_bytes):
+    _, features = _cat(lite0, asset_bytes, 301)
+    width, height = features.input_size
+    assert features.spans == lite0.geometry.spans(height, width)
+    level = analyse_head(features, HeadConfig((2,))).levels[0]
+    geometry = analysis.level_geometry(features, level)
+    ys, xs = features.spans
+    first = geometry[0]
+    assert first.cells == (0, level.bins.row_ranges[0][1], 0, level.bins.col_ranges[0][1])
+    assert first.rf_box.x1 == min(xs.rf(first.cells[3] - 1)[1], width)
 
 
 def test_scaled_yolo_flops_equal_a_full_size_count():

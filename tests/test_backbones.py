@@ -121,7 +121,7 @@ def test_user_checkpoint_loads_with_weights_only():
     state = torchvision.models.resnet18(weights=None).state_dict()
     backbone = load_backbone("resnet18", checkpoint=_bytes_of({"state_dict": state}), checkpoint_name="mine.pt")
     assert backbone.weights == "checkpoint mine.pt" and backbone.can_classify
-    assert torch.equal(backbone.model.conv1.weight.cpu(), state["conv1.weight"])
+    assert torch.equal(backbone.model.get_parameter("conv1.weight").cpu(), state["conv1.weight"])
 
 
 def test_checkpoint_for_the_wrong_architecture_names_keys():
@@ -166,3 +166,22 @@ def test_malicious_checkpoint_is_refused_and_never_runs(tmp_path):
 def test_junk_checkpoints(blob, match):
     with pytest.raises(BackboneError, match=match):
         read_checkpoint(blob, "junk.pt")
+
+
+def test_loading_never_resets_the_process_random_state():
+    from spp_viz.backbones import load_backbone
+
+    torch.manual_seed(1234)
+    expected = torch.rand(3)
+    torch.manual_seed(1234)
+    load_backbone("resnet18", weights="untrained", download=False)
+    assert torch.equal(torch.rand(3), expected)  # the same stream as if nothing had been loaded
+
+
+def test_untrained_weights_are_the_same_every_time():
+    from spp_viz.backbones import load_backbone
+
+    first = load_backbone("resnet18", weights="untrained", download=False).model.get_parameter("conv1.weight")
+    torch.rand(5)  # whatever the caller's random state is
+    second = load_backbone("resnet18", weights="untrained", download=False).model.get_parameter("conv1.weight")
+    assert torch.equal(first, second)

@@ -23,9 +23,9 @@ def test_adaptive_repeats_cells_when_map_smaller_than_level():
 
 def test_paper_rule_problem_sentences():
     assert pyramid_bins(11, 11, 4, "paper").shape == (5, 5)
-    assert "gives 5 bins, not 4" in pyramid_bins(11, 11, 4, "paper").problem()
+    assert "gives 5 bins, not 4" in str(pyramid_bins(11, 11, 4, "paper").problem())
     broken = pyramid_bins(3, 8, 4, "paper")
-    assert broken.shape == (0, 4) and "stride floor(3/4) is 0" in broken.problem()
+    assert broken.shape == (0, 4) and "stride floor(3/4) is 0" in str(broken.problem())
     assert pyramid_bins(12, 12, 4, "paper").problem() is None
 
 
@@ -69,3 +69,19 @@ def test_argmax_paper_rule_and_broken_level():
     x = torch.randn(2, 11, 11)
     assert bin_argmax(x, 4, "paper").shape == (2, 5, 5, 2)
     assert bin_argmax(torch.randn(2, 3, 3), 4, "paper").numel() == 0
+
+
+@SETTINGS
+@given(h=st.integers(1, 40), w=st.integers(1, 40), n=st.integers(1, 8), rule=st.sampled_from(["adaptive", "paper"]))
+def test_bin_index_is_the_row_major_position_in_the_vector(h, w, n, rule):
+    level = pyramid_bins(h, w, n, rule)
+    assert [b.index for b in level.bins] == list(range(len(level.bins)))
+
+
+def test_paper_rule_rows_not_equal_cols_index_has_no_duplicates():
+    # issue 8: a 10 x 10 map at level 6 under the paper rule (9 x 9 bins) gave 24 repeated indices
+    level = pyramid_bins(10, 10, 6, "paper")
+    assert level.shape == (9, 9)
+    assert len({b.index for b in level.bins}) == 81
+    wide = pyramid_bins(4, 12, 3, "paper")
+    assert [(b.row, b.col, b.index) for b in wide.bins][-1] == (wide.shape[0] - 1, wide.shape[1] - 1, len(wide.bins) - 1)

@@ -10,6 +10,7 @@ from spp_viz.bins import pyramid_bins
 from spp_viz.pooling import (
     SPP,
     SPPF,
+    Equivalence,
     ParallelSPP,
     average_spp,
     check_sppf_equivalence,
@@ -20,6 +21,7 @@ from spp_viz.pooling import (
     spp_output_length,
     sppf,
     sppf_effective_kernels,
+    sppf_equivalence,
 )
 
 sizes = st.integers(min_value=1, max_value=64)
@@ -116,7 +118,7 @@ def test_sppf_effective_kernels():
 
 def test_yolo_modules_with_convs_agree_and_keep_spatial_size():
     torch.manual_seed(0)
-    a = SPPF(64, 32).eval()
+    a = SPPF(64, 32, cv1_act=True).eval()  # YOLOv5's SPPF: SiLU after cv1, like YOLOv5's SPP
     b = ParallelSPP(64, 32).eval()
     b.load_state_dict(a.state_dict(), strict=False)
     b.cv1.load_state_dict(a.cv1.state_dict())
@@ -151,3 +153,27 @@ def test_bad_pool_and_rule_are_named():
         spp(torch.randn(1, 1, 4, 4), (1,), pool="sum")
     with pytest.raises(ValueError, match="adaptive, paper"):
         spp(torch.randn(1, 1, 4, 4), (1,), rule="caffe")
+
+
+def test_ultralytics_sppf_cv1_has_no_activation_yolov5_spp_keeps_silu():
+    # ultralytics/nn/modules/block.py: SPPF.cv1 = Conv(c1, c_, 1, 1, act=False); yolov5 SPP.cv1 = Conv(c1, c_, 1, 1)
+    sppf_module, spp_module = SPPF(16, 16), ParallelSPP(16, 16)
+    assert isinstance(sppf_module.cv1.act, torch.nn.Identity) and isinstance(sppf_module.cv2.act, torch.nn.SiLU)
+    assert isinstance(spp_module.cv1.act, torch.nn.SiLU)
+    assert sum(p.numel() for p in sppf_module.parameters()) == sum(p.numel() for p in SPPF(16, 16, cv1_act=True).parameters())
+
+
+def test_sppf_equivalence_is_nan_and_inf_aware():
+    x = torch.randn(1, 2, 9, 9)
+    x[0, 0, 4, 4] = float("nan")
+    x[0, 1, 0, 0] = float("inf")
+    x[0, 1, 8, 8] = float("-inf")
+    eq = check_sppf_equivalence(x)
+    assert eq.equal and eq.max_abs_diff == 0.0  # identical tensors with NaN/inf are equal; inf - inf is no difference
+    same = sppf(x)
+    other = same.clone()
+    other[0, 0, 0, 0] += 1.5
+    assert sppf_equivalence(same, other) == Equivalence(False, 1.5, tuple(same.shape))
+    moved = same.clone()
+    moved[0, 0, 0, 0] = float("nan")
+    assert not sppf_equivalence(same, moved).equal

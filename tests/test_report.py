@@ -1,0 +1,93 @@
+"""The JSON report: per-bin geometry, costs of the current head, strict JSON and warnings."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import pytest
+
+from spp_viz.analysis import HeadConfig, analyse_head, compare_sppf, predict
+from spp_viz.report import build_report, run_inspection, strict_json
+
+COST_KEYS = {"name", "kind", "output_shape", "params", "flops", "pool_ms", "total_ms"}
+
+
+@pytest.fixture(scope="module")
+def inspection(asset_bytes):
+    return run_inspection(asset_bytes["chelsea_cat.jpg"], max_side=301, levels="1,2,3", rule="paper", download=False)
+
+
+def _walk(value):
+    if isinstance(value, dict):
+        for v in value.values():
+            yield from _walk(v)
+    elif isinstance(value, list):
+        for v in value:
+            yield from _walk(v)
+    else:
+        yield value
+
+
+def test_every_level_lists_its_bins_in_pixels(inspection):
+    report = inspection.report()
+    width, height = report["input"]["width"], report["input"]["height"]
+    ys, xs = inspection.features.spans
+    stride = report["backbone"]["stride"]
+    for level_json, level in zip(report["spp"]["levels"], inspection.head.levels):
+        bins = level_json["bins"]
+        assert len(bins) == len(level.bins.bins) and [b["index"] for b in bins] == list(range(len(bins)))
+        for b, raw in zip(bins, level.bins.bins):
+            r0, r1, c0, c1 = b["cells"]
+            assert (b["row"], b["col"], (r0, r1), (c0, c1)) == (raw.row, raw.col, raw.rows, raw.cols)
+            assert b["box"] == [c0 * stride, r0 * stride, min(c1 * stride, width), min(r1 * stride, height)]
+            x0, x1 = max(xs.rf(c0)[0], 0), min(xs.rf(c1 - 1)[1], width)
+            y0, y1 = max(ys.rf(r0)[0], 0), min(ys.rf(r1 - 1)[1], height)
+            assert b["rf_box"] == [x0, y0, x1, y1]
+            assert b["rf_box"][0] <= b["box"][0] and b["rf_box"][2] >= b["box"][2]
+
+
+def test_rf_box_is_padding_aware_not_centred_on_the_stride(inspection):
+    # Lite0 at 301 px: TF-same padding puts cell i's centre at 32i + 12.5, not (i + 0.5) * 32
+    ys, xs = inspection.features.spans
+    assert xs.input_length == 301 and xs.centre(0) == 12.5
+
+
+def test_costs_give_pool_and_total_for_the_current_head(inspection):
+    costs = inspection.report()["sppf"]["costs"]
+    assert [c["kind"] for c in costs] == ["sppf", "parallel_spp", "spp"]
+    assert all(set(c) == COST_KEYS for c in costs)
+    spp_row = costs[2]
+    assert spp_row["output_shape"] == [inspection.head.length] and "paper" in spp_row["name"]
+    assert set(inspection.timings_ms) >= {"sppf_pool", "sppf_total", "parallel_spp_pool", "parallel_spp_total", "spp_pool"}
+
+
+def test_report_is_strict_json_with_no_none_and_no_warnings(inspection):
+    report = inspection.report()
+    json.dumps(report, allow_nan=False)
+    assert report["warnings"] == []
+    assert None not in [v for v in _walk(report["sppf"])]
+
+
+def test_non_finite_map_gives_null_one_warning_and_no_predictions(inspection, lite0):
+    features = inspection.features
+    fmap = features.feature.clone()
+    fmap[0, 0, 0] = float("nan")
+    fmap[1, 0, 1] = float("inf")
+    logits = features.gap_logits.clone()
+    logits[0] = float("nan")
+    broken = dataclasses.replace(features, feature=fmap, gap_logits=logits)
+    config = HeadConfig((1, 2))
+    head = analyse_head(broken, config)
+    sppf = compare_sppf(broken, config, measure=False)
+    assert sppf.equal  # NaN-aware: the cascade and the parallel pools agree
+    report = build_report(inspection.decoded, lite0, broken, head, sppf, predict(lite0, broken), {"x": float("nan")})
+    text = json.dumps(report, allow_nan=False)
+    assert report["timings_ms"]["x"] is None and json.loads(text)["sppf"]["max_abs_diff"] == 0.0
+    assert report["predictions"] == [] and "not finite" in report["predictions_note"]
+    assert len(report["warnings"]) == 2 and "2 non-finite values" in report["warnings"][0]
+
+
+def test_strict_json_replaces_only_non_finite_floats():
+    assert strict_json({"a": [1.5, float("inf"), (float("-inf"), 2)], "b": "nan", "c": 0}) == {
+        "a": [1.5, None, [None, 2]], "b": "nan", "c": 0}
