@@ -1,0 +1,53 @@
+"""FLOPs of a head's module on any map size, from two tiny counts.
+
+``torch.utils.flop_counter.FlopCounterMode`` counts a convolution as ``2 * prod(weight shape) *
+prod(output spatial shape)``, by shape, whatever the padding does; pooling, BatchNorm,
+activations and interpolation count 0. Every conv in the family either runs on the full
+``h x w`` map ('same' padding: a count linear in ``h * w``) or on a map whose size does not depend
+on ``h x w`` (PPM's b x b bins, ASPP's 1 x 1 image pooling: a constant). So a head's FLOPs are
+exactly ``constant + per_cell * h * w``; two counts (1 x 1 and 1 x 2 maps) give both numbers, and
+a 44 M-parameter SPPCSPC never runs a full-size forward just to be counted. Tests check the
+model against a full-size count.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
+
+from .registry import BuildArgs, build_head, get_spec
+
+
+@dataclass(frozen=True)
+class FlopModel:
+    """``flops(h, w) = constant + per_cell * h * w`` for one head and channel count."""
+
+    constant: int
+    per_cell: int
+
+    def at(self, h: int, w: int) -> int:
+        return self.constant + self.per_cell * h * w
+
+
+def count_flops(module: nn.Module, x: torch.Tensor) -> int:
+    """FLOPs of one forward of ``module`` on ``x`` ``(B, C, h, w)`` by ``FlopCounterMode``."""
+    with FlopCounterMode(display=False) as counter, torch.inference_mode():
+        module(x)
+    return int(counter.get_total_flops())
+
+
+@functools.lru_cache(maxsize=64)
+def _flop_model(head_id: str, key: BuildArgs) -> FlopModel:
+    module = build_head(head_id, key)
+    one = count_flops(module, torch.zeros(1, key.channels, 1, 1))
+    two = count_flops(module, torch.zeros(1, key.channels, 1, 2))
+    return FlopModel(one - (two - one), two - one)
+
+
+def flop_model(head_id: str, args: BuildArgs) -> FlopModel:
+    """The head's :class:`FlopModel` for ``args.channels`` (cached per normalised args)."""
+    return _flop_model(head_id, get_spec(head_id).key(args))

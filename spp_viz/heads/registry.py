@@ -1,0 +1,267 @@
+"""The ten heads of the pyramid-pooling family: what each is, where it comes from, how to build it.
+
+A :class:`HeadSpec` per id (ids in :data:`spp_viz.defaults.HEAD_IDS`, part of the CLI and JSON
+contract). Modules are built with SEEDED random weights (there are no pretrained weights for
+these heads on our backbones) in eval mode, once per (id, C, k, n) and cached: SPPCSPC at
+C = 1280 has about 44 M parameters and takes a second to initialise.
+"""
+
+from __future__ import annotations
+
+import functools
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import Enum
+from typing import cast
+
+import torch
+from torch import Tensor, nn
+from torchvision.models.segmentation.deeplabv3 import ASPP
+
+from ..bins import axis_bins
+from ..defaults import HEAD_IDS, SPPF_DEFAULT_K, SPPF_DEFAULT_N
+from ..pooling import SPP, spp
+from .modules import (
+    Act,
+    CascadePools,
+    CSPPoolBlock,
+    ParallelPoolBlock,
+    ParallelPools,
+    PyramidPoolingModule,
+    SPPELANBlock,
+    SPPFBlock,
+    cascade_widths,
+)
+
+ASPP_RATES: tuple[int, ...] = (12, 24, 36)  # DeepLabV3 (output stride 8 in the paper; torchvision's default)
+ASPP_CHANNELS = 256
+PPM_BINS: tuple[int, ...] = (1, 2, 3, 6)
+YOLO_POOLS: tuple[int, ...] = (5, 9, 13)  # YOLOv5 SPP / YOLOv7 SPPCSPC: three parallel pools
+SOURCE_K, SOURCE_N = 5, 3  # SimSPPF, CSPSPPF and SPPELAN: three chained 5 x 5 pools, as their sources fix them
+MAX_MODULES = 12
+
+
+class BranchKind(Enum):
+    """What one branch of a head does to the map."""
+
+    INPUT = "input"  # the map itself (through 1x1 convs only)
+    POOL = "pool"  # a stride-1 max-pool window (or a chain of them)
+    CONV = "conv"  # a (dilated) conv with random weights
+    BINS = "bins"  # adaptive bins: n x n cells groups
+    GLOBAL = "global"  # the whole map
+
+
+@dataclass(frozen=True)
+class BuildArgs:
+    """Everything a head's module depends on. Irrelevant fields are normalised to 0 / () by
+    :meth:`HeadSpec.key` so that e.g. ``ppm`` is built once per C whatever k and n are."""
+
+    channels: int
+    k: int = SPPF_DEFAULT_K
+    n: int = SPPF_DEFAULT_N
+    levels: tuple[int, ...] = ()
+    pool: str = "max"
+    rule: str = "adaptive"
+
+
+@dataclass(frozen=True)
+class BranchShape:
+    """A branch before it meets a map: a window ``width`` cells wide (POOL/CONV/INPUT), ``bins``
+    per axis (BINS) or the whole map (GLOBAL). ``extra`` cells come from convs on the path to
+    the output (SPPCSPC's 3x3 convs), so widths are receptive fields at the head's output."""
+
+    name: str
+    kind: BranchKind
+    width: int = 1
+    bins: int = 0
+    rule: str = "adaptive"
+
+    def cells(self, h: int, w: int) -> tuple[int, int]:
+        """Receptive field in feature cells ``(rows, cols)`` on an ``h x w`` map (unclipped for windows)."""
+        if self.kind is BranchKind.GLOBAL or (self.kind is BranchKind.BINS and self.bins == 1):
+            return h, w
+        if self.kind is BranchKind.BINS:
+            rows = max((e - s for s, e in axis_bins(h, self.bins, self.rule)), default=0)
+            cols = max((e - s for s, e in axis_bins(w, self.bins, self.rule)), default=0)
+            return rows, cols
+        return self.width, self.width
+
+    @property
+    def whole_map(self) -> bool:
+        return self.kind is BranchKind.GLOBAL or (self.kind is BranchKind.BINS and self.bins == 1)
+
+
+@dataclass(frozen=True)
+class HeadSpec:
+    """One family member: ``source`` is the file (or paper/PR) that defines it."""
+
+    id: str
+    name: str
+    source: str
+    purpose: str
+    build: Callable[[BuildArgs], nn.Module]
+    branches: Callable[[BuildArgs], tuple[BranchShape, ...]]
+    pool_part: Callable[[nn.Module, Tensor], list[Tensor]]
+    pool_names: Callable[[BuildArgs], tuple[str, ...]]  # one name per tensor of ``pool_part``
+    uses_sppf_args: bool = False
+    uses_spp_config: bool = False
+    fixed_length: bool = False
+    pools_halve: bool = False  # the module's pools see cv1's C // 2 channels, not C
+
+    def pool_channels(self, channels: int) -> int:
+        """How many channels the module's own pools run on (pool-only timing uses that width)."""
+        return channels // 2 if self.pools_halve else channels
+
+    def key(self, args: BuildArgs) -> BuildArgs:
+        """``args`` with what this head ignores set to fixed values (the module cache key)."""
+        k, n = (args.k, args.n) if self.uses_sppf_args else (0, 0)
+        if self.uses_spp_config:
+            return BuildArgs(args.channels, k, n, args.levels, args.pool, args.rule)
+        return BuildArgs(args.channels, k, n)
+
+
+def _own_pools(module: nn.Module, x: Tensor) -> list[Tensor]:
+    return module.pool_part(x)  # type: ignore[operator]
+
+
+def _spp_pools(module: nn.Module, x: Tensor) -> list[Tensor]:
+    """Each level's pooled ``(B, C, n, n)`` (the SPP module IS its pooling: no convs)."""
+    result = spp(x, module.levels, module.pool, module.rule)  # type: ignore[arg-type]
+    return [level.pooled for level in result.levels]
+
+
+def _aspp_pools(module: nn.Module, x: Tensor) -> list[Tensor]:
+    """ASPP's only parameter-free part: the image-pooling branch's global average pool."""
+    pooling = cast(nn.Sequential, cast(ASPP, module).convs[-1])
+    return [pooling[0](x)]
+
+
+def _pool_branches(kernels: tuple[int, ...], extra: int = 0, input_width: int = 1, first: str = "x") -> tuple[BranchShape, ...]:
+    head = (BranchShape(first, BranchKind.INPUT, input_width + extra),)
+    return head + tuple(BranchShape(f"pool {q}", BranchKind.POOL, q + input_width - 1 + extra) for q in kernels)
+
+
+def _spp_branches(a: BuildArgs) -> tuple[BranchShape, ...]:
+    return tuple(BranchShape(f"level {n} ({n} x {n} bins)", BranchKind.BINS, bins=n, rule=a.rule) for n in a.levels)
+
+
+def _csp_branches(kernels: tuple[int, ...]) -> tuple[BranchShape, ...]:
+    # cv3 (3x3) before the pools and cv6 (3x3) after them add 2 cells each; cv2 is the 1x1 shortcut
+    return _pool_branches(kernels, extra=2, input_width=3, first="x1 (cv1, 3x3 cv3, cv4)") + (BranchShape("shortcut cv2", BranchKind.INPUT, 1),)
+
+
+def _aspp_branches(a: BuildArgs) -> tuple[BranchShape, ...]:
+    convs = tuple(BranchShape(f"3x3 rate {d}", BranchKind.CONV, 2 * d + 1) for d in ASPP_RATES)
+    return (BranchShape("1x1 conv", BranchKind.CONV, 1),) + convs + (BranchShape("image pooling", BranchKind.GLOBAL),)
+
+
+def _ppm_branches(a: BuildArgs) -> tuple[BranchShape, ...]:
+    return (BranchShape("x", BranchKind.INPUT, 1),) + tuple(
+        BranchShape(f"bin {b} ({b} x {b})", BranchKind.BINS, bins=b) for b in PPM_BINS)
+
+
+SOURCE_CASCADE = cascade_widths(SOURCE_K, SOURCE_N)
+
+
+def _window_names(kernels: tuple[int, ...]) -> tuple[str, ...]:
+    return ("x",) + tuple(f"pool {q}" for q in kernels)
+
+
+def _sppf_names(a: BuildArgs) -> tuple[str, ...]:
+    return _window_names(cascade_widths(a.k, a.n))
+
+_SPECS = (
+    HeadSpec(
+        "spp", "SPP (He et al.)", "https://arxiv.org/abs/1406.4729 (spp_viz/pooling.py)",
+        "Pools any map into a fixed-length vector (C x sum of n squared bins) so fully connected layers take images of any size.",
+        lambda a: SPP(a.levels, a.pool, a.rule),
+        _spp_branches, _spp_pools, lambda a: tuple(f"level {n}" for n in a.levels), uses_spp_config=True, fixed_length=True),
+    HeadSpec(
+        "spp_yolo", "SPP (YOLOv5)", "https://github.com/ultralytics/yolov5/blob/master/models/common.py (class SPP)",
+        "YOLO's size-keeping 'SPP': parallel stride-1 max pools (5, 9, 13 by default) concatenated with the input to widen the receptive field of a detection neck.",
+        lambda a: ParallelPoolBlock(a.channels, a.channels, cascade_widths(a.k, a.n)),
+        lambda a: _pool_branches(cascade_widths(a.k, a.n)), _own_pools, _sppf_names, uses_sppf_args=True, pools_halve=True),
+    HeadSpec(
+        "sppf", "SPPF (ultralytics)", "https://github.com/ultralytics/ultralytics/blob/main/ultralytics/nn/modules/block.py (class SPPF)",
+        "The same tensor as YOLO's SPP from n chained k x k pools (windows k, 2k-1, ...), cheaper because each step reuses the last.",
+        lambda a: SPPFBlock(a.channels, a.channels, a.k, a.n),
+        lambda a: _pool_branches(cascade_widths(a.k, a.n)), _own_pools, _sppf_names, uses_sppf_args=True, pools_halve=True),
+    HeadSpec(
+        "sppf_separable", "SPPF, separable pools", "https://github.com/ultralytics/ultralytics/pull/26082",
+        "SPPF with each k x k pool done as 1 x k then k x 1: exactly equal, fewer comparisons per cell (k + k instead of k x k).",
+        lambda a: SPPFBlock(a.channels, a.channels, a.k, a.n, separable=True),
+        lambda a: _pool_branches(cascade_widths(a.k, a.n)), _own_pools, _sppf_names, uses_sppf_args=True, pools_halve=True),
+    HeadSpec(
+        "simsppf", "SimSPPF (YOLOv6)", "https://github.com/meituan/YOLOv6/blob/main/yolov6/layers/common.py (class SimSPPF)",
+        "YOLOv6's SPPF with Conv-BN-ReLU instead of SiLU, for faster inference on deployment hardware.",
+        lambda a: SPPFBlock(a.channels, a.channels, SOURCE_K, SOURCE_N, Act.RELU, Act.RELU),
+        lambda a: _pool_branches(SOURCE_CASCADE), _own_pools, lambda a: _window_names(SOURCE_CASCADE), pools_halve=True),
+    HeadSpec(
+        "sppcspc", "SPPCSPC (YOLOv7)", "https://github.com/WongKinYiu/yolov7/blob/main/models/common.py (class SPPCSPC)",
+        "YOLOv7's parallel 5/9/13 pools inside a CSP block (3x3 convs around the pools, a 1x1 shortcut) at full width c_ = C.",
+        lambda a: CSPPoolBlock(a.channels, a.channels, a.channels, ParallelPools(YOLO_POOLS)),
+        lambda a: _csp_branches(YOLO_POOLS), _own_pools, lambda a: _window_names(YOLO_POOLS)),
+    HeadSpec(
+        "cspsppf", "CSPSPPF (YOLOv6)", "https://github.com/meituan/YOLOv6/blob/main/yolov6/layers/common.py (class CSPSPPF)",
+        "YOLOv6's CSP block around SPPF's chained 5x5 pools at half width: SPPCSPC's structure with the cheaper cascade.",
+        lambda a: CSPPoolBlock(a.channels, a.channels, a.channels // 2, CascadePools(SOURCE_K, SOURCE_N), shortcut_first=True),
+        lambda a: _csp_branches(SOURCE_CASCADE), _own_pools, lambda a: _window_names(SOURCE_CASCADE), pools_halve=True),
+    HeadSpec(
+        "sppelan", "SPPELAN (YOLOv9)", "https://github.com/WongKinYiu/yolov9/blob/main/models/common.py (class SPPELAN)",
+        "YOLOv9's SPP-ELAN: SPPF's structure with a free hidden width c3 (here C / 2) for small models.",
+        lambda a: SPPELANBlock(a.channels, a.channels, a.channels // 2, SOURCE_K),
+        lambda a: _pool_branches(SOURCE_CASCADE), _own_pools, lambda a: _window_names(SOURCE_CASCADE), pools_halve=True),
+    HeadSpec(
+        "ppm", "PPM (PSPNet)", "https://github.com/hszhao/semseg/blob/master/model/pspnet.py (class PPM)",
+        "PSPNet's pyramid pooling for segmentation: average SPP levels 1, 2, 3, 6, each 1x1-conv'd and upsampled back onto the map.",
+        lambda a: PyramidPoolingModule(a.channels, a.channels // 4, PPM_BINS),
+        _ppm_branches, _own_pools, lambda a: tuple(f"bin {b}" for b in PPM_BINS)),
+    HeadSpec(
+        "aspp", "ASPP (DeepLabV3)", "https://github.com/pytorch/vision/blob/main/torchvision/models/segmentation/deeplabv3.py (class ASPP)",
+        "DeepLabV3's atrous pyramid: 3x3 convs with dilation 12, 24, 36, a 1x1 conv and a global image pooling, for segmentation context.",
+        lambda a: ASPP(a.channels, ASPP_RATES, ASPP_CHANNELS),
+        _aspp_branches, _aspp_pools, lambda a: ("image pooling",)),
+)
+
+REGISTRY: dict[str, HeadSpec] = {spec.id: spec for spec in _SPECS}
+assert tuple(REGISTRY) == HEAD_IDS, "defaults.HEAD_IDS and the registry must list the same heads in the same order"
+
+
+def head_seed(head_id: str) -> int:
+    """A fixed seed per head: the same random weights in every process."""
+    return zlib.crc32(head_id.encode())
+
+
+@functools.lru_cache(maxsize=MAX_MODULES)
+def _cached_module(head_id: str, key: BuildArgs) -> nn.Module:
+    # fork_rng restores the process RNG afterwards: the seed is local to this build
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(head_seed(head_id))
+        module = REGISTRY[head_id].build(key)
+    module.eval()
+    for p in module.parameters():
+        p.requires_grad_(True)  # trainable as defined; we only ever run it under inference_mode
+    return module
+
+
+def build_head(head_id: str, args: BuildArgs) -> nn.Module:
+    """The head's module (seeded random weights, eval mode), cached per normalised args."""
+    spec = get_spec(head_id)
+    return _cached_module(head_id, spec.key(args))
+
+
+def get_spec(head_id: str) -> HeadSpec:
+    if head_id not in REGISTRY:
+        raise ValueError(f"Head {head_id!r} is unknown: choose from {', '.join(HEAD_IDS)}.")
+    return REGISTRY[head_id]
+
+
+def trainable_params(module: nn.Module) -> int:
+    """``sum(p.numel())`` over trainable parameters (BatchNorm's running stats are buffers)."""
+    return sum(p.numel() for p in module.parameters() if p.requires_grad)
+
+
+def spp_fixed_length(x: Tensor, args: BuildArgs) -> bool:
+    """True when He et al.'s SPP gives its fixed length on this map (the paper rule may not)."""
+    return spp(x, args.levels, args.pool, args.rule).valid

@@ -1,0 +1,32 @@
+"""The pyramid-pooling family panel in a real browser: choose a head, see its row and its bars."""
+
+from __future__ import annotations
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+
+def test_selecting_a_head_adds_its_row_and_its_bars(app) -> None:
+    from playwright.sync_api import expect
+
+    panel = app.page.locator(".st-key-panel_family")
+    expect(panel).to_be_visible()
+    # st.dataframe draws on a canvas; its cells are also in the canvas's accessible fallback table
+    table = panel.get_by_test_id("stDataFrame")
+    expect(table.locator("td:text-is('sppf')").first).to_be_attached()
+    expect(table.locator("td:text-is('ppm')")).to_have_count(0)
+
+    box = app.page.locator(".st-key-heads input")
+    box.click()
+    box.fill("ppm")
+    box.press("Enter")
+    box.press("Escape")
+    app.wait_idle(expect_rerun=True)
+
+    expect(table.locator("td:text-is('ppm')").first).to_be_attached()
+    # the cost chart has a bar (and a tick label) for it
+    ticks = app.page.locator(".st-key-family_costs .js-plotly-plot .xtick text:text-is('ppm')")
+    expect(ticks).to_have_count(1)
+    expect(app.page.locator(".st-key-family_branches_ppm .js-plotly-plot")).to_have_count(1)
+    assert app.exceptions() == [] and app.errors() == []

@@ -1,0 +1,330 @@
+"""The pyramid-pooling family (issue 9): params and FLOPs against hand arithmetic, shapes on odd
+maps, every exact equality over k, n and map sizes, the CLI contract and the app panel."""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+
+import pytest
+import torch
+import torch.nn.functional as F
+from conftest import ASSETS
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+
+from spp_viz.analysis import FeatureResult, HeadConfig
+from spp_viz.backbones import StageGeometry
+from spp_viz.defaults import HEAD_IDS
+from spp_viz.family import (
+    branch_maps,
+    check_equalities,
+    compare_family,
+    exact_compare,
+    pool_output,
+)
+from spp_viz.heads.costs import count_flops, flop_model
+from spp_viz.heads.modules import cascade_widths, max_pool_same, separable_max_pool
+from spp_viz.heads.registry import BuildArgs, build_head, trainable_params
+from spp_viz.options import check_sppf_fits, parse_heads
+
+CHANNELS = (64, 96)
+GEOMETRY = StageGeometry(stride=32, channels=0, receptive_field=200)
+
+
+# ----------------------------------------------------------------------------
+# independent arithmetic: a YOLO Conv is conv weights + BatchNorm's weight and bias
+
+
+def conv(c1: int, c2: int, k: int = 1) -> int:
+    return c1 * c2 * k * k + 2 * c2
+
+
+def macs(c1: int, c2: int, k: int = 1) -> int:
+    """Multiply-adds of one conv per output cell."""
+    return c1 * c2 * k * k
+
+
+def expected(head: str, c: int, h: int, w: int, k: int = 5, n: int = 3) -> tuple[int, int]:
+    """(params, FLOPs) written out by hand from each source's definition; FLOPs = 2 x MACs."""
+    cells = h * w
+    half = c // 2
+    if head == "spp":
+        return 0, 0
+    if head in ("spp_yolo", "sppf", "sppf_separable"):  # cv1 C -> C/2, cv2 (n+1)C/2 -> C
+        return conv(c, half) + conv(half * (n + 1), c), 2 * cells * (macs(c, half) + macs(half * (n + 1), c))
+    if head in ("simsppf", "sppelan"):  # three pools: cv2 / cv5 take 4 x C/2
+        return conv(c, half) + conv(4 * half, c), 2 * cells * (macs(c, half) + macs(4 * half, c))
+    if head in ("sppcspc", "cspsppf"):
+        m = c if head == "sppcspc" else half
+        parts = [(c, m, 1), (c, m, 1), (m, m, 3), (m, m, 1), (4 * m, m, 1), (m, m, 3), (2 * m, c, 1)]
+        return sum(conv(*p) for p in parts), 2 * cells * sum(macs(*p) for p in parts)
+    if head == "ppm":  # 1x1 conv C -> C/4 (no bias) + BN on each b x b map: not per cell
+        q = c // 4
+        return 4 * (c * q + 2 * q), 2 * c * q * (1 + 4 + 9 + 36)
+    if head == "aspp":  # 1x1, three 3x3 atrous, pooling 1x1 (on 1 x 1), project 5 x 256 -> 256; 6 BNs
+        o = 256
+        params = c * o + 3 * c * o * 9 + c * o + 5 * o * o + 6 * 2 * o
+        return params, 2 * cells * (c * o + 3 * c * o * 9 + 5 * o * o) + 2 * c * o
+    raise AssertionError(head)
+
+
+def fake_features(c: int, h: int, w: int, seed: int = 0, ties: bool = False) -> FeatureResult:
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randint(-3, 4, (c, h, w), generator=g).float() if ties else torch.randn(c, h, w, generator=g)
+    return FeatureResult(x, (w * 32, h * 32), "test", "head", "untrained", GEOMETRY, 0.0)
+
+
+@pytest.mark.parametrize("c", CHANNELS)
+@pytest.mark.parametrize("head", HEAD_IDS)
+def test_params_and_flops_match_hand_arithmetic(head, c):
+    features = fake_features(c, 7, 11)
+    report = compare_family(features, [head], HeadConfig((1, 2, 4)), measure=False).head(head)
+    assert (report.params, report.flops) == expected(head, c, 7, 11)
+    assert report.untrained == (head != "spp")
+
+
+@pytest.mark.parametrize("k,n", [(3, 2), (7, 1), (5, 4)])
+def test_sppf_params_follow_k_and_n(k, n):
+    report = compare_family(fake_features(64, 9, 9), ["sppf", "spp_yolo"], k=k, n=n, measure=False)
+    for head in ("sppf", "spp_yolo"):
+        assert (report.head(head).params, report.head(head).flops) == expected(head, 64, 9, 9, k, n)
+
+
+@pytest.mark.parametrize("head", HEAD_IDS)
+def test_scaled_flop_count_equals_a_full_size_count(head):
+    args = BuildArgs(16, 5, 3, (1, 2, 4), "max", "adaptive")
+    for h, w in ((7, 11), (13, 5), (1, 1)):
+        full = count_flops(build_head(head, args), torch.zeros(1, 16, h, w))
+        assert flop_model(head, args).at(h, w) == full
+
+
+@pytest.mark.parametrize("h,w", [(7, 11), (13, 5)])
+def test_output_shapes_on_odd_maps(h, w):
+    c = 64
+    result = compare_family(fake_features(c, h, w), "all", HeadConfig((1, 2, 4)), measure=False)
+    shapes = {r.id: r.output_shape for r in result.heads}
+    assert shapes.pop("spp") == (c * (1 + 4 + 16),)
+    assert shapes.pop("ppm") == (2 * c, h, w)
+    assert shapes.pop("aspp") == (256, h, w)
+    assert set(shapes.values()) == {(c, h, w)}
+    assert [r.id for r in result.heads if r.fixed_length] == ["spp"]
+
+
+def test_branch_receptive_fields_in_cells_and_pixels():
+    features = fake_features(64, 10, 15)
+    result = compare_family(features, ["sppf", "aspp", "ppm", "sppcspc"], measure=False)
+    sppf = result.head("sppf").branches
+    assert [b.rf_cells for b in sppf] == [(1, 1), (5, 5), (9, 9), (13, 13)]
+    assert [b.rf_pixels for b in sppf] == [(200 + (q - 1) * 32,) * 2 for q in (1, 5, 9, 13)]
+    aspp = result.head("aspp").branches
+    assert [b.rf_cells for b in aspp] == [(1, 1), (25, 25), (49, 49), (73, 73), (10, 15)]
+    assert aspp[-1].whole_image and aspp[-1].rf_pixels == (320, 480)
+    ppm = result.head("ppm").branches  # x, then bins 1, 2, 3, 6 (adaptive: largest bin)
+    assert [b.rf_cells for b in ppm] == [(1, 1), (10, 15), (5, 8), (4, 5), (3, 3)]
+    assert [b.rf_cells[0] for b in result.head("sppcspc").branches] == [5, 9, 13, 17, 1]
+
+
+# ----------------------------------------------------------------------------
+# the exact equalities, over k, n and map sizes
+
+
+def windows_by_hand(x: torch.Tensor, k: int, n: int) -> torch.Tensor:
+    """Independent of every module: one plain max pool per effective width."""
+    return torch.cat([x] + [F.max_pool2d(x, q, 1, q // 2) for q in cascade_widths(k, n)], 1)
+
+
+@settings(max_examples=40, deadline=None)
+@given(k=st.sampled_from([1, 3, 5, 7, 9]), n=st.integers(1, 4), h=st.integers(1, 12), w=st.integers(1, 12),
+       seed=st.integers(0, 2**16), ties=st.booleans())
+def test_sppf_cascade_equals_parallel_pools_and_separable(k, n, h, w, seed, ties):
+    assume((n - 1) * (k - 1) + 1 < 2 * max(h, w) - 1)
+    x = fake_features(3, h, w, seed, ties).feature.unsqueeze(0)
+    args = BuildArgs(3, k, n)
+    reference = windows_by_hand(x, k, n)
+    for head in ("sppf", "spp_yolo", "sppf_separable"):
+        assert torch.equal(pool_output(head, x, args), reference)
+        checks = check_equalities(head, x, args)
+        assert len(checks) == 2 and all(c.equal and c.max_abs_diff == 0 for c in checks)
+    assert torch.equal(separable_max_pool(x, k), max_pool_same(x, k))
+
+
+@settings(max_examples=25, deadline=None)
+@given(h=st.integers(1, 14), w=st.integers(1, 14), seed=st.integers(0, 2**16), ties=st.booleans())
+def test_source_heads_pool_like_sppf_and_ppm_aspp_like_average_spp(h, w, seed, ties):
+    x = fake_features(8, h, w, seed, ties).feature.unsqueeze(0)
+    args = BuildArgs(8, 3, 2)  # the user's SPPF k, n do not change the source-fixed heads
+    for head in ("simsppf", "sppcspc", "cspsppf", "sppelan"):
+        assert torch.equal(pool_output(head, x, args), windows_by_hand(x, 5, 3))
+        (check,) = check_equalities(head, x, args)
+        assert check.other == "sppf" and check.equal and check.max_abs_diff == 0
+    for head, levels in (("ppm", (1, 2, 3, 6)), ("aspp", (1,))):
+        by_hand = torch.cat([F.adaptive_avg_pool2d(x, b).flatten(1) for b in levels], 1)
+        assert torch.equal(pool_output(head, x, args).flatten(1), by_hand)
+        (check,) = check_equalities(head, x, args)
+        assert check.other == "spp" and check.equal
+
+
+def test_a_nan_in_the_map_is_reported_not_hidden():
+    features = fake_features(4, 6, 6)
+    features.feature[0, 2, 2] = float("nan")
+    checks = compare_family(features, ["sppf"], measure=False).head("sppf").exact_equal_to
+    assert len(checks) == 2 and all(c.equal and c.max_abs_diff == 0 for c in checks)  # same NaN windows
+    assert exact_compare(torch.tensor([1.0, float("nan")]), torch.tensor([1.0, 2.0])) == (False, math.inf)
+    assert exact_compare(torch.tensor([1.0, float("nan")]), torch.tensor([1.5, float("nan")])) == (False, 0.5)
+
+
+# ----------------------------------------------------------------------------
+# validation, caching, timing
+
+
+@pytest.mark.parametrize("text,message", [
+    ("sppx", "Head 'sppx' is unknown"), ("", "Heads are empty"), ("sppf,,ppm", "Head '' is unknown"),
+])
+def test_bad_head_ids_raise_one_sentence(text, message):
+    with pytest.raises(ValueError, match=message):
+        parse_heads(text)
+
+
+def test_heads_all_and_order():
+    assert parse_heads("all") == HEAD_IDS
+    assert parse_heads(" ppm, sppf ,ppm") == ("ppm", "sppf")
+
+
+@pytest.mark.parametrize("k,n,h,w,message", [
+    (4, 3, 10, 10, "k must be an odd integer"), (0, 3, 10, 10, "k must be an odd integer"),
+    (5, 0, 10, 10, "n must be an integer from 1"), (9, 4, 5, 7, "reaches beyond this 5 x 7 map"), (5, 3, 2, 2, "reaches beyond this 2 x 2 map"),
+])
+def test_bad_k_n_or_windows_beyond_the_map(k, n, h, w, message):
+    with pytest.raises(ValueError, match=message):
+        check_sppf_fits(k, n, h, w)
+    with pytest.raises(ValueError, match=message):
+        compare_family(fake_features(4, h, w), ["sppf"], k=k, n=n, measure=False)
+
+
+def test_modules_are_seeded_cached_and_leave_the_process_rng_alone():
+    state = torch.get_rng_state()
+    args = BuildArgs(40, 7, 2)
+    first = build_head("sppf", args)
+    assert torch.equal(torch.get_rng_state(), state)
+    assert build_head("sppf", BuildArgs(40, 7, 2)) is first
+    assert build_head("ppm", BuildArgs(40, 7, 2)) is build_head("ppm", BuildArgs(40, 3, 1))  # ppm ignores k, n
+    assert not first.training and trainable_params(first) == expected("sppf", 40, 1, 1, 7, 2)[0]
+
+
+def test_measured_latencies_are_finite_and_spp_total_is_its_pooling():
+    result = compare_family(fake_features(32, 8, 8), ["spp", "sppf", "ppm"], HeadConfig((1, 2)), measure=True)
+    for report in result.heads:
+        assert math.isfinite(report.pool_ms) and report.pool_ms > 0
+        assert math.isfinite(report.total_ms) and report.total_ms > 0
+    assert result.head("spp").total_ms == result.head("spp").pool_ms
+
+
+def test_branch_maps_are_the_real_pooled_map():
+    features = fake_features(6, 7, 9)
+    maps = branch_maps(features, "sppf")
+    assert [m.name for m in maps] == ["x", "pool 5", "pool 9", "pool 13"]
+    x = features.feature.unsqueeze(0)
+    assert torch.equal(torch.from_numpy(maps[2].values), F.max_pool2d(x, 9, 1, 4)[0].mean(0))
+    assert [m.values.shape for m in branch_maps(features, "ppm")] == [(1, 1), (2, 2), (3, 3), (6, 6)]
+
+
+# ----------------------------------------------------------------------------
+# CLI: one JSON object with `heads`, or one error line and exit code 2
+
+CLI = [sys.executable, "-m", "spp_viz", "inspect", str(ASSETS / "chelsea_cat.jpg"), "--offline", "--max-side", "224"]
+
+
+def run(*args):
+    return subprocess.run([*CLI, *map(str, args)], capture_output=True, text=True, timeout=300, check=False)
+
+
+def test_cli_heads_all_json():
+    result = run("--heads", "all", "--json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    heads = report["heads"]
+    assert [h["id"] for h in heads] == list(HEAD_IDS)
+    c, rows, cols = (report["feature_map"][k] for k in ("channels", "height", "width"))
+    for h in heads:
+        assert set(h) >= {"id", "name", "source", "output_shape", "fixed_length", "params", "flops", "pool_ms",
+                          "total_ms", "branches", "exact_equal_to"}
+        assert h["pool_ms"] > 0 and h["total_ms"] > 0
+        assert all(e["max_abs_diff"] == 0 for e in h["exact_equal_to"])
+    by_id = {h["id"]: h for h in heads}
+    assert (by_id["sppcspc"]["params"], by_id["sppcspc"]["flops"]) == expected("sppcspc", c, rows, cols)
+    assert [b["rf_cells"] for b in by_id["sppf"]["branches"]] == [[1, 1], [5, 5], [9, 9], [13, 13]]
+    assert {e["id"] for e in by_id["sppf"]["exact_equal_to"]} == {"spp_yolo", "sppf_separable"}
+
+
+def test_cli_text_table_and_k_n():
+    result = run("--heads", "sppf,spp_yolo", "--sppf-k", "3", "--sppf-n", "2")
+    assert result.returncode == 0, result.stderr
+    rows = [line.split()[0] for line in result.stdout.splitlines()[-8:] if line.startswith("             ")
+            and not line.startswith("               ")]
+    assert rows == ["sppf", "spp_yolo"]
+    assert "pool 5 5x5 cells" in result.stdout and "pool 13" not in result.stdout  # k=3, n=2: windows 3, 5
+
+
+@pytest.mark.parametrize("args", [
+    ("--heads", "sppf,nope"), ("--heads", "sppf", "--sppf-k", "4"), ("--heads", "sppf", "--sppf-n", "0"),
+    ("--heads", "sppf", "--sppf-k", "9", "--sppf-n", "4"),
+])
+def test_cli_bad_heads_k_n_or_widths(args):
+    result = run(*args)
+    assert result.returncode == 2
+    assert result.stdout == "" and result.stderr.count("\n") == 1 and result.stderr.startswith("error: ")
+
+
+# ----------------------------------------------------------------------------
+# The app panel (AppTest, 384-px working size): found by widget keys and figure metadata
+
+
+def family_charts(at) -> dict[str, dict]:
+    out = {}
+    for el in at.get("plotly_chart"):
+        spec = json.loads(el.proto.spec)
+        meta = spec["layout"].get("meta", {})
+        if str(meta.get("figure", "")).startswith("family_"):
+            out[meta["figure"] + ":" + str(meta.get("head", ""))] = meta
+    return out
+
+
+def family_table(at):
+    """The panel's table (AppTest does not expose dataframe keys): the frame with RF columns."""
+    (table,) = [d.value for d in at.dataframe if "branch RF, cells" in d.value.columns]
+    return table
+
+
+def test_app_family_panel_follows_heads_k_and_n():
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(ASSETS.parent / "app.py"), default_timeout=180)
+    at.session_state["max_side"] = 384
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.multiselect(key="heads").value == ["spp", "spp_yolo", "sppf"]
+    metas = family_charts(at)
+    assert metas["family_costs_figure:"]["heads"] == ["spp", "spp_yolo", "sppf"]
+    assert metas["family_branches_figure:sppf"]["branches"] == ["x", "pool 5", "pool 9", "pool 13"]
+    assert len(family_table(at)) == 3
+
+    at.multiselect(key="heads").select("ppm").run()
+    at.selectbox(key="sppf_k").set_value(3).run()
+    assert not at.exception, [e.value for e in at.exception]
+    metas = family_charts(at)
+    assert metas["family_costs_figure:"]["heads"] == ["spp", "spp_yolo", "sppf", "ppm"]
+    assert (metas["family_costs_figure:"]["k"], metas["family_costs_figure:"]["n"]) == (3, 3)
+    assert metas["family_branches_figure:sppf"]["branches"] == ["x", "pool 3", "pool 5", "pool 7"]
+    assert metas["family_branches_figure:ppm"]["branches"] == ["bin 1", "bin 2", "bin 3", "bin 6"]
+    table = family_table(at)
+    assert list(table["head"]) == ["spp", "spp_yolo", "sppf", "ppm"] and not table.isna().any().any()
+
+    at.selectbox(key="sppf_k").set_value(31).run()  # 31 x 3 pools on a 12 x 8 map: beyond the map
+    assert not at.exception
+    assert any("reaches beyond this" in e.value for e in at.error)
+    assert "family_costs_figure:" not in family_charts(at)
+    assert any(c["layout"]["meta"]["figure"] == "sppf_branches_figure"
+               for c in (json.loads(el.proto.spec) for el in at.get("plotly_chart")))  # the other panels still draw
