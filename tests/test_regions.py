@@ -1,0 +1,101 @@
+"""Region pooling from the shared map (issue 10)."""
+
+import io
+
+import pytest
+import torch
+from PIL import Image
+
+from spp_viz.analysis import HeadConfig, extract_features
+from spp_viz.pooling import spp
+from spp_viz.regions import RegionBox, pool_region, pool_window, region_window
+
+CATS = {"Egyptian cat", "tabby", "tiger cat", "lynx", "Persian cat"}
+COFFEE = {"espresso", "cup", "coffee mug", "eggnog", "espresso maker"}
+
+
+@pytest.fixture(scope="module")
+def composite(asset_bytes):
+    """The cat and the coffee side by side, each 224 x 224: a 448 x 224 image."""
+    halves = [Image.open(io.BytesIO(asset_bytes[name])).convert("RGB").resize((224, 224)) for name in ("chelsea_cat.jpg", "coffee_espresso.jpg")]
+    image = Image.new("RGB", (448, 224))
+    image.paste(halves[0], (0, 0))
+    image.paste(halves[1], (224, 0))
+    return image
+
+
+def test_window_vector_equals_pooling_the_window_directly(lite0, composite):
+    features = extract_features(lite0, composite)
+    config = HeadConfig((1, 2, 3), "max", "adaptive")
+    box = RegionBox(40.0, 20.0, 300.0, 200.0)
+    window = region_window(features, box)
+    r0, r1, c0, c1 = window
+    direct = spp(features.feature[:, r0:r1, c0:c1].unsqueeze(0).clone(), config.levels, config.pool, config.rule).vector[0]
+    result = pool_region(lite0, composite, features, box, config, measure=False)
+    assert result.window == window
+    assert torch.equal(result.vector, direct)
+    assert torch.equal(pool_window(features.feature, window, config).vector[0], direct)
+    assert result.length == features.shape[0] * 14
+
+
+def test_window_cells_have_rf_centres_inside_the_box(lite0, composite):
+    features = extract_features(lite0, composite)
+    ys, xs = features.spans
+    box = RegionBox(100.0, 50.0, 250.0, 170.0)
+    r0, r1, c0, c1 = region_window(features, box)
+    assert all(box.y0 <= ys.centre(i) < box.y1 for i in range(r0, r1))
+    assert all(box.x0 <= xs.centre(i) < box.x1 for i in range(c0, c1))
+    assert not box.x0 <= xs.centre(c1) < box.x1 if c1 < xs.count else True
+    tiny = region_window(features, RegionBox(3.0, 3.0, 4.0, 4.0))  # no centre inside: the nearest cell
+    assert tiny[1] - tiny[0] == 1 and tiny[3] - tiny[2] == 1
+
+
+def test_composite_halves_classify_from_their_windows(lite0, composite):
+    features = extract_features(lite0, composite)
+    config = HeadConfig()
+    left = pool_region(lite0, composite, features, RegionBox(0, 0, 224, 224), config, measure=False)
+    right = pool_region(lite0, composite, features, RegionBox(224, 0, 448, 224), config, measure=False)
+    assert left.predictions[0].label in CATS and left.recompute_predictions[0].label in CATS
+    assert right.predictions[0].label in COFFEE and right.recompute_predictions[0].label in COFFEE
+    assert left.recompute_ms > 0
+
+
+@pytest.mark.parametrize("box", [RegionBox(0, 0, 500, 100), RegionBox(-1, 0, 10, 10), RegionBox(10, 10, 10, 20), RegionBox(20, 10, 10, 20)])
+def test_bad_boxes_are_one_sentence(lite0, composite, box):
+    features = extract_features(lite0, composite)
+    with pytest.raises(ValueError, match="region") as info:
+        pool_region(lite0, composite, features, box, HeadConfig(), measure=False)
+    assert "\n" not in str(info.value)
+
+
+# --- the CLI: spp-viz inspect --region
+
+def _cli(*args):
+    import subprocess
+    import sys
+
+    return subprocess.run([sys.executable, "-m", "spp_viz", *map(str, args)], capture_output=True, text=True, timeout=300)
+
+
+def test_cli_region_json():
+    import json
+
+    from conftest import ASSETS
+
+    result = _cli("inspect", ASSETS / "chelsea_cat.jpg", "--max-side", "224", "--region", "10,10,150,140", "--json")
+    assert result.returncode == 0, result.stderr
+    region = json.loads(result.stdout)["region"]
+    assert set(region) >= {"box", "window", "length", "predictions", "pooled_ms", "recompute_ms", "recompute_predictions"}
+    assert region["box"] == [10, 10, 150, 140] and len(region["window"]) == 4
+    assert region["predictions"] and region["recompute_predictions"]
+    assert 0 < region["pooled_ms"] and 0 < region["recompute_ms"]
+
+
+@pytest.mark.parametrize("box", ["0,0,5000,10", "10,10,5,20", "1,2,3", "a,b,c,d", "-1,0,4,4", "nan,0,4,4"])
+def test_cli_bad_region_is_one_error_line(box):
+    from conftest import ASSETS
+
+    result = _cli("inspect", ASSETS / "chelsea_cat.jpg", "--max-side", "224", f"--region={box}")
+    assert result.returncode == 2 and result.stdout == ""
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and "region" in lines[0], result.stderr

@@ -1,0 +1,113 @@
+"""Scales (issue 10): SPP's length stays, SPPF grows; the training-resolution comparison."""
+
+
+import pytest
+
+from spp_viz.analysis import HeadConfig, extract_features
+from spp_viz.images import load_image
+from spp_viz.scales import FIXRES_NOTE, TRAINING_RESOLUTION, decode_side, scale_sizes, scale_sweep, training_resolution
+
+
+@pytest.fixture(scope="module")
+def cat(asset_bytes):
+    return load_image(asset_bytes["chelsea_cat.jpg"], max_side=384).image
+
+
+def test_spp_length_constant_sppf_grows(lite0, cat):
+    seen = []
+    rows = scale_sweep(lite0, cat, (128, 224, 384), HeadConfig(), progress=lambda done, total: seen.append((done, total)))
+    assert seen == [(1, 3), (2, 3), (3, 3)]
+    assert [max(r.size) for r in rows] == [128, 224, 384]
+    assert len({r.spp_length for r in rows}) == 1 and rows[0].spp_length == 1280 * 21
+    numbers = [r.sppf_numbers for r in rows]
+    assert numbers == sorted(numbers) and numbers[0] < numbers[-1]
+    assert all(r.sppf_numbers == 4 * c * h * w for r in rows for c, h, w in [r.feature_map])
+    assert rows[0].cosine_to_first == pytest.approx(1.0)
+    assert all(-1 <= r.cosine_to_first <= 1.0 + 1e-6 for r in rows)
+    assert all(len(r.predictions) == 1 and r.forward_ms > 0 for r in rows)
+
+
+def test_sizes_and_decode_side():
+    assert scale_sizes((448, 224), 320) == (224, 320, 448)
+    assert decode_side((224, 896), 448) == 896
+    assert decode_side((224, 896), 0) == 0
+
+
+def test_training_resolution_comparison(lite0, cat):
+    working = extract_features(lite0, cat)
+    comparison = training_resolution(lite0, cat, working)
+    assert max(comparison.training_size) == TRAINING_RESOLUTION
+    assert comparison.working_size == cat.size
+    assert len(comparison.training_predictions) == len(comparison.working_predictions) == 5
+    assert comparison.note == FIXRES_NOTE and "FixRes" in FIXRES_NOTE
+
+
+# --- the CLI: spp-viz scales
+
+def _cli(*args):
+    import subprocess
+    import sys
+
+    return subprocess.run([sys.executable, "-m", "spp_viz", *map(str, args)], capture_output=True, text=True, timeout=300)
+
+
+def test_cli_scales_json():
+    import json
+
+    from conftest import ASSETS
+
+    result = _cli("scales", ASSETS / "chelsea_cat.jpg", "--sizes", "128,256", "--max-side", "192", "--json")
+    assert result.returncode == 0, result.stderr
+    rows = json.loads(result.stdout)["scales"]
+    assert [max(r["size"]) for r in rows] == [128, 192, 256]
+    assert len({r["spp_length"] for r in rows}) == 1
+    assert rows[0]["sppf_numbers"] < rows[-1]["sppf_numbers"]
+    assert set(rows[0]) == {"size", "feature_map", "spp_length", "sppf_numbers", "cosine_to_first", "predictions", "forward_ms"}
+
+
+@pytest.mark.parametrize("sizes", ["224,,448", "10", "224,x", "99999", ",".join(["224"] * 13)])
+def test_cli_bad_sizes_is_one_error_line(sizes):
+    from conftest import ASSETS
+
+    result = _cli("scales", ASSETS / "chelsea_cat.jpg", f"--sizes={sizes}")
+    assert result.returncode == 2 and result.stdout == ""
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and "--sizes" in lines[0], result.stderr
+
+
+# --- the app: the three views of issue 10 (ERF, region pooling, scales) in AppTest
+
+def test_app_views_erf_region_scales():
+    import json
+    from pathlib import Path
+
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(Path(__file__).resolve().parents[1] / "app.py"), default_timeout=300)
+    at.session_state["max_side"] = 256
+    at.run()
+    assert not at.exception, at.exception
+
+    def figures(name):
+        return [f for f in (json.loads(el.proto.spec) for el in at.get("plotly_chart")) if f["layout"].get("meta", {}).get("figure") == name]
+
+    def top5_frames():  # dataframes carry no key in AppTest: the views' top-5 tables are label/probability
+        return [df.value for df in at.dataframe if list(df.value.columns) == ["label", "probability"]]
+
+    # "What the backbone sees": top-5 at 224 px and at the working size; the region's two top-5s
+    assert figures("region_figure") and [len(f) for f in top5_frames()] == [5, 5, 5, 5]
+    assert not figures("erf_figure")
+    at.button(key="erf_run").click().run()
+    assert not at.exception, at.exception
+    (erf,) = figures("erf_figure")
+    assert {"level", "row", "col"} <= set(erf["layout"]["meta"]) and len(erf["layout"]["shapes"]) == 2
+    at.number_input(key="region_x1").set_value(20.0).run()  # box now inverted: one sentence, no traceback
+    assert not at.exception and any("inverted" in e.value for e in at.error)
+    at.button(key="scales_run").click().run()
+    assert not at.exception, at.exception
+    table = next(df.value for df in at.dataframe if "SPP length" in df.value.columns)
+    assert len(set(table["SPP length"])) == 1 and len(table) == 6
+    (chart,) = figures("scales_figure")
+    assert chart["layout"]["meta"]["sizes"] == sorted(chart["layout"]["meta"]["sizes"])
+    assert [len(f) for f in top5_frames()] == [5, 5]  # 224 px and the working size (the region's box is inverted now)
+    assert any("FixRes" in c.value for c in at.caption)
