@@ -16,7 +16,7 @@ import time
 import traceback
 import warnings
 
-AREAS = ("heads", "app", "figures", "engine", "memory", "cold")
+AREAS = ("heads", "app", "figures", "engine", "memory", "cold", "family", "soak", "sessions", "views")
 AREA_HELP = {
     "heads": "3 SPP head vs bare pooling, 4 SPPF vs parallel SPP",
     "app": "1 interaction and 2 first analysis through AppTest",
@@ -24,6 +24,10 @@ AREA_HELP = {
     "engine": "2 first analysis through run_inspection",
     "memory": "5 peak RSS of spp-viz inspect on 12 MP and 40 MP JPEGs",
     "cold": "6 cold start in Chromium (Playwright)",
+    "family": "8 pyramid-pooling family: pool/total latency per head, separable vs square SPPF",
+    "soak": "9 peak RSS and trend over 100 distinct uploads in one app process (AppTest)",
+    "sessions": "10 eight browser sessions uploading at once (Playwright)",
+    "views": "11 ERF per bin vs a forward, region pooling vs crop-and-rerun, the scales run (issue 10)",
 }
 
 
@@ -83,7 +87,9 @@ def main(argv: list[str] | None = None) -> int:
         if name.startswith("streamlit"):
             logging.getLogger(name).setLevel(logging.ERROR)
 
-    from . import app_interaction, cold_start, figures_size, first_analysis, heads, memory
+    from . import app_interaction, cold_start, figures_size, first_analysis, heads, memory, sessions, soak
+    from . import family as family_bench
+    from . import views as views_bench
     from .common import Engine, Row, Workspace, machine_line
 
     load_before = _loadavg()
@@ -122,6 +128,10 @@ def main(argv: list[str] | None = None) -> int:
             "engine": lambda: first_analysis.run(engine, args.quick),
             "memory": lambda: memory.run(ws, args.quick),
             "cold": lambda: cold_start.run(ws, args.quick),
+            "family": lambda: family_bench.run(engine, args.quick),
+            "soak": lambda: soak.run(args.quick),
+            "sessions": lambda: sessions.run(args.quick),
+            "views": lambda: views_bench.run(engine, args.quick),
         }
         for area in AREAS:
             if area in areas:

@@ -1,4 +1,6 @@
-"""Targets 1 and 2 (app path): the Streamlit app driven by ``AppTest.from_file("app.py")``.
+"""Targets 1 and 2 (app path): the Streamlit app driven by ``AppTest.from_file("app.py")``, then
+in Chromium: a bin click (a fragment rerun) against a full rerun, and the page's head timings
+against the same heads timed alone.
 
 Streamlit's own overhead (script rerun, widget state, element protos, plotly JSON) counts,
 because every figure is timed around ``AppTest.run()``.
@@ -120,6 +122,17 @@ def _time_forward(engine: Engine) -> tuple[float, float]:
 
 
 def run(engine: Engine, quick: bool, session: AppSession | None = None) -> tuple[list[Row], AppSession | None]:
+    """The AppTest rows (targets 1 and 2), then the Chromium rows (bin click vs full rerun, honest timing)."""
+    rows, session = apptest_rows(engine, quick, session)
+    try:
+        rows += browser_rows(quick)
+    except Exception as exc:  # a broken browser run is a row, the AppTest rows still count
+        rows.append(Row("1 interaction", "bin click vs full rerun in Chromium",
+                        f"error: {type(exc).__name__}: {str(exc).splitlines()[0][:150] if str(exc) else ''}"))
+    return rows, session
+
+
+def apptest_rows(engine: Engine, quick: bool, session: AppSession | None = None) -> tuple[list[Row], AppSession | None]:
     if not APP.exists():
         return [Row("1 interaction", "app.py", "skipped: app.py not found", "-", None)], None
     data = engine.ws.photo().read_bytes()
@@ -211,3 +224,169 @@ def run(engine: Engine, quick: bool, session: AppSession | None = None) -> tuple
                                          for k in breakdowns[0]})),
     ]
     return rows, session
+
+
+# ----------------------------------------------------------------------------
+# In Chromium: a bin click (fragment rerun) against a full rerun, and honest head timings
+
+CLICK_CELLS = ((2, 1, 1), (2, 0, 0), (4, 3, 2), (4, 0, 1), (2, 0, 1), (4, 2, 3))  # (level, row, col), each a new selection
+LEVEL_CHANGES = ("1,2,3", "1,2,4")  # each changes the pyramid: a full rerun that draws a new one
+HONEST_LIMIT = 1.3  # the page's SPPF/parallel pool-only ratio within x1.3 of the heads timed alone
+COFFEE = APP.parent / "assets" / "coffee_espresso.jpg"
+
+# the same heads, timed alone in a fresh process on a random map of the page's shape
+ALONE = r"""
+import json, sys
+import torch
+from spp_viz.pooling import parallel_spp, sppf_branches, sppf_effective_kernels
+from spp_viz.timing import measure_interleaved
+c, h, w = map(int, sys.argv[1:4])
+x = torch.rand(1, c, h, w)
+def run_sppf():
+    with torch.inference_mode():
+        return torch.cat(sppf_branches(x, 5), 1)
+def run_parallel():
+    with torch.inference_mode():
+        return parallel_spp(x, sppf_effective_kernels(5))
+out = measure_interleaved({"sppf": run_sppf, "parallel": run_parallel})
+print(json.dumps({k: v.median_ms for k, v in out.items()}))
+"""
+
+
+def _pooled_plot(page, n: int):
+    return page.locator(f".st-key-pooled_{n} .js-plotly-plot")
+
+
+def _click_cell(page, n: int, row: int, col: int) -> float:
+    """Click cell (row, col) of level n's heatmap; seconds until its highlight is drawn and the script idles."""
+    from spp_viz.devtools.server import IDLE
+
+    area = _pooled_plot(page, n).locator(".nsewdrag").first
+    area.scroll_into_view_if_needed()
+    box = area.bounding_box()
+    x = box["x"] + (col + 0.5) / n * box["width"]
+    y = box["y"] + (row + 0.5) / n * box["height"]
+    page.mouse.move(x - 3, y - 3)
+    page.mouse.move(x, y)
+    page.wait_for_timeout(250)  # plotly picks the hovered point; the click selects it
+    start = time.perf_counter()
+    page.mouse.click(x, y)
+    page.wait_for_function(
+        """([n, r, c]) => {
+            const gd = document.querySelector(`.st-key-pooled_${n} .js-plotly-plot`);
+            const s = gd && gd.layout && gd.layout.shapes;
+            return !!(s && s.length === 1 && s[0].x0 === c - 0.5 && s[0].y0 === r - 0.5);
+        }""", arg=[n, row, col], timeout=60_000)
+    page.wait_for_selector(IDLE, state="attached", timeout=60_000)
+    return time.perf_counter() - start
+
+
+def _change_levels(page, levels: str) -> float:
+    """Type new levels and press Enter; seconds until the new pyramid's finest heatmap is drawn and idle."""
+    from spp_viz.devtools.server import IDLE
+
+    finest = max(int(n) for n in levels.split(","))
+    box = page.locator(".st-key-levels input")
+    box.fill(levels)
+    start = time.perf_counter()
+    box.press("Enter")
+    page.wait_for_function(
+        """(levels) => {
+            const gd = document.querySelector(".st-key-bins_over_image .js-plotly-plot");
+            return !!(gd && gd.layout && gd.layout.meta && gd.layout.meta.levels.join(",") === levels);
+        }""", arg=",".join(sorted(levels.split(","), key=int)), timeout=120_000)
+    _pooled_plot(page, finest).wait_for(state="attached", timeout=120_000)
+    page.wait_for_selector(IDLE, state="attached", timeout=120_000)
+    return time.perf_counter() - start
+
+
+def _page_report(page) -> dict:
+    """The page's JSON report, downloaded as a user would."""
+    import json
+
+    with page.expect_download(timeout=60_000) as info:
+        page.locator(".st-key-dl_json button").click()
+    with open(info.value.path(), encoding="utf-8") as f:
+        return json.load(f)
+
+
+def _pool_ratio(report: dict) -> tuple[float, tuple[int, int, int]] | None:
+    """SPPF / parallel pool-only latency from a report, and the map shape; None before pool_ms exists."""
+    costs = {str(c.get("kind", "")).lower(): c for c in report["sppf"]["costs"]}
+    sppf, parallel = costs.get("sppf"), costs.get("parallel_spp") or costs.get("parallel")
+    if not sppf or not parallel or sppf.get("pool_ms") is None or not parallel.get("pool_ms"):
+        return None
+    fm = report["feature_map"]
+    return sppf["pool_ms"] / parallel["pool_ms"], (fm["channels"], fm["height"], fm["width"])
+
+
+def _alone_ratio(shape: tuple[int, int, int]) -> float:
+    """The same two heads timed alone (``measure_interleaved``) in a separate process."""
+    import json
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", ALONE, *map(str, shape)], capture_output=True, text=True, check=True,
+                          cwd=APP.parent, timeout=300)
+    ms = json.loads(done.stdout.strip().splitlines()[-1])
+    return ms["sppf"] / ms["parallel"]
+
+
+def _honest_row(label: str, report: dict) -> Row:
+    area, name = "1 interaction", f"  honest timing, {label}: page SPPF/parallel pool-only vs the heads alone"
+    found = _pool_ratio(report)
+    if found is None:
+        return Row(area, name, "skipped: the report has no pool_ms per cost row", f"within x{HONEST_LIMIT}", None)
+    page_ratio, shape = found
+    alone = _alone_ratio(shape)
+    off = max(page_ratio / alone, alone / page_ratio)
+    return Row(area, name, f"page {page_ratio:.2f} vs alone {alone:.2f} (x{off:.2f}, map {shape[0]}x{shape[1]}x{shape[2]})",
+               f"within x{HONEST_LIMIT}", off <= HONEST_LIMIT, off, dict(page=page_ratio, alone=alone, shape=list(shape)))
+
+
+def browser_rows(quick: bool) -> list[Row]:
+    """(a) bin click -> highlight, (b) levels change -> new pyramid, ratio (a)/(b) <= 0.3; (c) honest timing."""
+    import tempfile
+
+    from spp_viz.devtools.server import CHROMIUM, CHROMIUM_ARGS, IDLE, chromium_available, start_app
+
+    area = "1 interaction"
+    if not chromium_available():
+        return [Row(area, "bin click vs full rerun in Chromium", f"skipped: no Chromium at {CHROMIUM}")]
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        return [Row(area, "bin click vs full rerun in Chromium", "skipped: playwright not installed")]
+    repeats = 5 if quick else 9
+    with tempfile.TemporaryFile() as log, sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=list(CHROMIUM_ARGS), timeout=60_000)
+        server = start_app(log)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
+            page.goto(server.url, wait_until="domcontentloaded", timeout=180_000)
+            _pooled_plot(page, 4).wait_for(state="attached", timeout=180_000)
+            page.wait_for_selector(IDLE, state="attached", timeout=180_000)
+            rows = [_honest_row("cold sample page", _page_report(page))]
+            for levels in LEVEL_CHANGES:  # warm both pyramids' caches (their SPP rows are timed once)
+                _change_levels(page, levels)
+            # an even count ends on 1,2,4, whose levels 2 and 4 the clicks use
+            fulls = [_change_levels(page, LEVEL_CHANGES[i % 2]) for i in range(repeats + repeats % 2)]
+            clicks = [_click_cell(page, *CLICK_CELLS[i % len(CLICK_CELLS)]) for i in range(repeats)]
+            page.locator(".st-key-image").get_by_test_id("stFileUploaderDropzoneInput").set_input_files(str(COFFEE))
+            page.locator("[data-testid='stMain']").get_by_text("coffee_espresso.jpg").first.wait_for(timeout=180_000)
+            page.wait_for_selector(IDLE, state="attached", timeout=180_000)
+            rows.append(_honest_row("after uploading coffee_espresso.jpg", _page_report(page)))
+        finally:
+            server.stop()
+            browser.close()
+    click, full = statistics.median(clicks), statistics.median(fulls)
+    ratio = click / full
+    details = dict(click_s=[round(t, 3) for t in clicks], full_rerun_s=[round(t, 3) for t in fulls])
+    return [
+        Row(area, "bin click -> highlight drawn (Chromium, sample photo; fragment rerun)", f"{fmt_ms(click * 1000)}",
+            "report", None, click * 1000, details),
+        Row(area, "levels change -> new pyramid drawn (Chromium; full rerun)", f"{fmt_ms(full * 1000)}", "report", None,
+            full * 1000),
+        Row(area, "  bin click / full rerun (medians)", f"{ratio:.2f}", "<= 0.3", ratio <= 0.3, ratio),
+        *rows,
+    ]

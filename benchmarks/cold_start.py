@@ -10,55 +10,21 @@ The server runs in its own process group and is killed (the whole group) afterwa
 from __future__ import annotations
 
 import os
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
+
+from spp_viz.devtools.server import CHROMIUM, CHROMIUM_ARGS, IDLE, free_port, healthy, kill_group
 
 from .common import APP, ROOT, Row, Workspace
 
-CHROMIUM = os.environ.get("SPP_VIZ_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
-IDLE = "[data-testid='stApp'][data-test-script-state='notRunning']"
 LAST_PANEL = "Paper rule vs adaptive rule"
 MIN_PLOTS = 9
 TIMEOUT_S = 180
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _healthy(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-            return response.read().strip() == b"ok"
-    except Exception:
-        return False
-
-
-def _kill_group(proc: subprocess.Popen) -> None:
-    try:
-        os.killpg(proc.pid, signal.SIGTERM)
-    except ProcessLookupError:
-        return
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        proc.wait(timeout=10)
-
-
-def _wait_complete(page, timeout_ms: int, start: float | None = None, phases: dict | None = None) -> None:
+def _wait_complete(page, timeout_ms: int, start: float = 0.0, phases: dict | None = None) -> None:
     """Last panel header visible, then >= MIN_PLOTS plotly charts attached, then script idle.
 
     With ``phases``, records when each of the three became true (seconds from ``start``):
@@ -85,14 +51,14 @@ def run(ws: Workspace, quick: bool) -> list[Row]:
         return [Row(area, name, "skipped: playwright not installed (pip install playwright; never 'playwright install')")]
 
     upload = None if quick else ws.photo()
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
     log = tempfile.TemporaryFile()
     phases: dict[str, float] = {}
     rows: list[Row] = []
     with sync_playwright() as pw:
         try:
-            browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, timeout=60_000)
+            browser = pw.chromium.launch(executable_path=CHROMIUM, args=list(CHROMIUM_ARGS), timeout=60_000)
         except Exception as exc:
             return [Row(area, name, f"skipped: Chromium did not start ({type(exc).__name__})")]
         try:
@@ -106,7 +72,7 @@ def run(ws: Workspace, quick: bool) -> list[Row]:
             )
             try:
                 deadline = start + TIMEOUT_S
-                while not _healthy(url):
+                while not healthy(url):
                     if proc.poll() is not None or time.perf_counter() > deadline:
                         raise RuntimeError("server did not become healthy")
                     time.sleep(0.05)
@@ -136,7 +102,7 @@ def run(ws: Workspace, quick: bool) -> list[Row]:
                 tail = log.read().decode(errors="replace")[-300:].replace("\n", " ")
                 return [Row(area, name, f"failed: {type(exc).__name__}: {str(exc).splitlines()[0][:120]} | log: {tail}")]
             finally:
-                _kill_group(proc)
+                kill_group(proc)
                 log.close()
         finally:
             browser.close()

@@ -16,7 +16,7 @@ import time
 import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Any, Callable, Iterator
 
 ROOT = Path(__file__).resolve().parent.parent
 ASSET = ROOT / "assets" / "chelsea_cat.jpg"
@@ -124,7 +124,7 @@ def machine_line() -> str:
     device = "cuda (" + torch.cuda.get_device_name(0) + ")" if torch.cuda.is_available() else "cpu"
     cores = os.cpu_count()
     try:
-        cores_avail = len(os.sched_getaffinity(0))
+        cores_avail: int | None = len(os.sched_getaffinity(0))
     except AttributeError:
         cores_avail = cores
     return (f"Machine: {cpu_model()}, {cores_avail} cores available ({cores} logical), "
@@ -192,7 +192,7 @@ class Engine:
 
     def __init__(self, ws: Workspace):
         self.ws = ws
-        self._backbone = None
+        self._backbone: Any = None
         self._x = None
         self._fmap = None
 

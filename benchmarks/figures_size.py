@@ -11,11 +11,10 @@ JPEG) count 0 numbers but show up in the JSON size, reported alongside.
 
 from __future__ import annotations
 
-import base64
 import json
 import time
 
-import numpy as np
+from spp_viz.devtools.plotly_arrays import count_numbers
 
 from .app_interaction import AppSession
 from .common import APP, Engine, Row
@@ -23,20 +22,6 @@ from .common import APP, Engine, Row
 LIMIT = 1_000_000
 SIZE = (2048, 1536)
 PYRAMIDS = ("1,2,4", "1,2,4,8,16")
-
-
-def count_numbers(node) -> int:
-    if isinstance(node, bool) or node is None or isinstance(node, str):
-        return 0
-    if isinstance(node, (int, float)):
-        return 1
-    if isinstance(node, dict):
-        if "bdata" in node and "dtype" in node:
-            return len(base64.b64decode(node["bdata"])) // np.dtype(node["dtype"]).itemsize
-        return sum(count_numbers(v) for v in node.values())
-    if isinstance(node, (list, tuple)):
-        return sum(count_numbers(v) for v in node)
-    return 0
 
 
 def _chart_name(spec: dict, fallback: str) -> str:

@@ -16,10 +16,8 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-import tempfile
 import time
 import warnings
-from pathlib import Path
 
 from .common import APP, Workspace
 

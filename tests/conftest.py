@@ -6,11 +6,15 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 ASSETS = ROOT / "assets"
-# the app's seven panel headers, in page order
-PANELS = [
-    "Pyramid bins on the image", "Feature map", "Pooled activations", "Output dimensions",
-    "SPP vs SPPF", "What the backbone sees", "Paper rule vs adaptive rule",
-]
+
+def _panel_titles() -> list[str]:
+    """The app's panel headers, in page order: the titles of ``spp_viz.ui.panels.PANELS``."""
+    from spp_viz.ui.panels import PANELS as APP_PANELS
+
+    return [panel.title for panel in APP_PANELS]
+
+
+PANELS = _panel_titles()
 
 
 @pytest.fixture(scope="session")

@@ -18,7 +18,8 @@ from PIL import Image
 from spp_viz import analysis, figures
 from spp_viz.analysis import FeatureResult, HeadConfig, Prediction
 from spp_viz.backbones import StageGeometry
-from spp_viz.bins import project_bins_to_image, pyramid_bins
+from spp_viz.bins import pyramid_bins
+from spp_viz.devtools.plotly_arrays import count_numbers
 
 
 def make_features(c: int = 32, h: int = 10, w: int = 15, stride: int = 32, rf: int = 851, seed: int = 0) -> FeatureResult:
@@ -34,14 +35,9 @@ def make_image(width: int, height: int, seed: int = 0) -> Image.Image:
     return Image.fromarray(rng.integers(0, 256, (height, width, 3), dtype=np.uint8))
 
 
-def typed(value) -> np.ndarray:
-    """A figure array as numpy, whether plain list or plotly's base64 typed-array JSON."""
-    if isinstance(value, dict) and "bdata" in value:
-        arr = np.frombuffer(base64.b64decode(value["bdata"]), dtype=np.dtype(value["dtype"]))
-        if "shape" in value:
-            arr = arr.reshape([int(s) for s in str(value["shape"]).split(",")])
-        return arr
-    return np.asarray(value)
+def bin_boxes(features: FeatureResult, head: analysis.HeadResult) -> dict[int, list]:
+    """Every level's bins in image pixels, as the app passes them: ``analysis.level_geometry``."""
+    return {lv.n: analysis.level_geometry(features, lv) for lv in head.levels}
 
 
 @pytest.fixture(scope="module")
@@ -60,7 +56,7 @@ def head(features) -> analysis.HeadResult:
 
 def test_bins_over_image_has_one_hover_polygon_per_bin_and_an_outline_per_level(features, head):
     image = make_image(*features.input_size)
-    fig = figures.bins_over_image(image, head.levels, 32)
+    fig = figures.bins_over_image(image, head.levels, bin_boxes(features, head))
     image_traces = [t for t in fig.data if t.type == "image"]
     assert len(image_traces) == 1
     assert image_traces[0].source.startswith("data:image/jpeg;base64,")
@@ -75,10 +71,10 @@ def test_bins_over_image_has_one_hover_polygon_per_bin_and_an_outline_per_level(
 
 def test_bin_hover_names_level_cell_ranges_index_and_pixels(features, head):
     image = make_image(*features.input_size)
-    fig = figures.bins_over_image(image, head.levels, 32)
+    fig = figures.bins_over_image(image, head.levels, bin_boxes(features, head))
     level2 = head.levels[1]
     b = next(b for b in level2.bins.bins if (b.row, b.col) == (1, 0))
-    box = project_bins_to_image(level2.bins, 32, image.size)[level2.bins.bins.index(b)]
+    box = next(g.box for g in analysis.level_geometry(features, level2) if (g.row, g.col) == (1, 0))
     text = next(t.text for t in fig.data if t.name == "L2 (1,0)")
     assert "level 2" in text and "(row 1, col 0)" in text and "index 2" in text
     assert f"rows [{b.rows[0]}, {b.rows[1]})" in text and f"cols [{b.cols[0]}, {b.cols[1]})" in text
@@ -90,7 +86,7 @@ def test_bin_hover_names_level_cell_ranges_index_and_pixels(features, head):
 def test_adaptive_bins_overlap_visibly(features, head):
     """On 10 x 15 cells, level 4's neighbouring adaptive bins share a cell: their polygons overlap."""
     image = make_image(*features.input_size)
-    fig = figures.bins_over_image(image, head.levels, 32)
+    fig = figures.bins_over_image(image, head.levels, bin_boxes(features, head))
     first = next(t for t in fig.data if t.name == "L4 (0,0)")
     second = next(t for t in fig.data if t.name == "L4 (0,1)")
     assert max(first.x) > min(second.x)
@@ -102,16 +98,16 @@ def test_adaptive_bins_overlap_visibly(features, head):
 def test_show_levels_and_the_drawing_cap(features):
     head = analysis.analyse_head(features, HeadConfig((2, 20), "avg"))
     image = make_image(*features.input_size)
-    fig = figures.bins_over_image(image, head.levels, 32)
+    fig = figures.bins_over_image(image, head.levels, bin_boxes(features, head))
     assert fig.layout.meta["levels"] == [2]  # 20 > MAX_DRAWN_LEVEL is pooled, not drawn
-    fig = figures.bins_over_image(image, head.levels, 32, shown_levels=[])
+    fig = figures.bins_over_image(image, head.levels, bin_boxes(features, head), shown_levels=[])
     assert fig.layout.meta["levels"] == []
     assert [t.type for t in fig.data] == ["image"]
 
 
 def test_selected_bin_and_receptive_field_box(features, head):
     image = make_image(*features.input_size)
-    fig = figures.bins_over_image(image, head.levels, 32, selected=(2, 1, 1), receptive_field=851)
+    fig = figures.bins_over_image(image, head.levels, bin_boxes(features, head), selected=(2, 1, 1), show_rf=True)
     names = [t.name or "" for t in fig.data]
     assert "selected: level 2 (1, 1)" in names
     rf = next(t for t in fig.data if (t.name or "").startswith("receptive field"))
@@ -119,13 +115,43 @@ def test_selected_bin_and_receptive_field_box(features, head):
     assert min(x for x in rf.x if x is not None) <= min(x for x in sel.x if x is not None)
     assert max(x for x in rf.x if x is not None) >= max(x for x in sel.x if x is not None)
     assert fig.layout.meta["selected"] == [2, 1, 1]
+    # the drawn boxes are the engine's, number for number (receptive field: padding included)
+    g = next(g for g in analysis.level_geometry(features, head.levels[1]) if (g.row, g.col) == (1, 1))
+    assert (min(x for x in rf.x if x is not None), max(x for x in rf.x if x is not None)) == (g.rf_box.x0, g.rf_box.x1)
+    assert (min(y for y in rf.y if y is not None), max(y for y in rf.y if y is not None)) == (g.rf_box.y0, g.rf_box.y1)
+    assert (min(x for x in sel.x if x is not None), max(x for x in sel.x if x is not None)) == (g.box.x0, g.box.x1)
+
+
+def test_global_context_receptive_field_is_the_whole_image(features, head):
+    """Squeeze-excite backbones: the theoretical RF is the whole image, and the figure says so."""
+    from dataclasses import replace
+
+    se = replace(features, geometry=replace(features.geometry, global_context=True))
+    fig = figures.bins_over_image(make_image(*se.input_size), head.levels, bin_boxes(se, head), selected=(2, 0, 0),
+                                  show_rf=True, global_context=True)
+    rf = next(t for t in fig.data if (t.name or "").startswith("receptive field"))
+    assert "whole image" in rf.name and "squeeze-excite" in rf.text
+    width, height = se.input_size
+    assert (min(x for x in rf.x if x is not None), max(x for x in rf.x if x is not None)) == (0, width)
+    assert (min(y for y in rf.y if y is not None), max(y for y in rf.y if y is not None)) == (0, height)
+
+
+def test_hover_index_is_the_row_major_position_under_the_paper_rule():
+    """10 x 10 map, level 6, paper rule: 5 x 5 bins; indices 0..24, no repeats (issue 8)."""
+    features = make_features(h=10, w=10)
+    head = analysis.analyse_head(features, HeadConfig((6,), "max", "paper"))
+    fig = figures.bins_over_image(make_image(*features.input_size), head.levels, bin_boxes(features, head))
+    polygons = [t for t in fig.data if t.type == "scatter" and t.fill == "toself"]
+    indices = sorted(int(t.text.split("index ")[1].split("<")[0]) for t in polygons)
+    rows, cols = head.levels[0].bins.shape
+    assert indices == list(range(rows * cols))
 
 
 def test_paper_rule_differing_bins_are_dashed_red():
     features = make_features(h=11, w=11)
     head = analysis.analyse_head(features, HeadConfig((4,), "max", "paper"))
     assert head.levels[0].differing
-    fig = figures.bins_over_image(make_image(*features.input_size), head.levels, 32)
+    fig = figures.bins_over_image(make_image(*features.input_size), head.levels, bin_boxes(features, head))
     red = [t for t in fig.data if t.name == "paper rule ≠ adaptive"]
     assert len(red) == 1 and red[0].line.dash == "dash"
 
@@ -243,7 +269,7 @@ def test_long_vectors_become_a_min_max_envelope():
     lo, hi = np.asarray(fig.data[0].y), np.asarray(fig.data[1].y)
     assert lo.min() == pytest.approx(float(head.vector.min()))
     assert hi.max() == pytest.approx(float(head.vector.max()))
-    assert figures.count_numbers(fig) <= figures.MAX_VECTOR_POINTS
+    assert count_numbers(fig.to_plotly_json()["data"]) <= figures.MAX_VECTOR_POINTS
 
 
 # ----------------------------------------------------------------------------
@@ -253,16 +279,16 @@ def test_long_vectors_become_a_min_max_envelope():
 def test_size_sweep_figure(features):
     sweep = analysis.size_sweep(features.geometry, (1, 2, 4), aspect=1.5)
     current = analysis.size_sweep(features.geometry, (1, 2, 4), aspect=1.5, short_sides=(320,))[0]
-    assert current["input"] == "480 x 320"
-    fig = figures.size_sweep_figure(sweep, features.geometry.channels, current=current)
+    assert (current.input_width, current.input_height) == (480, 320)
+    fig = figures.size_sweep_figure(sweep, current=current)
     star = next(t for t in fig.data if t.name == "this image")
-    assert list(star.y) == [current["sppf_numbers"] // (4 * 32)]
+    assert list(star.y) == [current.feature_height * current.feature_width] == [current.sppf_numbers // (4 * 32)]
     spp = next(t for t in fig.data if t.name == "SPP vector (fixed)")
     sppf = next(t for t in fig.data if t.name.startswith("SPPF output"))
     assert len(set(spp.y)) == 1 and spp.y[0] == 32 * 21
     assert list(sppf.y) == sorted(sppf.y) and sppf.y[-1] > sppf.y[0]
     assert fig.layout.yaxis2.type == "log"
-    assert "480 x 320" in fig.layout.xaxis.categoryarray
+    assert "480 × 320" in fig.layout.xaxis.categoryarray
 
 
 def test_sppf_branches_and_costs(features, head):
@@ -273,13 +299,16 @@ def test_sppf_branches_and_costs(features, head):
     for trace, branch in zip(heatmaps, sppf.branches):
         np.testing.assert_allclose(np.asarray(trace.z), branch[0].numpy())
     assert [a.text for a in fig.layout.annotations][:2] == ["x (input, 1 cell)", "pool 5 (5 × 5 cells)"]
-    rows = figures.costs_rows(sppf, head)
+    rows = figures.costs_rows(sppf)
     assert [r["head"] for r in rows][:2] == ["SPPF (k=5, x3)", "Parallel SPP (5, 9, 13)"]
-    assert rows[0]["output numbers"] == 4 * 32 * 10 * 15
-    assert len(rows) == 3  # the current pyramid is the timed default one
-    other = analysis.analyse_head(features, HeadConfig((6, 3, 2, 1), "avg"))
-    rows = figures.costs_rows(sppf, other)
-    assert rows[-1]["output numbers"] == other.length == 32 * 50 and rows[-1]["latency ms (median)"] is None
+    assert rows[0]["output numbers"] == 32 * 10 * 15  # after cv2: back to C channels
+    assert len(rows) == 3
+    for row in rows:  # no None cell anywhere: every head has both latencies
+        assert all(value is not None for value in row.values()), row
+        pool, total = float(row["pool ms (median)"]), float(row["total ms (median)"])  # type: ignore[arg-type]
+        assert pool > 0 and total >= pool * 0.5
+    other = analysis.compare_sppf(features, HeadConfig((6, 3, 2, 1), "avg"))
+    assert figures.costs_rows(other)[-1]["output numbers"] == 32 * 50  # the SPP row is the current head
 
 
 def test_predictions_and_bin_labels_figures(features):
@@ -288,7 +317,8 @@ def test_predictions_and_bin_labels_figures(features):
     assert list(fig.data[0].y) == ["tiger cat", "Egyptian cat"]  # top-1 drawn at the top
     head = analysis.analyse_head(features, HeadConfig((2,), "avg"))
     labels = [[Prediction(f"class {r}{c}", 0.5, 0) for c in range(2)] for r in range(2)]
-    fig = figures.bin_labels_figure(make_image(*features.input_size), head.levels[0], labels, 32)
+    fig = figures.bin_labels_figure(make_image(*features.input_size), head.levels[0], labels,
+                                    analysis.level_geometry(features, head.levels[0]))
     assert fig.layout.meta["labels"] == ["class 00", "class 01", "class 10", "class 11"]
     assert len(fig.layout.annotations) == 4
 
@@ -321,8 +351,8 @@ def test_vector_exports_round_trip(features, head):
 
 def test_count_numbers_reads_plotly_typed_arrays(features, head):
     fig = figures.feature_map_figure(features.feature, "mean", levels=head.levels)
-    assert figures.count_numbers(fig) == figures.count_numbers(json.loads(fig.to_json()))
-    assert figures.count_numbers(fig) >= 150
+    assert count_numbers(fig) == count_numbers(json.loads(fig.to_json()))
+    assert count_numbers(fig) >= 150
 
 
 @pytest.mark.parametrize("stride,channels", [(4, 24), (32, 1280)])
@@ -336,15 +366,15 @@ def test_every_figure_stays_under_a_million_numbers_for_a_2048_px_image(stride, 
     sppf = analysis.SPPFComparison(5, (5, 9, 13), branches, True, 0.0, (4 * channels, 1536 // stride, 2048 // stride))
     labels = [[Prediction("x", 0.5, 0)] * 6 for _ in range(6)]
     built = [
-        figures.bins_over_image(image, head.levels, stride, selected=(6, 2, 2), receptive_field=200),
+        figures.bins_over_image(image, head.levels, bin_boxes(features, head), selected=(6, 2, 2), show_rf=True),
         figures.feature_map_figure(features.feature, "mean", levels=head.levels, selected=(6, 2, 2)),
         figures.spp_vector_figure(head),
         figures.sppf_branches_figure(sppf, "max"),
-        figures.size_sweep_figure(analysis.size_sweep(features.geometry, head.config.levels, aspect=4 / 3), channels),
-        figures.bin_labels_figure(image, head.levels[0], labels, stride),
+        figures.size_sweep_figure(analysis.size_sweep(features.geometry, head.config.levels, aspect=4 / 3)),
+        figures.bin_labels_figure(image, head.levels[0], labels, analysis.level_geometry(features, head.levels[0])),
         *(figures.pooled_level_heatmap(level, "mean") for level in head.levels),
         figures.rule_comparison_figure(head.levels[0].bins, pyramid_bins(1536 // stride, 2048 // stride, 6, "paper")),
     ]
     for fig in built:
-        assert figures.count_numbers(fig) < figures.MAX_FIGURE_NUMBERS, fig.layout.meta
+        assert count_numbers(fig) < figures.MAX_FIGURE_NUMBERS, fig.layout.meta
         assert len(fig.to_json()) < 1_500_000, fig.layout.meta

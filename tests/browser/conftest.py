@@ -5,40 +5,26 @@ Chromium (``/usr/bin/chromium``; override with ``SPP_VIZ_CHROMIUM=/path``). When
 or the playwright package is missing, or Chromium cannot start, the tests SKIP with how to
 enable them, unless ``SPP_VIZ_REQUIRE_BROWSER=1`` (CI) where they FAIL instead.
 
-The server follows Streamlit's own e2e tests: ``streamlit run app.py --server.headless true
---server.port N``, poll ``/_stcore/health`` for ``ok``, then after every action wait for
-``[data-testid='stApp'][data-test-script-state='notRunning']``.
+The server (``spp_viz.devtools.server``, shared with the benchmarks) follows Streamlit's own e2e
+tests: ``streamlit run app.py --server.headless true --server.port N``, poll ``/_stcore/health``
+for ``ok``; after every action wait for ``[data-testid='stApp'][data-test-script-state='notRunning']``.
 """
 
 from __future__ import annotations
 
 import os
 import re
-import signal
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
+import tempfile
 from pathlib import Path
 
 import pytest
 
+from spp_viz.devtools.server import CHROMIUM, CHROMIUM_ARGS, FAKE_CAMERA_ARGS, IDLE, RUNNING, start_app
+
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "artifacts"
-CHROMIUM = os.environ.get("SPP_VIZ_CHROMIUM", "/usr/bin/chromium")
 REQUIRE_BROWSER = os.environ.get("SPP_VIZ_REQUIRE_BROWSER") == "1"
 HOW_TO_ENABLE = "to run them: apt-get install -y chromium && pip install -e '.[test]'"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-IDLE = "[data-testid='stApp'][data-test-script-state='notRunning']"
-RUNNING = "[data-testid='stApp'][data-test-script-state='running']"
 VIEWPORT = {"width": 1400, "height": 1000}
 COLD_TIMEOUT_MS = 120_000  # first run: torch import + model load + forward, on 2 busy cores
 ACTION_TIMEOUT_MS = 60_000
@@ -69,7 +55,7 @@ def browser():
     except Exception as exc:  # driver missing or broken
         unavailable(f"Playwright could not start ({type(exc).__name__}: {str(exc).splitlines()[0]})")
     try:
-        instance = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, timeout=60_000)
+        instance = pw.chromium.launch(executable_path=CHROMIUM, args=[*CHROMIUM_ARGS, *FAKE_CAMERA_ARGS], timeout=60_000)
     except Exception as exc:
         manager.__exit__(None, None, None)
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
@@ -83,81 +69,20 @@ def browser():
 # The app server
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _healthy(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-            return response.read().strip() == b"ok"
-    except Exception:
-        return False
-
-
-class Server:
-    def __init__(self, url: str, proc: subprocess.Popen, log_path: Path):
-        self.url, self.proc, self.log_path = url, proc, log_path
-
-    def healthy(self) -> bool:
-        return self.proc.poll() is None and _healthy(self.url)
-
-    def log(self) -> str:
-        return self.log_path.read_text(encoding="utf-8", errors="replace")
-
-
 @pytest.fixture(scope="session")
-def app_server(browser, tmp_path_factory):
-    """``streamlit run app.py`` on a free port, in its own process group (killed at teardown)."""
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    log_path = tmp_path_factory.mktemp("streamlit") / "server.log"
-    log = open(log_path, "w", encoding="utf-8")  # noqa: SIM115 - closed at teardown
-    proc = subprocess.Popen(
-        [
-            sys.executable, "-m", "streamlit", "run", "app.py",
-            "--server.headless", "true",
-            "--server.port", str(port),
-            "--server.address", "127.0.0.1",
-            "--browser.gatherUsageStats", "false",
-            "--server.fileWatcherType", "none",  # colleagues edit files in parallel: no hot reload mid-test
-        ],
-        cwd=REPO,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
-    server = Server(url, proc, log_path)
+def app_server(browser):
+    """``streamlit run app.py`` on a free port, in its own process group (stopped at teardown)."""
+    log = tempfile.TemporaryFile()  # noqa: SIM115 - closed at teardown
     try:
-        deadline = time.monotonic() + 60
-        while not _healthy(url):
-            if proc.poll() is not None:
-                pytest.fail(f"streamlit exited with code {proc.returncode}:\n{server.log()[-3000:]}")
-            if time.monotonic() > deadline:
-                pytest.fail(f"streamlit did not answer /_stcore/health within 60 s:\n{server.log()[-3000:]}")
-            time.sleep(0.25)
+        server = start_app(log)
+    except RuntimeError as exc:
+        log.close()
+        pytest.fail(str(exc))
+    try:
         yield server
     finally:
-        _kill_group(proc)
+        server.stop()
         log.close()
-
-
-def _kill_group(proc: subprocess.Popen) -> None:
-    try:
-        os.killpg(proc.pid, signal.SIGTERM)
-    except ProcessLookupError:
-        return
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        proc.wait(timeout=10)
 
 
 # ----------------------------------------------------------------------------
@@ -173,14 +98,14 @@ class AppPage:
 
     # -- navigation and waiting
 
-    def open(self, timeout_ms: int = COLD_TIMEOUT_MS) -> "AppPage":
+    def open(self, timeout_ms: int = COLD_TIMEOUT_MS) -> AppPage:
         return self.goto(timeout_ms).wait_loaded(timeout_ms)
 
-    def goto(self, timeout_ms: int = COLD_TIMEOUT_MS) -> "AppPage":
+    def goto(self, timeout_ms: int = COLD_TIMEOUT_MS) -> AppPage:
         self.page.goto(self.url, wait_until="domcontentloaded", timeout=timeout_ms)
         return self
 
-    def wait_loaded(self, timeout_ms: int = COLD_TIMEOUT_MS) -> "AppPage":
+    def wait_loaded(self, timeout_ms: int = COLD_TIMEOUT_MS) -> AppPage:
         self.wait_for_text("Paper rule vs adaptive rule", timeout_ms)
         self.wait_idle(timeout_ms)
         return self

@@ -226,6 +226,64 @@ def test_four_concurrent_sessions_each_see_their_own_image(new_app_page, app_ser
                 if top1.count():
                     assert other_label not in top1.first.inner_text()
     sessions[0].screenshot("concurrent_session_1.png")
-    assert app_server.healthy()
-    log = app_server.log()
+    assert app_server.alive()
+    log = app_server.output()
     assert "Traceback" not in log, log[-4000:]
+
+
+# ----------------------------------------------------------------------------
+# (h) a bin click reruns only the selection fragment; (i) the camera is a third source
+
+
+def _counter(app, key: str) -> int:
+    """The number in a run counter caption (``.st-key-full_runs`` / ``.st-key-fragment_runs``)."""
+    text = app.page.locator(f".st-key-{key}").inner_text()
+    match = re.search(r"(\d+) time", text)
+    assert match, text
+    return int(match.group(1))
+
+
+def test_bin_click_reruns_only_the_selection_fragment(app) -> None:
+    from playwright.sync_api import expect
+
+    full, fragment = _counter(app, "full_runs"), _counter(app, "fragment_runs")
+    plot_area = app.page.locator(".st-key-pooled_2 .js-plotly-plot .nsewdrag").first
+    plot_area.scroll_into_view_if_needed()
+    box = plot_area.bounding_box()
+    x, y = box["x"] + 0.25 * box["width"], box["y"] + 0.75 * box["height"]  # bottom-left: bin (1, 0)
+    app.page.mouse.move(x - 5, y - 5)
+    app.page.mouse.move(x, y)
+    app.page.wait_for_timeout(300)
+    app.page.mouse.click(x, y)
+    expect(app.page.locator(".st-key-selection_text")).to_contain_text("level 2, bin (1, 0)")
+    expect(app.page.locator(".st-key-fragment_runs")).to_contain_text(f"{fragment + 1} time")
+    app.wait_idle()
+    assert _counter(app, "full_runs") == full  # the dimension table, SPPF panel and downloads were not redrawn
+    expect(app.page.locator(".st-key-bins_over_image")).to_contain_text("selected: level 2 (1, 0)")
+    # the receptive-field toggle lives in the fragment too: it reruns only the fragment
+    app.page.locator(".st-key-show_rf").get_by_text("Show the receptive field").click()
+    expect(app.page.locator(".st-key-fragment_runs")).to_contain_text(f"{fragment + 2} time")
+    expect(app.page.locator(".st-key-bins_over_image")).to_contain_text("receptive field")
+    app.wait_idle()
+    assert _counter(app, "full_runs") == full
+    # a levels change is a full rerun: both counters move
+    app.set_levels("1,2")
+    expect(app.page.locator(".st-key-full_runs")).to_contain_text(f"{full + 1} time", timeout=60_000)
+    _assert_no_failure(app)
+
+
+def test_camera_is_a_third_image_source(app) -> None:
+    """Chromium's fake camera (a test pattern): take a photo and it is analysed like an upload."""
+    from playwright.sync_api import expect
+
+    assert app.page.get_by_test_id("stCameraInput").count() == 0  # no camera (no permission prompt) until chosen
+    app.page.locator(".st-key-use_camera").get_by_text("Take a photo with the camera").click()
+    camera = app.page.get_by_test_id("stCameraInput")
+    expect(camera).to_be_visible(timeout=30_000)
+    shoot = camera.get_by_role("button", name=re.compile("Take Photo", re.I))
+    expect(shoot).to_be_enabled(timeout=30_000)
+    shoot.click()
+    app.settle(re.compile(r"\.jpg.*Original \d+ x \d+", re.S), 120_000)
+    expect(app.main.get_by_text(re.compile(r"Original \d+ x \d+"))).not_to_contain_text("451 x 300")
+    _assert_all_panels(app)
+    _assert_no_failure(app)

@@ -1,0 +1,38 @@
+"""Plotly figures for the app: pure functions of engine results, testable without Streamlit.
+
+Every builder takes what :mod:`spp_viz.analysis` computed and only transforms it for display.
+Figures carry few numbers: photos travel as one base64 JPEG, large maps are block-reduced and
+long vectors become a min/max envelope, so no figure holds more than about a million numbers.
+``layout.meta["figure"]`` names the builder so a test can find a chart in a rendered page.
+
+Modules: :mod:`.style` (limits, colours, layout helpers), :mod:`.reduce` (numeric reductions),
+:mod:`.text` (every human sentence), :mod:`.photo` (drawn over the photo), :mod:`.maps`
+(heatmaps), :mod:`.charts` (lines and bars), :mod:`.tables` (table rows), :mod:`.exports`
+(download bytes).
+"""
+
+from .charts import predictions_figure, size_sweep_figure, spp_vector_figure
+from .exports import table_csv, vector_csv, vector_npy_bytes
+from .maps import feature_map_figure, pooled_level_heatmap, rule_comparison_figure, selection_to_bin, sppf_branches_figure
+from .photo import Photo, bin_labels_figure, bins_over_image, photo_source
+from .reduce import block_reduce, pooled_range, reduce_channels, vector_envelope, winner_cells
+from .style import (
+    DISPLAY_MAX_SIDE,
+    MAX_DRAWN_LEVEL,
+    MAX_FIGURE_NUMBERS,
+    MAX_HEATMAP_CELLS,
+    MAX_VECTOR_POINTS,
+    Channel,
+    level_colour,
+)
+from .tables import costs_rows
+from .text import bin_hover, channel_label, overlap_summary
+
+__all__ = [
+    "DISPLAY_MAX_SIDE", "MAX_DRAWN_LEVEL", "MAX_FIGURE_NUMBERS", "MAX_HEATMAP_CELLS", "MAX_VECTOR_POINTS", "Channel",
+    "Photo", "bin_hover", "bin_labels_figure", "bins_over_image", "block_reduce", "channel_label", "costs_rows",
+    "feature_map_figure", "level_colour", "overlap_summary", "photo_source", "pooled_level_heatmap", "pooled_range",
+    "predictions_figure", "reduce_channels", "rule_comparison_figure", "selection_to_bin", "size_sweep_figure",
+    "spp_vector_figure", "sppf_branches_figure", "table_csv", "vector_csv", "vector_envelope", "vector_npy_bytes",
+    "winner_cells",
+]

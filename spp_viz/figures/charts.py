@@ -1,0 +1,128 @@
+"""Line and bar charts: the SPP vector, the input-size sweep, the predictions."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import plotly.graph_objects as go
+
+from ..analysis import HeadResult, Prediction, SizeSweepRow
+from .reduce import vector_envelope
+from .style import (
+    MAX_VECTOR_POINTS,
+    axis_refs,
+    figure_meta,
+    level_colour,
+    subplot_row,
+)
+from .text import size_label
+
+
+def spp_vector_figure(head: HeadResult, *, max_points: int = MAX_VECTOR_POINTS, note: str = "") -> go.Figure:
+    """The whole fixed-length vector, its level segments shaded and named.
+
+    Inside a segment the order is channel-major (channel 0's n x n bins, then channel 1's...),
+    as ``pooled.flatten()``. Above ``max_points`` numbers it is drawn as a min/max envelope.
+    """
+    v = head.vector.detach().float().cpu().numpy()
+    downsampled = len(v) > max_points
+    if downsampled:
+        lo, hi, k = vector_envelope(v, max_points)
+        traces = [
+            dict(type="scatter", y=lo, x0=0, dx=k, mode="lines", line=dict(width=0.5, color="#4CC9F0"), name="bucket min",
+                 hovertemplate="indices %{x:,}… min %{y:.4g}<extra></extra>"),
+            dict(type="scatter", y=hi, x0=0, dx=k, mode="lines", line=dict(width=0.5, color="#4CC9F0"), fill="tonexty",
+                 fillcolor="rgba(76,201,240,0.35)", name="bucket max",
+                 hovertemplate="indices %{x:,}… max %{y:.4g}<extra></extra>"),
+        ]
+        how = f" · downsampled for display: min/max of every {k:,} numbers ({len(lo):,} buckets)"
+    else:
+        traces = [dict(type="scatter", y=v, x0=0, dx=1, mode="lines", line=dict(width=1, color="#4CC9F0"), name="SPP vector",
+                       hovertemplate="index %{x:,}<br>value %{y:.4g}<extra></extra>")]
+        how = ""
+    all_levels = list(head.config.levels)
+    shapes, notes = [], []
+    for level, (start, end) in zip(head.levels, head.level_offsets()):
+        if end <= start:
+            continue
+        colour = level_colour(all_levels, level.n)
+        shapes.append(dict(type="rect", xref="x", yref="paper", x0=start, x1=end, y0=0, y1=1, fillcolor=colour,
+                           opacity=0.13, line_width=0, layer="below"))
+        rows, cols = level.bins.shape
+        notes.append(dict(x=(start + end) / 2, y=1.0, yref="paper", yanchor="bottom", showarrow=False,
+                          text=f"level {level.n}<br>{level.pooled.shape[0]:,}×{rows}×{cols}", font=dict(size=10, color=colour)))
+    return go.Figure(data=traces, layout=dict(
+        shapes=shapes, annotations=notes,
+        xaxis=dict(title="position in the vector", range=[0, max(1, len(v))], showgrid=False),
+        yaxis=dict(title="value", zeroline=False),
+        title=dict(text=f"The SPP vector: {len(v):,} numbers ({head.config.pool} pooling){how}{note}", x=0, font=dict(size=14), y=0.98),
+        height=300, margin=dict(l=4, r=4, t=70, b=4), showlegend=False, hovermode="x",
+        meta=figure_meta("spp_vector_figure", length=int(len(v)), downsampled=downsampled),
+    ))
+
+
+def size_sweep_figure(sweep: Sequence[SizeSweepRow], *, current: SizeSweepRow | None = None) -> go.Figure:
+    """Left: feature-map cells (h × w) for growing inputs. Right (log y): SPP's length stays
+    put while SPPF's output (4C × h × w) grows with the image.
+
+    ``sweep`` is :func:`spp_viz.analysis.size_sweep`'s rows; ``current`` is its row for the
+    analysed image (``size_sweep(..., short_sides=(min(W, H),))[0]``), drawn as a star.
+    """
+    labels = [size_label(row.input_width, row.input_height) for row in sweep]
+    xaxes, yaxes, titles = subplot_row(("feature-map cells h × w", "output numbers (log scale)"), 0.1)
+    on1, on2 = (dict(zip(("xaxis", "yaxis"), axis_refs(i))) for i in (0, 1))
+    traces = [
+        dict(type="bar", x=labels, y=[row.feature_height * row.feature_width for row in sweep], marker_color="#4CC9F0",
+             name="h × w cells", text=[f"{row.feature_height} × {row.feature_width}" for row in sweep], textposition="outside",
+             hovertemplate="input %{x}<br>feature map %{customdata}<extra></extra>",
+             customdata=[" × ".join(map(str, row.feature)) for row in sweep], **on1),
+        dict(type="scatter", x=labels, y=[row.spp_length or None for row in sweep], mode="lines+markers",
+             name="SPP vector (fixed)", line=dict(color="#FFD166", width=3),
+             hovertemplate="input %{x}<br>SPP length %{y:,}<extra></extra>", **on2),
+        dict(type="scatter", x=labels, y=[row.sppf_numbers or None for row in sweep], mode="lines+markers",
+             name="SPPF output 4C × h × w (grows)", line=dict(color="#EF476F", width=3),
+             hovertemplate="input %{x}<br>SPPF numbers %{y:,}<extra></extra>", **on2),
+    ]
+    order = labels
+    if current is not None:
+        traces += _sweep_star(current, on1, on2)
+        # keep the axis ordered by size: the current input goes in by its short side
+        pairs = {(row.short_side, size_label(row.input_width, row.input_height)) for row in (*sweep, current)}
+        order = [label for _, label in sorted(pairs)]
+    for x in xaxes:
+        x.update(categoryorder="array", categoryarray=order, title="input (W × H)", tickangle=-30)
+    yaxes[0].update(title="cells")
+    yaxes[1].update(type="log")
+    return go.Figure(data=traces, layout=dict(
+        xaxis=xaxes[0], yaxis=yaxes[0], xaxis2=xaxes[1], yaxis2=yaxes[1], annotations=titles,
+        height=380, margin=dict(l=4, r=4, t=40, b=4), bargap=0.3,
+        legend=dict(orientation="h", yanchor="top", y=-0.35, x=0), meta=figure_meta("size_sweep_figure"),
+    ))
+
+
+def _sweep_star(current: SizeSweepRow, on1: dict, on2: dict) -> list[dict]:
+    """The analysed image as a star on both panels."""
+    label = size_label(current.input_width, current.input_height)
+    marker = dict(symbol="star", size=14, color="#fff", line=dict(color="#111", width=1))
+    return [
+        dict(type="scatter", x=[label], y=[current.feature_height * current.feature_width], mode="markers", marker=marker,
+             name="this image", cliponaxis=False, hovertemplate="this image %{x}: %{y:,} cells<extra></extra>", **on1),
+        dict(type="scatter", x=[label], y=[current.sppf_numbers], mode="markers", marker=marker, showlegend=False,
+             hovertemplate="this image %{x}: %{y:,} numbers<extra></extra>", **on2),
+    ]
+
+
+def predictions_figure(predictions: Sequence[Prediction], *, title: str = "ImageNet top-5", note: str = "") -> go.Figure:
+    """Horizontal bars of the top-k classes, top-1 at the top."""
+    preds = list(predictions)[::-1]
+    bars = dict(
+        type="bar", x=[p.probability for p in preds], y=[p.label for p in preds], orientation="h",
+        marker_color=["#FFD166" if i == len(preds) - 1 else "#4CC9F0" for i in range(len(preds))],
+        text=[f"{p.probability:.1%}" for p in preds], textposition="auto",
+        hovertemplate="%{y}: %{x:.2%}<extra></extra>",
+    )
+    return go.Figure(data=[bars], layout=dict(
+        xaxis=dict(title="probability (softmax)", tickformat=".0%", range=[0, max([p.probability for p in preds] + [0.05]) * 1.15]),
+        title=dict(text=title + note, x=0, font=dict(size=14)), height=280, margin=dict(l=4, r=4, t=40, b=4),
+        meta=figure_meta("predictions_figure", labels=[p.label for p in predictions]),
+    ))

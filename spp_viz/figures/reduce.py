@@ -1,0 +1,93 @@
+"""Numeric reductions for display: channel views, block-reduced maps, vector envelopes, winners."""
+
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from ..analysis import LevelResult
+from .style import MAX_HEATMAP_CELLS, MAX_VECTOR_POINTS, Channel
+
+
+def reduce_channels(tensor: Tensor, channel: Channel) -> np.ndarray:
+    """``(C, ...)`` -> ``(...)`` float32: one channel, or the mean / max over channels."""
+    t = tensor.detach().float().cpu()
+    if t.shape[0] == 0 or t.numel() == 0:
+        return np.zeros(t.shape[1:], dtype=np.float32)
+    if channel == "mean":
+        out = t.mean(0)
+    elif channel == "max":
+        out = t.amax(0)
+    else:
+        index = int(channel)
+        if not 0 <= index < t.shape[0]:
+            raise ValueError(f"Channel {index} does not exist: this map has channels 0 to {t.shape[0] - 1}.")
+        out = t[index]
+    return out.numpy().astype(np.float32, copy=False)
+
+
+def block_reduce(array: np.ndarray, max_cells: int = MAX_HEATMAP_CELLS, how: str = "mean") -> tuple[np.ndarray, int]:
+    """Shrink a 2-D map by an integer factor f so it has at most ``max_cells`` cells.
+
+    Display only: each shown cell is the mean (or max) of an f x f block. Returns ``(map, f)``.
+    """
+    h, w = array.shape
+    if h * w <= max_cells:
+        return array, 1
+    f = math.ceil(math.sqrt(h * w / max_cells))
+    t = torch.from_numpy(np.ascontiguousarray(array))[None, None]
+    pooled = F.max_pool2d(t, f, f, ceil_mode=True) if how == "max" else F.avg_pool2d(t, f, f, ceil_mode=True)
+    return pooled[0, 0].numpy(), f
+
+
+def vector_envelope(vector: np.ndarray, max_points: int = MAX_VECTOR_POINTS) -> tuple[np.ndarray, np.ndarray, int]:
+    """Min and max of every bucket of ``k`` numbers, with at most ``max_points // 2`` buckets."""
+    buckets = max(1, max_points // 2)
+    k = math.ceil(len(vector) / buckets)
+    pad = (-len(vector)) % k
+    v = np.asarray(vector, dtype=np.float32)
+    lo = np.pad(v, (0, pad), constant_values=np.inf).reshape(-1, k).min(1)
+    hi = np.pad(v, (0, pad), constant_values=-np.inf).reshape(-1, k).max(1)
+    return lo, hi, k
+
+
+def pooled_range(levels: Sequence[LevelResult], channel: Channel) -> tuple[float, float] | None:
+    """One colour range for every level's pooled heatmap, so levels can be compared by colour."""
+    values = [reduce_channels(lv.pooled, channel) for lv in levels if lv.pooled.numel()]
+    if not values:
+        return None
+    lo = min(float(v.min()) for v in values)
+    hi = max(float(v.max()) for v in values)
+    return (lo, hi) if hi > lo else (lo - 1e-6, hi + 1e-6)
+
+
+def winner_cells(level: LevelResult, channel: Channel) -> list[tuple[int, int, int, int, str]]:
+    """Where each bin's max came from: ``(bin_row, bin_col, cell_row, cell_col, note)``.
+
+    For a channel: that channel's winner (``LevelResult.winners``). For ``mean`` / ``max``
+    views: the winner of the bin's strongest channel (the one holding its largest pooled
+    value), which is also the max of the channel-max map inside the bin. (A vote over all
+    channels would mostly count dead channels, whose ties all go to the bin's first cell.)
+    """
+    if level.winners is None or level.winners.numel() == 0:
+        return []
+    winners = level.winners  # (C, rows, cols, 2)
+    _, rows, cols, _ = winners.shape
+    if channel in ("mean", "max"):
+        best = level.pooled.argmax(0)  # (rows, cols)
+        chosen = [[int(best[r, k]) for k in range(cols)] for r in range(rows)]
+        why = "strongest channel {ch}"
+    else:
+        chosen = [[int(channel)] * cols for _ in range(rows)]
+        why = "channel {ch}"
+    out = []
+    for r in range(rows):
+        for k in range(cols):
+            ch = chosen[r][k]
+            out.append((r, k, int(winners[ch, r, k, 0]), int(winners[ch, r, k, 1]), why.format(ch=ch)))
+    return out

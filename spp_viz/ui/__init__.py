@@ -1,0 +1,15 @@
+"""The Streamlit app: the only package that imports Streamlit.
+
+:mod:`.state` (widget keys, callbacks, the selection), :mod:`.sidebar` (controls ->
+:class:`~.sidebar.Controls`), :mod:`.pipeline` (cached steps -> :class:`~.pipeline.PageModel`),
+:mod:`.panels` (``PANELS``), :mod:`.page` (:func:`main`).
+"""
+
+from __future__ import annotations
+
+
+def main() -> None:
+    """Run the app (imported lazily: importing ``spp_viz.ui`` alone starts nothing)."""
+    from .page import main as run
+
+    run()

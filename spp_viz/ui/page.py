@@ -1,0 +1,128 @@
+"""The page: sidebar -> pipeline -> header -> panels (selection panels in one fragment).
+
+Errors from the engine are one sentence on the page; anything unexpected is logged on the
+server and named in one sentence, never shown as a traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+from itertools import groupby
+from typing import Sequence
+
+import streamlit as st
+
+from ..backbones import BackboneError, WeightsUnavailableError
+from ..figures import text
+from ..images import ImageDecodeError
+from . import state
+from .downloads import downloads, provenance
+from .header import intro, summary
+from .panels import PANELS, Panel
+from .pipeline import PageModel, build_page
+from .sidebar import Controls, channel_control, sidebar
+from .state import Source
+from .view import current_view, view_controls
+
+LOG = logging.getLogger("spp_viz.app")  # unexpected errors go to the server log, never to the page
+
+
+def main() -> None:
+    """The whole app, top to bottom (``app.py`` calls this)."""
+    st.set_page_config(page_title=text.APP_TITLE, page_icon="🔲", layout="wide")
+    state.count_run(state.KEY_FULL_RUNS)
+    controls = sidebar()
+    intro()
+    if controls.levels_error:
+        st.error(text.levels_error(controls.levels_error, controls.config.levels))
+    page = _build(controls)
+    if page is None:
+        return
+    channel_control(page.features.shape[0])
+    try:
+        summary(page)
+        downloads(page)
+        render_panels(page, PANELS)
+        provenance(page)
+    except MemoryError:
+        st.error(text.OUT_OF_MEMORY_DRAWING)
+    except Exception as exc:  # a display bug must not show a traceback either
+        LOG.exception("drawing failed")
+        st.error(text.unexpected_drawing(type(exc).__name__))
+
+
+def _build(controls: Controls) -> PageModel | None:
+    """The page model, or one sentence (and None) when the image or model cannot be used."""
+    try:
+        with st.spinner(text.WORKING):
+            return build_page(controls)
+    except WeightsUnavailableError as exc:
+        st.error(text.literal(str(exc)))
+        st.button(text.USE_UNTRAINED, on_click=state.use_untrained, key=state.KEY_USE_UNTRAINED)
+    except (ImageDecodeError, BackboneError, ValueError) as exc:
+        st.error(text.literal(str(exc)))
+        if controls.image is not None and controls.image.source is not Source.SAMPLE:
+            st.info(text.NOTHING_KEPT)
+    except MemoryError:
+        st.error(text.OUT_OF_MEMORY)
+    except Exception as exc:  # never a traceback in front of a user
+        LOG.exception("analysis failed")
+        st.error(text.unexpected_analysis(type(exc).__name__))
+    return None
+
+
+def render_panels(page: PageModel, panels: Sequence[Panel]) -> None:
+    """Panels in order; each run of consecutive selection panels goes into one fragment."""
+    for in_fragment, group in groupby(panels, key=lambda p: p.selection_fragment):
+        run = list(group)
+        if in_fragment:
+            selection_fragment(page, run)
+        else:
+            draw_panels(page, run)
+
+
+@st.fragment
+def selection_fragment(page: PageModel, panels: list[Panel]) -> None:
+    """Reruns alone on a bin click, a change of the levels to draw or the receptive-field toggle.
+
+    ``page`` is the model of the last full run: a fragment rerun gets the same arguments, and
+    the model only changes on a full run. The selection itself is read from session state.
+    """
+    runs = state.count_run(state.KEY_FRAGMENT_RUNS)
+    view_controls(page)
+    view = current_view(page)
+    with st.container(key="selection_text"):
+        st.markdown(text.selection_line(view.selected, view.chosen_by_user))
+    draw_panels(page, panels)
+    with st.container(key="fragment_runs"):
+        st.caption(text.fragment_runs(runs))
+
+
+def draw_panels(page: PageModel, panels: Sequence[Panel]) -> None:
+    """Each panel under its header, in a keyed container; ``beside_previous`` panels share a row."""
+    rows: list[list[Panel]] = []
+    for panel in panels:
+        if panel.beside_previous and rows:
+            rows[-1].append(panel)
+        else:
+            rows.append([panel])
+    for row in rows:
+        if len(row) == 1:
+            _draw(page, row[0])
+            continue
+        for column, panel in zip(st.columns(len(row), gap="medium"), row):
+            with column:
+                _draw(page, panel)
+
+
+def _draw(page: PageModel, panel: Panel) -> None:
+    """One panel; a bug in it is logged and named in one sentence, and the other panels still draw."""
+    with st.container(key=f"panel_{panel.key}"):
+        st.header(panel.title)
+        try:
+            panel.render(page)
+        except MemoryError:
+            st.error(text.OUT_OF_MEMORY_DRAWING)
+        except Exception as exc:
+            LOG.exception("panel %s failed", panel.key)
+            st.error(text.unexpected_panel(panel.title, type(exc).__name__))

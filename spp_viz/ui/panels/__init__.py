@@ -1,0 +1,43 @@
+"""The page's panels, in page order. Titles live here and nowhere else.
+
+A panel is one function of the :class:`~spp_viz.ui.pipeline.PageModel`; the page draws its
+title as a header, then calls it. Consecutive panels with ``selection_fragment=True`` run
+together inside one ``st.fragment``: a click on a pooled cell reruns only them. A panel with
+``beside_previous=True`` is drawn in a column next to the panel before it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from ..pipeline import PageModel
+from . import dimensions, predictions, pyramid, rules, sppf
+from . import erf as erf_panels
+from . import family as family_panels
+from . import region as region_panels
+from . import scales as scales_panels
+
+
+@dataclass(frozen=True)
+class Panel:
+    key: str  # stable id: the panel's container key is ``panel_{key}``
+    title: str
+    render: Callable[[PageModel], None]
+    selection_fragment: bool = False
+    beside_previous: bool = False
+
+
+PANELS: list[Panel] = [
+    Panel("bins_on_image", "Pyramid bins on the image", pyramid.bins_on_image, selection_fragment=True),
+    Panel("feature_map", "Feature map", pyramid.feature_map, selection_fragment=True, beside_previous=True),
+    Panel("pooled", "Pooled activations", pyramid.pooled_activations, selection_fragment=True),
+    Panel("erf", "Effective receptive field of the bin", erf_panels.erf_panel, selection_fragment=True),
+    Panel("dimensions", "Output dimensions", dimensions.output_dimensions),
+    Panel("sppf", "SPP vs SPPF", sppf.spp_vs_sppf),
+    Panel("family", "Pyramid-pooling family", family_panels.family_panel),
+    Panel("predictions", "What the backbone sees", predictions.backbone_sees),
+    Panel("scales", "Scales", scales_panels.scales_panel),
+    Panel("region", "Region pooling", region_panels.region_panel),
+    Panel("rules", "Paper rule vs adaptive rule", rules.paper_vs_adaptive),
+]

@@ -1,0 +1,148 @@
+"""The sidebar: every control, returned as one frozen :class:`Controls`.
+
+Image sources: a bundled sample, an upload, or the camera (``st.camera_input`` is drawn only
+when the camera source is chosen: a browser asks for camera permission as soon as it exists).
+All three go through the same decoding and limits.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import streamlit as st
+
+from ..analysis import HeadConfig
+from ..backbones import REGISTRY, weights_status
+from ..defaults import BIN_RULES, POOL_TYPES, WEIGHT_CHOICES
+from ..figures import MAX_DRAWN_LEVEL, text
+from . import state
+from .state import Source
+
+ASSETS = Path(__file__).resolve().parents[2] / "assets"
+SAMPLES = tuple(sorted((p.name for p in ASSETS.glob("*.jpg")), key=text.sample_order))
+DEFAULT_SAMPLE = "chelsea_cat.jpg" if "chelsea_cat.jpg" in SAMPLES else (SAMPLES[0] if SAMPLES else None)
+IMAGE_TYPES = ["png", "jpg", "jpeg", "webp", "gif", "bmp", "tif", "tiff"]
+MAX_SIDES = [256, 384, 512, 768, 1024, 1536, 2048, 0]  # 0 = native
+
+
+@dataclass(frozen=True)
+class ImageInput:
+    """The chosen image's bytes. ``cache_key`` names these bytes for the decode cache without
+    hashing them (a sample's name, an upload's file id): ``load_image`` hashes them once."""
+
+    source: Source
+    filename: str
+    data: bytes = b""
+    cache_key: str = ""
+
+
+@dataclass(frozen=True)
+class CheckpointInput:
+    filename: str
+    data: bytes
+    cache_key: str  # the upload's file id
+
+
+@dataclass(frozen=True)
+class Controls:
+    """Everything the sidebar decides. ``image`` is None when the chosen source has no image yet."""
+
+    image: ImageInput | None
+    max_side: int
+    config: HeadConfig
+    levels_error: str | None  # the sentence when the typed levels are invalid (``config`` is the last valid)
+    backbone: str
+    stage: str
+    weights: str
+    checkpoint: CheckpointInput | None
+
+
+def sidebar() -> Controls:
+    """Draw the sidebar (image, pyramid, backbone) and return the choices."""
+    state.init_state(DEFAULT_SAMPLE)
+    image = _image_section()
+    config, error = _pyramid_section()
+    checkpoint = _backbone_section()
+    return Controls(
+        image=image, max_side=int(st.session_state[state.KEY_MAX_SIDE]), config=config, levels_error=error,
+        backbone=st.session_state[state.KEY_BACKBONE], stage=st.session_state[state.KEY_STAGE],
+        weights=st.session_state[state.KEY_WEIGHTS], checkpoint=checkpoint,
+    )
+
+
+def _image_section() -> ImageInput | None:
+    """Upload, camera (only when switched on) or sample, in that order of precedence."""
+    sb = st.sidebar
+    sb.header(text.SIDEBAR_IMAGE)
+    uploaded = sb.file_uploader(text.UPLOAD_LABEL, type=IMAGE_TYPES, key=state.KEY_IMAGE, help=text.upload_help())
+    shot = None
+    if sb.toggle(text.CAMERA_TOGGLE, key=state.KEY_USE_CAMERA, help=text.CAMERA_HELP):
+        shot = sb.camera_input(text.CAMERA_LABEL, key=state.KEY_CAMERA)
+    sb.selectbox(text.SAMPLE_LABEL, SAMPLES, key=state.KEY_SAMPLE, format_func=text.sample_title,
+                 disabled=uploaded is not None or shot is not None, help=text.SAMPLE_HELP)
+    sb.select_slider(text.MAX_SIDE_LABEL, MAX_SIDES, key=state.KEY_MAX_SIDE, format_func=text.max_side_name,
+                     help=text.MAX_SIDE_HELP)
+    if shot is not None:
+        return ImageInput(Source.CAMERA, shot.name or "camera.jpg", shot.getvalue(), f"camera:{shot.file_id}")
+    if uploaded is not None:
+        return ImageInput(Source.UPLOAD, uploaded.name, uploaded.getvalue(), f"upload:{uploaded.file_id}")
+    name = st.session_state.get(state.KEY_SAMPLE)
+    if name in SAMPLES:  # only bundled files are ever read from disk
+        return ImageInput(Source.SAMPLE, name, b"", f"sample:{name}")
+    return None
+
+
+def _pyramid_section() -> tuple[HeadConfig, str | None]:
+    sb = st.sidebar
+    sb.header(text.SIDEBAR_PYRAMID)
+    sb.selectbox(text.PRESET_LABEL, state.preset_options(), key=state.KEY_PRESET, on_change=state.on_preset,
+                 format_func=text.preset_name, help=text.PRESET_HELP)
+    sb.text_input(text.LEVELS_LABEL, key=state.KEY_LEVELS, on_change=state.on_levels, help=text.LEVELS_HELP)
+    slot = sb.container()
+    sb.radio(text.POOL_LABEL, list(POOL_TYPES), key=state.KEY_POOL, horizontal=True, help=text.POOL_HELP)
+    sb.radio(text.BINS_LABEL, list(BIN_RULES), key=state.KEY_BINS, horizontal=True, help=text.BINS_HELP)
+    return _parse_config(slot)
+
+
+def _parse_config(slot) -> tuple[HeadConfig, str | None]:
+    """The head config; invalid levels keep the last valid pyramid and say why, inline."""
+    pool, rule = st.session_state[state.KEY_POOL], st.session_state[state.KEY_BINS]
+    error = None
+    try:
+        config = HeadConfig(st.session_state.get(state.KEY_LEVELS, ""), pool, rule)
+        st.session_state[state.KEY_LAST_VALID_LEVELS] = config.levels
+    except ValueError as exc:
+        error = str(exc)
+        config = HeadConfig(st.session_state.get(state.KEY_LAST_VALID_LEVELS, HeadConfig().levels), pool, rule)
+        slot.error(text.literal(error))
+        slot.caption(text.still_showing(config.levels))
+    too_fine = [n for n in config.levels if n > MAX_DRAWN_LEVEL]
+    if too_fine:
+        slot.warning(text.not_drawn(too_fine))
+    return config, error
+
+
+def _backbone_section() -> CheckpointInput | None:
+    sb = st.sidebar
+    sb.header(text.SIDEBAR_BACKBONE)
+    sb.selectbox(text.BACKBONE_LABEL, list(REGISTRY), key=state.KEY_BACKBONE, on_change=state.on_backbone,
+                 format_func=lambda n: text.backbone_option(REGISTRY[n].title, weights_status(n)), help=text.BACKBONE_HELP)
+    spec = REGISTRY[st.session_state[state.KEY_BACKBONE]]
+    sb.selectbox(text.STAGE_LABEL, list(spec.stages), key=state.KEY_STAGE, help=text.stage_help(spec.default_stage))
+    sb.radio(text.WEIGHTS_LABEL, list(WEIGHT_CHOICES), key=state.KEY_WEIGHTS, horizontal=True, help=text.WEIGHTS_HELP)
+    upload = sb.file_uploader(text.CHECKPOINT_LABEL, type=["pt", "pth"], key=state.KEY_CHECKPOINT, help=text.CHECKPOINT_HELP)
+    if upload is None:
+        return None
+    sb.caption(text.checkpoint_note(upload.name))
+    return CheckpointInput(upload.name, upload.getvalue(), f"checkpoint:{upload.file_id}")
+
+
+def channel_control(channels: int) -> None:
+    """The channel picker (it needs the map's channel count, so it is drawn after the pipeline)."""
+    options: list[int | str] = ["mean", "max", *range(channels)]
+    if st.session_state.get(state.KEY_CHANNEL) not in options:
+        st.session_state[state.KEY_CHANNEL] = "mean"
+    st.sidebar.header(text.SIDEBAR_DISPLAY)
+    st.sidebar.selectbox(text.CHANNEL_LABEL, options, key=state.KEY_CHANNEL, format_func=text.channel_option,
+                         help=text.channel_help(channels))

@@ -1,0 +1,140 @@
+"""Widget keys, session-state defaults, callbacks and the selected bin.
+
+Every widget key lives here (tests, browser tests and benchmarks find widgets by these keys).
+Defaults are set in session state, not in ``value=``, so callbacks and tests can change them.
+The selected bin is ``(level, row, col)`` in ``st.session_state[KEY_SELECTED]``: a click on a
+pooled cell sets it in a callback, and only the selection fragment reruns.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Any
+
+import streamlit as st
+
+from ..backbones import REGISTRY
+from ..defaults import DEFAULT_BACKBONE, DEFAULT_LEVELS, LEVEL_PRESETS
+from ..figures import selection_to_bin
+from ..images import DEFAULT_MAX_SIDE
+
+# sidebar
+KEY_IMAGE = "image"  # the image uploader
+KEY_SAMPLE = "sample"
+KEY_USE_CAMERA = "use_camera"  # the toggle that draws the camera
+KEY_CAMERA = "camera"  # st.camera_input, drawn only while KEY_USE_CAMERA is on
+KEY_MAX_SIDE = "max_side"
+KEY_PRESET = "preset"
+KEY_LEVELS = "levels"
+KEY_POOL = "pool"
+KEY_BINS = "bins"
+KEY_BACKBONE = "backbone"
+KEY_STAGE = "stage"
+KEY_WEIGHTS = "weights"
+KEY_CHECKPOINT = "checkpoint"
+KEY_CHANNEL = "channel"
+# the selection fragment
+KEY_SHOW_LEVELS = "show_levels"
+KEY_SHOW_RF = "show_rf"
+KEY_SELECTED = "selected_bin"
+# buttons, downloads and charts
+KEY_USE_UNTRAINED = "use_untrained"
+KEY_LAST_VALID_LEVELS = "last_valid_levels"
+KEY_FULL_RUNS = "_full_runs"
+KEY_FRAGMENT_RUNS = "_fragment_runs"
+CUSTOM_PRESET = "custom"
+# the pyramid-pooling family panel (C): read by the pipeline before any panel draws
+KEY_HEADS = "heads"
+KEY_SPPF_K = "sppf_k"
+KEY_SPPF_N = "sppf_n"
+
+
+class Source(str, Enum):
+    """Where the analysed image came from."""
+
+    SAMPLE = "sample"
+    UPLOAD = "upload"
+    CAMERA = "camera"
+
+
+def pooled_key(n: int) -> str:
+    """The chart key of level ``n``'s pooled heatmap (its click selects a bin)."""
+    return f"pooled_{n}"
+
+
+def preset_options() -> list[str]:
+    """``custom`` then the named presets of :data:`spp_viz.defaults.LEVEL_PRESETS`."""
+    return [CUSTOM_PRESET, *LEVEL_PRESETS]
+
+
+def levels_text(levels: tuple[int, ...]) -> str:
+    return ",".join(map(str, levels))
+
+
+def init_state(default_sample: str | None) -> None:
+    """Defaults for every sidebar widget; a backbone or stage no longer offered is reset."""
+    defaults: dict[str, Any] = {
+        KEY_USE_CAMERA: False, KEY_LEVELS: levels_text(DEFAULT_LEVELS), KEY_PRESET: CUSTOM_PRESET,
+        KEY_POOL: "max", KEY_BINS: "adaptive", KEY_MAX_SIDE: DEFAULT_MAX_SIDE, KEY_BACKBONE: DEFAULT_BACKBONE,
+        KEY_WEIGHTS: "pretrained", KEY_CHANNEL: "mean", KEY_SHOW_RF: False, KEY_SAMPLE: default_sample,
+    }
+    for key, value in defaults.items():
+        st.session_state.setdefault(key, value)
+    if st.session_state[KEY_BACKBONE] not in REGISTRY:
+        st.session_state[KEY_BACKBONE] = DEFAULT_BACKBONE
+    spec = REGISTRY[st.session_state[KEY_BACKBONE]]
+    if st.session_state.get(KEY_STAGE) not in spec.stages:
+        st.session_state[KEY_STAGE] = spec.default_stage
+
+
+def count_run(key: str) -> int:
+    """Count a script run (``KEY_FULL_RUNS``) or a fragment rerun (``KEY_FRAGMENT_RUNS``)."""
+    st.session_state[key] = int(st.session_state.get(key, 0)) + 1
+    return int(st.session_state[key])
+
+
+def on_preset() -> None:
+    levels = LEVEL_PRESETS.get(st.session_state.get(KEY_PRESET, CUSTOM_PRESET))
+    if levels:
+        st.session_state[KEY_LEVELS] = levels_text(levels)
+
+
+def on_levels() -> None:
+    typed = str(st.session_state.get(KEY_LEVELS, "")).replace(" ", "")
+    preset = LEVEL_PRESETS.get(st.session_state.get(KEY_PRESET, CUSTOM_PRESET))
+    if preset is None or levels_text(preset) != typed:
+        st.session_state[KEY_PRESET] = CUSTOM_PRESET
+
+
+def on_backbone() -> None:
+    st.session_state[KEY_STAGE] = REGISTRY[st.session_state[KEY_BACKBONE]].default_stage
+    st.session_state.pop(KEY_SELECTED, None)
+
+
+def use_untrained() -> None:
+    st.session_state[KEY_WEIGHTS] = "untrained"
+
+
+def on_pooled_click(n: int) -> None:
+    """Callback of level ``n``'s heatmap: its newest clicked point becomes the selected bin."""
+    event = st.session_state.get(pooled_key(n))
+    try:
+        points = list(event["selection"]["points"]) if event else []
+    except (KeyError, TypeError):
+        points = []
+    chosen = selection_to_bin(n, points)
+    if chosen is not None:
+        st.session_state[KEY_SELECTED] = chosen
+
+
+def selected_bin() -> tuple[int, int, int] | None:
+    """The bin the user clicked last, ``(level, row, col)``, or None."""
+    value = st.session_state.get(KEY_SELECTED)
+    if value is None:
+        return None
+    n, row, col = value
+    return int(n), int(row), int(col)
+
+
+def set_selected_bin(value: tuple[int, int, int] | None) -> None:
+    st.session_state[KEY_SELECTED] = value
