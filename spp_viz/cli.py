@@ -327,9 +327,15 @@ def run(argv: list[str] | None = None) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """The ``spp-viz`` entry point: the output on stdout, or one ``error:`` line on stderr (exit 2)."""
+    try:  # parsed before the streams go quiet, so --help reaches the terminal
+        args = _parser().parse_args(argv)
+        validate(args)
+    except (CliError, ValueError) as exc:
+        print(f"error: {_one_line(exc)}", file=sys.stderr, flush=True)
+        return 2
     with _quiet_std_streams():
         try:
-            output = run(argv)
+            output = COMMANDS[args.command](args)
         except (CliError, ValueError) as exc:  # ImageDecodeError and BackboneError are ValueErrors
             message = _one_line(exc)
         except MemoryError:

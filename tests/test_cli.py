@@ -172,3 +172,12 @@ def test_untrained_zoo_backbone_runs_and_says_so(tmp_path):
     report = json.loads(result.stdout)
     assert report["backbone"]["weights"] == "untrained" and report["backbone"]["stride"] == 16
     assert report["predictions"] == [] and report["predictions_note"]
+
+
+@pytest.mark.parametrize("args", [("--help",), ("inspect", "--help"), ("erf", "--help"), ("scales", "--help")])
+def test_help_reaches_the_terminal(args):
+    """Parsing happens before the streams go quiet: --help is printed, exit 0, nothing on stderr."""
+    result = run(*args)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("usage: spp-viz"), result.stdout[:200]
+    assert result.stderr == ""
