@@ -36,3 +36,12 @@ def torch_home(tmp_path, monkeypatch):
 @pytest.fixture(scope="session")
 def asset_bytes():
     return {p.name: p.read_bytes() for p in sorted(ASSETS.glob("*.jpg"))}
+
+
+def run_cli(*args, cwd=None):
+    """``python -m spp_viz ARGS`` in a fresh process: what a user at a terminal gets."""
+    import subprocess
+    import sys
+
+    return subprocess.run([sys.executable, "-m", "spp_viz", *map(str, args)], capture_output=True, text=True,
+                          timeout=300, cwd=cwd)

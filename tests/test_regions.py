@@ -71,10 +71,9 @@ def test_bad_boxes_are_one_sentence(lite0, composite, box):
 # --- the CLI: spp-viz inspect --region
 
 def _cli(*args):
-    import subprocess
-    import sys
+    from conftest import run_cli
 
-    return subprocess.run([sys.executable, "-m", "spp_viz", *map(str, args)], capture_output=True, text=True, timeout=300)
+    return run_cli(*args)
 
 
 def test_cli_region_json():

@@ -45,10 +45,9 @@ def test_training_resolution_comparison(lite0, cat):
 # --- the CLI: spp-viz scales
 
 def _cli(*args):
-    import subprocess
-    import sys
+    from conftest import run_cli
 
-    return subprocess.run([sys.executable, "-m", "spp_viz", *map(str, args)], capture_output=True, text=True, timeout=300)
+    return run_cli(*args)
 
 
 def test_cli_scales_json():

@@ -29,7 +29,7 @@ from ..figures import spp_vector_figure as build_vector_figure
 from ..images import DEFAULT_MAX_PIXELS, DecodedImage
 from ..options import parse_sppf_k, parse_sppf_n
 from . import state
-from .sidebar import ASSETS, Controls, ImageInput
+from .sidebar import ASSETS, SAMPLES, Controls, ImageInput, Source
 
 # Memory of a long-running server (issue 11's soak, benchmarks/soak.py): glibc arenas and mmap
 # threshold fixed once per process; per-image caches hold this many entries (eight sessions,
@@ -157,8 +157,11 @@ def spp_vector_figure(page: PageModel) -> go.Figure:
 
 
 def image_bytes(image: ImageInput) -> bytes:
-    """A sample's bytes come from the cached assets; an upload or camera shot carries its own."""
-    return read_sample(image.filename) if not image.data else image.data
+    """A sample's bytes come from the cached assets; an upload or camera shot carries its own
+    (even when empty: an upload's name must never choose a file to read)."""
+    if image.source is Source.SAMPLE and image.filename in SAMPLES:
+        return read_sample(image.filename)
+    return image.data
 
 
 def build_page(controls: Controls) -> PageModel:
