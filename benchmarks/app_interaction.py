@@ -35,7 +35,9 @@ STEPS = (
     ("spp_viz.images", "load_image", "decode"),
     ("spp_viz.analysis", "extract_features", "backbone_forward"),
     ("spp_viz.analysis", "analyse_head", "spp_head"),
-    ("spp_viz.analysis", "compare_sppf", "sppf_comparison"),
+    ("spp_viz.analysis", "sppf_comparison", "sppf_comparison"),
+    ("spp_viz.analysis", "measure_spp_head", "spp_head_timing"),
+    ("spp_viz.family", "compare_family", "family_comparison"),
 )
 
 

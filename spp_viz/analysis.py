@@ -4,7 +4,9 @@
    (image digest, backbone, stage, weights, working size).
 2. :func:`analyse_head`: feature map + :class:`HeadConfig` -> every level's bins, pooled
    values, winners and the fixed-length vector (cheap).
-3. :func:`compare_sppf`: SPPF vs parallel SPP(5, 9, 13) on the same map, with costs.
+3. :func:`sppf_comparison`: SPPF vs parallel SPP(5, 9, 13) on the same map, with costs (per
+   map); :func:`measure_spp_head` / :func:`spp_head_cost`: the current head's row (per pyramid);
+   :func:`compare_sppf` both at once.
 4. :func:`dimension_table`, :func:`size_sweep`, :func:`predict`, :func:`bin_predictions`.
 """
 
@@ -12,7 +14,7 @@ from __future__ import annotations
 
 import functools
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import Enum
 from typing import Callable, Sequence, TypeVar
 
@@ -39,7 +41,7 @@ from .pooling import (
     sppf_effective_kernels,
     sppf_equivalence,
 )
-from .timing import measure_interleaved
+from .timing import Latency, measure_interleaved
 
 ModuleT = TypeVar("ModuleT", bound=torch.nn.Module)
 
@@ -294,6 +296,8 @@ class HeadCost:
     flops: int
     pool_ms: float
     total_ms: float
+    pool_latency: Latency | None = field(default=None, repr=False, compare=False)  # the measurements behind the medians
+    total_latency: Latency | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass(frozen=True)
@@ -325,58 +329,87 @@ class SPPFComparison:
         return rows
 
 
-def _timed_callables(x: Tensor, config: HeadConfig, k: int) -> dict[str, Callable[[], object]]:
-    """``{kind_pool, kind_total}`` callables for SPPF, YOLOv5 SPP and the current SPP head."""
+def _yolo_callables(x: Tensor, k: int) -> dict[str, Callable[[], object]]:
+    """``{kind_pool, kind_total}`` callables for SPPF and YOLOv5's parallel SPP."""
     sppf_module, parallel_module = yolo_modules(int(x.shape[1]), k)
     with torch.inference_mode():
         half = sppf_module.cv1(x)  # what the modules' pools really read: cv1's C/2 channels
     kernels = sppf_effective_kernels(k)
-
-    def run(fn: Callable[[], object]) -> Callable[[], object]:
-        def call() -> object:
-            with torch.inference_mode():
-                return fn()
-        return call
-
-    current_spp = run(lambda: spp(x, config.levels, config.pool, config.rule).vector)
     return {
-        "sppf_pool": run(lambda: sppf(half, k)), "sppf_total": run(lambda: sppf_module(x)),
-        "parallel_spp_pool": run(lambda: parallel_spp(half, kernels)), "parallel_spp_total": run(lambda: parallel_module(x)),
-        "spp_pool": current_spp,
+        "sppf_pool": _inference(lambda: sppf(half, k)), "sppf_total": _inference(lambda: sppf_module(x)),
+        "parallel_spp_pool": _inference(lambda: parallel_spp(half, kernels)),
+        "parallel_spp_total": _inference(lambda: parallel_module(x)),
     }
 
 
-def _measure_costs(x: Tensor, config: HeadConfig, k: int, spp_length: int) -> tuple[HeadCost, ...]:
-    """Time the three heads interleaved, alone (call this where nothing else competes)."""
+def _inference(fn: Callable[[], object]) -> Callable[[], object]:
+    def call() -> object:
+        with torch.inference_mode():
+            return fn()
+    return call
+
+
+def _yolo_costs(x: Tensor, k: int) -> tuple[HeadCost, ...]:
+    """Time SPPF and YOLOv5's SPP interleaved, alone (call this where nothing else competes)."""
     _, c, h, w = x.shape
-    t = measure_interleaved(_timed_callables(x, config, k))
+    t = measure_interleaved(_yolo_callables(x, k))
     (sppf_params, sppf_flops), (par_params, par_flops) = yolo_head_costs(c, k).values()
-    spp_ms = t["spp_pool"].median_ms
-    rule = "" if config.rule == "adaptive" else ", paper rule"
     return (
         HeadCost(f"SPPF (k={k}, x3)", HeadKind.SPPF, (c, h, w), sppf_params, sppf_flops * h * w,
-                 t["sppf_pool"].median_ms, t["sppf_total"].median_ms),
+                 t["sppf_pool"].median_ms, t["sppf_total"].median_ms, t["sppf_pool"], t["sppf_total"]),
         HeadCost(f"Parallel SPP ({', '.join(map(str, sppf_effective_kernels(k)))})", HeadKind.PARALLEL_SPP, (c, h, w),
-                 par_params, par_flops * h * w, t["parallel_spp_pool"].median_ms, t["parallel_spp_total"].median_ms),
-        HeadCost(f"SPP {','.join(map(str, config.levels))} ({config.pool}{rule})", HeadKind.SPP, (spp_length,), 0, 0, spp_ms, spp_ms),
+                 par_params, par_flops * h * w, t["parallel_spp_pool"].median_ms, t["parallel_spp_total"].median_ms,
+                 t["parallel_spp_pool"], t["parallel_spp_total"]),
     )
 
 
-def compare_sppf(features: FeatureResult, config: HeadConfig | None = None, k: int = 5, measure: bool = True) -> SPPFComparison:
-    """Run SPPF's cascade and parallel SPP on the map; report equality (NaN-aware), shapes and,
-    with ``measure``, the costs of SPPF, YOLOv5's SPP and the CURRENT SPP head (``config``,
-    whatever its levels, pool and bin rule), so one row always describes the head on the page.
-    """
+def measure_spp_head(features: FeatureResult, config: HeadConfig) -> Latency:
+    """Latency of the current SPP head (``spp()`` on the map): the one cost that depends on the
+    pyramid, so the app re-times only this when levels, pooling or bin rule change. It is also
+    the family's ``spp`` row (the same call)."""
+    x = features.feature.unsqueeze(0)
+    fn = _inference(lambda: spp(x, config.levels, config.pool, config.rule).vector)
+    return measure_interleaved({"spp": fn})["spp"]
+
+
+def spp_head_cost(config: HeadConfig, length: int, latency: Latency) -> HeadCost:
+    """The SPP row of the costs table: the head on the page, whatever its levels, pooling and
+    rule; ``length`` is its vector's real length (a paper-rule level on a small map is not n x n)."""
+    rule = "" if config.rule == "adaptive" else ", paper rule"
+    return HeadCost(f"SPP {','.join(map(str, config.levels))} ({config.pool}{rule})", HeadKind.SPP, (length,), 0, 0,
+                    latency.median_ms, latency.median_ms, latency, latency)
+
+
+def sppf_comparison(features: FeatureResult, k: int = 5, measure: bool = True) -> SPPFComparison:
+    """SPPF's cascade and parallel SPP on the map: equality (NaN-aware), shapes and, with
+    ``measure``, the costs of SPPF and YOLOv5's SPP. None of it depends on the pyramid, so the
+    app measures it once per feature map; :func:`with_spp_cost` adds the current head's row."""
     x = features.feature.unsqueeze(0)
     kernels = sppf_effective_kernels(k)
-    config = config or HeadConfig()
     with torch.inference_mode():
         cascade = sppf_branches(x, k)
         eq = sppf_equivalence(torch.cat(cascade, dim=1), parallel_spp(x, kernels))
-        spp_length = int(spp(x, config.levels, config.pool, config.rule).vector.shape[1])
-    costs = _measure_costs(x, config, k, spp_length) if measure else ()
+    costs = _yolo_costs(x, k) if measure else ()
     branches = tuple(b[0] for b in cascade)
     return SPPFComparison(k, kernels, branches, eq.equal, eq.max_abs_diff, tuple(eq.shape[1:]), costs)
+
+
+def with_spp_cost(comparison: SPPFComparison, cost: HeadCost) -> SPPFComparison:
+    """``comparison`` with ``cost`` as its SPP row (replacing any earlier one)."""
+    kept = tuple(c for c in comparison.costs if c.kind is not HeadKind.SPP)
+    return replace(comparison, costs=kept + (cost,))
+
+
+def compare_sppf(features: FeatureResult, config: HeadConfig | None = None, k: int = 5, measure: bool = True) -> SPPFComparison:
+    """:func:`sppf_comparison` plus, with ``measure``, the CURRENT SPP head's row (``config``,
+    whatever its levels, pool and bin rule), so one row always describes the head on the page."""
+    config = config or HeadConfig()
+    comparison = sppf_comparison(features, k, measure)
+    if not measure:
+        return comparison
+    with torch.inference_mode():
+        length = int(spp(features.feature.unsqueeze(0), config.levels, config.pool, config.rule).vector.shape[1])
+    return with_spp_cost(comparison, spp_head_cost(config, length, measure_spp_head(features, config)))
 
 
 def _params(module: torch.nn.Module) -> int:

@@ -17,14 +17,14 @@ marked ``untrained``; the pooling parts are parameter-free and run on the real m
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 from torch import Tensor
 
-from .analysis import FeatureResult, HeadConfig
+from .analysis import FeatureResult, HeadConfig, HeadKind, SPPFComparison
 from .defaults import SPPF_DEFAULT_K, SPPF_DEFAULT_N
 from .heads.costs import flop_model
 from .heads.registry import (
@@ -175,16 +175,18 @@ def _claims(args: BuildArgs) -> dict[str, list[tuple[str, str, Callable[[Tensor]
 
 def exact_compare(a: Tensor, b: Tensor) -> tuple[bool, float]:
     """``(equal, max |a - b|)``, NaN-aware: NaNs in the same places count as equal (a NaN in
-    the map reaches the same windows either way), a NaN on one side only is a difference of inf."""
+    the map reaches the same windows either way), a NaN on one side only is a difference of inf.
+    Elementwise only (no boolean indexing, which copies): this runs on every head's full output."""
     if a.shape != b.shape:
         return False, float("inf")
     nan_a, nan_b = torch.isnan(a), torch.isnan(b)
     if not torch.equal(nan_a, nan_b):
         return False, float("inf")
-    keep = ~nan_a
-    equal = torch.equal(a[keep], b[keep])
-    diff = float((a[keep] - b[keep]).abs().max()) if bool(keep.any()) else 0.0
-    return equal, diff
+    same = (a == b) | nan_a  # equal values (inf == inf included), or NaN on both sides
+    if bool(same.all()):
+        return True, 0.0
+    diff = torch.where(same, torch.zeros((), dtype=a.dtype), (a - b).abs())
+    return False, float(diff.max())
 
 
 def check_equalities(head_id: str, x: Tensor, args: BuildArgs) -> tuple[EqualityCheck, ...]:
@@ -273,11 +275,14 @@ def _head_report(head_id: str, features: FeatureResult, x: Tensor, args: BuildAr
 
 
 def compare_family(features: FeatureResult, ids: Sequence[str] | str, config: HeadConfig | None = None,
-                   k: int = SPPF_DEFAULT_K, n: int = SPPF_DEFAULT_N, measure: bool = True) -> FamilyComparison:
+                   k: int = SPPF_DEFAULT_K, n: int = SPPF_DEFAULT_N, measure: bool = True,
+                   measured: Mapping[str, Latency] | None = None) -> FamilyComparison:
     """Every head in ``ids`` (a sequence, or ``"all"`` / ``"sppf,ppm"``) on ``features``' map.
 
     Raises ``ValueError`` (one sentence) for an unknown id, a bad k or n, or SPPF windows
     wider than the map allows. ``measure=False`` skips the latencies (NaN), e.g. for tests.
+    ``measured`` holds latencies already taken on this map (``"<id>/pool"``, ``"<id>/total"``):
+    those heads are not timed again (the app's ``spp`` row is the SPP cost row's measurement).
     """
     heads = parse_heads(ids if isinstance(ids, str) else ",".join(ids))
     c, h, w = features.shape
@@ -286,9 +291,44 @@ def compare_family(features: FeatureResult, ids: Sequence[str] | str, config: He
     args = _args(features, config, k, n)
     x = features.feature.unsqueeze(0).contiguous()
     shapes: dict[str, tuple[int, ...]] = {}
-    latencies = measure_interleaved(_timing_fns(heads, x, args, shapes)) if measure else {}
+    known = dict(measured or {})
+    to_time = [head_id for head_id in heads if f"{head_id}/pool" not in known]
+    if measure and to_time:
+        known.update(measure_interleaved(_timing_fns(to_time, x, args, shapes)))
+    latencies = known
     reports = tuple(_head_report(head_id, features, x, args, latencies, shapes) for head_id in heads)
-    return FamilyComparison(k, n, (c, h, w), reports, measure)
+    return FamilyComparison(k, n, (c, h, w), reports, measure or bool(known))
+
+
+def uses_spp_config(head_id: str) -> bool:
+    """Whether the head follows the page's pyramid (levels, pooling, bin rule): only ``spp``.
+    The others are measured once per map; this one again when the pyramid changes."""
+    return get_spec(head_id).uses_spp_config
+
+
+def latencies_from_sppf(sppf: SPPFComparison, k: int, n: int) -> dict[str, Latency]:
+    """The SPPF comparison's measurements as family latencies: ``sppf`` and ``spp_yolo`` ARE those
+    modules (same convs, same pools, same map), so the app times them once, not twice. Only for
+    the comparison's own k and n = 3 (another k or n is another module)."""
+    if k != sppf.k or n != len(sppf.kernels):
+        return {}
+    ids = {HeadKind.SPPF: "sppf", HeadKind.PARALLEL_SPP: "spp_yolo"}
+    out: dict[str, Latency] = {}
+    for cost in sppf.costs:
+        if cost.kind in ids and cost.pool_latency is not None and cost.total_latency is not None:
+            out[f"{ids[cost.kind]}/pool"] = cost.pool_latency
+            out[f"{ids[cost.kind]}/total"] = cost.total_latency
+    return out
+
+
+def merge_comparisons(ids: Sequence[str], parts: Sequence[FamilyComparison]) -> FamilyComparison:
+    """One comparison from parts measured separately on the same map, heads in the order ``ids``."""
+    if not parts:
+        raise ValueError("merge_comparisons needs at least one part")
+    by_id = {report.id: report for part in parts for report in part.heads}
+    first = parts[0]
+    return FamilyComparison(first.k, first.n, first.feature_shape, tuple(by_id[i] for i in ids),
+                            all(part.measured for part in parts))
 
 
 def branch_maps(features: FeatureResult, head_id: str, config: HeadConfig | None = None,

@@ -1,32 +1,34 @@
 """Latency measurements that an independent check would reproduce.
 
 Every latency the app, the CLI and the JSON report show comes from :func:`measure_interleaved`:
-``torch.utils.benchmark.Timer`` blocks, the heads of one comparison interleaved round by round
-(so machine noise hits each alike), the median of the per-call times. The caller decides *when*
-to measure: the app measures before it draws anything (a timing taken while the page is
-sending charts is not a measurement) and caches the result per feature map.
+``timeit`` blocks (``time.perf_counter``, the garbage collector off during a block, as
+``timeit`` does), the heads of one comparison interleaved round by round (so machine noise
+hits each alike), the median of the per-call times. The caller decides *when* to measure: the
+app measures before it draws anything (a timing taken while the page is sending charts is not
+a measurement) and caches the result per feature map.
+
+Why not ``torch.utils.benchmark.Timer.timeit``: it runs ``max(number // 100, 2)`` warm-up
+calls before every block, so a block of one 70 ms call costs three calls. Here each head is
+warmed up once, then every call is a sample.
 """
 
 from __future__ import annotations
 
-import logging
 import statistics
 import time
+import timeit
 from dataclasses import dataclass
 from typing import Callable, Mapping
 
 import torch
 
-# torch.utils.benchmark imports cpp_extension, which logs a CUDA_HOME warning on CPU-only
-# machines: stderr carries one error line or nothing (the CLI's promise).
-logging.getLogger("torch.utils.cpp_extension").setLevel(logging.ERROR)
-from torch.utils.benchmark import Timer  # noqa: E402
-
 # At least this many rounds, and rounds until each head has run for at least MIN_TIME_S in all.
+# A block is calibrated to BLOCK_TARGET_S, so 7 rounds give every head 35+ ms of samples; the
+# time floor only adds rounds for heads whose single call is slower than a block.
 MIN_ROUNDS = 7
-MIN_TIME_S = 0.15
+MIN_TIME_S = 0.05
 MAX_TIME_S = 3.0  # a hard cap on one comparison, whatever the map size
-BLOCK_TARGET_S = 0.005  # one Timer block runs a head about this long (calls per block calibrated)
+BLOCK_TARGET_S = 0.005  # one block runs a head about this long (calls per block calibrated)
 
 
 @dataclass(frozen=True)
@@ -45,12 +47,10 @@ class Latency:
         return self.q3_ms - self.q1_ms
 
 
-def _calibrate(timer: Timer, fn: Callable[[], object]) -> int:
+def _calibrate(timer: timeit.Timer, fn: Callable[[], object]) -> int:
     """Calls per block so that one block takes about ``BLOCK_TARGET_S`` (at least 1)."""
     fn()  # warm-up: allocator, lazy init
-    start = time.perf_counter()
-    fn()
-    once = max(time.perf_counter() - start, 1e-7)
+    once = max(timer.timeit(1), 1e-7)
     return max(1, min(10_000, int(BLOCK_TARGET_S / once)))
 
 
@@ -60,18 +60,17 @@ def measure_interleaved(
     min_rounds: int = MIN_ROUNDS,
     min_time_s: float = MIN_TIME_S,
     max_time_s: float = MAX_TIME_S,
-    threads: int | None = None,
 ) -> dict[str, Latency]:
-    """Time each callable, interleaved: round r runs every head once (one Timer block each).
+    """Time each callable, interleaved: round r runs every head once (one block each).
 
-    ``threads`` defaults to torch's current intra-op thread count, the setting the heads
-    really run with in this process. CUDA callables are synchronised by the caller's
-    function (``torch.cuda.synchronize`` inside ``fn``) when needed.
+    The heads run with torch's current intra-op thread count (recorded in each
+    :class:`Latency`), the setting they really run with in this process. CUDA callables are
+    synchronised by the caller's function (``torch.cuda.synchronize`` inside ``fn``) when needed.
     """
     if not fns:
         return {}
-    threads = threads or torch.get_num_threads()
-    timers = {name: Timer(stmt="fn()", globals={"fn": fn}, num_threads=threads) for name, fn in fns.items()}
+    threads = torch.get_num_threads()
+    timers = {name: timeit.Timer(fn, timer=time.perf_counter) for name, fn in fns.items()}
     number = {name: _calibrate(timers[name], fn) for name, fn in fns.items()}
     samples: dict[str, list[float]] = {name: [] for name in fns}
     spent = dict.fromkeys(fns, 0.0)
@@ -79,9 +78,9 @@ def measure_interleaved(
     rounds = 0
     while True:
         for name, timer in timers.items():
-            m = timer.timeit(number[name])
-            samples[name].append(m.mean)
-            spent[name] += m.mean * number[name]
+            block = timer.timeit(number[name])
+            samples[name].append(block / number[name])
+            spent[name] += block
         rounds += 1
         enough = rounds >= min_rounds and min(spent.values()) >= min_time_s
         if enough or (rounds >= 3 and time.perf_counter() - begin > max_time_s):

@@ -177,6 +177,7 @@ def test_uploaded_odd_size_photo_renders_every_panel_with_engine_numbers():
 def test_changing_the_head_never_reruns_the_backbone(counted):
     at = new_app()
     at.run()
+    counted.calls = 0  # the sample's run (cached already when another test ran first)
     at.file_uploader(key="image").set_value(("count.png", unique_photo(300, 200), "image/png"))
     at.run()
     assert_clean(at)
@@ -361,3 +362,49 @@ def test_large_maps_are_timed_without_asking():
     assert "measure_sppf" not in [b.key for b in at.button]  # the costs never wait for a click
     costs = next(df.value for df in at.dataframe if "head" in df.value.columns)
     assert list(costs["head"])[:2] == ["SPPF (k=5, x3)", "Parallel SPP (5, 9, 13)"]
+
+
+def test_a_pyramid_change_re_times_only_the_spp_head(monkeypatch):
+    """SPPF, YOLOv5's SPP and the family's other heads do not depend on the pyramid: timed once
+    per map. A levels / pool / bins change times the SPP head alone, once, and the costs table's
+    SPP row and the family's ``spp`` row are that one measurement."""
+    from spp_viz import family, timing
+
+    timed: list[tuple[str, ...]] = []
+
+    def recording(fns, **kwargs):
+        timed.append(tuple(sorted(fns)))
+        return timing.measure_interleaved(fns, **kwargs)
+
+    monkeypatch.setattr(analysis, "measure_interleaved", recording)
+    monkeypatch.setattr(family, "measure_interleaved", recording)
+    at = new_app()
+    at.run()
+    timed.clear()  # the sample's own timings (when no earlier test cached them)
+    at.file_uploader(key="image").set_value(("retime.png", unique_photo(320, 240), "image/png"))
+    at.run()
+    assert_clean(at)
+    # the default family (spp, spp_yolo, sppf at k=5, n=3) IS the SPPF comparison and the SPP row: no third timing
+    assert sorted(timed) == [("parallel_spp_pool", "parallel_spp_total", "sppf_pool", "sppf_total"), ("spp",)]
+    for key, kind, value in (("levels", "text_input", "1,2,3"), ("pool", "radio", "avg"), ("bins", "radio", "paper")):
+        timed.clear()
+        getattr(at, kind)(key=key).set_value(value)
+        at.run()
+        assert_clean(at)
+        assert timed == [("spp",)], (key, timed)
+    costs = next(df.value for df in at.dataframe if "pool ms (median)" in df.value.columns)
+    assert list(costs["head"])[2] == "SPP 1,2,3 (avg, paper rule)"
+    heads = next(df.value for df in at.dataframe if "fixed length" in df.value.columns)
+    spp_row = heads[heads["head"] == "spp"].iloc[0]
+    assert float(spp_row["pool ms"]) == pytest.approx(costs.iloc[2]["pool ms (median)"], abs=0.006)
+    for family_id, row in (("sppf", 0), ("spp_yolo", 1)):
+        family_row = heads[heads["head"] == family_id].iloc[0]
+        assert float(family_row["pool ms"]) == pytest.approx(costs.iloc[row]["pool ms (median)"], abs=0.006)
+        assert float(family_row["total ms"].split()[0]) == pytest.approx(costs.iloc[row]["total ms (median)"], abs=0.006)
+    at.selectbox(key="sppf_k").set_value(3).run()  # another module: timed on its own
+    assert_clean(at)
+    assert any("sppf/pool" in keys for keys in timed)
+    at.selectbox(key="sppf_k").set_value(5).run()
+    timed.clear()
+    at.radio(key="bins").set_value("adaptive").run()  # back to a pyramid already timed on this map (1,2,3 avg)
+    assert timed == []

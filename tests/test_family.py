@@ -174,6 +174,10 @@ def test_a_nan_in_the_map_is_reported_not_hidden():
     assert len(checks) == 2 and all(c.equal and c.max_abs_diff == 0 for c in checks)  # same NaN windows
     assert exact_compare(torch.tensor([1.0, float("nan")]), torch.tensor([1.0, 2.0])) == (False, math.inf)
     assert exact_compare(torch.tensor([1.0, float("nan")]), torch.tensor([1.5, float("nan")])) == (False, 0.5)
+    inf = float("inf")
+    assert exact_compare(torch.tensor([inf, -inf, 3.0]), torch.tensor([inf, -inf, 3.0])) == (True, 0.0)
+    assert exact_compare(torch.tensor([inf, 1.0]), torch.tensor([2.0, 1.0])) == (False, math.inf)
+    assert exact_compare(torch.zeros(2, 3), torch.zeros(3, 2)) == (False, math.inf)
 
 
 # ----------------------------------------------------------------------------
@@ -328,3 +332,21 @@ def test_app_family_panel_follows_heads_k_and_n():
     assert "family_costs_figure:" not in family_charts(at)
     assert any(c["layout"]["meta"]["figure"] == "sppf_branches_figure"
                for c in (json.loads(el.proto.spec) for el in at.get("plotly_chart")))  # the other panels still draw
+
+
+def test_heads_timed_apart_merge_in_the_order_asked_and_reuse_a_given_latency():
+    """The app times the pyramid-free heads once per map and reuses the SPP row's latency for ``spp``."""
+    from spp_viz.family import merge_comparisons, uses_spp_config
+    from spp_viz.timing import measure_interleaved
+
+    features = fake_features(16, 8, 8)
+    config = HeadConfig((1, 2))
+    assert [h for h in ("spp", "sppf", "ppm", "aspp") if uses_spp_config(h)] == ["spp"]
+    latency = measure_interleaved({"x": lambda: None}, min_rounds=3, min_time_s=0.0)["x"]
+    spp_part = compare_family(features, ["spp"], config, measured={"spp/pool": latency})
+    assert spp_part.measured and spp_part.head("spp").pool_latency is latency
+    assert spp_part.head("spp").pool_ms == spp_part.head("spp").total_ms == latency.median_ms
+    others = compare_family(features, ["sppf", "ppm"], config, measure=False)
+    merged = merge_comparisons(("sppf", "spp", "ppm"), [others, spp_part])
+    assert merged.ids == ("sppf", "spp", "ppm") and not merged.measured
+    assert merged.head("spp") is spp_part.head("spp")

@@ -406,7 +406,7 @@ def costs_caption(device: str, costs: Sequence[HeadCost]) -> str:
     return ("pool ms: the parameter-free pooling alone (on cv1's C/2 channels, as inside the module); total ms: the "
             "whole module with its 1 × 1 convs (cv1 halves C, cv2 back to C; random weights: the time is real, the values "
             "are not). The SPP row is the pyramid on this page. Medians of interleaved runs on "
-            f"{device} (torch.utils.benchmark), measured once per map and pyramid before the page was drawn; FLOPs count "
+            f"{device} (interleaved timeit blocks), measured before the page was drawn (SPPF once per map, SPP once per pyramid); FLOPs count "
             f"convs only.{lesson}")
 
 

@@ -3,8 +3,10 @@
 Cache keys are short strings and settings; big objects go in as underscore arguments, which
 Streamlit does not hash. The backbone runs once per (image digest, backbone, stage, weights,
 working size); changing the pyramid, pooling or bin rule only re-pools the cached map.
-Latencies are measured here, before any panel draws (nothing else competes then), and cached
-per feature map: a measurement taken while the page is sending charts would not be one.
+Latencies are measured here, before any panel draws (nothing else competes then): what does not
+depend on the pyramid (SPPF, YOLOv5's SPP, the family's other heads) once per feature map, the
+current SPP head once per (map, pyramid). A measurement taken while the page is sending charts
+would not be one.
 """
 
 from __future__ import annotations
@@ -19,15 +21,17 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from .. import allocator, analysis, backbones, images
+from .. import family as pyramid_family  # called through the module, so benchmarks can time it
 from ..analysis import FeatureResult, HeadConfig, HeadResult, Prediction, SPPFComparison
 from ..backbones import Backbone
 from ..bins import BinGeometry
 from ..defaults import DEFAULT_FAMILY_HEADS, HEAD_IDS, SPPF_DEFAULT_K, SPPF_DEFAULT_N
-from ..family import BranchMap, FamilyComparison, branch_maps, compare_family
+from ..family import BranchMap, FamilyComparison, branch_maps, merge_comparisons, uses_spp_config
 from ..figures import MAX_DRAWN_LEVEL, Channel, Photo, photo_source, sppf_branches_figure, text
 from ..figures import spp_vector_figure as build_vector_figure
 from ..images import DEFAULT_MAX_PIXELS, DecodedImage
 from ..options import parse_sppf_k, parse_sppf_n
+from ..timing import Latency
 from . import state
 from .sidebar import ASSETS, SAMPLES, Controls, ImageInput, Source
 
@@ -110,10 +114,18 @@ def get_features(image_digest: str, backbone_key: BackboneKey, working_size: tup
 
 
 @st.cache_resource(max_entries=PER_IMAGE_CACHE_ENTRIES, show_spinner=False)
-def get_sppf(image_digest: str, backbone_key: BackboneKey, working_size: tuple[int, int], config: HeadConfig,
+def get_sppf(image_digest: str, backbone_key: BackboneKey, working_size: tuple[int, int],
              _features: FeatureResult) -> SPPFComparison:
-    """SPPF vs parallel SPP and the current SPP head, measured once per (feature map, head config)."""
-    return analysis.compare_sppf(_features, config, measure=True)
+    """SPPF vs parallel SPP, measured once per feature map: nothing in it depends on the pyramid."""
+    return analysis.sppf_comparison(_features, measure=True)
+
+
+@st.cache_resource(max_entries=32, show_spinner=False)
+def get_spp_latency(image_digest: str, backbone_key: BackboneKey, working_size: tuple[int, int], config: HeadConfig,
+                    _features: FeatureResult) -> Latency:
+    """The current SPP head timed alone, once per (feature map, pyramid): the costs table's SPP
+    row and the family's ``spp`` row are this one measurement."""
+    return analysis.measure_spp_head(_features, config)
 
 
 @st.cache_resource(max_entries=PER_IMAGE_CACHE_ENTRIES, show_spinner=False)
@@ -183,12 +195,14 @@ def build_page(controls: Controls) -> PageModel:
     start = time.perf_counter()
     head = analysis.analyse_head(features, controls.config)
     head_ms = (time.perf_counter() - start) * 1000
-    sppf = get_sppf(decoded.digest, key, decoded.working_size, controls.config, features)
+    spp_latency = get_spp_latency(decoded.digest, key, decoded.working_size, controls.config, features)
+    sppf = analysis.with_spp_cost(get_sppf(decoded.digest, key, decoded.working_size, features),
+                                  analysis.spp_head_cost(controls.config, head.length, spp_latency))
     timings = {"decode": decode_ms, "load_backbone": load_ms, "backbone_forward": features.forward_ms, "spp_head": head_ms,
                **sppf.latencies_ms()}
     labels = (get_bin_labels(decoded.digest, key, decoded.working_size, controls.config, backbone, head)
               if controls.config.pool == "avg" and backbone.can_classify else {})
-    family = family_outcome((decoded.digest, decoded.working_size), key, controls.config, features)
+    family = family_outcome((decoded.digest, decoded.working_size), key, controls.config, features, sppf, spp_latency)
     return PageModel(
         controls=controls, filename=image.filename, decoded=decoded, backbone=backbone, backbone_key=key,
         features=features, config=controls.config, head=head, sppf=sppf,
@@ -233,36 +247,53 @@ def family_request() -> FamilyRequest:
 
 
 @st.cache_resource(max_entries=8, show_spinner=False)
+def _family_per_map(image_key: tuple[str, tuple[int, int]], backbone_key: BackboneKey, heads: tuple[str, ...],
+                    k: int, n: int, _features: FeatureResult, _sppf: SPPFComparison) -> FamilyComparison:
+    """The heads that ignore the pyramid, timed once per (map, heads, k, n); SPPF and YOLOv5's SPP
+    at k=5, n=3 are the SPPF comparison's own measurements."""
+    measured = pyramid_family.latencies_from_sppf(_sppf, k, n)
+    return pyramid_family.compare_family(_features, heads, None, k, n, measured=measured)
+
+
 def _family(image_key: tuple[str, tuple[int, int]], backbone_key: BackboneKey, config: HeadConfig,
-            request: FamilyRequest, _features: FeatureResult) -> FamilyOutcome:
+            request: FamilyRequest, features: FeatureResult, sppf: SPPFComparison, spp_latency: Latency) -> FamilyOutcome:
+    """A pyramid change re-times nothing here: the ``spp`` head reuses the SPP row's latency."""
     if not request.heads:
         return FamilyOutcome(request, None)
+    per_map = tuple(h for h in request.heads if not uses_spp_config(h))
+    per_pyramid = tuple(h for h in request.heads if uses_spp_config(h))
     try:
-        return FamilyOutcome(request, compare_family(_features, request.heads, config, request.k, request.n))
+        parts = [_family_per_map(image_key, backbone_key, per_map, request.k, request.n, features, sppf)] if per_map else []
+        if per_pyramid:
+            measured = {f"{h}/pool": spp_latency for h in per_pyramid}
+            parts.append(pyramid_family.compare_family(features, per_pyramid, config, request.k, request.n, measured=measured))
+        return FamilyOutcome(request, merge_comparisons(request.heads, parts))
     except ValueError as exc:  # SPPF windows beyond this map: one sentence in the panel
         return FamilyOutcome(request, None, str(exc))
 
 
 def family_outcome(image_key: tuple[str, tuple[int, int]], backbone_key: BackboneKey, config: HeadConfig,
-                   features: FeatureResult) -> FamilyOutcome:
+                   features: FeatureResult, sppf: SPPFComparison, spp_latency: Latency) -> FamilyOutcome:
     """The family for the panel's current widget values; a bad value is one sentence in the panel,
     never an error for the whole page."""
     try:
         request = family_request()
     except ValueError as exc:
         return FamilyOutcome(FamilyRequest((), SPPF_DEFAULT_K, SPPF_DEFAULT_N), None, str(exc))
-    return _family(image_key, backbone_key, config, request, features)
+    return _family(image_key, backbone_key, config, request, features, sppf, spp_latency)
 
 
 @st.cache_resource(max_entries=32, show_spinner=False)
-def _family_maps(image_key: tuple[str, tuple[int, int]], backbone_key: BackboneKey, config: HeadConfig, head_id: str,
+def _family_maps(image_key: tuple[str, tuple[int, int]], backbone_key: BackboneKey, config: HeadConfig | None, head_id: str,
                  k: int, n: int, _features: FeatureResult) -> tuple[BranchMap, ...]:
     return branch_maps(_features, head_id, config, k, n)
 
 
 def family_maps(page: PageModel, head_id: str, request: FamilyRequest) -> tuple[BranchMap, ...]:
-    """One head's pooling branches on the real map (parameter-free; cached, not timed)."""
-    return _family_maps(page.image_key, page.backbone_key, page.config, head_id, request.k, request.n, page.features)
+    """One head's pooling branches on the real map (parameter-free; cached, not timed). Only
+    ``spp`` follows the pyramid: the others are cached per map, so a levels change keeps them."""
+    config = page.config if uses_spp_config(head_id) else None
+    return _family_maps(page.image_key, page.backbone_key, config, head_id, request.k, request.n, page.features)
 
 
 # --- views (D, issue 10): ERF of a bin, region pooling, scales. Computed on demand (a button or

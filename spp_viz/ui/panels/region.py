@@ -42,7 +42,7 @@ def region_panel(page: PageModel) -> None:
     if not result.predictions:
         st.info("This backbone/stage has no ImageNet classifier to read: the vectors are pooled, nothing is classified.")
     st.caption(f"SPP vector of the window: {result.length:,} numbers. Pooling time: median of many calls "
-               "(torch.utils.benchmark); crop-and-rerun: one perf_counter pair around crop, forward and classifier.")
+               "(interleaved timeit blocks); crop-and-rerun: one perf_counter pair around crop, forward and classifier.")
 
 
 def _rows(predictions: tuple[Prediction, ...]) -> list[dict[str, str]]:
