@@ -22,11 +22,11 @@ from typing import Callable, Mapping
 
 import torch
 
-# At least this many rounds, and rounds until each head has run for at least MIN_TIME_S in all.
-# A block is calibrated to BLOCK_TARGET_S, so 7 rounds give every head 35+ ms of samples; the
-# time floor only adds rounds for heads whose single call is slower than a block.
+# At least this many rounds, and rounds until each head has run for at least MIN_TIME_S in all
+# (on a small map a burst of other work, e.g. the browser drawing the sidebar, must not be most
+# of the samples). A head slower than a block runs one call per block.
 MIN_ROUNDS = 7
-MIN_TIME_S = 0.05
+MIN_TIME_S = 0.15
 MAX_TIME_S = 3.0  # a hard cap on one comparison, whatever the map size
 BLOCK_TARGET_S = 0.005  # one block runs a head about this long (calls per block calibrated)
 
