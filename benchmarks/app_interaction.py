@@ -255,6 +255,24 @@ print(json.dumps({k: v.median_ms for k, v in out.items()}))
 """
 
 
+# Records every Plotly redraw (``plotly_afterplot``) per chart key, and the script state changes,
+# in page time: what a click costs the browser, chart by chart.
+REDRAW_PROBE = """
+() => {
+  window.__redraws = [];
+  const seen = new WeakSet();
+  const hook = () => document.querySelectorAll('.js-plotly-plot').forEach(gd => {
+    if (seen.has(gd) || !gd.on) return;
+    seen.add(gd);
+    const key = [...(gd.closest('[class*=st-key-]')?.classList || [])].find(c => c.startsWith('st-key-')) || '?';
+    gd.on('plotly_afterplot', () => window.__redraws.push(key.slice(7)));
+  });
+  hook();
+  new MutationObserver(hook).observe(document.body, {subtree: true, childList: true});
+}
+"""
+
+
 def _pooled_plot(page, n: int):
     return page.locator(f".st-key-pooled_{n} .js-plotly-plot")
 
@@ -271,6 +289,7 @@ def _click_cell(page, n: int, row: int, col: int) -> float:
     page.mouse.move(x - 3, y - 3)
     page.mouse.move(x, y)
     page.wait_for_timeout(250)  # plotly picks the hovered point; the click selects it
+    page.evaluate("() => { window.__redraws = []; }")
     start = time.perf_counter()
     page.mouse.click(x, y)
     page.wait_for_function(
@@ -281,6 +300,11 @@ def _click_cell(page, n: int, row: int, col: int) -> float:
         }""", arg=[n, row, col], timeout=60_000)
     page.wait_for_selector(IDLE, state="attached", timeout=60_000)
     return time.perf_counter() - start
+
+
+def _click_redraws(page) -> list[str]:
+    """The charts Plotly redrew since the probe was last reset (one entry per redraw)."""
+    return list(page.evaluate("() => window.__redraws || []"))
 
 
 def _change_levels(page, levels: str) -> float:
@@ -372,8 +396,18 @@ def browser_rows(quick: bool) -> list[Row]:
             for levels in LEVEL_CHANGES:  # warm both pyramids' caches (their SPP rows are timed once)
                 _change_levels(page, levels)
             # an even count ends on 1,2,4, whose levels 2 and 4 the clicks use
-            fulls = [_change_levels(page, LEVEL_CHANGES[i % 2]) for i in range(repeats + repeats % 2)]
-            clicks = [_click_cell(page, *CLICK_CELLS[i % len(CLICK_CELLS)]) for i in range(repeats)]
+            page.evaluate(REDRAW_PROBE)
+            fulls, full_redraws = [], []
+            for i in range(repeats + repeats % 2):
+                page.evaluate("() => { window.__redraws = []; }")
+                fulls.append(_change_levels(page, LEVEL_CHANGES[i % 2]))
+                page.wait_for_timeout(300)
+                full_redraws.append(_click_redraws(page))
+            clicks, redraws = [], []
+            for i in range(repeats):
+                clicks.append(_click_cell(page, *CLICK_CELLS[i % len(CLICK_CELLS)]))
+                page.wait_for_timeout(300)  # late redraws of this click, not the next one's
+                redraws.append(_click_redraws(page))
             page.locator(".st-key-image").get_by_test_id("stFileUploaderDropzoneInput").set_input_files(str(COFFEE))
             page.locator("[data-testid='stMain']").get_by_text("coffee_espresso.jpg").first.wait_for(timeout=180_000)
             page.wait_for_selector(IDLE, state="attached", timeout=180_000)
@@ -383,12 +417,17 @@ def browser_rows(quick: bool) -> list[Row]:
             browser.close()
     click, full = statistics.median(clicks), statistics.median(fulls)
     ratio = click / full
-    details = dict(click_s=[round(t, 3) for t in clicks], full_rerun_s=[round(t, 3) for t in fulls])
+    details = dict(click_s=[round(t, 3) for t in clicks], full_rerun_s=[round(t, 3) for t in fulls],
+                   plotly_redraws_per_click=redraws, plotly_redraws_per_full_rerun=full_redraws)
+    per_click = statistics.median(len(r) for r in redraws)
+    charts_per_click = statistics.median(len(set(r)) for r in redraws)
     return [
-        Row(area, "bin click -> highlight drawn (Chromium, sample photo; fragment rerun)", f"{fmt_ms(click * 1000)}",
+        Row(area, "bin click -> highlight drawn (Chromium, sample photo; fragment rerun)",
+            f"{fmt_ms(click * 1000)} ({charts_per_click:.0f} charts change, {per_click:.0f} Plotly redraws)",
             "report", None, click * 1000, details),
-        Row(area, "levels change -> new pyramid drawn (Chromium; full rerun)", f"{fmt_ms(full * 1000)}", "report", None,
-            full * 1000),
+        Row(area, "levels change -> new pyramid drawn (Chromium; full rerun)",
+            f"{fmt_ms(full * 1000)} ({statistics.median(len(set(r)) for r in full_redraws):.0f} charts change, "
+            f"{statistics.median(len(r) for r in full_redraws):.0f} Plotly redraws)", "report", None, full * 1000),
         Row(area, "  bin click / full rerun (medians)", f"{ratio:.2f}", "<= 0.3", ratio <= 0.3, ratio),
         *rows,
     ]

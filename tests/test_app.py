@@ -408,3 +408,24 @@ def test_a_pyramid_change_re_times_only_the_spp_head(monkeypatch):
     timed.clear()
     at.radio(key="bins").set_value("adaptive").run()  # back to a pyramid already timed on this map (1,2,3 avg)
     assert timed == []
+
+
+def test_a_new_image_starts_from_its_own_region_box():
+    """Found by the soak (benchmarks/soak.py): a region box kept from a wide image was clamped to
+    the next, narrow one and came out inverted, an error on every later upload."""
+    at = new_app()
+    at.run()
+    at.file_uploader(key="image").set_value(("wide.png", unique_photo(600, 300), "image/png"))
+    at.run()
+    assert_clean(at)
+    at.number_input(key="region_x0").set_value(300.0)
+    at.number_input(key="region_x1").set_value(380.0).run()
+    assert_clean(at)
+    assert not at.error
+    narrow = unique_photo(150, 400)
+    at.file_uploader(key="image").set_value(("narrow.png", narrow, "image/png"))
+    at.run()
+    assert_clean(at)
+    assert not at.error, [e.value for e in at.error]
+    w, h = load_image(narrow, max_side=384).working_size
+    assert chart(at, "region_figure")["layout"]["meta"]["box"] == [round(w / 4), round(h / 4), round(3 * w / 4), round(3 * h / 4)]

@@ -43,6 +43,9 @@ KEY_LAST_VALID_LEVELS = "last_valid_levels"
 KEY_FULL_RUNS = "_full_runs"
 KEY_FRAGMENT_RUNS = "_fragment_runs"
 CUSTOM_PRESET = "custom"
+# the region panel (D): the box in working-image pixels, and which image it was drawn for
+KEYS_REGION = ("region_x0", "region_y0", "region_x1", "region_y1")
+KEY_REGION_IMAGE = "_region_image"
 # the pyramid-pooling family panel (C): read by the pipeline before any panel draws
 KEY_HEADS = "heads"
 KEY_SPPF_K = "sppf_k"
@@ -138,3 +141,12 @@ def selected_bin() -> tuple[int, int, int] | None:
 
 def set_selected_bin(value: tuple[int, int, int] | None) -> None:
     st.session_state[KEY_SELECTED] = value
+
+
+def region_box_for(image_key: object, default_box: tuple[float, float, float, float]) -> None:
+    """A new image (or working size) starts from its own default box: a box kept from the last
+    image would be clamped to this one's size and could come out empty or inverted."""
+    if st.session_state.get(KEY_REGION_IMAGE) != image_key:
+        for key, value in zip(KEYS_REGION, default_box):
+            st.session_state[key] = float(round(value))
+        st.session_state[KEY_REGION_IMAGE] = image_key

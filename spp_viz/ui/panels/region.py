@@ -13,20 +13,20 @@ import streamlit as st
 from ...analysis import Prediction
 from ...figures.style import figure_meta
 from ...regions import RegionResult
+from .. import state
 from ..pipeline import PageModel, region
 
-REGION_KEYS = ("region_x0", "region_y0", "region_x1", "region_y1")
 CHART_CONFIG = {"displaylogo": False}
 
 
 def region_panel(page: PageModel) -> None:
     """Number inputs for the box, then both classifications and both times."""
     w, h = page.features.input_size
-    defaults = (w / 4, h / 4, 3 * w / 4, 3 * h / 4)
+    state.region_box_for(page.image_key, (w / 4, h / 4, 3 * w / 4, 3 * h / 4))
     columns = st.columns(4)
     box = tuple(float(c.number_input(k.removeprefix("region_").upper(), min_value=0.0, max_value=float(w if "x" in k else h),
-                                     value=float(round(d)), step=1.0, key=k))
-                for c, k, d in zip(columns, REGION_KEYS, defaults))
+                                     step=1.0, key=k))
+                for c, k in zip(columns, state.KEYS_REGION))
     try:
         result = region(page, box)  # type: ignore[arg-type]
     except ValueError as exc:
