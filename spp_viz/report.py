@@ -15,6 +15,7 @@ from typing import Any
 from .analysis import (
     FeatureResult,
     HeadConfig,
+    HeadKind,
     HeadResult,
     Prediction,
     SPPFComparison,
@@ -30,10 +31,11 @@ from .analysis import (
 from .backbones import DEFAULT_BACKBONE, Backbone, load_backbone
 from .bins import BinGeometry
 from .defaults import DEFAULT_LEVELS, DEFAULT_TOP_K, SPPF_DEFAULT_K, SPPF_DEFAULT_N
-from .family import FamilyComparison, compare_family, heads_json
+from .family import FamilyComparison, compare_family, heads_json, latencies_from_sppf
 from .images import DEFAULT_MAX_PIXELS, DEFAULT_MAX_SIDE, DecodedImage, load_image
 from .pooling import parse_levels
 from .regions import RegionResult
+from .timing import Latency
 
 
 @dataclass
@@ -53,6 +55,15 @@ class Inspection:
     def report(self) -> dict:
         return build_report(self.decoded, self.backbone, self.features, self.head, self.sppf, self.predictions, self.timings_ms,
                             family=self.family, region=self.region)
+
+
+def _measured_heads(sppf: SPPFComparison, k: int, n: int) -> dict[str, Latency]:
+    """The costs rows' latencies under the family's head ids (one measurement, two tables)."""
+    measured = latencies_from_sppf(sppf, k, n)
+    spp_row = next((c for c in sppf.costs if c.kind is HeadKind.SPP and c.pool_latency is not None), None)
+    if spp_row is not None and spp_row.pool_latency is not None:
+        measured["spp/pool"] = spp_row.pool_latency
+    return measured
 
 
 def run_inspection(
@@ -101,8 +112,9 @@ def run_inspection(
     sppf = compare_sppf(features, config)
     timings.update(sppf.latencies_ms())
     predictions = predict(model, features, top_k)
-    # the family (issue 9): ``heads`` is "all" or comma-separated ids; measured last, alone
-    family = compare_family(features, heads, config, sppf_k, sppf_n) if heads else None
+    # the family (issue 9): ``heads`` is "all" or comma-separated ids; measured last, alone. Its
+    # sppf/spp_yolo (at the comparison's k and n) and spp rows ARE the costs rows' measurements
+    family = compare_family(features, heads, config, sppf_k, sppf_n, measured=_measured_heads(sppf, sppf_k, sppf_n)) if heads else None
     timings["total"] = (time.perf_counter() - start) * 1000
     return Inspection(decoded, model, features, head, sppf, predictions, timings, family)
 

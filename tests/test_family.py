@@ -261,6 +261,10 @@ def test_cli_heads_all_json():
     assert (by_id["sppcspc"]["params"], by_id["sppcspc"]["flops"]) == expected("sppcspc", c, rows, cols)
     assert [b["rf_cells"] for b in by_id["sppf"]["branches"]] == [[1, 1], [5, 5], [9, 9], [13, 13]]
     assert {e["id"] for e in by_id["sppf"]["exact_equal_to"]} == {"spp_yolo", "sppf_separable"}
+    # one measurement, two tables: the costs rows ARE the family's sppf, spp_yolo and spp rows
+    costs = {c["kind"]: c for c in report["sppf"]["costs"]}
+    for kind, head_id in (("sppf", "sppf"), ("parallel_spp", "spp_yolo"), ("spp", "spp")):
+        assert (costs[kind]["pool_ms"], costs[kind]["total_ms"]) == (by_id[head_id]["pool_ms"], by_id[head_id]["total_ms"])
 
 
 def test_cli_text_table_and_k_n():
