@@ -41,7 +41,7 @@ from .pooling import (
     sppf_effective_kernels,
     sppf_equivalence,
 )
-from .timing import Latency, measure_interleaved
+from .timing import SINGLE_HEAD_MIN_TIME_S, Latency, measure_interleaved
 
 ModuleT = TypeVar("ModuleT", bound=torch.nn.Module)
 
@@ -369,7 +369,7 @@ def measure_spp_head(features: FeatureResult, config: HeadConfig) -> Latency:
     the family's ``spp`` row (the same call)."""
     x = features.feature.unsqueeze(0)
     fn = _inference(lambda: spp(x, config.levels, config.pool, config.rule).vector)
-    return measure_interleaved({"spp": fn})["spp"]
+    return measure_interleaved({"spp": fn}, min_time_s=SINGLE_HEAD_MIN_TIME_S)["spp"]
 
 
 def spp_head_cost(config: HeadConfig, length: int, latency: Latency) -> HeadCost:

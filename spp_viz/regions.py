@@ -28,7 +28,7 @@ from .analysis import FeatureResult, HeadConfig, Prediction, _top_k, extract_fea
 from .backbones import Backbone
 from .bins import AxisSpans
 from .pooling import SPPResult, spp
-from .timing import measure_interleaved
+from .timing import SINGLE_HEAD_MIN_TIME_S, measure_interleaved
 
 
 @dataclass(frozen=True)
@@ -147,7 +147,7 @@ def pool_region(backbone: Backbone, image: Image.Image, features: FeatureResult,
         def run() -> object:
             with torch.inference_mode():
                 return pool_window(fmap, window, config).vector
-        pooled_ms = measure_interleaved({"region": run})["region"].median_ms
+        pooled_ms = measure_interleaved({"region": run}, min_time_s=SINGLE_HEAD_MIN_TIME_S)["region"].median_ms
     predictions = window_predictions(backbone, fmap, window, top_k)
     recomputed, recompute_ms = recompute(backbone, image, box, top_k)
     return RegionResult(box, window, int(result.vector.shape[1]), result.valid, result.vector[0], predictions,

@@ -27,6 +27,9 @@ import torch
 # of the samples). A head slower than a block runs one call per block.
 MIN_ROUNDS = 7
 MIN_TIME_S = 0.15
+# A head timed alone, whose median no ratio to another head rides on (the SPP row after a pyramid
+# change, a region's pooling): 7 rounds of 5 ms blocks, re-timed on every such interaction.
+SINGLE_HEAD_MIN_TIME_S = 0.05
 MAX_TIME_S = 3.0  # a hard cap on one comparison, whatever the map size
 BLOCK_TARGET_S = 0.005  # one block runs a head about this long (calls per block calibrated)
 
@@ -47,11 +50,11 @@ class Latency:
         return self.q3_ms - self.q1_ms
 
 
-def _calibrate(timer: timeit.Timer, fn: Callable[[], object]) -> int:
-    """Calls per block so that one block takes about ``BLOCK_TARGET_S`` (at least 1)."""
+def _calibrate(timer: timeit.Timer, fn: Callable[[], object]) -> tuple[int, float]:
+    """``(calls per block, seconds of one call)``: a block takes about ``BLOCK_TARGET_S``."""
     fn()  # warm-up: allocator, lazy init
     once = max(timer.timeit(1), 1e-7)
-    return max(1, min(10_000, int(BLOCK_TARGET_S / once)))
+    return max(1, min(10_000, int(BLOCK_TARGET_S / once))), once
 
 
 def measure_interleaved(
@@ -71,17 +74,18 @@ def measure_interleaved(
         return {}
     threads = torch.get_num_threads()
     timers = {name: timeit.Timer(fn, timer=time.perf_counter) for name, fn in fns.items()}
-    number = {name: _calibrate(timers[name], fn) for name, fn in fns.items()}
-    samples: dict[str, list[float]] = {name: [] for name in fns}
-    spent = dict.fromkeys(fns, 0.0)
+    calibrated = {name: _calibrate(timers[name], fn) for name, fn in fns.items()}
+    number = {name: n for name, (n, _) in calibrated.items()}
+    # a head slower than a block was just timed for one whole call, after its warm-up: a sample
+    samples: dict[str, list[float]] = {name: [once] if n == 1 else [] for name, (n, once) in calibrated.items()}
+    spent = {name: sum(values) for name, values in samples.items()}
     begin = time.perf_counter()
-    rounds = 0
     while True:
         for name, timer in timers.items():
             block = timer.timeit(number[name])
             samples[name].append(block / number[name])
             spent[name] += block
-        rounds += 1
+        rounds = min(len(values) for values in samples.values())
         enough = rounds >= min_rounds and min(spent.values()) >= min_time_s
         if enough or (rounds >= 3 and time.perf_counter() - begin > max_time_s):
             break
