@@ -40,6 +40,8 @@ from .sidebar import ASSETS, SAMPLES, Controls, ImageInput, Source
 # one image each); each new image first frees what earlier ones left (allocator.release).
 allocator.tune()
 PER_IMAGE_CACHE_ENTRIES = 8
+FAMILY_MAPS_CACHE_ENTRIES = 32  # one entry per (image, head): about 10 images of the default family
+REGION_CACHE_ENTRIES = 16  # one entry per (image, box)
 
 BackboneKey = tuple[str, str, str, str]  # (name, stage, weights, checkpoint digest)
 
@@ -283,7 +285,7 @@ def family_outcome(image_key: tuple[str, tuple[int, int]], backbone_key: Backbon
     return _family(image_key, backbone_key, config, request, features, sppf, spp_latency)
 
 
-@st.cache_resource(max_entries=32, show_spinner=False)
+@st.cache_resource(max_entries=FAMILY_MAPS_CACHE_ENTRIES, show_spinner=False)
 def _family_maps(image_key: tuple[str, tuple[int, int]], backbone_key: BackboneKey, config: HeadConfig | None, head_id: str,
                  k: int, n: int, _features: FeatureResult) -> tuple[BranchMap, ...]:
     return branch_maps(_features, head_id, config, k, n)
@@ -312,7 +314,7 @@ def bin_erf(page: PageModel, level: int, row: int, col: int) -> Any:
     return _bin_erf(page.image_key, page.backbone_key, page.config, level, row, col, page.backbone, page.decoded.image)
 
 
-@st.cache_resource(max_entries=16, show_spinner=False)
+@st.cache_resource(max_entries=REGION_CACHE_ENTRIES, show_spinner=False)
 def _region(image_key: tuple[str, tuple[int, int]], backbone_key: BackboneKey, config: HeadConfig,
             box: tuple[float, float, float, float], _backbone: Backbone, _image: Any, _features: FeatureResult) -> Any:
     from ..regions import RegionBox, pool_region
