@@ -1,0 +1,43 @@
+"""``spp_viz.timing.measure_interleaved``: every call after one warm-up is a sample, rounds and
+the time floor hold, and a slow head is timed one call per block."""
+
+from __future__ import annotations
+
+import time
+
+from spp_viz.timing import MIN_ROUNDS, measure_interleaved
+
+
+class Counted:
+    def __init__(self, seconds: float):
+        self.seconds, self.calls = seconds, 0
+
+    def __call__(self) -> None:
+        self.calls += 1
+        if self.seconds:
+            time.sleep(self.seconds)
+
+
+def test_a_slow_head_costs_one_warm_up_then_only_samples():
+    # torch.utils.benchmark.Timer.timeit ran two warm-up calls before every block: a block of
+    # one 10 ms call cost three calls. Here: one warm-up, then every call is a sample.
+    slow, fast = Counted(0.010), Counted(0.0)
+    out = measure_interleaved({"slow": slow, "fast": fast}, min_time_s=0.0)
+    rounds = out["slow"].rounds
+    assert rounds >= MIN_ROUNDS
+    assert out["slow"].calls_per_round == 1 and out["fast"].calls_per_round > 1
+    assert slow.calls == rounds + 2  # warm-up, calibration (the first sample), one per round
+    assert out["slow"].median_ms >= 10.0 and out["fast"].median_ms < 1.0
+    assert out["slow"].q1_ms <= out["slow"].median_ms <= out["slow"].q3_ms
+
+
+def test_the_time_floor_adds_rounds_for_a_head_slower_than_a_block():
+    slow = Counted(0.006)  # slower than a 5 ms block: one call per block
+    out = measure_interleaved({"slow": slow}, min_time_s=0.2)["slow"]
+    assert out.calls_per_round == 1
+    assert out.rounds > MIN_ROUNDS  # 0.2 s of 6+ ms calls: 30-odd samples, not the 7-round minimum
+    assert out.rounds * out.median_ms / 1000 >= 0.2 * 0.7  # the samples add up to about the floor
+
+
+def test_nothing_to_time():
+    assert measure_interleaved({}) == {}
