@@ -291,13 +291,12 @@ def compare_family(features: FeatureResult, ids: Sequence[str] | str, config: He
     args = _args(features, config, k, n)
     x = features.feature.unsqueeze(0).contiguous()
     shapes: dict[str, tuple[int, ...]] = {}
-    known = dict(measured or {})
-    to_time = [head_id for head_id in heads if f"{head_id}/pool" not in known]
+    latencies = dict(measured or {})
+    to_time = [head_id for head_id in heads if f"{head_id}/pool" not in latencies]
     if measure and to_time:
-        known.update(measure_interleaved(_timing_fns(to_time, x, args, shapes)))
-    latencies = known
+        latencies.update(measure_interleaved(_timing_fns(to_time, x, args, shapes)))
     reports = tuple(_head_report(head_id, features, x, args, latencies, shapes) for head_id in heads)
-    return FamilyComparison(k, n, (c, h, w), reports, measure or bool(known))
+    return FamilyComparison(k, n, (c, h, w), reports, measure or bool(latencies))
 
 
 def uses_spp_config(head_id: str) -> bool:
@@ -307,17 +306,18 @@ def uses_spp_config(head_id: str) -> bool:
 
 
 def latencies_from_sppf(sppf: SPPFComparison, k: int, n: int) -> dict[str, Latency]:
-    """The SPPF comparison's measurements as family latencies: ``sppf`` and ``spp_yolo`` ARE those
-    modules (same convs, same pools, same map), so the app times them once, not twice. Only for
-    the comparison's own k and n = 3 (another k or n is another module)."""
-    if k != sppf.k or n != len(sppf.kernels):
-        return {}
-    ids = {HeadKind.SPPF: "sppf", HeadKind.PARALLEL_SPP: "spp_yolo"}
+    """The SPPF comparison's measurements as family latencies, so one thing is timed once:
+    ``sppf`` and ``spp_yolo`` ARE its SPPF and YOLOv5 SPP modules (same convs, same pools, same
+    map), at the comparison's own k and n = 3 only (another k or n is another module); ``spp`` IS
+    its SPP row (the current pyramid), whatever k and n."""
+    same_modules = k == sppf.k and n == len(sppf.kernels)
+    ids = {HeadKind.SPPF: "sppf", HeadKind.PARALLEL_SPP: "spp_yolo", HeadKind.SPP: "spp"}
     out: dict[str, Latency] = {}
     for cost in sppf.costs:
-        if cost.kind in ids and cost.pool_latency is not None and cost.total_latency is not None:
-            out[f"{ids[cost.kind]}/pool"] = cost.pool_latency
-            out[f"{ids[cost.kind]}/total"] = cost.total_latency
+        if cost.pool_latency is None or cost.total_latency is None or (cost.kind is not HeadKind.SPP and not same_modules):
+            continue
+        out[f"{ids[cost.kind]}/pool"] = cost.pool_latency
+        out[f"{ids[cost.kind]}/total"] = cost.total_latency
     return out
 
 

@@ -15,7 +15,6 @@ from typing import Any
 from .analysis import (
     FeatureResult,
     HeadConfig,
-    HeadKind,
     HeadResult,
     Prediction,
     SPPFComparison,
@@ -35,7 +34,6 @@ from .family import FamilyComparison, compare_family, heads_json, latencies_from
 from .images import DEFAULT_MAX_PIXELS, DEFAULT_MAX_SIDE, DecodedImage, load_image
 from .pooling import parse_levels
 from .regions import RegionResult
-from .timing import Latency
 
 
 @dataclass
@@ -55,15 +53,6 @@ class Inspection:
     def report(self) -> dict:
         return build_report(self.decoded, self.backbone, self.features, self.head, self.sppf, self.predictions, self.timings_ms,
                             family=self.family, region=self.region)
-
-
-def _measured_heads(sppf: SPPFComparison, k: int, n: int) -> dict[str, Latency]:
-    """The costs rows' latencies under the family's head ids (one measurement, two tables)."""
-    measured = latencies_from_sppf(sppf, k, n)
-    spp_row = next((c for c in sppf.costs if c.kind is HeadKind.SPP and c.pool_latency is not None), None)
-    if spp_row is not None and spp_row.pool_latency is not None:
-        measured["spp/pool"] = spp_row.pool_latency
-    return measured
 
 
 def run_inspection(
@@ -114,7 +103,7 @@ def run_inspection(
     predictions = predict(model, features, top_k)
     # the family (issue 9): ``heads`` is "all" or comma-separated ids; measured last, alone. Its
     # sppf/spp_yolo (at the comparison's k and n) and spp rows ARE the costs rows' measurements
-    family = compare_family(features, heads, config, sppf_k, sppf_n, measured=_measured_heads(sppf, sppf_k, sppf_n)) if heads else None
+    family = compare_family(features, heads, config, sppf_k, sppf_n, measured=latencies_from_sppf(sppf, sppf_k, sppf_n)) if heads else None
     timings["total"] = (time.perf_counter() - start) * 1000
     return Inspection(decoded, model, features, head, sppf, predictions, timings, family)
 

@@ -354,3 +354,15 @@ def test_heads_timed_apart_merge_in_the_order_asked_and_reuse_a_given_latency():
     merged = merge_comparisons(("sppf", "spp", "ppm"), [others, spp_part])
     assert merged.ids == ("sppf", "spp", "ppm") and not merged.measured
     assert merged.head("spp") is spp_part.head("spp")
+
+
+def test_the_sppf_comparison_lends_its_measurements_only_to_the_same_modules():
+    from spp_viz.analysis import compare_sppf
+    from spp_viz.family import latencies_from_sppf
+
+    sppf = compare_sppf(fake_features(16, 8, 8), HeadConfig((1, 2)), measure=True)
+    same = latencies_from_sppf(sppf, 5, 3)
+    assert set(same) == {f"{h}/{part}" for h in ("sppf", "spp_yolo", "spp") for part in ("pool", "total")}
+    by_kind = {c.kind.value: c for c in sppf.costs}
+    assert same["spp_yolo/total"] is by_kind["parallel_spp"].total_latency and same["spp/pool"] is by_kind["spp"].pool_latency
+    assert set(latencies_from_sppf(sppf, 3, 3)) == set(latencies_from_sppf(sppf, 5, 2)) == {"spp/pool", "spp/total"}

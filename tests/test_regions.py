@@ -4,6 +4,7 @@ import io
 
 import pytest
 import torch
+from conftest import ASSETS, run_cli
 from PIL import Image
 
 from spp_viz.analysis import HeadConfig, extract_features
@@ -70,18 +71,11 @@ def test_bad_boxes_are_one_sentence(lite0, composite, box):
 
 # --- the CLI: spp-viz inspect --region
 
-def _cli(*args):
-    from conftest import run_cli
-
-    return run_cli(*args)
-
-
 def test_cli_region_json():
     import json
 
-    from conftest import ASSETS
 
-    result = _cli("inspect", ASSETS / "chelsea_cat.jpg", "--max-side", "224", "--region", "10,10,150,140", "--json")
+    result = run_cli("inspect", ASSETS / "chelsea_cat.jpg", "--max-side", "224", "--region", "10,10,150,140", "--json")
     assert result.returncode == 0, result.stderr
     region = json.loads(result.stdout)["region"]
     assert set(region) >= {"box", "window", "length", "predictions", "pooled_ms", "recompute_ms", "recompute_predictions"}
@@ -92,9 +86,8 @@ def test_cli_region_json():
 
 @pytest.mark.parametrize("box", ["0,0,5000,10", "10,10,5,20", "1,2,3", "a,b,c,d", "-1,0,4,4", "nan,0,4,4"])
 def test_cli_bad_region_is_one_error_line(box):
-    from conftest import ASSETS
 
-    result = _cli("inspect", ASSETS / "chelsea_cat.jpg", "--max-side", "224", f"--region={box}")
+    result = run_cli("inspect", ASSETS / "chelsea_cat.jpg", "--max-side", "224", f"--region={box}")
     assert result.returncode == 2 and result.stdout == ""
     lines = result.stderr.splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ") and "region" in lines[0], result.stderr

@@ -2,6 +2,7 @@
 
 
 import pytest
+from conftest import ASSETS, run_cli
 
 from spp_viz.analysis import HeadConfig, extract_features
 from spp_viz.images import load_image
@@ -44,18 +45,11 @@ def test_training_resolution_comparison(lite0, cat):
 
 # --- the CLI: spp-viz scales
 
-def _cli(*args):
-    from conftest import run_cli
-
-    return run_cli(*args)
-
-
 def test_cli_scales_json():
     import json
 
-    from conftest import ASSETS
 
-    result = _cli("scales", ASSETS / "chelsea_cat.jpg", "--sizes", "128,256", "--max-side", "192", "--json")
+    result = run_cli("scales", ASSETS / "chelsea_cat.jpg", "--sizes", "128,256", "--max-side", "192", "--json")
     assert result.returncode == 0, result.stderr
     rows = json.loads(result.stdout)["scales"]
     assert [max(r["size"]) for r in rows] == [128, 192, 256]
@@ -66,9 +60,8 @@ def test_cli_scales_json():
 
 @pytest.mark.parametrize("sizes", ["224,,448", "10", "224,x", "99999", ",".join(["224"] * 13)])
 def test_cli_bad_sizes_is_one_error_line(sizes):
-    from conftest import ASSETS
 
-    result = _cli("scales", ASSETS / "chelsea_cat.jpg", f"--sizes={sizes}")
+    result = run_cli("scales", ASSETS / "chelsea_cat.jpg", f"--sizes={sizes}")
     assert result.returncode == 2 and result.stdout == ""
     lines = result.stderr.splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ") and "--sizes" in lines[0], result.stderr

@@ -204,7 +204,7 @@ def build_page(controls: Controls) -> PageModel:
                **sppf.latencies_ms()}
     labels = (get_bin_labels(decoded.digest, key, decoded.working_size, controls.config, backbone, head)
               if controls.config.pool == "avg" and backbone.can_classify else {})
-    family = family_outcome((decoded.digest, decoded.working_size), key, controls.config, features, sppf, spp_latency)
+    family = family_outcome((decoded.digest, decoded.working_size), key, controls.config, features, sppf)
     return PageModel(
         controls=controls, filename=image.filename, decoded=decoded, backbone=backbone, backbone_key=key,
         features=features, config=controls.config, head=head, sppf=sppf,
@@ -258,8 +258,9 @@ def _family_per_map(image_key: tuple[str, tuple[int, int]], backbone_key: Backbo
 
 
 def _family(image_key: tuple[str, tuple[int, int]], backbone_key: BackboneKey, config: HeadConfig,
-            request: FamilyRequest, features: FeatureResult, sppf: SPPFComparison, spp_latency: Latency) -> FamilyOutcome:
-    """A pyramid change re-times nothing here: the ``spp`` head reuses the SPP row's latency."""
+            request: FamilyRequest, features: FeatureResult, sppf: SPPFComparison) -> FamilyOutcome:
+    """A pyramid change re-times nothing here: the ``spp`` head is ``sppf``'s SPP row (the page's
+    SPPF comparison, with the current head's cost)."""
     if not request.heads:
         return FamilyOutcome(request, None)
     per_map = tuple(h for h in request.heads if not uses_spp_config(h))
@@ -267,7 +268,7 @@ def _family(image_key: tuple[str, tuple[int, int]], backbone_key: BackboneKey, c
     try:
         parts = [_family_per_map(image_key, backbone_key, per_map, request.k, request.n, features, sppf)] if per_map else []
         if per_pyramid:
-            measured = {f"{h}/pool": spp_latency for h in per_pyramid}
+            measured = pyramid_family.latencies_from_sppf(sppf, request.k, request.n)
             parts.append(pyramid_family.compare_family(features, per_pyramid, config, request.k, request.n, measured=measured))
         return FamilyOutcome(request, merge_comparisons(request.heads, parts))
     except ValueError as exc:  # SPPF windows beyond this map: one sentence in the panel
@@ -275,14 +276,14 @@ def _family(image_key: tuple[str, tuple[int, int]], backbone_key: BackboneKey, c
 
 
 def family_outcome(image_key: tuple[str, tuple[int, int]], backbone_key: BackboneKey, config: HeadConfig,
-                   features: FeatureResult, sppf: SPPFComparison, spp_latency: Latency) -> FamilyOutcome:
+                   features: FeatureResult, sppf: SPPFComparison) -> FamilyOutcome:
     """The family for the panel's current widget values; a bad value is one sentence in the panel,
     never an error for the whole page."""
     try:
         request = family_request()
     except ValueError as exc:
         return FamilyOutcome(FamilyRequest((), SPPF_DEFAULT_K, SPPF_DEFAULT_N), None, str(exc))
-    return _family(image_key, backbone_key, config, request, features, sppf, spp_latency)
+    return _family(image_key, backbone_key, config, request, features, sppf)
 
 
 @st.cache_resource(max_entries=FAMILY_MAPS_CACHE_ENTRIES, show_spinner=False)
