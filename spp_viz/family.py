@@ -111,6 +111,16 @@ class FamilyComparison:
     def ids(self) -> tuple[str, ...]:
         return tuple(report.id for report in self.heads)
 
+    @property
+    def timings_consistent(self) -> bool:
+        """No head's medians too noisy to stand, and no pooling slower than its whole module."""
+        for report in self.heads:
+            if any(lat is not None and lat.noisy for lat in (report.pool_latency, report.total_latency)):
+                return False
+            if report.pool_ms > report.total_ms:
+                return False
+        return True
+
 
 @dataclass(frozen=True)
 class BranchMap:

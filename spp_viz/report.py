@@ -34,6 +34,7 @@ from .family import FamilyComparison, compare_family, heads_json, latencies_from
 from .images import DEFAULT_MAX_PIXELS, DEFAULT_MAX_SIDE, DecodedImage, load_image
 from .pooling import parse_levels
 from .regions import RegionResult
+from .timing import UNRELIABLE_TIMINGS
 
 
 @dataclass
@@ -152,14 +153,16 @@ def build_report(
                  "matches_parallel_spp": sppf.equal, "max_abs_diff": sppf.max_abs_diff,
                  "receptive_fields": sppf.receptive_fields(features.geometry),
                  "costs": [{"name": k.name, "kind": k.kind.value, "output_shape": list(k.output_shape), "params": k.params,
-                            "flops": k.flops, "pool_ms": round(k.pool_ms, 4), "total_ms": round(k.total_ms, 4)} for k in sppf.costs]},
+                            "flops": k.flops, "pool_ms": round(k.pool_ms, 4), "total_ms": round(k.total_ms, 4)} for k in sppf.costs],
+                 "timings_consistent": sppf.timings_consistent},
         "dimensions": dimension_table(features, head),
         "predictions": [{"label": p.label, "probability": round(p.probability, 6), "index": p.index} for p in predictions],
         "predictions_note": "" if predictions else no_predictions_reason(backbone, features),
         "timings_ms": {k: round(v, 3) for k, v in timings_ms.items()},
         "heads": heads_json(family) if family else [],
         "region": region.as_json() if region else None,
-        "warnings": report_warnings(backbone, features),
+        "warnings": report_warnings(backbone, features) + (
+            [] if sppf.timings_consistent and (family is None or family.timings_consistent) else [UNRELIABLE_TIMINGS]),
     })
 
 

@@ -32,6 +32,12 @@ MIN_TIME_S = 0.15
 SINGLE_HEAD_MIN_TIME_S = 0.05
 MAX_TIME_S = 3.0  # a hard cap on one comparison, whatever the map size
 BLOCK_TARGET_S = 0.005  # one block runs a head about this long (calls per block calibrated)
+# A median whose interquartile range exceeds this share of it is flagged: on a quiet machine the
+# spread is a few percent, when other work competes for the cores it is tens of percent.
+NOISY_IQR_SHARE = 0.5
+UNRELIABLE_TIMINGS = ("Other work competed for the processor while these heads were timed (a pooling measured "
+                      "slower than the module that contains it, or runs spread widely, even after a second "
+                      "measurement): read these latencies as unreliable, not as a comparison.")
 
 
 @dataclass(frozen=True)
@@ -48,6 +54,11 @@ class Latency:
     @property
     def iqr_ms(self) -> float:
         return self.q3_ms - self.q1_ms
+
+    @property
+    def noisy(self) -> bool:
+        """The samples spread too widely for the median to stand for the head's cost."""
+        return self.iqr_ms > NOISY_IQR_SHARE * self.median_ms
 
 
 def _calibrate(timer: timeit.Timer, fn: Callable[[], object]) -> tuple[int, float]:

@@ -366,3 +366,55 @@ def test_the_sppf_comparison_lends_its_measurements_only_to_the_same_modules():
     by_kind = {c.kind.value: c for c in sppf.costs}
     assert same["spp_yolo/total"] is by_kind["parallel_spp"].total_latency and same["spp/pool"] is by_kind["spp"].pool_latency
     assert set(latencies_from_sppf(sppf, 3, 3)) == set(latencies_from_sppf(sppf, 5, 2)) == {"spp/pool", "spp/total"}
+
+
+# ----------------------------------------------------------------------------
+# timings that contradict themselves are measured again, then flagged, never taught
+
+
+def _latency(median: float, spread: float = 0.0):
+    from spp_viz.timing import Latency
+
+    return Latency(median, median - spread / 2, median + spread / 2, 7, 1, 2)
+
+
+def test_a_self_contradictory_sppf_timing_is_measured_again(monkeypatch):
+    from spp_viz import analysis
+
+    calls = []
+    good = {"sppf_pool": _latency(1.0), "sppf_total": _latency(4.0), "parallel_spp_pool": _latency(3.0),
+            "parallel_spp_total": _latency(6.0)}
+    bad = {**good, "sppf_pool": _latency(5.0)}  # the pooling "slower" than the module containing it
+
+    def fake(fns, **kwargs):
+        calls.append(sorted(fns))
+        return bad if len(calls) == 1 else good
+
+    monkeypatch.setattr(analysis, "measure_interleaved", fake)
+    result = analysis.sppf_comparison(fake_features(8, 6, 6), measure=True)
+    assert len(calls) == 2 and result.timings_consistent
+    assert [c.pool_ms for c in result.costs] == [1.0, 3.0]
+
+
+def test_unreliable_timings_are_flagged_not_taught():
+    import dataclasses
+
+    from spp_viz.analysis import HeadCost, HeadKind, compare_sppf
+    from spp_viz.figures import text
+
+    sppf = compare_sppf(fake_features(8, 6, 6), HeadConfig((1, 2)), measure=False)
+    parallel = HeadCost("Parallel", HeadKind.PARALLEL_SPP, (8, 6, 6), 1, 1, 3.0, 6.0, _latency(3.0), _latency(6.0))
+    slower_pool = HeadCost("SPPF", HeadKind.SPPF, (8, 6, 6), 1, 1, 5.0, 4.0, _latency(5.0), _latency(4.0))
+    spread = HeadCost("SPPF", HeadKind.SPPF, (8, 6, 6), 1, 1, 1.0, 4.0, _latency(1.0, spread=0.8), _latency(4.0))
+    steady = HeadCost("SPPF", HeadKind.SPPF, (8, 6, 6), 1, 1, 1.0, 4.0, _latency(1.0, spread=0.1), _latency(4.0))
+    for sppf_cost in (slower_pool, spread):
+        broken = dataclasses.replace(sppf, costs=(sppf_cost, parallel))
+        assert not broken.timings_consistent
+        caption = text.costs_caption("cpu", broken.costs, broken.timings_consistent)
+        assert text.TIMINGS_UNRELIABLE in caption and "%" not in caption  # no "-24 %" of anything
+    fine = dataclasses.replace(sppf, costs=(steady, parallel))
+    assert fine.timings_consistent
+    assert "75%" in text.costs_caption("cpu", fine.costs, fine.timings_consistent)  # convs: 1 - 1/4 of SPPF
+    family = compare_family(fake_features(8, 6, 6), ["sppf"], measure=False)
+    report = dataclasses.replace(family.head("sppf"), pool_ms=9.0, total_ms=2.0)
+    assert not dataclasses.replace(family, heads=(report,)).timings_consistent

@@ -91,3 +91,19 @@ def test_non_finite_map_gives_null_one_warning_and_no_predictions(inspection, li
 def test_strict_json_replaces_only_non_finite_floats():
     assert strict_json({"a": [1.5, float("inf"), (float("-inf"), 2)], "b": "nan", "c": 0}) == {
         "a": [1.5, None, [None, 2]], "b": "nan", "c": 0}
+
+
+def test_self_contradictory_timings_are_a_warning_in_the_json(inspection, lite0):
+    from spp_viz.analysis import HeadKind
+    from spp_viz.timing import UNRELIABLE_TIMINGS
+
+    features, config = inspection.features, HeadConfig((1, 2))
+    head = analyse_head(features, config)
+    sppf = inspection.sppf
+    args = (inspection.decoded, lite0, features, head)
+    report = build_report(*args, sppf, [], {})
+    assert report["sppf"]["timings_consistent"] is sppf.timings_consistent
+    assert (UNRELIABLE_TIMINGS in report["warnings"]) is (not sppf.timings_consistent)
+    costs = tuple(dataclasses.replace(c, pool_ms=c.total_ms * 2) if c.kind is HeadKind.SPPF else c for c in sppf.costs)
+    report = build_report(*args, dataclasses.replace(sppf, costs=costs), [], {})
+    assert report["sppf"]["timings_consistent"] is False and UNRELIABLE_TIMINGS in report["warnings"]

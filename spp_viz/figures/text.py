@@ -7,6 +7,7 @@ from typing import Sequence
 
 from ..analysis import HeadCost, HeadKind, Prediction
 from ..bins import LevelBins, PixelBox
+from ..timing import UNRELIABLE_TIMINGS
 from .style import Channel
 
 
@@ -395,12 +396,18 @@ def sppf_output(shape: Sequence[int], numbers: int, spp_length: int) -> str:
             f"classic SPP gives **{spp_length:,}** for any input.")
 
 
-def costs_caption(device: str, costs: Sequence[HeadCost]) -> str:
-    """What the costs table measured, and what it says: SPPF's pools vs the convs around them."""
+TIMINGS_UNRELIABLE = UNRELIABLE_TIMINGS  # the engine's sentence (the JSON report's warning too)
+
+
+def costs_caption(device: str, costs: Sequence[HeadCost], consistent: bool = True) -> str:
+    """What the costs table measured, and what it says: SPPF's pools vs the convs around them
+    (no lesson from timings that contradict themselves)."""
     by_kind = {cost.kind: cost for cost in costs}
     sppf, parallel = by_kind.get(HeadKind.SPPF), by_kind.get(HeadKind.PARALLEL_SPP)
     lesson = ""
-    if sppf and parallel and sppf.pool_ms > 0 and sppf.total_ms > 0:
+    if not consistent:
+        lesson = " " + TIMINGS_UNRELIABLE
+    elif sppf and parallel and sppf.pool_ms > 0 and sppf.total_ms > 0:
         lesson = (f" Here SPPF's pools take {sppf.pool_ms / parallel.pool_ms:.2f}× the parallel pools' time, and its "
                   f"1 × 1 convs take {1 - sppf.pool_ms / sppf.total_ms:.0%} of the whole module's.")
     return ("pool ms: the parameter-free pooling alone (on cv1's C/2 channels, as inside the module); total ms: the "

@@ -142,6 +142,8 @@ def branches_figure(report: HeadReport, maps: tuple[BranchMap, ...], untrained_b
 
 def _latency_answer(family: FamilyComparison) -> str:
     ids = family.ids
+    if not family.timings_consistent:
+        return text.TIMINGS_UNRELIABLE
     if "sppf" in ids and "spp_yolo" in ids:
         a, b = family.head("spp_yolo"), family.head("sppf")
         return (f"parallel pools (spp_yolo) {_ms(a.pool_ms)} ms vs SPPF's cascade {_ms(b.pool_ms)} ms for the pooling "

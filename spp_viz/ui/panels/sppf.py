@@ -39,4 +39,6 @@ def _costs(page: PageModel) -> None:
         "head": st.column_config.TextColumn(width="medium"), "output numbers": number,
         "params (with 1x1 convs)": number, "FLOPs (convs)": number, "pool ms (median)": ms, "total ms (median)": ms,
     })
-    st.caption(text.costs_caption(str(page.backbone.device), page.sppf.costs))
+    if not page.sppf.timings_consistent:
+        st.warning(text.TIMINGS_UNRELIABLE)
+    st.caption(text.costs_caption(str(page.backbone.device), page.sppf.costs, page.sppf.timings_consistent))
