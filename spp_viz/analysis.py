@@ -41,7 +41,7 @@ from .pooling import (
     sppf_effective_kernels,
     sppf_equivalence,
 )
-from .timing import SINGLE_HEAD_MIN_TIME_S, Latency, measure_interleaved
+from .timing import SINGLE_HEAD_MIN_TIME_S, Latency, measure_interleaved, pool_and_total_consistent
 
 ModuleT = TypeVar("ModuleT", bound=torch.nn.Module)
 
@@ -316,12 +316,7 @@ class SPPFComparison:
     def timings_consistent(self) -> bool:
         """Every cost's medians are steady, and no pooling took longer than its whole module: when
         False the machine was busy while timing, and the figures compare nothing reliably."""
-        for cost in self.costs:
-            if any(lat is not None and lat.noisy for lat in (cost.pool_latency, cost.total_latency)):
-                return False
-            if cost.pool_ms > cost.total_ms:
-                return False
-        return True
+        return all(pool_and_total_consistent(c.pool_ms, c.total_ms, c.pool_latency, c.total_latency) for c in self.costs)
 
     def latencies_ms(self) -> dict[str, float]:
         """``{"sppf_pool": ..., "sppf_total": ..., "parallel_spp_pool": ..., ..., "spp_total": ...}``
@@ -362,8 +357,8 @@ def _inference(fn: Callable[[], object]) -> Callable[[], object]:
 
 def _consistent(t: Mapping[str, Latency]) -> bool:
     """No median too noisy to stand, and no pooling measured slower than the module containing it."""
-    return (not any(lat.noisy for lat in t.values())
-            and all(t[f"{kind}_pool"].median_ms <= t[f"{kind}_total"].median_ms for kind in ("sppf", "parallel_spp")))
+    return all(pool_and_total_consistent(pool.median_ms, total.median_ms, pool, total)
+               for pool, total in ((t[f"{kind}_pool"], t[f"{kind}_total"]) for kind in ("sppf", "parallel_spp")))
 
 
 def _yolo_costs(x: Tensor, k: int) -> tuple[HeadCost, ...]:

@@ -41,7 +41,7 @@ from .heads.registry import (
 )
 from .options import check_sppf_fits, parse_heads
 from .pooling import spp
-from .timing import Latency, measure_interleaved
+from .timing import Latency, measure_interleaved, pool_and_total_consistent
 
 
 @dataclass(frozen=True)
@@ -114,12 +114,7 @@ class FamilyComparison:
     @property
     def timings_consistent(self) -> bool:
         """No head's medians too noisy to stand, and no pooling slower than its whole module."""
-        for report in self.heads:
-            if any(lat is not None and lat.noisy for lat in (report.pool_latency, report.total_latency)):
-                return False
-            if report.pool_ms > report.total_ms:
-                return False
-        return True
+        return all(pool_and_total_consistent(r.pool_ms, r.total_ms, r.pool_latency, r.total_latency) for r in self.heads)
 
 
 @dataclass(frozen=True)

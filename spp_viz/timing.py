@@ -61,6 +61,12 @@ class Latency:
         return self.iqr_ms > NOISY_IQR_SHARE * self.median_ms
 
 
+def pool_and_total_consistent(pool_ms: float, total_ms: float, pool: Latency | None, total: Latency | None) -> bool:
+    """One head's pool-only and whole-module timings can be taught from: neither median is noisy,
+    and the pooling did not take longer than the module that contains it (NaN: not measured, fine)."""
+    return not any(lat is not None and lat.noisy for lat in (pool, total)) and not pool_ms > total_ms
+
+
 def _calibrate(timer: timeit.Timer, fn: Callable[[], object]) -> tuple[int, float]:
     """``(calls per block, seconds of one call)``: a block takes about ``BLOCK_TARGET_S``."""
     fn()  # warm-up: allocator, lazy init
