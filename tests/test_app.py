@@ -22,6 +22,7 @@ from streamlit.testing.v1 import AppTest
 from spp_viz import analysis, backbones, report
 from spp_viz.devtools.plotly_arrays import decode_array
 from spp_viz.images import DEFAULT_MAX_PIXELS, load_image
+from spp_viz.ui import state
 
 REPO = Path(__file__).resolve().parents[1]
 APP = str(REPO / "app.py")
@@ -143,6 +144,27 @@ def test_sidebar_widgets_have_the_specified_keys():
     assert at.multiselect(key="show_levels").value == [1, 2, 4]
     assert at.checkbox(key="show_rf").value is False
     assert "packaged" in str(at.selectbox(key="backbone").format_func("efficientnet_lite0"))
+
+
+def _code_set_widgets(at: AppTest) -> dict:
+    lists = (at.text_input, at.radio, at.selectbox, at.select_slider, at.toggle, at.checkbox, at.multiselect,
+             at.number_input)
+    return {w.key: w for widgets in lists for w in widgets if w.key in state.KEYS_SET_BY_CODE}
+
+
+def test_every_run_sends_the_browser_the_code_set_widget_values():
+    """The browser must never need its own copy: one it lost made the levels box send back ""."""
+    at = new_app()
+    at.run()
+    at.text_input(key=state.KEY_LEVELS).set_value("1,2").run()
+    at.radio(key=state.KEY_POOL).set_value("avg").run()  # a later run the levels box had no part in
+    assert_clean(at)
+    widgets = _code_set_widgets(at)
+    assert set(widgets) == set(state.KEYS_SET_BY_CODE)  # avg pooling draws the label-level box too
+    unsent = [key for key, w in widgets.items() if not w.proto.set_value]
+    assert unsent == []
+    assert widgets[state.KEY_LEVELS].proto.value == "1,2"
+    assert widgets[state.KEY_POOL].value == "avg" and widgets[state.KEY_LEVELS].value == "1,2"
 
 
 def test_uploaded_odd_size_photo_renders_every_panel_with_engine_numbers():

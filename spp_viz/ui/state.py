@@ -50,6 +50,12 @@ KEY_REGION_IMAGE = "_region_image"
 KEY_HEADS = "heads"
 KEY_SPPF_K = "sppf_k"
 KEY_SPPF_N = "sppf_n"
+# the predictions panel: which level's labels are listed
+KEY_LABEL_LEVEL = "label_level"
+# widgets whose value code sets (defaults here, presets, a new image's box): see resend_widget_values
+KEYS_SET_BY_CODE = (KEY_USE_CAMERA, KEY_SAMPLE, KEY_MAX_SIDE, KEY_PRESET, KEY_LEVELS, KEY_POOL, KEY_BINS,
+                    KEY_BACKBONE, KEY_STAGE, KEY_WEIGHTS, KEY_CHANNEL, KEY_SHOW_LEVELS, KEY_SHOW_RF,
+                    KEY_HEADS, KEY_SPPF_K, KEY_SPPF_N, KEY_LABEL_LEVEL, *KEYS_REGION)
 
 
 class Source(str, Enum):
@@ -88,6 +94,21 @@ def init_state(default_sample: str | None) -> None:
     spec = REGISTRY[st.session_state[KEY_BACKBONE]]
     if st.session_state.get(KEY_STAGE) not in spec.stages:
         st.session_state[KEY_STAGE] = spec.default_stage
+    resend_widget_values()
+
+
+def resend_widget_values() -> None:
+    """Set every code-set widget value again, so that this run's widgets carry their values.
+
+    A widget without ``value=`` tells the browser its value only in the run that set it by
+    code; after that the browser holds the only copy, and a widget it redraws without one
+    falls back to the proto's empty default. CI caught the levels box sending back "" after
+    the camera input appeared above it. Re-setting a value (Streamlit's documented way to keep
+    widget state) sends it with every full run, so the browser can never fall back.
+    """
+    for key in KEYS_SET_BY_CODE:
+        if key in st.session_state:
+            st.session_state[key] = st.session_state[key]
 
 
 def count_run(key: str) -> int:

@@ -12,7 +12,6 @@ from ..pipeline import PageModel
 from .scales import training_resolution_block
 
 CHART_CONFIG = {"displaylogo": False}
-KEY_LABEL_LEVEL = "label_level"
 
 
 def backbone_sees(page: PageModel) -> None:
@@ -41,9 +40,9 @@ def _bin_labels(page: PageModel) -> None:
     if not levels:
         return
     selected = state.selected_bin()
-    if st.session_state.get(KEY_LABEL_LEVEL) not in levels:
-        st.session_state[KEY_LABEL_LEVEL] = selected[0] if selected and selected[0] in levels else max(levels)
-    n = st.selectbox(text.LABEL_LEVEL_LABEL, levels, key=KEY_LABEL_LEVEL, format_func=text.level_name)
+    if st.session_state.get(state.KEY_LABEL_LEVEL) not in levels:
+        st.session_state[state.KEY_LABEL_LEVEL] = selected[0] if selected and selected[0] in levels else max(levels)
+    n = st.selectbox(text.LABEL_LEVEL_LABEL, levels, key=state.KEY_LABEL_LEVEL, format_func=text.level_name)
     level = next(lv for lv in page.head.levels if lv.n == n)
     st.plotly_chart(figures.bin_labels_figure(page.decoded.image, level, page.bin_labels[n], page.bin_geometry[n],
                                               levels=page.config.levels, note=text.untrained_note(page.untrained),
