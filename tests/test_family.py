@@ -418,3 +418,26 @@ def test_unreliable_timings_are_flagged_not_taught():
     family = compare_family(fake_features(8, 6, 6), ["sppf"], measure=False)
     report = dataclasses.replace(family.head("sppf"), pool_ms=9.0, total_ms=2.0)
     assert not dataclasses.replace(family, heads=(report,)).timings_consistent
+
+
+def test_family_figures_and_table_say_not_measured_instead_of_drawing_a_number():
+    """measure=False leaves NaN latencies: no bar, and the table says so; the branch maps share one
+    colour range over their finite values (SPPF's padded pools have none of -inf)."""
+    from spp_viz.figures.family import family_branches_figure, family_costs_figure
+    from spp_viz.figures.tables import family_rows
+
+    features = fake_features(8, 9, 9)
+    family = compare_family(features, ["spp", "sppf"], HeadConfig((1, 2)), measure=False)
+    fig = family_costs_figure(family)
+    assert fig.layout.meta["figure"] == "family_costs_figure" and fig.layout.meta["heads"] == ["spp", "sppf"]
+    latency_bars = [t for t in fig.data if t.name in ("pooling only", "whole module")]
+    assert len(latency_bars) == 2 and all(list(t.y) == [None, None] for t in latency_bars)
+    assert [t.y[1] for t in fig.data if t.name == "parameters"] == [family.head("sppf").params / 1e6]
+    rows = family_rows(family)
+    assert [r["pool ms"] for r in rows] == ["not measured"] * 2 and all(all(v for v in r.values()) for r in rows)
+    maps = branch_maps(features, "sppf", HeadConfig((1, 2)))
+    branches = family_branches_figure(family.head("sppf"), maps)
+    finite = torch.cat([torch.as_tensor(m.values).flatten() for m in maps])
+    finite = finite[torch.isfinite(finite)]
+    assert branches.layout.coloraxis.cmin == float(finite.min()) and branches.layout.coloraxis.cmax == float(finite.max())
+    assert branches.layout.meta["branches"] == [m.name for m in maps]

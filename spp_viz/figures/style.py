@@ -20,6 +20,7 @@ DIFFER_COLOUR = "#FF1744"
 SELECTED_COLOUR = "#FFFFFF"
 RF_COLOUR = "#00E5FF"
 HEATMAP_SCALE = "Viridis"
+CHART_CONFIG = {"displaylogo": False}  # st.plotly_chart(config=...) of every chart
 
 
 def level_colour(levels: Sequence[int], n: int) -> str:

@@ -1,10 +1,14 @@
-"""Rows for the app's tables: typed values (numbers stay numbers; the app formats them)."""
+"""Rows for the app's tables. The costs table keeps numbers as numbers (the app formats them);
+the family, prediction and scale tables are strings, because a cell may read "not measured"."""
 
 from __future__ import annotations
 
 import math
 
-from ..analysis import SPPFComparison
+from ..analysis import Prediction, SPPFComparison
+from ..family import FamilyComparison
+from ..scales import ScaleRow
+from .text import milliseconds, times
 
 COST_COLUMNS = ("head", "output shape", "output numbers", "params (with 1x1 convs)", "FLOPs (convs)",
                 "pool ms (median)", "total ms (median)")
@@ -18,3 +22,32 @@ def costs_rows(sppf: SPPFComparison) -> list[dict[str, object]]:
         cost.name, " × ".join(str(s) for s in cost.output_shape), math.prod(cost.output_shape), cost.params, cost.flops,
         round(cost.pool_ms, 3), round(cost.total_ms, 3),
     ))) for cost in sppf.costs]
+
+
+def family_rows(family: FamilyComparison) -> list[dict[str, str]]:
+    """One row per head, every cell a string (no empty cells)."""
+    return [{
+        "head": r.id, "name": r.name, "output": times(*r.output_shape),
+        "fixed length": "yes" if r.fixed_length else "no", "params": f"{r.params:,}",
+        "GFLOPs": f"{r.flops / 1e9:.3f}", "pool ms": milliseconds(r.pool_ms),
+        "total ms": milliseconds(r.total_ms) + (" (untrained convs)" if r.untrained else " (no convs)"),
+        "branch RF, cells": ", ".join(f"{b.name}: {b.rf_cells[0]}×{b.rf_cells[1]}" for b in r.branches),
+        "branch RF, px": ", ".join(f"{b.rf_pixels[0]}×{b.rf_pixels[1]}" + (" (whole image)" if b.whole_image else "")
+                                   for b in r.branches),
+        "exactly equal to": ", ".join(f"{e.other} ({'yes' if e.equal else 'NO'})" for e in r.exact_equal_to) or "none listed",
+    } for r in family.heads]
+
+
+def prediction_rows(predictions: tuple[Prediction, ...]) -> list[dict[str, str]]:
+    return [{"label": p.label, "probability": f"{p.probability:.1%}"} for p in predictions]
+
+
+def scale_rows(rows: list[ScaleRow]) -> list[dict[str, str]]:
+    """One row per working size: what stays (SPP's length) and what changes."""
+    return [{
+        "input": f"{r.size[0]}×{r.size[1]}", "feature map": "×".join(map(str, r.feature_map)),
+        "SPP length": f"{r.spp_length:,}", "SPPF numbers": f"{r.sppf_numbers:,}",
+        "cosine to first": f"{r.cosine_to_first:.3f}",
+        "top-1": f"{r.predictions[0].label} {r.predictions[0].probability:.1%}" if r.predictions else "no classifier",
+        "forward ms": f"{r.forward_ms:.0f}",
+    } for r in rows]

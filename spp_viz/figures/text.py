@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Sequence
 
 from ..analysis import HeadCost, HeadKind, Prediction
 from ..bins import LevelBins, PixelBox
+from ..erf import ErfResult
+from ..family import FamilyComparison
 from ..timing import UNRELIABLE_TIMINGS
 from .style import Channel
 
@@ -526,3 +529,97 @@ def family_questions(k: int, n: int, latency: str, sppf_vs_elan: str) -> list[st
         "needs the map; fixed bins would pool it into one vector and throw the layout away. `spp` and `ppm` show what "
         "bins do (PPM upsamples its bins back onto the map for segmentation).",
     ]
+
+
+def milliseconds(value: float) -> str:
+    """A median in ms, or why there is none."""
+    return f"{value:.2f}" if math.isfinite(value) else "not measured"
+
+
+def family_latency_answer(family: FamilyComparison) -> str:
+    if not family.timings_consistent:
+        return TIMINGS_UNRELIABLE
+    if "sppf" in family.ids and "spp_yolo" in family.ids:
+        a, b = family.head("spp_yolo"), family.head("sppf")
+        return (f"parallel pools (spp_yolo) {milliseconds(a.pool_ms)} ms vs SPPF's cascade {milliseconds(b.pool_ms)} ms "
+                f"for the pooling alone; {milliseconds(a.total_ms)} vs {milliseconds(b.total_ms)} ms for the whole modules.")
+    return "choose both spp_yolo and sppf in the heads above to see them timed side by side."
+
+
+def family_elan_answer(family: FamilyComparison) -> str:
+    if "sppf" in family.ids and "sppelan" in family.ids:
+        a, b = family.head("sppf"), family.head("sppelan")
+        return (f"with c3 = C / 2 it has {b.params:,} parameters and {b.flops / 1e9:.3f} GFLOPs here, SPPF "
+                f"{a.params:,} and {a.flops / 1e9:.3f}; a smaller c3 makes it cheaper.")
+    return "choose sppf and sppelan above to compare their parameters and FLOPs on this map."
+
+
+# the effective-receptive-field panel
+ERF_NO_BIN = "Choose a level with bins to see a bin's effective receptive field."
+ERF_HOW = ("Press the button (one backward pass through the backbone); after that the ERF follows "
+           "every bin you click in the pooled heatmaps.")
+
+
+def erf_button(level: int, row: int, col: int) -> str:
+    return f"Compute the ERF of bin ({row}, {col}) of level {level}"
+
+
+def erf_title(level: int, bin_: tuple[int, int], untrained: bool) -> str:
+    return f"ERF of level {level}, bin {bin_}" + (" (untrained weights)" if untrained else "")
+
+
+def erf_summary(result: ErfResult, untrained: bool) -> str:
+    """The numbers under the heatmap, one line each."""
+    rf = ("the whole image (squeeze-excite: every output sees every pixel)" if result.global_context
+          else "the theoretical RF box (dashed)")
+    lines = [
+        f"- mass in the bin's box (solid): **{result.mass_in_box:.1%}**; in {rf}: **{result.mass_in_rf_box:.1%}**",
+        f"- centroid ({result.centroid[0]:.1f}, {result.centroid[1]:.1f}) px; radius holding 50 %: "
+        f"{result.radius50:.1f} px, 90 %: {result.radius90:.1f} px",
+        f"- one forward + backward pass: {result.ms:.0f} ms",
+    ]
+    if untrained:
+        lines.append("- the weights are untrained: the ERF's shape is real, the features are not")
+    return "\n".join(lines)
+
+
+# the region-pooling panel
+REGION_NO_CLASSIFIER = ("This backbone/stage has no ImageNet classifier to read: the vectors are pooled, "
+                        "nothing is classified.")
+REGION_TIMING = ("Pooling time: median of many calls (interleaved timeit blocks); crop-and-rerun: one "
+                 "perf_counter pair around crop, forward and classifier.")
+
+
+def region_box_label(key: str) -> str:
+    """``region_x0`` -> ``X0``."""
+    return key.removeprefix("region_").upper()
+
+
+def region_pooled(window: tuple[int, int, int, int], pooled_ms: float) -> str:
+    r0, r1, c0, c1 = window
+    return (f"**Pooled from the shared map** (cells rows {r0}–{r1 - 1}, columns {c0}–{c1 - 1}): "
+            f"{pooled_ms * 1000:.1f} µs")
+
+
+def region_recomputed(recompute_ms: float) -> str:
+    return f"**Cropped and rerun** (a full forward pass): {recompute_ms:.1f} ms"
+
+
+def region_length(length: int) -> str:
+    return f"SPP vector of the window: {length:,} numbers. {REGION_TIMING}"
+
+
+# the scales panel
+SCALES_HOW = "One forward pass per size; the result is cached for this image, backbone and pyramid."
+
+
+def scales_button(sizes: Sequence[int]) -> str:
+    return f"Run the backbone at {', '.join(map(str, sizes))} px"
+
+
+def resolution_title(training: tuple[int, int], working: tuple[int, int]) -> str:
+    return f"At the training resolution ({training[0]}×{training[1]}) vs the working size ({working[0]}×{working[1]})"
+
+
+def resolution_column(size: tuple[int, int], what: str) -> str:
+    return f"**At {size[0]}×{size[1]}** ({what})"

@@ -6,9 +6,8 @@ import streamlit as st
 
 from ... import analysis, figures
 from ...figures import text
+from ...figures.style import CHART_CONFIG
 from ..pipeline import PageModel, spp_vector_figure
-
-CHART_CONFIG = {"displaylogo": False}
 
 
 def output_dimensions(page: PageModel) -> None:

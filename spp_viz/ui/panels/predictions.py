@@ -7,11 +7,10 @@ import streamlit as st
 
 from ... import figures, report
 from ...figures import text
+from ...figures.style import CHART_CONFIG
 from .. import state
 from ..pipeline import PageModel
 from .scales import training_resolution_block
-
-CHART_CONFIG = {"displaylogo": False}
 
 
 def backbone_sees(page: PageModel) -> None:

@@ -10,11 +10,10 @@ import streamlit as st
 
 from ... import figures
 from ...figures import text
+from ...figures.style import CHART_CONFIG
 from .. import state
 from ..pipeline import PageModel
 from ..view import current_view
-
-CHART_CONFIG = {"displaylogo": False}
 
 
 def bins_on_image(page: PageModel) -> None:

@@ -8,9 +8,8 @@ from ... import figures
 from ...analysis import LevelResult
 from ...bins import differing_bins, pyramid_bins
 from ...figures import text
+from ...figures.style import CHART_CONFIG
 from ..pipeline import PageModel
-
-CHART_CONFIG = {"displaylogo": False}
 
 
 def paper_vs_adaptive(page: PageModel) -> None:

@@ -8,10 +8,9 @@ import streamlit as st
 
 from ... import figures
 from ...figures import text
+from ...figures.style import CHART_CONFIG
 from .. import state
 from ..pipeline import PageModel, sppf_figure
-
-CHART_CONFIG = {"displaylogo": False}
 
 
 def spp_vs_sppf(page: PageModel) -> None:
