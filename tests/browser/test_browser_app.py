@@ -272,6 +272,26 @@ def test_bin_click_reruns_only_the_selection_fragment(app) -> None:
     _assert_no_failure(app)
 
 
+def _take_photo(app, camera, shoot) -> None:
+    """Click until a photo is taken. The button is enabled once the stream opens, but the webcam
+    component captures nothing (no upload, no rerun) until the video has its first frame; on two
+    busy cores that can come later, and CI's click once went unanswered for 120 s."""
+    from playwright.sync_api import expect
+
+    camera.locator("video").wait_for(state="attached")
+    app.page.wait_for_function("() => (document.querySelector(\"[data-testid='stCameraInput'] video\")?.videoHeight ?? 0) > 0",
+                               timeout=60_000)
+    taken = camera.get_by_role("button", name=re.compile("Clear photo", re.I))
+    for _ in range(12):
+        shoot.click()
+        try:
+            expect(taken).to_be_visible(timeout=5_000)
+            return
+        except AssertionError:
+            continue
+    expect(taken).to_be_visible(timeout=5_000)
+
+
 def test_camera_is_a_third_image_source(app) -> None:
     """Chromium's fake camera (a test pattern): take a photo and it is analysed like an upload."""
     from playwright.sync_api import expect
@@ -282,7 +302,7 @@ def test_camera_is_a_third_image_source(app) -> None:
     expect(camera).to_be_visible(timeout=30_000)
     shoot = camera.get_by_role("button", name=re.compile("Take Photo", re.I))
     expect(shoot).to_be_enabled(timeout=30_000)
-    shoot.click()
+    _take_photo(app, camera, shoot)
     app.settle(re.compile(r"\.jpg.*Original \d+ x \d+", re.S), 120_000)
     # the shot may reach the server one rerun after the click (the sample's page also says ".jpg")
     expect(app.main.get_by_text(re.compile(r"Original \d+ x \d+"))).not_to_contain_text("451 x 300", timeout=120_000)
