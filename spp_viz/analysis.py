@@ -26,10 +26,9 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from .backbones import Backbone, StageGeometry
 from .bins import AxisSpans, BinGeometry, LevelBins, bin_argmax, bin_geometry, differing_bins, pyramid_bins
+from .heads.modules import ParallelPoolBlock, SPPFBlock
 from .pooling import (
     DEFAULT_LEVELS,
-    SPPF,
-    ParallelSPP,
     check_bin_rule,
     check_pool,
     parallel_spp,
@@ -246,12 +245,13 @@ def _seeded_build(build: Callable[[], ModuleT]) -> ModuleT:
 
 
 @functools.lru_cache(maxsize=4)
-def yolo_modules(channels: int, k: int = 5) -> tuple[SPPF, ParallelSPP]:
-    """ultralytics ``SPPF(C, C, k)`` and YOLOv5 ``SPP(C, C, (5, 9, 13))`` with their 1x1 convs
+def yolo_modules(channels: int, k: int = 5) -> tuple[SPPFBlock, ParallelPoolBlock]:
+    """ultralytics ``SPPF(C, C, k)`` and YOLOv5 ``SPP(C, C, (5, 9, 13))`` with their 1x1 convs, the
+    same blocks as the family's ``sppf`` and ``spp_yolo``
     (untrained: their latency and shapes are real, their values are not). Cached per C: two
     4M-parameter modules are not worth rebuilding on every rerun. Read-only: never train them."""
-    return (_seeded_build(lambda: SPPF(channels, channels, k)),
-            _seeded_build(lambda: ParallelSPP(channels, channels, sppf_effective_kernels(k))))
+    return (_seeded_build(lambda: SPPFBlock(channels, channels, k)),
+            _seeded_build(lambda: ParallelPoolBlock(channels, channels, sppf_effective_kernels(k))))
 
 
 @functools.lru_cache(maxsize=16)

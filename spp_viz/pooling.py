@@ -1,6 +1,8 @@
 """Pyramid pooling heads: SPP (He et al.), average SPP, parallel SPP (YOLO) and SPPF.
 
-Functional forms plus small ``nn.Module`` wrappers, in the style of torchvision ``ops``.
+Functional forms plus small ``nn.Module`` wrappers, in the style of torchvision ``ops``. The
+YOLO modules with their 1 x 1 convs (ultralytics ``SPPF``, YOLOv5 ``SPP``) are the family's own
+blocks: :class:`spp_viz.heads.modules.SPPFBlock` and :class:`~spp_viz.heads.modules.ParallelPoolBlock`.
 
 * :func:`spp` turns ``(B, C, h, w)`` into a FIXED-length ``(B, C * sum(n^2))`` vector,
   whatever ``h`` and ``w`` are (He et al., arXiv 1406.4729).
@@ -187,58 +189,6 @@ def sppf(x: Tensor, k: int = 5) -> Tensor:
 def sppf_effective_kernels(k: int = 5, repeats: int = 3) -> tuple[int, ...]:
     """Kernel of a single pool equal to each cascade step: (5, 9, 13) for k=5."""
     return tuple(i * (k - 1) + 1 for i in range(1, repeats + 1))
-
-
-class ConvBNAct(nn.Module):
-    """YOLOv5/ultralytics ``Conv``: conv (no bias) + BatchNorm + SiLU (``act=False``: no activation)."""
-
-    def __init__(self, c1: int, c2: int, k: int = 1, act: bool = True):
-        super().__init__()
-        self.conv = nn.Conv2d(c1, c2, k, 1, k // 2, bias=False)
-        self.bn = nn.BatchNorm2d(c2)
-        self.act = nn.SiLU() if act else nn.Identity()
-
-    def forward(self, x: Tensor) -> Tensor:
-        return self.act(self.bn(self.conv(x)))
-
-
-class ParallelSPP(nn.Module):
-    """YOLOv5 ``SPP``: [cv1] -> cat(x, pool5, pool9, pool13) -> [cv2]. Same output as :class:`SPPF`."""
-
-    def __init__(self, c1: int, c2: int | None = None, kernels: Sequence[int] = YOLO_KERNELS, convs: bool = True):
-        super().__init__()
-        self.kernels = tuple(kernels)
-        c_ = c1 // 2 if convs else c1
-        self.cv1 = ConvBNAct(c1, c_) if convs else nn.Identity()
-        self.cv2 = ConvBNAct(c_ * (len(self.kernels) + 1), c2 or c1) if convs else nn.Identity()
-        self.pools = nn.ModuleList(nn.MaxPool2d(k, 1, k // 2) for k in self.kernels)
-
-    def forward(self, x: Tensor) -> Tensor:
-        x = self.cv1(x)
-        return self.cv2(torch.cat([x] + [m(x) for m in self.pools], 1))
-
-
-class SPPF(nn.Module):
-    """ultralytics ``SPPF``: [cv1] -> x, m(x), m(m(x)), m(m(m(x))) with one 5x5 pool -> cat -> [cv2].
-
-    As in current ultralytics (``ultralytics/nn/modules/block.py``), cv1 is
-    ``Conv(c1, c_, 1, 1, act=False)``: conv + BN without SiLU (YOLOv5's SPPF had SiLU there;
-    parameters and FLOPs are the same). ``cv1_act=True`` gives YOLOv5's version.
-    """
-
-    def __init__(self, c1: int, c2: int | None = None, k: int = 5, convs: bool = True, cv1_act: bool = False):
-        super().__init__()
-        self.k = k
-        c_ = c1 // 2 if convs else c1
-        self.cv1 = ConvBNAct(c1, c_, act=cv1_act) if convs else nn.Identity()
-        self.cv2 = ConvBNAct(c_ * 4, c2 or c1) if convs else nn.Identity()
-        self.m = nn.MaxPool2d(k, 1, k // 2)
-
-    def forward(self, x: Tensor) -> Tensor:
-        x = self.cv1(x)
-        y1 = self.m(x)
-        y2 = self.m(y1)
-        return self.cv2(torch.cat((x, y1, y2, self.m(y2)), 1))
 
 
 @dataclass(frozen=True)

@@ -162,11 +162,11 @@ def test_level_geometry_uses_the_maps_own_spans(lite0, asset_bytes):
 
 def test_scaled_yolo_flops_equal_a_full_size_count():
     from spp_viz.analysis import count_flops, yolo_head_costs
-    from spp_viz.pooling import SPPF, ParallelSPP
+    from spp_viz.heads.modules import ParallelPoolBlock, SPPFBlock
 
     c, h, w = 64, 7, 11
     costs = yolo_head_costs(c)
     x = torch.randn(1, c, h, w)
-    assert costs["sppf"][1] * h * w == count_flops(SPPF(c, c).eval(), x)
-    assert costs["parallel"][1] * h * w == count_flops(ParallelSPP(c, c).eval(), x)
-    assert costs["sppf"][0] == sum(p.numel() for p in SPPF(c, c).parameters())
+    assert costs["sppf"][1] * h * w == count_flops(SPPFBlock(c, c).eval(), x)
+    assert costs["parallel"][1] * h * w == count_flops(ParallelPoolBlock(c, c).eval(), x)
+    assert costs["sppf"][0] == sum(p.numel() for p in SPPFBlock(c, c).parameters())

@@ -26,9 +26,10 @@ from spp_viz.family import (
     pool_output,
 )
 from spp_viz.heads.costs import count_flops, flop_model
-from spp_viz.heads.modules import cascade_widths, max_pool_same, separable_max_pool
+from spp_viz.heads.modules import max_pool_same, separable_max_pool
 from spp_viz.heads.registry import BuildArgs, build_head, trainable_params
 from spp_viz.options import check_sppf_fits, parse_heads
+from spp_viz.pooling import sppf_effective_kernels
 
 CHANNELS = (64, 96)
 GEOMETRY = StageGeometry(stride=32, channels=0, receptive_field=200)
@@ -133,7 +134,7 @@ def test_branch_receptive_fields_in_cells_and_pixels():
 
 def windows_by_hand(x: torch.Tensor, k: int, n: int) -> torch.Tensor:
     """Independent of every module: one plain max pool per effective width."""
-    return torch.cat([x] + [F.max_pool2d(x, q, 1, q // 2) for q in cascade_widths(k, n)], 1)
+    return torch.cat([x] + [F.max_pool2d(x, q, 1, q // 2) for q in sppf_effective_kernels(k, n)], 1)
 
 
 @settings(max_examples=40, deadline=None)

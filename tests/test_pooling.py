@@ -7,11 +7,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from spp_viz.bins import pyramid_bins
+from spp_viz.heads.modules import Act, ParallelPoolBlock, SPPFBlock
 from spp_viz.pooling import (
     SPP,
-    SPPF,
     Equivalence,
-    ParallelSPP,
     average_spp,
     check_sppf_equivalence,
     paper_window,
@@ -118,11 +117,9 @@ def test_sppf_effective_kernels():
 
 def test_yolo_modules_with_convs_agree_and_keep_spatial_size():
     torch.manual_seed(0)
-    a = SPPF(64, 32, cv1_act=True).eval()  # YOLOv5's SPPF: SiLU after cv1, like YOLOv5's SPP
-    b = ParallelSPP(64, 32).eval()
-    b.load_state_dict(a.state_dict(), strict=False)
-    b.cv1.load_state_dict(a.cv1.state_dict())
-    b.cv2.load_state_dict(a.cv2.state_dict())
+    a = SPPFBlock(64, 32, cv1_act=Act.SILU).eval()  # YOLOv5's SPPF: SiLU after cv1, like YOLOv5's SPP
+    b = ParallelPoolBlock(64, 32).eval()
+    b.load_state_dict(a.state_dict())  # the same convs; the pools have no parameters
     x = torch.randn(1, 64, 9, 14)
     with torch.inference_mode():
         assert torch.equal(a(x), b(x))
@@ -157,10 +154,11 @@ def test_bad_pool_and_rule_are_named():
 
 def test_ultralytics_sppf_cv1_has_no_activation_yolov5_spp_keeps_silu():
     # ultralytics/nn/modules/block.py: SPPF.cv1 = Conv(c1, c_, 1, 1, act=False); yolov5 SPP.cv1 = Conv(c1, c_, 1, 1)
-    sppf_module, spp_module = SPPF(16, 16), ParallelSPP(16, 16)
+    sppf_module, spp_module = SPPFBlock(16, 16), ParallelPoolBlock(16, 16)
     assert isinstance(sppf_module.cv1.act, torch.nn.Identity) and isinstance(sppf_module.cv2.act, torch.nn.SiLU)
     assert isinstance(spp_module.cv1.act, torch.nn.SiLU)
-    assert sum(p.numel() for p in sppf_module.parameters()) == sum(p.numel() for p in SPPF(16, 16, cv1_act=True).parameters())
+    yolov5_sppf = SPPFBlock(16, 16, cv1_act=Act.SILU)
+    assert sum(p.numel() for p in sppf_module.parameters()) == sum(p.numel() for p in yolov5_sppf.parameters())
 
 
 def test_sppf_equivalence_is_nan_and_inf_aware():

@@ -63,11 +63,6 @@ def separable_max_pool(x: Tensor, k: int) -> Tensor:
     return F.max_pool2d(rows, (k, 1), 1, (k // 2, 0))
 
 
-def cascade_widths(k: int, n: int) -> tuple[int, ...]:
-    """Window width of each step of n chained stride-1 k x k max pools: k, 2k - 1, ..., n(k - 1) + 1."""
-    return tuple(i * (k - 1) + 1 for i in range(1, n + 1))
-
-
 class MaxPoolSame(nn.Module):
     """``nn.MaxPool2d(k, 1, k // 2)``, optionally as two separable passes."""
 

@@ -21,7 +21,7 @@ from torchvision.models.segmentation.deeplabv3 import ASPP
 
 from ..bins import axis_bins
 from ..defaults import HEAD_IDS, SPPF_DEFAULT_K, SPPF_DEFAULT_N
-from ..pooling import SPP, spp
+from ..pooling import SPP, spp, sppf_effective_kernels
 from .modules import (
     Act,
     CascadePools,
@@ -31,7 +31,6 @@ from .modules import (
     PyramidPoolingModule,
     SPPELANBlock,
     SPPFBlock,
-    cascade_widths,
 )
 
 ASPP_RATES: tuple[int, ...] = (12, 24, 36)  # DeepLabV3 (output stride 8 in the paper; torchvision's default)
@@ -161,7 +160,7 @@ def _ppm_branches(a: BuildArgs) -> tuple[BranchShape, ...]:
         BranchShape(f"bin {b} ({b} x {b})", BranchKind.BINS, bins=b) for b in PPM_BINS)
 
 
-SOURCE_CASCADE = cascade_widths(SOURCE_K, SOURCE_N)
+SOURCE_CASCADE = sppf_effective_kernels(SOURCE_K, SOURCE_N)
 
 
 def _window_names(kernels: tuple[int, ...]) -> tuple[str, ...]:
@@ -169,7 +168,7 @@ def _window_names(kernels: tuple[int, ...]) -> tuple[str, ...]:
 
 
 def _sppf_names(a: BuildArgs) -> tuple[str, ...]:
-    return _window_names(cascade_widths(a.k, a.n))
+    return _window_names(sppf_effective_kernels(a.k, a.n))
 
 _SPECS = (
     HeadSpec(
@@ -180,18 +179,18 @@ _SPECS = (
     HeadSpec(
         "spp_yolo", "SPP (YOLOv5)", "https://github.com/ultralytics/yolov5/blob/master/models/common.py (class SPP)",
         "YOLO's size-keeping 'SPP': parallel stride-1 max pools (5, 9, 13 by default) concatenated with the input to widen the receptive field of a detection neck.",
-        lambda a: ParallelPoolBlock(a.channels, a.channels, cascade_widths(a.k, a.n)),
-        lambda a: _pool_branches(cascade_widths(a.k, a.n)), _own_pools, _sppf_names, uses_sppf_args=True, pools_halve=True),
+        lambda a: ParallelPoolBlock(a.channels, a.channels, sppf_effective_kernels(a.k, a.n)),
+        lambda a: _pool_branches(sppf_effective_kernels(a.k, a.n)), _own_pools, _sppf_names, uses_sppf_args=True, pools_halve=True),
     HeadSpec(
         "sppf", "SPPF (ultralytics)", "https://github.com/ultralytics/ultralytics/blob/main/ultralytics/nn/modules/block.py (class SPPF)",
         "The same tensor as YOLO's SPP from n chained k x k pools (windows k, 2k-1, ...), cheaper because each step reuses the last.",
         lambda a: SPPFBlock(a.channels, a.channels, a.k, a.n),
-        lambda a: _pool_branches(cascade_widths(a.k, a.n)), _own_pools, _sppf_names, uses_sppf_args=True, pools_halve=True),
+        lambda a: _pool_branches(sppf_effective_kernels(a.k, a.n)), _own_pools, _sppf_names, uses_sppf_args=True, pools_halve=True),
     HeadSpec(
         "sppf_separable", "SPPF, separable pools", "https://github.com/ultralytics/ultralytics/pull/26082",
         "SPPF with each k x k pool done as 1 x k then k x 1: exactly equal, fewer comparisons per cell (k + k instead of k x k).",
         lambda a: SPPFBlock(a.channels, a.channels, a.k, a.n, separable=True),
-        lambda a: _pool_branches(cascade_widths(a.k, a.n)), _own_pools, _sppf_names, uses_sppf_args=True, pools_halve=True),
+        lambda a: _pool_branches(sppf_effective_kernels(a.k, a.n)), _own_pools, _sppf_names, uses_sppf_args=True, pools_halve=True),
     HeadSpec(
         "simsppf", "SimSPPF (YOLOv6)", "https://github.com/meituan/YOLOv6/blob/main/yolov6/layers/common.py (class SimSPPF)",
         "YOLOv6's SPPF with Conv-BN-ReLU instead of SiLU, for faster inference on deployment hardware.",
