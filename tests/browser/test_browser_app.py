@@ -89,20 +89,10 @@ def test_upload_levels_and_bin_selection(app, photos) -> None:
     # (d) a real click inside level 2's heatmap: the bottom-right cell of the 2 x 2 grid.
     # Before any click the caption names the default (strongest) bin of the finest level.
     app.wait_for_text(re.compile(r"Highlighted: level 3, bin \(\d, \d\) \(strongest bin"))
-    plot_area = app.page.locator(".st-key-pooled_2 .js-plotly-plot .nsewdrag").first
-    plot_area.scroll_into_view_if_needed()
-    box = plot_area.bounding_box()
-    assert box and box["width"] > 20 and box["height"] > 20, box
-    x, y = box["x"] + 0.75 * box["width"], box["y"] + 0.75 * box["height"]
-    app.page.mouse.move(x - 5, y - 5)
-    app.page.mouse.move(x, y)
-    app.page.wait_for_timeout(300)  # plotly picks the hovered cell; the click selects it
-    app.page.mouse.click(x, y)
-    caption = app.wait_for_text(re.compile(r"Highlighted: level 2, bin \(\d, \d\) \(selected\)"), 60_000)
-    app.wait_idle()
-    text = caption.inner_text()
     # Row 0 is drawn at the top (image orientation): bottom-right is bin (1, 1).
-    assert "Highlighted: level 2, bin (1, 1) (selected)" in text, text
+    _click_pooled_cell(app, 2, 0.75, 0.75, "Selected: level 2, bin (1, 1)")
+    app.wait_for_text("Highlighted: level 2, bin (1, 1) (selected)")
+    app.wait_idle()
     legend = app.page.locator(".st-key-bins_over_image").get_by_text("selected: level 2 (1, 1)")
     assert legend.count() >= 1
     _assert_no_failure(app)
@@ -243,26 +233,45 @@ def _counter(app, key: str) -> int:
     return int(match.group(1))
 
 
+def _click_pooled_cell(app, level: int, fx: float, fy: float, selected: str) -> int:
+    """Hover, then click a pooled heatmap at a fraction of its plot area, until the selection says
+    ``selected``: a click that lands while Plotly is still redrawing the chart is lost (no
+    event, no rerun), which happened once on two cores still busy with the previous test.
+    Returns how many clicks it took."""
+    from playwright.sync_api import expect
+
+    plot_area = app.page.locator(f".st-key-pooled_{level} .js-plotly-plot .nsewdrag").first
+    selection = app.page.locator(".st-key-selection_text")
+    for clicks in range(1, 4):
+        plot_area.scroll_into_view_if_needed()
+        box = plot_area.bounding_box()
+        x, y = box["x"] + fx * box["width"], box["y"] + fy * box["height"]
+        app.page.mouse.move(x - 5, y - 5)
+        app.page.mouse.move(x, y)
+        app.page.wait_for_timeout(300)
+        app.page.mouse.click(x, y)
+        try:
+            expect(selection).to_contain_text(selected, timeout=20_000)
+            return clicks
+        except AssertionError:
+            app.wait_idle()
+    expect(selection).to_contain_text(selected)
+    return clicks
+
+
 def test_bin_click_reruns_only_the_selection_fragment(app) -> None:
     from playwright.sync_api import expect
 
     full, fragment = _counter(app, "full_runs"), _counter(app, "fragment_runs")
-    plot_area = app.page.locator(".st-key-pooled_2 .js-plotly-plot .nsewdrag").first
-    plot_area.scroll_into_view_if_needed()
-    box = plot_area.bounding_box()
-    x, y = box["x"] + 0.25 * box["width"], box["y"] + 0.75 * box["height"]  # bottom-left: bin (1, 0)
-    app.page.mouse.move(x - 5, y - 5)
-    app.page.mouse.move(x, y)
-    app.page.wait_for_timeout(300)
-    app.page.mouse.click(x, y)
-    expect(app.page.locator(".st-key-selection_text")).to_contain_text("level 2, bin (1, 0)")
-    expect(app.page.locator(".st-key-fragment_runs")).to_contain_text(f"{fragment + 1} time")
+    clicks = _click_pooled_cell(app, 2, 0.25, 0.75, "level 2, bin (1, 0)")  # bottom-left: bin (1, 0)
     app.wait_idle()
+    fragment_after = _counter(app, "fragment_runs")
+    assert 1 <= fragment_after - fragment <= clicks  # one fragment rerun per click that reached the server
     assert _counter(app, "full_runs") == full  # the dimension table, SPPF panel and downloads were not redrawn
     expect(app.page.locator(".st-key-bins_over_image")).to_contain_text("selected: level 2 (1, 0)")
     # the receptive-field toggle lives in the fragment too: it reruns only the fragment
     app.page.locator(".st-key-show_rf").get_by_text("Show the receptive field").click()
-    expect(app.page.locator(".st-key-fragment_runs")).to_contain_text(f"{fragment + 2} time")
+    expect(app.page.locator(".st-key-fragment_runs")).to_contain_text(f"{fragment_after + 1} time")
     expect(app.page.locator(".st-key-bins_over_image")).to_contain_text("receptive field")
     app.wait_idle()
     assert _counter(app, "full_runs") == full
