@@ -162,12 +162,17 @@ class SPP(nn.Module):
 YOLO_KERNELS: tuple[int, ...] = (5, 9, 13)
 
 
+def max_pool_same(x: Tensor, k: int) -> Tensor:
+    """k x k max pool, stride 1, padding k // 2: keeps ``h x w`` (padding counts as -inf)."""
+    return F.max_pool2d(x, k, 1, k // 2)
+
+
 def parallel_spp(x: Tensor, kernels: Sequence[int] = YOLO_KERNELS) -> Tensor:
     """YOLOv3/v4/v5 "SPP": ``cat([x] + [maxpool_k(x) for k], 1)``, ``(B, C, h, w) -> (B, C*(1+len(k)), h, w)``.
 
     Stride 1, padding k//2: the spatial size is kept, so this is NOT a fixed-length pooler.
     """
-    return torch.cat([x] + [F.max_pool2d(x, k, 1, k // 2) for k in kernels], dim=1)
+    return torch.cat([x] + [max_pool_same(x, k) for k in kernels], dim=1)
 
 
 def sppf_branches(x: Tensor, k: int = 5, repeats: int = 3) -> list[Tensor]:
@@ -177,7 +182,7 @@ def sppf_branches(x: Tensor, k: int = 5, repeats: int = 3) -> list[Tensor]:
     """
     branches = [x]
     for _ in range(repeats):
-        branches.append(F.max_pool2d(branches[-1], k, 1, k // 2))
+        branches.append(max_pool_same(branches[-1], k))
     return branches
 
 

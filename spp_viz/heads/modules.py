@@ -19,6 +19,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ..pooling import max_pool_same
+
 
 class Act(Enum):
     """The activation after a YOLO ``Conv``'s BatchNorm."""
@@ -46,11 +48,6 @@ class YoloConv(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         return self.act(self.bn(self.conv(x)))
-
-
-def max_pool_same(x: Tensor, k: int) -> Tensor:
-    """k x k max pool, stride 1, padding k // 2: keeps ``h x w`` (padding counts as -inf)."""
-    return F.max_pool2d(x, k, 1, k // 2)
 
 
 def separable_max_pool(x: Tensor, k: int) -> Tensor:
