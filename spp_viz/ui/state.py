@@ -167,7 +167,7 @@ def set_selected_bin(value: tuple[int, int, int] | None) -> None:
 def region_box_for(image_key: object, default_box: tuple[float, float, float, float]) -> None:
     """A new image (or working size) starts from its own default box: a box kept from the last
     image would be clamped to this one's size and could come out empty or inverted. So does a
-    box whose inputs were not drawn in some run (Streamlit then drops their values)."""
+    box not yet in session state (the first run; :func:`resend_widget_values` keeps it after)."""
     missing = any(key not in st.session_state for key in KEYS_REGION)
     if missing or st.session_state.get(KEY_REGION_IMAGE) != image_key:
         for key, value in zip(KEYS_REGION, default_box):
