@@ -7,8 +7,9 @@ long vectors become a min/max envelope, so no figure holds more than about a mil
 
 Modules: :mod:`.style` (limits, colours, layout helpers), :mod:`.reduce` (numeric reductions),
 :mod:`.text` (every human sentence), :mod:`.photo` (drawn over the photo), :mod:`.maps`
-(heatmaps), :mod:`.charts` (lines and bars), :mod:`.tables` (table rows), :mod:`.exports`
-(download bytes).
+(heatmaps), :mod:`.charts` (lines and bars), :mod:`.family` (the pyramid-pooling family),
+:mod:`.views` (a bin's ERF, a pooled region, the scales), :mod:`.tables` (table rows),
+:mod:`.exports` (download bytes).
 """
 
 from .charts import predictions_figure, size_sweep_figure, spp_vector_figure
