@@ -245,6 +245,7 @@ def _click_pooled_cell(app, level: int, fx: float, fy: float, selected: str) -> 
     for clicks in range(1, 4):
         plot_area.scroll_into_view_if_needed()
         box = plot_area.bounding_box()
+        assert box and box["width"] > 20 and box["height"] > 20, box  # the heatmap is drawn at a clickable size
         x, y = box["x"] + fx * box["width"], box["y"] + fy * box["height"]
         app.page.mouse.move(x - 5, y - 5)
         app.page.mouse.move(x, y)
