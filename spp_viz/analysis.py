@@ -13,10 +13,10 @@
 from __future__ import annotations
 
 import functools
-import time
+import math
 from dataclasses import dataclass, field, replace
 from enum import Enum
-from typing import Callable, Mapping, Sequence, TypeVar
+from typing import Callable, Mapping, Sequence, TypeVar, cast
 
 import torch
 import torch.nn.functional as F
@@ -40,7 +40,7 @@ from .pooling import (
     sppf_effective_kernels,
     sppf_equivalence,
 )
-from .timing import SINGLE_HEAD_MIN_TIME_S, Latency, measure_interleaved, pool_and_total_consistent
+from .timing import SINGLE_HEAD_MIN_TIME_S, Latency, SingleRun, measure_interleaved, pool_and_total_consistent, time_once
 
 ModuleT = TypeVar("ModuleT", bound=torch.nn.Module)
 
@@ -61,7 +61,9 @@ class HeadConfig:
 
 @dataclass(frozen=True)
 class FeatureResult:
-    """A stage's feature map for one image: ``feature`` is ``(C, h, w)`` float32 on the CPU."""
+    """A stage's feature map for one image: ``feature`` is ``(C, h, w)`` float32 on the device
+    the backbone ran on (one copy there: SPP, SPPF, the family, region pooling run on it);
+    :attr:`feature_cpu` is the CPU copy that figures and exports read, made once."""
 
     feature: Tensor
     input_size: tuple[int, int]  # (width, height) fed to the backbone
@@ -71,6 +73,17 @@ class FeatureResult:
     geometry: StageGeometry
     forward_ms: float
     gap_logits: Tensor | None = field(default=None, repr=False)  # (1000,) when the backbone can classify
+    forward: SingleRun | None = field(default=None, repr=False, compare=False)  # forward_ms with its device and load
+
+    @property
+    def device(self) -> torch.device:
+        """Where the map lives, and so where every head on it runs and is timed."""
+        return self.feature.device
+
+    @functools.cached_property
+    def feature_cpu(self) -> Tensor:
+        """The map on the CPU (the same tensor when it already is)."""
+        return self.feature.detach().cpu()
 
     @property
     def shape(self) -> tuple[int, int, int]:
@@ -87,18 +100,15 @@ class FeatureResult:
 def extract_features(backbone: Backbone, image: Image.Image) -> FeatureResult:
     """Run the backbone once on ``image`` at its own size (no crop, no resize)."""
     x = backbone.preprocess(image)
-    start = time.perf_counter()
-    fmap = backbone.features(x)
-    if fmap.is_cuda:
-        torch.cuda.synchronize()
-    forward_ms = (time.perf_counter() - start) * 1000
+    out, run = time_once(lambda: backbone.features(x), x.device)
+    fmap = cast(Tensor, out)
     logits = None
     if backbone.can_classify:
         # the 1 x 1 average level IS the classifier's global average pool
         logits = backbone.classify(F.adaptive_avg_pool2d(fmap, 1).flatten(1))[0].float().cpu()
     return FeatureResult(
-        fmap[0].float().cpu(), image.size, backbone.name, backbone.stage, backbone.weights,
-        backbone.geometry, forward_ms, logits,
+        fmap[0].float(), image.size, backbone.name, backbone.stage, backbone.weights,
+        backbone.geometry, run.ms, logits, run,
     )
 
 
@@ -244,14 +254,19 @@ def _seeded_build(build: Callable[[], ModuleT]) -> ModuleT:
         return build().eval()
 
 
+def yolo_modules(channels: int, k: int = 5, device: torch.device | str = "cpu") -> tuple[SPPFBlock, ParallelPoolBlock]:
+    """:func:`_yolo_modules` on ``device`` (the feature map's: the heads run where it lives)."""
+    return _yolo_modules(channels, k, str(torch.device(device)))
+
+
 @functools.lru_cache(maxsize=4)
-def yolo_modules(channels: int, k: int = 5) -> tuple[SPPFBlock, ParallelPoolBlock]:
+def _yolo_modules(channels: int, k: int, device: str) -> tuple[SPPFBlock, ParallelPoolBlock]:
     """ultralytics ``SPPF(C, C, k)`` and YOLOv5 ``SPP(C, C, (5, 9, 13))`` with their 1x1 convs, the
     same blocks as the family's ``sppf`` and ``spp_yolo``
     (untrained: their latency and shapes are real, their values are not). Cached per C: two
     4M-parameter modules are not worth rebuilding on every rerun. Read-only: never train them."""
-    return (_seeded_build(lambda: SPPFBlock(channels, channels, k)),
-            _seeded_build(lambda: ParallelPoolBlock(channels, channels, sppf_effective_kernels(k))))
+    return (_seeded_build(lambda: SPPFBlock(channels, channels, k)).to(device),
+            _seeded_build(lambda: ParallelPoolBlock(channels, channels, sppf_effective_kernels(k))).to(device))
 
 
 @functools.lru_cache(maxsize=16)
@@ -262,8 +277,8 @@ def yolo_head_costs(channels: int, k: int = 5) -> dict[str, tuple[int, int]]:
     Every FLOP these heads have is in 1x1 convs, which cost the same at every cell, so
     flop_counter runs once on a 1 x 1 map and the total is this times h * w.
     """
-    x = torch.zeros(1, channels, 1, 1)
-    sppf_module, parallel_module = yolo_modules(channels, k)
+    x = torch.zeros(1, channels, 1, 1, device="cpu")  # counted on CPU copies: FLOPs do not depend on the device
+    sppf_module, parallel_module = yolo_modules(channels, k, "cpu")
     return {
         "sppf": (_params(sppf_module), count_flops(sppf_module, x)),
         "parallel": (_params(parallel_module), count_flops(parallel_module, x)),
@@ -298,6 +313,12 @@ class HeadCost:
     total_ms: float
     pool_latency: Latency | None = field(default=None, repr=False, compare=False)  # the measurements behind the medians
     total_latency: Latency | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def device(self) -> str | None:
+        """Where the medians were measured (``None``: not measured)."""
+        latency = self.pool_latency or self.total_latency
+        return latency.device if latency else None
 
 
 @dataclass(frozen=True)
@@ -337,7 +358,7 @@ class SPPFComparison:
 
 def _yolo_callables(x: Tensor, k: int) -> dict[str, Callable[[], object]]:
     """``{kind_pool, kind_total}`` callables for SPPF and YOLOv5's parallel SPP."""
-    sppf_module, parallel_module = yolo_modules(int(x.shape[1]), k)
+    sppf_module, parallel_module = yolo_modules(int(x.shape[1]), k, x.device)
     with torch.inference_mode():
         half = sppf_module.cv1(x)  # what the modules' pools really read: cv1's C/2 channels
     kernels = sppf_effective_kernels(k)
@@ -364,19 +385,39 @@ def _consistent(t: Mapping[str, Latency]) -> bool:
 def _yolo_costs(x: Tensor, k: int) -> tuple[HeadCost, ...]:
     """Time SPPF and YOLOv5's SPP interleaved, alone (call this where nothing else competes).
     A self-contradictory result (other work competed after all) is measured once more."""
-    _, c, h, w = x.shape
     fns = _yolo_callables(x, k)
-    t = measure_interleaved(fns)
+    t = measure_interleaved(fns, device=x.device)
     if not _consistent(t):
-        t = measure_interleaved(fns)
+        t = measure_interleaved(fns, device=x.device)
+    _, c, h, w = x.shape
+    return _yolo_rows((c, h, w), k, t)
+
+
+def _yolo_rows(shape: tuple[int, int, int], k: int, t: Mapping[str, Latency]) -> tuple[HeadCost, ...]:
+    """SPPF's and YOLOv5 SPP's cost rows; a latency missing from ``t`` is NaN (not measured yet)."""
+    c, h, w = shape
     (sppf_params, sppf_flops), (par_params, par_flops) = yolo_head_costs(c, k).values()
+
+    def ms(name: str) -> float:
+        return t[name].median_ms if name in t else math.nan
+
     return (
         HeadCost(f"SPPF (k={k}, x3)", HeadKind.SPPF, (c, h, w), sppf_params, sppf_flops * h * w,
-                 t["sppf_pool"].median_ms, t["sppf_total"].median_ms, t["sppf_pool"], t["sppf_total"]),
+                 ms("sppf_pool"), ms("sppf_total"), t.get("sppf_pool"), t.get("sppf_total")),
         HeadCost(f"Parallel SPP ({', '.join(map(str, sppf_effective_kernels(k)))})", HeadKind.PARALLEL_SPP, (c, h, w),
-                 par_params, par_flops * h * w, t["parallel_spp_pool"].median_ms, t["parallel_spp_total"].median_ms,
-                 t["parallel_spp_pool"], t["parallel_spp_total"]),
+                 par_params, par_flops * h * w, ms("parallel_spp_pool"), ms("parallel_spp_total"),
+                 t.get("parallel_spp_pool"), t.get("parallel_spp_total")),
     )
+
+
+def measure_yolo_costs(features: FeatureResult, k: int = 5) -> tuple[HeadCost, ...]:
+    """SPPF's and YOLOv5 SPP's cost rows, timed now on the map's device (nothing may compete)."""
+    return _yolo_costs(features.feature.unsqueeze(0), k)
+
+
+def unmeasured_yolo_costs(features: FeatureResult, k: int = 5) -> tuple[HeadCost, ...]:
+    """The same rows before any timing: parameters and FLOPs, latencies NaN."""
+    return _yolo_rows(features.shape, k, {})
 
 
 def measure_spp_head(features: FeatureResult, config: HeadConfig) -> Latency:
@@ -385,15 +426,17 @@ def measure_spp_head(features: FeatureResult, config: HeadConfig) -> Latency:
     the family's ``spp`` row (the same call)."""
     x = features.feature.unsqueeze(0)
     fn = _inference(lambda: spp(x, config.levels, config.pool, config.rule).vector)
-    return measure_interleaved({"spp": fn}, min_time_s=SINGLE_HEAD_MIN_TIME_S)["spp"]
+    return measure_interleaved({"spp": fn}, device=x.device, min_time_s=SINGLE_HEAD_MIN_TIME_S)["spp"]
 
 
-def spp_head_cost(config: HeadConfig, length: int, latency: Latency) -> HeadCost:
+def spp_head_cost(config: HeadConfig, length: int, latency: Latency | None) -> HeadCost:
     """The SPP row of the costs table: the head on the page, whatever its levels, pooling and
-    rule; ``length`` is its vector's real length (a paper-rule level on a small map is not n x n)."""
+    rule; ``length`` is its vector's real length (a paper-rule level on a small map is not n x n).
+    ``latency`` None: not measured yet (NaN)."""
     rule = "" if config.rule == "adaptive" else ", paper rule"
+    ms = latency.median_ms if latency else math.nan
     return HeadCost(f"SPP {','.join(map(str, config.levels))} ({config.pool}{rule})", HeadKind.SPP, (length,), 0, 0,
-                    latency.median_ms, latency.median_ms, latency, latency)
+                    ms, ms, latency, latency)
 
 
 def sppf_comparison(features: FeatureResult, k: int = 5, measure: bool = True) -> SPPFComparison:
@@ -414,6 +457,11 @@ def with_spp_cost(comparison: SPPFComparison, cost: HeadCost) -> SPPFComparison:
     """``comparison`` with ``cost`` as its SPP row (replacing any earlier one)."""
     kept = tuple(c for c in comparison.costs if c.kind is not HeadKind.SPP)
     return replace(comparison, costs=kept + (cost,))
+
+
+def with_costs(comparison: SPPFComparison, yolo: tuple[HeadCost, ...], spp_row: HeadCost) -> SPPFComparison:
+    """``comparison`` with SPPF's and YOLOv5 SPP's rows ``yolo`` and the SPP row ``spp_row``."""
+    return replace(comparison, costs=tuple(yolo) + (spp_row,))
 
 
 def compare_sppf(features: FeatureResult, config: HeadConfig | None = None, k: int = 5, measure: bool = True) -> SPPFComparison:

@@ -9,6 +9,8 @@
 
 from __future__ import annotations
 
+import functools
+import importlib.util
 import io
 import os
 import pickle
@@ -17,11 +19,8 @@ from typing import Callable, cast
 
 import numpy as np
 import torch
-import torchvision
 from PIL import Image
 from torch import Tensor, nn
-from torchvision.models import get_model_weights
-from torchvision.models.feature_extraction import create_feature_extractor
 
 from . import efficientnet_lite
 from .bins import AxisSpans
@@ -58,22 +57,48 @@ class BackboneSpec:
     head: Callable[[nn.Module, Tensor], Tensor] | None
     head_note: str = ""
     zoo: bool = True
+    # torchvision's DEFAULT weights file (the basename of its URL; a test checks it against
+    # torchvision): whether it is cached is a question about a file, answered without importing torchvision
+    weights_name: str = ""
 
     @property
     def final_stage(self) -> str:
         return list(self.stages)[-1]
 
     def weights_enum(self):
-        return get_model_weights(self.name).DEFAULT if self.zoo else None
+        if not self.zoo:
+            return None
+        from torchvision.models import get_model_weights
+
+        return get_model_weights(self.name).DEFAULT
 
     def weights_file(self) -> str:
-        if not self.zoo:
-            return efficientnet_lite.WEIGHTS_FILE
-        return os.path.basename(self.weights_enum().url)
+        return self.weights_name if self.zoo else efficientnet_lite.WEIGHTS_FILE
 
 
 def _tv(name: str) -> Callable[[], nn.Module]:
-    return lambda: torchvision.models.get_model(name, weights=None)
+    """A torchvision model builder; torchvision is imported when a zoo backbone is first built
+    (its import pulls in ``torch._dynamo`` through ``torchvision.ops``: seconds at start-up)."""
+    def build() -> nn.Module:
+        import torchvision.models
+
+        return torchvision.models.get_model(name, weights=None)
+    return build
+
+
+@functools.lru_cache(maxsize=1)
+def imagenet_categories() -> tuple[str, ...]:
+    """The 1,000 ImageNet class names of torchvision's weights (``torchvision.models._meta``),
+    read from that one file without importing torchvision, which the default backbone never needs."""
+    spec = importlib.util.find_spec("torchvision")
+    if spec is None or not spec.submodule_search_locations:
+        raise BackboneError("torchvision is not installed: it provides the ImageNet class names.")
+    path = os.path.join(list(spec.submodule_search_locations)[0], "models", "_meta.py")
+    meta_spec = importlib.util.spec_from_file_location("spp_viz._imagenet_meta", path)
+    assert meta_spec is not None and meta_spec.loader is not None
+    module = importlib.util.module_from_spec(meta_spec)
+    meta_spec.loader.exec_module(module)
+    return tuple(module._IMAGENET_CATEGORIES)
 
 
 def _fc_head(model: nn.Module, gap: Tensor) -> Tensor:
@@ -103,28 +128,32 @@ REGISTRY: dict[str, BackboneSpec] = {
             {"stage2": "stage2", "stage3": "stage3", "stage5": "stage5", "stage7": "stage7", "head": "head"},
             "head", (0.5, 0.5, 0.5), (0.5, 0.5, 0.5), efficientnet_lite.EfficientNetLite0, _lite0_head, zoo=False,
         ),
-        BackboneSpec("resnet18", "ResNet-18", dict(_RESNET_STAGES), "layer4", IMAGENET_MEAN, IMAGENET_STD, _tv("resnet18"), _fc_head),
-        BackboneSpec("resnet50", "ResNet-50", dict(_RESNET_STAGES), "layer4", IMAGENET_MEAN, IMAGENET_STD, _tv("resnet50"), _fc_head),
+        BackboneSpec("resnet18", "ResNet-18", dict(_RESNET_STAGES), "layer4", IMAGENET_MEAN, IMAGENET_STD, _tv("resnet18"), _fc_head, weights_name="resnet18-f37072fd.pth"),
+        BackboneSpec("resnet50", "ResNet-50", dict(_RESNET_STAGES), "layer4", IMAGENET_MEAN, IMAGENET_STD, _tv("resnet50"), _fc_head, weights_name="resnet50-11ad3fa6.pth"),
         BackboneSpec(
             "vgg16", "VGG-16",
             {"conv3_3": "features.15", "conv4_3": "features.22", "conv5_3": "features.29", "pool5": "features.30"},
             "conv5_3", IMAGENET_MEAN, IMAGENET_STD, _tv("vgg16"), None,
             head_note="VGG-16's classifier reads a 7 x 7 average pool (25,088 numbers), not global average pooling, so no predictions are shown.",
+            weights_name="vgg16-397923af.pth",
         ),
         BackboneSpec(
             "mobilenet_v3_large", "MobileNetV3-Large",
             {"features.3": "features.3", "features.6": "features.6", "features.12": "features.12", "features.16": "features.16"},
             "features.16", IMAGENET_MEAN, IMAGENET_STD, _tv("mobilenet_v3_large"), _classifier_head,
+            weights_name="mobilenet_v3_large-5c1a4163.pth",
         ),
         BackboneSpec(
             "efficientnet_b0", "EfficientNet-B0",
             {"features.2": "features.2", "features.3": "features.3", "features.5": "features.5", "features.8": "features.8"},
             "features.8", IMAGENET_MEAN, IMAGENET_STD, _tv("efficientnet_b0"), _classifier_head,
+            weights_name="efficientnet_b0_rwightman-7f5810bc.pth",
         ),
         BackboneSpec(
             "convnext_tiny", "ConvNeXt-Tiny",
             {"features.1": "features.1", "features.3": "features.3", "features.5": "features.5", "features.7": "features.7"},
             "features.7", IMAGENET_MEAN, IMAGENET_STD, _tv("convnext_tiny"), _convnext_head,
+            weights_name="convnext_tiny-983f1562.pth",
         ),
     )
 }
@@ -445,13 +474,15 @@ def load_backbone(
         label = "untrained"
     model = model.eval().to(dev)
     if spec.zoo:
+        from torchvision.models.feature_extraction import create_feature_extractor
+
         node = spec.stages[stage]
         graph = create_feature_extractor(model, return_nodes={node: "out"}).eval()
         extractor = lambda x: graph(x)["out"]  # noqa: E731
     else:
         lite = cast(efficientnet_lite.EfficientNetLite0, model)
         extractor = lambda x: lite.features(x, spec.stages[stage])  # noqa: E731
-    categories = tuple(get_model_weights("resnet18").DEFAULT.meta["categories"]) if spec.head else ()
+    categories = imagenet_categories() if spec.head else ()
     # a user's checkpoint may be fine-tuned on other classes: trust its classifier only with 1000 outputs
     if checkpoint is not None and spec.head is not None:
         last_linear = [m for m in model.modules() if isinstance(m, nn.Linear)][-1]

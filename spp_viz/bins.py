@@ -285,7 +285,7 @@ def bin_argmax(feature: Tensor, n: int, rule: str = "adaptive") -> Tensor:
         wh, sh, ch = paper_window(h, n)
         ww, sw, cw = paper_window(w, n)
         if ch == 0 or cw == 0:
-            return torch.empty((c, ch, cw, 2), dtype=torch.long)
+            return torch.empty((c, ch, cw, 2), dtype=torch.long, device=feature.device)
         _, idx = F.max_pool2d(x, (wh, ww), (sh, sw), return_indices=True)
     idx = idx[0]
     return torch.stack((idx // w, idx % w), dim=-1)

@@ -139,7 +139,15 @@ class Prepared:
     decode_ms: float
     checkpoint: bytes | None
     checkpoint_name: str
+    data: bytes  # the file's bytes: a CUDA run decodes them again within the device's larger working limit
 
+    def image_for(self, device: str | None) -> DecodedImage | bytes:
+        """The decoded image on the CPU; on a CUDA device the bytes, when the CPU's working limit
+        shrank the image (the device's own limit is applied once its model is loaded)."""
+        from .devices import default_device
+
+        on_cuda = (device or default_device()).startswith("cuda")
+        return self.data if on_cuda and self.decoded.working_size != self.decoded.original_size else self.decoded
 
 def prepare(args: argparse.Namespace) -> Prepared:
     """Read and decode the image, read the checkpoint, then (torch from here on) check the device."""
@@ -149,7 +157,7 @@ def prepare(args: argparse.Namespace) -> Prepared:
     decoded = load_image(data, max_side=args.max_side, max_pixels=args.max_pixels, filename=args.image.name)
     decode_ms = (time.perf_counter() - start) * 1000
     check_device_available(args.device)
-    return Prepared(decoded, decode_ms, checkpoint, args.checkpoint.name if args.checkpoint else "checkpoint")
+    return Prepared(decoded, decode_ms, checkpoint, args.checkpoint.name if args.checkpoint else "checkpoint", data)
 
 
 def check_device_available(device: str | None) -> None:
@@ -224,18 +232,19 @@ def _inspect(args: argparse.Namespace) -> str:
     from .report import run_inspection  # torch: only for an image worth analysing
 
     result = run_inspection(
-        prepared.decoded, filename=args.image.name, backbone=args.backbone, stage=args.stage, weights=args.weights,
+        prepared.image_for(args.device), filename=args.image.name, backbone=args.backbone, stage=args.stage, weights=args.weights,
         checkpoint=prepared.checkpoint, checkpoint_name=prepared.checkpoint_name,
         levels=args.levels, pool=args.pool, rule=args.bins, max_side=args.max_side, max_pixels=args.max_pixels,
         top_k=args.top_k, download=not args.offline, device=args.device,
         heads=",".join(args.heads) if args.heads else None, sppf_k=args.sppf_k, sppf_n=args.sppf_n,
     )
-    result.timings_ms = {"decode": prepared.decode_ms, **result.timings_ms}
-    result.timings_ms["total"] += prepared.decode_ms
+    if "decode" not in result.timings_ms:  # decoded once, by prepare()
+        result.timings_ms = {"decode": prepared.decode_ms, **result.timings_ms}
+        result.timings_ms["total"] += prepared.decode_ms
     if args.region is not None:  # issue 10: pool a box from the shared map, and crop-and-rerun it
         from .regions import RegionBox, pool_region
 
-        result.region = pool_region(result.backbone, prepared.decoded.image, result.features, RegionBox(*args.region),
+        result.region = pool_region(result.backbone, result.decoded.image, result.features, RegionBox(*args.region),
                                     result.head.config, args.top_k)
     return json.dumps(result.report()) if args.json else _text_report(result)
 
@@ -287,11 +296,14 @@ def _erf(args: argparse.Namespace) -> str:
 
 
 def _scales(args: argparse.Namespace) -> str:
+    from .images import working_size
     from .scales import DEFAULT_SCALE_SIZES, decode_side, scale_sizes
 
-    sizes = scale_sizes(args.sizes or DEFAULT_SCALE_SIZES, args.max_side) if args.max_side else tuple(args.sizes or DEFAULT_SCALE_SIZES)
-    args.max_side = decode_side(sizes, args.max_side)  # decode once, at the largest size; each size is a resize
+    requested, current_side = tuple(args.sizes or DEFAULT_SCALE_SIZES), args.max_side
+    args.max_side = decode_side(requested, current_side)  # decode once, at the largest size; each size is a resize
     prepared = prepare(args)
+    # the current size is the image's own working size (a photo smaller than --max-side keeps its size)
+    sizes = scale_sizes(requested, max(working_size(*prepared.decoded.original_size, max_side=current_side)))
     from .analysis import HeadConfig
     from .backbones import load_backbone
     from .report import strict_json
@@ -306,7 +318,7 @@ def _scales(args: argparse.Namespace) -> str:
         f"{row.size[0]:>5} x {row.size[1]:<5} map {' x '.join(map(str, row.feature_map)):<14} SPP {row.spp_length:>7,}  "
         f"SPPF {row.sppf_numbers:>10,}  cos {row.cosine_to_first:.4f}  "
         + (f"{row.predictions[0].label} {row.predictions[0].probability:.1%}  " if row.predictions else "")
-        + f"{row.forward_ms:.0f} ms" for row in rows)
+        + f"{row.forward_ms:.0f} ms (one run)" + ("  upscaled" if row.upscaled else "") for row in rows)
 
 
 # subcommand -> handler: returns what to print on stdout

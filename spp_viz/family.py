@@ -17,8 +17,9 @@ marked ``untrained``; the pooling parts are parameter-free and run on the real m
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import torch
@@ -130,7 +131,7 @@ def _args(features: FeatureResult, config: HeadConfig, k: int, n: int) -> BuildA
     return BuildArgs(features.shape[0], k, n, config.levels, config.pool, config.rule)
 
 
-def _cat(parts: list[Tensor]) -> Tensor:
+def concat_parts(parts: list[Tensor]) -> Tensor:
     """Pooling outputs as one tensor: ``(B, sum C_i, h, w)`` when sizes agree, else flattened."""
     if all(p.shape[-2:] == parts[0].shape[-2:] for p in parts):
         return torch.cat(parts, 1)
@@ -141,7 +142,7 @@ def pool_output(head_id: str, x: Tensor, args: BuildArgs) -> Tensor:
     """The head's parameter-free pooling part on ``x`` ``(B, C, h, w)``, concatenated."""
     spec = get_spec(head_id)
     with torch.inference_mode():
-        return _cat(spec.pool_part(build_head(head_id, args), x))
+        return concat_parts(spec.pool_part(build_head(head_id, args, x.device), x))
 
 
 def _spp_reference(x: Tensor, levels: Sequence[int]) -> Tensor:
@@ -190,7 +191,7 @@ def exact_compare(a: Tensor, b: Tensor) -> tuple[bool, float]:
     same = (a == b) | nan_a  # equal values (inf == inf included), or NaN on both sides
     if bool(same.all()):
         return True, 0.0
-    diff = torch.where(same, torch.zeros((), dtype=a.dtype), (a - b).abs())
+    diff = torch.where(same, torch.zeros((), dtype=a.dtype, device=a.device), (a - b).abs())
     return False, float(diff.max())
 
 
@@ -240,12 +241,12 @@ def _timing_fns(ids: Sequence[str], x: Tensor, args: BuildArgs,
     """
     fns: dict[str, Callable[[], object]] = {}
     for head_id in ids:
-        spec, module = get_spec(head_id), build_head(head_id, args)
+        spec, module = get_spec(head_id), build_head(head_id, args, x.device)
         pool_x = x[:, :spec.pool_channels(x.shape[1])].contiguous()
 
         def pool(spec=spec, module=module, pool_x=pool_x) -> object:
             with torch.inference_mode():
-                return _cat(spec.pool_part(module, pool_x))
+                return concat_parts(spec.pool_part(module, pool_x))
 
         def total(module=module, head_id=head_id) -> object:
             with torch.inference_mode():
@@ -261,7 +262,7 @@ def _timing_fns(ids: Sequence[str], x: Tensor, args: BuildArgs,
 
 def _head_report(head_id: str, features: FeatureResult, x: Tensor, args: BuildArgs,
                  latencies: dict[str, Latency], shapes: dict[str, tuple[int, ...]]) -> HeadReport:
-    spec, module = get_spec(head_id), build_head(head_id, args)
+    spec, module = get_spec(head_id), build_head(head_id, args, x.device)
     _, h, w = features.shape
     if head_id not in shapes:
         with torch.inference_mode():
@@ -299,9 +300,32 @@ def compare_family(features: FeatureResult, ids: Sequence[str] | str, config: He
     latencies = dict(measured or {})
     to_time = [head_id for head_id in heads if f"{head_id}/pool" not in latencies]
     if measure and to_time:
-        latencies.update(measure_interleaved(_timing_fns(to_time, x, args, shapes)))
+        latencies.update(measure_interleaved(_timing_fns(to_time, x, args, shapes), device=x.device))
     reports = tuple(_head_report(head_id, features, x, args, latencies, shapes) for head_id in heads)
     return FamilyComparison(k, n, (c, h, w), reports, measure or bool(latencies))
+
+
+def measure_family(features: FeatureResult, ids: Sequence[str], config: HeadConfig | None = None,
+                   k: int = SPPF_DEFAULT_K, n: int = SPPF_DEFAULT_N) -> dict[str, Latency]:
+    """``{"<id>/pool": ..., "<id>/total": ...}`` for ``ids``, all interleaved in one
+    :func:`measure_interleaved` call on the map's device (call it where nothing else competes)."""
+    if not ids:
+        return {}
+    x = features.feature.unsqueeze(0).contiguous()
+    args = _args(features, config or HeadConfig(), k, n)
+    return measure_interleaved(_timing_fns(ids, x, args, {}), device=x.device)
+
+
+def with_latencies(comparison: FamilyComparison, latencies: Mapping[str, Latency]) -> FamilyComparison:
+    """``comparison`` with the medians in ``latencies`` filled in (a head not in it keeps its own);
+    a head without parameters is its pooling, so its total is its pool-only latency."""
+    heads = []
+    for r in comparison.heads:
+        pool = latencies.get(f"{r.id}/pool", r.pool_latency)
+        total = latencies.get(f"{r.id}/total", r.total_latency if r.params else pool)
+        heads.append(replace(r, pool_ms=pool.median_ms if pool else math.nan, total_ms=total.median_ms if total else math.nan,
+                             pool_latency=pool, total_latency=total))
+    return replace(comparison, heads=tuple(heads), measured=all(h.pool_latency is not None for h in heads))
 
 
 def uses_spp_config(head_id: str) -> bool:
@@ -343,9 +367,9 @@ def branch_maps(features: FeatureResult, head_id: str, config: HeadConfig | None
     args = _args(features, config or HeadConfig(), k, n)
     x = features.feature.unsqueeze(0)
     with torch.inference_mode():
-        parts = spec.pool_part(build_head(head_id, args), x)
+        parts = spec.pool_part(build_head(head_id, args, x.device), x)
     names = spec.pool_names(args)
-    return tuple(BranchMap(head_id, name, part[0].float().mean(0).numpy()) for name, part in zip(names, parts))
+    return tuple(BranchMap(head_id, name, part[0].float().mean(0).cpu().numpy()) for name, part in zip(names, parts))
 
 
 def _finite(value: float) -> float | None:
@@ -361,6 +385,7 @@ def heads_json(comparison: FamilyComparison) -> list[dict]:
             "output_shape": list(r.output_shape), "fixed_length": r.fixed_length,
             "params": r.params, "flops": r.flops, "pool_ms": _finite(r.pool_ms), "total_ms": _finite(r.total_ms),
             "untrained": r.untrained, "sppf_k": comparison.k, "sppf_n": comparison.n,
+            "device": r.pool_latency.device if r.pool_latency else None,
             "branches": [{"name": b.name, "kind": b.kind.value, "rf_cells": list(b.rf_cells),
                           "rf_pixels": list(b.rf_pixels), "whole_map": b.whole_map, "whole_image": b.whole_image}
                          for b in r.branches],

@@ -62,6 +62,22 @@ MIN_SIDE = 32
 # The backbone's activations grow with the working image (EfficientNet-Lite0 needs ~9.5 GB at
 # 40 MP): whatever max_side says, even 0 (native), the working image stays within this.
 MAX_WORKING_PIXELS = 2048 * 2048
+
+
+@dataclass(frozen=True)
+class WorkingLimit:
+    """The most pixels a working image may have, and why (said in the image's notes when it applies)."""
+
+    pixels: int
+    reason: str
+
+    def note(self) -> str:
+        return f"kept within the {_mp(self.pixels)} MP working limit, {self.reason}"
+
+
+# On the CPU the limit bounds the process's memory; a CUDA device derives its own from its free
+# memory (spp_viz.devices.working_limit).
+CPU_WORKING_LIMIT = WorkingLimit(MAX_WORKING_PIXELS, "which bounds the backbone's memory on the CPU")
 MAX_ASPECT = 200
 ALLOWED_FORMATS = ("PNG", "JPEG", "WEBP", "GIF", "BMP", "TIFF")
 
@@ -181,6 +197,7 @@ def load_image(
     max_side: int = DEFAULT_MAX_SIDE,
     max_pixels: int = DEFAULT_MAX_PIXELS,
     filename: str | None = None,
+    limit: WorkingLimit = CPU_WORKING_LIMIT,
 ) -> DecodedImage:
     """Decode uploaded bytes into an RGB image at the working resolution.
 
@@ -188,7 +205,8 @@ def load_image(
     :func:`working_size`). ``max_pixels``: refuse images whose header declares
     more pixels than this (checked before any pixel is decoded); at most
     ``DEFAULT_MAX_PIXELS`` (89.5 MP), the one limit. ``filename`` is only used
-    in error messages.
+    in error messages. ``limit``: the working image's pixel budget, whatever ``max_side``
+    says (the device's: :func:`spp_viz.devices.working_limit`).
 
     The returned image is a fresh, orientation-corrected copy with an empty
     ``info`` dict, so no stale EXIF orientation can be applied twice later.
@@ -205,7 +223,7 @@ def load_image(
     file_subject = _subject(filename, "This file")
     image_subject = _subject(filename, "This image")
     try:
-        return _decode(raw, digest, file_subject, image_subject, max_side, max_pixels)
+        return _decode(raw, digest, file_subject, image_subject, (max_side, limit), max_pixels)
     except ImageDecodeError:
         raise
     except MemoryError as exc:
@@ -229,7 +247,7 @@ def _decode(
     digest: str,
     file_subject: str,
     image_subject: str,
-    max_side: int,
+    target: tuple[int, WorkingLimit],
     max_pixels: int,
 ) -> DecodedImage:
     if not raw:
@@ -259,7 +277,7 @@ def _decode(
         # again; make that warning an error instead of a log line.
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         _check_size(im.size, max_pixels, image_subject)
-        return _decode_opened(im, digest, file_subject, max_side)
+        return _decode_opened(im, digest, file_subject, *target)
 
 
 def _quiet_pillow() -> None:
@@ -268,7 +286,7 @@ def _quiet_pillow() -> None:
     warnings.filterwarnings("ignore", category=UserWarning, module=r"PIL\.")
 
 
-def _decode_opened(im: Image.Image, digest: str, subject: str, max_side: int) -> DecodedImage:
+def _decode_opened(im: Image.Image, digest: str, subject: str, max_side: int, limit: WorkingLimit) -> DecodedImage:
     fmt = "JPEG" if im.format in _JPEG_FORMATS else (im.format or "unknown")
     stored_size = im.size  # full-resolution header size (unrotated, except TIFF: see below)
     n_frames = int(getattr(im, "n_frames", 1) or 1)
@@ -282,7 +300,7 @@ def _decode_opened(im: Image.Image, digest: str, subject: str, max_side: int) ->
         # draft() must target the stored, unrotated layout; it picks 1/2, 1/4
         # or 1/8 scale, never below the target, so a 40 MP JPEG is never
         # decoded at full size.
-        draft_size = _stored_target(stored_size, header_orientation, max_side)
+        draft_size = _stored_target(stored_size, header_orientation, max_side, limit.pixels)
         if draft_size[0] < stored_size[0] and draft_size[1] < stored_size[1]:
             im.draft("RGB", draft_size)
     im.load()  # decodes the pixels; raises on truncated data
@@ -293,7 +311,7 @@ def _decode_opened(im: Image.Image, digest: str, subject: str, max_side: int) ->
 
     rotated = orientation in (5, 6, 7, 8)
     original_size = (stored_size[1], stored_size[0]) if rotated else stored_size
-    target = working_size(*original_size, max_side)
+    target = working_size(*original_size, max_side, max_pixels=limit.pixels)
 
     notes: list[str] = []
     if orientation in _ORIENTATION_TRANSPOSE or header_orientation in _ORIENTATION_TRANSPOSE:
@@ -303,7 +321,7 @@ def _decode_opened(im: Image.Image, digest: str, subject: str, max_side: int) ->
 
     # Resize before rotating and before compositing: both are then cheap.
     work = _to_resizable(im, subject, notes)
-    work = _resize(work, _stored_target(stored_size, orientation, max_side))
+    work = _resize(work, _stored_target(stored_size, orientation, max_side, limit.pixels))
     if orientation in _ORIENTATION_TRANSPOSE:
         work = work.transpose(_ORIENTATION_TRANSPOSE[orientation])
     rgb = _to_rgb(work, notes)
@@ -312,7 +330,7 @@ def _decode_opened(im: Image.Image, digest: str, subject: str, max_side: int) ->
     rgb.info = {}
 
     if working_size(*original_size, max_side, max_pixels=0) != target:
-        notes.append(f"kept within the {_mp(MAX_WORKING_PIXELS)} MP working limit, which bounds the backbone's memory")
+        notes.append(limit.note())
     if target[0] * target[1] < original_size[0] * original_size[1]:
         notes.append(
             f"downscaled from {original_size[0]} x {original_size[1]} to {target[0]} x {target[1]}"
@@ -332,14 +350,14 @@ def _decode_opened(im: Image.Image, digest: str, subject: str, max_side: int) ->
 
 
 def _stored_target(
-    stored_size: tuple[int, int], orientation: int, max_side: int
+    stored_size: tuple[int, int], orientation: int, max_side: int, max_pixels: int
 ) -> tuple[int, int]:
     """Working size expressed in the stored (pre-orientation) layout."""
     w, h = stored_size
     if orientation in (5, 6, 7, 8):
-        tw, th = working_size(h, w, max_side)
+        tw, th = working_size(h, w, max_side, max_pixels=max_pixels)
         return th, tw
-    return working_size(w, h, max_side)
+    return working_size(w, h, max_side, max_pixels=max_pixels)
 
 
 def _pixel_limit(max_pixels: int) -> int:

@@ -8,16 +8,18 @@ window is SPP-pooled with the current levels/pool/rule, and classified from its 
 level (the classifier's own global average pool, restricted to the window). Side by side, the
 box is cropped from the image and the backbone is run on the crop.
 
-Timing: the window pooling is microseconds, so it is measured with
-``timing.measure_interleaved`` (median of many calls); the crop-and-rerun is ONE honest
-``time.perf_counter`` pair around crop, preprocessing, the full forward pass and the classifier
-(what it really costs once per region).
+Timing (``measure=True``): the window pooling is microseconds, so it is measured with
+``timing.measure_interleaved`` (median of many calls, on the map's device); the crop-and-rerun
+is one synchronised call around crop, preprocessing, the full forward pass and the classifier,
+reported as a single run with the load average (:class:`spp_viz.timing.SingleRun`). Without
+``measure`` neither runs: the pooled side alone, for a page that measures later.
 """
 
 from __future__ import annotations
 
-import time
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, replace
+from typing import cast
 
 import torch
 import torch.nn.functional as F
@@ -28,7 +30,7 @@ from .analysis import FeatureResult, HeadConfig, Prediction, _top_k, extract_fea
 from .backbones import Backbone
 from .bins import AxisSpans
 from .pooling import SPPResult, spp
-from .timing import SINGLE_HEAD_MIN_TIME_S, measure_interleaved
+from .timing import SINGLE_HEAD_MIN_TIME_S, SingleRun, measure_interleaved, time_once
 
 
 @dataclass(frozen=True)
@@ -93,17 +95,20 @@ class RegionResult:
     valid: bool  # every level gave its n x n bins on the window
     vector: Tensor  # (C * sum(n^2),) the window's SPP vector
     predictions: tuple[Prediction, ...]  # from the window's 1 x 1 average level (empty: cannot classify)
-    pooled_ms: float  # measure_interleaved median of the window pooling (0 when not measured)
-    recompute_ms: float  # one perf_counter pair: crop + preprocess + forward + classifier
+    pooled_ms: float  # measure_interleaved median of the window pooling (NaN when not measured)
+    recompute_ms: float  # one synchronised call: crop + preprocess + forward + classifier (NaN: not run)
     recompute_predictions: tuple[Prediction, ...]
+    pooled_device: str | None = None  # where the pooling was timed (None: not measured)
+    recompute: SingleRun | None = None  # recompute_ms with its device and the load average then
 
     def as_json(self) -> dict:
         def preds(ps: tuple[Prediction, ...]) -> list[dict]:
             return [{"label": p.label, "probability": round(p.probability, 6), "index": p.index} for p in ps]
 
         return {"box": self.box.as_list(), "window": list(self.window), "length": self.length, "valid": self.valid,
-                "predictions": preds(self.predictions), "pooled_ms": round(self.pooled_ms, 6),
-                "recompute_ms": round(self.recompute_ms, 3), "recompute_predictions": preds(self.recompute_predictions)}
+                "predictions": preds(self.predictions), "pooled_ms": round(self.pooled_ms, 6), "pooled_device": self.pooled_device,
+                "recompute_ms": round(self.recompute_ms, 3), "recompute": self.recompute.as_json() if self.recompute else None,
+                "recompute_predictions": preds(self.recompute_predictions)}
 
 
 def window_predictions(backbone: Backbone, fmap: Tensor, window: tuple[int, int, int, int], top_k: int) -> tuple[Prediction, ...]:
@@ -123,12 +128,11 @@ def crop_box(image: Image.Image, box: RegionBox) -> Image.Image:
     return image.crop((int(box.x0), int(box.y0), -int(-box.x1 // 1), -int(-box.y1 // 1)))
 
 
-def recompute(backbone: Backbone, image: Image.Image, box: RegionBox, top_k: int) -> tuple[tuple[Prediction, ...], float]:
-    """R-CNN's way: crop the box and run the whole backbone on the crop; (top-k, ms)."""
-    start = time.perf_counter()
-    features = extract_features(backbone, crop_box(image, box))
-    predictions = tuple(predict(backbone, features, top_k))
-    return predictions, (time.perf_counter() - start) * 1000
+def recompute(backbone: Backbone, image: Image.Image, box: RegionBox, top_k: int) -> tuple[tuple[Prediction, ...], SingleRun]:
+    """R-CNN's way: crop the box and run the whole backbone on the crop; (top-k, one timed run)."""
+    out, run = time_once(lambda: tuple(predict(backbone, extract_features(backbone, crop_box(image, box)), top_k)),
+                         backbone.device)
+    return cast(tuple[Prediction, ...], out), run
 
 
 def pool_region(backbone: Backbone, image: Image.Image, features: FeatureResult, box: RegionBox,
@@ -142,13 +146,19 @@ def pool_region(backbone: Backbone, image: Image.Image, features: FeatureResult,
     fmap = features.feature
     with torch.inference_mode():
         result = pool_window(fmap, window, config)
-    pooled_ms = 0.0
-    if measure:
-        def run() -> object:
-            with torch.inference_mode():
-                return pool_window(fmap, window, config).vector
-        pooled_ms = measure_interleaved({"region": run}, min_time_s=SINGLE_HEAD_MIN_TIME_S)["region"].median_ms
     predictions = window_predictions(backbone, fmap, window, top_k)
-    recomputed, recompute_ms = recompute(backbone, image, box, top_k)
-    return RegionResult(box, window, int(result.vector.shape[1]), result.valid, result.vector[0], predictions,
-                        pooled_ms, recompute_ms, recomputed)
+    base = RegionResult(box, window, int(result.vector.shape[1]), result.valid, result.vector[0], predictions,
+                        math.nan, math.nan, ())
+    return _measured(base, backbone, image, fmap, config, top_k) if measure else base
+
+
+def _measured(base: RegionResult, backbone: Backbone, image: Image.Image, fmap: Tensor, config: HeadConfig,
+              top_k: int) -> RegionResult:
+    """``base`` with the pooling's median, and the crop-and-rerun's predictions and single run."""
+    def run() -> object:
+        with torch.inference_mode():
+            return pool_window(fmap, base.window, config).vector
+    latency = measure_interleaved({"region": run}, device=fmap.device, min_time_s=SINGLE_HEAD_MIN_TIME_S)["region"]
+    recomputed, single = recompute(backbone, image, base.box, top_k)
+    return replace(base, pooled_ms=latency.median_ms, pooled_device=latency.device, recompute_ms=single.ms,
+                   recompute_predictions=recomputed, recompute=single)

@@ -30,11 +30,12 @@ from .analysis import (
 from .backbones import DEFAULT_BACKBONE, Backbone, load_backbone
 from .bins import BinGeometry
 from .defaults import DEFAULT_LEVELS, DEFAULT_TOP_K, SPPF_DEFAULT_K, SPPF_DEFAULT_N
+from .devices import working_limit
 from .family import FamilyComparison, compare_family, heads_json, latencies_from_sppf
 from .images import DEFAULT_MAX_PIXELS, DEFAULT_MAX_SIDE, DecodedImage, load_image
 from .pooling import parse_levels
 from .regions import RegionResult
-from .timing import UNRELIABLE_TIMINGS
+from .timing import UNRELIABLE_TIMINGS, device_name
 
 
 @dataclass
@@ -79,6 +80,9 @@ def run_inspection(
 ) -> Inspection:
     """Analyse image bytes (or an image already decoded with ``images.load_image``).
 
+    Bytes are decoded after the model is loaded, within its device's working limit; a
+    :class:`DecodedImage` is used as it is.
+
     Raises ``ImageDecodeError``/``BackboneError``/``ValueError`` with one sentence.
     """
     config = HeadConfig(parse_levels(levels), pool, rule)  # validate options before any heavy work
@@ -86,14 +90,14 @@ def run_inspection(
         raise ValueError(f"top-k must be at least 1, got {top_k}.")
     timings: dict[str, float] = {}
     start = time.perf_counter()
+    model = load_backbone(backbone, stage, weights, checkpoint, checkpoint_name, download=download, device=device)
+    timings["load_backbone"] = (time.perf_counter() - start) * 1000
     if isinstance(data, DecodedImage):
         decoded = data
-    else:
-        decoded = load_image(data, max_side=max_side, max_pixels=max_pixels, filename=filename)
-        timings["decode"] = (time.perf_counter() - start) * 1000
-    mark = time.perf_counter()
-    model = load_backbone(backbone, stage, weights, checkpoint, checkpoint_name, download=download, device=device)
-    timings["load_backbone"] = (time.perf_counter() - mark) * 1000
+    else:  # the working-size limit is the model's device's (spp_viz.devices.working_limit)
+        mark = time.perf_counter()
+        decoded = load_image(data, max_side=max_side, max_pixels=max_pixels, filename=filename, limit=working_limit(model))
+        timings["decode"] = (time.perf_counter() - mark) * 1000
     features = extract_features(model, decoded.image)
     timings["backbone_forward"] = features.forward_ms
     mark = time.perf_counter()
@@ -119,6 +123,7 @@ def build_report(
     timings_ms: dict[str, float],
     family: FamilyComparison | None = None,
     region: RegionResult | None = None,
+    served_by: str | None = None,
 ) -> dict:
     """The ``spp-viz inspect --json`` object. Bin ``rows``/``cols`` are ``[start, end)`` feature cells.
 
@@ -133,7 +138,7 @@ def build_report(
         "input": {"width": features.input_size[0], "height": features.input_size[1]},
         "backbone": {"name": backbone.name, "stage": backbone.stage, "weights": backbone.weights,
                      "stride": features.geometry.stride, "channels": c, "receptive_field": features.geometry.receptive_field,
-                     "device": str(backbone.device)},
+                     "device": device_name(features.device)},
         "feature_map": {"channels": c, "height": h, "width": w},
         "spp": {
             "pool": config.pool, "bins": config.rule, "levels_requested": list(config.levels),
@@ -153,17 +158,33 @@ def build_report(
                  "matches_parallel_spp": sppf.equal, "max_abs_diff": sppf.max_abs_diff,
                  "receptive_fields": sppf.receptive_fields(features.geometry),
                  "costs": [{"name": k.name, "kind": k.kind.value, "output_shape": list(k.output_shape), "params": k.params,
-                            "flops": k.flops, "pool_ms": round(k.pool_ms, 4), "total_ms": round(k.total_ms, 4)} for k in sppf.costs],
+                            "flops": k.flops, "pool_ms": round(k.pool_ms, 4), "total_ms": round(k.total_ms, 4),
+                            "device": k.device} for k in sppf.costs],
                  "timings_consistent": sppf.timings_consistent},
         "dimensions": dimension_table(features, head),
         "predictions": [{"label": p.label, "probability": round(p.probability, 6), "index": p.index} for p in predictions],
         "predictions_note": "" if predictions else no_predictions_reason(backbone, features),
         "timings_ms": {k: round(v, 3) for k, v in timings_ms.items()},
+        "timings_device": timings_device(features, sppf),
         "heads": heads_json(family) if family else [],
         "region": region.as_json() if region else None,
+        "served_by": served_by,  # the app's replica (spp_viz.replica); null from the CLI
         "warnings": report_warnings(backbone, features) + (
             [] if sppf.timings_consistent and (family is None or family.timings_consistent) else [UNRELIABLE_TIMINGS]),
     })
+
+
+def timings_device(features: FeatureResult, sppf: SPPFComparison) -> dict[str, str | None]:
+    """Where each ``timings_ms`` figure was measured: the forward and the heads on the map's own
+    device (read from the tensors and the latencies, never from a setting); decode and the model's
+    load on the CPU; ``null`` for a head not measured."""
+    forward = device_name(features.device)
+    out: dict[str, str | None] = {"decode": "cpu", "load_backbone": "cpu", "backbone_forward": forward, "spp_head": forward,
+                                  "total": forward}
+    for cost in sppf.costs:
+        out[f"{cost.kind.value}_pool"] = cost.device
+        out[f"{cost.kind.value}_total"] = cost.device
+    return out
 
 
 def bins_json(geometry: list[BinGeometry]) -> list[dict]:

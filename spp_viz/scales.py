@@ -5,8 +5,9 @@ map's spatial size, so its output grows with the input. Each scale here is a rea
 of the image resized (from one decoded copy, with :mod:`spp_viz.images`' resampling and limits)
 so the long side is the given size: the map's size, SPP's length (constant), SPPF's output
 numbers (``4C x h x w``, growing), the cosine similarity of the scale's SPP vector to the first
-scale's, the top-1 and the forward time (one ``time.perf_counter`` pair per forward, as in
-:func:`analysis.extract_features`).
+scale's, the top-1 and the forward time: one synchronised call per size (a sweep of forwards is too slow
+to repeat), reported as a single run with the load average next to it
+(:class:`spp_viz.timing.SingleRun`).
 
 Also the classifier's training resolution: torchvision's ImageNet classifiers were trained on
 224-px crops, and a network tested at another resolution sees objects at another apparent
@@ -16,7 +17,7 @@ FixRes), so the predictions at 224 px and at the working size differ.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable, Sequence
 
 import torch
@@ -27,6 +28,7 @@ from .analysis import FeatureResult, HeadConfig, Prediction, extract_features, p
 from .backbones import Backbone
 from .images import DEFAULT_MAX_SIDE, _resize, working_size
 from .pooling import spp
+from .timing import SingleRun
 
 # the long sides compared by default (the current working size is added)
 DEFAULT_SCALE_SIZES = (224, 320, 448, 640, 896)
@@ -47,12 +49,15 @@ class ScaleRow:
     cosine_to_first: float  # cosine similarity of this scale's SPP vector to the first scale's
     predictions: tuple[Prediction, ...]  # top-1 (empty when the backbone cannot classify here)
     forward_ms: float
+    forward: SingleRun | None = None  # forward_ms with its device and the load average then
+    upscaled: bool = False  # the photo is smaller than this size: it was scaled up to it
 
     def as_json(self) -> dict:
         return {"size": list(self.size), "feature_map": list(self.feature_map), "spp_length": self.spp_length,
                 "sppf_numbers": self.sppf_numbers, "cosine_to_first": round(self.cosine_to_first, 6),
                 "predictions": [{"label": p.label, "probability": round(p.probability, 6)} for p in self.predictions],
-                "forward_ms": round(self.forward_ms, 3)}
+                "forward_ms": round(self.forward_ms, 3), "forward": self.forward.as_json() if self.forward else None,
+                "upscaled": self.upscaled}
 
 
 def scale_sizes(sizes: Sequence[int], current: int) -> tuple[int, ...]:
@@ -61,8 +66,14 @@ def scale_sizes(sizes: Sequence[int], current: int) -> tuple[int, ...]:
 
 
 def resized(source: Image.Image, long_side: int) -> Image.Image:
-    """``source`` at ``long_side`` (the working-size rules of :func:`images.working_size`; 0 = as is)."""
-    return _resize(source, working_size(*source.size, max_side=long_side))
+    """``source`` scaled so its long side is ``long_side``, down or UP (SPP's length does not depend
+    on the size, so a photo scaled up is a fair experiment; its row says so), within the working
+    limits of :func:`images.working_size` (the minimum side, the pixel budget); 0 = as is."""
+    if long_side == 0:
+        return source
+    w, h = source.size
+    scale = long_side / max(w, h)
+    return _resize(source, working_size(max(1, round(w * scale)), max(1, round(h * scale)), max_side=0))
 
 
 def _row(backbone: Backbone, features: FeatureResult, config: HeadConfig, first: torch.Tensor | None) -> tuple[ScaleRow, torch.Tensor]:
@@ -72,7 +83,7 @@ def _row(backbone: Backbone, features: FeatureResult, config: HeadConfig, first:
     reference = vector if first is None else first
     cosine = float(F.cosine_similarity(vector, reference, dim=0)) if vector.shape == reference.shape else float("nan")
     row = ScaleRow(features.input_size, (c, h, w), int(vector.numel()), 4 * c * h * w, cosine,
-                   tuple(predict(backbone, features, 1)), features.forward_ms)
+                   tuple(predict(backbone, features, 1)), features.forward_ms, features.forward)
     return row, reference
 
 
@@ -86,9 +97,12 @@ def scale_sweep(backbone: Backbone, source: Image.Image, sizes: Sequence[int], c
     rows: list[ScaleRow] = []
     first = None
     for done, size in enumerate(sizes, start=1):
-        features = extract_features(backbone, resized(source, size))
+        image = resized(source, size)
+        if any(row.size == image.size for row in rows):
+            continue  # the working limits made two sizes one: it is listed once
+        features = extract_features(backbone, image)
         row, first = _row(backbone, features, config, first)
-        rows.append(row)
+        rows.append(replace(row, upscaled=max(image.size) > max(source.size)))
         if progress is not None:
             progress(done, len(sizes))
     return rows

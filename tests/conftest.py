@@ -45,3 +45,12 @@ def run_cli(*args, cwd=None):
 
     return subprocess.run([sys.executable, "-m", "spp_viz", *map(str, args)], capture_output=True, text=True,
                           timeout=300, cwd=cwd)
+
+
+def second_phase(at):
+    """What the browser does once it has drawn a page (AppTest has no browser): send the page's
+    ``drawn`` trigger (its callback sets this key), so the next run measures before it draws."""
+    from spp_viz.ui import measure
+
+    at.session_state[measure.KEY_NOW] = True
+    return at.run()

@@ -120,7 +120,7 @@ def test_size_sweep_spp_constant_sppf_growing(lite0):
     assert numbers == sorted(numbers) and numbers[-1] > 50 * numbers[0]
     # the sweep's feature sizes are exact: compare one with a real forward pass
     height, width = 224, round(224 * 4 / 3)
-    fmap = lite0.features(torch.zeros(1, 3, height, width))
+    fmap = lite0.features(torch.zeros(1, 3, height, width, device=lite0.device))
     row = rows[2]
     assert (row.input_width, row.input_height, row.short_side) == (width, height, 224)
     assert row.feature == (1280, fmap.shape[2], fmap.shape[3]) == (1280, row.feature_height, row.feature_width)

@@ -3,6 +3,9 @@
 import io
 import os
 import pickle
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -47,7 +50,7 @@ def test_default_backbone_is_offline_and_pretrained(lite0):
 
 
 def test_classifier_on_one_by_one_avg_level_equals_the_model_forward(lite0):
-    x = torch.randn(1, 3, 160, 224)
+    x = torch.randn(1, 3, 160, 224, device=lite0.device)  # inputs live where the model does (CUDA by default on a GPU)
     with torch.inference_mode():
         direct = lite0.model(x)
         via_gap = lite0.classify(torch.nn.functional.adaptive_avg_pool2d(lite0.features(x), 1).flatten(1))
@@ -92,7 +95,7 @@ def test_every_stage_reports_stride_channels_and_exact_feature_size(name):
     for stage in stages:
         backbone = load_backbone(name, stage, weights="pretrained" if not spec.zoo else "untrained")
         for height, width in [(32, 32), (75, 203), (224, 224)]:
-            fmap = backbone.features(torch.zeros(1, 3, height, width))
+            fmap = backbone.features(torch.zeros(1, 3, height, width, device=backbone.device))
             assert fmap.shape[1] == backbone.geometry.channels
             assert tuple(fmap.shape[-2:]) == backbone.geometry.feature_size(height, width)
         assert backbone.geometry.stride in (4, 8, 16, 32)
@@ -185,3 +188,21 @@ def test_untrained_weights_are_the_same_every_time():
     torch.rand(5)  # whatever the caller's random state is
     second = load_backbone("resnet18", weights="untrained", download=False).model.get_parameter("conv1.weight")
     assert torch.equal(first, second)
+
+
+def test_weights_file_names_are_torchvisions_own():
+    """The registry names each zoo backbone's weights file so that checking the cache imports
+    nothing; the names must be those of torchvision's DEFAULT weights."""
+    from torchvision.models import get_model_weights
+
+    for spec in REGISTRY.values():
+        if spec.zoo:
+            assert spec.weights_file() == Path(get_model_weights(spec.name).DEFAULT.url).name, spec.name
+
+
+def test_listing_backbones_imports_no_torchvision():
+    """``spp-viz backbones`` and the sidebar's weight status read file names, not models."""
+    code = ("import sys; from spp_viz.backbones import describe_backbones; describe_backbones(); "
+            "print('torchvision' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"

@@ -1,6 +1,7 @@
 """Region pooling from the shared map (issue 10)."""
 
 import io
+import math
 
 import pytest
 import torch
@@ -54,11 +55,21 @@ def test_window_cells_have_rf_centres_inside_the_box(lite0, composite):
 def test_composite_halves_classify_from_their_windows(lite0, composite):
     features = extract_features(lite0, composite)
     config = HeadConfig()
-    left = pool_region(lite0, composite, features, RegionBox(0, 0, 224, 224), config, measure=False)
-    right = pool_region(lite0, composite, features, RegionBox(224, 0, 448, 224), config, measure=False)
+    left = pool_region(lite0, composite, features, RegionBox(0, 0, 224, 224), config)
+    right = pool_region(lite0, composite, features, RegionBox(224, 0, 448, 224), config)
     assert left.predictions[0].label in CATS and left.recompute_predictions[0].label in CATS
     assert right.predictions[0].label in COFFEE and right.recompute_predictions[0].label in COFFEE
-    assert left.recompute_ms > 0
+    assert left.recompute_ms > 0 and left.recompute is not None and left.recompute.device == "cpu"
+    assert left.pooled_device == "cpu"
+
+
+def test_without_measure_nothing_is_timed_or_rerun(lite0, composite):
+    """The page's first phase: the window's own pooling and predictions, no timing, no crop-and-rerun."""
+    features = extract_features(lite0, composite)
+    result = pool_region(lite0, composite, features, RegionBox(0, 0, 224, 224), HeadConfig(), measure=False)
+    assert result.predictions and not result.recompute_predictions
+    assert math.isnan(result.pooled_ms) and math.isnan(result.recompute_ms) and result.recompute is None
+    assert result.as_json()["pooled_device"] is None
 
 
 @pytest.mark.parametrize("box", [RegionBox(0, 0, 500, 100), RegionBox(-1, 0, 10, 10), RegionBox(10, 10, 10, 20), RegionBox(20, 10, 10, 20)])

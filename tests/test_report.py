@@ -10,7 +10,7 @@ import pytest
 from spp_viz.analysis import HeadConfig, analyse_head, compare_sppf, predict
 from spp_viz.report import build_report, run_inspection, strict_json
 
-COST_KEYS = {"name", "kind", "output_shape", "params", "flops", "pool_ms", "total_ms"}
+COST_KEYS = {"name", "kind", "output_shape", "params", "flops", "pool_ms", "total_ms", "device"}
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,8 @@
 
 
 import pytest
-from conftest import ASSETS, run_cli
+from conftest import ASSETS, run_cli, second_phase
+from PIL import Image
 
 from spp_viz.analysis import HeadConfig, extract_features
 from spp_viz.images import load_image
@@ -55,7 +56,24 @@ def test_cli_scales_json():
     assert [max(r["size"]) for r in rows] == [128, 192, 256]
     assert len({r["spp_length"] for r in rows}) == 1
     assert rows[0]["sppf_numbers"] < rows[-1]["sppf_numbers"]
-    assert set(rows[0]) == {"size", "feature_map", "spp_length", "sppf_numbers", "cosine_to_first", "predictions", "forward_ms"}
+    assert set(rows[0]) == {"size", "feature_map", "spp_length", "sppf_numbers", "cosine_to_first", "predictions", "forward_ms",
+                            "forward", "upscaled"}
+    assert rows[0]["forward"]["single_run"] is True and rows[0]["forward"]["device"] == "cpu"
+
+
+def test_a_size_larger_than_the_photo_is_scaled_up_and_listed_once(tmp_path):
+    """A 600 x 400 photo asked for 224, 448 and 896: 896 is the photo scaled up (and says so), and
+    the photo's own size (600) is listed once, not again for each size the photo could not reach."""
+    import json
+
+    photo = tmp_path / "coffee600.png"
+    Image.open(ASSETS / "coffee_espresso.jpg").convert("RGB").resize((600, 400)).save(photo)
+    result = run_cli("scales", photo, "--sizes", "224,448,896", "--json")
+    assert result.returncode == 0, result.stderr
+    rows = json.loads(result.stdout)["scales"]
+    assert [max(r["size"]) for r in rows] == [224, 448, 600, 896]
+    assert [r["upscaled"] for r in rows] == [False, False, False, True]
+    assert len({tuple(r["size"]) for r in rows}) == len(rows)
 
 
 @pytest.mark.parametrize("sizes", ["224,,448", "10", "224,x", "99999", ",".join(["224"] * 13)])
@@ -86,8 +104,11 @@ def test_app_views_erf_region_scales():
     def top5_frames():  # dataframes carry no key in AppTest: the views' top-5 tables are label/probability
         return [df.value for df in at.dataframe if list(df.value.columns) == ["label", "probability"]]
 
-    # "What the backbone sees": top-5 at 224 px and at the working size; the region's two top-5s
-    assert figures("region_figure") and [len(f) for f in top5_frames()] == [5, 5, 5, 5]
+    # "What the backbone sees": top-5 at 224 px and at the working size; the region's pooled top-5,
+    # then (the second phase, after the page is drawn) its crop-and-rerun top-5 too
+    assert figures("region_figure") and [len(f) for f in top5_frames()] == [5, 5, 5]
+    second_phase(at)
+    assert [len(f) for f in top5_frames()] == [5, 5, 5, 5]
     assert not figures("erf_figure")
     at.button(key="erf_run").click().run()
     assert not at.exception, at.exception
@@ -97,6 +118,8 @@ def test_app_views_erf_region_scales():
     assert not at.exception and any("inverted" in e.value for e in at.error)
     at.button(key="scales_run").click().run()
     assert not at.exception, at.exception
+    assert not any("SPP length" in df.value.columns for df in at.dataframe)  # the forwards run after the page is drawn
+    second_phase(at)
     table = next(df.value for df in at.dataframe if "SPP length" in df.value.columns)
     assert len(set(table["SPP length"])) == 1 and len(table) == 6
     (chart,) = figures("scales_figure")

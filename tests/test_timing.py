@@ -41,3 +41,16 @@ def test_the_time_floor_adds_rounds_for_a_head_slower_than_a_block():
 
 def test_nothing_to_time():
     assert measure_interleaved({}) == {}
+
+
+def test_a_head_slower_than_20_ms_takes_five_samples_not_seven():
+    """A whole module on a large map: 5 samples give a steady median, each a tenth of a forward."""
+    from spp_viz.timing import SLOW_CALL_S, SLOW_MIN_ROUNDS
+
+    heavy = Counted(SLOW_CALL_S * 1.5)
+    out = measure_interleaved({"heavy": heavy}, min_time_s=0.0)["heavy"]
+    assert heavy.calls == SLOW_MIN_ROUNDS + 1  # the warm-up, then five samples (the calibration call is the first)
+    assert out.median_ms >= SLOW_CALL_S * 1000
+    light = Counted(0.001)
+    measure_interleaved({"light": light, "heavy": Counted(SLOW_CALL_S * 1.5)}, min_time_s=0.0)
+    assert light.calls >= MIN_ROUNDS  # a fast head keeps its seven rounds, whoever it is timed with

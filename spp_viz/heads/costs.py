@@ -43,8 +43,9 @@ def count_flops(module: nn.Module, x: torch.Tensor) -> int:
 @functools.lru_cache(maxsize=64)
 def _flop_model(head_id: str, key: BuildArgs) -> FlopModel:
     module = build_head(head_id, key)
-    one = count_flops(module, torch.zeros(1, key.channels, 1, 1))
-    two = count_flops(module, torch.zeros(1, key.channels, 1, 2))
+    # the CPU copy of the head: FLOPs do not depend on the device
+    one = count_flops(module, torch.zeros(1, key.channels, 1, 1, device="cpu"))
+    two = count_flops(module, torch.zeros(1, key.channels, 1, 2, device="cpu"))
     return FlopModel(one - (two - one), two - one)
 
 

@@ -17,7 +17,6 @@ from typing import cast
 
 import torch
 from torch import Tensor, nn
-from torchvision.models.segmentation.deeplabv3 import ASPP
 
 from ..bins import axis_bins
 from ..defaults import HEAD_IDS, SPPF_DEFAULT_K, SPPF_DEFAULT_N
@@ -132,7 +131,7 @@ def _spp_pools(module: nn.Module, x: Tensor) -> list[Tensor]:
 
 def _aspp_pools(module: nn.Module, x: Tensor) -> list[Tensor]:
     """ASPP's only parameter-free part: the image-pooling branch's global average pool."""
-    pooling = cast(nn.Sequential, cast(ASPP, module).convs[-1])
+    pooling = cast(nn.Sequential, cast(nn.ModuleList, module.convs)[-1])
     return [pooling[0](x)]
 
 
@@ -169,6 +168,13 @@ def _window_names(kernels: tuple[int, ...]) -> tuple[str, ...]:
 
 def _sppf_names(a: BuildArgs) -> tuple[str, ...]:
     return _window_names(sppf_effective_kernels(a.k, a.n))
+
+
+def _aspp(args: BuildArgs) -> nn.Module:
+    """torchvision's own ASPP, imported when first built (torchvision's import costs seconds)."""
+    from torchvision.models.segmentation.deeplabv3 import ASPP
+
+    return ASPP(args.channels, ASPP_RATES, ASPP_CHANNELS)
 
 _SPECS = (
     HeadSpec(
@@ -219,7 +225,7 @@ _SPECS = (
     HeadSpec(
         "aspp", "ASPP (DeepLabV3)", "https://github.com/pytorch/vision/blob/main/torchvision/models/segmentation/deeplabv3.py (class ASPP)",
         "DeepLabV3's atrous pyramid: 3x3 convs with dilation 12, 24, 36, a 1x1 conv and a global image pooling, for segmentation context.",
-        lambda a: ASPP(a.channels, ASPP_RATES, ASPP_CHANNELS),
+        _aspp,
         _aspp_branches, _aspp_pools, lambda a: ("image pooling",)),
 )
 
@@ -233,21 +239,23 @@ def head_seed(head_id: str) -> int:
 
 
 @functools.lru_cache(maxsize=MAX_MODULES)
-def _cached_module(head_id: str, key: BuildArgs) -> nn.Module:
-    # fork_rng restores the process RNG afterwards: the seed is local to this build
+def _cached_module(head_id: str, key: BuildArgs, device: str) -> nn.Module:
+    # fork_rng restores the process RNG afterwards: the seed is local to this build, and the
+    # weights are drawn on the CPU, so every device runs the same head
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(head_seed(head_id))
         module = REGISTRY[head_id].build(key)
-    module.eval()
+    module.eval().to(device)
     for p in module.parameters():
         p.requires_grad_(True)  # trainable as defined; we only ever run it under inference_mode
     return module
 
 
-def build_head(head_id: str, args: BuildArgs) -> nn.Module:
-    """The head's module (seeded random weights, eval mode), cached per normalised args."""
+def build_head(head_id: str, args: BuildArgs, device: torch.device | str = "cpu") -> nn.Module:
+    """The head's module (seeded random weights, eval mode) on ``device``, cached per normalised
+    args and device (pass the feature map's ``.device``: the head runs where the map lives)."""
     spec = get_spec(head_id)
-    return _cached_module(head_id, spec.key(args))
+    return _cached_module(head_id, spec.key(args), str(torch.device(device)))
 
 
 def get_spec(head_id: str) -> HeadSpec:

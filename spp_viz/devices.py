@@ -1,0 +1,74 @@
+"""Where the model runs, and what that device allows.
+
+The backbone and every head run on one device (``Backbone.device``): the feature map is kept
+there once, and everything that reads it (SPP, SPPF, the family, region pooling, the ERF) runs
+and is timed there. The working image's pixel budget follows the device:
+
+* on the CPU it is :data:`spp_viz.images.CPU_WORKING_LIMIT` (4.2 MP), which bounds the
+  process's memory on a shared machine;
+* on a CUDA device it is measured: one probe forward at :data:`PROBE_SIDE` px gives the
+  backbone's peak activation bytes per input pixel, and the budget is
+  :data:`CUDA_MEMORY_SHARE` of the device's free memory divided by that, capped at the
+  89.5 MP input limit (the working image can never exceed the decoded one).
+"""
+
+from __future__ import annotations
+
+import torch
+
+from .backbones import Backbone
+from .images import CPU_WORKING_LIMIT, DEFAULT_MAX_PIXELS, MAX_WORKING_PIXELS, WorkingLimit
+
+PROBE_SIDE = 512  # px: the probe forward's square input
+CUDA_MEMORY_SHARE = 0.5  # of the free device memory: the rest is for the heads, the ERF's backward and other work
+
+
+def cuda_available() -> bool:
+    """Whether PyTorch can use a CUDA device here (the sidebar offers the choice only then)."""
+    return torch.cuda.is_available()
+
+
+def device_choices() -> list[str]:
+    """The devices a user may pick: ``cpu``, then ``cuda:N`` for each visible GPU."""
+    return ["cpu"] + [f"cuda:{i}" for i in range(torch.cuda.device_count())] if cuda_available() else ["cpu"]
+
+
+def default_device() -> str:
+    """``cuda:0`` when a GPU is usable, else ``cpu`` (the CLI's and the app's default)."""
+    return "cuda:0" if cuda_available() else "cpu"
+
+
+def working_limit(backbone: Backbone) -> WorkingLimit:
+    """The working image's pixel budget on the backbone's device (see the module docstring)."""
+    if backbone.device.type != "cuda":
+        return CPU_WORKING_LIMIT
+    free, _ = torch.cuda.mem_get_info(backbone.device)
+    per_pixel = bytes_per_pixel(backbone)
+    pixels = int(min(DEFAULT_MAX_PIXELS, max(MAX_WORKING_PIXELS, CUDA_MEMORY_SHARE * free / per_pixel)))
+    reason = (f"derived from {free / 2**30:.1f} GiB free on {backbone.device} at {per_pixel:,.0f} bytes of activations "
+              f"per input pixel ({CUDA_MEMORY_SHARE:.0%} of the free memory)")
+    return WorkingLimit(pixels, reason)
+
+
+_PER_PIXEL: dict[tuple[str, str, str], float] = {}  # (backbone, stage, device) -> bytes per input pixel
+
+
+def bytes_per_pixel(backbone: Backbone) -> float:
+    """Peak bytes the backbone's forward allocates per input pixel on its CUDA device (one probe
+    per backbone, stage and device: the architecture decides it, not the weights)."""
+    key = (backbone.name, backbone.stage, str(backbone.device))
+    if key not in _PER_PIXEL:
+        _PER_PIXEL[key] = _probe(backbone)
+    return _PER_PIXEL[key]
+
+
+def _probe(backbone: Backbone) -> float:
+    x = torch.zeros(1, 3, PROBE_SIDE, PROBE_SIDE, device=backbone.device)
+    torch.cuda.synchronize(backbone.device)
+    base = torch.cuda.memory_allocated(backbone.device)
+    torch.cuda.reset_peak_memory_stats(backbone.device)
+    with torch.inference_mode():
+        backbone.features(x)
+    torch.cuda.synchronize(backbone.device)
+    peak = torch.cuda.max_memory_allocated(backbone.device) - base
+    return max(peak, 1) / (PROBE_SIDE * PROBE_SIDE)
