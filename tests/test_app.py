@@ -15,14 +15,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import PANELS
+from conftest import PANELS, second_phase
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from spp_viz import analysis, backbones, report
-from spp_viz.devtools.plotly_arrays import decode_array
+from spp_viz.explorer import ExplorerPayload
 from spp_viz.images import DEFAULT_MAX_PIXELS, load_image
-from spp_viz.ui import state
+from spp_viz.timing import UNRELIABLE_TIMINGS
+from spp_viz.ui import measure, state
 
 REPO = Path(__file__).resolve().parents[1]
 APP = str(REPO / "app.py")
@@ -63,6 +64,18 @@ def chart(at: AppTest, name: str, **meta) -> dict:
              and all(c["layout"]["meta"].get(k) == v for k, v in meta.items())]
     assert len(found) == 1, f"{name} {meta}: {len(found)} charts"
     return found[0]
+
+
+def explorer(at: AppTest) -> ExplorerPayload:
+    """The pyramid explorer's whole payload of the last run (the browser gets its new parts)."""
+    return at.session_state["_explorer_payload"][1]
+
+
+def explorer_data(at: AppTest) -> dict:
+    """What the last run sent the explorer component (parts already sent travel as ids)."""
+    found = [e.proto for e in at.get("bidi_component") if e.proto.component_name == "spp_viz_explorer"]
+    assert len(found) == 1
+    return json.loads(found[0].json)
 
 
 def vector_length(at: AppTest) -> int:
@@ -112,8 +125,12 @@ def test_default_page_shows_the_sample_fully_analysed():
     assert panel_headers(at) == PANELS
     assert not at.error
     names = {c["layout"]["meta"]["figure"] for c in charts(at)}
-    assert {"bins_over_image", "feature_map_figure", "pooled_level_heatmap", "spp_vector_figure", "size_sweep_figure",
-            "sppf_branches_figure", "predictions_figure", "rule_comparison_figure"} <= names
+    assert {"spp_vector_figure", "size_sweep_figure", "sppf_branches_figure", "predictions_figure",
+            "rule_comparison_figure"} <= names
+    assert not {"bins_over_image", "feature_map_figure", "pooled_level_heatmap"} & names  # the explorer draws these
+    data = explorer_data(at)
+    assert [data["parts"][i]["n"] for i in data["levels"]] == [1, 2, 4]
+    assert len(json.dumps(data)) < 300_000  # the payload budget at default settings
     assert any("Original 451 x 300, analysed at 451 x 300" in m.value for m in at.markdown)
     preds = chart(at, "predictions_figure")["layout"]["meta"]["labels"]
     assert preds[0] == "Egyptian cat"
@@ -141,8 +158,8 @@ def test_sidebar_widgets_have_the_specified_keys():
     assert at.selectbox(key="stage").value == "head"
     assert at.radio(key="weights").value == "pretrained"
     assert at.selectbox(key="channel").value == "mean"
-    assert at.multiselect(key="show_levels").value == [1, 2, 4]
-    assert at.checkbox(key="show_rf").value is False
+    assert [e.proto.id for e in at.get("bidi_component") if e.proto.component_name == "spp_viz_explorer"]
+    assert "show_levels" not in at.session_state and "show_rf" not in at.session_state  # they live in the browser
     assert "packaged" in str(at.selectbox(key="backbone").format_func("efficientnet_lite0"))
 
 
@@ -178,10 +195,9 @@ def test_uploaded_odd_size_photo_renders_every_panel_with_engine_numbers():
     decoded = load_image(raw, max_side=384)
     assert any(f"Original 333 x 517, analysed at {decoded.working_size[0]} x {decoded.working_size[1]}" in m.value
                for m in at.markdown)
-    assert len(at.get("plotly_chart")) >= 10  # photo, map, 3 pooled, vector, sweep, SPPF, top-5, rules
-    for n in (1, 2, 4):
-        z = decode_array(chart(at, "pooled_level_heatmap", level=n)["data"][0]["z"])
-        assert z.shape == (n, n)
+    assert len(at.get("plotly_chart")) >= 5  # vector, sweep, SPPF, top-5, rules
+    for n, level in zip((1, 2, 4), explorer(at).levels):
+        assert (level.n, level.rows, level.cols, len(level.bins)) == (n, n, n, n * n)
     # the dimension table is the engine's, number for number
     model = backbones.load_backbone()
     features = analysis.extract_features(model, decoded.image)
@@ -191,8 +207,9 @@ def test_uploaded_odd_size_photo_renders_every_panel_with_engine_numbers():
     assert list(shown["numbers"]) == [row["numbers"] for row in expected]
     assert list(shown["step"]) == [row["step"] for row in expected]
     c, h, w = features.shape
-    assert chart(at, "feature_map_figure")["layout"]["meta"]["shape"] == [c, h, w]
-    z = decode_array(chart(at, "pooled_level_heatmap", level=2)["data"][0]["z"])
+    shown_map = explorer(at).map
+    assert (shown_map.channels, shown_map.rows, shown_map.cols) == (c, h, w)
+    z = np.array([[b.value for b in explorer(at).levels[1].bins]]).reshape(2, 2)
     np.testing.assert_allclose(z, head.levels[1].pooled.mean(0).numpy(), rtol=1e-5)
 
 
@@ -242,8 +259,8 @@ def test_levels_too_fine_to_draw_are_pooled_but_not_drawn():
     assert_clean(at)
     assert any("not drawn" in w.value for w in at.warning)
     assert vector_length(at) == C_LITE0 * 401
-    assert chart(at, "bins_over_image")["layout"]["meta"]["levels"] == [1]
-    assert decode_array(chart(at, "pooled_level_heatmap", level=20)["data"][0]["z"]).shape == (20, 20)
+    assert [level.n for level in explorer(at).levels] == [1]
+    assert any("level 20: " in c.value for c in at.caption)
 
 
 def test_bad_upload_shows_an_error_and_the_next_good_upload_works():
@@ -268,8 +285,7 @@ def test_avg_pooling_labels_every_bin():
     assert_clean(at)
     labels = chart(at, "bin_labels_figure")["layout"]["meta"]["labels"]
     assert len(labels) == 16 and all(isinstance(x, str) and x for x in labels)
-    hover = " ".join(str(t.get("text", "")) for t in chart(at, "bins_over_image")["data"])
-    assert "classifier top-1 for this bin" in hover
+    assert all(b.winner is None for level in explorer(at).levels for b in level.bins)  # no winning cell
 
 
 def test_paper_rule_on_a_small_image_warns_and_marks_differing_bins():
@@ -282,24 +298,26 @@ def test_paper_rule_on_a_small_image_warns_and_marks_differing_bins():
     assert_clean(at)
     assert any(w.value.startswith("Level 6 under the paper rule") for w in at.warning)
     assert any("stride floor(3/6) is 0" in w.value for w in at.warning)
-    assert chart(at, "pooled_level_heatmap", level=6)["layout"]["meta"]["shape"] == [0, 0]
+    assert [(lv.n, lv.rows, lv.cols, lv.valid) for lv in explorer(at).levels] == [(6, 0, 0, False)]
     at.text_input(key="levels").set_value("2").run()  # 4 columns / 2: valid again
     assert_clean(at)
     assert not [w for w in at.warning if "paper rule" in w.value]
 
 
-def test_selected_bin_is_highlighted_on_photo_and_map():
+def test_selected_bin_reaches_the_explorer_and_its_state_value_selects():
     at = new_app()
     at.run()
+    first = explorer_data(at)
+    assert set(first["parts"]) == {first["photo"], first["map"], *first["levels"]}
     at.session_state["selected_bin"] = (2, 1, 0)
-    at.checkbox(key="show_rf").check().run()
+    at.run()
     assert_clean(at)
-    assert chart(at, "bins_over_image")["layout"]["meta"]["selected"] == [2, 1, 0]
-    names = [t.get("name") or "" for t in chart(at, "bins_over_image")["data"]]
-    assert "selected: level 2 (1, 0)" in names and any(n.startswith("receptive field") for n in names)
-    assert any("Highlighted: level 2, bin (1, 0) (selected)" in c.value for c in at.caption)
-    pooled = chart(at, "pooled_level_heatmap", level=2)
-    assert len(pooled["layout"]["shapes"]) == 1
+    data = explorer_data(at)
+    assert data["selected"] == [2, 1, 0] and data["parts"] == {}  # the browser has every part already
+    assert any("Selected: level 2, bin (1, 0)" in m.value for m in at.markdown)
+    at.text_input(key="levels").set_value("1,2,4,8").run()  # a new pyramid: only the new level travels
+    data = explorer_data(at)
+    assert [data["parts"][i]["n"] for i in data["parts"]] == [8]
 
 
 def test_untrained_weights_are_labelled_everywhere():
@@ -309,9 +327,9 @@ def test_untrained_weights_are_labelled_everywhere():
     assert_clean(at)
     assert any("Untrained" in w.value for w in at.warning)
     assert any("Untrained (random) weights" in i.value for i in at.info)
-    for name in ("bins_over_image", "feature_map_figure", "spp_vector_figure", "sppf_branches_figure"):
+    for name in ("spp_vector_figure", "sppf_branches_figure"):
         assert "untrained weights" in chart(at, name)["layout"]["title"]["text"]
-    assert "untrained weights" in chart(at, "pooled_level_heatmap", level=1)["layout"]["title"]["text"]
+    assert "untrained weights" in explorer_data(at)["note"]
 
 
 def test_unavailable_weights_show_the_engine_sentence(monkeypatch):
@@ -362,13 +380,23 @@ def test_json_download_is_the_cli_report(monkeypatch):
     at.radio(key="pool").set_value("avg")
     at.run()
     assert_clean(at)
+    first = json.loads(json.dumps(built[-1]))
+    assert all(c["pool_ms"] is None and c["device"] is None for c in first["sppf"]["costs"])  # the first phase times nothing
+    second_phase(at)
+    assert_clean(at)
     shown = json.loads(json.dumps(built[-1]))
     cli = json.loads(json.dumps(report.run_inspection(raw, filename="same.png", levels="6,3,2,1", pool="avg", max_side=384).report()))
+    assert isinstance(shown.pop("served_by"), str) and cli.pop("served_by") is None  # the replica: the app's only
     for r in (shown, cli):
+        # measurements on their own terms: present, on this machine's device, never equal twice
+        assert all(c["pool_ms"] > 0 and c["total_ms"] > 0 and c["device"] == "cpu" for c in r["sppf"]["costs"])
+        assert set(r["timings_device"].values()) == {"cpu"}
+        assert r["sppf"].pop("timings_consistent") in (True, False)
+        r["warnings"] = [w for w in r["warnings"] if w != UNRELIABLE_TIMINGS]  # says how busy the machine was
         r.pop("timings_ms")
         for cost in r["sppf"]["costs"]:
             for key in [k for k in cost if k.endswith("_ms")]:
-                cost.pop(key)  # latencies are measurements: never equal twice
+                cost.pop(key)
     assert shown == cli
 
 
@@ -378,12 +406,14 @@ def test_large_maps_are_timed_without_asking():
     at.run()
     at.file_uploader(key="image").set_value(("wide.png", unique_photo(640, 512), "image/png"))
     at.run()
+    second_phase(at)
     assert_clean(at)
-    assert chart(at, "feature_map_figure")["layout"]["meta"]["shape"] == [C_LITE0, 16, 20]
+    assert (explorer(at).map.channels, explorer(at).map.rows, explorer(at).map.cols) == (C_LITE0, 16, 20)
     assert any("SPPF == parallel SPP(5,9,13): True" in s.value for s in at.success)
     assert "measure_sppf" not in [b.key for b in at.button]  # the costs never wait for a click
     costs = next(df.value for df in at.dataframe if "head" in df.value.columns)
     assert list(costs["head"])[:2] == ["SPPF (k=5, x3)", "Parallel SPP (5, 9, 13)"]
+    assert (costs["pool ms (median)"] > 0).all() and set(costs["timed on"]) == {"cpu"}
 
 
 def test_a_pyramid_change_re_times_only_the_spp_head(monkeypatch):
@@ -406,12 +436,17 @@ def test_a_pyramid_change_re_times_only_the_spp_head(monkeypatch):
     at.file_uploader(key="image").set_value(("retime.png", unique_photo(320, 240), "image/png"))
     at.run()
     assert_clean(at)
+    assert timed == []  # the first phase draws the page and times nothing
+    second_phase(at)
     # the default family (spp, spp_yolo, sppf at k=5, n=3) IS the SPPF comparison and the SPP row: no third timing
     assert sorted(timed) == [("parallel_spp_pool", "parallel_spp_total", "sppf_pool", "sppf_total"), ("spp",)]
     for key, kind, value in (("levels", "text_input", "1,2,3"), ("pool", "radio", "avg"), ("bins", "radio", "paper")):
         timed.clear()
         getattr(at, kind)(key=key).set_value(value)
         at.run()
+        assert_clean(at)
+        assert timed == [], (key, timed)
+        second_phase(at)
         assert_clean(at)
         assert timed == [("spp",)], (key, timed)
     costs = next(df.value for df in at.dataframe if "pool ms (median)" in df.value.columns)
@@ -424,11 +459,13 @@ def test_a_pyramid_change_re_times_only_the_spp_head(monkeypatch):
         assert float(family_row["pool ms"]) == pytest.approx(costs.iloc[row]["pool ms (median)"], abs=0.006)
         assert float(family_row["total ms"].split()[0]) == pytest.approx(costs.iloc[row]["total ms (median)"], abs=0.006)
     at.selectbox(key="sppf_k").set_value(3).run()  # another module: timed on its own
+    second_phase(at)
     assert_clean(at)
     assert any("sppf/pool" in keys for keys in timed)
     at.selectbox(key="sppf_k").set_value(5).run()
     timed.clear()
     at.radio(key="bins").set_value("adaptive").run()  # back to a pyramid already timed on this map (1,2,3 avg)
+    second_phase(at)
     assert timed == []
 
 
@@ -451,3 +488,52 @@ def test_a_new_image_starts_from_its_own_region_box():
     assert not at.error, [e.value for e in at.error]
     w, h = load_image(narrow, max_side=384).working_size
     assert chart(at, "region_figure")["layout"]["meta"]["box"] == [round(w / 4), round(h / 4), round(3 * w / 4), round(3 * h / 4)]
+
+
+def test_the_device_is_offered_only_when_pytorch_has_a_gpu(monkeypatch):
+    """Without CUDA there is nothing to choose (no widget); with it, cpu and every cuda:N."""
+    at = new_app()
+    at.run()
+    assert_clean(at)
+    assert "device" not in [s.key for s in at.selectbox]
+    from spp_viz.ui import sidebar
+
+    monkeypatch.setattr(sidebar, "device_choices", lambda: ["cpu", "cuda:0"])
+    monkeypatch.setattr(sidebar, "default_device", lambda: "cpu")  # this machine has no GPU to run on
+    at.run()
+    assert_clean(at)
+    assert at.selectbox(key="device").options == ["cpu", "cuda:0"] and at.selectbox(key="device").value == "cpu"
+
+
+def test_the_first_phase_times_nothing_and_says_so(monkeypatch):
+    """After an upload every first-phase panel is drawn and no timer has run; the costs and family
+    tables wait for the browser's ``drawn`` trigger, whose run measures first and then fills them."""
+    from spp_viz import family, regions, timing
+
+    timed: list[str] = []
+
+    def recording(fns, **kwargs):
+        timed.extend(fns)
+        return timing.measure_interleaved(fns, **kwargs)
+
+    for module in (analysis, family, regions):
+        monkeypatch.setattr(module, "measure_interleaved", recording)
+    at = new_app()
+    at.run()
+    second_phase(at)
+    timed.clear()
+    at.file_uploader(key="image").set_value(("phase.png", unique_photo(300, 220), "image/png"))
+    at.run()
+    assert_clean(at)
+    assert panel_headers(at) == PANELS and timed == []
+    columns = [set(df.value.columns) for df in at.dataframe]
+    assert not any({"fixed length"} <= c or {"pool ms (median)"} <= c for c in columns)  # no table of unmeasured numbers
+    labels = [job.label for job in at.session_state[measure.KEY_JOBS].values()]
+    assert {"SPPF and YOLOv5's SPP", "the SPP head", "the region's crop-and-rerun"} <= set(labels)
+    chart(at, "spp_vector_figure")  # the first-phase panels are drawn meanwhile
+    second_phase(at)
+    assert_clean(at)
+    assert {"sppf_pool", "spp", "region"} <= set(timed)
+    heads = next(df.value for df in at.dataframe if "fixed length" in df.value.columns)
+    assert "measuring…" not in set(heads["pool ms"]) and set(heads["timed on"]) == {"cpu"}
+    assert at.session_state[measure.KEY_JOBS] == {}  # nothing left to measure: the page asks for no second phase

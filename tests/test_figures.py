@@ -51,109 +51,13 @@ def head(features) -> analysis.HeadResult:
 
 
 # ----------------------------------------------------------------------------
-# Panel 1
+# The photo (the pyramid explorer draws the bins over it: tests/test_explorer.py)
 
 
-def test_bins_over_image_has_one_hover_polygon_per_bin_and_an_outline_per_level(features, head):
-    image = make_image(*features.input_size)
-    fig = figures.bins_over_image(image, head.levels, bin_boxes(features, head))
-    image_traces = [t for t in fig.data if t.type == "image"]
-    assert len(image_traces) == 1
-    assert image_traces[0].source.startswith("data:image/jpeg;base64,")
-    assert image_traces[0].z is None  # the photo travels as one JPEG, not as pixel numbers
-    polygons = [t for t in fig.data if t.type == "scatter" and t.fill == "toself"]
-    outlines = [t for t in fig.data if t.type == "scatter" and t.mode == "lines"]
-    assert len(polygons) == 1 + 4 + 16
-    assert len(outlines) == 3
-    assert len(fig.data) == 1 + 3 + 21
-    assert fig.layout.meta["figure"] == "bins_over_image"
-
-
-def test_bin_hover_names_level_cell_ranges_index_and_pixels(features, head):
-    image = make_image(*features.input_size)
-    fig = figures.bins_over_image(image, head.levels, bin_boxes(features, head))
-    level2 = head.levels[1]
-    b = next(b for b in level2.bins.bins if (b.row, b.col) == (1, 0))
-    box = next(g.box for g in analysis.level_geometry(features, level2) if (g.row, g.col) == (1, 0))
-    text = next(t.text for t in fig.data if t.name == "L2 (1,0)")
-    assert "level 2" in text and "(row 1, col 0)" in text and "index 2" in text
-    assert f"rows [{b.rows[0]}, {b.rows[1]})" in text and f"cols [{b.cols[0]}, {b.cols[1]})" in text
-    assert f"pixels x [{box.x0:.0f}, {box.x1:.0f})" in text
-    value = float(level2.pooled.mean(0)[1, 0])
-    assert f"{value:.4g}" in text
-
-
-def test_adaptive_bins_overlap_visibly(features, head):
-    """On 10 x 15 cells, level 4's neighbouring adaptive bins share a cell: their polygons overlap."""
-    image = make_image(*features.input_size)
-    fig = figures.bins_over_image(image, head.levels, bin_boxes(features, head))
-    first = next(t for t in fig.data if t.name == "L4 (0,0)")
-    second = next(t for t in fig.data if t.name == "L4 (0,1)")
-    assert max(first.x) > min(second.x)
-    assert "0.1)" in first.fillcolor  # semi-transparent, so the shared cells look darker
+def test_overlap_summary_names_shared_cells(head):
+    """On 10 x 15 cells, level 4's neighbouring adaptive bins share a cell."""
     assert "share 1 cell" in figures.overlap_summary(head.levels[2].bins)
     assert figures.overlap_summary(head.levels[0].bins) == "level 1: no overlap"
-
-
-def test_show_levels_and_the_drawing_cap(features):
-    head = analysis.analyse_head(features, HeadConfig((2, 20), "avg"))
-    image = make_image(*features.input_size)
-    fig = figures.bins_over_image(image, head.levels, bin_boxes(features, head))
-    assert fig.layout.meta["levels"] == [2]  # 20 > MAX_DRAWN_LEVEL is pooled, not drawn
-    fig = figures.bins_over_image(image, head.levels, bin_boxes(features, head), shown_levels=[])
-    assert fig.layout.meta["levels"] == []
-    assert [t.type for t in fig.data] == ["image"]
-
-
-def test_selected_bin_and_receptive_field_box(features, head):
-    image = make_image(*features.input_size)
-    fig = figures.bins_over_image(image, head.levels, bin_boxes(features, head), selected=(2, 1, 1), show_rf=True)
-    names = [t.name or "" for t in fig.data]
-    assert "selected: level 2 (1, 1)" in names
-    rf = next(t for t in fig.data if (t.name or "").startswith("receptive field"))
-    sel = next(t for t in fig.data if t.name == "selected: level 2 (1, 1)")
-    assert min(x for x in rf.x if x is not None) <= min(x for x in sel.x if x is not None)
-    assert max(x for x in rf.x if x is not None) >= max(x for x in sel.x if x is not None)
-    assert fig.layout.meta["selected"] == [2, 1, 1]
-    # the drawn boxes are the engine's, number for number (receptive field: padding included)
-    g = next(g for g in analysis.level_geometry(features, head.levels[1]) if (g.row, g.col) == (1, 1))
-    assert (min(x for x in rf.x if x is not None), max(x for x in rf.x if x is not None)) == (g.rf_box.x0, g.rf_box.x1)
-    assert (min(y for y in rf.y if y is not None), max(y for y in rf.y if y is not None)) == (g.rf_box.y0, g.rf_box.y1)
-    assert (min(x for x in sel.x if x is not None), max(x for x in sel.x if x is not None)) == (g.box.x0, g.box.x1)
-
-
-def test_global_context_receptive_field_is_the_whole_image(features, head):
-    """Squeeze-excite backbones: the theoretical RF is the whole image, and the figure says so."""
-    from dataclasses import replace
-
-    se = replace(features, geometry=replace(features.geometry, global_context=True))
-    fig = figures.bins_over_image(make_image(*se.input_size), head.levels, bin_boxes(se, head), selected=(2, 0, 0),
-                                  show_rf=True, global_context=True)
-    rf = next(t for t in fig.data if (t.name or "").startswith("receptive field"))
-    assert "whole image" in rf.name and "squeeze-excite" in rf.text
-    width, height = se.input_size
-    assert (min(x for x in rf.x if x is not None), max(x for x in rf.x if x is not None)) == (0, width)
-    assert (min(y for y in rf.y if y is not None), max(y for y in rf.y if y is not None)) == (0, height)
-
-
-def test_hover_index_is_the_row_major_position_under_the_paper_rule():
-    """10 x 10 map, level 6, paper rule: 5 x 5 bins; indices 0..24, no repeats (issue 8)."""
-    features = make_features(h=10, w=10)
-    head = analysis.analyse_head(features, HeadConfig((6,), "max", "paper"))
-    fig = figures.bins_over_image(make_image(*features.input_size), head.levels, bin_boxes(features, head))
-    polygons = [t for t in fig.data if t.type == "scatter" and t.fill == "toself"]
-    indices = sorted(int(t.text.split("index ")[1].split("<")[0]) for t in polygons)
-    rows, cols = head.levels[0].bins.shape
-    assert indices == list(range(rows * cols))
-
-
-def test_paper_rule_differing_bins_are_dashed_red():
-    features = make_features(h=11, w=11)
-    head = analysis.analyse_head(features, HeadConfig((4,), "max", "paper"))
-    assert head.levels[0].differing
-    fig = figures.bins_over_image(make_image(*features.input_size), head.levels, bin_boxes(features, head))
-    red = [t for t in fig.data if t.name == "paper rule ≠ adaptive"]
-    assert len(red) == 1 and red[0].line.dash == "dash"
 
 
 def test_photo_is_downsampled_for_display_only():
@@ -162,91 +66,6 @@ def test_photo_is_downsampled_for_display_only():
     assert max(size) == figures.DISPLAY_MAX_SIDE
     decoded = Image.open(io.BytesIO(base64.b64decode(source.split(",", 1)[1])))
     assert decoded.format == "JPEG" and decoded.size == size
-
-
-# ----------------------------------------------------------------------------
-# Panel 2
-
-
-def test_feature_map_figure_shape_title_and_winners(features, head):
-    fig = figures.feature_map_figure(features.feature, 3, levels=head.levels)
-    heat = fig.data[0]
-    assert heat.type == "heatmap"
-    assert np.asarray(heat.z).shape == (10, 15)
-    np.testing.assert_allclose(np.asarray(heat.z), features.feature[3].numpy())
-    assert "32 × 10 × 15" in fig.layout.title.text
-    markers = {t.name: t for t in fig.data if t.type == "scatter"}
-    assert set(markers) == {"max of level 1", "max of level 2", "max of level 4"}
-    assert len(markers["max of level 4"].x) == 16
-    level4 = head.levels[2]
-    for r, k, cr, cc, _ in figures.winner_cells(level4, 3):
-        assert (cr, cc) == tuple(level4.winners[3, r, k].tolist())
-        b = level4.bins.bins[r * 4 + k]
-        assert b.rows[0] <= cr < b.rows[1] and b.cols[0] <= cc < b.cols[1]
-        assert float(features.feature[3, cr, cc]) == float(level4.pooled[3, r, k])
-
-
-def test_feature_map_mean_and_max_views(features, head):
-    for channel, expected in (("mean", features.feature.mean(0)), ("max", features.feature.amax(0))):
-        fig = figures.feature_map_figure(features.feature, channel, levels=head.levels)
-        np.testing.assert_allclose(np.asarray(fig.data[0].z), expected.numpy(), rtol=1e-6)
-    # in the channel-max view each marker sits on the bin's maximum of the shown map
-    level = head.levels[1]
-    shown = features.feature.amax(0)
-    for r, k, cr, cc, _ in figures.winner_cells(level, "max"):
-        b = level.bins.bins[r * 2 + k]
-        assert float(shown[cr, cc]) == float(shown[b.rows[0]:b.rows[1], b.cols[0]:b.cols[1]].max())
-
-
-def test_avg_pooling_has_no_winner_markers(features):
-    head = analysis.analyse_head(features, HeadConfig((1, 2), "avg"))
-    fig = figures.feature_map_figure(features.feature, "mean", levels=head.levels, selected=(2, 0, 1))
-    assert [t.type for t in fig.data] == ["heatmap", "scatter"]  # no markers; the level's other bins dotted
-    assert fig.data[1].name == "level 2 bins" and fig.data[1].x.count(None) == 3
-    assert len(fig.layout.shapes) == 1  # the selected bin
-
-
-def test_large_feature_maps_are_block_reduced():
-    fmap = torch.rand(2, 512, 384)
-    fig = figures.feature_map_figure(fmap, "max")
-    z = np.asarray(fig.data[0].z)
-    assert z.size <= figures.MAX_HEATMAP_CELLS
-    assert fig.layout.meta["block"] == 2
-    assert float(z.max()) == pytest.approx(float(fmap.amax(0).max()))
-
-
-# ----------------------------------------------------------------------------
-# Panel 3
-
-
-def test_pooled_level_heatmap_shapes_and_click_targets(features, head):
-    for level in head.levels:
-        fig = figures.pooled_level_heatmap(level, 5, levels=(1, 2, 4))
-        z = np.asarray(fig.data[0].z)
-        assert z.shape == (level.n, level.n)
-        np.testing.assert_allclose(z, level.pooled[5].numpy())
-        clicks = fig.data[1]
-        assert clicks.type == "scatter" and len(clicks.x) == level.n ** 2
-        assert fig.layout.clickmode == "event+select"
-        assert fig.layout.meta == {"figure": "pooled_level_heatmap", "level": level.n, "shape": [level.n, level.n]}
-    fig = figures.pooled_level_heatmap(head.levels[2], "mean", selected=(3, 1))
-    assert len(fig.layout.shapes) == 1 and fig.layout.shapes[0].x0 == 0.5 and fig.layout.shapes[0].y0 == 2.5
-    assert "level 4" in fig.data[1].text[0] and "(row 0, col 0)" in fig.data[1].text[0]
-
-
-def test_pooled_heatmap_for_a_broken_paper_level():
-    features = make_features(h=3, w=4)
-    head = analysis.analyse_head(features, HeadConfig((6,), "max", "paper"))
-    fig = figures.pooled_level_heatmap(head.levels[0], "mean")
-    assert fig.layout.meta["shape"] == [0, 0]
-    assert fig.layout.annotations[0].text.replace("<br>", " ").startswith("No bins. Level 6 under the paper rule")
-
-
-def test_selection_to_bin():
-    assert figures.selection_to_bin(4, [{"x": 2, "y": 3, "point_index": 14}]) == (4, 3, 2)
-    assert figures.selection_to_bin(4, [{"x": 1.0, "y": 0.0}, {"x": 3, "y": 1}]) == (4, 1, 3)
-    assert figures.selection_to_bin(4, []) is None
-    assert figures.selection_to_bin(4, [{"x": None, "y": 1}]) is None
 
 
 def test_spp_vector_figure_marks_every_level_segment(features, head):
@@ -350,7 +169,7 @@ def test_vector_exports_round_trip(features, head):
 
 
 def test_count_numbers_reads_plotly_typed_arrays(features, head):
-    fig = figures.feature_map_figure(features.feature, "mean", levels=head.levels)
+    fig = figures.rule_comparison_figure(head.levels[2].bins, pyramid_bins(10, 15, 4, "paper"))
     assert count_numbers(fig) == count_numbers(json.loads(fig.to_json()))
     assert count_numbers(fig) >= 150
 
@@ -366,13 +185,10 @@ def test_every_figure_stays_under_a_million_numbers_for_a_2048_px_image(stride, 
     sppf = analysis.SPPFComparison(5, (5, 9, 13), branches, True, 0.0, (4 * channels, 1536 // stride, 2048 // stride))
     labels = [[Prediction("x", 0.5, 0)] * 6 for _ in range(6)]
     built = [
-        figures.bins_over_image(image, head.levels, bin_boxes(features, head), selected=(6, 2, 2), show_rf=True),
-        figures.feature_map_figure(features.feature, "mean", levels=head.levels, selected=(6, 2, 2)),
         figures.spp_vector_figure(head),
         figures.sppf_branches_figure(sppf, "max"),
         figures.size_sweep_figure(analysis.size_sweep(features.geometry, head.config.levels, aspect=4 / 3)),
         figures.bin_labels_figure(image, head.levels[0], labels, analysis.level_geometry(features, head.levels[0])),
-        *(figures.pooled_level_heatmap(level, "mean") for level in head.levels),
         figures.rule_comparison_figure(head.levels[0].bins, pyramid_bins(1536 // stride, 2048 // stride, 6, "paper")),
     ]
     for fig in built:

@@ -130,7 +130,7 @@ def test_an_app_session_writes_nothing_to_disk(tmp_path, monkeypatch) -> None:
         at.file_uploader(key="checkpoint").set_value(("lite0.pt", good_ckpt, "application/octet-stream"))
         at.run()
         assert not at.exception and not at.error, [e.value for e in at.error]
-        assert "Pooled activations" in [h.value for h in at.header]
+        assert "Pyramid explorer: bins on the image, feature map, pooled activations" in [h.value for h in at.header]
     finally:
         recorder.active = False
 

@@ -14,8 +14,8 @@ Modules: :mod:`.style` (limits, colours, layout helpers), :mod:`.reduce` (numeri
 
 from .charts import predictions_figure, size_sweep_figure, spp_vector_figure
 from .exports import table_csv, vector_csv, vector_npy_bytes
-from .maps import feature_map_figure, pooled_level_heatmap, rule_comparison_figure, selection_to_bin, sppf_branches_figure
-from .photo import Photo, bin_labels_figure, bins_over_image, photo_source
+from .maps import rule_comparison_figure, sppf_branches_figure
+from .photo import Photo, bin_labels_figure, photo_source
 from .reduce import block_reduce, pooled_range, reduce_channels, vector_envelope, winner_cells
 from .style import (
     DISPLAY_MAX_SIDE,
@@ -31,9 +31,9 @@ from .text import bin_hover, channel_label, overlap_summary
 
 __all__ = [
     "DISPLAY_MAX_SIDE", "MAX_DRAWN_LEVEL", "MAX_FIGURE_NUMBERS", "MAX_HEATMAP_CELLS", "MAX_VECTOR_POINTS", "Channel",
-    "Photo", "bin_hover", "bin_labels_figure", "bins_over_image", "block_reduce", "channel_label", "costs_rows",
-    "feature_map_figure", "level_colour", "overlap_summary", "photo_source", "pooled_level_heatmap", "pooled_range",
-    "predictions_figure", "reduce_channels", "rule_comparison_figure", "selection_to_bin", "size_sweep_figure",
+    "Photo", "bin_hover", "bin_labels_figure", "block_reduce", "channel_label", "costs_rows",
+    "level_colour", "overlap_summary", "photo_source", "pooled_range",
+    "predictions_figure", "reduce_channels", "rule_comparison_figure", "size_sweep_figure",
     "spp_vector_figure", "sppf_branches_figure", "table_csv", "vector_csv", "vector_envelope", "vector_npy_bytes",
     "winner_cells",
 ]

@@ -1,186 +1,31 @@
-"""Heatmaps of feature-map cells: the stage map, the pooled levels, SPPF branches, bin-rule coverage."""
+"""Heatmaps of feature-map cells: the SPPF branches and the bin rules' coverage.
+
+The stage map and the pooled levels are drawn in the browser by the pyramid explorer
+(:mod:`spp_viz.explorer`, :mod:`spp_viz.ui.explorer`)."""
 
 from __future__ import annotations
 
-import textwrap
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import plotly.graph_objects as go
-from torch import Tensor
 
-from ..analysis import LevelResult, Prediction, SPPFComparison
+from ..analysis import SPPFComparison
 from ..bins import LevelBins
-from .reduce import block_reduce, reduce_channels, winner_cells
+from .reduce import block_reduce, reduce_channels
 from .style import (
     DIFFER_COLOUR,
     HEATMAP_SCALE,
-    LABEL_TEXT_MAX_LEVEL,
-    LEGEND_BELOW,
-    LEVEL_SYMBOLS,
-    MAX_DRAWN_LEVEL,
     MAX_HEATMAP_CELLS,
-    SELECTED_COLOUR,
     Channel,
     axis_names,
     axis_refs,
     figure_meta,
-    find_bin,
-    level_colour,
-    panel_height,
     rect_path,
     rgba,
     subplot_row,
 )
-from .text import bin_hover, channel_label
-
-
-def feature_map_figure(
-    feature: Tensor,
-    channel: Channel = "mean",
-    *,
-    levels: Sequence[LevelResult] = (),
-    shown_levels: Sequence[int] | None = None,
-    selected: tuple[int, int, int] | None = None,
-    note: str = "",
-    max_cells: int = MAX_HEATMAP_CELLS,
-) -> go.Figure:
-    """Heatmap of one channel (or the channel mean / max) of the ``(C, h, w)`` map.
-
-    Max pooling: markers on the cell each bin's max came from (one symbol per level). The
-    selected bin's cells are outlined, with its level's other bins dashed. Maps above
-    ``max_cells`` are block-reduced for display, axes still in feature cells.
-    """
-    c, h, w = feature.shape
-    z, f = block_reduce(reduce_channels(feature, channel), max_cells, "max" if channel == "max" else "mean")
-    all_levels = [lv.n for lv in levels]
-    traces: list[dict] = [dict(
-        type="heatmap", z=z, x0=(f - 1) / 2, dx=f, y0=(f - 1) / 2, dy=f, colorscale=HEATMAP_SCALE,
-        colorbar=dict(thickness=12, len=0.75, y=1, yanchor="top"), name="feature map",
-        hovertemplate="cell (row %{y}, col %{x})<br>value %{z:.4g}<extra></extra>" if f == 1 else
-        f"block of {f} × {f} cells around (row %{{y}}, col %{{x}})<br>value %{{z:.4g}}<extra></extra>",
-    )]
-    shapes: list[dict] = []
-    drawn = sorted((lv for lv in levels if lv.n <= MAX_DRAWN_LEVEL and (shown_levels is None or lv.n in shown_levels)),
-                   key=lambda lv: lv.n)
-    for rank, level in enumerate(drawn):
-        cells = winner_cells(level, channel)
-        if not cells:
-            continue
-        colour = level_colour(all_levels, level.n)
-        symbol = LEVEL_SYMBOLS[sorted(set(all_levels)).index(level.n) % len(LEVEL_SYMBOLS)]
-        # coarse levels first and larger, so a cell that wins at several levels shows every marker
-        size = max(6, 10 + 5 * (len(drawn) - 1 - rank) - (2 if level.n > 8 else 0))
-        traces.append(dict(
-            type="scatter", x=[cc for _, _, _, cc, _ in cells], y=[cr for _, _, cr, _, _ in cells], mode="markers",
-            marker=dict(symbol=symbol, size=size, color=colour, line=dict(color="#111", width=1)),
-            name=f"max of level {level.n}", hoverinfo="text",
-            text=[f"level {level.n} bin ({r}, {k}): max at cell (row {cr}, col {cc}) · {why}" for r, k, cr, cc, why in cells],
-        ))
-    if selected is not None:
-        n, row, col = selected
-        chosen = next((lv for lv in levels if lv.n == n), None)
-        found = find_bin(chosen.bins, row, col) if chosen is not None else None
-        if found is not None and chosen is not None:
-            if n <= MAX_DRAWN_LEVEL:  # the selected bin's level, dotted: one trace, not one shape per bin
-                xs, ys = rect_path((b.cols[0] - 0.5, b.rows[0] - 0.5, b.cols[1] - 0.5, b.rows[1] - 0.5)
-                                    for b in chosen.bins.bins if (b.row, b.col) != (row, col))
-                traces.append(dict(type="scatter", x=xs, y=ys, mode="lines",
-                                   line=dict(color=level_colour(all_levels, n), width=1, dash="dot"),
-                                   hoverinfo="skip", name=f"level {n} bins"))
-            b = found[1]
-            shapes.append(dict(type="rect", x0=b.cols[0] - 0.5, x1=b.cols[1] - 0.5, y0=b.rows[0] - 0.5, y1=b.rows[1] - 0.5,
-                               line=dict(color=SELECTED_COLOUR, width=4)))
-    shown_note = f" (shown in {f} × {f} blocks)" if f > 1 else ""
-    layout = dict(
-        xaxis=dict(range=[-0.5, w - 0.5], showgrid=False, zeroline=False, constrain="domain", constraintoward="left",
-                   side="top"),
-        yaxis=dict(range=[h - 0.5, -0.5], showgrid=False, zeroline=False, scaleanchor="x", constrain="domain",
-                   constraintoward="top"),
-        title=dict(text=f"{channel_label(channel, c)} · {c:,} × {h} × {w}{shown_note}{note}", x=0, y=0.99, yanchor="top",
-                   yref="container", font=dict(size=14)),
-        height=panel_height(h / w) + 30, margin=dict(l=4, r=4, t=66, b=4), legend=LEGEND_BELOW,
-        hovermode="closest", meta=figure_meta("feature_map_figure", shape=[c, h, w], block=f),
-    )
-    if shapes:
-        layout["shapes"] = shapes
-    return go.Figure(data=traces, layout=layout)
-
-
-def pooled_level_heatmap(
-    level: LevelResult,
-    channel: Channel = "mean",
-    *,
-    levels: Sequence[int] = (),
-    selected: tuple[int, int] | None = None,
-    zrange: tuple[float, float] | None = None,
-    labels: list[list[Prediction]] | None = None,
-    note: str = "",
-) -> go.Figure:
-    """The ``rows x cols`` pooled values of one level (``LevelResult.pooled`` reduced over channels).
-
-    A transparent marker sits on every cell so a click selects the bin (plotly heatmaps send
-    no selection events); its hover gives the bin, its cells and the value.
-    """
-    c = int(level.pooled.shape[0])
-    rows, cols = level.bins.shape
-    colour = level_colour(levels or [level.n], level.n)
-    title = f"<span style='color:{colour}'>■</span> level {level.n}: {rows} × {cols} bins"
-    meta = figure_meta("pooled_level_heatmap", level=level.n, shape=[rows, cols])
-    if rows * cols == 0:
-        reason = "<br>".join(textwrap.wrap("No bins. " + (level.problem or "Empty level."), 34))
-        return go.Figure(layout=dict(
-            annotations=[dict(text=reason, showarrow=False, x=0.5, y=0.5, align="left", xref="paper", yref="paper",
-                              font=dict(size=11))],
-            xaxis=dict(visible=False), yaxis=dict(visible=False),
-            title=dict(text=title + note, x=0, font=dict(size=13)), height=220, margin=dict(l=4, r=4, t=40, b=4), meta=meta,
-        ))
-    z = reduce_channels(level.pooled, channel)
-    text_cells = max(rows, cols) <= LABEL_TEXT_MAX_LEVEL
-    heatmap = dict(
-        type="heatmap", z=z, x=list(range(cols)), y=list(range(rows)), colorscale=HEATMAP_SCALE, hoverinfo="skip",
-        showscale=False, zmin=zrange[0] if zrange else None, zmax=zrange[1] if zrange else None,
-        texttemplate="%{z:.2f}" if text_cells else None, textfont=dict(size=max(8, 14 - max(rows, cols))),
-        name=f"level {level.n}",
-    )
-    what = channel_label(channel, c)
-    hover = []
-    for b in level.bins.bins:
-        label = labels[b.row][b.col] if labels and b.row < len(labels) and b.col < len(labels[b.row]) else None
-        hover.append(bin_hover(level.n, b.row, b.col, b.index, (*b.rows, *b.cols), None, float(z[b.row, b.col]), what, label))
-    clicks = dict(
-        type="scatter", x=[b.col for b in level.bins.bins], y=[b.row for b in level.bins.bins], mode="markers",
-        marker=dict(symbol="square", size=max(8, 180 // max(rows, cols)), color="rgba(0,0,0,0)", opacity=0.01),
-        selected=dict(marker=dict(opacity=0.01)), unselected=dict(marker=dict(opacity=0.01)),
-        hoverinfo="text", text=hover, hoverlabel=dict(bgcolor=colour, font=dict(color="#111")),
-        name="bins", showlegend=False,
-    )
-    layout = dict(
-        xaxis=dict(range=[-0.5, cols - 0.5], showgrid=False, zeroline=False, dtick=1 if cols <= 8 else None,
-                   constrain="domain", fixedrange=True),
-        yaxis=dict(range=[rows - 0.5, -0.5], showgrid=False, zeroline=False, dtick=1 if rows <= 8 else None,
-                   scaleanchor="x", constrain="domain", fixedrange=True),
-        title=dict(text=title + note, x=0, font=dict(size=13)), height=260, margin=dict(l=4, r=4, t=40, b=4),
-        hovermode="closest", hoverdistance=-1, clickmode="event+select", dragmode=False, meta=meta,
-    )
-    if selected is not None and selected[0] < rows and selected[1] < cols:
-        r, k = selected
-        layout["shapes"] = [dict(type="rect", x0=k - 0.5, x1=k + 0.5, y0=r - 0.5, y1=r + 0.5,
-                                 line=dict(color=SELECTED_COLOUR, width=4))]
-    return go.Figure(data=[heatmap, clicks], layout=layout)
-
-
-def selection_to_bin(n: int, points: Sequence[Mapping[str, Any]]) -> tuple[int, int, int] | None:
-    """A click on a pooled heatmap (``event.selection.points``) -> ``(level, row, col)``."""
-    for point in reversed(list(points)):
-        x, y = point.get("x"), point.get("y")
-        if x is None or y is None:
-            continue
-        try:
-            return n, int(round(float(y))), int(round(float(x)))
-        except (TypeError, ValueError):
-            continue
-    return None
+from .text import channel_label
 
 
 def sppf_branches_figure(sppf: SPPFComparison, channel: Channel = "mean", *, note: str = "",

@@ -1,33 +1,27 @@
-"""Figures drawn over the photo: pyramid bins, the selected bin and its receptive field, bin labels."""
+"""Figures drawn over the photo: the photo itself (a cached JPEG data URI) and each bin's top-1 label.
+
+The pyramid's bins over the photo are drawn in the browser by the pyramid explorer
+(:mod:`spp_viz.explorer`, :mod:`spp_viz.ui.explorer`)."""
 
 from __future__ import annotations
 
 import base64
 import io
-from typing import Any, Mapping, Sequence
+from typing import Sequence
 
 import plotly.graph_objects as go
 from PIL import Image
 
 from ..analysis import LevelResult, Prediction
 from ..bins import BinGeometry
-from .reduce import reduce_channels
 from .style import (
-    DIFFER_COLOUR,
     DISPLAY_MAX_SIDE,
     LEGEND_BELOW,
-    MAX_DRAWN_LEVEL,
-    RF_COLOUR,
-    SELECTED_COLOUR,
-    Channel,
     figure_meta,
-    inset,
     level_colour,
     panel_height,
     rect_path,
-    rgba,
 )
-from .text import bin_hover, channel_label, rf_hover, rf_legend
 
 
 def photo_source(image: Image.Image, max_side: int = DISPLAY_MAX_SIDE, quality: int = 85) -> tuple[str, tuple[int, int]]:
@@ -62,104 +56,6 @@ def photo_parts(image: Image.Image, max_side: int, photo: Photo | None = None) -
         hovermode="closest", hoverdistance=-1, dragmode=False, legend=LEGEND_BELOW,
     )
     return trace, layout
-
-
-def bins_over_image(
-    image: Image.Image,
-    levels: Sequence[LevelResult],
-    geometry: Mapping[int, Sequence[BinGeometry]],
-    *,
-    channel: Channel = "mean",
-    shown_levels: Sequence[int] | None = None,
-    selected: tuple[int, int, int] | None = None,
-    show_rf: bool = False,
-    global_context: bool = False,
-    bin_labels: Mapping[int, list[list[Prediction]]] | None = None,
-    note: str = "",
-    max_side: int = DISPLAY_MAX_SIDE,
-    photo: Photo | None = None,
-) -> go.Figure:
-    """The photo with every shown level's bins, in image pixels from the engine's geometry.
-
-    ``geometry[n]`` is :func:`spp_viz.analysis.level_geometry` of level n (a level without it is
-    not drawn). Each bin is a semi-transparent filled polygon carrying its hover text, so bins
-    that share feature cells (adaptive overlap) show as darker bands; each level's outlines are
-    inset a little so coincident edges stay visible. Paper-rule bins that differ from the
-    adaptive ones are dashed red; the selected bin is thick white, and with ``show_rf`` its
-    theoretical receptive field (``BinGeometry.rf_box``, padding included) is dotted cyan.
-    """
-    photo_trace, layout = photo_parts(image, max_side, photo)
-    width, height = image.size
-    all_levels = [lv.n for lv in levels]
-    shown = sorted((lv for lv in levels if lv.n <= MAX_DRAWN_LEVEL and lv.n in geometry
-                    and (shown_levels is None or lv.n in shown_levels)), key=lambda lv: lv.n)
-    px_per_display = max(width, height) / min(max_side, max(width, height))
-    traces: list[dict] = [photo_trace]  # plain dicts, validated once by the Figure constructor
-    differing: list[tuple[float, float, float, float]] = []
-    for rank, level in enumerate(shown):
-        margin = (1.5 + 2.5 * rank) * px_per_display
-        traces += _level_traces(level, geometry[level.n], level_colour(all_levels, level.n), margin, channel,
-                                (bin_labels or {}).get(level.n))
-        lookup = {(g.row, g.col): g.box for g in geometry[level.n]}
-        differing += [inset(lookup[rc], margin + 2 * px_per_display) for rc in level.differing if rc in lookup]
-    if differing:
-        xs, ys = rect_path(differing)
-        traces.append(dict(type="scatter", x=xs, y=ys, mode="lines", line=dict(color=DIFFER_COLOUR, width=3, dash="dash"),
-                           name="paper rule ≠ adaptive", hoverinfo="skip"))
-    if selected is not None:
-        traces += _selected_on_photo(geometry.get(selected[0], ()), selected, show_rf, global_context)
-    layout.update(
-        title=dict(text=f"Bins of each level on the {width} × {height} input{note}", x=0, font=dict(size=14)),
-        meta=figure_meta("bins_over_image", levels=[lv.n for lv in shown], selected=list(selected) if selected else None),
-    )
-    return go.Figure(data=traces, layout=layout)
-
-
-def _level_traces(level: LevelResult, bins: Sequence[BinGeometry], colour: str, margin: float, channel: Channel,
-                  labels: list[list[Prediction]] | None) -> list[dict]:
-    """One level: its outlines (one trace) and one hoverable filled polygon per bin."""
-    values = reduce_channels(level.pooled, channel) if level.pooled.numel() else None
-    rows, cols = level.bins.shape
-    group = f"level {level.n}"
-    xs, ys = rect_path(inset(g.box, margin) for g in bins)
-    traces: list[dict[str, Any]] = [dict(type="scatter", x=xs, y=ys, mode="lines", line=dict(color=colour, width=2),
-                   name=f"level {level.n} ({rows} × {cols})", legendgroup=group, hoverinfo="skip")]
-    fill, what = rgba(colour, 0.10), channel_label(channel)
-    for g in bins:
-        value = float(values[g.row, g.col]) if values is not None and g.row < values.shape[0] and g.col < values.shape[1] else None
-        label = labels[g.row][g.col] if labels and g.row < len(labels) and g.col < len(labels[g.row]) else None
-        box = g.box
-        traces.append(dict(
-            type="scatter", x=[box.x0, box.x1, box.x1, box.x0, box.x0], y=[box.y0, box.y0, box.y1, box.y1, box.y0],
-            fill="toself", fillcolor=fill, mode="none", hoveron="fills", hoverinfo="text",
-            text=bin_hover(level.n, g.row, g.col, g.index, g.cells, box, value, what, label),
-            hoverlabel=dict(bgcolor=colour, font=dict(color="#111")), legendgroup=group, showlegend=False,
-            name=f"L{level.n} ({g.row},{g.col})",
-        ))
-    return traces
-
-
-def _selected_on_photo(bins: Sequence[BinGeometry], selected: tuple[int, int, int], show_rf: bool,
-                       global_context: bool) -> list[dict]:
-    """The selected bin's outline (black under white) and, with ``show_rf``, its receptive field."""
-    n, row, col = selected
-    found = next((g for g in bins if (g.row, g.col) == (row, col)), None)
-    if found is None:
-        return []
-    xs, ys = rect_path([(found.box.x0, found.box.y0, found.box.x1, found.box.y1)])
-    traces: list[dict[str, Any]] = [
-        dict(type="scatter", x=xs, y=ys, mode="lines", line=dict(color="#000", width=7), hoverinfo="skip", showlegend=False),
-        dict(type="scatter", x=xs, y=ys, mode="lines", line=dict(color=SELECTED_COLOUR, width=4), hoverinfo="skip",
-             name=f"selected: level {n} ({row}, {col})"),
-    ]
-    if show_rf:
-        rf = found.rf_box
-        xs, ys = rect_path([(rf.x0, rf.y0, rf.x1, rf.y1)])
-        traces.append(dict(
-            type="scatter", x=xs, y=ys, mode="lines", line=dict(color=RF_COLOUR, width=3, dash="dot"),
-            name=rf_legend(global_context), hoverinfo="text", hoveron="points", text=rf_hover(row, col, rf, global_context),
-        ))
-    return traces
 
 
 def bin_labels_figure(image: Image.Image, level: LevelResult, labels: list[list[Prediction]],

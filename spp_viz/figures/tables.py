@@ -11,26 +11,29 @@ from ..scales import ScaleRow
 from .text import milliseconds, times
 
 COST_COLUMNS = ("head", "output shape", "output numbers", "params (with 1x1 convs)", "FLOPs (convs)",
-                "pool ms (median)", "total ms (median)")
+                "pool ms (median)", "total ms (median)", "timed on")
 
 
 def costs_rows(sppf: SPPFComparison) -> list[dict[str, object]]:
     """One row per timed head (``SPPFComparison.costs``): SPPF, YOLOv5's parallel SPP and the
     current SPP head. ``pool ms`` times the parameter-free pooling alone, ``total ms`` the whole
-    module with its 1 × 1 convs (for classic SPP both are the same call)."""
+    module with its 1 × 1 convs (for classic SPP both are the same call); NaN until measured,
+    ``timed on`` the device the medians were measured on (None until then)."""
     return [dict(zip(COST_COLUMNS, (
         cost.name, " × ".join(str(s) for s in cost.output_shape), math.prod(cost.output_shape), cost.params, cost.flops,
-        round(cost.pool_ms, 3), round(cost.total_ms, 3),
+        round(cost.pool_ms, 3), round(cost.total_ms, 3), cost.device,
     ))) for cost in sppf.costs]
 
 
-def family_rows(family: FamilyComparison) -> list[dict[str, str]]:
-    """One row per head, every cell a string (no empty cells)."""
+def family_rows(family: FamilyComparison, measuring: bool = False) -> list[dict[str, str]]:
+    """One row per head, every cell a string (no empty cells); a latency not there yet reads
+    "measuring…" while the page measures, else "not measured"."""
     return [{
         "head": r.id, "name": r.name, "output": times(*r.output_shape),
         "fixed length": "yes" if r.fixed_length else "no", "params": f"{r.params:,}",
-        "GFLOPs": f"{r.flops / 1e9:.3f}", "pool ms": milliseconds(r.pool_ms),
-        "total ms": milliseconds(r.total_ms) + (" (untrained convs)" if r.untrained else " (no convs)"),
+        "GFLOPs": f"{r.flops / 1e9:.3f}", "pool ms": milliseconds(r.pool_ms, measuring),
+        "total ms": milliseconds(r.total_ms, measuring) + (" (untrained convs)" if r.untrained else " (no convs)"),
+        "timed on": r.pool_latency.device if r.pool_latency else ("measuring…" if measuring else "not measured"),
         "branch RF, cells": ", ".join(f"{b.name}: {b.rf_cells[0]}×{b.rf_cells[1]}" for b in r.branches),
         "branch RF, px": ", ".join(f"{b.rf_pixels[0]}×{b.rf_pixels[1]}" + (" (whole image)" if b.whole_image else "")
                                    for b in r.branches),
@@ -45,9 +48,10 @@ def prediction_rows(predictions: tuple[Prediction, ...]) -> list[dict[str, str]]
 def scale_rows(rows: list[ScaleRow]) -> list[dict[str, str]]:
     """One row per working size: what stays (SPP's length) and what changes."""
     return [{
-        "input": f"{r.size[0]}×{r.size[1]}", "feature map": "×".join(map(str, r.feature_map)),
+        "input": f"{r.size[0]}×{r.size[1]}" + (" (scaled up)" if r.upscaled else ""), "feature map": "×".join(map(str, r.feature_map)),
         "SPP length": f"{r.spp_length:,}", "SPPF numbers": f"{r.sppf_numbers:,}",
         "cosine to first": f"{r.cosine_to_first:.3f}",
         "top-1": f"{r.predictions[0].label} {r.predictions[0].probability:.1%}" if r.predictions else "no classifier",
         "forward ms": f"{r.forward_ms:.0f}",
+        "forward timed": (f"one run on {r.forward.device}, load {r.forward.load_average:.2f}" if r.forward else "one run"),
     } for r in rows]

@@ -10,7 +10,7 @@ from ..analysis import HeadCost, HeadKind, Prediction
 from ..bins import LevelBins, PixelBox
 from ..erf import ErfResult
 from ..family import FamilyComparison
-from ..timing import UNRELIABLE_TIMINGS
+from ..timing import UNRELIABLE_TIMINGS, SingleRun, method
 from .style import Channel
 
 
@@ -221,7 +221,22 @@ INTRO = (
     "that keep the map's size and multiply its channels by four. Below, a real pretrained network "
     "shows both on a photo: hover any bin, click a pooled cell to follow it back to the image."
 )
-WORKING = "Decoding, running the backbone and timing the heads (once per image and setting)…"
+WORKING = "Decoding and running the backbone (once per image and setting)…"
+MEASURING = "Timing the heads now that the page is drawn…"
+DEVICE_LABEL = "Device"
+DEVICE_HELP = ("Where the backbone and every head run and are timed. The feature map stays on this device; "
+               "latencies are CUDA-event timings on a GPU, perf_counter timings on the CPU.")
+
+
+def measuring_note(labels: Sequence[str]) -> str:
+    """Said where a figure will follow the page: what is being measured, and why not before."""
+    what = ", ".join(dict.fromkeys(labels))
+    return (f"Measuring {what} now that the page is drawn: a timing taken while the page is still being sent "
+            "would not be a measurement.")
+
+
+def measurement_failed(what: str, reason: str) -> str:
+    return f"Measuring {what} failed ({reason}); the rest of the page is unaffected."
 USE_UNTRAINED = "Use untrained weights instead"
 NOTHING_KEPT = "Nothing was kept from this file; pick another image or setting."
 OUT_OF_MEMORY = "Out of memory while analysing this image: choose a smaller working resolution."
@@ -416,8 +431,8 @@ def costs_caption(device: str, costs: Sequence[HeadCost], consistent: bool = Tru
     return ("pool ms: the parameter-free pooling alone (on cv1's C/2 channels, as inside the module); total ms: the "
             "whole module with its 1 × 1 convs (cv1 halves C, cv2 back to C; random weights: the time is real, the values "
             "are not). The SPP row is the pyramid on this page. Medians of interleaved runs on "
-            f"{device} (interleaved timeit blocks), measured before the page was drawn (SPPF once per map, SPP once per pyramid); FLOPs count "
-            f"convs only.{lesson}")
+            f"{device} ({method(device)}), measured after the page was drawn, with nothing else running (SPPF once per map, "
+            f"SPP once per pyramid); FLOPs count convs only.{lesson}")
 
 
 TOP5_TITLE = "ImageNet top-5 for the whole image"
@@ -482,8 +497,8 @@ FAMILY_UNTRAINED = ("The 1 × 1 / 3 × 3 convs of these heads have no pretrained
                     "features, so only the parameter-free pooling branches are drawn, on the real map.")
 FAMILY_TABLE_CAPTION = ("Params: trainable, sum(p.numel()). FLOPs: torch.utils.flop_counter (convs; pooling counts 0). "
                         "Pool ms: the head's own pooling layers on the real map, at the width its pools see; total ms: "
-                        "the whole module. Medians, all heads interleaved, measured once per map, heads, k and n before "
-                        "the page drew. RF: theoretical receptive field of one output cell through each branch.")
+                        "the whole module. Medians, all heads interleaved, on the device in 'timed on', measured once per map, heads, "
+                        "k and n after the page was drawn. RF: theoretical receptive field of one output cell through each branch.")
 FAMILY_QUESTIONS_TITLE = "Questions people ask about these heads"
 
 
@@ -531,9 +546,11 @@ def family_questions(k: int, n: int, latency: str, sppf_vs_elan: str) -> list[st
     ]
 
 
-def milliseconds(value: float) -> str:
-    """A median in ms, or why there is none."""
-    return f"{value:.2f}" if math.isfinite(value) else "not measured"
+def milliseconds(value: float, measuring: bool = False) -> str:
+    """A median in ms, or why there is none (still being measured, or not measured at all)."""
+    if math.isfinite(value):
+        return f"{value:.2f}"
+    return "measuring…" if measuring else "not measured"
 
 
 def family_latency_answer(family: FamilyComparison) -> str:
@@ -557,7 +574,7 @@ def family_elan_answer(family: FamilyComparison) -> str:
 # the effective-receptive-field panel
 ERF_NO_BIN = "Choose a level with bins to see a bin's effective receptive field."
 ERF_HOW = ("Press the button (one backward pass through the backbone); after that the ERF follows "
-           "every bin you click in the pooled heatmaps.")
+           "every bin you select in the pyramid explorer.")
 
 
 def erf_button(level: int, row: int, col: int) -> str:
@@ -587,7 +604,8 @@ def erf_summary(result: ErfResult, untrained: bool) -> str:
 REGION_NO_CLASSIFIER = ("This backbone/stage has no ImageNet classifier to read: the vectors are pooled, "
                         "nothing is classified.")
 REGION_TIMING = ("Pooling time: median of many calls (interleaved timeit blocks); crop-and-rerun: one "
-                 "perf_counter pair around crop, forward and classifier.")
+                 "synchronised run of crop, forward and classifier, with the load average at that moment. Both are "
+                 "measured after the page is drawn.")
 
 
 def region_box_label(key: str) -> str:
@@ -595,14 +613,21 @@ def region_box_label(key: str) -> str:
     return key.removeprefix("region_").upper()
 
 
-def region_pooled(window: tuple[int, int, int, int], pooled_ms: float) -> str:
+def region_pooled(window: tuple[int, int, int, int], pooled_ms: float, device: str | None = None) -> str:
     r0, r1, c0, c1 = window
-    return (f"**Pooled from the shared map** (cells rows {r0}–{r1 - 1}, columns {c0}–{c1 - 1}): "
-            f"{pooled_ms * 1000:.1f} µs")
+    time = f"{pooled_ms * 1000:.1f} µs (median, {device})" if math.isfinite(pooled_ms) else "measuring…"
+    return f"**Pooled from the shared map** (cells rows {r0}–{r1 - 1}, columns {c0}–{c1 - 1}): {time}"
 
 
-def region_recomputed(recompute_ms: float) -> str:
-    return f"**Cropped and rerun** (a full forward pass): {recompute_ms:.1f} ms"
+def region_recomputed(run: SingleRun | None) -> str:
+    if run is None:
+        return "**Cropped and rerun** (a full forward pass): measuring…"
+    return f"**Cropped and rerun** (a full forward pass): {single_run(run)}"
+
+
+def single_run(run: SingleRun) -> str:
+    """A one-shot time as what it is: one run, where, and how busy the machine was."""
+    return f"{run.ms:.1f} ms (one run on {run.device}, load average {run.load_average:.2f})"
 
 
 def region_length(length: int) -> str:
@@ -611,6 +636,7 @@ def region_length(length: int) -> str:
 
 # the scales panel
 SCALES_HOW = "One forward pass per size; the result is cached for this image, backbone and pyramid."
+SCALES_QUEUED = "The scales run right after this page is drawn, so their forward times are taken on a quiet page."
 
 
 def scales_button(sizes: Sequence[int]) -> str:
@@ -623,3 +649,19 @@ def resolution_title(training: tuple[int, int], working: tuple[int, int]) -> str
 
 def resolution_column(size: tuple[int, int], what: str) -> str:
     return f"**At {size[0]}×{size[1]}** ({what})"
+
+
+# serving many users: the waiting line, the replica's name, an upload another replica received
+def waiting_line(ahead: int, waited_s: int) -> str:
+    """One line while a session waits for a slot for its heavy work (it updates as the line moves)."""
+    who = "your analysis starts next" if ahead < 1 else f"{ahead} analys{'is' if ahead == 1 else 'es'} ahead of you"
+    return (f"Waiting for the model: {who} ({waited_s} s so far). The sidebar still works, and the previous "
+            "image's page stays visible below until yours is ready.")
+
+
+def served_by(replica: str) -> str:
+    return f"served by replica {replica}"
+
+
+UPLOAD_LOST = ("Your upload is not on this server (another replica took over this page, and uploads are kept only in "
+               "the memory of the one that received them): upload the image again.")

@@ -11,12 +11,14 @@ from .. import analysis, report
 from ..figures import exports, text
 from . import state
 from .pipeline import PageModel
+from .serving import replica_name
 
 
 def report_json(page: PageModel) -> str:
-    """The page's JSON report: ``report.build_report`` on the cached pieces, as the CLI's."""
+    """The page's JSON report: ``report.build_report`` on the cached pieces, as the CLI's, with
+    ``served_by`` naming this replica."""
     return json.dumps(report.build_report(page.decoded, page.backbone, page.features, page.head, page.sppf,
-                                          page.predictions, page.timings_ms))
+                                          page.predictions, page.timings_ms, served_by=replica_name()))
 
 
 def downloads(page: PageModel) -> None:

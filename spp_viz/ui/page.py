@@ -15,14 +15,16 @@ import streamlit as st
 from ..backbones import BackboneError, WeightsUnavailableError
 from ..figures import text
 from ..images import ImageDecodeError
-from . import state
+from . import measure, state
 from .downloads import downloads, provenance
 from .header import intro, summary
 from .panels import PANELS, Panel
 from .pipeline import PageModel, build_page
+from .serving import lost_upload_notice, replica_caption
 from .sidebar import Controls, channel_control, sidebar
 from .state import Source
-from .view import current_view, view_controls
+from .view import current_view
+from .waiting import admission_scope
 
 LOG = logging.getLogger("spp_viz.app")  # unexpected errors go to the server log, never to the page
 
@@ -31,12 +33,20 @@ def main() -> None:
     """The whole app, top to bottom (``app.py`` calls this)."""
     st.set_page_config(page_title=text.APP_TITLE, page_icon="🔲", layout="wide")
     state.count_run(state.KEY_FULL_RUNS)
+    # Every run draws the same elements in the same places: an element that appears in some runs
+    # only (the second phase's spinner, a notice) goes into a slot present in all of them, or every
+    # element after it would be a new element to the browser and be remounted (the explorer too).
+    second_phase(st.empty())
     controls = sidebar()
     intro()
-    if controls.levels_error:
-        st.error(text.levels_error(controls.levels_error, controls.config.levels))
+    with st.container():
+        lost_upload_notice()
+        if controls.levels_error:
+            st.error(text.levels_error(controls.levels_error, controls.config.levels))
     page = _build(controls)
     if page is None:
+        replica_caption()
+        measure.ready_signal()
         return
     channel_control(page.features.shape[0])
     try:
@@ -49,12 +59,33 @@ def main() -> None:
     except Exception as exc:  # a display bug must not show a traceback either
         LOG.exception("drawing failed")
         st.error(text.unexpected_drawing(type(exc).__name__))
+    replica_caption()
+    measure.ready_signal()
+
+
+def second_phase(slot) -> None:
+    """When the browser has drawn the last run's page, run the measurements it asked for first,
+    before anything of this run is drawn (the page stays on screen meanwhile; ``slot``, an
+    ``st.empty`` at the top of every run, holds the spinner and any waiting line, then is cleared)."""
+    if not measure.drawn():
+        measure.clear()
+        return
+    try:
+        # nothing is drawn meanwhile (the panels' notes already say what is measured): a line or a
+        # spinner at the top would move and repaint the whole page while the heads are timed
+        with slot.container(), admission_scope("measure"):
+            measure.run_requested()
+        slot.empty()
+    except MemoryError:
+        slot.error(text.OUT_OF_MEMORY)
+    finally:
+        measure.clear()
 
 
 def _build(controls: Controls) -> PageModel | None:
     """The page model, or one sentence (and None) when the image or model cannot be used."""
     try:
-        with st.spinner(text.WORKING):
+        with admission_scope("analysis"), st.spinner(text.WORKING):
             return build_page(controls)
     except WeightsUnavailableError as exc:
         st.error(text.literal(str(exc)))
@@ -83,13 +114,12 @@ def render_panels(page: PageModel, panels: Sequence[Panel]) -> None:
 
 @st.fragment
 def selection_fragment(page: PageModel, panels: list[Panel]) -> None:
-    """Reruns alone on a bin click, a change of the levels to draw or the receptive-field toggle.
+    """Reruns alone when the pyramid explorer selects a bin (a click or a key).
 
     ``page`` is the model of the last full run: a fragment rerun gets the same arguments, and
     the model only changes on a full run. The selection itself is read from session state.
     """
     runs = state.count_run(state.KEY_FRAGMENT_RUNS)
-    view_controls(page)
     view = current_view(page)
     with st.container(key="selection_text"):
         st.markdown(text.selection_line(view.selected, view.chosen_by_user))

@@ -15,6 +15,7 @@ import streamlit as st
 from ..analysis import HeadConfig
 from ..backbones import REGISTRY, weights_status
 from ..defaults import BIN_RULES, POOL_TYPES, WEIGHT_CHOICES
+from ..devices import default_device, device_choices
 from ..figures import MAX_DRAWN_LEVEL, text
 from . import state
 from .state import Source
@@ -56,6 +57,7 @@ class Controls:
     stage: str
     weights: str
     checkpoint: CheckpointInput | None
+    device: str = "cpu"  # where the model and every head run: cpu, or cuda:N when PyTorch has a GPU
 
 
 def sidebar() -> Controls:
@@ -67,8 +69,17 @@ def sidebar() -> Controls:
     return Controls(
         image=image, max_side=int(st.session_state[state.KEY_MAX_SIDE]), config=config, levels_error=error,
         backbone=st.session_state[state.KEY_BACKBONE], stage=st.session_state[state.KEY_STAGE],
-        weights=st.session_state[state.KEY_WEIGHTS], checkpoint=checkpoint,
+        weights=st.session_state[state.KEY_WEIGHTS], checkpoint=checkpoint, device=_device(),
     )
+
+
+def _device() -> str:
+    """The sidebar's device choice, drawn only when PyTorch can use a GPU (else always ``cpu``)."""
+    choices = device_choices()
+    if len(choices) == 1:
+        return choices[0]
+    st.session_state.setdefault(state.KEY_DEVICE, default_device())
+    return str(st.sidebar.selectbox(text.DEVICE_LABEL, choices, key=state.KEY_DEVICE, help=text.DEVICE_HELP))
 
 
 def _image_section() -> ImageInput | None:

@@ -2,8 +2,8 @@
 
 Every widget key lives here (tests, browser tests and benchmarks find widgets by these keys).
 Defaults are set in session state, not in ``value=``, so callbacks and tests can change them.
-The selected bin is ``(level, row, col)`` in ``st.session_state[KEY_SELECTED]``: a click on a
-pooled cell sets it in a callback, and only the selection fragment reruns.
+The selected bin is ``(level, row, col)`` in ``st.session_state[KEY_SELECTED]``: the pyramid
+explorer's ``selected`` state value sets it in a callback, and only the selection fragment reruns.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ import streamlit as st
 
 from ..backbones import REGISTRY
 from ..defaults import DEFAULT_BACKBONE, DEFAULT_LEVELS, LEVEL_PRESETS
-from ..figures import selection_to_bin
 from ..images import DEFAULT_MAX_SIDE
 
 # sidebar
@@ -32,10 +31,10 @@ KEY_BACKBONE = "backbone"
 KEY_STAGE = "stage"
 KEY_WEIGHTS = "weights"
 KEY_CHECKPOINT = "checkpoint"
+KEY_DEVICE = "device"  # drawn only when PyTorch can use a GPU
 KEY_CHANNEL = "channel"
 # the selection fragment
-KEY_SHOW_LEVELS = "show_levels"
-KEY_SHOW_RF = "show_rf"
+KEY_EXPLORER = "explorer"  # the pyramid explorer component: its state is st.session_state["explorer"]
 KEY_SELECTED = "selected_bin"
 # buttons, downloads and charts
 KEY_USE_UNTRAINED = "use_untrained"
@@ -54,7 +53,7 @@ KEY_SPPF_N = "sppf_n"
 KEY_LABEL_LEVEL = "label_level"
 # widgets whose value code sets (defaults here, presets, a new image's box): see resend_widget_values
 KEYS_SET_BY_CODE = (KEY_USE_CAMERA, KEY_SAMPLE, KEY_MAX_SIDE, KEY_PRESET, KEY_LEVELS, KEY_POOL, KEY_BINS,
-                    KEY_BACKBONE, KEY_STAGE, KEY_WEIGHTS, KEY_CHANNEL, KEY_SHOW_LEVELS, KEY_SHOW_RF,
+                    KEY_BACKBONE, KEY_STAGE, KEY_WEIGHTS, KEY_CHANNEL,
                     KEY_HEADS, KEY_SPPF_K, KEY_SPPF_N, KEY_LABEL_LEVEL, *KEYS_REGION)
 
 
@@ -64,11 +63,6 @@ class Source(str, Enum):
     SAMPLE = "sample"
     UPLOAD = "upload"
     CAMERA = "camera"
-
-
-def pooled_key(n: int) -> str:
-    """The chart key of level ``n``'s pooled heatmap (its click selects a bin)."""
-    return f"pooled_{n}"
 
 
 def preset_options() -> list[str]:
@@ -85,7 +79,7 @@ def init_state(default_sample: str | None) -> None:
     defaults: dict[str, Any] = {
         KEY_USE_CAMERA: False, KEY_LEVELS: levels_text(DEFAULT_LEVELS), KEY_PRESET: CUSTOM_PRESET,
         KEY_POOL: "max", KEY_BINS: "adaptive", KEY_MAX_SIDE: DEFAULT_MAX_SIDE, KEY_BACKBONE: DEFAULT_BACKBONE,
-        KEY_WEIGHTS: "pretrained", KEY_CHANNEL: "mean", KEY_SHOW_RF: False, KEY_SAMPLE: default_sample,
+        KEY_WEIGHTS: "pretrained", KEY_CHANNEL: "mean", KEY_SAMPLE: default_sample,
     }
     for key, value in defaults.items():
         st.session_state.setdefault(key, value)
@@ -137,18 +131,6 @@ def on_backbone() -> None:
 
 def use_untrained() -> None:
     st.session_state[KEY_WEIGHTS] = "untrained"
-
-
-def on_pooled_click(n: int) -> None:
-    """Callback of level ``n``'s heatmap: its newest clicked point becomes the selected bin."""
-    event = st.session_state.get(pooled_key(n))
-    try:
-        points = list(event["selection"]["points"]) if event else []
-    except (KeyError, TypeError):
-        points = []
-    chosen = selection_to_bin(n, points)
-    if chosen is not None:
-        st.session_state[KEY_SELECTED] = chosen
 
 
 def selected_bin() -> tuple[int, int, int] | None:

@@ -7,17 +7,21 @@ from __future__ import annotations
 
 import io
 import re
+import time
 from pathlib import Path
 
 import pytest
 from conftest import PANELS  # tests/conftest.py, shared with the AppTest tests
 from PIL import Image
 
+from spp_viz.devtools.server import IDLE
+
 REPO = Path(__file__).resolve().parents[2]
 ASSETS = REPO / "assets"
-# bins over image, feature map, 3 pooled levels (1,2,4), SPP vector, size sweep, SPPF branches,
-# predictions: the charts every default page has (the rule comparison only appears sometimes).
-MIN_DEFAULT_PLOTS = 9
+# SPP vector, size sweep, SPPF branches, predictions: the Plotly charts every default page has (the
+# rule comparison only appears sometimes); the bins, the map and the pooled levels are the explorer.
+MIN_DEFAULT_PLOTS = 4
+EXPLORER = ".st-key-panel_explorer .spp-explorer"  # the pyramid explorer's root, in its shadow root
 
 pytestmark = pytest.mark.browser
 
@@ -58,8 +62,9 @@ def test_cold_page_shows_every_panel_for_the_sample(app) -> None:
     _assert_no_failure(app)
     # The default pyramid 1,2,4 on EfficientNet-Lite0's 1280 channels: 1280 * 21.
     assert app.main.get_by_text("26,880", exact=True).count() >= 1
+    _explorer_levels(app, "1,2,4")
     for n in (1, 2, 4):
-        assert app.page.locator(f".st-key-pooled_{n} .js-plotly-plot").count() == 1
+        assert app.page.locator(f"{EXPLORER} [data-key='pooled_{n}'] canvas").count() == 1
     app.screenshot("cold_page.png")
 
 
@@ -79,8 +84,8 @@ def test_upload_levels_and_bin_selection(app, photos) -> None:
     # (c) levels 1,2,3: 1280 * (1 + 4 + 9) = 17,920, formatted with a thousands separator.
     app.set_levels("1,2,3")
     app.settle("17,920")
-    app.page.locator(".st-key-pooled_3 .js-plotly-plot").wait_for()
-    assert app.page.locator(".st-key-pooled_4").count() == 0
+    _explorer_levels(app, "1,2,3")
+    assert app.page.locator(f"{EXPLORER} [data-key='pooled_4']").count() == 0
     assert app.main.get_by_text("26,880", exact=True).count() == 0
     app.wait_for_text("Original 517 x 333")  # still the upload, not the sample
     _assert_no_failure(app)
@@ -88,13 +93,11 @@ def test_upload_levels_and_bin_selection(app, photos) -> None:
 
     # (d) a real click inside level 2's heatmap: the bottom-right cell of the 2 x 2 grid.
     # Before any click the caption names the default (strongest) bin of the finest level.
-    app.wait_for_text(re.compile(r"Highlighted: level 3, bin \(\d, \d\) \(strongest bin"))
+    app.wait_for_text(re.compile(r"Selected: level 3, bin \(\d, \d\)"))
     # Row 0 is drawn at the top (image orientation): bottom-right is bin (1, 1).
     _click_pooled_cell(app, 2, 0.75, 0.75, "Selected: level 2, bin (1, 1)")
-    app.wait_for_text("Highlighted: level 2, bin (1, 1) (selected)")
     app.wait_idle()
-    legend = app.page.locator(".st-key-bins_over_image").get_by_text("selected: level 2 (1, 1)")
-    assert legend.count() >= 1
+    assert app.page.locator(EXPLORER).get_attribute("data-selected") == "2,1,1"
     _assert_no_failure(app)
     app.screenshot("selected_bin.png")
 
@@ -233,24 +236,38 @@ def _counter(app, key: str) -> int:
     return int(match.group(1))
 
 
-def _click_pooled_cell(app, level: int, fx: float, fy: float, selected: str) -> int:
-    """Hover, then click a pooled heatmap at a fraction of its plot area, until the selection says
-    ``selected``: a click that lands while Plotly is still redrawing the chart is lost (no
-    event, no rerun), which happened once on two cores still busy with the previous test.
-    Returns how many clicks it took."""
+def _wait_quiet(app, quiet_s: float = 2.0) -> None:
+    """Until the page's measuring run (the browser asks for it once the page is drawn) is over."""
+    deadline = time.monotonic() + 120
+    since = None
+    while time.monotonic() < deadline:
+        quiet = app.page.locator(IDLE).count() > 0 and app.page.locator("[class*='st-key-measuring']").count() == 0
+        since = (since or time.monotonic()) if quiet else None
+        if since is not None and time.monotonic() - since >= quiet_s:
+            return
+        time.sleep(0.2)
+
+
+def _explorer_levels(app, levels: str) -> None:
+    """Wait until the explorer draws the pyramid ``levels`` ("1,2,4")."""
     from playwright.sync_api import expect
 
-    plot_area = app.page.locator(f".st-key-pooled_{level} .js-plotly-plot .nsewdrag").first
+    expect(app.page.locator(EXPLORER)).to_have_attribute("data-levels", levels, timeout=60_000)
+
+
+def _click_pooled_cell(app, level: int, fx: float, fy: float, selected: str) -> int:
+    """Click level ``level``'s pooled view in the explorer at a fraction of its size, until the
+    selection line says ``selected`` (the explorer sends a selection again when a full rerun
+    raced it; a retry covers a click that lands before the view is drawn). Returns the clicks."""
+    from playwright.sync_api import expect
+
+    view = app.page.locator(f"{EXPLORER} [data-key='pooled_{level}'] canvas")
     selection = app.page.locator(".st-key-selection_text")
     for clicks in range(1, 4):
-        plot_area.scroll_into_view_if_needed()
-        box = plot_area.bounding_box()
-        assert box and box["width"] > 20 and box["height"] > 20, box  # the heatmap is drawn at a clickable size
-        x, y = box["x"] + fx * box["width"], box["y"] + fy * box["height"]
-        app.page.mouse.move(x - 5, y - 5)
-        app.page.mouse.move(x, y)
-        app.page.wait_for_timeout(300)
-        app.page.mouse.click(x, y)
+        view.scroll_into_view_if_needed()
+        box = view.bounding_box()
+        assert box and box["width"] > 20 and box["height"] > 20, box  # the view is drawn at a clickable size
+        view.click(position={"x": fx * box["width"], "y": fy * box["height"]})
         try:
             expect(selection).to_contain_text(selected, timeout=20_000)
             return clicks
@@ -263,22 +280,25 @@ def _click_pooled_cell(app, level: int, fx: float, fy: float, selected: str) -> 
 def test_bin_click_reruns_only_the_selection_fragment(app) -> None:
     from playwright.sync_api import expect
 
+    _explorer_levels(app, "1,2,4")
+    _wait_quiet(app)
     full, fragment = _counter(app, "full_runs"), _counter(app, "fragment_runs")
+    redraws = app.page.locator(EXPLORER).get_attribute("data-server-redraws")
     clicks = _click_pooled_cell(app, 2, 0.25, 0.75, "level 2, bin (1, 0)")  # bottom-left: bin (1, 0)
     app.wait_idle()
     fragment_after = _counter(app, "fragment_runs")
     assert 1 <= fragment_after - fragment <= clicks  # one fragment rerun per click that reached the server
     assert _counter(app, "full_runs") == full  # the dimension table, SPPF panel and downloads were not redrawn
-    expect(app.page.locator(".st-key-bins_over_image")).to_contain_text("selected: level 2 (1, 0)")
-    # the receptive-field toggle lives in the fragment too: it reruns only the fragment
-    app.page.locator(".st-key-show_rf").get_by_text("Show the receptive field").click()
-    expect(app.page.locator(".st-key-fragment_runs")).to_contain_text(f"{fragment_after + 1} time")
-    expect(app.page.locator(".st-key-bins_over_image")).to_contain_text("receptive field")
-    app.wait_idle()
-    assert _counter(app, "full_runs") == full
+    assert app.page.locator(EXPLORER).get_attribute("data-server-redraws") == redraws  # nor the explorer
+    # the receptive-field toggle lives in the browser: no rerun at all
+    app.page.locator(f"{EXPLORER} input[data-control='rf']").check()
+    expect(app.page.locator(EXPLORER)).to_have_attribute("data-rf", "1")
+    app.page.wait_for_timeout(1000)
+    assert (_counter(app, "full_runs"), _counter(app, "fragment_runs")) == (full, fragment_after)
     # a levels change is a full rerun: both counters move
     app.set_levels("1,2")
     expect(app.page.locator(".st-key-full_runs")).to_contain_text(f"{full + 1} time", timeout=60_000)
+    _explorer_levels(app, "1,2")
     _assert_no_failure(app)
 
 

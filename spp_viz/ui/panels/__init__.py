@@ -2,7 +2,7 @@
 
 A panel is one function of the :class:`~spp_viz.ui.pipeline.PageModel`; the page draws its
 title as a header, then calls it. Consecutive panels with ``selection_fragment=True`` run
-together inside one ``st.fragment``: a click on a pooled cell reruns only them. A panel with
+together inside one ``st.fragment``: a bin selected in the pyramid explorer reruns only them. A panel with
 ``beside_previous=True`` is drawn in a column next to the panel before it.
 """
 
@@ -29,9 +29,8 @@ class Panel:
 
 
 PANELS: list[Panel] = [
-    Panel("bins_on_image", "Pyramid bins on the image", pyramid.bins_on_image, selection_fragment=True),
-    Panel("feature_map", "Feature map", pyramid.feature_map, selection_fragment=True, beside_previous=True),
-    Panel("pooled", "Pooled activations", pyramid.pooled_activations, selection_fragment=True),
+    Panel("explorer", "Pyramid explorer: bins on the image, feature map, pooled activations", pyramid.pyramid_explorer,
+          selection_fragment=True),
     Panel("erf", "Effective receptive field of the bin", erf_panels.erf_panel, selection_fragment=True),
     Panel("dimensions", "Output dimensions", dimensions.output_dimensions),
     Panel("sppf", "SPP vs SPPF", sppf.spp_vs_sppf),

@@ -1,7 +1,7 @@
-"""The "Pyramid-pooling family" panel (issue 9): every chosen head on the current feature map.
+"""The "Pyramid-pooling family" panel: every chosen head on the current feature map.
 
-The numbers are ``page.family``: measured by the pipeline before any panel drew, cached per
-feature map + heads + k + n. This module draws the widgets (keys ``heads``, ``sppf_k``,
+The numbers are ``page.family``: shapes, parameters, FLOPs and equalities from the first phase,
+latencies from the second (once the page is drawn), cached per feature map + heads + k + n. This module draws the widgets (keys ``heads``, ``sppf_k``,
 ``sppf_n``; their new values take effect on the rerun they trigger), a table, a cost chart
 (``layout.meta["figure"] == "family_costs_figure"``), each head's pooling branches
 (``family_branches_figure``), the equalities, and one sentence per head.
@@ -19,6 +19,7 @@ from ...figures.tables import family_rows
 from ...heads.registry import REGISTRY
 from .. import state
 from ..pipeline import PageModel, family_maps
+from .sppf import measuring_note
 
 
 def family_panel(page: PageModel) -> None:
@@ -30,12 +31,15 @@ def family_panel(page: PageModel) -> None:
         chosen = (outcome.request.k, outcome.request.n) != (SPPF_DEFAULT_K, SPPF_DEFAULT_N)
         (st.error if chosen else st.info)(text.family_error(outcome.error))
         return
+    if outcome is not None and outcome.pending:
+        measuring_note(page, "family")
+        return
     if outcome is None or outcome.comparison is None:
         st.info(text.FAMILY_NO_HEADS)
         return
     family = outcome.comparison
     st.info(text.FAMILY_UNTRAINED)
-    st.dataframe(family_rows(family), hide_index=True, key="family_table")
+    st.dataframe(family_rows(family, measuring=bool(page.measuring)), hide_index=True, key="family_table")
     st.caption(text.FAMILY_TABLE_CAPTION)
     st.plotly_chart(family_costs_figure(family, page.untrained), key="family_costs", config=CHART_CONFIG)
     st.markdown("\n".join(text.family_equality(e.head, e.other, e.claim, e.equal, e.max_abs_diff)

@@ -1,8 +1,9 @@
-"""The "Region pooling" panel (issue 10): SPP-net's detection idea on the shared feature map.
+"""The "Region pooling" panel: SPP-net's detection idea on the shared feature map.
 
 A box (number inputs, working-image pixels) is pooled from the map the page already computed and
 classified from its 1 x 1 average level; side by side, the box is cropped and the whole backbone
 reruns on it. Both top-5s and both times: pooling a window is microseconds, a forward pass is not.
+The times and the crop-and-rerun follow once the page is drawn (the second phase).
 """
 
 from __future__ import annotations
@@ -32,9 +33,9 @@ def region_panel(page: PageModel) -> None:
         return
     st.plotly_chart(region_figure(result, page.photo, (w, h)), key="region_box", config=CHART_CONFIG)
     left, right = st.columns(2)
-    left.markdown(text.region_pooled(result.window, result.pooled_ms))
+    left.markdown(text.region_pooled(result.window, result.pooled_ms, result.pooled_device))
     left.dataframe(prediction_rows(result.predictions), hide_index=True, key="region_pooled")
-    right.markdown(text.region_recomputed(result.recompute_ms))
+    right.markdown(text.region_recomputed(result.recompute))
     right.dataframe(prediction_rows(result.recompute_predictions), hide_index=True, key="region_recomputed")
     if not result.predictions:
         st.info(text.REGION_NO_CLASSIFIER)

@@ -1,6 +1,7 @@
-"""The "Scales" panel (issue 10): the same image at several working sizes, on demand.
+"""The "Scales" panel: the same image at several working sizes, on demand.
 
-One forward pass per size (with a progress bar), cached per image, backbone and pyramid: SPP's
+One forward pass per size, run right after the page that asked for them is drawn (their forward
+times are then taken on a quiet page), cached per image, backbone and pyramid: SPP's
 length stays, SPPF's output grows, the SPP vector drifts (cosine to the smallest size), the top-1
 may change. :func:`training_resolution_block` (drawn in "What the backbone sees") puts the classifier's
 training resolution (224 px) next to the working size.
@@ -15,6 +16,7 @@ from ...figures.style import CHART_CONFIG
 from ...figures.tables import prediction_rows, scale_rows
 from ...figures.views import scales_figure
 from ...scales import DEFAULT_SCALE_SIZES, scale_sizes
+from ..measure import Failed
 from ..pipeline import PageModel, scales, training_resolution
 
 KEY_SCALES_RUN = "scales_run"
@@ -27,9 +29,13 @@ def scales_panel(page: PageModel) -> None:
         st.caption(text.SCALES_HOW)
         return
     st.session_state[f"{KEY_SCALES_RUN}_done"] = True
-    bar = st.progress(0.0)
-    rows = scales(page, sizes, lambda done, total: bar.progress(done / total))
-    bar.empty()
+    rows = scales(page, sizes)
+    if rows is None:
+        st.info(text.SCALES_QUEUED)
+        return
+    if isinstance(rows, Failed):
+        st.error(text.measurement_failed("the scales", rows.message))
+        return
     st.dataframe(scale_rows(rows), hide_index=True, key="scales_table")
     st.plotly_chart(scales_figure(rows), key="scales_chart", config=CHART_CONFIG)
 

@@ -1,4 +1,5 @@
-"""Panel 5: SPP vs SPPF on this map: the cascade's branches, equality, receptive fields, costs."""
+"""SPP vs SPPF on this map: the cascade's branches, equality, receptive fields, costs (timed once the
+page is drawn: until then the latency cells are empty and the panel says what is being measured)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from ... import figures
 from ...figures import text
 from ...figures.style import CHART_CONFIG
 from .. import state
+from ..measure import MEASURING_KEY
 from ..pipeline import PageModel, sppf_figure
 
 
@@ -31,13 +33,25 @@ def spp_vs_sppf(page: PageModel) -> None:
 
 
 def _costs(page: PageModel) -> None:
-    """Pool-only and whole-module latency side by side, timed before the page was drawn."""
+    """Parameters, FLOPs, pool-only and whole-module latency side by side, measured after the page
+    was drawn (until then, what is being measured)."""
+    if not page.sppf.costs:
+        measuring_note(page, "sppf")
+        return
     number = st.column_config.NumberColumn(format="localized")
     ms = st.column_config.NumberColumn(format="%.3f")
     st.dataframe(figures.costs_rows(page.sppf), hide_index=True, key="sppf_costs", column_config={
         "head": st.column_config.TextColumn(width="medium"), "output numbers": number,
         "params (with 1x1 convs)": number, "FLOPs (convs)": number, "pool ms (median)": ms, "total ms (median)": ms,
+        "timed on": st.column_config.TextColumn(),
     })
     if not page.sppf.timings_consistent:
         st.warning(text.TIMINGS_UNRELIABLE)
-    st.caption(text.costs_caption(str(page.backbone.device), page.sppf.costs, page.sppf.timings_consistent))
+    device = next((cost.device for cost in page.sppf.costs if cost.device), str(page.features.device))
+    st.caption(text.costs_caption(device, page.sppf.costs, page.sppf.timings_consistent))
+
+
+def measuring_note(page: PageModel, panel: str) -> None:
+    """What the second phase will measure, in a container keyed ``measuring_<panel>`` (gone once it has)."""
+    with st.container(key=f"{MEASURING_KEY}_{panel}"):
+        st.info(text.measuring_note(page.measuring or ("the heads",)), icon="⏱️")

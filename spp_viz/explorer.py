@@ -1,0 +1,216 @@
+"""The pyramid explorer's payload: everything the browser needs to draw the linked views.
+
+The browser draws the photo with every level's bins, the feature map and the pooled levels
+from one compact payload, made of parts with ids (the photo, the map under a channel view,
+one level). A part already sent to this browser is named by its id only, so a change of the
+pyramid sends just the new levels. Every number is taken from the engine:
+:func:`spp_viz.analysis.level_geometry` for boxes (as in ``report.bins_json``),
+``LevelResult.pooled`` / ``winners`` for values and winning cells, the stage's
+:class:`~spp_viz.bins.AxisSpans` for a cell's pixels and receptive field.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from dataclasses import asdict, dataclass, field
+from typing import Any, Sequence
+
+import numpy as np
+
+from .analysis import FeatureResult, LevelResult
+from .bins import AxisSpans, BinGeometry
+from .figures.reduce import block_reduce, reduce_channels, winner_cells
+from .figures.style import MAX_DRAWN_LEVEL, MAX_HEATMAP_CELLS, Channel, level_colour
+from .figures.text import channel_label
+
+
+@dataclass(frozen=True)
+class ExplorerBin:
+    """One bin: position, feature cells ``[r0, r1, c0, c1]``, pixel and receptive-field boxes
+    ``[x0, y0, x1, y1]``, pooled value under the channel view and winning cell (max pooling)."""
+
+    row: int
+    col: int
+    index: int
+    cells: tuple[int, int, int, int]
+    box: tuple[float, float, float, float]
+    rf: tuple[float, float, float, float]
+    value: float | None
+    winner: tuple[int, int] | None
+
+
+@dataclass(frozen=True)
+class ExplorerLevel:
+    """One level's part: its grid (``rows x cols``, which the paper rule may make not n x n)."""
+
+    id: str
+    n: int
+    rows: int
+    cols: int
+    valid: bool
+    colour: str
+    bins: tuple[ExplorerBin, ...]
+
+
+@dataclass(frozen=True)
+class ExplorerMap:
+    """The map under the channel view, float32 little-endian in base64, row-major, ``height x
+    width`` shown cells of ``block x block`` feature cells (1 unless the map is very large)."""
+
+    id: str
+    channel: str
+    label: str
+    channels: int
+    rows: int  # feature cells
+    cols: int
+    height: int  # shown cells
+    width: int
+    block: int
+    lo: float
+    hi: float
+    values: str
+
+
+@dataclass(frozen=True)
+class ExplorerAxis:
+    """One axis of the stage (:class:`~spp_viz.bins.AxisSpans`): cell i covers pixels
+    ``[i*jump, (i+1)*jump)``; its receptive field is ``[offset + i*jump, ... + size)`` clipped to
+    ``[0, read_end)``."""
+
+    offset: float
+    jump: int
+    size: int
+    count: int
+    length: int
+    read_end: int
+
+
+@dataclass(frozen=True)
+class ExplorerPhoto:
+    id: str
+    src: str  # a data URI
+    width: int  # working-resolution pixels (the boxes' coordinates)
+    height: int
+
+
+@dataclass(frozen=True)
+class ExplorerPayload:
+    """The whole view: ``photo``, ``map`` and ``levels`` are the parts; ``sppf`` gives the
+    cascade's ``k`` and ``n`` (windows k, 2k-1, 3k-2, ...)."""
+
+    view: str
+    photo: ExplorerPhoto
+    map: ExplorerMap
+    levels: tuple[ExplorerLevel, ...]
+    axes: tuple[ExplorerAxis, ExplorerAxis]  # rows (y), cols (x)
+    global_context: bool
+    pool: str
+    sppf_k: int
+    sppf_n: int
+    level_ids: tuple[str, ...] = field(default=())
+
+    def parts(self) -> dict[str, Any]:
+        """Every part by id (what :func:`to_json` may leave out when the browser has it)."""
+        return {self.photo.id: self.photo, self.map.id: self.map, **{lv.id: lv for lv in self.levels}}
+
+
+def part_id(*keys: object) -> str:
+    """A short stable id of a part from what it depends on."""
+    return hashlib.sha1(repr(keys).encode()).hexdigest()[:16]
+
+
+def explorer_bins(level: LevelResult, geometry: Sequence[BinGeometry], channel: Channel) -> tuple[ExplorerBin, ...]:
+    """Every bin of ``level`` in ``geometry`` order, its value and winner under ``channel``."""
+    values = reduce_channels(level.pooled, channel) if level.pooled.numel() else None
+    winners = {(r, c): (cr, cc) for r, c, cr, cc, _ in winner_cells(level, channel)}
+    out = []
+    for g in geometry:
+        value = None
+        if values is not None and g.row < values.shape[0] and g.col < values.shape[1]:
+            value = float(values[g.row, g.col])
+        out.append(ExplorerBin(g.row, g.col, g.index, g.cells, (g.box.x0, g.box.y0, g.box.x1, g.box.y1),
+                               (g.rf_box.x0, g.rf_box.y0, g.rf_box.x1, g.rf_box.y1), value, winners.get((g.row, g.col))))
+    return tuple(out)
+
+
+def explorer_level(level: LevelResult, geometry: Sequence[BinGeometry], channel: Channel, all_levels: Sequence[int],
+                   map_id: str, rule: str, pool: str) -> ExplorerLevel:
+    """One level's part; its id names the map, the channel view, the rule and the pooling."""
+    rows, cols = level.bins.shape
+    return ExplorerLevel(part_id("level", map_id, level.n, rule, pool, channel), level.n, rows, cols, level.valid,
+                         level_colour(all_levels, level.n), explorer_bins(level, geometry, channel))
+
+
+def explorer_map(features: FeatureResult, channel: Channel, map_key: object, max_cells: int = MAX_HEATMAP_CELLS) -> ExplorerMap:
+    """The map under ``channel`` (block-reduced above ``max_cells``), taken to the CPU first."""
+    feature = features.feature.detach().cpu()
+    c, h, w = feature.shape
+    z = reduce_channels(feature, channel)
+    shown, block = block_reduce(z, max_cells, "max" if channel == "max" else "mean")
+    shown = np.ascontiguousarray(shown, dtype="<f4")
+    lo, hi = (float(shown.min()), float(shown.max())) if shown.size else (0.0, 1.0)
+    return ExplorerMap(part_id("map", map_key, channel, max_cells), str(channel), channel_label(channel, c), c, h, w,
+                       int(shown.shape[0]), int(shown.shape[1]), block, lo, hi,
+                       base64.b64encode(shown.tobytes()).decode("ascii"))
+
+
+def explorer_axis(spans: AxisSpans) -> ExplorerAxis:
+    read_end = spans.input_length if spans.read_end is None else min(spans.read_end, spans.input_length)
+    return ExplorerAxis(float(spans.offset), int(spans.jump), int(spans.size), int(spans.count), int(spans.input_length),
+                        int(read_end))
+
+
+def build_payload(
+    features: FeatureResult,
+    levels: Sequence[LevelResult],
+    geometry: dict[int, list[BinGeometry]],
+    photo: tuple[str, tuple[int, int]],
+    *,
+    image_key: object,
+    model_key: object = None,
+    channel: Channel = "mean",
+    rule: str = "adaptive",
+    pool: str = "max",
+    sppf_k: int = 5,
+    sppf_n: int = 3,
+) -> ExplorerPayload:
+    """The explorer's payload for the drawable levels (``n <= MAX_DRAWN_LEVEL`` with geometry).
+
+    ``photo`` is ``figures.photo_source(image)`` (cached by the caller); ``image_key`` names
+    the image and working size, ``model_key`` the model (backbone, stage, weights, checkpoint);
+    the map part's id names both.
+    """
+    width, height = features.input_size
+    map_key = (image_key, model_key, features.backbone, features.stage, features.weights)
+    map_part = explorer_map(features, channel, map_key)
+    all_levels = [lv.n for lv in levels]
+    parts = tuple(explorer_level(lv, geometry[lv.n], channel, all_levels, map_part.id, rule, pool)
+                  for lv in levels if lv.n <= MAX_DRAWN_LEVEL and lv.n in geometry)
+    ys, xs = features.spans
+    photo_part = ExplorerPhoto(part_id("photo", image_key), photo[0], int(width), int(height))
+    view = part_id("view", map_part.id, tuple(p.id for p in parts), sppf_k, sppf_n)
+    return ExplorerPayload(view, photo_part, map_part, parts, (explorer_axis(ys), explorer_axis(xs)),
+                           bool(features.geometry.global_context), pool, int(sppf_k), int(sppf_n),
+                           tuple(p.id for p in parts))
+
+
+def to_json(payload: ExplorerPayload, known: frozenset[str] | set[str] = frozenset()) -> dict[str, Any]:
+    """The payload as plain JSON: parts whose id is in ``known`` (already in the browser) are
+    sent as their id alone; ``parts`` holds the others by id."""
+    parts = {pid: asdict(part) for pid, part in payload.parts().items() if pid not in known}
+    return {
+        "view": payload.view, "photo": payload.photo.id, "map": payload.map.id, "levels": list(payload.level_ids),
+        "axes": [asdict(a) for a in payload.axes], "global_context": payload.global_context, "pool": payload.pool,
+        "sppf_k": payload.sppf_k, "sppf_n": payload.sppf_n, "parts": parts,
+    }
+
+
+def sppf_windows(row: int, col: int, k: int, n: int, rows: int, cols: int) -> list[tuple[int, int, int, int]]:
+    """SPPF's windows around cell (row, col): after m stride-1 'same' pools of size k the cell
+    sees ``m*(k-1)+1`` cells per side (k, 2k-1, 3k-2, ...), clipped to the map: ``[r0, r1, c0, c1]``."""
+    out = []
+    for m in range(1, n + 1):
+        half = m * (k - 1) // 2
+        out.append((max(0, row - half), min(rows, row + half + 1), max(0, col - half), min(cols, col + half + 1)))
+    return out

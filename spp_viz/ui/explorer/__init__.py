@@ -1,0 +1,85 @@
+"""The pyramid explorer: one custom component (``st.components.v2``) for the photo with the
+bins, the feature map and the pooled levels, linked and drawn in the browser.
+
+``explorer.js`` (a plain ES module) and ``explorer.css`` ship in this package and are passed
+inline, so nothing is fetched at run time. The server sends the payload of
+:mod:`spp_viz.explorer`; parts this session already sent are named by id only, so a change of
+the pyramid sends just the new levels. Hover, the levels to draw, the receptive-field and the
+SPP/SPPF switches stay in the browser. A click or a key selects a bin: it becomes the
+component's ``selected`` state value, its callback stores it as the selected bin and the
+selection fragment reruns; the same view's data redraws nothing in the browser.
+"""
+
+from __future__ import annotations
+
+from importlib.resources import files
+from typing import Any
+
+import streamlit as st
+
+from ...explorer import ExplorerPayload, build_payload, to_json
+from ...figures.style import Channel
+from .. import state
+from ..pipeline import PageModel
+
+KEY_EXPLORER = state.KEY_EXPLORER
+_SENT = "_explorer_sent"  # ids of the parts this session has sent to the browser
+_PAYLOAD = "_explorer_payload"  # (what it depends on, the payload) of the last run
+
+_ASSETS = files(__package__)
+_MOUNT = st.components.v2.component(
+    "spp_viz_explorer", js=(_ASSETS / "explorer.js").read_text("utf-8"), css=(_ASSETS / "explorer.css").read_text("utf-8"),
+)
+
+
+def payload_for(page: PageModel, channel: Channel) -> ExplorerPayload:
+    """This page's payload, built once per image, map, pyramid, channel view and SPPF k, n."""
+    k, n = int(st.session_state.get(state.KEY_SPPF_K, 5)), int(st.session_state.get(state.KEY_SPPF_N, 3))
+    key = repr((page.image_key, page.backbone_key, page.config, channel, k, n))
+    kept = st.session_state.get(_PAYLOAD)
+    if kept is not None and kept[0] == key:
+        return kept[1]
+    payload = build_payload(page.features, page.head.levels, page.bin_geometry, page.photo, image_key=page.image_key,
+                            model_key=page.backbone_key, channel=channel, rule=page.config.rule, pool=page.config.pool, sppf_k=k, sppf_n=n)
+    st.session_state[_PAYLOAD] = (key, payload)
+    return payload
+
+
+def mount(page: PageModel, channel: Channel, selected: tuple[int, int, int] | None, note: str = "") -> None:
+    """Mount (or update) the explorer; only parts the browser lacks travel. ``note`` is added to
+    the views' titles (e.g. that the weights are untrained)."""
+    payload = payload_for(page, channel)
+    sent: set[str] = st.session_state.setdefault(_SENT, set())
+    data: dict[str, Any] = to_json(payload, sent)
+    data["selected"] = list(selected) if selected else None
+    data["note"] = note
+    sent.update(payload.parts())
+    _MOUNT(key=KEY_EXPLORER, data=data, default={"selected": None}, on_selected_change=on_selected,
+           on_missing_change=on_missing)
+
+
+def _value(name: str) -> Any:
+    value: Any = st.session_state.get(KEY_EXPLORER)
+    return value.get(name) if hasattr(value, "get") else getattr(value, name, None)
+
+
+def chosen_bin(value: Any) -> tuple[int, int, int] | None:
+    """The component's ``selected`` state value, ``{"bin": [level, row, col], "seq": k}``, as a
+    bin (``seq`` counts the browser's selections, so sending one again is a change); None when
+    it is not one."""
+    chosen = value.get("bin") if isinstance(value, dict) else None
+    if isinstance(chosen, (list, tuple)) and len(chosen) == 3 and all(type(v) is int and v >= 0 for v in chosen):
+        return int(chosen[0]), int(chosen[1]), int(chosen[2])
+    return None
+
+
+def on_selected() -> None:
+    """The component's selection becomes the selected bin."""
+    chosen = chosen_bin(_value("selected"))
+    if chosen is not None:
+        state.set_selected_bin(chosen)
+
+
+def on_missing() -> None:
+    """The browser lacks parts (its ``missing`` trigger: a lost message): send every part on this rerun."""
+    st.session_state[_SENT] = set()

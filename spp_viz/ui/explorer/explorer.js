@@ -1,0 +1,534 @@
+// The pyramid explorer: the photo with the bins, the feature map and the pooled levels, linked.
+// A plain ES module (no build step). Streamlit calls the default export with the mount's data
+// on every run; parts (photo, map, levels) are cached by id, so a run that sends only ids
+// draws from the cache and a run with the same view redraws nothing.
+
+const PARTS = new Map(); // part id -> part, for the life of the page
+const INSTANCES = new WeakMap(); // parentElement -> explorer
+const VIRIDIS = ["#440154", "#482878", "#3e4989", "#31688e", "#26828e", "#1f9e89", "#35b779", "#6ece58", "#b5de2b", "#fde725"];
+const SELECTED = "#ffffff";
+const RF = "#00e5ff";
+const SPPF = ["#ff9f1c", "#ff6b6b", "#c77dff", "#4cc9f0", "#80ed99", "#ffd166"];
+
+function lut() {
+  const rgb = VIRIDIS.map((h) => [1, 3, 5].map((i) => parseInt(h.slice(i, i + 2), 16)));
+  const out = new Uint8ClampedArray(256 * 3);
+  for (let i = 0; i < 256; i++) {
+    const t = (i / 255) * (rgb.length - 1), k = Math.min(rgb.length - 2, Math.floor(t)), f = t - k;
+    for (let j = 0; j < 3; j++) out[i * 3 + j] = rgb[k][j] * (1 - f) + rgb[k + 1][j] * f;
+  }
+  return out;
+}
+const LUT = lut();
+
+function colourOf(value, lo, hi) {
+  const i = Math.max(0, Math.min(255, Math.round(((value - lo) / (hi - lo || 1)) * 255)));
+  return `rgb(${LUT[i * 3]},${LUT[i * 3 + 1]},${LUT[i * 3 + 2]})`;
+}
+
+function fmt(v) {
+  if (v === null || v === undefined) return "–";
+  return Math.abs(v) >= 1e4 || (Math.abs(v) < 1e-3 && v !== 0) ? v.toExponential(3) : String(+v.toPrecision(4));
+}
+
+function decodeMap(part) {
+  if (part.floats) return part.floats;
+  const bytes = Uint8Array.from(atob(part.values), (c) => c.charCodeAt(0));
+  part.floats = new Float32Array(bytes.buffer);
+  return part.floats;
+}
+
+function el(tag, attrs = {}, parent = null) {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (k === "text") node.textContent = v; else node.setAttribute(k, v);
+  }
+  if (parent) parent.appendChild(node);
+  return node;
+}
+
+// Geometry ---------------------------------------------------------------------------------
+
+function cellSpan(axis, i0, i1) { // cells [i0, i1) -> pixels through the stride, clipped
+  return [Math.min(axis.length, Math.max(0, i0 * axis.jump)), Math.min(axis.length, Math.max(0, i1 * axis.jump))];
+}
+
+function rfSpan(axis, i0, i1) { // receptive field of cells [i0, i1), clipped to what is read
+  const clip = (a) => Math.min(axis.read_end, Math.max(0, a));
+  return [clip(axis.offset + i0 * axis.jump), clip(axis.offset + (i1 - 1) * axis.jump + axis.size)];
+}
+
+export function sppfWindows(row, col, k, n, rows, cols) { // the same as spp_viz.explorer.sppf_windows
+  const out = [];
+  for (let m = 1; m <= n; m++) {
+    const half = Math.floor((m * (k - 1)) / 2);
+    out.push([Math.max(0, row - half), Math.min(rows, row + half + 1), Math.max(0, col - half), Math.min(cols, col + half + 1)]);
+  }
+  return out;
+}
+
+function binTip(level, b, what) {
+  const [r0, r1, c0, c1] = b.cells;
+  const [x0, y0, x1, y1] = b.box;
+  const win = b.winner ? `winning cell (row ${b.winner[0]}, col ${b.winner[1]})` : "no winning cell (average pooling)";
+  return `level ${level.n}, bin (${b.row}, ${b.col}), index ${b.index}; cells rows ${r0}–${r1 - 1}, cols ${c0}–${c1 - 1} ` +
+    `(${(r1 - r0) * (c1 - c0)} cells); pixels x ${Math.round(x0)}–${Math.round(x1)}, y ${Math.round(y0)}–${Math.round(y1)}; ` +
+    `pooled value (${what}) ${fmt(b.value)}; ${win}`;
+}
+
+// The explorer -----------------------------------------------------------------------------
+
+// The user's view settings and a selection not yet echoed by the server outlive a remount of the
+// component (a full rerun that moves it on the page mounts it afresh).
+const SETTINGS = { mode: "spp", showRf: false, hidden: new Set(), pending: null, resent: 0, seq: 0, selected: null };
+
+class Explorer {
+  get mode() { return SETTINGS.mode; }
+  set mode(v) { SETTINGS.mode = v; }
+  get showRf() { return SETTINGS.showRf; }
+  set showRf(v) { SETTINGS.showRf = v; }
+  get hidden() { return SETTINGS.hidden; }
+  get pending() { return SETTINGS.pending; }
+  set pending(v) { SETTINGS.pending = v; }
+  get resent() { return SETTINGS.resent; }
+  set resent(v) { SETTINGS.resent = v; }
+  get seq() { return SETTINGS.seq; }
+  set seq(v) { SETTINGS.seq = v; }
+  get selected() { return SETTINGS.selected; }
+  set selected(v) { SETTINGS.selected = v; }
+
+  constructor(parent, setStateValue) {
+    this.setStateValue = setStateValue;
+    this.root = el("div", { class: "spp-explorer", "data-hovered": "", "data-selected": "", "data-highlighted": "",
+      "data-server-updates": "0", "data-server-redraws": "0", "data-view": "", "data-levels": "", "data-mode": SETTINGS.mode }, parent);
+    this.latencies = [];
+    this.root.sppExplorer = this;
+    this.hover = null;
+    this.serverSelected = null; this.data = null; this.sendTimer = null;
+    this.controls = el("div", { class: "controls" }, this.root);
+    const views = el("div", { class: "views" }, this.root);
+    this.photoView = this.view(views, "photo", "Pyramid bins on the image");
+    this.mapView = this.view(views, "map", "Feature map");
+    this.pooledRow = el("div", { class: "pooled", "data-testid": "pooled-levels" }, this.root);
+    this.tip = el("div", { class: "tip", role: "tooltip", hidden: "" }, this.root);
+    this.live = el("div", { class: "live", "aria-live": "polite" }, this.root);
+    this.pooledViews = new Map();
+    new ResizeObserver(() => this.layout()).observe(this.root);
+  }
+
+  view(parent, name, title) {
+    const fig = el("figure", { class: `view ${name}`, "data-view": name }, parent);
+    el("figcaption", { text: title }, fig);
+    const canvas = el("canvas", { tabindex: "0", role: "img", "aria-label": title }, fig);
+    const v = { name, fig, canvas, base: document.createElement("canvas"), scale: 1, w: 0, h: 0 };
+    this.listen(v);
+    return v;
+  }
+
+  listen(v) {
+    v.canvas.addEventListener("pointermove", (e) => this.onPointer(v, e, false));
+    v.canvas.addEventListener("pointerleave", (e) => this.setHover(null, e));
+    v.canvas.addEventListener("click", (e) => this.onPointer(v, e, true));
+    v.canvas.addEventListener("keydown", (e) => this.onKey(e));
+  }
+
+  // data from the server ---------------------------------------------------------------------
+  update(data) {
+    this.root.dataset.serverUpdates = String(+this.root.dataset.serverUpdates + 1);
+    for (const [id, part] of Object.entries(data.parts || {})) PARTS.set(id, part);
+    const missing = [data.photo, data.map, ...data.levels].filter((id) => !PARTS.has(id));
+    if (missing.length) return missing;
+    this.syncSelection(data.selected);
+    if (this.data && this.data.view === data.view) { this.data = data; return []; }
+    this.data = data;
+    this.photo = PARTS.get(data.photo); this.map = PARTS.get(data.map);
+    this.levels = data.levels.map((id) => PARTS.get(id));
+    this.root.dataset.serverRedraws = String(+this.root.dataset.serverRedraws + 1);
+    this.root.dataset.view = data.view;
+    this.root.dataset.levels = this.levels.map((l) => l.n).join(",");
+    this.photoView.fig.firstChild.textContent = `Pyramid bins on the ${this.photo.width} × ${this.photo.height} input${data.note || ""}`;
+    this.mapView.fig.firstChild.textContent = `Feature map: ${this.map.label} · ${this.map.channels} × ${this.map.rows} × ${this.map.cols}` +
+      `${this.map.block > 1 ? ` (shown in ${this.map.block} × ${this.map.block} blocks)` : ""}${data.note || ""}`;
+    this.buildControls(); this.buildPooled();
+    if (!this.image || this.imageId !== data.photo) { // the same photo is decoded once
+      this.image = new Image(); this.imageId = data.photo;
+      this.image.onload = () => { this.drawBases(); this.draw(); };
+      this.image.src = this.photo.src;
+    }
+    this.layout();
+    return [];
+  }
+
+  syncSelection(fromServer) { // the server's selection, unless it has not seen ours yet
+    const sel = fromServer ? fromServer.join(",") : "";
+    if (this.pending) {
+      if (sel === this.pending.join(",")) { this.pending = null; this.resent = 0; }
+      else if (this.resent < 3) { this.resent += 1; this.send(this.pending); } // a click lost in a full rerun
+      this.serverSelected = sel;
+      return;
+    }
+    if (sel !== this.serverSelected) { this.serverSelected = sel; this.selected = fromServer; }
+  }
+
+  send(sel) {
+    this.seq += 1;
+    this.setStateValue("selected", { bin: sel, seq: this.seq });
+  }
+
+  buildControls() {
+    this.controls.replaceChildren();
+    const levels = el("fieldset", { class: "levels" }, this.controls);
+    el("legend", { text: "Levels to draw" }, levels);
+    for (const lv of this.levels) {
+      const label = el("label", { style: `color:${lv.colour}` }, levels);
+      const box = el("input", { type: "checkbox", "data-level": String(lv.n) }, label);
+      box.checked = !this.hidden.has(lv.n);
+      box.addEventListener("change", (e) => this.toggleLevel(lv.n, box.checked, e));
+      label.append(` level ${lv.n}`);
+    }
+    const rf = el("label", { class: "rf" }, this.controls);
+    const rfBox = el("input", { type: "checkbox", "data-control": "rf" }, rf);
+    rfBox.checked = this.showRf;
+    rfBox.addEventListener("change", (e) => { this.showRf = rfBox.checked; this.drawBases(); this.draw(e); });
+    rf.append(" Receptive fields");
+    const mode = el("fieldset", { class: "mode" }, this.controls);
+    el("legend", { text: "Hover shows" }, mode);
+    for (const [value, text] of [["spp", "SPP bins"], ["sppf", `SPPF windows (k ${this.data.sppf_k}, n ${this.data.sppf_n})`]]) {
+      const label = el("label", {}, mode);
+      const radio = el("input", { type: "radio", name: "spp-mode", value, "data-control": `mode-${value}` }, label);
+      radio.checked = this.mode === value;
+      radio.addEventListener("change", (e) => { if (radio.checked) this.setMode(value, e); });
+      label.append(` ${text}`);
+    }
+  }
+
+  buildPooled() {
+    this.pooledRow.replaceChildren();
+    this.pooledViews.clear();
+    for (const lv of this.levels) {
+      const fig = el("figure", { class: "view pooled-level", "data-key": `pooled_${lv.n}`, "data-level": String(lv.n) }, this.pooledRow);
+      el("figcaption", { text: `level ${lv.n}: ${lv.rows} × ${lv.cols} bins${lv.valid ? "" : " (not n × n)"}`,
+        style: `color:${lv.colour}` }, fig);
+      const canvas = el("canvas", { tabindex: "0", role: "img", "aria-label": `level ${lv.n} pooled values` }, fig);
+      const v = { name: "pooled", level: lv, fig, canvas, base: document.createElement("canvas"), scale: 1, w: 0, h: 0 };
+      this.listen(v);
+      this.pooledViews.set(lv.n, v);
+      fig.hidden = this.hidden.has(lv.n);
+    }
+  }
+
+  // sizes and base layers ------------------------------------------------------------------------
+  layout() {
+    if (!this.data) return;
+    const width = this.root.clientWidth || 800;
+    const half = Math.max(160, Math.floor(width / 2) - 12);
+    this.size(this.photoView, half, this.photo.width, this.photo.height);
+    this.size(this.mapView, half, this.map.width, this.map.height);
+    const shown = this.levels.filter((l) => !this.hidden.has(l.n)).length || 1;
+    const each = Math.max(90, Math.min(260, Math.floor(width / Math.min(4, shown)) - 14));
+    for (const v of this.pooledViews.values()) this.size(v, each, v.level.cols || 1, v.level.rows || 1);
+    this.drawBases(); this.draw();
+  }
+
+  size(v, cssWidth, w, h) {
+    const ratio = window.devicePixelRatio || 1;
+    const cssHeight = Math.max(40, Math.round((cssWidth * h) / w));
+    v.scale = cssWidth / w; v.w = w; v.h = h;
+    for (const c of [v.canvas, v.base]) { c.width = Math.round(cssWidth * ratio); c.height = Math.round(cssHeight * ratio); }
+    v.canvas.style.width = `${cssWidth}px`; v.canvas.style.height = `${cssHeight}px`;
+    v.ratio = ratio;
+  }
+
+  ctx(v, canvas) {
+    const g = canvas.getContext("2d");
+    g.setTransform(v.ratio * v.scale, 0, 0, v.ratio * v.scale, 0, 0);
+    return g;
+  }
+
+  shownLevels() { return this.levels.filter((l) => !this.hidden.has(l.n)); }
+
+  drawBases() {
+    if (!this.data) return;
+    this.drawPhotoBase(); this.drawMapBase();
+    for (const v of this.pooledViews.values()) this.drawPooledBase(v);
+  }
+
+  drawPhotoBase() {
+    const v = this.photoView, g = this.ctx(v, v.base);
+    g.clearRect(0, 0, v.w, v.h);
+    if (this.image && this.image.complete && this.image.naturalWidth) g.drawImage(this.image, 0, 0, v.w, v.h);
+    const px = 1 / v.scale;
+    this.shownLevels().forEach((lv, rank) => {
+      const m = (1.5 + 2.5 * rank) * px;
+      g.strokeStyle = lv.colour; g.lineWidth = 2 * px;
+      for (const b of lv.bins) g.strokeRect(b.box[0] + m, b.box[1] + m, b.box[2] - b.box[0] - 2 * m, b.box[3] - b.box[1] - 2 * m);
+    });
+  }
+
+  drawMapBase() {
+    const v = this.mapView, m = this.map, z = decodeMap(m);
+    const g = v.base.getContext("2d");
+    const img = new ImageData(m.width, m.height);
+    for (let i = 0; i < z.length; i++) {
+      const t = Math.max(0, Math.min(255, Math.round(((z[i] - m.lo) / (m.hi - m.lo || 1)) * 255)));
+      img.data.set([LUT[t * 3], LUT[t * 3 + 1], LUT[t * 3 + 2], 255], i * 4);
+    }
+    const tmp = document.createElement("canvas");
+    tmp.width = m.width; tmp.height = m.height;
+    tmp.getContext("2d").putImageData(img, 0, 0);
+    g.setTransform(1, 0, 0, 1, 0, 0);
+    g.imageSmoothingEnabled = false;
+    g.drawImage(tmp, 0, 0, v.base.width, v.base.height);
+    const c = this.ctx(v, v.base), px = 1 / v.scale, f = m.block;
+    this.shownLevels().forEach((lv, rank) => {
+      c.fillStyle = lv.colour; c.strokeStyle = "#111"; c.lineWidth = px;
+      const s = Math.max(0.25, 0.45 - 0.08 * rank);
+      for (const b of lv.bins) if (b.winner) {
+        c.beginPath(); c.arc((b.winner[1] + 0.5) / f, (b.winner[0] + 0.5) / f, s, 0, 2 * Math.PI); c.fill(); c.stroke();
+      }
+    });
+  }
+
+  drawPooledBase(v) {
+    const lv = v.level, g = this.ctx(v, v.base);
+    const values = this.levels.flatMap((l) => l.bins.map((b) => b.value)).filter((x) => x !== null);
+    const lo = Math.min(...values), hi = Math.max(...values);
+    g.clearRect(0, 0, v.w, v.h);
+    g.font = `${Math.min(Math.max(0.18, 0.32 - 0.01 * lv.cols), 20 / v.scale)}px sans-serif`; g.textAlign = "center"; g.textBaseline = "middle";
+    for (const b of lv.bins) {
+      g.fillStyle = b.value === null ? "#333" : colourOf(b.value, lo, hi);
+      g.fillRect(b.col, b.row, 1, 1);
+      if (lv.rows <= 8 && lv.cols <= 8 && b.value !== null) {
+        g.fillStyle = (b.value - lo) / (hi - lo || 1) > 0.6 ? "#111" : "#eee";
+        g.fillText(b.value.toFixed(2), b.col + 0.5, b.row + 0.5);
+      }
+    }
+  }
+
+  // hover, selection, keyboard ---------------------------------------------------------------
+  hit(v, e) { // pointer -> {level, bin} or {cell}
+    const r = v.canvas.getBoundingClientRect();
+    const x = (e.clientX - r.left) / v.scale, y = (e.clientY - r.top) / v.scale;
+    if (v.name === "pooled") {
+      const b = v.level.bins.find((q) => q.row === Math.floor(y) && q.col === Math.floor(x));
+      return b ? { level: v.level, bin: b } : null;
+    }
+    const [ys, xs] = this.data.axes;
+    const cell = v.name === "map" ? [Math.floor(y) * this.map.block, Math.floor(x) * this.map.block]
+      : [Math.floor(y / ys.jump), Math.floor(x / xs.jump)];
+    if (cell[0] < 0 || cell[1] < 0 || cell[0] >= this.map.rows || cell[1] >= this.map.cols) return null;
+    if (v.name === "photo" && this.mode === "spp") {
+      const lv = this.currentLevel();
+      const b = lv && lv.bins.find((q) => x >= q.box[0] && x < q.box[2] && y >= q.box[1] && y < q.box[3]);
+      return b ? { level: lv, bin: b, cell } : { cell };
+    }
+    const lv = this.currentLevel();
+    const b = lv && this.binsOf(lv, cell)[0];
+    return { cell, level: b ? lv : null, bin: b || null, fromMap: true };
+  }
+
+  binsOf(lv, cell) {
+    return lv.bins.filter((b) => cell[0] >= b.cells[0] && cell[0] < b.cells[1] && cell[1] >= b.cells[2] && cell[1] < b.cells[3]);
+  }
+
+  currentLevel() {
+    const shown = this.shownLevels();
+    const n = this.selected ? this.selected[0] : null;
+    return shown.find((l) => l.n === n) || shown[shown.length - 1] || null;
+  }
+
+  onPointer(v, e, click) {
+    const h = this.hit(v, e);
+    if (click && h && h.bin) this.select([h.level.n, h.bin.row, h.bin.col], e, true);
+    else this.setHover(h, e);
+  }
+
+  setHover(h, e) {
+    this.hover = h;
+    this.draw(e);
+    if (!h) { this.tip.hidden = true; return; }
+    const text = this.tipText(h);
+    this.tip.textContent = text; this.tip.hidden = !text;
+    const r = this.root.getBoundingClientRect();
+    this.tip.style.left = `${Math.min(e.clientX - r.left + 14, r.width - 300)}px`;
+    this.tip.style.top = `${e.clientY - r.top + 14}px`;
+  }
+
+  tipText(h) {
+    if (this.mode === "sppf" && h.cell) {
+      const ws = sppfWindows(h.cell[0], h.cell[1], this.data.sppf_k, this.data.sppf_n, this.map.rows, this.map.cols);
+      return `cell (row ${h.cell[0]}, col ${h.cell[1]}); SPPF windows ` +
+        ws.map((w, i) => `${i * (this.data.sppf_k - 1) + this.data.sppf_k}: rows ${w[0]}–${w[1] - 1}, cols ${w[2]}–${w[3] - 1}`).join("; ");
+    }
+    if (h.fromMap) {
+      const bins = this.shownLevels().flatMap((lv) => this.binsOf(lv, h.cell).map((b) => `L${lv.n} (${b.row}, ${b.col})`));
+      const z = decodeMap(this.map)[Math.floor(h.cell[0] / this.map.block) * this.map.width + Math.floor(h.cell[1] / this.map.block)];
+      return `cell (row ${h.cell[0]}, col ${h.cell[1]}) value ${fmt(z)}; pooled by ${bins.join(", ") || "no drawn bin"}`;
+    }
+    return h.bin ? binTip(h.level, h.bin, this.map.label) : "";
+  }
+
+  select(sel, e, now) {
+    this.selected = sel;
+    this.draw(e);
+    const lv = this.levels.find((l) => l.n === sel[0]);
+    const b = lv && lv.bins.find((q) => q.row === sel[1] && q.col === sel[2]);
+    if (b) this.live.textContent = binTip(lv, b, this.map.label);
+    clearTimeout(this.sendTimer);
+    this.pending = sel; this.resent = 0;
+    if (now) this.send(sel); else this.sendTimer = setTimeout(() => this.send(sel), 250);
+  }
+
+  onKey(e) {
+    const shown = this.shownLevels();
+    if (!shown.length) return;
+    let lv = this.currentLevel();
+    let [r, c] = this.selected && this.selected[0] === lv.n ? this.selected.slice(1) : [0, 0];
+    const moves = { ArrowUp: [-1, 0], ArrowDown: [1, 0], ArrowLeft: [0, -1], ArrowRight: [0, 1] };
+    if (moves[e.key]) {
+      r = Math.max(0, Math.min(lv.rows - 1, r + moves[e.key][0]));
+      c = Math.max(0, Math.min(lv.cols - 1, c + moves[e.key][1]));
+    } else if (e.key === "[" || e.key === "]") {
+      const i = shown.indexOf(lv) + (e.key === "]" ? 1 : -1);
+      if (i < 0 || i >= shown.length) return;
+      const next = shown[i];
+      r = Math.min(next.rows - 1, Math.floor(((r + 0.5) * next.rows) / lv.rows));
+      c = Math.min(next.cols - 1, Math.floor(((c + 0.5) * next.cols) / lv.cols));
+      lv = next;
+    } else return;
+    e.preventDefault();
+    this.select([lv.n, r, c], e, false);
+  }
+
+  toggleLevel(n, on, e) {
+    if (on) this.hidden.delete(n); else this.hidden.add(n);
+    const v = this.pooledViews.get(n);
+    if (v) v.fig.hidden = !on;
+    this.drawBases(); this.draw(e);
+  }
+
+  setMode(mode, e) { this.mode = mode; this.root.dataset.mode = mode; this.hover = null; this.draw(e); }
+
+  // the overlay ----------------------------------------------------------------------------------
+  lit() { // what is highlighted: [{level, bin, why}] and SPPF windows
+    const out = [];
+    const h = this.hover;
+    if (h && this.mode === "spp") {
+      if (h.fromMap) for (const lv of this.shownLevels()) for (const b of this.binsOf(lv, h.cell)) out.push({ level: lv, bin: b, why: "hover" });
+      else if (h.bin) out.push({ level: h.level, bin: h.bin, why: "hover" });
+    }
+    if (this.selected) {
+      const lv = this.shownLevels().find((l) => l.n === this.selected[0]);
+      const b = lv && lv.bins.find((q) => q.row === this.selected[1] && q.col === this.selected[2]);
+      if (b) out.push({ level: lv, bin: b, why: "selected" });
+    }
+    return out;
+  }
+
+  draw(e) {
+    if (!this.data) return;
+    const lit = this.lit();
+    const windows = this.mode === "sppf" && this.hover && this.hover.cell
+      ? sppfWindows(this.hover.cell[0], this.hover.cell[1], this.data.sppf_k, this.data.sppf_n, this.map.rows, this.map.cols) : [];
+    this.drawPhoto(lit, windows); this.drawMap(lit, windows);
+    for (const v of this.pooledViews.values()) this.drawPooled(v, lit);
+    this.report(lit, windows);
+    if (e && e.timeStamp) {
+      const start = e.timeStamp;
+      requestAnimationFrame(() => { this.latencies.push(performance.now() - start); });
+    }
+  }
+
+  box(g, v, x0, y0, x1, y1, colour, width, dash = []) {
+    const px = 1 / v.scale;
+    g.setLineDash(dash.map((d) => d * px));
+    g.strokeStyle = "#000"; g.lineWidth = (width + 3) * px; g.strokeRect(x0, y0, x1 - x0, y1 - y0);
+    g.strokeStyle = colour; g.lineWidth = width * px; g.strokeRect(x0, y0, x1 - x0, y1 - y0);
+    g.setLineDash([]);
+  }
+
+  blit(v) {
+    const g = v.canvas.getContext("2d");
+    g.setTransform(1, 0, 0, 1, 0, 0);
+    g.clearRect(0, 0, v.canvas.width, v.canvas.height);
+    g.drawImage(v.base, 0, 0);
+    return this.ctx(v, v.canvas);
+  }
+
+  drawPhoto(lit, windows) {
+    const v = this.photoView, g = this.blit(v);
+    for (const { level, bin, why } of lit) {
+      const [x0, y0, x1, y1] = bin.box;
+      if (why === "hover") { g.fillStyle = "rgba(255,255,255,0.22)"; g.fillRect(x0, y0, x1 - x0, y1 - y0); }
+      this.box(g, v, x0, y0, x1, y1, why === "selected" ? SELECTED : level.colour, why === "selected" ? 4 : 3);
+      if (this.showRf) this.box(g, v, bin.rf[0], bin.rf[1], bin.rf[2], bin.rf[3], RF, 2, [4, 3]);
+    }
+    const [ys, xs] = this.data.axes;
+    windows.forEach((w, i) => {
+      const [x0, x1] = cellSpan(xs, w[2], w[3]), [y0, y1] = cellSpan(ys, w[0], w[1]);
+      this.box(g, v, x0, y0, x1, y1, SPPF[i % SPPF.length], 2.5);
+      if (this.showRf) {
+        const [rx0, rx1] = this.data.global_context ? [0, xs.length] : rfSpan(xs, w[2], w[3]);
+        const [ry0, ry1] = this.data.global_context ? [0, ys.length] : rfSpan(ys, w[0], w[1]);
+        this.box(g, v, rx0, ry0, rx1, ry1, SPPF[i % SPPF.length], 1.5, [4, 3]);
+      }
+    });
+  }
+
+  drawMap(lit, windows) {
+    const v = this.mapView, g = this.blit(v), f = this.map.block;
+    for (const { level, bin, why } of lit) {
+      const [r0, r1, c0, c1] = bin.cells;
+      this.box(g, v, c0 / f, r0 / f, c1 / f, r1 / f, why === "selected" ? SELECTED : level.colour, why === "selected" ? 4 : 3);
+    }
+    if (this.hover && this.hover.cell && this.hover.fromMap) {
+      const [r, c] = this.hover.cell;
+      this.box(g, v, c / f, r / f, (c + 1) / f, (r + 1) / f, SELECTED, 1.5);
+    }
+    windows.forEach((w, i) => this.box(g, v, w[2] / f, w[0] / f, w[3] / f, w[1] / f, SPPF[i % SPPF.length], 2.5));
+  }
+
+  drawPooled(v, lit) {
+    const g = this.blit(v);
+    for (const { level, bin, why } of lit) {
+      if (level.n !== v.level.n) continue;
+      this.box(g, v, bin.col + 0.04, bin.row + 0.04, bin.col + 0.96, bin.row + 0.96, why === "selected" ? SELECTED : "#ff3366", why === "selected" ? 4 : 3);
+    }
+  }
+
+  report(lit, windows) { // the state as attributes: tests and assistive tools read these
+    const key = (x) => `${x.level.n},${x.bin.row},${x.bin.col}`;
+    const hovered = lit.filter((x) => x.why === "hover");
+    const h = this.hover;
+    const main = h && h.bin && h.level ? `${h.level.n},${h.bin.row},${h.bin.col}` : "";
+    this.root.dataset.hovered = this.mode === "spp" ? main : "";
+    this.root.dataset.hoveredCell = h && h.cell ? h.cell.join(",") : "";
+    this.root.dataset.selected = this.selected ? this.selected.join(",") : "";
+    this.root.dataset.highlighted = hovered.flatMap((x) => ["photo", "map", "pooled"].map((w) => `${w}:${key(x)}`)).join(" ");
+    this.root.dataset.sppfWindows = windows.map((w) => w.join(",")).join(" ");
+    this.root.dataset.hidden = [...this.hidden].join(",");
+    this.root.dataset.rf = this.showRf ? "1" : "";
+    const label = h ? this.tipText(h) : "";
+    const sel = lit.find((x) => x.why === "selected");
+    const selText = sel ? binTip(sel.level, sel.bin, this.map.label) : "no bin selected";
+    this.photoView.canvas.setAttribute("aria-label", `Pyramid bins on the image. ${label || `Selected: ${selText}`}`);
+    this.mapView.canvas.setAttribute("aria-label", `Feature map, ${this.map.label}. ${label || `Selected: ${selText}`}`);
+    for (const v of this.pooledViews.values()) {
+      v.canvas.setAttribute("aria-label", `Level ${v.level.n} pooled values. ${label || `Selected: ${selText}`}`);
+    }
+  }
+}
+
+export default function (component) {
+  const { data, parentElement, setStateValue, setTriggerValue } = component;
+  let explorer = INSTANCES.get(parentElement);
+  if (!explorer) {
+    explorer = new Explorer(parentElement, setStateValue);
+    INSTANCES.set(parentElement, explorer);
+  }
+  explorer.setStateValue = setStateValue;
+  if (!data) return undefined;
+  const missing = explorer.update(data);
+  if (missing.length) setTriggerValue("missing", missing);
+  return undefined;
+}

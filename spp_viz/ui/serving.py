@@ -1,0 +1,61 @@
+"""What serving behind a proxy adds to the page: the replica's name, and an upload another replica holds.
+
+The replica's name comes from :func:`spp_viz.replica.identity` with the server's own
+``server.address`` and ``server.port``. After a failover the browser still names its file in the
+uploader, but this process never received it: Streamlit then holds a ``DeletedFile`` for the
+widget, and the page says in one line to upload again. A page whose replica went away while its
+script was idle runs again on the new replica as soon as it has reconnected (see
+:func:`replica_caption`).
+"""
+
+from __future__ import annotations
+
+# Imported whole here, once per process, before any session builds a figure: plotly imports pandas
+# on first use, and two sessions' threads doing that at once can see it half imported
+# ("partially initialized module 'pandas' has no attribute 'Series'", seen with six tabs at once).
+import pandas  # noqa: F401
+import streamlit as st
+from streamlit import config
+from streamlit.runtime.uploaded_file_manager import DeletedFile
+
+from .. import replica
+from ..figures import text
+from . import state
+
+UPLOAD_KEYS = (state.KEY_IMAGE, state.KEY_CAMERA, state.KEY_CHECKPOINT)
+REPLICA_KEY = "served_by"  # the caption's container key
+UPLOAD_LOST_KEY = "upload_lost"
+RECONNECT_PROBE_S = 60  # the caption fragment's timer (see replica_caption)
+
+
+def replica_name() -> str:
+    return replica.identity(config.get_option("server.address"), config.get_option("server.port"))
+
+
+@st.fragment(run_every=RECONNECT_PROBE_S)
+def replica_caption() -> None:
+    """``served by replica 127.0.0.1:8603`` at the foot of the page.
+
+    A fragment that reruns alone every :data:`RECONNECT_PROBE_S` (a caption: nothing else runs).
+    Its timer is what makes a reconnected page run again: Streamlit's browser side asks for a
+    full run after a reconnect only while the script was running or the page has such a timer,
+    and after a failover the replica that takes the page over has no session for it until then.
+    """
+    with st.container(key=REPLICA_KEY):
+        st.caption(text.served_by(replica_name()))
+
+
+def upload_lost() -> bool:
+    """True when an uploader names a file that this process does not hold."""
+    for key in UPLOAD_KEYS:
+        value = st.session_state.get(key)
+        if isinstance(value, DeletedFile) or (isinstance(value, list) and any(isinstance(v, DeletedFile) for v in value)):
+            return True
+    return False
+
+
+def lost_upload_notice() -> None:
+    """One line (``upload_lost``) when the page's upload stayed with another replica."""
+    if upload_lost():
+        with st.container(key=UPLOAD_LOST_KEY):
+            st.warning(text.UPLOAD_LOST)

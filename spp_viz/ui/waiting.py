@@ -1,0 +1,158 @@
+"""Heavy work waits for a slot of the process's admission queue, and the page says so in one line.
+
+:func:`admission_scope` wraps one piece of page flow (the page model, the ERF, the scales, a
+region): it places an empty slot on the page and holds at most one admission for everything
+inside it. :func:`heavy` decorates the functions that do heavy work (the ``st.cache_*`` bodies in
+``pipeline``): a cache miss asks for the scope's admission once, and while it waits the slot
+shows :func:`spp_viz.figures.text.waiting_line`, updated twice a second. Each update is also the
+point where Streamlit delivers a rerun (the user changed a widget: the session's place in line
+takes the new request) or a stop. A cache hit waits for nothing. Heavy work outside any scope
+waits without a line.
+
+The limit: ``SPP_VIZ_MAX_JOBS``, else ``max_jobs`` in the ``[spp_viz]`` table of
+``.streamlit/secrets.toml`` (Streamlit refuses unknown keys in ``config.toml``), else usable cores
+// torch threads. A closed tab's waiting job is dropped: its session is no longer active in
+Streamlit's runtime.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any, Callable, Iterator, TypeVar
+
+import streamlit as st
+from streamlit.runtime.scriptrunner_utils.script_run_context import get_script_run_ctx, in_cached_function
+
+from .. import admission
+from ..figures import text
+
+POLL_S = 0.5  # how often a waiting page updates its line (and notices a rerun)
+LOCAL_PREFIX = "local:"  # work outside a Streamlit session (a benchmark thread): always alive
+SECRETS_TABLE = "spp_viz"
+WAITING_KEY_PREFIX = "waiting_"  # the line's container key: waiting_<scope name>
+F = TypeVar("F", bound=Callable[..., Any])
+_local = threading.local()
+
+
+@dataclass
+class _Scope:
+    name: str
+    slot: Any  # st.empty(): where the line goes
+    ticket: int | None = None
+    line: Any = None  # the inner st.empty() inside the keyed container, once shown
+
+
+def session_alive(session: str) -> bool:
+    """False once Streamlit no longer has this session (the tab was closed or lost its connection)."""
+    from streamlit.runtime import Runtime
+
+    if session.startswith(LOCAL_PREFIX) or not Runtime.exists():
+        return True
+    return Runtime.instance().is_active_session(session)
+
+
+def secrets_max_jobs() -> Any:
+    """``[spp_viz] max_jobs`` from ``.streamlit/secrets.toml``, or None (no file, no table)."""
+    try:
+        table = st.secrets.get(SECRETS_TABLE) if st.secrets.load_if_toml_exists() else None
+    except Exception:  # a malformed secrets file is Streamlit's to report
+        return None
+    return table.get("max_jobs") if table is not None else None
+
+
+def queue() -> admission.AdmissionQueue:
+    return admission.process_queue(lambda: admission.configured_max_jobs(configured=secrets_max_jobs()), session_alive)
+
+
+def session_id() -> str:
+    ctx = get_script_run_ctx(suppress_warning=True)
+    return ctx.session_id if ctx is not None else f"{LOCAL_PREFIX}{threading.get_ident()}"
+
+
+@contextlib.contextmanager
+def admission_scope(name: str) -> Iterator[None]:
+    """Heavy work inside holds one admission (taken on the first cache miss, given back at the end)."""
+    if getattr(_local, "scope", None) is not None:
+        yield
+        return
+    scope = _local.scope = _Scope(name, st.empty())
+    try:
+        yield
+    finally:
+        _local.scope = None
+        if scope.ticket is not None:
+            queue().finish(scope.ticket)
+        if scope.line is not None:
+            with contextlib.suppress(Exception):
+                scope.slot.empty()
+
+
+def heavy(kind: str) -> Callable[[F], F]:
+    """Decorator: ``fn`` runs only once this session holds an admission (see :func:`admitted`)."""
+    def wrap(fn: F) -> F:
+        @functools.wraps(fn)
+        def run(*args: Any, **kwargs: Any) -> Any:
+            with admitted(kind):
+                return fn(*args, **kwargs)
+        return run  # type: ignore[return-value]
+    return wrap
+
+
+@contextlib.contextmanager
+def admitted(kind: str) -> Iterator[None]:
+    """Wait for a slot (showing the line when inside a scope), run, and give the slot back."""
+    scope: _Scope | None = getattr(_local, "scope", None)
+    if (scope is not None and scope.ticket is not None) or getattr(_local, "holding", False):
+        yield  # this session already holds a slot
+        return
+    jobs = queue()
+    ticket = jobs.join(session_id(), kind)
+    try:
+        _wait(jobs, ticket, scope)
+    except BaseException:  # a rerun, a stop: the place stays reserved for the next request
+        jobs.leave(ticket)
+        raise
+    if scope is not None:
+        scope.ticket = ticket  # the scope gives it back
+        yield
+        return
+    _local.holding = True
+    try:
+        yield
+    finally:
+        _local.holding = False
+        jobs.finish(ticket)
+
+
+def _wait(jobs: admission.AdmissionQueue, ticket: int, scope: _Scope | None) -> None:
+    started = time.monotonic()
+    while not jobs.wait(ticket, POLL_S):
+        if scope is not None:
+            show_waiting(scope, jobs.ahead(ticket), int(time.monotonic() - started))
+    if scope is not None and scope.line is not None:
+        with not_recorded():
+            scope.line.empty()
+
+
+@contextlib.contextmanager
+def not_recorded() -> Iterator[None]:
+    """Page updates made from inside an ``st.cache_*`` function that its cache must not record:
+    a cache hit would replay them into a slot that run no longer has."""
+    token = in_cached_function.set(False)
+    try:
+        yield
+    finally:
+        in_cached_function.reset(token)
+
+
+def show_waiting(scope: _Scope, ahead: int, waited_s: int) -> None:
+    """The one updating line (in the scope's slot, under the key ``waiting_<scope name>``)."""
+    with not_recorded():
+        if scope.line is None:
+            with scope.slot.container(key=f"{WAITING_KEY_PREFIX}{scope.name}"):
+                scope.line = st.empty()
+        scope.line.info(text.waiting_line(ahead, waited_s), icon="⏳")

@@ -1,0 +1,233 @@
+"""Serving a class, for real: two replicas behind HAProxy (``spp_viz.deploy.start``), headless Chromium.
+
+- Two tabs on one replica upload at once: with one job at a time, one of them shows the waiting
+  line (``waiting_analysis``) until its turn, then both show their own image.
+- Eight sessions: each keeps its own image across reruns (affinity holds) and both replicas serve.
+- One replica stops while its sessions are open: each of its pages reconnects through the proxy
+  to the other replica within 30 s, names that replica, draws a working page and says in one
+  line (``upload_lost``) to upload again; the other replica's pages do not rerun.
+
+The tests share one deployment and one set of eight sessions, in this order. Small uploads keep
+two cores enough; a missing haproxy skips them (fails with ``SPP_VIZ_REQUIRE_HAPROXY=1``).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from spp_viz import deploy
+from spp_viz.deploy import haproxy
+from spp_viz.devtools.server import IDLE, free_port
+
+from .conftest import ACTION_TIMEOUT_MS, COLD_TIMEOUT_MS, REQUIRE_BROWSER, VIEWPORT, AppPage
+
+pytestmark = pytest.mark.browser
+ASSETS = Path(__file__).resolve().parents[2] / "assets"
+SESSIONS = 8
+FAILOVER_S = 30
+REPLICA = ".st-key-served_by"
+LOST = ".st-key-upload_lost"
+WAITING = ".st-key-waiting_analysis"
+RUNS = ".st-key-full_runs"
+
+
+@pytest.fixture(scope="module")
+def deployment(browser):
+    if haproxy.haproxy_path() is None:
+        if REQUIRE_BROWSER or os.environ.get("SPP_VIZ_REQUIRE_HAPROXY") == "1":
+            pytest.fail("haproxy is required but not installed", pytrace=False)
+        pytest.skip("haproxy is not installed: apt-get install -y haproxy")
+    ports = [free_port() for _ in range(3)]
+    started = deploy.start(2, ports[0], replica_ports=ports[1:], env={"SPP_VIZ_MAX_JOBS": "1"})
+    try:
+        yield started
+    finally:
+        started.stop()
+
+
+def photo(index: int, side: int) -> tuple[str, bytes]:
+    """A distinct small PNG: one of the samples, resized to its own size."""
+    samples = sorted(ASSETS.glob("*.jpg"))
+    with Image.open(samples[index % len(samples)]) as im:
+        small = im.convert("RGB").resize((side + 8 * index, (side * 3) // 4 + 4 * index))
+    buf = io.BytesIO()
+    small.save(buf, "PNG")
+    return f"session{index}_{side}.png", buf.getvalue()
+
+
+def open_tab(browser, url: str, replica_cookie: str | None = None) -> AppPage:
+    context = browser.new_context(viewport=VIEWPORT)
+    context.set_default_timeout(ACTION_TIMEOUT_MS)
+    if replica_cookie:
+        context.add_cookies([{"name": "SERVERID", "value": replica_cookie, "url": url}])
+    return AppPage(context.new_page(), url)
+
+
+def replica_of(app: AppPage) -> str:
+    return app.page.locator(REPLICA).inner_text().strip()
+
+
+def upload(app: AppPage, name: str, data: bytes) -> None:
+    app.upload_image_bytes(name, data, "image/png")
+
+
+def wait_quiet(app: AppPage, timeout_ms: int = COLD_TIMEOUT_MS, quiet_s: float = 3.0) -> None:
+    """Idle for ``quiet_s`` in a row: the page's last run, and the measuring run the browser
+    asks for once it has drawn, are both over."""
+    deadline = time.monotonic() + timeout_ms / 1000
+    since = None
+    while time.monotonic() < deadline:
+        idle = app.page.locator(IDLE).count() > 0
+        since = (since or time.monotonic()) if idle else None
+        if since is not None and time.monotonic() - since >= quiet_s:
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"the page did not stay idle for {quiet_s} s within {timeout_ms} ms")
+
+
+def test_one_job_at_a_time_the_second_tab_shows_the_waiting_line(browser, deployment):
+    tabs = [open_tab(browser, deployment.url, "r2") for _ in range(2)]
+    try:
+        for tab in tabs:
+            tab.open()
+        assert replica_of(tabs[0]) == replica_of(tabs[1])  # both on replica 2
+        files = [photo(i, 900) for i in range(2)]
+        for tab, (name, data) in zip(tabs, files):
+            upload(tab, name, data)
+        shown = [False, False]
+        deadline = time.monotonic() + COLD_TIMEOUT_MS / 1000
+        while time.monotonic() < deadline and not all(t.main.get_by_text(n).count() for t, (n, _) in zip(tabs, files)):
+            for i, tab in enumerate(tabs):
+                line = tab.page.locator(WAITING)
+                if line.count() and "ahead of you" in line.inner_text():
+                    shown[i] = True
+            time.sleep(0.1)
+        assert any(shown), "no tab showed the waiting line"
+        for tab, (name, _) in zip(tabs, files):
+            tab.wait_for_text(name, COLD_TIMEOUT_MS)
+            wait_quiet(tab)
+            assert tab.page.locator(WAITING).count() == 0  # the line is gone once the page is drawn
+            assert not tab.exceptions() and not tab.errors()
+    finally:
+        for tab in tabs:
+            tab.page.context.close()
+
+
+def uploader_names(app: AppPage, name: str, within_s: float) -> bool:
+    """Whether the image uploader names ``name`` within ``within_s``."""
+    deadline = time.monotonic() + within_s
+    while time.monotonic() < deadline:
+        if name in app.page.locator(".st-key-image").inner_text():
+            return True
+        time.sleep(0.25)
+    return False
+
+
+@dataclass
+class Session:
+    app: AppPage
+    name: str
+    replica: str
+
+
+def shown_or_lost(s: Session) -> None:
+    """Wait until the page shows its file, or says that its upload is not on this replica."""
+    deadline = time.monotonic() + COLD_TIMEOUT_MS / 1000
+    while time.monotonic() < deadline:
+        if s.app.main.get_by_text(s.name).count() or s.app.page.locator(LOST).count():
+            return
+        time.sleep(0.25)
+    raise AssertionError(f"{s.name} neither shown nor lost: {page_state(s.app)}")
+
+
+@pytest.fixture(scope="module")
+def sessions(browser, deployment):
+    """Eight tabs through the proxy (no cookie: the proxy spreads them), each with its own upload.
+    A page whose websocket dropped on the overloaded machine reconnects to a new session without
+    its upload and says so (``upload_lost``): it is given its file once more."""
+    opened = [open_tab(browser, deployment.url) for _ in range(SESSIONS)]
+    out = []
+    try:
+        for app in opened:
+            app.open()
+        for i, app in enumerate(opened):
+            name, data = photo(i, 96)
+            upload(app, name, data)
+            out.append(Session(app, name, ""))
+        for i, s in enumerate(out):
+            if not uploader_names(s.app, s.name, 15):  # the file input was redrawn under Playwright's hand
+                upload(s.app, *photo(i, 96))
+        for i, s in enumerate(out):
+            shown_or_lost(s)
+            if s.app.page.locator(LOST).count():  # its websocket dropped and the session was new: once, upload again
+                upload(s.app, *photo(i, 96))
+                shown_or_lost(s)
+            assert s.app.main.get_by_text(s.name).count(), f"{s.name} not shown: {page_state(s.app)}"
+            wait_quiet(s.app)
+            s.replica = replica_of(s.app)
+        yield out
+    finally:
+        for app in opened:
+            app.page.context.close()
+
+
+def test_eight_sessions_keep_their_own_image_and_both_replicas_serve(deployment, sessions):
+    ports = {f"served by replica 127.0.0.1:{r.port}" for r in deployment.replicas}
+    assert {s.replica for s in sessions} == ports  # both replicas serve sessions
+    for s in sessions:
+        s.app.set_levels("1,2")
+    for s in sessions:
+        s.app.settle(s.name)
+        wait_quiet(s.app)
+        text = s.app.main.inner_text()
+        assert s.name in text and not [o.name for o in sessions if o is not s and o.name in text]
+        assert replica_of(s.app) == s.replica  # the rerun went to the same replica
+        assert not s.app.exceptions() and not s.app.errors()
+
+
+def page_state(app: AppPage) -> str:
+    """What a page shows now, in one line (for failure messages)."""
+    state = app.page.evaluate("() => document.querySelector(\"[data-testid='stApp']\")?.getAttribute('data-test-script-state')")
+    caption = app.page.locator(REPLICA).all_inner_texts()
+    uploader = app.page.locator(".st-key-image").inner_text().replace("\n", " ")[:80]
+    waiting = app.page.locator("[class*='st-key-waiting_']").all_inner_texts()
+    return (f"script {state}, caption {caption}, upload line {app.page.locator(LOST).count()}, errors {app.errors()}, "
+            f"uploader {uploader!r}, waiting {waiting}")
+
+
+def moved(app: AppPage, port: int) -> bool:
+    """The page is on the replica at ``port``, says to upload again, and its script is idle."""
+    return (app.page.locator(LOST).count() > 0 and app.page.locator(IDLE).count() > 0
+            and replica_of(app) == f"served by replica 127.0.0.1:{port}" if app.page.locator(REPLICA).count() else False)
+
+
+def test_a_stopped_replicas_pages_reconnect_to_the_other_one_and_ask_for_the_upload_again(deployment, sessions):
+    gone_port, kept_port = deployment.replicas[0].port, deployment.replicas[1].port
+    gone = [s for s in sessions if s.replica.endswith(f":{gone_port}")]
+    kept = [s for s in sessions if s not in gone]
+    assert gone and kept
+    for s in kept:
+        wait_quiet(s.app)
+    runs_before = {id(s): s.app.page.locator(RUNS).inner_text() for s in kept}
+    stopped_at = time.monotonic()
+    deployment.stop_replica(1)
+    waiting = list(gone)
+    while waiting and time.monotonic() - stopped_at < FAILOVER_S:
+        waiting = [s for s in waiting if not moved(s.app, kept_port)]
+        time.sleep(0.25)
+    assert not waiting, [page_state(s.app) for s in waiting]
+    for s in gone:  # a working page (the sample), one line about the upload, no error
+        s.app.wait_loaded(ACTION_TIMEOUT_MS)
+        assert not s.app.exceptions() and not s.app.errors()
+        assert s.app.page.locator(LOST).count() == 1
+    for s in kept:  # the surviving replica's sessions did not notice: no rerun, same image, same replica
+        assert s.app.page.locator(RUNS).inner_text() == runs_before[id(s)]
+        assert s.name in s.app.main.inner_text() and replica_of(s.app) == s.replica
+        assert s.app.page.locator(LOST).count() == 0

@@ -1,0 +1,222 @@
+"""The admission queue (``spp_viz.admission``) and the app's use of it (``spp_viz.ui.waiting``).
+
+Unit tests drive the queue from threads with a fake clock; AppTest runs check that the page's
+heavy work waits for a slot (and says so in the waiting line) and that a rerun served from the
+caches never waits.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from spp_viz import admission, replica
+from spp_viz.admission import AdmissionQueue
+from spp_viz.figures import text
+
+APP = str(Path(__file__).resolve().parents[1] / "app.py")
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def start_all(queue: AdmissionQueue, tickets: dict[str, int]) -> list[str]:
+    """Which of these sessions get a slot now, in the order tried."""
+    return [s for s, t in tickets.items() if queue.try_start(t)]
+
+
+# ----------------------------------------------------------------------------
+# The queue
+
+
+def test_jobs_start_first_come_first_served():
+    queue = AdmissionQueue(2)
+    tickets = {s: queue.join(s, "forward") for s in ("a", "b", "c", "d", "e")}
+    assert start_all(queue, dict(reversed(tickets.items()))) == ["b", "a"]  # asking first does not help: arrival does
+    assert [queue.ahead(tickets[s]) for s in "cde"] == [2, 3, 4]
+    queue.finish(tickets["b"])
+    assert start_all(queue, {s: tickets[s] for s in "edc"}) == ["c"]
+    queue.finish(tickets["a"])
+    queue.finish(tickets["c"])
+    assert start_all(queue, {s: tickets[s] for s in "ed"}) == ["e", "d"]
+    assert sorted(queue.state().running) == ["d", "e"] and queue.state().waiting == ()
+
+
+def test_a_waiting_session_that_asks_again_replaces_its_own_job_and_keeps_its_place():
+    queue = AdmissionQueue(1)
+    running = queue.join("a", "forward")
+    assert queue.try_start(running)
+    b = queue.join("b", "forward")
+    c = queue.join("c", "forward")
+    queue.leave(b)  # b's rerun interrupted its wait (the user changed a widget)
+    assert queue.join("b", "measure") == b  # the same place, the new request
+    assert queue.state().waiting == ("b", "c") and queue.state().kinds == {"b": "measure", "c": "forward"}
+    assert queue.ahead(b) == 1 and queue.ahead(c) == 2
+    queue.finish(running)
+    assert not queue.try_start(c) and queue.try_start(b)
+
+
+def test_a_place_whose_waiter_left_never_blocks_the_line_and_expires():
+    clock = Clock()
+    queue = AdmissionQueue(1, clock=clock, grace_s=5)
+    b, c = queue.join("b", "forward"), queue.join("c", "forward")
+    queue.leave(b)
+    assert queue.ahead(c) == 0 and queue.try_start(c)  # b is not there to run: c goes first
+    clock.now = 6
+    assert queue.state().waiting == ()  # b did not come back within the grace
+    assert queue.join("b", "forward") != b
+
+
+def test_a_closed_sessions_job_is_dropped():
+    closed: set[str] = set()
+    queue = AdmissionQueue(1, alive=lambda s: s not in closed)
+    running = queue.join("a", "forward")
+    assert queue.try_start(running)
+    b, c = queue.join("b", "forward"), queue.join("c", "forward")
+    assert queue.ahead(c) == 2
+    closed.add("b")  # its tab was closed while it waited
+    assert queue.ahead(c) == 1 and queue.state().waiting == ("c",)
+    queue.finish(running)
+    assert queue.try_start(c) and not queue.try_start(b)
+
+
+def test_wait_blocks_until_a_slot_is_free_and_wakes_in_order():
+    queue = AdmissionQueue(1)
+    first = queue.join("a", "forward")
+    assert queue.try_start(first)
+    order: list[str] = []
+
+    def waiter(session: str, ticket: int) -> None:
+        while not queue.wait(ticket, 0.05):
+            pass
+        order.append(session)
+        queue.finish(ticket)
+
+    tickets = [(s, queue.join(s, "forward")) for s in "bcd"]
+    threads = [threading.Thread(target=waiter, args=t) for t in reversed(tickets)]
+    for t in threads:
+        t.start()
+    time.sleep(0.2)
+    assert order == []  # nobody runs while "a" holds the only slot
+    queue.finish(first)
+    for t in threads:
+        t.join(timeout=10)
+    assert order == ["b", "c", "d"]
+
+
+def test_job_limit_comes_from_the_environment_then_configuration_then_cores():
+    assert admission.default_max_jobs(cores=2, threads=2) == 1
+    assert admission.default_max_jobs(cores=16, threads=4) == 4
+    assert admission.default_max_jobs(cores=1, threads=8) == 1
+    assert admission.configured_max_jobs({"SPP_VIZ_MAX_JOBS": "3"}, configured=5) == 3
+    assert admission.configured_max_jobs({}, configured=5) == 5
+    assert admission.configured_max_jobs({"SPP_VIZ_MAX_JOBS": "zero"}, configured="2") == 2  # a bad value is skipped
+    assert admission.configured_max_jobs({}, None) == admission.default_max_jobs()
+    for bad in ("0", "-1", "1.5", "many"):
+        with pytest.raises(ValueError, match="positive whole number"):
+            admission.parse_max_jobs(bad)
+
+
+def test_replica_identity():
+    assert replica.identity("127.0.0.1", 8603, env={}) == "127.0.0.1:8603"
+    assert replica.identity("", 8501, env={}).endswith(":8501") and not replica.identity("", 8501, env={}).startswith(":")
+    assert replica.identity("127.0.0.1", 8603, env={"SPP_VIZ_REPLICA": "pod-7"}) == "pod-7"
+
+
+def test_waiting_line_counts_what_is_ahead():
+    assert "3 analyses ahead of you" in text.waiting_line(3, 12)
+    assert "1 analysis ahead of you" in text.waiting_line(1, 0)
+    assert "sidebar still works" in text.waiting_line(0, 0)
+
+
+# ----------------------------------------------------------------------------
+# The app under admission (AppTest: one session, the queue is this process's)
+
+
+@pytest.fixture
+def one_slot(monkeypatch) -> AdmissionQueue:
+    """This process's queue replaced by one with a single slot."""
+    queue = AdmissionQueue(1)
+    monkeypatch.setattr(admission, "_PROCESS_QUEUE", queue)
+    return queue
+
+
+@pytest.fixture
+def lines(monkeypatch) -> list[int]:
+    """How many jobs were ahead each time the page drew its waiting line."""
+    from spp_viz.ui import waiting
+
+    seen: list[int] = []
+    real = waiting.show_waiting
+
+    def recording(scope, ahead, waited_s):
+        seen.append(ahead)
+        real(scope, ahead, waited_s)
+
+    monkeypatch.setattr(waiting, "show_waiting", recording)
+    return seen
+
+
+def test_the_page_waits_for_a_slot_and_says_how_many_are_ahead(one_slot, lines):
+    other = one_slot.join("another-session", "forward")
+    assert one_slot.try_start(other)
+    waited: list[float] = []
+
+    def release_later() -> None:  # once the page is in line, hold the slot 1.5 s more
+        deadline = time.monotonic() + 100
+        while not one_slot.state().waiting and time.monotonic() < deadline:
+            time.sleep(0.05)
+        waited.append(time.monotonic())
+        time.sleep(1.5)
+        one_slot.finish(other)
+
+    release = threading.Thread(target=release_later)
+    release.start()
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.session_state["max_side"] = 256
+    at.run()
+    release.join()
+    assert not at.exception, [e.value for e in at.exception]
+    assert waited and time.monotonic() - waited[0] >= 1.5  # the analysis waited for the other session's job
+    assert lines and set(lines) == {1}  # "1 analysis ahead of you", updated while it waited
+    assert at.get("plotly_chart")  # then the page was drawn
+    assert one_slot.state() == admission.QueueState((), (), {})  # its slot was given back
+
+
+def test_a_rerun_served_from_the_caches_never_waits(one_slot, lines):
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.session_state["max_side"] = 256
+    at.run()
+    other = one_slot.join("another-session", "forward")
+    assert one_slot.try_start(other)  # someone else's analysis holds the only slot
+    at.run(timeout=60)  # every heavy step is in the caches: no wait, although no slot is free
+    assert not at.exception, [e.value for e in at.exception]
+    assert lines == []
+    one_slot.finish(other)
+
+
+@pytest.mark.parametrize("secrets, env, expected", [("[spp_viz]\nmax_jobs = 3\n", {}, "3"), (None, {}, "None"),
+                                                    ("[spp_viz]\nmax_jobs = 3\n", {"SPP_VIZ_MAX_JOBS": "2"}, "2")])
+def test_the_app_reads_its_job_limit_from_secrets_toml_unless_the_environment_sets_it(tmp_path, secrets, env, expected):
+    """``.streamlit/secrets.toml`` in the folder the app starts from (Streamlit's own lookup)."""
+    import os
+    import subprocess
+    import sys
+
+    if secrets is not None:
+        (tmp_path / ".streamlit").mkdir()
+        (tmp_path / ".streamlit" / "secrets.toml").write_text(secrets)
+    code = ("from spp_viz.ui import waiting; from spp_viz import admission; s = waiting.secrets_max_jobs(); "
+            "print(admission.configured_max_jobs(configured=s) if s is not None or admission.ENV_MAX_JOBS in __import__('os').environ else None)")
+    environment = {k: v for k, v in os.environ.items() if k != "SPP_VIZ_MAX_JOBS"} | env | {"HOME": str(tmp_path)}
+    done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=environment, capture_output=True, text=True, timeout=120)
+    assert done.stdout.strip().splitlines()[-1] == expected, done.stderr[-2000:]
