@@ -16,8 +16,10 @@ import time
 import traceback
 import warnings
 
-AREAS = ("heads", "app", "figures", "engine", "memory", "cold", "family", "soak", "sessions", "views")
+AREAS = ("heads", "app", "figures", "engine", "memory", "cold", "family", "soak", "sessions", "views", "sizing", "phases", "gpu")
 AREA_HELP = {
+    "phases": "14 the page in two phases: 12 MP first phase and second phase vs a forward (AppTest)",
+    "gpu": "13 CUDA vs CPU numbers, CUDA-event timings vs the JSON's, forwards at 1024 px and 12 MP (needs a GPU)",
     "heads": "3 SPP head vs bare pooling, 4 SPPF vs parallel SPP",
     "app": "1 interaction and 2 first analysis through AppTest",
     "figures": "7 numbers per plotly figure at max_side 2048 (AppTest)",
@@ -28,6 +30,7 @@ AREA_HELP = {
     "soak": "9 peak RSS and trend over 100 distinct uploads in one app process (AppTest)",
     "sessions": "10 eight browser sessions uploading at once (Playwright)",
     "views": "11 ERF per bin vs a forward, region pooling vs crop-and-rerun, the scales run (issue 10)",
+    "sizing": "12 CPU seconds per first analysis at 1 MP and 12 MP (the README's sizing table)",
 }
 
 
@@ -87,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
         if name.startswith("streamlit"):
             logging.getLogger(name).setLevel(logging.ERROR)
 
-    from . import app_interaction, cold_start, figures_size, first_analysis, heads, memory, sessions, soak
+    from . import app_interaction, cold_start, figures_size, first_analysis, gpu, heads, memory, phases, sessions, sizing, soak
     from . import family as family_bench
     from . import views as views_bench
     from .common import Engine, Row, Workspace, machine_line
@@ -132,6 +135,9 @@ def main(argv: list[str] | None = None) -> int:
             "soak": lambda: soak.run(args.quick),
             "sessions": lambda: sessions.run(args.quick),
             "views": lambda: views_bench.run(engine, args.quick),
+            "sizing": lambda: sizing.run(args.quick),
+            "gpu": lambda: gpu.run(ws, args.quick),
+            "phases": lambda: phases.run(engine, args.quick),
         }
         for area in AREAS:
             if area in areas:

@@ -7,6 +7,10 @@ exactly as Streamlit ships it to the browser (``proto.spec``). Numbers are count
 the whole JSON (data AND layout): every numeric leaf counts 1, a plotly typed array
 (``{"dtype", "bdata"}``) counts its element count. Strings (hover text, the photo's base64
 JPEG) count 0 numbers but show up in the JSON size, reported alongside.
+
+The pyramid explorer's payload (photo, map, levels) is sized the same way: the whole payload a
+fresh browser gets, at default settings on the sample and at max_side 2048 with levels 1,2,4,8,
+next to the Plotly specs of the three views it replaced.
 """
 
 from __future__ import annotations
@@ -22,6 +26,27 @@ from .common import APP, Engine, Row
 LIMIT = 1_000_000
 SIZE = (2048, 1536)
 PYRAMIDS = ("1,2,4", "1,2,4,8,16")
+EXPLORER_BUDGETS = {"sample": 300_000, "2048": 2_000_000}  # bytes of the explorer's whole payload
+# The Plotly specs the explorer replaced (bins over the photo, feature map, pooled levels), measured
+# with this benchmark's AppSession at commit ec3df3b, the last one that drew them: JSON bytes.
+PLOTLY_BEFORE = {"sample": 89_447, "2048": 228_318}
+
+
+def explorer_bytes(session: AppSession) -> tuple[int, int]:
+    """(bytes of the explorer's whole payload, as a fresh browser gets it; bytes the last run sent)."""
+    from spp_viz.explorer import to_json
+
+    payload = session.at.session_state["_explorer_payload"][1]
+    sent = [e.proto.json for e in session.at.get("bidi_component") if e.proto.component_name == "spp_viz_explorer"]
+    return len(json.dumps(to_json(payload))), len(sent[0]) if sent else 0
+
+
+def explorer_row(what: str, key: str, whole: int, sent: int) -> Row:
+    budget = EXPLORER_BUDGETS[key]
+    return Row("7 figures", f"explorer payload, {what}",
+               f"{whole / 1e3:.0f} KB whole (this run sent {sent / 1e3:.1f} KB); Plotly specs before: "
+               f"{PLOTLY_BEFORE[key] / 1e3:.0f} KB", f"<= {budget / 1e6:g} MB", whole <= budget, whole,
+               dict(whole_bytes=whole, sent_bytes=sent, plotly_bytes_before=PLOTLY_BEFORE[key]))
 
 
 def _chart_name(spec: dict, fallback: str) -> str:
@@ -45,7 +70,9 @@ def measure_session(session: AppSession) -> list[dict]:
 def run(engine: Engine, quick: bool, session: AppSession | None = None) -> tuple[list[Row], AppSession | None]:
     if not APP.exists():
         return [Row("7 figures", "app.py", "skipped: app.py not found")], None
+    fresh = session is None
     session = session or AppSession()
+    explorer_rows = [explorer_row("sample at default settings", "sample", *explorer_bytes(session))] if fresh else []
     photo = engine.ws.photo(SIZE).read_bytes()
     session.widget("max_side", "select_slider").set_value(2048)
     session.upload(photo, "photo_2048.jpg")
@@ -54,10 +81,12 @@ def run(engine: Engine, quick: bool, session: AppSession | None = None) -> tuple
     rerun_s = {}
     # quick: 1,2,4,8 (every default chart, plus a finer grid); full: the default pyramid, then
     # 1,2,4,8,16, whose 16 x 16 selection outlines take seconds to build
-    pyramids = ("1,2,4,8",) if quick else PYRAMIDS
+    pyramids = ("1,2,4,8",) if quick else ("1,2,4,8", *PYRAMIDS)
     for levels in pyramids:
         session.widget("levels", "text_input").set_value(levels)
         rerun_s[levels] = session.run()
+        if levels == "1,2,4,8":
+            explorer_rows.append(explorer_row("max_side 2048, levels 1,2,4,8", "2048", *explorer_bytes(session)))
         for row in measure_session(session):
             row["levels"] = levels
             figures.append(row)
@@ -77,6 +106,7 @@ def run(engine: Engine, quick: bool, session: AppSession | None = None) -> tuple
         Row("7 figures", "  largest figure JSON shipped to the browser",
             f"{biggest['json_bytes'] / 1e6:.2f} MB ({biggest['chart']})", "report", None, biggest["json_bytes"]),
     ]
+    rows += explorer_rows
     deep = pyramids[-1]
     rows.append(Row("1 interaction", f"  app run with levels {deep} at max_side 2048 (first one includes the 2048 forward)",
                     f"{rerun_s[deep]:.1f} s", "report", None, rerun_s[deep]))
