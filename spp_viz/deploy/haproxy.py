@@ -19,8 +19,13 @@ from dataclasses import dataclass
 
 BACKEND = "replicas"
 HAPROXY = "haproxy"  # Debian's package: apt-get install -y haproxy
-CHECK_INTERVAL_S = 1  # health check period; a replica is down after FALL failed checks
-FALL = 2
+# Health checks: a replica whose cores are busy with analyses may answer late, and one marked
+# down by mistake has its websockets cut and its uploads sent to the other replica, where its
+# sessions do not exist (seen under CI load with 1 s checks and no check timeout). A stopped
+# replica refuses at once, so it is still down within FALL * CHECK_INTERVAL_S.
+CHECK_INTERVAL_S = 2  # health check period; a replica is down after FALL failed checks
+CHECK_TIMEOUT_S = 5  # how long one check may take
+FALL = 3
 TUNNEL_TIMEOUT = "1h"  # an idle websocket (an open tab) lives this long
 
 
@@ -62,6 +67,7 @@ defaults
     # the session's websocket (/_stcore/stream) is upgraded in place and then is a tunnel
     timeout tunnel {TUNNEL_TIMEOUT}
     timeout client-fin 5s
+    timeout check {CHECK_TIMEOUT_S}s
     # a request for a replica that is down (or refuses) goes to another one
     option redispatch
     retries 3
