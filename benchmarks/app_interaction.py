@@ -389,10 +389,9 @@ def _page_report(page) -> dict:
     its measurements in (no ``measuring`` note left, script idle)."""
     import json
 
-    page.wait_for_function(
-        "() => !document.querySelector(\"[class*='st-key-measuring']\") && "
-        "document.querySelector(\"[data-testid='stApp']\").getAttribute('data-test-script-state') === 'notRunning'",
-        timeout=180_000, polling=100)
+    from spp_viz.devtools.server import MEASURED_JS
+
+    page.wait_for_function(MEASURED_JS, timeout=180_000, polling=100)
 
     with page.expect_download(timeout=60_000) as info:
         page.locator(".st-key-dl_json button").click()

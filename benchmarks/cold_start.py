@@ -19,7 +19,7 @@ import sys
 import tempfile
 import time
 
-from spp_viz.devtools.server import CHROMIUM, CHROMIUM_ARGS, free_port, healthy, kill_group
+from spp_viz.devtools.server import CHROMIUM, CHROMIUM_ARGS, MEASURED_JS, free_port, healthy, kill_group
 
 from .common import APP, ROOT, Row, Workspace
 
@@ -34,10 +34,7 @@ def _wait_complete(page, timeout_ms: int, start: float = 0.0, phases: dict | Non
     page.wait_for_function(f"() => ({DRAWN})() > {drawn_before}", timeout=timeout_ms, polling=50)
     if phases is not None:
         phases["first_phase_drawn_s"] = time.perf_counter() - start
-    page.wait_for_function(
-        "() => !document.querySelector('[class*=\"st-key-measuring\"]') && "
-        "document.querySelector(\"[data-testid='stApp']\").getAttribute('data-test-script-state') === 'notRunning'",
-        timeout=timeout_ms, polling=50)
+    page.wait_for_function(MEASURED_JS, timeout=timeout_ms, polling=50)
     if phases is not None:
         phases["complete_s"] = time.perf_counter() - start
 

@@ -53,20 +53,13 @@ def cuda_event_ms(fn: Callable[[], object], calls: int = 50, blocks: int = 15, w
     return statistics.median(per_call)
 
 
-def _numbers(value: object, skip: str = "ms") -> list[float]:
-    if isinstance(value, dict):
-        return [x for k, v in value.items() if skip not in k and k != "timings_device" for x in _numbers(v, skip)]
-    if isinstance(value, list):
-        return [x for v in value for x in _numbers(v, skip)]
-    return [float(value)] if isinstance(value, (int, float)) and not isinstance(value, bool) else []
-
-
 def _agreement(photo: bytes) -> Row:
+    from spp_viz.devtools.numbers import report_numbers
     from spp_viz.report import run_inspection
 
     gpu = run_inspection(photo, device="cuda", heads="all").report()
     cpu = run_inspection(photo, device="cpu", heads="all").report()
-    a, b = _numbers(gpu), _numbers(cpu)
+    a, b = report_numbers(gpu), report_numbers(cpu)
     worst = max((abs(x - y) / max(1.0, abs(y)) for x, y in zip(a, b)), default=0.0)
     ok = len(a) == len(b) and worst <= TOLERANCE
     return Row(AREA, f"inspect --json on CUDA vs CPU ({len(a)} numbers, timings aside)", f"worst relative diff {worst:.1e}",

@@ -5,7 +5,7 @@ from several threads (torch's intra-op pool, Streamlit's script threads). With g
 defaults each thread may get its own arena (up to 8 x cores), and the mmap threshold rises
 dynamically after the first large free (up to 32 MB), so later large tensors come from the
 arenas' heaps, which are rarely given back to the system: RSS then wanders up and down by
-gigabytes between uploads that each need a few hundred MB (issue 11's soak).
+gigabytes between uploads that each need a few hundred MB (``benchmarks/soak.py``).
 
 :func:`tune` fixes both, once, through ``mallopt`` (the same knobs as the environment variables
 ``MALLOC_ARENA_MAX`` and ``MALLOC_MMAP_THRESHOLD_``, which only work when set before Python
@@ -56,7 +56,7 @@ def release() -> None:
 
     ``gc.collect()`` first: plotly figures are reference cycles (every child points to its
     parent), so the numeric arrays they hold wait for a full collection, which CPython runs
-    rarely; RSS then grows by ~100 MB per upload until it does (the saw-tooth of issue 11).
+    rarely; RSS then grows by ~100 MB per upload until it does (a saw-tooth in the soak).
     Then ``malloc_trim(0)`` (glibc) returns the freed heap pages. About 0.1 s: call it once per
     new image, not on every rerun.
     """

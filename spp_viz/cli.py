@@ -96,7 +96,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def add_family_options(parser: argparse.ArgumentParser) -> None:
-    """``--heads``, ``--sppf-k``, ``--sppf-n`` (issue 9): the pyramid-pooling family on the map."""
+    """``--heads``, ``--sppf-k``, ``--sppf-n``: the pyramid-pooling family on the map."""
     from .defaults import HEAD_IDS, SPPF_DEFAULT_K, SPPF_DEFAULT_N
     from .options import parse_heads, parse_sppf_k, parse_sppf_n
 
@@ -241,7 +241,7 @@ def _inspect(args: argparse.Namespace) -> str:
     if "decode" not in result.timings_ms:  # decoded once, by prepare()
         result.timings_ms = {"decode": prepared.decode_ms, **result.timings_ms}
         result.timings_ms["total"] += prepared.decode_ms
-    if args.region is not None:  # issue 10: pool a box from the shared map, and crop-and-rerun it
+    if args.region is not None:  # pool a box from the shared map, and crop-and-rerun it
         from .regions import RegionBox, pool_region
 
         result.region = pool_region(result.backbone, result.decoded.image, result.features, RegionBox(*args.region),
@@ -249,7 +249,7 @@ def _inspect(args: argparse.Namespace) -> str:
     return json.dumps(result.report()) if args.json else _text_report(result)
 
 
-# --- views (issue 10): `erf`, `scales` and `inspect --region`
+# --- views: `erf`, `scales` and `inspect --region`
 
 
 def add_view_options(inspect: argparse.ArgumentParser, sub: argparse._SubParsersAction) -> None:

@@ -47,7 +47,7 @@ MAX_LEVEL = 64
 # so Pillow never refuses an image that this limit lets through: one limit, one sentence.
 MAX_IMAGE_PIXELS = 89_478_485
 
-# The pyramid-pooling family (issue 9): head ids are part of the CLI and JSON contract.
+# The pyramid-pooling family: head ids are part of the CLI and JSON contract.
 HEAD_IDS: tuple[str, ...] = (
     "spp", "spp_yolo", "sppf", "sppf_separable", "simsppf", "sppcspc", "cspsppf", "sppelan", "ppm", "aspp",
 )

@@ -1,4 +1,4 @@
-"""Effective receptive field (ERF) of one pyramid bin (issue 10).
+"""Effective receptive field (ERF) of one pyramid bin.
 
 The ERF (Luo et al., 2016, "Understanding the Effective Receptive Field in Deep CNNs") is
 where the input pixels that really move an output are. For a bin we take the bin's pooled

@@ -1,4 +1,4 @@
-"""The pyramid-pooling family side by side on one real feature map (issue 9).
+"""The pyramid-pooling family side by side on one real feature map.
 
 :func:`compare_family` runs each chosen head (ids in :data:`spp_viz.defaults.HEAD_IDS`) on a
 :class:`~spp_viz.analysis.FeatureResult`:

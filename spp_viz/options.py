@@ -184,7 +184,7 @@ def check_stage(backbone: str, stage: str | None) -> str:
 
 
 # ----------------------------------------------------------------------------
-# The pyramid-pooling family (issue 9): --heads, --sppf-k, --sppf-n
+# The pyramid-pooling family: --heads, --sppf-k, --sppf-n
 
 _HEADS_HINT = "give 'all' or comma-separated ids from " + ", ".join(HEAD_IDS)
 
@@ -238,7 +238,7 @@ def check_sppf_fits(k: int, n: int, h: int, w: int) -> None:
         )
 
 
-# --- views (issue 10, helper D): --level, --bin, --region, --sizes
+# --- views: --level, --bin, --region, --sizes
 
 MAX_SCALE_SIDE = 4096  # the largest long side `spp-viz scales --sizes` runs a forward pass at
 MAX_SCALE_COUNT = 12  # at most this many sizes (each is a full forward pass)

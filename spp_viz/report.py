@@ -50,7 +50,7 @@ class Inspection:
     predictions: list[Prediction]
     timings_ms: dict[str, float] = field(default_factory=dict)
     family: FamilyComparison | None = None  # the pyramid-pooling family, when heads were asked for
-    region: RegionResult | None = None  # issue 10: a box pooled from the shared map (``inspect --region``)
+    region: RegionResult | None = None  # a box pooled from the shared map (``inspect --region``)
 
     def report(self) -> dict:
         return build_report(self.decoded, self.backbone, self.features, self.head, self.sppf, self.predictions, self.timings_ms,
@@ -106,7 +106,7 @@ def run_inspection(
     sppf = compare_sppf(features, config)
     timings.update(sppf.latencies_ms())
     predictions = predict(model, features, top_k)
-    # the family (issue 9): ``heads`` is "all" or comma-separated ids; measured last, alone. Its
+    # the family: ``heads`` is "all" or comma-separated ids; measured last, alone. Its
     # sppf/spp_yolo (at the comparison's k and n) and spp rows ARE the costs rows' measurements
     family = compare_family(features, heads, config, sppf_k, sppf_n, measured=latencies_from_sppf(sppf, sppf_k, sppf_n)) if heads else None
     timings["total"] = (time.perf_counter() - start) * 1000

@@ -1,4 +1,4 @@
-"""Scales: the same image at several working sizes (issue 10).
+"""Scales: the same image at several working sizes.
 
 SPP's promise is a fixed-length vector whatever the input size; SPPF (YOLO's "SPP") keeps the
 map's spatial size, so its output grows with the input. Each scale here is a real forward pass

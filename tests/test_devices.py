@@ -21,6 +21,7 @@ from torch.overrides import TorchFunctionMode
 
 from spp_viz import analysis, devices, images, timing
 from spp_viz.analysis import HeadConfig, extract_features
+from spp_viz.devtools.numbers import report_numbers
 from spp_viz.regions import RegionBox, pool_region
 from spp_viz.report import run_inspection
 
@@ -199,14 +200,5 @@ def test_cuda_and_cpu_reports_agree_within_1e_3():
     gpu = run_inspection(CAT, device="cuda", heads="all").report()
     cpu = run_inspection(CAT, device="cpu", heads="all").report()
     assert gpu["backbone"]["device"].startswith("cuda") and all(c["device"].startswith("cuda") for c in gpu["sppf"]["costs"])
-    for a, b in zip(_numbers(gpu, "ms"), _numbers(cpu, "ms")):
+    for a, b in zip(report_numbers(gpu), report_numbers(cpu)):
         assert a == pytest.approx(b, abs=1e-3, rel=1e-3)
-
-
-def _numbers(value: object, skip: str) -> list[float]:
-    """Every number of a report, in order, leaving out keys that contain ``skip`` (timings)."""
-    if isinstance(value, dict):
-        return [x for k, v in value.items() if skip not in k for x in _numbers(v, skip)]
-    if isinstance(value, list):
-        return [x for v in value for x in _numbers(v, skip)]
-    return [float(value)] if isinstance(value, (int, float)) and not isinstance(value, bool) else []

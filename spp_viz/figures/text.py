@@ -482,8 +482,8 @@ def rule_figure_caption(n: int, h: int, w: int) -> str:
             "dark cells are pooled by none, so the paper rule can simply ignore part of the map.")
 
 
-# --- family (C) -------------------------------------------------------------
-# The "Pyramid-pooling family" panel (issue 9). Numbers come from spp_viz.family; these only word them.
+# --- family -----------------------------------------------------------------
+# The "Pyramid-pooling family" panel. Numbers come from spp_viz.family; these only word them.
 
 FAMILY_HEADS_LABEL = "Heads"
 FAMILY_HEADS_HELP = "Every head runs on this feature map; the defaults are SPP, YOLOv5's SPP and SPPF."

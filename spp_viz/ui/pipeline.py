@@ -40,7 +40,7 @@ from .measure import Failed, Job
 from .sidebar import ASSETS, SAMPLES, Controls, ImageInput, Source
 from .waiting import admission_scope, heavy
 
-# Memory of a long-running server (issue 11's soak, benchmarks/soak.py): glibc arenas and mmap
+# Memory of a long-running server (benchmarks/soak.py): glibc arenas and mmap
 # threshold fixed once per process; per-image caches hold this many entries (eight sessions,
 # one image each); each new image first frees what earlier ones left (allocator.release).
 allocator.tune()
@@ -365,7 +365,7 @@ def family_maps(page: PageModel, head_id: str, request: FamilyRequest) -> tuple[
     return _family_maps(page.image_key, page.backbone_key, config, head_id, request.k, request.n, page.features)
 
 
-# --- views (D, issue 10): ERF of a bin, region pooling, scales. Computed on demand (a button or
+# --- views: ERF of a bin, region pooling, scales. Computed on demand (a button or
 # a bin click), cached per (image, backbone, stage, weights, levels, pool, rule, bin / box / sizes).
 
 @st.cache_resource(max_entries=32, show_spinner=False)

@@ -42,7 +42,7 @@ KEY_LAST_VALID_LEVELS = "last_valid_levels"
 KEY_FULL_RUNS = "_full_runs"
 KEY_FRAGMENT_RUNS = "_fragment_runs"
 CUSTOM_PRESET = "custom"
-# the region panel (D): the box in working-image pixels, and which image it was drawn for
+# the region panel: the box in working-image pixels, and which image it was drawn for
 KEYS_REGION = ("region_x0", "region_y0", "region_x1", "region_y1")
 KEY_REGION_IMAGE = "_region_image"
 # the pyramid-pooling family panel (C): read by the pipeline before any panel draws

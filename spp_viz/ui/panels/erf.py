@@ -1,4 +1,4 @@
-"""The "Effective receptive field" panel (issue 10): where the pixels that move the selected bin are.
+"""The "Effective receptive field" panel: where the pixels that move the selected bin are.
 
 On demand: the button computes it; after that it follows every bin clicked in the pooled
 heatmaps. One backward pass (``spp_viz.erf``), cached per image, backbone, pyramid and bin.

@@ -21,7 +21,7 @@ def backbone_sees(page: PageModel) -> None:
                                                        note=text.untrained_note(page.untrained)),
                             key="predictions", config=CHART_CONFIG)
             st.caption(text.TOP5_CAPTION)
-            training_resolution_block(page)  # issue 10 (D): top-5 at 224 px vs the working size, and why
+            training_resolution_block(page)  # top-5 at 224 px vs the working size, and why
         else:
             st.info(text.no_predictions(report.no_predictions_reason(page.backbone)))
     with right:
