@@ -217,8 +217,7 @@ def _branch_reports(shapes: tuple[BranchShape, ...], features: FeatureResult) ->
     _, h, w = features.shape
     width, height = features.input_size
     geometry = features.geometry
-    # StageGeometry.global_context (squeeze-excite: every output sees every pixel), per the plan's contract
-    global_context = bool(getattr(geometry, "global_context", False))
+    global_context = geometry.global_context  # squeeze-excite: every output sees every pixel
     out = []
     for shape in shapes:
         rows, cols = shape.cells(h, w)
