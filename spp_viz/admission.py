@@ -5,7 +5,7 @@ rerun) asks :class:`AdmissionQueue` for a slot before it starts. Each session ho
 place in line, kept in arrival order:
 
 - a session that asks again while it waits (it changed its request) takes over its own place:
-  the new request replaces the old one and keeps its position;
+  the new request replaces the old one and keeps its position (the old ticket is replaced);
 - a place whose waiter left (a rerun interrupted the wait) stays reserved for that session for
   ``grace_s``; it never blocks the sessions behind it;
 - a place whose session is gone (``alive(session)`` is False: the tab was closed) is dropped.
@@ -110,15 +110,26 @@ class AdmissionQueue:
         self._next = 0
 
     def join(self, session: str, kind: str) -> int:
-        """This session's ticket. A session already in line keeps its place with the new request."""
+        """A new ticket for this request. A session already in line keeps its place: the new
+        ticket takes it over, and an older ticket of the session still waiting is
+        :meth:`replaced` (Streamlit can start a session's next run before the stopped one has
+        left its wait: that one's ``leave`` must not touch the new request's place)."""
         with self._lock:
+            self._next += 1
             for place in self._line:
                 if place.session == session:
-                    place.kind, place.present = kind, True
-                    return place.ticket
-            self._next += 1
+                    place.ticket, place.kind, place.present = self._next, kind, True
+                    self._lock.notify_all()
+                    return self._next
             self._line.append(_Place(session, self._next, kind))
             return self._next
+
+    def replaced(self, ticket: int) -> bool:
+        """True when this ticket neither waits nor runs any more: a newer request of its session
+        took its place, or its session is gone. Its waiter should stop waiting."""
+        with self._lock:
+            self._purge()
+            return ticket not in self._running and all(place.ticket != ticket for place in self._line)
 
     def try_start(self, ticket: int) -> bool:
         """Start the job now if a slot is free for it in arrival order (True), else keep it waiting."""
@@ -145,8 +156,10 @@ class AdmissionQueue:
             return 0
 
     def leave(self, ticket: int) -> None:
-        """The waiter stopped waiting (a rerun or stop): keep the place for the session's next request."""
+        """The waiter stopped waiting (a rerun or stop): keep the place for the session's next
+        request. A job that had started meanwhile gives its slot back (it will never run)."""
         with self._lock:
+            self._running.pop(ticket, None)
             for place in self._line:
                 if place.ticket == ticket:
                     place.present, place.left_at = False, self._clock()

@@ -58,11 +58,26 @@ def test_a_waiting_session_that_asks_again_replaces_its_own_job_and_keeps_its_pl
     b = queue.join("b", "forward")
     c = queue.join("c", "forward")
     queue.leave(b)  # b's rerun interrupted its wait (the user changed a widget)
-    assert queue.join("b", "measure") == b  # the same place, the new request
+    again = queue.join("b", "measure")  # the same place, the new request
     assert queue.state().waiting == ("b", "c") and queue.state().kinds == {"b": "measure", "c": "forward"}
-    assert queue.ahead(b) == 1 and queue.ahead(c) == 2
+    assert queue.ahead(again) == 1 and queue.ahead(c) == 2 and queue.replaced(b)
     queue.finish(running)
-    assert not queue.try_start(c) and queue.try_start(b)
+    assert not queue.try_start(c) and queue.try_start(again)
+
+
+def test_a_stopped_run_that_leaves_late_does_not_take_the_new_runs_place():
+    """Streamlit can start a session's next run while the stopped one still waits: the old
+    waiter's leave comes after the new request joined, and must not drop it from the line."""
+    queue = AdmissionQueue(1, clock=Clock(), grace_s=5)
+    running = queue.join("a", "forward")
+    assert queue.try_start(running)
+    old = queue.join("b", "forward")
+    new = queue.join("b", "measure")  # the next run, on another thread, while the old one waits
+    queue.leave(old)  # the stopped run notices its stop and leaves
+    assert queue.replaced(old) and not queue.replaced(new)
+    assert queue.state().waiting == ("b",) and queue.ahead(new) == 1
+    queue.finish(running)
+    assert queue.try_start(new)
 
 
 def test_a_place_whose_waiter_left_never_blocks_the_line_and_expires():
@@ -87,6 +102,16 @@ def test_a_closed_sessions_job_is_dropped():
     assert queue.ahead(c) == 1 and queue.state().waiting == ("c",)
     queue.finish(running)
     assert queue.try_start(c) and not queue.try_start(b)
+
+
+def test_a_job_that_started_as_its_waiter_left_gives_its_slot_back():
+    queue = AdmissionQueue(1)
+    a = queue.join("a", "forward")
+    assert queue.try_start(a)
+    queue.leave(a)  # a rerun landed between the start and the work: the work never runs
+    assert queue.state().running == ()
+    b = queue.join("b", "forward")
+    assert queue.try_start(b)
 
 
 def test_wait_blocks_until_a_slot_is_free_and_wakes_in_order():
@@ -202,6 +227,69 @@ def test_a_rerun_served_from_the_caches_never_waits(one_slot, lines):
     assert not at.exception, [e.value for e in at.exception]
     assert lines == []
     one_slot.finish(other)
+
+
+class Interrupt(BaseException):
+    """What Streamlit raises at a page update when a rerun or a stop is due."""
+
+
+class InterruptingLine:
+    """A waiting line on the page whose next update is where a rerun lands."""
+
+    def info(self, *args, **kwargs) -> None:
+        pass
+
+    def empty(self) -> None:
+        raise Interrupt
+
+
+def test_a_rerun_that_lands_as_the_slot_is_granted_gives_the_slot_back(one_slot, monkeypatch):
+    """Hiding the line once the job has started is a page update, so a rerun can land there:
+    the slot must not stay held by a job that will never run (every later job would wait forever)."""
+    from spp_viz.ui import waiting
+
+    other = one_slot.join("another-session", "forward")
+    assert one_slot.try_start(other)
+    monkeypatch.setattr(waiting, "show_waiting", lambda scope, ahead, waited_s: setattr(scope, "line", InterruptingLine()))
+    release = threading.Timer(1.2, one_slot.finish, args=(other,))  # after the line is shown (every 0.5 s)
+    release.start()
+    ran = False
+    with pytest.raises(Interrupt), waiting.admission_scope("analysis"), waiting.admitted("forward"):
+        ran = True
+    release.join()
+    assert not ran
+    assert one_slot.state() == admission.QueueState((), (), {})
+    assert one_slot.try_start(one_slot.join("a-third-session", "forward"))
+
+
+def test_a_waiting_run_whose_session_asked_again_elsewhere_stops(one_slot, monkeypatch):
+    """The page side of a replaced ticket: the old run stops (Streamlit's StopException) instead
+    of waiting for a place that is no longer its own."""
+    from streamlit.runtime.scriptrunner_utils.exceptions import StopException
+
+    from spp_viz.ui import waiting
+
+    monkeypatch.setattr(waiting, "session_id", lambda: "one-session")
+    other = one_slot.join("another-session", "forward")
+    assert one_slot.try_start(other)
+    outcome: list[str] = []
+
+    def old_run() -> None:
+        try:
+            with waiting.admitted("forward"):
+                outcome.append("ran")
+        except StopException:
+            outcome.append("stopped")
+
+    thread = threading.Thread(target=old_run)
+    thread.start()
+    while not one_slot.state().waiting:
+        time.sleep(0.01)
+    new = one_slot.join("one-session", "measure")  # the session's next run asks on another thread
+    thread.join(timeout=10)
+    assert outcome == ["stopped"]
+    one_slot.finish(other)
+    assert one_slot.try_start(new)
 
 
 @pytest.mark.parametrize("secrets, env, expected", [("[spp_viz]\nmax_jobs = 3\n", {}, "3"), (None, {}, "None"),

@@ -78,6 +78,13 @@ def explorer_data(at: AppTest) -> dict:
     return json.loads(found[0].json)
 
 
+def drawn_token(at: AppTest) -> str | None:
+    """The token the page's ready signal will send once the browser has drawn it (None: nothing to measure)."""
+    found = [e.proto for e in at.get("bidi_component") if e.proto.component_name == "spp_viz_page_drawn"]
+    assert len(found) == 1
+    return json.loads(found[0].json)["token"]
+
+
 def vector_length(at: AppTest) -> int:
     return chart(at, "spp_vector_figure")["layout"]["meta"]["length"]
 
@@ -537,3 +544,19 @@ def test_the_first_phase_times_nothing_and_says_so(monkeypatch):
     heads = next(df.value for df in at.dataframe if "fixed length" in df.value.columns)
     assert "measuring…" not in set(heads["pool ms"]) and set(heads["timed on"]) == {"cpu"}
     assert at.session_state[measure.KEY_JOBS] == {}  # nothing left to measure: the page asks for no second phase
+
+
+def test_every_full_run_that_still_needs_measurements_sends_a_new_drawn_token():
+    """The browser sends each token once. A run whose second phase a rerun interrupted asks again
+    for the same jobs: its token must be new, or its tables would say "measuring" for ever."""
+    at = new_app()
+    at.run()
+    at.file_uploader(key="image").set_value(("token.png", unique_photo(260, 200), "image/png"))  # measured nowhere yet
+    at.run()
+    first = drawn_token(at)
+    at.run()  # the same page, nothing measured yet
+    again = drawn_token(at)
+    assert first and again and first != again
+    second_phase(at)
+    assert_clean(at)
+    assert drawn_token(at) is None  # everything measured: nothing to ask for

@@ -27,8 +27,8 @@ from . import haproxy
 
 ROOT = Path(__file__).resolve().parents[2]
 COOKIE_SECRET_ENV = "STREAMLIT_SERVER_COOKIE_SECRET"  # Streamlit refuses this secret on its command line
-START_TIMEOUT_S = 120.0
-PR_SET_PDEATHSIG = 1  # prctl option: a signal for the child when its parent dies  # every replica imports torch and loads Streamlit: slow on busy cores
+START_TIMEOUT_S = 120.0  # every replica imports torch and loads Streamlit: slow on busy cores
+PR_SET_PDEATHSIG = 1  # prctl option: a signal for the child when its parent dies
 
 
 class DeployError(RuntimeError):

@@ -32,6 +32,7 @@ KEY_JOBS = "_measure_jobs"  # the jobs the last full run asked for
 KEY_NOW = "_measure_now"  # set by the browser's ``drawn`` trigger: run the jobs before drawing
 KEY_SIGNAL = "page_drawn"  # the ready component's key
 KEY_RUNS = "_measure_runs"  # how many second phases ran in this session (tests and benchmarks read it)
+KEY_ROUND = "_measure_round"  # how many full runs started asking (each names its ``drawn`` token)
 MEASURING_KEY = "measuring"  # prefix of the "measuring ..." notes' container keys: on the page until the numbers are
 DRAWN_JS_SET = "__sppVizDrawn"  # window property: the tokens the page has sent (browser tests and benchmarks read it)
 
@@ -161,8 +162,11 @@ def drawn() -> bool:
 
 
 def clear() -> None:
-    """Forget the last run's requests (a full run asks again for what it still needs)."""
+    """Forget the last run's requests (a full run asks again for what it still needs) and start
+    a new round: this run's ``drawn`` token is new even when it asks for the same jobs as a run
+    whose second phase a rerun interrupted (the browser sends each token once)."""
     st.session_state[KEY_JOBS] = {}
+    st.session_state[KEY_ROUND] = int(st.session_state.get(KEY_ROUND, 0)) + 1
 
 
 def run_requested() -> int:
@@ -194,5 +198,5 @@ def ready_signal() -> None:
     run's page, when this run asked for measurements (a token that names them; None: nothing)."""
     jobs = pending()
     token = hashlib.sha256(repr(sorted(repr(job.key) for job in jobs)).encode()).hexdigest()[:16] if jobs else None
-    run = int(st.session_state.get(KEY_RUNS, 0))
-    _signal(key=KEY_SIGNAL, data={"token": f"{token}-{run}" if token else None}, on_drawn_change=_on_drawn, height=0)
+    round_ = int(st.session_state.get(KEY_ROUND, 0))
+    _signal(key=KEY_SIGNAL, data={"token": f"{token}-{round_}" if token else None}, on_drawn_change=_on_drawn, height=0)

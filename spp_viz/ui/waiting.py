@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterator, TypeVar
 
 import streamlit as st
+from streamlit.runtime.scriptrunner_utils.exceptions import StopException
 from streamlit.runtime.scriptrunner_utils.script_run_context import get_script_run_ctx, in_cached_function
 
 from .. import admission
@@ -117,7 +118,8 @@ def admitted(kind: str) -> Iterator[None]:
         jobs.leave(ticket)
         raise
     if scope is not None:
-        scope.ticket = ticket  # the scope gives it back
+        scope.ticket = ticket  # the scope gives it back, even if a rerun lands on the next line
+        hide_line(scope)
         yield
         return
     _local.holding = True
@@ -129,11 +131,19 @@ def admitted(kind: str) -> Iterator[None]:
 
 
 def _wait(jobs: admission.AdmissionQueue, ticket: int, scope: _Scope | None) -> None:
+    """Block until the job has started, updating the scope's line meanwhile. Every page update
+    is a point where Streamlit may raise a rerun or a stop; none comes after the job started, so
+    the caller always learns of the start before anything can interrupt it."""
     started = time.monotonic()
     while not jobs.wait(ticket, POLL_S):
+        if jobs.replaced(ticket):  # this run was stopped and the session's next one took its place
+            raise StopException()
         if scope is not None:
             show_waiting(scope, jobs.ahead(ticket), int(time.monotonic() - started))
-    if scope is not None and scope.line is not None:
+
+
+def hide_line(scope: _Scope) -> None:
+    if scope.line is not None:
         with not_recorded():
             scope.line.empty()
 

@@ -89,7 +89,9 @@ def wait_quiet(app: AppPage, timeout_ms: int = COLD_TIMEOUT_MS, quiet_s: float =
         if since is not None and time.monotonic() - since >= quiet_s:
             return
         time.sleep(0.2)
-    raise AssertionError(f"the page did not stay idle for {quiet_s} s within {timeout_ms} ms")
+    waiting = app.page.locator(WAITING)
+    line = waiting.inner_text() if waiting.count() else "no waiting line"
+    raise AssertionError(f"the page did not stay idle for {quiet_s} s within {timeout_ms} ms ({line.strip()})")
 
 
 def test_one_job_at_a_time_the_second_tab_shows_the_waiting_line(browser, deployment):
