@@ -29,7 +29,7 @@ AREA_HELP = {
     "family": "8 pyramid-pooling family: pool/total latency per head, separable vs square SPPF",
     "soak": "9 peak RSS and trend over 100 distinct uploads in one app process (AppTest)",
     "sessions": "10 eight browser sessions uploading at once (Playwright)",
-    "views": "11 ERF per bin vs a forward, region pooling vs crop-and-rerun, the scales run (issue 10)",
+    "views": "11 ERF per bin vs a forward, region pooling vs crop-and-rerun, the scales run",
     "sizing": "12 CPU seconds per first analysis at 1 MP and 12 MP (the README's sizing table)",
 }
 

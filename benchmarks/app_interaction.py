@@ -37,9 +37,9 @@ from .common import APP, Engine, Row, fmt_ms
 STEPS = (
     ("spp_viz.images", "load_image", "decode"),
     ("spp_viz.analysis", "extract_features", "backbone_forward"),
-    ("spp_viz.analysis", "analyse_head", "spp_head"),
+    ("spp_viz.analysis", "pool_pyramid", "spp_head"),
     ("spp_viz.analysis", "sppf_comparison", "sppf_comparison"),
-    ("spp_viz.analysis", "measure_spp_head", "spp_head_timing"),
+    ("spp_viz.family", "measure_heads", "head_timings"),
     ("spp_viz.family", "compare_family", "family_comparison"),
 )
 
@@ -247,7 +247,7 @@ COFFEE = APP.parent / "assets" / "coffee_espresso.jpg"
 ALONE = r"""
 import json, sys
 import torch
-from spp_viz.pooling import parallel_spp, sppf_branches, sppf_effective_kernels
+from spp_viz.pooling import spp_yolo, sppf_branches, sppf_effective_kernels
 from spp_viz.timing import measure_interleaved
 c, h, w = map(int, sys.argv[1:4])
 x = torch.rand(1, c, h, w)
@@ -256,7 +256,7 @@ def run_sppf():
         return torch.cat(sppf_branches(x, 5), 1)
 def run_parallel():
     with torch.inference_mode():
-        return parallel_spp(x, sppf_effective_kernels(5))
+        return spp_yolo(x, sppf_effective_kernels(5))
 out = measure_interleaved({"sppf": run_sppf, "parallel": run_parallel})
 print(json.dumps({k: v.median_ms for k, v in out.items()}))
 """
@@ -402,7 +402,7 @@ def _page_report(page) -> dict:
 def _pool_ratio(report: dict) -> tuple[float, tuple[int, int, int]] | None:
     """SPPF / parallel pool-only latency from a report, and the map shape; None before pool_ms exists."""
     costs = {str(c.get("kind", "")).lower(): c for c in report["sppf"]["costs"]}
-    sppf, parallel = costs.get("sppf"), costs.get("parallel_spp") or costs.get("parallel")
+    sppf, parallel = costs.get("sppf"), costs.get("spp_yolo") or costs.get("parallel")
     if not sppf or not parallel or sppf.get("pool_ms") is None or not parallel.get("pool_ms"):
         return None
     fm = report["feature_map"]

@@ -1,4 +1,4 @@
-"""Area 8: the pyramid-pooling family side by side (issue 9).
+"""Area 8: the pyramid-pooling family side by side.
 
 On the default map (EfficientNet-Lite0's head on the cat sample at the default working size,
 ``(1, 1280, 10, 15)``): each head's pool-only and total latency, exactly as the app and
@@ -34,7 +34,7 @@ def _head_rows(engine: Engine) -> list[Row]:
     for r in result.heads:
         details = {"map": [1, c, h, w], "params": r.params, "flops": r.flops, "output_shape": list(r.output_shape),
                    "pool_ms": round(r.pool_ms, 4), "total_ms": round(r.total_ms, 4),
-                   "rounds": r.total_latency.rounds if r.total_latency else None}
+                   "rounds": r.timing.total.rounds if r.timing else None}
         convs = " (random convs)" if r.untrained else " (no convs)"
         rows.append(Row(AREA, f"{r.id}: pool only / total{convs} on 1x{c}x{h}x{w}",
                         f"{fmt_ms(r.pool_ms)} / {fmt_ms(r.total_ms)} ({r.params / 1e6:.1f} M params, {r.flops / 1e9:.2f} GFLOPs)",

@@ -70,7 +70,6 @@ def _timings(photo: bytes, quick: bool) -> list[Row]:
     """Each head's JSON latency against the same head timed here with CUDA events alone."""
     import torch
 
-    from spp_viz import analysis
     from spp_viz import family as pyramid_family
     from spp_viz.heads.registry import BuildArgs, build_head, get_spec
     from spp_viz.report import run_inspection
@@ -78,16 +77,10 @@ def _timings(photo: bytes, quick: bool) -> list[Row]:
     result = run_inspection(photo, device="cuda", heads="all")
     report = result.report()
     x = result.features.feature.unsqueeze(0).contiguous()
-    sppf_module, parallel_module = analysis.yolo_modules(x.shape[1], 5, x.device)
     rows = []
+    # the SPPF comparison's costs ARE the family's sppf, spp_yolo and spp rows (one timing per head)
     with torch.inference_mode():
-        half = sppf_module.cv1(x)
-        ours = {"sppf": (lambda: analysis.sppf(half, 5), lambda: sppf_module(x)),
-                "parallel_spp": (lambda: analysis.parallel_spp(half, (5, 9, 13)), lambda: parallel_module(x))}
-        for cost in report["sppf"]["costs"]:
-            if cost["kind"] in ours:
-                rows += _ratio_rows(f"SPPF comparison: {cost['name']}", cost, ours[cost["kind"]])
-        args = BuildArgs(x.shape[1], 5, 3, result.head.config.levels, result.head.config.pool, result.head.config.rule)
+        args = BuildArgs(x.shape[1], 5, 3, result.pyramid.config.levels, result.pyramid.config.pool, result.pyramid.config.rule)
         for head in report["heads"] if not quick else report["heads"][:4]:
             spec, module = get_spec(head["id"]), build_head(head["id"], args, x.device)
             pool_x = x[:, :spec.pool_channels(x.shape[1])].contiguous()

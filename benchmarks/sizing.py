@@ -20,8 +20,9 @@ import statistics
 import time
 import uuid
 
-from spp_viz.analysis import HeadConfig, analyse_head, extract_features, predict
+from spp_viz.analysis import PyramidConfig, extract_features, pool_pyramid, predict
 from spp_viz.backbones import load_backbone
+from spp_viz.choices import BinRule, Pool
 from spp_viz.defaults import DEFAULT_FAMILY_HEADS, DEFAULT_LEVELS
 from spp_viz.images import DEFAULT_MAX_PIXELS, DEFAULT_MAX_SIDE, load_image
 from spp_viz.pooling import parse_levels
@@ -50,7 +51,7 @@ def first_paint_cpu(data: bytes, backbone) -> float:
     start = time.process_time()
     decoded = load_image(data, max_side=DEFAULT_MAX_SIDE, max_pixels=DEFAULT_MAX_PIXELS)
     features = extract_features(backbone, decoded.image)
-    analyse_head(features, HeadConfig(parse_levels(DEFAULT_LEVELS), "max", "adaptive"))
+    pool_pyramid(features, PyramidConfig(parse_levels(DEFAULT_LEVELS), Pool.MAX, BinRule.ADAPTIVE))
     predict(backbone, features)
     return time.process_time() - start
 

@@ -7,7 +7,7 @@ each page rendered, and samples the process's RSS (``/proc/self/status`` VmRSS) 
 upload. It prints one JSON object. ``run(...)`` (area ``soak`` of ``python -m benchmarks``)
 and ``tests/test_soak.py`` start it as a subprocess, so every soak starts from a cold process.
 
-Targets (issue 11): over 100 distinct uploads, peak RSS <= 1.6 GB and no upward trend: the
+Targets: over 100 distinct uploads, peak RSS <= 1.6 GB and no upward trend: the
 least-squares slope of RSS over the uploads after the caches have filled (the warm-up: the
 uploads until every cache that gains entries per upload is full, :func:`default_warmup`)
 projects less than 100 MB of growth per 100 uploads.

@@ -1,4 +1,4 @@
-"""Area ``views`` (issue 10): ERF per bin, region pooling vs crop-and-rerun, the scales run.
+"""Area ``views``: ERF per bin, region pooling vs crop-and-rerun, the scales run.
 
 Targets: an ERF (one forward + one backward) within 3x one forward pass; pooling a region from the
 shared map at least 20x faster than cropping it and rerunning the backbone; the scales run within
@@ -13,11 +13,12 @@ from typing import Callable
 
 import torch
 
-from spp_viz.analysis import HeadConfig, extract_features
+from spp_viz.analysis import PyramidConfig, extract_features
 from spp_viz.backbones import Backbone
+from spp_viz.bins import PixelBox
 from spp_viz.erf import bin_erf
 from spp_viz.images import load_image
-from spp_viz.regions import RegionBox, crop_box, pool_window, region_window
+from spp_viz.regions import crop_box, pool_window, region_window
 from spp_viz.scales import DEFAULT_SCALE_SIZES, resized, scale_sweep
 from spp_viz.timing import measure_interleaved
 
@@ -42,9 +43,9 @@ def _region_row(engine: Engine, image, quick: bool) -> Row:
     backbone = engine.backbone
     features = extract_features(backbone, image)
     w, h = image.size
-    box = RegionBox(w / 4, h / 4, 3 * w / 4, 3 * h / 4)
+    box = PixelBox(w / 4, h / 4, 3 * w / 4, 3 * h / 4)
     window = region_window(features, box)
-    config = HeadConfig()
+    config = PyramidConfig()
 
     def pooled() -> object:
         with torch.inference_mode():
@@ -72,7 +73,7 @@ def _scales_row(engine: Engine, source, quick: bool) -> Row:
     forwards = measure_interleaved({str(s): _forward(backbone, x) for s, x in zip(sizes, xs)},
                                    min_rounds=3, min_time_s=0.05 if quick else 0.5)
     start = time.perf_counter()
-    scale_sweep(backbone, source, sizes, HeadConfig())
+    scale_sweep(backbone, source, sizes, PyramidConfig())
     run_ms = (time.perf_counter() - start) * 1000
     total = sum(lat.median_ms for lat in forwards.values())
     ratio = run_ms / total

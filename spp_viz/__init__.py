@@ -1,9 +1,22 @@
 """spp-viz: see what spatial pyramid pooling does inside a pretrained CNN.
 
-The package has no Streamlit import: the app (``app.py``) and the CLI (``spp-viz``) both draw
-on it. One module per concern: ``pooling`` (heads), ``bins`` (geometry), ``images`` (safe
-decoding), ``backbones`` (models and weights), ``analysis`` (the cached pipeline),
-``report`` (one image end to end), ``figures`` (plotly), ``cli``.
+The app (``app.py``) and the CLI (``spp-viz``) both draw on it. Only :mod:`spp_viz.ui` imports
+Streamlit; everything else runs without it. One module per concern:
+
+* the engine: ``choices`` and ``defaults`` (shared settings), ``options`` (torch-free option
+  checks), ``formats`` (what a file is) and ``images`` (safe decoding), ``backbones`` and
+  ``efficientnet_lite`` (models and weights), ``checkpoints`` (reading them), ``geometry`` and
+  ``trace`` (what a stage does to space), ``errors``, ``devices`` (where the model runs),
+  ``bins`` (geometry), ``pooling`` (SPP, average SPP,
+  YOLO's parallel SPP, SPPF), ``analysis`` (the pipeline), ``dimensions``, ``erf``, ``regions``,
+  ``scales``, ``family`` (what the panels compute), ``heads`` (the pyramid-pooling family's
+  modules, registry and costs), ``timing`` (latency measurements), ``report`` (one image end to
+  end, the JSON report);
+* the app: ``ui`` (the Streamlit page), ``figures`` (plotly figures and the sentences that
+  explain results), ``explorer`` (the pyramid explorer's payload);
+* serving: ``admission`` (the heavy-job queue), ``allocator`` (malloc settings), ``replica``
+  (which replica this process is), ``deploy`` (replicas behind HAProxy);
+* ``cli`` (``spp-viz``, also ``python -m spp_viz``), ``devtools`` (helpers for tests and benchmarks).
 """
 
 __version__ = "0.1.0"

@@ -1,62 +1,54 @@
-"""The analysis pipeline, split so that changing the head never reruns the backbone.
+"""The analysis pipeline, split so that changing the pyramid never reruns the backbone.
 
 1. :func:`extract_features`: image -> stage feature map (the one expensive step), once per
    (image digest, backbone, stage, weights, working size).
-2. :func:`analyse_head`: feature map + :class:`HeadConfig` -> every level's bins, pooled
+2. :func:`pool_pyramid`: feature map + :class:`PyramidConfig` -> every level's bins, pooled
    values, winners and the fixed-length vector (cheap).
-3. :func:`sppf_comparison`: SPPF vs parallel SPP(5, 9, 13) on the same map, with costs (per
-   map); :func:`measure_spp_head` / :func:`spp_head_cost`: the current head's row (per pyramid);
-   :func:`compare_sppf` both at once.
-4. :func:`dimension_table`, :func:`size_sweep`, :func:`predict`, :func:`bin_predictions`.
+3. :func:`sppf_comparison`: SPPF's cascade vs YOLOv5's parallel pools (5, 9, 13) on the same
+   map, bit for bit (their costs are the family's: :func:`spp_viz.family.sppf_view`).
+4. :func:`predict`, :func:`bin_predictions`: what the classifier reads from the map and its bins.
 """
 
 from __future__ import annotations
 
 import functools
-import math
-from dataclasses import dataclass, field, replace
-from enum import Enum
-from typing import Callable, Mapping, Sequence, TypeVar, cast
+from dataclasses import dataclass, field
+from typing import Any, Sequence, cast
 
 import torch
 import torch.nn.functional as F
 from PIL import Image
 from torch import Tensor
-from torch.utils.flop_counter import FlopCounterMode
 
-from .backbones import Backbone, StageGeometry
+from .backbones import Backbone
 from .bins import AxisSpans, BinGeometry, LevelBins, bin_argmax, bin_geometry, differing_bins, pyramid_bins
-from .heads.modules import ParallelPoolBlock, SPPFBlock
+from .choices import BinRule, Pool
+from .geometry import StageGeometry
 from .pooling import (
     DEFAULT_LEVELS,
-    check_bin_rule,
-    check_pool,
-    parallel_spp,
     parse_levels,
     spp,
     spp_output_length,
-    sppf,
+    spp_yolo,
     sppf_branches,
     sppf_effective_kernels,
     sppf_equivalence,
 )
-from .timing import SINGLE_HEAD_MIN_TIME_S, Latency, SingleRun, measure_interleaved, pool_and_total_consistent, time_once
-
-ModuleT = TypeVar("ModuleT", bound=torch.nn.Module)
+from .timing import SingleRun, time_once
 
 
 @dataclass(frozen=True)
-class HeadConfig:
+class PyramidConfig:
     """Which pyramid to apply: levels, ``max``/``avg`` pooling, ``adaptive``/``paper`` bins."""
 
     levels: tuple[int, ...] = DEFAULT_LEVELS
-    pool: str = "max"
-    rule: str = "adaptive"
+    pool: Pool = Pool.MAX
+    rule: BinRule = BinRule.ADAPTIVE
 
-    def __post_init__(self) -> None:
+    def __post_init__(self) -> None:  # strings are accepted (the CLI's, the widgets') and checked
         object.__setattr__(self, "levels", parse_levels(self.levels))
-        check_pool(self.pool)
-        check_bin_rule(self.rule)
+        object.__setattr__(self, "pool", Pool.parse(self.pool))
+        object.__setattr__(self, "rule", BinRule.parse(self.rule))
 
 
 @dataclass(frozen=True)
@@ -144,8 +136,8 @@ class LevelResult:
 
 
 @dataclass(frozen=True)
-class HeadResult:
-    config: HeadConfig
+class PyramidResult:
+    config: PyramidConfig
     levels: tuple[LevelResult, ...]
     vector: Tensor  # (length,)
     channels: int
@@ -176,7 +168,7 @@ class HeadResult:
         return out
 
 
-def analyse_head(features: FeatureResult, config: HeadConfig) -> HeadResult:
+def pool_pyramid(features: FeatureResult, config: PyramidConfig) -> PyramidResult:
     """Apply the pyramid to the cached map: bins, pooled values, winners, vector."""
     fmap = features.feature
     c, h, w = features.shape
@@ -187,7 +179,7 @@ def analyse_head(features: FeatureResult, config: HeadConfig) -> HeadResult:
         winners = bin_argmax(fmap, level.n, config.rule) if config.pool == "max" else None
         differing = tuple(differing_bins(h, w, level.n)) if config.rule == "paper" else ()
         levels.append(LevelResult(level.n, geometry, level.pooled[0], winners, differing))
-    return HeadResult(config, tuple(levels), result.vector[0], c)
+    return PyramidResult(config, tuple(levels), result.vector[0], c)
 
 
 def level_geometry(features: FeatureResult, level: LevelResult) -> list[BinGeometry]:
@@ -197,12 +189,18 @@ def level_geometry(features: FeatureResult, level: LevelResult) -> list[BinGeome
 
 @dataclass(frozen=True)
 class Prediction:
+    """One ImageNet class the classifier ranked: its label, softmax probability and class index."""
+
     label: str
     probability: float
     index: int
 
+    def as_json(self) -> dict[str, object]:
+        return {"label": self.label, "probability": round(self.probability, 6), "index": self.index}
 
-def _top_k(logits: Tensor, categories: Sequence[str], k: int) -> list[Prediction]:
+
+def top_predictions(logits: Tensor, categories: Sequence[str], k: int) -> list[Prediction]:
+    """The ``k`` most probable classes of one row of logits, by softmax."""
     probs = logits.float().softmax(-1)
     values, indices = probs.topk(min(k, probs.numel()))
     return [Prediction(categories[i], float(v), int(i)) for v, i in zip(values.tolist(), indices.tolist())]
@@ -212,7 +210,7 @@ def predict(backbone: Backbone, features: FeatureResult, top_k: int = 5) -> list
     """ImageNet top-k for the whole image, read from the 1 x 1 average level (= the backbone's GAP)."""
     if features.gap_logits is None or not backbone.can_classify or not finite_logits(features):
         return []  # non-finite logits (a broken checkpoint): a softmax of NaN ranks nothing
-    return _top_k(features.gap_logits, backbone.categories, top_k)
+    return top_predictions(features.gap_logits, backbone.categories, top_k)
 
 
 def finite_logits(features: FeatureResult) -> bool:
@@ -236,94 +234,15 @@ def bin_predictions(backbone: Backbone, level: LevelResult) -> list[list[Predict
     if rows * cols == 0:
         return []
     logits = backbone.classify(level.pooled.reshape(c, rows * cols).T.contiguous()).float().cpu()
-    tops = [_top_k(row, backbone.categories, 1)[0] for row in logits]
+    tops = [top_predictions(row, backbone.categories, 1)[0] for row in logits]
     return [tops[r * cols:(r + 1) * cols] for r in range(rows)]
-
-
-def count_flops(module: torch.nn.Module, x: Tensor) -> int:
-    """FLOPs by ``torch.utils.flop_counter`` (convs and matmuls; it counts no pooling)."""
-    with FlopCounterMode(display=False) as counter, torch.inference_mode():
-        module(x)
-    return int(counter.get_total_flops())
-
-
-def _seeded_build(build: Callable[[], ModuleT]) -> ModuleT:
-    """Build a module with a fixed random init, leaving the process's random state untouched."""
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(0)
-        return build().eval()
-
-
-def yolo_modules(channels: int, k: int = 5, device: torch.device | str = "cpu") -> tuple[SPPFBlock, ParallelPoolBlock]:
-    """:func:`_yolo_modules` on ``device`` (the feature map's: the heads run where it lives)."""
-    return _yolo_modules(channels, k, str(torch.device(device)))
-
-
-@functools.lru_cache(maxsize=4)
-def _yolo_modules(channels: int, k: int, device: str) -> tuple[SPPFBlock, ParallelPoolBlock]:
-    """ultralytics ``SPPF(C, C, k)`` and YOLOv5 ``SPP(C, C, (5, 9, 13))`` with their 1x1 convs, the
-    same blocks as the family's ``sppf`` and ``spp_yolo``
-    (untrained: their latency and shapes are real, their values are not). Cached per C: two
-    4M-parameter modules are not worth rebuilding on every rerun. Read-only: never train them."""
-    return (_seeded_build(lambda: SPPFBlock(channels, channels, k)).to(device),
-            _seeded_build(lambda: ParallelPoolBlock(channels, channels, sppf_effective_kernels(k))).to(device))
-
-
-@functools.lru_cache(maxsize=16)
-def yolo_head_costs(channels: int, k: int = 5) -> dict[str, tuple[int, int]]:
-    """``{"sppf": (params, flops per feature cell), "parallel": (...)}`` for the YOLO heads of
-    :func:`yolo_modules`.
-
-    Every FLOP these heads have is in 1x1 convs, which cost the same at every cell, so
-    flop_counter runs once on a 1 x 1 map and the total is this times h * w.
-    """
-    x = torch.zeros(1, channels, 1, 1, device="cpu")  # counted on CPU copies: FLOPs do not depend on the device
-    sppf_module, parallel_module = yolo_modules(channels, k, "cpu")
-    return {
-        "sppf": (_params(sppf_module), count_flops(sppf_module, x)),
-        "parallel": (_params(parallel_module), count_flops(parallel_module, x)),
-    }
-
-
-class HeadKind(Enum):
-    """Which head a cost row describes (its ``value`` keys the timings: ``sppf_pool``, ...)."""
-
-    SPP = "spp"
-    SPPF = "sppf"
-    PARALLEL_SPP = "parallel_spp"
-
-
-@dataclass(frozen=True)
-class HeadCost:
-    """Cost of one head on the current map.
-
-    ``params``/``flops`` (flop_counter: convs only, pooling has none) describe the module with
-    its 1x1 convs (SPPF, YOLOv5 SPP; cv1 halves C, cv2 back to C); classic SPP has no convs.
-    ``pool_ms`` times the parameter-free pooling alone (for SPPF and YOLOv5 SPP: on cv1's
-    C/2-channel output, as inside the module), ``total_ms`` the whole module; for SPP both
-    are the same call. Medians by :func:`spp_viz.timing.measure_interleaved`.
-    """
-
-    name: str
-    kind: HeadKind
-    output_shape: tuple[int, ...]
-    params: int
-    flops: int
-    pool_ms: float
-    total_ms: float
-    pool_latency: Latency | None = field(default=None, repr=False, compare=False)  # the measurements behind the medians
-    total_latency: Latency | None = field(default=None, repr=False, compare=False)
-
-    @property
-    def device(self) -> str | None:
-        """Where the medians were measured (``None``: not measured)."""
-        latency = self.pool_latency or self.total_latency
-        return latency.device if latency else None
 
 
 @dataclass(frozen=True)
 class SPPFComparison:
-    """SPPF's cascade on the current map against parallel SPP(5, 9, 13)."""
+    """SPPF's cascade on the current map against YOLOv5's parallel pools: the branches the
+    figures draw and the NaN-aware exact equality. Their costs are the family's
+    (:func:`spp_viz.family.sppf_view`)."""
 
     k: int
     kernels: tuple[int, ...]  # effective kernel of each cascade step: (5, 9, 13)
@@ -331,208 +250,21 @@ class SPPFComparison:
     equal: bool = False
     max_abs_diff: float = 0.0
     shape: tuple[int, ...] = ()  # (4C, h, w) without convs
-    costs: tuple[HeadCost, ...] = ()
 
-    @property
-    def timings_consistent(self) -> bool:
-        """Every cost's medians are steady, and no pooling took longer than its whole module: when
-        False the machine was busy while timing, and the figures compare nothing reliably."""
-        return all(pool_and_total_consistent(c.pool_ms, c.total_ms, c.pool_latency, c.total_latency) for c in self.costs)
-
-    def latencies_ms(self) -> dict[str, float]:
-        """``{"sppf_pool": ..., "sppf_total": ..., "parallel_spp_pool": ..., ..., "spp_total": ...}``
-        (empty unless measured)."""
-        out = {}
-        for cost in self.costs:
-            out[f"{cost.kind.value}_pool"] = cost.pool_ms
-            out[f"{cost.kind.value}_total"] = cost.total_ms
-        return out
-
-    def receptive_fields(self, geometry: StageGeometry) -> list[dict]:
+    def receptive_fields(self, geometry: StageGeometry) -> list[dict[str, Any]]:
         """Each branch's window in feature cells and, through the stage, in input pixels."""
-        rows = [{"branch": "x", "cells": 1, "pixels": geometry.receptive_field}]
-        for k in self.kernels:
-            rows.append({"branch": f"pool {k}", "cells": k, "pixels": geometry.receptive_field + (k - 1) * geometry.stride})
-        return rows
+        widths = (("x", 1),) + tuple((f"pool {k}", k) for k in self.kernels)
+        return [{"branch": name, "cells": cells, "pixels": geometry.window_pixels(cells)} for name, cells in widths]
 
 
-def _yolo_callables(x: Tensor, k: int) -> dict[str, Callable[[], object]]:
-    """``{kind_pool, kind_total}`` callables for SPPF and YOLOv5's parallel SPP."""
-    sppf_module, parallel_module = yolo_modules(int(x.shape[1]), k, x.device)
-    with torch.inference_mode():
-        half = sppf_module.cv1(x)  # what the modules' pools really read: cv1's C/2 channels
-    kernels = sppf_effective_kernels(k)
-    return {
-        "sppf_pool": _inference(lambda: sppf(half, k)), "sppf_total": _inference(lambda: sppf_module(x)),
-        "parallel_spp_pool": _inference(lambda: parallel_spp(half, kernels)),
-        "parallel_spp_total": _inference(lambda: parallel_module(x)),
-    }
-
-
-def _inference(fn: Callable[[], object]) -> Callable[[], object]:
-    def call() -> object:
-        with torch.inference_mode():
-            return fn()
-    return call
-
-
-def _consistent(t: Mapping[str, Latency]) -> bool:
-    """No median too noisy to stand, and no pooling measured slower than the module containing it."""
-    return all(pool_and_total_consistent(pool.median_ms, total.median_ms, pool, total)
-               for pool, total in ((t[f"{kind}_pool"], t[f"{kind}_total"]) for kind in ("sppf", "parallel_spp")))
-
-
-def _yolo_costs(x: Tensor, k: int) -> tuple[HeadCost, ...]:
-    """Time SPPF and YOLOv5's SPP interleaved, alone (call this where nothing else competes).
-    A self-contradictory result (other work competed after all) is measured once more."""
-    fns = _yolo_callables(x, k)
-    t = measure_interleaved(fns, device=x.device)
-    if not _consistent(t):
-        t = measure_interleaved(fns, device=x.device)
-    _, c, h, w = x.shape
-    return _yolo_rows((c, h, w), k, t)
-
-
-def _yolo_rows(shape: tuple[int, int, int], k: int, t: Mapping[str, Latency]) -> tuple[HeadCost, ...]:
-    """SPPF's and YOLOv5 SPP's cost rows; a latency missing from ``t`` is NaN (not measured yet)."""
-    c, h, w = shape
-    (sppf_params, sppf_flops), (par_params, par_flops) = yolo_head_costs(c, k).values()
-
-    def ms(name: str) -> float:
-        return t[name].median_ms if name in t else math.nan
-
-    return (
-        HeadCost(f"SPPF (k={k}, x3)", HeadKind.SPPF, (c, h, w), sppf_params, sppf_flops * h * w,
-                 ms("sppf_pool"), ms("sppf_total"), t.get("sppf_pool"), t.get("sppf_total")),
-        HeadCost(f"Parallel SPP ({', '.join(map(str, sppf_effective_kernels(k)))})", HeadKind.PARALLEL_SPP, (c, h, w),
-                 par_params, par_flops * h * w, ms("parallel_spp_pool"), ms("parallel_spp_total"),
-                 t.get("parallel_spp_pool"), t.get("parallel_spp_total")),
-    )
-
-
-def measure_yolo_costs(features: FeatureResult, k: int = 5) -> tuple[HeadCost, ...]:
-    """SPPF's and YOLOv5 SPP's cost rows, timed now on the map's device (nothing may compete)."""
-    return _yolo_costs(features.feature.unsqueeze(0), k)
-
-
-def unmeasured_yolo_costs(features: FeatureResult, k: int = 5) -> tuple[HeadCost, ...]:
-    """The same rows before any timing: parameters and FLOPs, latencies NaN."""
-    return _yolo_rows(features.shape, k, {})
-
-
-def measure_spp_head(features: FeatureResult, config: HeadConfig) -> Latency:
-    """Latency of the current SPP head (``spp()`` on the map): the one cost that depends on the
-    pyramid, so the app re-times only this when levels, pooling or bin rule change. It is also
-    the family's ``spp`` row (the same call)."""
-    x = features.feature.unsqueeze(0)
-    fn = _inference(lambda: spp(x, config.levels, config.pool, config.rule).vector)
-    return measure_interleaved({"spp": fn}, device=x.device, min_time_s=SINGLE_HEAD_MIN_TIME_S)["spp"]
-
-
-def spp_head_cost(config: HeadConfig, length: int, latency: Latency | None) -> HeadCost:
-    """The SPP row of the costs table: the head on the page, whatever its levels, pooling and
-    rule; ``length`` is its vector's real length (a paper-rule level on a small map is not n x n).
-    ``latency`` None: not measured yet (NaN)."""
-    rule = "" if config.rule == "adaptive" else ", paper rule"
-    ms = latency.median_ms if latency else math.nan
-    return HeadCost(f"SPP {','.join(map(str, config.levels))} ({config.pool}{rule})", HeadKind.SPP, (length,), 0, 0,
-                    ms, ms, latency, latency)
-
-
-def sppf_comparison(features: FeatureResult, k: int = 5, measure: bool = True) -> SPPFComparison:
-    """SPPF's cascade and parallel SPP on the map: equality (NaN-aware), shapes and, with
-    ``measure``, the costs of SPPF and YOLOv5's SPP. None of it depends on the pyramid, so the
-    app measures it once per feature map; :func:`with_spp_cost` adds the current head's row."""
+def sppf_comparison(features: FeatureResult, k: int = 5) -> SPPFComparison:
+    """SPPF's cascade and YOLOv5's parallel pools on the map: equality (NaN-aware) and shapes.
+    None of it depends on the pyramid, so the app computes it once per feature map."""
     x = features.feature.unsqueeze(0)
     kernels = sppf_effective_kernels(k)
     with torch.inference_mode():
         cascade = sppf_branches(x, k)
-        eq = sppf_equivalence(torch.cat(cascade, dim=1), parallel_spp(x, kernels))
-    costs = _yolo_costs(x, k) if measure else ()
-    branches = tuple(b[0] for b in cascade)
-    return SPPFComparison(k, kernels, branches, eq.equal, eq.max_abs_diff, tuple(eq.shape[1:]), costs)
+        eq = sppf_equivalence(torch.cat(cascade, dim=1), spp_yolo(x, kernels))
+    return SPPFComparison(k, kernels, tuple(b[0] for b in cascade), eq.equal, eq.max_abs_diff, tuple(eq.shape[1:]))
 
 
-def with_spp_cost(comparison: SPPFComparison, cost: HeadCost) -> SPPFComparison:
-    """``comparison`` with ``cost`` as its SPP row (replacing any earlier one)."""
-    kept = tuple(c for c in comparison.costs if c.kind is not HeadKind.SPP)
-    return replace(comparison, costs=kept + (cost,))
-
-
-def with_costs(comparison: SPPFComparison, yolo: tuple[HeadCost, ...], spp_row: HeadCost) -> SPPFComparison:
-    """``comparison`` with SPPF's and YOLOv5 SPP's rows ``yolo`` and the SPP row ``spp_row``."""
-    return replace(comparison, costs=tuple(yolo) + (spp_row,))
-
-
-def compare_sppf(features: FeatureResult, config: HeadConfig | None = None, k: int = 5, measure: bool = True) -> SPPFComparison:
-    """:func:`sppf_comparison` plus, with ``measure``, the CURRENT SPP head's row (``config``,
-    whatever its levels, pool and bin rule), so one row always describes the head on the page."""
-    config = config or HeadConfig()
-    comparison = sppf_comparison(features, k, measure)
-    if not measure:
-        return comparison
-    with torch.inference_mode():
-        length = int(spp(features.feature.unsqueeze(0), config.levels, config.pool, config.rule).vector.shape[1])
-    return with_spp_cost(comparison, spp_head_cost(config, length, measure_spp_head(features, config)))
-
-
-def _params(module: torch.nn.Module) -> int:
-    return sum(p.numel() for p in module.parameters())
-
-
-def dimension_table(features: FeatureResult, head: HeadResult) -> list[dict]:
-    """Rows ``{step, shape, arithmetic, numbers}`` from the input to the SPP vector and SPPF output."""
-    c, h, w = features.shape
-    width, height = features.input_size
-    rows = [
-        {"step": "input", "shape": f"3 x {height} x {width}", "arithmetic": f"3 x {height} x {width} = {3 * height * width:,}", "numbers": 3 * height * width},
-        {"step": f"feature map ({features.stage}, stride {features.geometry.stride})", "shape": f"{c} x {h} x {w}",
-         "arithmetic": f"{c:,} x {h} x {w} = {c * h * w:,}", "numbers": c * h * w},
-    ]
-    for level in head.levels:
-        r, k = level.pooled.shape[-2:]
-        note = "" if level.valid else " (paper rule: not n x n)"
-        rows.append({"step": f"level {level.n}: {r} x {k} bins{note}", "shape": f"{c} x {r} x {k}", "arithmetic": level.arithmetic(), "numbers": level.length})
-    rows.append({"step": "SPP vector (fixed length)" if head.valid else "SPP vector (NOT the fixed length)", "shape": f"{head.length}",
-                 "arithmetic": head.arithmetic() if head.valid else f"{head.length:,} != {head.arithmetic()}", "numbers": head.length})
-    c_ = c // 2
-    rows += [
-        {"step": "SPPF cv1 (1x1 conv, C/2)", "shape": f"{c_} x {h} x {w}", "arithmetic": f"{c_:,} x {h} x {w} = {c_ * h * w:,}", "numbers": c_ * h * w},
-        {"step": "SPPF concat [x, 5, 9, 13]", "shape": f"{4 * c_} x {h} x {w}", "arithmetic": f"4 x {c_:,} x {h} x {w} = {4 * c_ * h * w:,}", "numbers": 4 * c_ * h * w},
-        {"step": "SPPF cv2 (1x1 conv to C)", "shape": f"{c} x {h} x {w}", "arithmetic": f"{c:,} x {h} x {w} = {c * h * w:,} (grows with the image)", "numbers": c * h * w},
-    ]
-    return rows
-
-
-@dataclass(frozen=True)
-class SizeSweepRow:
-    """One input size of :func:`size_sweep`: the map it gives, SPP's length and SPPF's numbers."""
-
-    input_width: int
-    input_height: int
-    short_side: int
-    feature: tuple[int, int, int]  # (C, h, w) of the stage's map for this input
-    spp_length: int  # C * sum(n^2): the same for every size (0 when the input is too small for a map)
-    sppf_numbers: int  # 4C * h * w of SPPF's concat without convs: grows with the input
-
-    @property
-    def feature_height(self) -> int:
-        return self.feature[1]
-
-    @property
-    def feature_width(self) -> int:
-        return self.feature[2]
-
-
-def size_sweep(geometry: StageGeometry, levels: Sequence[int], aspect: float = 1.0,
-               short_sides: Sequence[int] = (64, 128, 224, 320, 448, 640, 800, 1024)) -> list[SizeSweepRow]:
-    """For inputs of each short side (at ``aspect`` = width / height): feature map size,
-    SPP length (constant) and SPPF output size (growing). Pure arithmetic, no forward pass."""
-    levels = parse_levels(levels)
-    c = geometry.channels
-    rows = []
-    for s in short_sides:
-        height, width = (s, round(s * aspect)) if aspect >= 1 else (round(s / aspect), s)
-        h, w = geometry.feature_size(height, width)
-        rows.append(SizeSweepRow(width, height, s, (c, h, w), spp_output_length(c, levels) if h and w else 0, 4 * c * h * w))
-    return rows

@@ -1,6 +1,6 @@
 """Bin geometry of a spatial pyramid: which feature cells each bin pools, and where that is in the image.
 
-Two rules (see ``shared/reference/spp-facts.md``):
+Two rules:
 
 * ``adaptive``: bin i of n over an axis of a cells spans ``[floor(i*a/n), ceil((i+1)*a/n))``.
   This is the authors' released SPP_net code and PyTorch's adaptive pooling
@@ -18,14 +18,15 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .pooling import check_bin_rule, paper_window
+from .choices import BinRule
+from .pooling import paper_window
 
 
 def axis_bins(a: int, n: int, rule: str = "adaptive") -> list[tuple[int, int]]:
     """``[start, end)`` cell ranges of the bins along one axis of ``a`` cells split into ``n``."""
     if a < 1 or n < 1:
         raise ValueError(f"Axis length and bin count must be positive, got a={a}, n={n}.")
-    check_bin_rule(rule)
+    rule = BinRule.parse(rule)
     if rule == "adaptive":
         return [((i * a) // n, -((-(i + 1) * a) // n)) for i in range(n)]
     window, stride, count = paper_window(a, n)
@@ -142,12 +143,16 @@ def differing_bins(height: int, width: int, n: int) -> list[tuple[int, int]]:
 
 @dataclass(frozen=True)
 class PixelBox:
-    """A box in input-image pixels, ``[x0, x1) x [y0, y1)``, clipped to the image."""
+    """A box in image pixels, ``[x0, x1) x [y0, y1)``: a bin's box or receptive field (clipped to
+    the image), or a region the user chose."""
 
     x0: float
     y0: float
     x1: float
     y1: float
+
+    def as_list(self) -> list[float]:
+        return [self.x0, self.y0, self.x1, self.y1]
 
 
 def project_bins_to_image(
@@ -276,7 +281,7 @@ def bin_argmax(feature: Tensor, n: int, rule: str = "adaptive") -> Tensor:
     ``feature`` is ``(C, h, w)``; returns a long tensor ``(C, rows, cols, 2)`` of (row, col).
     Uses the pooling op's own ``return_indices`` so the winner is the one the pool really picked.
     """
-    check_bin_rule(rule)
+    rule = BinRule.parse(rule)
     c, h, w = feature.shape
     x = feature.unsqueeze(0)
     if rule == "adaptive":

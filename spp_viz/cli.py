@@ -7,7 +7,7 @@ runs; the output or the error line is printed afterwards).
 Every option is checked by :mod:`spp_viz.options` before torch is imported, and torch is
 imported only once the image has decoded: a typo or a bad file is refused at once.
 
-Adding an option or a subcommand (issues 9 and 10):
+Adding an option or a subcommand:
 
 * an option of the analysis: add it in :func:`add_analysis_options` (every analysing
   subcommand gets it) or, for one subcommand, in :func:`_parser` next to that subparser;
@@ -29,7 +29,7 @@ import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from .defaults import BIN_RULES, DEFAULT_BACKBONE, DEFAULT_LEVELS, DEFAULT_TOP_K, POOL_TYPES, WEIGHT_CHOICES
 from .images import DEFAULT_MAX_PIXELS, DEFAULT_MAX_SIDE, DecodedImage, load_image
@@ -108,7 +108,7 @@ def add_family_options(parser: argparse.ArgumentParser) -> None:
                         help="SPPF chained pools (default: %(default)s)")
 
 
-def _heads_table(heads: list[dict]) -> list[str]:
+def _heads_table(heads: list[dict[str, Any]]) -> list[str]:
     """The report's ``heads`` as a table: one row per head, then its branches and exact equalities."""
     lines = [f"heads        {'id':<15} {'output':<16} {'fixed':<5} {'params':>12} {'GFLOPs':>8} {'pool ms':>9} {'total ms':>9}"]
     for h in heads:
@@ -190,32 +190,101 @@ def _read(path: Path, what: str) -> bytes:
 
 
 def _text_report(result: Inspection) -> str:
-    r = result.report()
+    return report_text(result.report())
+
+
+def report_text(r: dict[str, Any]) -> str:
+    """The ``inspect`` report for a reader: the dict of ``spp-viz inspect --json``, one fact a line."""
+    lines = _header_lines(r) + _spp_lines(r["spp"]) + _sppf_lines(r["sppf"]) + _result_lines(r)
+    if r["heads"]:
+        lines += _heads_table(r["heads"])
+    if r.get("region"):
+        lines += _region_lines(r["region"], r)
+    lines += [f"warning      {w}" for w in r["warnings"]]
+    return "\n".join(lines)
+
+
+def _ms(value: float | None, digits: int = 0) -> str:
+    """A JSON timing in ms; ``null`` (not measured, or not finite) as ``-``."""
+    return "-" if value is None else f"{value:.{digits}f} ms"
+
+
+def _predictions_text(predictions: list[dict[str, Any]]) -> str:
+    return ", ".join(f"{p['label']} {p['probability']:.1%}" for p in predictions) or "none"
+
+
+def _header_lines(r: dict[str, Any]) -> list[str]:
+    b = r["backbone"]
     lines = [
         f"image        {r['image']['width']} x {r['image']['height']} {r['image']['format']}"
         + (f"  ({'; '.join(r['image']['notes'])})" if r["image"]["notes"] else ""),
         f"input        {r['input']['width']} x {r['input']['height']}",
-        f"backbone     {r['backbone']['name']} / {r['backbone']['stage']}  weights: {r['backbone']['weights']}"
-        f"  stride {r['backbone']['stride']}  receptive field {r['backbone']['receptive_field']} px  on {r['backbone']['device']}",
-        f"feature map  {r['feature_map']['channels']} x {r['feature_map']['height']} x {r['feature_map']['width']}",
-        f"SPP          {r['spp']['pool']} pooling, {r['spp']['bins']} bins",
+        f"backbone     {b['name']} / {b['stage']}  weights: {b['weights']}"
+        f"  stride {b['stride']}  receptive field {b['receptive_field']} px  on {b['device']}",
     ]
-    for level in r["spp"]["levels"]:
+    if r["spp"]["global_context"]:
+        lines.append("  context    squeeze-excite on the path: every feature cell depends on the whole image")
+    lines.append(f"feature map  {r['feature_map']['channels']} x {r['feature_map']['height']} x {r['feature_map']['width']}")
+    return lines
+
+
+def _spp_lines(spp: dict[str, Any]) -> list[str]:
+    lines = [f"SPP          {spp['pool']} pooling, {spp['bins']} bins"]
+    for level in spp["levels"]:
         flag = "" if level["valid"] else f"   <- {level['problem']}"
         lines.append(f"  level {level['n']:>2}  {level['arithmetic']}{flag}")
-    lines.append(f"  total     {r['spp']['length']:,}" + (f"  = {r['spp']['arithmetic']}" if r["spp"]["fixed_length"] else f"  (a correct pyramid gives {r['spp']['arithmetic']})"))
-    s = r["sppf"]
-    lines.append(f"SPPF         k={s['k']} x3 -> {' x '.join(map(str, s['shape']))}; equals parallel SPP(5,9,13): {s['matches_parallel_spp']} (max |diff| {s['max_abs_diff']:g})")
+    lines.append(f"  total     {spp['length']:,}" + (f"  = {spp['arithmetic']}" if spp["fixed_length"] else f"  (a correct pyramid gives {spp['arithmetic']})"))
+    return lines
+
+
+def _sppf_lines(s: dict[str, Any]) -> list[str]:
+    lines = [f"SPPF         k={s['k']} x3 -> {' x '.join(map(str, s['shape']))}; equals parallel SPP({','.join(map(str, s['kernels']))}): "
+             f"{s['matches_parallel_spp']} (max |diff| {s['max_abs_diff']:g})"]
+    lines.append("  receptive  " + "; ".join(f"{f['branch']}: {f['cells']} x {f['cells']} cells, {f['pixels']} px" for f in s["receptive_fields"]))
     for cost in s["costs"]:
-        lines.append(f"  {cost['name']:<26} pool {cost['pool_ms']:8.3f} ms  total {cost['total_ms']:8.3f} ms  output {' x '.join(map(str, cost['output_shape']))}")
-    if r["predictions"]:
-        lines.append("predictions  " + ", ".join(f"{p['label']} {p['probability']:.1%}" for p in r["predictions"]))
+        lines.append(f"  {cost['name']:<26} pool {_ms(cost['pool_ms'], 3):>11}  total {_ms(cost['total_ms'], 3):>11}  "
+                     f"output {' x '.join(map(str, cost['output_shape']))}")
+    return lines
+
+
+def _result_lines(r: dict[str, Any]) -> list[str]:
+    """Predictions (or why there are none), the timings and where each was measured."""
+    lines = [f"predictions  {_predictions_text(r['predictions'])}" if r["predictions"] else f"predictions  none: {r['predictions_note']}"]
+    lines.append("timings      " + ", ".join(f"{k} {_ms(v)}" for k, v in r["timings_ms"].items()))
+    by_device: dict[str, list[str]] = {}
+    for key in r["timings_ms"]:
+        by_device.setdefault(r["timings_device"].get(key) or "unknown device", []).append(key)
+    if len(by_device) == 1:
+        lines.append(f"  on         {next(iter(by_device))} (every timing)")
     else:
-        lines.append(f"predictions  none: {r['predictions_note']}")
-    lines.append("timings      " + ", ".join(f"{k} {v:.0f} ms" for k, v in r["timings_ms"].items()))
-    if r["heads"]:
-        lines += _heads_table(r["heads"])
-    return "\n".join(lines)
+        lines.append("  on         " + "; ".join(f"{device}: {', '.join(keys)}" for device, keys in by_device.items()))
+    return lines
+
+
+def _region_lines(g: dict[str, Any], r: dict[str, Any]) -> list[str]:
+    """``inspect --region``: the box, its feature cells, its pooled length and the crop-and-rerun beside it."""
+    r0, r1, c0, c1 = g["window"]
+    whole = r["spp"]["length"]
+    same_length = f"same as the whole image's {whole:,} (SPP's fixed length)" if g["length"] == whole else f"NOT the whole image's {whole:,}"
+    top = [p[0]["label"] if p else None for p in (g["predictions"], g["recompute_predictions"])]
+    return [
+        f"region       box {','.join(f'{v:g}' for v in g['box'])} px (x0,y0,x1,y1 in the {r['input']['width']} x {r['input']['height']} input)",
+        f"  cells      rows [{r0}, {r1}) x cols [{c0}, {c1}) of the {r['feature_map']['height']} x {r['feature_map']['width']} map: "
+        f"{r1 - r0} x {c1 - c0} cells",
+        f"  length     {g['length']:,}, {same_length}" + ("" if g["valid"] else " (a level has fewer than n x n bins on this window)"),
+        f"  from map   {_predictions_text(g['predictions'])}",
+        f"  crop+rerun {_predictions_text(g['recompute_predictions'])}",
+        "  top-1      " + ("none to compare" if None in top else f"same: {top[0]}" if top[0] == top[1] else f"differ: {top[0]} vs {top[1]}"),
+        f"  pooling    {_ms(g['pooled_ms'], 3)} on {g['pooled_device'] or '-'} (median of repeated runs)",
+        f"  rerun      {_single_run_text(g['recompute'])}",
+    ]
+
+
+def _single_run_text(run: dict[str, Any] | None) -> str:
+    """A ``timing.SingleRun`` of the JSON: its time, device and, for one run, the load average then."""
+    if not run:
+        return "not run"
+    return f"{_ms(run['ms'], 1)} on {run['device']}" + (f" (single run, load average {run['load_average']:.2f})" if run["single_run"] else "")
 
 
 def _backbones_text() -> str:
@@ -242,17 +311,18 @@ def _inspect(args: argparse.Namespace) -> str:
         result.timings_ms = {"decode": prepared.decode_ms, **result.timings_ms}
         result.timings_ms["total"] += prepared.decode_ms
     if args.region is not None:  # pool a box from the shared map, and crop-and-rerun it
-        from .regions import RegionBox, pool_region
+        from .bins import PixelBox
+        from .regions import pool_region
 
-        result.region = pool_region(result.backbone, result.decoded.image, result.features, RegionBox(*args.region),
-                                    result.head.config, args.top_k)
+        result.region = pool_region(result.backbone, result.decoded.image, result.features, PixelBox(*args.region),
+                                    result.pyramid.config, args.top_k)
     return json.dumps(result.report()) if args.json else _text_report(result)
 
 
 # --- views: `erf`, `scales` and `inspect --region`
 
 
-def add_view_options(inspect: argparse.ArgumentParser, sub: argparse._SubParsersAction) -> None:
+def add_view_options(inspect: argparse.ArgumentParser, sub: argparse._SubParsersAction[Any]) -> None:
     """``inspect --region``, and the ``erf`` and ``scales`` subcommands (each with inspect's options)."""
     from .options import parse_bin, parse_level, parse_region, parse_sizes
 
@@ -273,14 +343,14 @@ def add_view_options(inspect: argparse.ArgumentParser, sub: argparse._SubParsers
 
 def _erf(args: argparse.Namespace) -> str:
     prepared = prepare(args)
-    from .analysis import HeadConfig
+    from .analysis import PyramidConfig
     from .backbones import load_backbone
     from .erf import bin_erf
 
     backbone = load_backbone(args.backbone, args.stage, args.weights, prepared.checkpoint, prepared.checkpoint_name,
                              download=not args.offline, device=args.device)
     row, col = args.bin
-    result = bin_erf(backbone, prepared.decoded.image, args.level, row, col, HeadConfig(args.levels, args.pool, args.bins))
+    result = bin_erf(backbone, prepared.decoded.image, args.level, row, col, PyramidConfig(args.levels, args.pool, args.bins))
     if args.npy is not None:
         import numpy as np
 
@@ -304,14 +374,14 @@ def _scales(args: argparse.Namespace) -> str:
     prepared = prepare(args)
     # the current size is the image's own working size (a photo smaller than --max-side keeps its size)
     sizes = scale_sizes(requested, max(working_size(*prepared.decoded.original_size, max_side=current_side)))
-    from .analysis import HeadConfig
+    from .analysis import PyramidConfig
     from .backbones import load_backbone
     from .report import strict_json
     from .scales import scale_sweep
 
     backbone = load_backbone(args.backbone, args.stage, args.weights, prepared.checkpoint, prepared.checkpoint_name,
                              download=not args.offline, device=args.device)
-    rows = scale_sweep(backbone, prepared.decoded.image, sizes, HeadConfig(args.levels, args.pool, args.bins))
+    rows = scale_sweep(backbone, prepared.decoded.image, sizes, PyramidConfig(args.levels, args.pool, args.bins))
     if args.json:
         return json.dumps(strict_json({"scales": [row.as_json() for row in rows]}), allow_nan=False)
     return "\n".join(

@@ -3,16 +3,18 @@
 No torch import here: the CLI reads these (and refuses a bad file) before paying for torch.
 """
 
+from .choices import BinRule, Pool
+
 DEFAULT_BACKBONE = "efficientnet_lite0"
 DEFAULT_LEVELS: tuple[int, ...] = (1, 2, 4)
-POOL_TYPES: tuple[str, ...] = ("max", "avg")
-BIN_RULES: tuple[str, ...] = ("adaptive", "paper")
+POOL_TYPES: tuple[str, ...] = Pool.values()
+BIN_RULES: tuple[str, ...] = BinRule.values()
 WEIGHT_CHOICES: tuple[str, ...] = ("pretrained", "untrained")
 DEFAULT_TOP_K = 5
 MAX_TOP_K = 1000  # ImageNet has 1000 classes
 
-# Backbones and their stages, in registry order: the CLI refuses a bad name before torch loads.
-# ``spp_viz.backbones.REGISTRY`` builds the models; tests/test_options.py checks both agree.
+# Backbones and their stages, in order: the CLI refuses a bad name before torch loads.
+# ``spp_viz.backbones.REGISTRY`` takes its names, order, stages and default stages from here.
 BACKBONE_STAGES: dict[str, tuple[str, ...]] = {
     "efficientnet_lite0": ("stage2", "stage3", "stage5", "stage7", "head"),
     "resnet18": ("layer1", "layer2", "layer3", "layer4"),
@@ -46,6 +48,9 @@ MAX_LEVEL = 64
 # It equals Pillow's own decompression-bomb limit (Image.MAX_IMAGE_PIXELS = 2**30 // 4 // 3),
 # so Pillow never refuses an image that this limit lets through: one limit, one sentence.
 MAX_IMAGE_PIXELS = 89_478_485
+# The smallest working image side: stride-32 backbones need at least one feature cell, and VGG's
+# unpadded 2x2 pools need 32 px. Images are scaled up to it; a smaller --max-side is refused.
+MIN_WORKING_SIDE = 32
 
 # The pyramid-pooling family: head ids are part of the CLI and JSON contract.
 HEAD_IDS: tuple[str, ...] = (

@@ -21,13 +21,14 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
 from PIL import Image
 from torch import Tensor
 
-from .analysis import HeadConfig
+from .analysis import PyramidConfig
 from .backbones import Backbone
 from .bins import BinGeometry, PixelBox, bin_geometry, pyramid_bins
 
@@ -53,7 +54,7 @@ class ErfResult:
     ms: float  # forward + backward, one run, time.perf_counter
     map: np.ndarray
 
-    def as_json(self) -> dict:
+    def as_json(self) -> dict[str, Any]:
         """The ``erf`` object of ``spp-viz erf --json`` (without the map)."""
         return {
             "level": self.level, "bin": list(self.bin), "box": _box_list(self.box), "rf_box": _box_list(self.rf_box),
@@ -133,13 +134,13 @@ def centroid_and_radii(erf: np.ndarray) -> tuple[tuple[float, float], tuple[floa
     return (cx, cy), radii
 
 
-def bin_erf(backbone: Backbone, image: Image.Image, level: int, row: int, col: int, config: HeadConfig | None = None) -> ErfResult:
+def bin_erf(backbone: Backbone, image: Image.Image, level: int, row: int, col: int, config: PyramidConfig | None = None) -> ErfResult:
     """The ERF of bin ``(row, col)`` of ``level`` on ``image`` (the working image, as analysed).
 
     ``config`` supplies the pooling (``max``/``avg``) and the bin rule; its levels are not used.
     Raises ValueError (one sentence) for a bin the level does not have.
     """
-    config = config or HeadConfig()
+    config = config or PyramidConfig()
     geometry = bin_geometry_for(backbone, image.size, level, row, col, config.rule)
     x = backbone.preprocess(image)
     start = time.perf_counter()

@@ -20,8 +20,9 @@ import numpy as np
 
 from .analysis import FeatureResult, LevelResult
 from .bins import AxisSpans, BinGeometry
+from .choices import Channel, ChannelView
 from .figures.reduce import block_reduce, reduce_channels, winner_cells
-from .figures.style import MAX_DRAWN_LEVEL, MAX_HEATMAP_CELLS, Channel, level_colour
+from .figures.style import MAX_DRAWN_LEVEL, MAX_HEATMAP_CELLS, level_colour
 from .figures.text import channel_label
 
 
@@ -123,7 +124,7 @@ def part_id(*keys: object) -> str:
 def explorer_bins(level: LevelResult, geometry: Sequence[BinGeometry], channel: Channel) -> tuple[ExplorerBin, ...]:
     """Every bin of ``level`` in ``geometry`` order, its value and winner under ``channel``."""
     values = reduce_channels(level.pooled, channel) if level.pooled.numel() else None
-    winners = {(r, c): (cr, cc) for r, c, cr, cc, _ in winner_cells(level, channel)}
+    winners = {(w.bin_row, w.bin_col): (w.cell_row, w.cell_col) for w in winner_cells(level, channel)}
     out = []
     for g in geometry:
         value = None
@@ -169,7 +170,7 @@ def build_payload(
     *,
     image_key: object,
     model_key: object = None,
-    channel: Channel = "mean",
+    channel: Channel = ChannelView.MEAN,
     rule: str = "adaptive",
     pool: str = "max",
     sppf_k: int = 5,

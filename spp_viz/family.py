@@ -25,7 +25,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from .analysis import FeatureResult, HeadConfig, HeadKind, SPPFComparison
+from .analysis import FeatureResult, PyramidConfig
 from .defaults import SPPF_DEFAULT_K, SPPF_DEFAULT_N
 from .heads.costs import flop_model
 from .heads.registry import (
@@ -41,8 +41,11 @@ from .heads.registry import (
     trainable_params,
 )
 from .options import check_sppf_fits, parse_heads
-from .pooling import spp
+from .pooling import exact_compare, spp, sppf_effective_kernels
 from .timing import Latency, measure_interleaved, pool_and_total_consistent
+
+# The SPP vs SPPF panel's heads (see :func:`sppf_view`).
+SPPF_VIEW: tuple[str, ...] = ("sppf", "spp_yolo", "spp")
 
 
 @dataclass(frozen=True)
@@ -71,25 +74,67 @@ class EqualityCheck:
 
 
 @dataclass(frozen=True)
+class HeadTiming:
+    """One head's medians on one map: its parameter-free pooling alone (``pool``) and its whole
+    module (``total``); for a head without parameters the module is its pooling, so both are
+    the same measurement. Each :class:`Latency` carries the device it was measured on."""
+
+    pool: Latency
+    total: Latency
+
+    @property
+    def device(self) -> str:
+        return self.pool.device
+
+    @property
+    def consistent(self) -> bool:
+        """Neither median too noisy to stand, and the pooling no slower than its module."""
+        return pool_and_total_consistent(self.pool.median_ms, self.total.median_ms, self.pool, self.total)
+
+
+TimingKey = tuple[str, BuildArgs]  # (head id, the build arguments it depends on: HeadSpec.key)
+
+
+def timing_key(head_id: str, args: BuildArgs) -> TimingKey:
+    """What a head's timing depends on besides the map: its id and its normalised arguments."""
+    return head_id, get_spec(head_id).key(args)
+
+
+@dataclass(frozen=True)
 class HeadReport:
-    """One head on the current map. ``pool_ms``/``total_ms`` are medians (NaN when not measured);
-    for ``spp`` the module is its pooling, so both are the same measurement."""
+    """One head on the current map; ``timing`` is None until measured (then ``pool_ms`` and
+    ``total_ms`` are NaN). ``args`` are the build arguments it depends on (``HeadSpec.key``)."""
 
     id: str
     name: str
     source: str
     purpose: str
+    args: BuildArgs
     output_shape: tuple[int, ...]
     fixed_length: bool
     params: int
     flops: int
-    pool_ms: float
-    total_ms: float
     branches: tuple[BranchReport, ...]
     exact_equal_to: tuple[EqualityCheck, ...]
     untrained: bool  # True when the module has (randomly initialised) conv weights
-    pool_latency: Latency | None = field(default=None, repr=False)
-    total_latency: Latency | None = field(default=None, repr=False)
+    timing: HeadTiming | None = field(default=None, repr=False)
+
+    @property
+    def key(self) -> TimingKey:
+        return self.id, self.args
+
+    @property
+    def pool_ms(self) -> float:
+        return self.timing.pool.median_ms if self.timing else math.nan
+
+    @property
+    def total_ms(self) -> float:
+        return self.timing.total.median_ms if self.timing else math.nan
+
+    @property
+    def device(self) -> str | None:
+        """Where the medians were measured (None: not measured)."""
+        return self.timing.device if self.timing else None
 
 
 @dataclass(frozen=True)
@@ -97,10 +142,9 @@ class FamilyComparison:
     """Every chosen head on one ``(C, h, w)`` map, in the order asked for."""
 
     k: int
-    n: int
+    repeats: int
     feature_shape: tuple[int, int, int]
     heads: tuple[HeadReport, ...]
-    measured: bool
 
     def head(self, head_id: str) -> HeadReport:
         for report in self.heads:
@@ -113,9 +157,18 @@ class FamilyComparison:
         return tuple(report.id for report in self.heads)
 
     @property
+    def measured(self) -> bool:
+        return all(report.timing is not None for report in self.heads)
+
+    @property
+    def timings(self) -> dict[TimingKey, HeadTiming]:
+        """The measurements held, by what they depend on (for another comparison on the same map)."""
+        return {report.key: report.timing for report in self.heads if report.timing is not None}
+
+    @property
     def timings_consistent(self) -> bool:
         """No head's medians too noisy to stand, and no pooling slower than its whole module."""
-        return all(pool_and_total_consistent(r.pool_ms, r.total_ms, r.pool_latency, r.total_latency) for r in self.heads)
+        return all(report.timing.consistent for report in self.heads if report.timing is not None)
 
 
 @dataclass(frozen=True)
@@ -127,8 +180,8 @@ class BranchMap:
     values: np.ndarray = field(repr=False)
 
 
-def _args(features: FeatureResult, config: HeadConfig, k: int, n: int) -> BuildArgs:
-    return BuildArgs(features.shape[0], k, n, config.levels, config.pool, config.rule)
+def _args(features: FeatureResult, config: PyramidConfig, k: int, repeats: int) -> BuildArgs:
+    return BuildArgs(features.shape[0], k, repeats, config.levels, config.pool, config.rule)
 
 
 def concat_parts(parts: list[Tensor]) -> Tensor:
@@ -157,9 +210,9 @@ def _source_sppf(x: Tensor, args: BuildArgs) -> Tensor:
 
 def _claims(args: BuildArgs) -> dict[str, list[tuple[str, str, Callable[[Tensor], Tensor]]]]:
     """Per head: ``(other id, claim, other's pooling output)``; the head's own side is :func:`pool_output`."""
-    k, n = args.k, args.n
-    widths = ", ".join(str(i * (k - 1) + 1) for i in range(1, n + 1))
-    cascade = f"{n} chained {k}x{k} max pools = parallel pools {widths}"
+    k, repeats = args.k, args.repeats
+    widths = ", ".join(str(i * (k - 1) + 1) for i in range(1, repeats + 1))
+    cascade = f"{repeats} chained {k}x{k} max pools = parallel pools {widths}"
     source = "its pools are SPPF's cascade with k=5, n=3 (windows 5, 9, 13)"
     return {
         "spp_yolo": [("sppf", cascade, lambda x: pool_output("sppf", x, args)),
@@ -179,22 +232,6 @@ def _claims(args: BuildArgs) -> dict[str, list[tuple[str, str, Callable[[Tensor]
     }
 
 
-def exact_compare(a: Tensor, b: Tensor) -> tuple[bool, float]:
-    """``(equal, max |a - b|)``, NaN-aware: NaNs in the same places count as equal (a NaN in
-    the map reaches the same windows either way), a NaN on one side only is a difference of inf.
-    Elementwise only (no boolean indexing, which copies): this runs on every head's full output."""
-    if a.shape != b.shape:
-        return False, float("inf")
-    nan_a, nan_b = torch.isnan(a), torch.isnan(b)
-    if not torch.equal(nan_a, nan_b):
-        return False, float("inf")
-    same = (a == b) | nan_a  # equal values (inf == inf included), or NaN on both sides
-    if bool(same.all()):
-        return True, 0.0
-    diff = torch.where(same, torch.zeros((), dtype=a.dtype, device=a.device), (a - b).abs())
-    return False, float(diff.max())
-
-
 def check_equalities(head_id: str, x: Tensor, args: BuildArgs) -> tuple[EqualityCheck, ...]:
     """The head's listed exact equalities, run on ``x``: ``torch.equal`` and NaN-aware max |diff|."""
     mine = pool_output(head_id, x, args)
@@ -207,39 +244,30 @@ def check_equalities(head_id: str, x: Tensor, args: BuildArgs) -> tuple[Equality
     return tuple(out)
 
 
-def _pixels(cells: int, rf: int, stride: int) -> int:
-    """Input pixels under ``cells`` adjacent cells (0 for a branch with no cells: a paper-rule level on a small map)."""
-    return rf + (cells - 1) * stride if cells > 0 else 0
-
-
 def _branch_reports(shapes: tuple[BranchShape, ...], features: FeatureResult) -> tuple[BranchReport, ...]:
-    """Cells -> pixels: ``receptive_field + (cells - 1) * stride`` per axis, or the whole image."""
+    """Cells -> pixels through the stage (:meth:`StageGeometry.window_pixels`), or the whole image."""
     _, h, w = features.shape
     width, height = features.input_size
     geometry = features.geometry
-    global_context = geometry.global_context  # squeeze-excite: every output sees every pixel
     out = []
     for shape in shapes:
         rows, cols = shape.cells(h, w)
-        whole_image = shape.whole_map or global_context
-        rf, stride = geometry.receptive_field, geometry.stride
-        pixels = (height, width) if whole_image else (_pixels(rows, rf, stride), _pixels(cols, rf, stride))
+        whole_image = shape.whole_map or geometry.global_context  # squeeze-excite: every output sees every pixel
+        pixels = (height, width) if whole_image else (geometry.window_pixels(rows), geometry.window_pixels(cols))
         out.append(BranchReport(shape.name, shape.kind, (rows, cols), pixels, shape.whole_map, whole_image))
     return tuple(out)
 
 
-def _timing_fns(ids: Sequence[str], x: Tensor, args: BuildArgs,
-                shapes: dict[str, tuple[int, ...]]) -> dict[str, Callable[[], object]]:
-    """``{"<id>/pool": ..., "<id>/total": ...}``: each runs under ``inference_mode`` itself.
-
-    The total run records the module's output shape in ``shapes`` (a 44 M-parameter SPPCSPC
-    is not run once more just to read its shape).
-
-    The pool-only run takes the real map's first channels, as many as the module's own pools
-    see (cv1 halves C in SPPF-like heads), so pool and total time the same pooling work.
-    """
+def _timing_fns(keys: Sequence[TimingKey], x: Tensor, shapes: dict[TimingKey, tuple[int, ...]]) -> dict[str, Callable[[], object]]:
+    """``{"<i>/pool": ..., "<i>/total": ...}`` for the i-th key; each runs under ``inference_mode``
+    itself. The total run records the module's output shape in ``shapes`` (a 44 M-parameter
+    SPPCSPC is not run once more just to read its shape). The pool-only run takes the real map's
+    first channels, as many as the module's own pools see (cv1 halves C in SPPF-like heads), so
+    pool and total time the same pooling work. A head without parameters is timed once: its
+    module is its pooling."""
     fns: dict[str, Callable[[], object]] = {}
-    for head_id in ids:
+    for i, key in enumerate(keys):
+        head_id, args = key
         spec, module = get_spec(head_id), build_head(head_id, args, x.device)
         pool_x = x[:, :spec.pool_channels(x.shape[1])].contiguous()
 
@@ -247,84 +275,134 @@ def _timing_fns(ids: Sequence[str], x: Tensor, args: BuildArgs,
             with torch.inference_mode():
                 return concat_parts(spec.pool_part(module, pool_x))
 
-        def total(module=module, head_id=head_id) -> object:
+        def total(module=module, key=key) -> object:
             with torch.inference_mode():
                 out = module(x)
-            shapes[head_id] = tuple(out.shape[1:])
+            shapes[key] = tuple(out.shape[1:])
             return out
 
-        fns[f"{head_id}/pool"] = pool
+        fns[f"{i}/pool"] = pool
         if trainable_params(module):
-            fns[f"{head_id}/total"] = total
+            fns[f"{i}/total"] = total
     return fns
 
 
+def measure_heads(features: FeatureResult, keys: Sequence[TimingKey],
+                  shapes: dict[TimingKey, tuple[int, ...]] | None = None) -> dict[TimingKey, HeadTiming]:
+    """Time these heads on the map's device, all interleaved in one
+    :func:`spp_viz.timing.measure_interleaved` call (call it where nothing else competes). A
+    self-contradictory result (other work competed after all) is measured once more."""
+    if not keys:
+        return {}
+    x = features.feature.unsqueeze(0).contiguous()
+    fns = _timing_fns(keys, x, {} if shapes is None else shapes)
+    timings = _timings(keys, measure_interleaved(fns, device=x.device))
+    if not all(t.consistent for t in timings.values()):
+        timings = _timings(keys, measure_interleaved(fns, device=x.device))
+    return timings
+
+
+def _timings(keys: Sequence[TimingKey], latencies: Mapping[str, Latency]) -> dict[TimingKey, HeadTiming]:
+    return {key: HeadTiming(latencies[f"{i}/pool"], latencies.get(f"{i}/total", latencies[f"{i}/pool"]))
+            for i, key in enumerate(keys)}
+
+
 def _head_report(head_id: str, features: FeatureResult, x: Tensor, args: BuildArgs,
-                 latencies: dict[str, Latency], shapes: dict[str, tuple[int, ...]]) -> HeadReport:
+                 timings: Mapping[TimingKey, HeadTiming], shapes: dict[TimingKey, tuple[int, ...]]) -> HeadReport:
     spec, module = get_spec(head_id), build_head(head_id, args, x.device)
+    key = timing_key(head_id, args)
     _, h, w = features.shape
-    if head_id not in shapes:
+    if key not in shapes:
         with torch.inference_mode():
-            shapes[head_id] = tuple(module(x).shape[1:])
-    out_shape = tuple(int(s) for s in shapes[head_id])
-    pool = latencies.get(f"{head_id}/pool")
-    total = latencies.get(f"{head_id}/total", pool)
+            shapes[key] = tuple(module(x).shape[1:])
     params = trainable_params(module)
     return HeadReport(
-        head_id, spec.name, spec.source, spec.purpose, out_shape,
+        head_id, spec.name, spec.source, spec.purpose, key[1], tuple(int(s) for s in shapes[key]),
         spec.fixed_length and spp_fixed_length(x, args), params, flop_model(head_id, args).at(h, w),
-        pool.median_ms if pool else float("nan"), total.median_ms if total else float("nan"),
-        _branch_reports(spec.branches(args), features), check_equalities(head_id, x, args),
-        params > 0, pool, total,
+        _branch_reports(spec.branches(args), features), check_equalities(head_id, x, args), params > 0, timings.get(key),
     )
 
 
-def compare_family(features: FeatureResult, ids: Sequence[str] | str, config: HeadConfig | None = None,
-                   k: int = SPPF_DEFAULT_K, n: int = SPPF_DEFAULT_N, measure: bool = True,
-                   measured: Mapping[str, Latency] | None = None) -> FamilyComparison:
+def compare_family(features: FeatureResult, ids: Sequence[str] | str, config: PyramidConfig | None = None,
+                   k: int = SPPF_DEFAULT_K, repeats: int = SPPF_DEFAULT_N, measure: bool = True,
+                   measured: Mapping[TimingKey, HeadTiming] | None = None, check_fits: bool = True) -> FamilyComparison:
     """Every head in ``ids`` (a sequence, or ``"all"`` / ``"sppf,ppm"``) on ``features``' map.
-
-    Raises ``ValueError`` (one sentence) for an unknown id, a bad k or n, or SPPF windows
-    wider than the map allows. ``measure=False`` skips the latencies (NaN), e.g. for tests.
-    ``measured`` holds latencies already taken on this map (``"<id>/pool"``, ``"<id>/total"``):
-    those heads are not timed again (the app's ``spp`` row is the SPP cost row's measurement).
+    Raises ``ValueError`` (one sentence) for an unknown id, a bad k or n, or (with
+    ``check_fits``) SPPF windows wider than the map allows. ``measure=False`` leaves the heads
+    not in ``measured`` unmeasured. ``measured`` holds timings already taken on this map (e.g.
+    another comparison's :attr:`FamilyComparison.timings`): those heads are not timed again.
     """
+    return _measured(features, *_request(features, ids, config, k, repeats, check_fits), measure, measured)
+
+
+def sppf_view(features: FeatureResult, config: PyramidConfig | None = None, measure: bool = True,
+              measured: Mapping[TimingKey, HeadTiming] | None = None) -> FamilyComparison:
+    """The SPP vs SPPF comparison as a view of the family: SPPF and YOLOv5's SPP as their source
+    defines them (k = 5, three pools: windows 5, 9, 13) and He et al.'s SPP with the page's pyramid."""
+    return compare_family(features, SPPF_VIEW, config, SOURCE_K, SOURCE_N, measure, measured, check_fits=False)
+
+
+def compare_with_view(features: FeatureResult, config: PyramidConfig, ids: Sequence[str] | str | None,
+                      k: int = SPPF_DEFAULT_K, repeats: int = SPPF_DEFAULT_N) -> tuple[FamilyComparison, FamilyComparison | None]:
+    """:func:`sppf_view` and (when ``ids``) the family, every head timed once, all interleaved in
+    one measurement: a head in both (``spp``; ``sppf`` and ``spp_yolo`` at k = 5, n = 3) is one
+    timing shown twice."""
+    view_heads, view_args = _request(features, SPPF_VIEW, config, SOURCE_K, SOURCE_N, check=False)
+    family_heads, family_args = _request(features, ids, config, k, repeats) if ids else ((), view_args)
+    keys = list(dict.fromkeys(_keys(view_heads, view_args) + _keys(family_heads, family_args)))
+    shapes: dict[TimingKey, tuple[int, ...]] = {}
+    timings = measure_heads(features, keys, shapes)
+    view = _comparison(features, view_heads, view_args, timings, shapes)
+    return view, (_comparison(features, family_heads, family_args, timings, shapes) if ids else None)
+
+
+def _request(features: FeatureResult, ids: Sequence[str] | str, config: PyramidConfig | None, k: int, repeats: int,
+             check: bool = True) -> tuple[tuple[str, ...], BuildArgs]:
+    """The heads and their build arguments; ``check``: refuse SPPF windows wider than the map
+    allows (the user's k and n; the view's k = 5, n = 3 are the source's, on any map)."""
     heads = parse_heads(ids if isinstance(ids, str) else ",".join(ids))
-    c, h, w = features.shape
-    check_sppf_fits(k, n, h, w)
-    config = config or HeadConfig()
-    args = _args(features, config, k, n)
+    if check:
+        check_sppf_fits(k, repeats, *features.shape[1:])
+    return heads, _args(features, config or PyramidConfig(), k, repeats)
+
+
+def _measured(features: FeatureResult, heads: Sequence[str], args: BuildArgs, measure: bool,
+              measured: Mapping[TimingKey, HeadTiming] | None) -> FamilyComparison:
+    shapes: dict[TimingKey, tuple[int, ...]] = {}
+    timings = dict(measured or {})
+    if measure:
+        timings.update(measure_heads(features, [key for key in _keys(heads, args) if key not in timings], shapes))
+    return _comparison(features, heads, args, timings, shapes)
+
+
+def _keys(heads: Sequence[str], args: BuildArgs) -> list[TimingKey]:
+    return [timing_key(head_id, args) for head_id in heads]
+
+
+def _comparison(features: FeatureResult, heads: Sequence[str], args: BuildArgs, timings: Mapping[TimingKey, HeadTiming],
+                shapes: dict[TimingKey, tuple[int, ...]]) -> FamilyComparison:
     x = features.feature.unsqueeze(0).contiguous()
-    shapes: dict[str, tuple[int, ...]] = {}
-    latencies = dict(measured or {})
-    to_time = [head_id for head_id in heads if f"{head_id}/pool" not in latencies]
-    if measure and to_time:
-        latencies.update(measure_interleaved(_timing_fns(to_time, x, args, shapes), device=x.device))
-    reports = tuple(_head_report(head_id, features, x, args, latencies, shapes) for head_id in heads)
-    return FamilyComparison(k, n, (c, h, w), reports, measure or bool(latencies))
+    reports = tuple(_head_report(head_id, features, x, args, timings, shapes) for head_id in heads)
+    return FamilyComparison(args.k, args.repeats, features.shape, reports)
 
 
-def measure_family(features: FeatureResult, ids: Sequence[str], config: HeadConfig | None = None,
-                   k: int = SPPF_DEFAULT_K, n: int = SPPF_DEFAULT_N) -> dict[str, Latency]:
-    """``{"<id>/pool": ..., "<id>/total": ...}`` for ``ids``, all interleaved in one
-    :func:`measure_interleaved` call on the map's device (call it where nothing else competes)."""
-    if not ids:
-        return {}
-    x = features.feature.unsqueeze(0).contiguous()
-    args = _args(features, config or HeadConfig(), k, n)
-    return measure_interleaved(_timing_fns(ids, x, args, {}), device=x.device)
+def view_name(report: HeadReport) -> str:
+    """A head's name in the SPP vs SPPF table: the settings it runs with, in a few words."""
+    a = report.args
+    if report.id == "sppf":
+        return f"SPPF (k={a.k}, x{a.repeats})"
+    if report.id == "spp_yolo":
+        return f"Parallel SPP ({', '.join(map(str, sppf_effective_kernels(a.k, a.repeats)))})"
+    if report.id == "spp":
+        rule = "" if a.rule == "adaptive" else ", paper rule"
+        return f"SPP {','.join(map(str, a.levels))} ({a.pool}{rule})"
+    return report.name
 
 
-def with_latencies(comparison: FamilyComparison, latencies: Mapping[str, Latency]) -> FamilyComparison:
-    """``comparison`` with the medians in ``latencies`` filled in (a head not in it keeps its own);
-    a head without parameters is its pooling, so its total is its pool-only latency."""
-    heads = []
-    for r in comparison.heads:
-        pool = latencies.get(f"{r.id}/pool", r.pool_latency)
-        total = latencies.get(f"{r.id}/total", r.total_latency if r.params else pool)
-        heads.append(replace(r, pool_ms=pool.median_ms if pool else math.nan, total_ms=total.median_ms if total else math.nan,
-                             pool_latency=pool, total_latency=total))
-    return replace(comparison, heads=tuple(heads), measured=all(h.pool_latency is not None for h in heads))
+def with_timings(comparison: FamilyComparison, timings: Mapping[TimingKey, HeadTiming]) -> FamilyComparison:
+    """``comparison`` with the timings in ``timings`` filled in (a head not in it keeps its own)."""
+    heads = tuple(replace(r, timing=timings.get(r.key, r.timing)) for r in comparison.heads)
+    return replace(comparison, heads=heads)
 
 
 def uses_spp_config(head_id: str) -> bool:
@@ -333,63 +411,22 @@ def uses_spp_config(head_id: str) -> bool:
     return get_spec(head_id).uses_spp_config
 
 
-def latencies_from_sppf(sppf: SPPFComparison, k: int, n: int) -> dict[str, Latency]:
-    """The SPPF comparison's measurements as family latencies, so one thing is timed once:
-    ``sppf`` and ``spp_yolo`` ARE its SPPF and YOLOv5 SPP modules (same convs, same pools, same
-    map), at the comparison's own k and n = 3 only (another k or n is another module); ``spp`` IS
-    its SPP row (the current pyramid), whatever k and n."""
-    same_modules = k == sppf.k and n == len(sppf.kernels)
-    ids = {HeadKind.SPPF: "sppf", HeadKind.PARALLEL_SPP: "spp_yolo", HeadKind.SPP: "spp"}
-    out: dict[str, Latency] = {}
-    for cost in sppf.costs:
-        if cost.pool_latency is None or cost.total_latency is None or (cost.kind is not HeadKind.SPP and not same_modules):
-            continue
-        out[f"{ids[cost.kind]}/pool"] = cost.pool_latency
-        out[f"{ids[cost.kind]}/total"] = cost.total_latency
-    return out
-
-
 def merge_comparisons(ids: Sequence[str], parts: Sequence[FamilyComparison]) -> FamilyComparison:
-    """One comparison from parts measured separately on the same map, heads in the order ``ids``."""
+    """One comparison from parts built separately on the same map, heads in the order ``ids``."""
     if not parts:
         raise ValueError("merge_comparisons needs at least one part")
     by_id = {report.id: report for part in parts for report in part.heads}
     first = parts[0]
-    return FamilyComparison(first.k, first.n, first.feature_shape, tuple(by_id[i] for i in ids),
-                            all(part.measured for part in parts))
+    return FamilyComparison(first.k, first.repeats, first.feature_shape, tuple(by_id[i] for i in ids))
 
 
-def branch_maps(features: FeatureResult, head_id: str, config: HeadConfig | None = None,
-                k: int = SPPF_DEFAULT_K, n: int = SPPF_DEFAULT_N) -> tuple[BranchMap, ...]:
+def branch_maps(features: FeatureResult, head_id: str, config: PyramidConfig | None = None,
+                k: int = SPPF_DEFAULT_K, repeats: int = SPPF_DEFAULT_N) -> tuple[BranchMap, ...]:
     """The head's pooling branches on the REAL map (parameter-free), each averaged over channels."""
     spec = get_spec(head_id)
-    args = _args(features, config or HeadConfig(), k, n)
+    args = _args(features, config or PyramidConfig(), k, repeats)
     x = features.feature.unsqueeze(0)
     with torch.inference_mode():
         parts = spec.pool_part(build_head(head_id, args, x.device), x)
     names = spec.pool_names(args)
     return tuple(BranchMap(head_id, name, part[0].float().mean(0).cpu().numpy()) for name, part in zip(names, parts))
-
-
-def _finite(value: float) -> float | None:
-    """Strict JSON: a non-finite float (not measured, NaN in the map) becomes ``null``."""
-    return round(value, 4) if np.isfinite(value) else None
-
-
-def heads_json(comparison: FamilyComparison) -> list[dict]:
-    """The report's ``heads`` list: one JSON-ready dict per head, in the order asked for."""
-    return [
-        {
-            "id": r.id, "name": r.name, "source": r.source, "purpose": r.purpose,
-            "output_shape": list(r.output_shape), "fixed_length": r.fixed_length,
-            "params": r.params, "flops": r.flops, "pool_ms": _finite(r.pool_ms), "total_ms": _finite(r.total_ms),
-            "untrained": r.untrained, "sppf_k": comparison.k, "sppf_n": comparison.n,
-            "device": r.pool_latency.device if r.pool_latency else None,
-            "branches": [{"name": b.name, "kind": b.kind.value, "rf_cells": list(b.rf_cells),
-                          "rf_pixels": list(b.rf_pixels), "whole_map": b.whole_map, "whole_image": b.whole_image}
-                         for b in r.branches],
-            "exact_equal_to": [{"id": e.other, "max_abs_diff": _finite(e.max_abs_diff), "equal": e.equal,
-                                "claim": e.claim} for e in r.exact_equal_to],
-        }
-        for r in comparison.heads
-    ]

@@ -1,7 +1,8 @@
 """Safe decoding of user-supplied image bytes into an RGB working image.
 
 Everything a user uploads goes through :func:`load_image`. It never writes to
-disk, only accepts a whitelist of raster formats, refuses oversized or
+disk, only accepts a whitelist of raster formats (:mod:`spp_viz.formats`, which
+also names a refused file's format), refuses oversized or
 degenerate images *before* decoding their pixels, decodes large JPEGs at a
 reduced scale (``draft``) so memory stays bounded, and turns every failure
 into :class:`ImageDecodeError` whose message is one sentence a user can read.
@@ -12,11 +13,11 @@ on them. One megapixel limit applies (``defaults.MAX_IMAGE_PIXELS``, 89.5 MP, eq
 to Pillow's own bomb limit, so Pillow never refuses an image first), checked in
 one place, :func:`_check_size`, from the header.
 
-Decoding writes nothing to the process's stderr. Two things used to print
-there: libtiff (``ZIPDecode: Decoding error ...``, through its process-wide
-error and warning handlers) and Pillow's logger (``More samples per pixel than
-can be decoded``, through Python's last-resort handler). On import this module
-sets libtiff's two handlers to NULL in the libtiff that Pillow uses (see
+Decoding writes nothing to the process's stderr, where two things would print:
+libtiff (``ZIPDecode: Decoding error ...``, through its process-wide error and
+warning handlers) and Pillow's logger (``More samples per pixel than can be
+decoded``, through Python's last-resort handler). On import this module sets
+libtiff's two handlers to NULL in the libtiff that Pillow uses (see
 :func:`silence_libtiff`) and gives the "PIL" logger a NullHandler. Both are
 done once, before any decode, so they are safe with Streamlit's threads,
 unlike redirecting file descriptor 2 around each decode, which would also
@@ -40,14 +41,13 @@ from typing import cast
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from .defaults import MAX_IMAGE_PIXELS
+from .defaults import MAX_IMAGE_PIXELS, MIN_WORKING_SIDE
+from .formats import ALLOWED_FORMATS, ALLOWED_TEXT, format_name, sniff, unsupported_message
 
 __all__ = [
-    "ALLOWED_FORMATS",
     "DEFAULT_MAX_PIXELS",
     "DEFAULT_MAX_SIDE",
     "MAX_ASPECT",
-    "MIN_SIDE",
     "DecodedImage",
     "ImageDecodeError",
     "load_image",
@@ -56,9 +56,6 @@ __all__ = [
 
 DEFAULT_MAX_SIDE = 1024
 DEFAULT_MAX_PIXELS = MAX_IMAGE_PIXELS  # the one limit; a caller may only lower it
-# Stride-32 backbones need at least one feature cell, and VGG's unpadded
-# 2x2 pools need 32 px, so working images are never smaller than this.
-MIN_SIDE = 32
 # The backbone's activations grow with the working image (EfficientNet-Lite0 needs ~9.5 GB at
 # 40 MP): whatever max_side says, even 0 (native), the working image stays within this.
 MAX_WORKING_PIXELS = 2048 * 2048
@@ -79,9 +76,7 @@ class WorkingLimit:
 # memory (spp_viz.devices.working_limit).
 CPU_WORKING_LIMIT = WorkingLimit(MAX_WORKING_PIXELS, "which bounds the backbone's memory on the CPU")
 MAX_ASPECT = 200
-ALLOWED_FORMATS = ("PNG", "JPEG", "WEBP", "GIF", "BMP", "TIFF")
 
-_ALLOWED_TEXT = "supported formats are PNG, JPEG, WEBP, GIF, BMP and TIFF"
 _EXIF_ORIENTATION = 0x0112
 # EXIF orientation -> the transpose that displays the image upright; the same
 # table ImageOps.exif_transpose uses. 5-8 swap width and height.
@@ -94,7 +89,6 @@ _ORIENTATION_TRANSPOSE = {
     7: Image.Transpose.TRANSVERSE,
     8: Image.Transpose.ROTATE_90,
 }
-_JPEG_FORMATS = {"JPEG", "MPO"}  # Pillow reports multi-picture JPEGs as MPO
 # Resize by integer reduce() first when shrinking more than 3x: much faster,
 # visually identical to a single LANCZOS pass.
 _REDUCING_GAP = 3.0
@@ -123,7 +117,7 @@ def silence_libtiff() -> bool:
     return True
 
 
-LIBTIFF_SILENCED = silence_libtiff()
+silence_libtiff()
 # Pillow logs some refusals at ERROR ("More samples per pixel than can be decoded") before it
 # raises. With no handler anywhere, Python's last-resort handler prints those to stderr; a
 # NullHandler on the "PIL" logger (the standard library's advice for libraries) stops that and
@@ -155,7 +149,7 @@ def working_size(
     width: int,
     height: int,
     max_side: int = DEFAULT_MAX_SIDE,
-    min_side: int = MIN_SIDE,
+    min_side: int = MIN_WORKING_SIDE,
     max_pixels: int = MAX_WORKING_PIXELS,
 ) -> tuple[int, int]:
     """Aspect-preserving working size for an image of ``width`` x ``height``.
@@ -214,8 +208,8 @@ def load_image(
     Raises :class:`ImageDecodeError` (one sentence) for anything it cannot use;
     ValueError for an invalid ``max_side`` or ``max_pixels``.
     """
-    if max_side < 0 or 0 < max_side < MIN_SIDE:
-        raise ValueError(f"max_side must be 0 (native size) or at least {MIN_SIDE}, got {max_side}")
+    if max_side < 0 or 0 < max_side < MIN_WORKING_SIDE:
+        raise ValueError(f"max_side must be 0 (native size) or at least {MIN_WORKING_SIDE}, got {max_side}")
     if not 1 <= max_pixels <= DEFAULT_MAX_PIXELS:
         raise ValueError(f"max_pixels must be from 1 to {DEFAULT_MAX_PIXELS:,} (the limit for any image), got {max_pixels:,}")
     raw = bytes(data)
@@ -252,9 +246,9 @@ def _decode(
 ) -> DecodedImage:
     if not raw:
         raise ImageDecodeError(f"{file_subject} is empty.")
-    kind = _sniff(raw)
+    kind = sniff(raw)
     if kind is not None and kind not in ALLOWED_FORMATS:
-        raise ImageDecodeError(_unsupported_message(file_subject, kind))
+        raise ImageDecodeError(unsupported_message(file_subject, kind))
 
     try:
         with warnings.catch_warnings():
@@ -268,7 +262,7 @@ def _decode(
         if kind in ALLOWED_FORMATS:
             msg = f"{file_subject} looks like a {kind} file but is truncated or corrupt."
         else:
-            msg = f"{file_subject} is not an image we can read; {_ALLOWED_TEXT}."
+            msg = f"{file_subject} is not an image we can read; {ALLOWED_TEXT}."
         raise ImageDecodeError(msg) from exc
 
     with im, warnings.catch_warnings():
@@ -287,7 +281,7 @@ def _quiet_pillow() -> None:
 
 
 def _decode_opened(im: Image.Image, digest: str, subject: str, max_side: int, limit: WorkingLimit) -> DecodedImage:
-    fmt = "JPEG" if im.format in _JPEG_FORMATS else (im.format or "unknown")
+    fmt = format_name(im.format)
     stored_size = im.size  # full-resolution header size (unrotated, except TIFF: see below)
     n_frames = int(getattr(im, "n_frames", 1) or 1)
     if n_frames > 1:
@@ -336,7 +330,7 @@ def _decode_opened(im: Image.Image, digest: str, subject: str, max_side: int, li
             f"downscaled from {original_size[0]} x {original_size[1]} to {target[0]} x {target[1]}"
         )
     elif target != original_size:
-        notes.append(f"upscaled to reach the {MIN_SIDE} px minimum side")
+        notes.append(f"upscaled to reach the {MIN_WORKING_SIDE} px minimum side")
 
     return DecodedImage(
         image=rgb,
@@ -491,118 +485,3 @@ def _bomb_message(subject: str, exc: BaseException) -> str:
     if match:
         return f"{subject} is {_mp(int(match.group(1)), limit=False)} MP, above the {limit} MP limit."
     return f"{subject} has more pixels than the {limit} MP limit."
-
-
-# Formats we recognise only to name them in the refusal.
-_UNSUPPORTED_NAMES = {
-    "SVG": "an SVG (vector) image",
-    "HTML": "an HTML page",
-    "TEXT": "a text file",
-    "PDF": "a PDF document",
-    "ICO": "an ICO icon",
-    "PSD": "a Photoshop (PSD) file",
-    "EPS": "a PostScript/EPS file",
-    "HEIC": "a HEIC/HEIF image",
-    "AVIF": "an AVIF image",
-    "JPEG2000": "a JPEG 2000 image",
-    "JPEGXL": "a JPEG XL image",
-    "ICNS": "a macOS icon (ICNS)",
-    "DDS": "a DDS texture",
-    "QOI": "a QOI image",
-    "PNM": "a PNM/PPM image",
-    "TGA": "a TGA image",
-    "VIDEO": "a video file",
-    "AUDIO": "an audio file",
-    "ZIP": "a ZIP archive",
-    "GZIP": "a gzip archive",
-}
-_NOT_IMAGES = {"HTML", "TEXT", "PDF", "VIDEO", "AUDIO", "ZIP", "GZIP"}
-
-
-def _unsupported_message(subject: str, kind: str) -> str:
-    what = _UNSUPPORTED_NAMES.get(kind, f"a {kind} file")
-    verdict = "not an image" if kind in _NOT_IMAGES else "which is not supported"
-    return f"{subject} is {what}, {verdict}; {_ALLOWED_TEXT}."
-
-
-def _sniff(raw: bytes) -> str | None:
-    """Name the format from magic bytes, for clear messages only.
-
-    Pillow still decides what opens (with the whitelist); this just lets us say
-    "SVG is not supported" instead of "cannot identify image file".
-    """
-    head = raw[:16]
-    if head.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "PNG"
-    if head.startswith(b"\xff\xd8\xff"):
-        return "JPEG"
-    if head.startswith((b"GIF87a", b"GIF89a")):
-        return "GIF"
-    if head.startswith(b"BM"):
-        return "BMP"
-    if head.startswith((b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")):
-        return "TIFF"
-    if head.startswith(b"RIFF") and raw[8:12] == b"WEBP":
-        return "WEBP"
-    if head.startswith(b"RIFF") and raw[8:12] == b"WAVE":
-        return "AUDIO"
-    if head.startswith(b"RIFF") and raw[8:12] == b"AVI ":
-        return "VIDEO"
-    if raw[4:8] == b"ftyp":
-        brand = raw[8:12]
-        if brand in (b"avif", b"avis"):
-            return "AVIF"
-        if brand in (b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"mif1", b"msf1"):
-            return "HEIC"
-        return "VIDEO"
-    if head[:4] in (b"\x00\x00\x01\x00", b"\x00\x00\x02\x00") and head[4:6] != b"\x00\x00":
-        return "ICO"  # ICO/CUR: non-zero image count (a TGA has 0 there)
-    if raw.endswith(b"TRUEVISION-XFILE.\x00"):
-        return "TGA"
-    simple = (
-        (b"%PDF", "PDF"),
-        (b"8BPS", "PSD"),
-        (b"%!PS", "EPS"),
-        (b"\xc5\xd0\xd3\xc6", "EPS"),
-        (b"\x00\x00\x00\x0cjP  ", "JPEG2000"),
-        (b"\xff\x4f\xff\x51", "JPEG2000"),
-        (b"\xff\x0a", "JPEGXL"),
-        (b"\x00\x00\x00\x0cJXL ", "JPEGXL"),
-        (b"icns", "ICNS"),
-        (b"DDS ", "DDS"),
-        (b"qoif", "QOI"),
-        (b"PK\x03\x04", "ZIP"),
-        (b"\x1f\x8b", "GZIP"),
-        (b"ID3", "AUDIO"),
-        (b"OggS", "AUDIO"),
-        (b"fLaC", "AUDIO"),
-    )
-    for magic, kind in simple:
-        if head.startswith(magic):
-            return kind
-    if len(raw) >= 3 and raw[0:1] == b"P" and raw[1:2] in b"1234567" and raw[2:3].isspace():
-        return "PNM"
-    return _sniff_text(raw[:4096])
-
-
-def _sniff_text(head: bytes) -> str | None:
-    """SVG, HTML or plain text, judged from the first few KB."""
-    if b"\x00" in head:
-        return None
-    try:
-        text = head.decode("utf-8")
-    except UnicodeDecodeError:
-        # A multi-byte character may be cut at the 4096-byte boundary.
-        try:
-            text = head[:-3].decode("utf-8")
-        except UnicodeDecodeError:
-            return None
-    lowered = text.lstrip("\ufeff \t\r\n").lower()
-    if "<svg" in lowered and lowered.startswith(("<svg", "<?xml", "<!doctype svg", "<!--")):
-        return "SVG"
-    if lowered.startswith(("<!doctype html", "<html", "<head", "<body")):
-        return "HTML"
-    printable = sum(ch.isprintable() or ch in "\t\r\n" for ch in text)
-    if text and printable / len(text) > 0.95:
-        return "TEXT"
-    return None

@@ -30,6 +30,7 @@ from .defaults import (
     MAX_IMAGE_PIXELS,
     MAX_LEVEL,
     MAX_TOP_K,
+    MIN_WORKING_SIDE,
     SPPF_MAX_K,
     SPPF_MAX_N,
 )
@@ -57,7 +58,6 @@ __all__ = [
 
 T = TypeVar("T")
 
-MIN_WORKING_SIDE = 32  # the smallest working image: images.MIN_SIDE (kept equal by a test)
 _LEVELS_HINT = "give comma-separated positive integers such as 1,2,4, or a preset: " + ", ".join(LEVEL_PRESETS)
 _DEVICE = re.compile(r"^(cpu|cuda(:[0-9]{1,2})?)$")
 

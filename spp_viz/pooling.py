@@ -6,7 +6,7 @@ blocks: :class:`spp_viz.heads.modules.SPPFBlock` and :class:`~spp_viz.heads.modu
 
 * :func:`spp` turns ``(B, C, h, w)`` into a FIXED-length ``(B, C * sum(n^2))`` vector,
   whatever ``h`` and ``w`` are (He et al., arXiv 1406.4729).
-* :func:`parallel_spp` / :func:`sppf` keep the spatial size and multiply channels by four
+* :func:`spp_yolo` / :func:`sppf` keep the spatial size and multiply channels by four
   (YOLOv3/v4/v5). SPPF's cascade of three 5x5 stride-1 max pools equals parallel
   5/9/13 pools exactly, because stride-1 max pools compose (5 then 5 = 9, three times = 13).
 """
@@ -15,27 +15,15 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Literal, Sequence
+from typing import Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .defaults import BIN_RULES, DEFAULT_LEVELS, LEVEL_PRESETS, MAX_LEVEL, POOL_TYPES  # noqa: F401 (re-exported)
+from .choices import BinRule, Pool
+from .defaults import DEFAULT_LEVELS, LEVEL_PRESETS, MAX_LEVEL  # noqa: F401 (re-exported)
 from .options import parse_levels  # torch-free home of the levels check, re-exported here
-
-PoolType = Literal["max", "avg"]
-BinRule = Literal["adaptive", "paper"]
-
-
-def check_pool(pool: str) -> None:
-    if pool not in POOL_TYPES:
-        raise ValueError(f"Pool {pool!r} is not supported: choose one of {', '.join(POOL_TYPES)}.")
-
-
-def check_bin_rule(rule: str) -> None:
-    if rule not in BIN_RULES:
-        raise ValueError(f"Bin rule {rule!r} is not supported: choose one of {', '.join(BIN_RULES)}.")
 
 
 def spp_output_length(channels: int, levels: Sequence[int]) -> int:
@@ -106,8 +94,8 @@ def _paper_level(x: Tensor, n: int, pool: str) -> tuple[Tensor, bool]:
 def spp(
     x: Tensor,
     levels: Sequence[int] = DEFAULT_LEVELS,
-    pool: PoolType | str = "max",
-    rule: BinRule | str = "adaptive",
+    pool: Pool | str = Pool.MAX,
+    rule: BinRule | str = BinRule.ADAPTIVE,
 ) -> SPPResult:
     """Spatial pyramid pooling of ``x`` ``(B, C, h, w)`` into ``(B, C * sum(n^2))``.
 
@@ -119,8 +107,7 @@ def spp(
     if x.dim() != 4:
         raise ValueError(f"SPP expects a (B, C, h, w) tensor, got shape {tuple(x.shape)}.")
     levels = parse_levels(levels)
-    check_pool(pool)
-    check_bin_rule(rule)
+    pool, rule = Pool.parse(pool), BinRule.parse(rule)
     results = []
     for n in levels:
         if rule == "adaptive":
@@ -133,21 +120,20 @@ def spp(
     return SPPResult(vector, tuple(results))
 
 
-def average_spp(x: Tensor, levels: Sequence[int] = DEFAULT_LEVELS, rule: BinRule | str = "adaptive") -> SPPResult:
+def average_spp(x: Tensor, levels: Sequence[int] = DEFAULT_LEVELS, rule: BinRule | str = BinRule.ADAPTIVE) -> SPPResult:
     """"SPP with global average pooling": every bin averaged; the 1x1 level is exactly GAP."""
-    return spp(x, levels, pool="avg", rule=rule)
+    return spp(x, levels, pool=Pool.AVG, rule=rule)
 
 
 class SPP(nn.Module):
     """He et al.'s SPP layer: ``(B, C, h, w) -> (B, C * sum(n^2))`` for any h, w."""
 
-    def __init__(self, levels: Sequence[int] = DEFAULT_LEVELS, pool: PoolType | str = "max", rule: BinRule | str = "adaptive"):
+    def __init__(self, levels: Sequence[int] = DEFAULT_LEVELS, pool: Pool | str = Pool.MAX,
+                 rule: BinRule | str = BinRule.ADAPTIVE):
         super().__init__()
         self.levels = parse_levels(levels)
-        check_pool(pool)
-        check_bin_rule(rule)
-        self.pool = pool
-        self.rule = rule
+        self.pool = Pool.parse(pool)
+        self.rule = BinRule.parse(rule)
 
     def output_length(self, channels: int) -> int:
         return spp_output_length(channels, self.levels)
@@ -156,7 +142,7 @@ class SPP(nn.Module):
         return spp(x, self.levels, self.pool, self.rule).vector
 
     def extra_repr(self) -> str:
-        return f"levels={self.levels}, pool={self.pool!r}, rule={self.rule!r}"
+        return f"levels={self.levels}, pool={str(self.pool)!r}, rule={str(self.rule)!r}"
 
 
 YOLO_KERNELS: tuple[int, ...] = (5, 9, 13)
@@ -167,7 +153,7 @@ def max_pool_same(x: Tensor, k: int) -> Tensor:
     return F.max_pool2d(x, k, 1, k // 2)
 
 
-def parallel_spp(x: Tensor, kernels: Sequence[int] = YOLO_KERNELS) -> Tensor:
+def spp_yolo(x: Tensor, kernels: Sequence[int] = YOLO_KERNELS) -> Tensor:
     """YOLOv3/v4/v5 "SPP": ``cat([x] + [maxpool_k(x) for k], 1)``, ``(B, C, h, w) -> (B, C*(1+len(k)), h, w)``.
 
     Stride 1, padding k//2: the spatial size is kept, so this is NOT a fixed-length pooler.
@@ -187,7 +173,7 @@ def sppf_branches(x: Tensor, k: int = 5, repeats: int = 3) -> list[Tensor]:
 
 
 def sppf(x: Tensor, k: int = 5) -> Tensor:
-    """YOLOv5 SPPF without its 1x1 convs: ``(B, C, h, w) -> (B, 4C, h, w)``, equal to ``parallel_spp(x, (5, 9, 13))``."""
+    """YOLOv5 SPPF without its 1x1 convs: ``(B, C, h, w) -> (B, 4C, h, w)``, equal to ``spp_yolo(x, (5, 9, 13))``."""
     return torch.cat(sppf_branches(x, k), dim=1)
 
 
@@ -196,9 +182,26 @@ def sppf_effective_kernels(k: int = 5, repeats: int = 3) -> tuple[int, ...]:
     return tuple(i * (k - 1) + 1 for i in range(1, repeats + 1))
 
 
+def exact_compare(a: Tensor, b: Tensor) -> tuple[bool, float]:
+    """``(equal, max |a - b|)``, NaN-aware: NaNs in the same places count as equal (a NaN in
+    the map reaches the same windows either way), a NaN on one side only is a difference of inf;
+    inf equals inf of the same sign. Elementwise only (no boolean indexing, which copies): this
+    runs on whole head outputs."""
+    if a.shape != b.shape:
+        return False, float("inf")
+    nan_a, nan_b = torch.isnan(a), torch.isnan(b)
+    if not torch.equal(nan_a, nan_b):
+        return False, float("inf")
+    same = (a == b) | nan_a  # equal values (inf == inf included), or NaN on both sides
+    if bool(same.all()):
+        return True, 0.0
+    diff = torch.where(same, torch.zeros((), dtype=a.dtype, device=a.device), (a - b).abs())
+    return False, float(diff.max())
+
+
 @dataclass(frozen=True)
 class Equivalence:
-    """Result of running SPPF and parallel SPP(5, 9, 13) on the same map."""
+    """Result of running SPPF and YOLOv5's parallel SPP(5, 9, 13) on the same map."""
 
     equal: bool
     max_abs_diff: float
@@ -206,21 +209,10 @@ class Equivalence:
 
 
 def sppf_equivalence(sppf_out: Tensor, parallel_out: Tensor) -> Equivalence:
-    """Compare an SPPF output with a parallel SPP output, NaN- and inf-aware.
-
-    ``equal``: same shape and bit-equal values, where NaN equals NaN (a map from a broken
-    checkpoint may hold NaN; identical tensors must still compare equal). ``max_abs_diff``
-    is over the places where both values are finite (inf - inf at the same place is no
-    difference, not NaN); a place where only one side is finite makes ``equal`` False.
-    """
-    if sppf_out.shape != parallel_out.shape:
-        return Equivalence(False, float("inf"), tuple(sppf_out.shape))
-    equal = bool(torch.equal(sppf_out, parallel_out) or torch.allclose(sppf_out, parallel_out, rtol=0, atol=0, equal_nan=True))
-    finite = torch.isfinite(sppf_out) & torch.isfinite(parallel_out)
-    diff = (sppf_out - parallel_out)[finite].abs()
-    return Equivalence(equal, float(diff.max()) if diff.numel() else 0.0, tuple(sppf_out.shape))
+    """An SPPF output against a parallel-pools output by :func:`exact_compare`."""
+    return Equivalence(*exact_compare(sppf_out, parallel_out), tuple(sppf_out.shape))
 
 
 def check_sppf_equivalence(x: Tensor, k: int = 5) -> Equivalence:
-    """Run :func:`sppf` and :func:`parallel_spp` with the matching kernels on ``x``; compare them."""
-    return sppf_equivalence(sppf(x, k), parallel_spp(x, sppf_effective_kernels(k)))
+    """Run :func:`sppf` and :func:`spp_yolo` with the matching kernels on ``x``; compare them."""
+    return sppf_equivalence(sppf(x, k), spp_yolo(x, sppf_effective_kernels(k)))

@@ -19,34 +19,21 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
-from typing import cast
+from typing import Any, cast
 
 import torch
 import torch.nn.functional as F
 from PIL import Image
 from torch import Tensor
 
-from .analysis import FeatureResult, HeadConfig, Prediction, _top_k, extract_features, predict
+from .analysis import FeatureResult, Prediction, PyramidConfig, extract_features, predict, top_predictions
 from .backbones import Backbone
-from .bins import AxisSpans
+from .bins import AxisSpans, PixelBox
 from .pooling import SPPResult, spp
 from .timing import SINGLE_HEAD_MIN_TIME_S, SingleRun, measure_interleaved, time_once
 
 
-@dataclass(frozen=True)
-class RegionBox:
-    """A box in working-image pixels, ``[x0, x1) x [y0, y1)``."""
-
-    x0: float
-    y0: float
-    x1: float
-    y1: float
-
-    def as_list(self) -> list[float]:
-        return [self.x0, self.y0, self.x1, self.y1]
-
-
-def check_region(box: RegionBox, size: tuple[int, int]) -> RegionBox:
+def check_region(box: PixelBox, size: tuple[int, int]) -> PixelBox:
     """``box`` if it is a non-empty box inside the ``(width, height)`` image; else ValueError (one sentence)."""
     width, height = size
     if not (box.x0 < box.x1 and box.y0 < box.y1):
@@ -71,7 +58,7 @@ def axis_window(spans: AxisSpans, start: float, stop: float) -> tuple[int, int]:
     return nearest, nearest + 1
 
 
-def region_window(features: FeatureResult, box: RegionBox) -> tuple[int, int, int, int]:
+def region_window(features: FeatureResult, box: PixelBox) -> tuple[int, int, int, int]:
     """``(r0, r1, c0, c1)``: the feature cells of ``box`` on the shared map, ``[start, end)``."""
     ys, xs = features.spans
     r0, r1 = axis_window(ys, box.y0, box.y1)
@@ -79,7 +66,7 @@ def region_window(features: FeatureResult, box: RegionBox) -> tuple[int, int, in
     return r0, r1, c0, c1
 
 
-def pool_window(fmap: Tensor, window: tuple[int, int, int, int], config: HeadConfig) -> SPPResult:
+def pool_window(fmap: Tensor, window: tuple[int, int, int, int], config: PyramidConfig) -> SPPResult:
     """SPP of the window of a ``(C, h, w)`` map: ``(1, C * sum(n^2))`` for a valid pyramid."""
     r0, r1, c0, c1 = window
     return spp(fmap[:, r0:r1, c0:c1].unsqueeze(0), config.levels, config.pool, config.rule)
@@ -89,7 +76,7 @@ def pool_window(fmap: Tensor, window: tuple[int, int, int, int], config: HeadCon
 class RegionResult:
     """One region, pooled from the shared map and recomputed from the crop."""
 
-    box: RegionBox
+    box: PixelBox
     window: tuple[int, int, int, int]  # r0, r1, c0, c1 feature cells, [start, end)
     length: int  # SPP vector length of the window
     valid: bool  # every level gave its n x n bins on the window
@@ -101,14 +88,11 @@ class RegionResult:
     pooled_device: str | None = None  # where the pooling was timed (None: not measured)
     recompute: SingleRun | None = None  # recompute_ms with its device and the load average then
 
-    def as_json(self) -> dict:
-        def preds(ps: tuple[Prediction, ...]) -> list[dict]:
-            return [{"label": p.label, "probability": round(p.probability, 6), "index": p.index} for p in ps]
-
+    def as_json(self) -> dict[str, Any]:
         return {"box": self.box.as_list(), "window": list(self.window), "length": self.length, "valid": self.valid,
-                "predictions": preds(self.predictions), "pooled_ms": round(self.pooled_ms, 6), "pooled_device": self.pooled_device,
+                "predictions": [p.as_json() for p in self.predictions], "pooled_ms": round(self.pooled_ms, 6), "pooled_device": self.pooled_device,
                 "recompute_ms": round(self.recompute_ms, 3), "recompute": self.recompute.as_json() if self.recompute else None,
-                "recompute_predictions": preds(self.recompute_predictions)}
+                "recompute_predictions": [p.as_json() for p in self.recompute_predictions]}
 
 
 def window_predictions(backbone: Backbone, fmap: Tensor, window: tuple[int, int, int, int], top_k: int) -> tuple[Prediction, ...]:
@@ -120,23 +104,23 @@ def window_predictions(backbone: Backbone, fmap: Tensor, window: tuple[int, int,
     logits = backbone.classify(gap)[0].float().cpu()
     if not bool(torch.isfinite(logits).all()):
         return ()
-    return tuple(_top_k(logits, backbone.categories, top_k))
+    return tuple(top_predictions(logits, backbone.categories, top_k))
 
 
-def crop_box(image: Image.Image, box: RegionBox) -> Image.Image:
+def crop_box(image: Image.Image, box: PixelBox) -> Image.Image:
     """The pixels the box touches (floor of the start, ceiling of the end)."""
     return image.crop((int(box.x0), int(box.y0), -int(-box.x1 // 1), -int(-box.y1 // 1)))
 
 
-def recompute(backbone: Backbone, image: Image.Image, box: RegionBox, top_k: int) -> tuple[tuple[Prediction, ...], SingleRun]:
+def recompute(backbone: Backbone, image: Image.Image, box: PixelBox, top_k: int) -> tuple[tuple[Prediction, ...], SingleRun]:
     """R-CNN's way: crop the box and run the whole backbone on the crop; (top-k, one timed run)."""
     out, run = time_once(lambda: tuple(predict(backbone, extract_features(backbone, crop_box(image, box)), top_k)),
                          backbone.device)
     return cast(tuple[Prediction, ...], out), run
 
 
-def pool_region(backbone: Backbone, image: Image.Image, features: FeatureResult, box: RegionBox,
-                config: HeadConfig, top_k: int = 5, measure: bool = True) -> RegionResult:
+def pool_region(backbone: Backbone, image: Image.Image, features: FeatureResult, box: PixelBox,
+                config: PyramidConfig, top_k: int = 5, measure: bool = True) -> RegionResult:
     """Pool ``box`` from the shared ``features`` of ``image`` and compare with crop-and-rerun.
 
     Raises ValueError (one sentence) for a box outside the image, empty or inverted.
@@ -152,7 +136,7 @@ def pool_region(backbone: Backbone, image: Image.Image, features: FeatureResult,
     return _measured(base, backbone, image, fmap, config, top_k) if measure else base
 
 
-def _measured(base: RegionResult, backbone: Backbone, image: Image.Image, fmap: Tensor, config: HeadConfig,
+def _measured(base: RegionResult, backbone: Backbone, image: Image.Image, fmap: Tensor, config: PyramidConfig,
               top_k: int) -> RegionResult:
     """``base`` with the pooling's median, and the crop-and-rerun's predictions and single run."""
     def run() -> object:

@@ -1,6 +1,6 @@
 """One image, one configuration, end to end: the result the CLI prints and the app downloads.
 
-:func:`run_inspection` chains decode -> backbone -> features -> head -> SPPF -> predictions
+:func:`run_inspection` chains decode -> backbone -> features -> pyramid -> SPPF -> predictions
 with timings; :func:`build_report` turns the pieces into the JSON-ready dict of
 ``spp-viz inspect --json`` (the app calls it with its cached pieces, so both agree).
 """
@@ -10,28 +10,29 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Mapping
 
 from .analysis import (
     FeatureResult,
-    HeadConfig,
-    HeadResult,
     Prediction,
+    PyramidConfig,
+    PyramidResult,
     SPPFComparison,
-    analyse_head,
-    compare_sppf,
-    dimension_table,
     extract_features,
     finite_logits,
     level_geometry,
     non_finite_count,
+    pool_pyramid,
     predict,
+    sppf_comparison,
 )
 from .backbones import DEFAULT_BACKBONE, Backbone, load_backbone
 from .bins import BinGeometry
+from .choices import BinRule, Pool
 from .defaults import DEFAULT_LEVELS, DEFAULT_TOP_K, SPPF_DEFAULT_K, SPPF_DEFAULT_N
 from .devices import working_limit
-from .family import FamilyComparison, compare_family, heads_json, latencies_from_sppf
+from .dimensions import dimension_table
+from .family import FamilyComparison, HeadReport, compare_with_view, view_name
 from .images import DEFAULT_MAX_PIXELS, DEFAULT_MAX_SIDE, DecodedImage, load_image
 from .pooling import parse_levels
 from .regions import RegionResult
@@ -45,16 +46,17 @@ class Inspection:
     decoded: DecodedImage
     backbone: Backbone
     features: FeatureResult
-    head: HeadResult
+    pyramid: PyramidResult
     sppf: SPPFComparison
+    costs: FamilyComparison  # the SPP vs SPPF view of the family (family.sppf_view)
     predictions: list[Prediction]
     timings_ms: dict[str, float] = field(default_factory=dict)
     family: FamilyComparison | None = None  # the pyramid-pooling family, when heads were asked for
     region: RegionResult | None = None  # a box pooled from the shared map (``inspect --region``)
 
-    def report(self) -> dict:
-        return build_report(self.decoded, self.backbone, self.features, self.head, self.sppf, self.predictions, self.timings_ms,
-                            family=self.family, region=self.region)
+    def report(self) -> dict[str, Any]:
+        return build_report(self.decoded, self.backbone, self.features, self.pyramid, self.sppf, self.costs, self.predictions,
+                            self.timings_ms, family=self.family, region=self.region)
 
 
 def run_inspection(
@@ -85,7 +87,7 @@ def run_inspection(
 
     Raises ``ImageDecodeError``/``BackboneError``/``ValueError`` with one sentence.
     """
-    config = HeadConfig(parse_levels(levels), pool, rule)  # validate options before any heavy work
+    config = PyramidConfig(parse_levels(levels), Pool.parse(pool), BinRule.parse(rule))  # options checked before any heavy work
     if top_k < 1:
         raise ValueError(f"top-k must be at least 1, got {top_k}.")
     timings: dict[str, float] = {}
@@ -101,37 +103,37 @@ def run_inspection(
     features = extract_features(model, decoded.image)
     timings["backbone_forward"] = features.forward_ms
     mark = time.perf_counter()
-    head = analyse_head(features, config)
+    pyramid = pool_pyramid(features, config)
     timings["spp_head"] = (time.perf_counter() - mark) * 1000
-    sppf = compare_sppf(features, config)
-    timings.update(sppf.latencies_ms())
+    sppf = sppf_comparison(features)
     predictions = predict(model, features, top_k)
-    # the family: ``heads`` is "all" or comma-separated ids; measured last, alone. Its
-    # sppf/spp_yolo (at the comparison's k and n) and spp rows ARE the costs rows' measurements
-    family = compare_family(features, heads, config, sppf_k, sppf_n, measured=latencies_from_sppf(sppf, sppf_k, sppf_n)) if heads else None
+    # the SPP vs SPPF view and the family (``heads``: "all" or comma-separated ids), every head
+    # timed once, all interleaved, last and alone
+    costs, family = compare_with_view(features, config, heads, sppf_k, sppf_n)
     timings["total"] = (time.perf_counter() - start) * 1000
-    return Inspection(decoded, model, features, head, sppf, predictions, timings, family)
+    return Inspection(decoded, model, features, pyramid, sppf, costs, predictions, timings, family)
 
 
 def build_report(
     decoded: DecodedImage,
     backbone: Backbone,
     features: FeatureResult,
-    head: HeadResult,
+    pyramid: PyramidResult,
     sppf: SPPFComparison,
+    costs: FamilyComparison,
     predictions: list[Prediction],
     timings_ms: dict[str, float],
     family: FamilyComparison | None = None,
     region: RegionResult | None = None,
     served_by: str | None = None,
-) -> dict:
+) -> dict[str, Any]:
     """The ``spp-viz inspect --json`` object. Bin ``rows``/``cols`` are ``[start, end)`` feature cells.
 
     Strict JSON: non-finite floats (a broken checkpoint's map) become ``null``, so
     ``json.dumps(report, allow_nan=False)`` always works.
     """
     c, h, w = features.shape
-    config = head.config
+    config = pyramid.config
     return strict_json({
         "image": {"width": decoded.original_size[0], "height": decoded.original_size[1], "format": decoded.format,
                   "frames": decoded.n_frames, "sha256": decoded.digest, "notes": list(decoded.notes)},
@@ -142,52 +144,85 @@ def build_report(
         "feature_map": {"channels": c, "height": h, "width": w},
         "spp": {
             "pool": config.pool, "bins": config.rule, "levels_requested": list(config.levels),
-            "length": head.length, "expected_length": head.expected_length, "fixed_length": head.valid,
-            "arithmetic": head.arithmetic(),
+            "length": pyramid.length, "expected_length": pyramid.expected_length, "fixed_length": pyramid.valid,
+            "arithmetic": pyramid.arithmetic(),
             "levels": [
                 {"n": level.n, "length": level.length, "grid": list(level.bins.shape), "valid": level.valid,
                  "rows": [list(r) for r in level.bins.row_ranges], "cols": [list(r) for r in level.bins.col_ranges],
                  "row_overlaps": list(level.bins.row_overlaps), "col_overlaps": list(level.bins.col_overlaps),
                  "problem": level.problem, "arithmetic": level.arithmetic(),
                  "bins": bins_json(level_geometry(features, level))}
-                for level in head.levels
+                for level in pyramid.levels
             ],
             "global_context": features.geometry.global_context,
         },
         "sppf": {"k": sppf.k, "kernels": list(sppf.kernels), "shape": list(sppf.shape),
                  "matches_parallel_spp": sppf.equal, "max_abs_diff": sppf.max_abs_diff,
                  "receptive_fields": sppf.receptive_fields(features.geometry),
-                 "costs": [{"name": k.name, "kind": k.kind.value, "output_shape": list(k.output_shape), "params": k.params,
-                            "flops": k.flops, "pool_ms": round(k.pool_ms, 4), "total_ms": round(k.total_ms, 4),
-                            "device": k.device} for k in sppf.costs],
-                 "timings_consistent": sppf.timings_consistent},
-        "dimensions": dimension_table(features, head),
-        "predictions": [{"label": p.label, "probability": round(p.probability, 6), "index": p.index} for p in predictions],
+                 "costs": [cost_json(r) for r in costs.heads],
+                 "timings_consistent": costs.timings_consistent},
+        "dimensions": dimension_table(features, pyramid),
+        "predictions": [p.as_json() for p in predictions],
         "predictions_note": "" if predictions else no_predictions_reason(backbone, features),
-        "timings_ms": {k: round(v, 3) for k, v in timings_ms.items()},
-        "timings_device": timings_device(features, sppf),
-        "heads": heads_json(family) if family else [],
+        "timings_ms": {k: round(v, 3) for k, v in (timings_ms | view_timings_ms(costs)).items()},
+        "timings_device": timings_device(features, costs, timings_ms),
+        "heads": [head_json(r, family) for r in family.heads] if family else [],
         "region": region.as_json() if region else None,
         "served_by": served_by,  # the app's replica (spp_viz.replica); null from the CLI
         "warnings": report_warnings(backbone, features) + (
-            [] if sppf.timings_consistent and (family is None or family.timings_consistent) else [UNRELIABLE_TIMINGS]),
+            [] if costs.timings_consistent and (family is None or family.timings_consistent) else [UNRELIABLE_TIMINGS]),
     })
 
 
-def timings_device(features: FeatureResult, sppf: SPPFComparison) -> dict[str, str | None]:
-    """Where each ``timings_ms`` figure was measured: the forward and the heads on the map's own
-    device (read from the tensors and the latencies, never from a setting); decode and the model's
-    load on the CPU; ``null`` for a head not measured."""
-    forward = device_name(features.device)
-    out: dict[str, str | None] = {"decode": "cpu", "load_backbone": "cpu", "backbone_forward": forward, "spp_head": forward,
-                                  "total": forward}
-    for cost in sppf.costs:
-        out[f"{cost.kind.value}_pool"] = cost.device
-        out[f"{cost.kind.value}_total"] = cost.device
+# The SPP vs SPPF view's heads in the JSON's ``sppf.costs[].kind`` and ``timings_ms`` keys
+# (``spp_yolo`` is ``parallel_spp`` there: the report's names from before the one name).
+COST_KINDS = {"sppf": "sppf", "spp_yolo": "parallel_spp", "spp": "spp"}
+
+
+def cost_json(r: HeadReport) -> dict[str, Any]:
+    """One row of ``sppf.costs``: a head of the SPP vs SPPF view."""
+    return {"name": view_name(r), "kind": COST_KINDS[r.id], "output_shape": list(r.output_shape), "params": r.params,
+            "flops": r.flops, "pool_ms": round(r.pool_ms, 4), "total_ms": round(r.total_ms, 4), "device": r.device}
+
+
+def head_json(r: HeadReport, family: FamilyComparison) -> dict[str, Any]:
+    """One entry of the report's ``heads`` list (NaN for a latency not measured; null in the JSON)."""
+    return {
+        "id": r.id, "name": r.name, "source": r.source, "purpose": r.purpose,
+        "output_shape": list(r.output_shape), "fixed_length": r.fixed_length,
+        "params": r.params, "flops": r.flops, "pool_ms": round(r.pool_ms, 4), "total_ms": round(r.total_ms, 4),
+        "untrained": r.untrained, "sppf_k": family.k, "sppf_n": family.repeats, "device": r.device,
+        "branches": [{"name": b.name, "kind": b.kind.value, "rf_cells": list(b.rf_cells),
+                      "rf_pixels": list(b.rf_pixels), "whole_map": b.whole_map, "whole_image": b.whole_image}
+                     for b in r.branches],
+        "exact_equal_to": [{"id": e.other, "max_abs_diff": round(e.max_abs_diff, 4), "equal": e.equal,
+                            "claim": e.claim} for e in r.exact_equal_to],
+    }
+
+
+def view_timings_ms(costs: FamilyComparison) -> dict[str, float]:
+    """``{"sppf_pool": ..., "sppf_total": ..., "parallel_spp_pool": ..., "spp_total": ...}`` for
+    the view's measured heads."""
+    out = {}
+    for r in costs.heads:
+        if r.timing is not None:
+            out[f"{COST_KINDS[r.id]}_pool"], out[f"{COST_KINDS[r.id]}_total"] = r.pool_ms, r.total_ms
     return out
 
 
-def bins_json(geometry: list[BinGeometry]) -> list[dict]:
+def timings_device(features: FeatureResult, costs: FamilyComparison, timings_ms: Mapping[str, float]) -> dict[str, str | None]:
+    """Where each ``timings_ms`` figure was measured: the forward and the heads on the map's own
+    device (read from the tensors and the latencies, never from a setting); decode and the model's
+    load on the CPU. One entry per figure of ``timings_ms`` and of the view's measured heads."""
+    forward = device_name(features.device)
+    out: dict[str, str | None] = {key: "cpu" if key in ("decode", "load_backbone") else forward for key in timings_ms}
+    for r in costs.heads:
+        if r.timing is not None:
+            out[f"{COST_KINDS[r.id]}_pool"] = out[f"{COST_KINDS[r.id]}_total"] = r.device
+    return out
+
+
+def bins_json(geometry: list[BinGeometry]) -> list[dict[str, Any]]:
     """``[{index, row, col, cells: [r0, r1, c0, c1], box: [x0, y0, x1, y1], rf_box: [...]}]``
     in working-image pixels, ``[start, end)``."""
     return [{"index": g.index, "row": g.row, "col": g.col, "cells": list(g.cells),
@@ -223,8 +258,8 @@ def no_predictions_reason(backbone: Backbone, features: FeatureResult | None = N
     """Why there are no predictions, in one sentence (pass ``features`` to check its logits)."""
     if features is not None and not finite_logits(features):
         return "The classifier's logits are not finite (NaN or inf), so there is nothing to rank."
-    if backbone.spec.head is None:
-        return backbone.spec.head_note
+    if backbone.spec.classifier is None:
+        return backbone.spec.classifier_note
     if not backbone.pretrained:
         return "Untrained (random) weights: no meaningful ImageNet predictions."
     if backbone.stage != backbone.spec.final_stage:

@@ -18,13 +18,13 @@ FixRes), so the predictions at 224 px and at the working size differ.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from .analysis import FeatureResult, HeadConfig, Prediction, extract_features, predict
+from .analysis import FeatureResult, Prediction, PyramidConfig, extract_features, predict
 from .backbones import Backbone
 from .images import DEFAULT_MAX_SIDE, _resize, working_size
 from .pooling import spp
@@ -52,10 +52,10 @@ class ScaleRow:
     forward: SingleRun | None = None  # forward_ms with its device and the load average then
     upscaled: bool = False  # the photo is smaller than this size: it was scaled up to it
 
-    def as_json(self) -> dict:
+    def as_json(self) -> dict[str, Any]:
         return {"size": list(self.size), "feature_map": list(self.feature_map), "spp_length": self.spp_length,
                 "sppf_numbers": self.sppf_numbers, "cosine_to_first": round(self.cosine_to_first, 6),
-                "predictions": [{"label": p.label, "probability": round(p.probability, 6)} for p in self.predictions],
+                "predictions": [p.as_json() for p in self.predictions],
                 "forward_ms": round(self.forward_ms, 3), "forward": self.forward.as_json() if self.forward else None,
                 "upscaled": self.upscaled}
 
@@ -76,7 +76,7 @@ def resized(source: Image.Image, long_side: int) -> Image.Image:
     return _resize(source, working_size(max(1, round(w * scale)), max(1, round(h * scale)), max_side=0))
 
 
-def _row(backbone: Backbone, features: FeatureResult, config: HeadConfig, first: torch.Tensor | None) -> tuple[ScaleRow, torch.Tensor]:
+def _row(backbone: Backbone, features: FeatureResult, config: PyramidConfig, first: torch.Tensor | None) -> tuple[ScaleRow, torch.Tensor]:
     c, h, w = features.shape
     with torch.inference_mode():
         vector = spp(features.feature.unsqueeze(0), config.levels, config.pool, config.rule).vector[0]
@@ -87,7 +87,7 @@ def _row(backbone: Backbone, features: FeatureResult, config: HeadConfig, first:
     return row, reference
 
 
-def scale_sweep(backbone: Backbone, source: Image.Image, sizes: Sequence[int], config: HeadConfig,
+def scale_sweep(backbone: Backbone, source: Image.Image, sizes: Sequence[int], config: PyramidConfig,
                 progress: Callable[[int, int], None] | None = None) -> list[ScaleRow]:
     """One forward pass per size in ``sizes`` (long sides, in that order) of ``source`` resized.
 

@@ -1,5 +1,8 @@
-"""Shared fixtures: the offline default backbone, the sample photos, an isolated torch hub."""
+"""Shared fixtures: the offline default backbone, the sample photos, an isolated torch hub, and
+the one way tests run the command line (:func:`run_cli`, :func:`run_cli_without_torch`)."""
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -38,13 +41,41 @@ def asset_bytes():
     return {p.name: p.read_bytes() for p in sorted(ASSETS.glob("*.jpg"))}
 
 
-def run_cli(*args, cwd=None):
-    """``python -m spp_viz ARGS`` in a fresh process: what a user at a terminal gets."""
-    import subprocess
-    import sys
+CLI_TIMEOUT_S = 300  # one analysis, torch import included, on a busy 2-core machine
 
-    return subprocess.run([sys.executable, "-m", "spp_viz", *map(str, args)], capture_output=True, text=True,
-                          timeout=300, cwd=cwd)
+
+def cli_command(*args) -> list[str]:
+    """``python -m spp_viz ARGS`` with this interpreter: the command line a user types."""
+    return [sys.executable, "-m", "spp_viz", *map(str, args)]
+
+
+def run_cli(*args, cwd=None, env=None, timeout: float = CLI_TIMEOUT_S) -> subprocess.CompletedProcess[str]:
+    """``python -m spp_viz ARGS`` in a fresh process: what a user at a terminal gets.
+
+    ``env`` replaces the whole environment (start from ``os.environ``). A non-zero exit code
+    never raises: checking it is the test's job."""
+    return subprocess.run(cli_command(*args), capture_output=True, text=True, timeout=timeout, cwd=cwd, env=env,
+                          check=False)
+
+
+# For options refused before the model loads: the child fails (exit 1, an AssertionError on
+# stderr) if torch got imported or its peak RSS passed 200 MB (VmHWM of its own address space;
+# ru_maxrss would carry the forking pytest process's peak over exec).
+_NO_TORCH_CHILD = (
+    "import sys\n"
+    "from spp_viz.cli import main\n"
+    "rc = main(sys.argv[1:])\n"
+    "assert 'torch' not in sys.modules, 'torch was imported'\n"
+    "hwm = [int(l.split()[1]) for l in open('/proc/self/status') if l.startswith('VmHWM:')]\n"
+    "assert not hwm or hwm[0] < 200_000, f'peak RSS {hwm} kB, over 200 MB'\n"
+    "sys.exit(rc)\n"
+)
+
+
+def run_cli_without_torch(*args, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """``spp-viz ARGS`` (``spp_viz.cli.main``) in a fresh process that must not import torch."""
+    return subprocess.run([sys.executable, "-c", _NO_TORCH_CHILD, *map(str, args)], capture_output=True, text=True,
+                          timeout=timeout, check=False)
 
 
 def second_phase(at):

@@ -1,4 +1,8 @@
-"""Hostile and odd upload files, built in memory (nothing is written to disk here).
+"""Test images and upload files, built in memory (nothing is written to disk here).
+
+The one home of the tests' image builders (:func:`encode`, :func:`noise`,
+:func:`blank_bilevel_png`, the EXIF and hostile files): ``tests/test_images.py`` and
+``tests/test_hostile_inputs.py`` import them from here.
 
 Each :class:`Case` says what a correct program does with the file: analyse it
 (``ok``, with the original width x height a user should see) or refuse it with
@@ -26,7 +30,7 @@ import numpy as np
 from PIL import Image
 
 ASSETS = Path(__file__).resolve().parents[1] / "assets"
-RED, BLUE = (255, 0, 0), (0, 0, 255)
+RED, GREEN, BLUE, WHITE = (255, 0, 0), (0, 255, 0), (0, 0, 255), (255, 255, 255)
 
 
 # ----------------------------------------------------------------------------
@@ -69,7 +73,7 @@ def cat_jpeg(size: tuple[int, int], quality: int = 90) -> bytes:
     return encode(cat(size), "JPEG", quality=quality)
 
 
-def _exif_orientation(value: int) -> Image.Exif:
+def exif_with_orientation(value: int) -> Image.Exif:
     exif = Image.Exif()
     exif[0x0112] = value
     return exif
@@ -169,7 +173,7 @@ def multipage_tiff() -> bytes:
 
 def exif_rotated_jpeg() -> bytes:
     """Stored 400 x 300 landscape with orientation 6: a viewer shows 300 x 400 portrait."""
-    return encode(cat((400, 300)), "JPEG", quality=90, exif=_exif_orientation(6))
+    return encode(cat((400, 300)), "JPEG", quality=90, exif=exif_with_orientation(6))
 
 
 def jpeg_40mp() -> bytes:

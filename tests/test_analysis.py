@@ -5,16 +5,10 @@ import dataclasses
 import torch
 
 from spp_viz import analysis
-from spp_viz.analysis import (
-    HeadConfig,
-    HeadKind,
-    SizeSweepRow,
-    analyse_head,
-    compare_sppf,
-    dimension_table,
-    extract_features,
-    size_sweep,
-)
+from spp_viz.analysis import PyramidConfig, extract_features, pool_pyramid, sppf_comparison
+from spp_viz.choices import BinRule, Pool
+from spp_viz.dimensions import SizeSweepRow, dimension_table, size_sweep
+from spp_viz.family import sppf_view
 from spp_viz.images import load_image
 
 
@@ -33,8 +27,8 @@ def test_head_changes_never_rerun_the_backbone(lite0, asset_bytes, monkeypatch):
 
     monkeypatch.setattr(analysis, "extract_features", counted)
     features = analysis.extract_features(lite0, decoded.image)
-    lengths = {analyse_head(features, config).length
-               for config in (HeadConfig((1, 2, 4)), HeadConfig((6, 3, 2, 1), "avg"), HeadConfig((1, 2, 3, 6), "max", "paper"))}
+    lengths = {pool_pyramid(features, config).length
+               for config in (PyramidConfig((1, 2, 4)), PyramidConfig((6, 3, 2, 1), Pool.AVG), PyramidConfig((1, 2, 3, 6), Pool.MAX, BinRule.PAPER))}
     assert len(calls) == 1 and len(lengths) == 3
 
 
@@ -44,7 +38,7 @@ def test_feature_cache_is_gone():
 
 def test_dimension_table_arithmetic(lite0, asset_bytes):
     _, features = _cat(lite0, asset_bytes)
-    head = analyse_head(features, HeadConfig((1, 2, 4)))
+    head = pool_pyramid(features, PyramidConfig((1, 2, 4)))
     rows = {row["step"]: row for row in dimension_table(features, head)}
     assert rows["input"]["shape"] == "3 x 300 x 451"
     assert rows["feature map (head, stride 32)"]["arithmetic"] == "1,280 x 10 x 15 = 192,000"
@@ -56,7 +50,7 @@ def test_dimension_table_arithmetic(lite0, asset_bytes):
 
 def test_paper_rule_levels_are_flagged_not_hidden(lite0, asset_bytes):
     _, features = _cat(lite0, asset_bytes)  # 10 x 15 map
-    head = analyse_head(features, HeadConfig((6, 3), "max", "paper"))
+    head = pool_pyramid(features, PyramidConfig((6, 3), Pool.MAX, BinRule.PAPER))
     six = head.levels[0]
     assert not six.valid and six.pooled.shape[1:] == (9, 7) and "gives 9 bins, not 6" in str(six.problem)
     assert six.differing and not head.valid and head.length != head.expected_length
@@ -65,8 +59,8 @@ def test_paper_rule_levels_are_flagged_not_hidden(lite0, asset_bytes):
 
 def test_winners_only_for_max_pooling(lite0, asset_bytes):
     _, features = _cat(lite0, asset_bytes, 384)
-    assert analyse_head(features, HeadConfig((2,), "avg")).levels[0].winners is None
-    level = analyse_head(features, HeadConfig((2,), "max")).levels[0]
+    assert pool_pyramid(features, PyramidConfig((2,), Pool.AVG)).levels[0].winners is None
+    level = pool_pyramid(features, PyramidConfig((2,), Pool.MAX)).levels[0]
     c, n = features.shape[0], 2
     assert level.winners is not None and level.winners.shape == (c, n, n, 2)
     r, k = level.winners[7, 1, 0].tolist()
@@ -75,41 +69,47 @@ def test_winners_only_for_max_pooling(lite0, asset_bytes):
 
 def test_sppf_comparison_on_a_real_map(lite0, asset_bytes):
     _, features = _cat(lite0, asset_bytes, 384)
-    result = compare_sppf(features, HeadConfig((1, 2, 4)), measure=True)
+    result = sppf_comparison(features)
     c, h, w = features.shape
     assert result.equal and result.max_abs_diff == 0.0 and result.shape == (4 * c, h, w)
     assert result.kernels == (5, 9, 13) and len(result.branches) == 4
     assert torch.equal(result.branches[0], features.feature)
-    assert [cost.kind for cost in result.costs] == [HeadKind.SPPF, HeadKind.PARALLEL_SPP, HeadKind.SPP]
-    sppf_cost, parallel_cost, spp_cost = result.costs
-    assert sppf_cost.params == parallel_cost.params > 0 and sppf_cost.flops == parallel_cost.flops > 0
-    assert sppf_cost.output_shape == parallel_cost.output_shape == (c, h, w)  # after cv2
-    assert spp_cost.output_shape == (c * 21,) and spp_cost.params == spp_cost.flops == 0
-    assert spp_cost.pool_ms == spp_cost.total_ms  # SPP has no convs
-    for cost in result.costs:
-        assert cost.pool_ms > 0 and cost.total_ms >= cost.pool_ms * 0.5 and all(v is not None for v in vars(cost).values())
-    # the 1x1 convs dominate the YOLO modules
-    assert sppf_cost.total_ms > sppf_cost.pool_ms and parallel_cost.total_ms > parallel_cost.pool_ms
-    assert set(result.latencies_ms()) == {f"{k}_{p}" for k in ("sppf", "parallel_spp", "spp") for p in ("pool", "total")}
     fields = result.receptive_fields(features.geometry)
     assert [f["cells"] for f in fields] == [1, 5, 9, 13]
     assert fields[3]["pixels"] == features.geometry.receptive_field + 12 * 32
 
 
+def test_the_sppf_view_costs_on_a_real_map(lite0, asset_bytes):
+    _, features = _cat(lite0, asset_bytes, 384)
+    view = sppf_view(features, PyramidConfig((1, 2, 4)))
+    c, h, w = features.shape
+    assert view.ids == ("sppf", "spp_yolo", "spp") and view.measured
+    sppf, parallel, spp_row = view.heads
+    assert sppf.params == parallel.params > 0 and sppf.flops == parallel.flops > 0
+    assert sppf.output_shape == parallel.output_shape == (c, h, w)  # after cv2
+    assert spp_row.output_shape == (c * 21,) and spp_row.params == spp_row.flops == 0
+    assert spp_row.pool_ms == spp_row.total_ms  # SPP has no convs: one measurement
+    for r in view.heads:
+        assert r.pool_ms > 0 and r.total_ms >= r.pool_ms * 0.5 and r.device == "cpu"
+    # the 1x1 convs dominate the YOLO modules
+    assert sppf.total_ms > sppf.pool_ms and parallel.total_ms > parallel.pool_ms
+
+
 def test_the_spp_cost_row_is_always_the_current_head(lite0, asset_bytes):
     # with bins = paper, a row used to describe the default adaptive head instead
+    from spp_viz.family import view_name
+
     _, features = _cat(lite0, asset_bytes, 384)
-    config = HeadConfig((6, 3, 2, 1), "avg", "paper")
-    result = compare_sppf(features, config, measure=True)
-    spp_cost = [cost for cost in result.costs if cost.kind is HeadKind.SPP][0]
-    assert spp_cost.output_shape == (analyse_head(features, config).length,)
-    assert "paper" in spp_cost.name and "avg" in spp_cost.name and "6,3,2,1" in spp_cost.name
+    config = PyramidConfig((6, 3, 2, 1), Pool.AVG, BinRule.PAPER)
+    spp_row = sppf_view(features, config, measure=False).head("spp")
+    assert spp_row.output_shape == (pool_pyramid(features, config).length,)
+    assert "paper" in view_name(spp_row) and "avg" in view_name(spp_row) and "6,3,2,1" in view_name(spp_row)
 
 
-def test_sppf_comparison_without_measuring_has_no_costs(lite0, asset_bytes):
+def test_the_sppf_view_without_measuring_has_no_latencies(lite0, asset_bytes):
     _, features = _cat(lite0, asset_bytes, 256)
-    result = compare_sppf(features, measure=False)
-    assert result.costs == () and result.latencies_ms() == {} and result.equal
+    view = sppf_view(features, measure=False)
+    assert not view.measured and view.timings == {} and all(r.device is None for r in view.heads)
 
 
 def test_size_sweep_spp_constant_sppf_growing(lite0):
@@ -142,7 +142,7 @@ def _non_finite_features(features, logits_too=True):
 def test_non_finite_maps_compare_equal_and_give_no_predictions(lite0, asset_bytes):
     _, features = _cat(lite0, asset_bytes, 256)
     broken = _non_finite_features(features)
-    result = compare_sppf(broken, measure=False)
+    result = sppf_comparison(broken)
     assert result.equal and result.max_abs_diff == 0.0
     assert analysis.non_finite_count(broken) == 2
     assert analysis.predict(lite0, features) and analysis.predict(lite0, broken) == []
@@ -152,7 +152,7 @@ def test_level_geometry_uses_the_maps_own_spans(lite0, asset_bytes):
     _, features = _cat(lite0, asset_bytes, 301)
     width, height = features.input_size
     assert features.spans == lite0.geometry.spans(height, width)
-    level = analyse_head(features, HeadConfig((2,))).levels[0]
+    level = pool_pyramid(features, PyramidConfig((2,))).levels[0]
     geometry = analysis.level_geometry(features, level)
     ys, xs = features.spans
     first = geometry[0]
@@ -161,12 +161,11 @@ def test_level_geometry_uses_the_maps_own_spans(lite0, asset_bytes):
 
 
 def test_scaled_yolo_flops_equal_a_full_size_count():
-    from spp_viz.analysis import count_flops, yolo_head_costs
+    from spp_viz.heads.costs import count_flops, flop_model
     from spp_viz.heads.modules import ParallelPoolBlock, SPPFBlock
+    from spp_viz.heads.registry import BuildArgs
 
     c, h, w = 64, 7, 11
-    costs = yolo_head_costs(c)
     x = torch.randn(1, c, h, w)
-    assert costs["sppf"][1] * h * w == count_flops(SPPFBlock(c, c).eval(), x)
-    assert costs["parallel"][1] * h * w == count_flops(ParallelPoolBlock(c, c).eval(), x)
-    assert costs["sppf"][0] == sum(p.numel() for p in SPPFBlock(c, c).parameters())
+    assert flop_model("sppf", BuildArgs(c)).at(h, w) == count_flops(SPPFBlock(c, c).eval(), x)
+    assert flop_model("spp_yolo", BuildArgs(c)).at(h, w) == count_flops(ParallelPoolBlock(c, c).eval(), x)

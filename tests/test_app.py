@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import uuid
 from pathlib import Path
 
@@ -17,9 +18,10 @@ import pytest
 import torch
 from conftest import PANELS, second_phase
 from PIL import Image
+from streamlit import get_option
 from streamlit.testing.v1 import AppTest
 
-from spp_viz import analysis, backbones, report
+from spp_viz import analysis, backbones, dimensions, errors, report
 from spp_viz.explorer import ExplorerPayload
 from spp_viz.images import DEFAULT_MAX_PIXELS, load_image
 from spp_viz.timing import UNRELIABLE_TIMINGS
@@ -76,6 +78,21 @@ def explorer_data(at: AppTest) -> dict:
     found = [e.proto for e in at.get("bidi_component") if e.proto.component_name == "spp_viz_explorer"]
     assert len(found) == 1
     return json.loads(found[0].json)
+
+
+def record_head_timings(monkeypatch) -> list[tuple[str, ...]]:
+    """The heads each measurement timed together (sorted ids), in the order the page measured them."""
+    from spp_viz import family
+
+    timed: list[tuple[str, ...]] = []
+    real = family.measure_heads
+
+    def recording(features, keys, shapes=None):
+        timed.append(tuple(sorted(head_id for head_id, _ in keys)))
+        return real(features, keys, shapes)
+
+    monkeypatch.setattr(family, "measure_heads", recording)
+    return timed
 
 
 def drawn_token(at: AppTest) -> str | None:
@@ -154,7 +171,7 @@ def test_sidebar_widgets_have_the_specified_keys():
     assert at.file_uploader(key="image").allowed_type == [".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp", ".tif", ".tiff"]
     assert at.file_uploader(key="checkpoint").allowed_type == [".pt", ".pth"]
     helptext = at.file_uploader(key="image").help
-    assert "50 MB" in helptext and f"{DEFAULT_MAX_PIXELS // 1_000_000} megapixels" in helptext
+    assert f"{get_option('server.maxUploadSize')} MB" in helptext and f"{DEFAULT_MAX_PIXELS // 1_000_000} megapixels" in helptext
     assert "never written to disk" in helptext
     assert at.selectbox(key="sample").value == "chelsea_cat.jpg"
     assert at.text_input(key="levels").value == "1,2,4"
@@ -208,8 +225,8 @@ def test_uploaded_odd_size_photo_renders_every_panel_with_engine_numbers():
     # the dimension table is the engine's, number for number
     model = backbones.load_backbone()
     features = analysis.extract_features(model, decoded.image)
-    head = analysis.analyse_head(features, analysis.HeadConfig((1, 2, 4)))
-    expected = analysis.dimension_table(features, head)
+    head = analysis.pool_pyramid(features, analysis.PyramidConfig((1, 2, 4)))
+    expected = dimensions.dimension_table(features, head)
     shown = at.dataframe[0].value
     assert list(shown["numbers"]) == [row["numbers"] for row in expected]
     assert list(shown["step"]) == [row["step"] for row in expected]
@@ -250,7 +267,7 @@ def test_invalid_levels_show_the_sentence_and_keep_the_last_valid_pyramid(bad):
     at.text_input(key="levels").set_value(bad).run()
     assert_clean(at)
     with pytest.raises(ValueError) as excinfo:
-        analysis.HeadConfig(bad)
+        analysis.PyramidConfig(bad)
     sentence = str(excinfo.value)
     assert any(sentence in shown(e.value) for e in at.error)
     assert vector_length(at) == C_LITE0 * 10
@@ -341,7 +358,7 @@ def test_untrained_weights_are_labelled_everywhere():
 
 def test_unavailable_weights_show_the_engine_sentence(monkeypatch):
     def refuse(name, *args, **kwargs):
-        raise backbones.WeightsUnavailableError(f"{name} weights are not cached: choose untrained weights.")
+        raise errors.WeightsUnavailableError(f"{name} weights are not cached: choose untrained weights.")
 
     at = new_app(max_side=256)
     at.run()
@@ -370,6 +387,34 @@ def test_checkpoints_bad_and_good():
     assert any("checkpoint mine.pth" in shown(m.value) for m in at.markdown)
 
 
+def without_measurements(r: dict) -> dict:
+    """A JSON report less what depends on how busy the machine was: the latencies
+    (``timings_ms``, every ``*_ms``), where they ran (``timings_device``), the timing-consistency
+    flag and the warning it raises. Two runs on the same input agree on the rest exactly."""
+    out = json.loads(json.dumps(r))
+    del out["timings_ms"], out["timings_device"], out["sppf"]["timings_consistent"]
+    out["warnings"] = [w for w in out["warnings"] if w != UNRELIABLE_TIMINGS]
+    for row in out["sppf"]["costs"] + out["heads"]:
+        for key in [k for k in row if k.endswith("_ms")]:
+            del row[key]
+    return out
+
+
+def check_measurements(r: dict) -> None:
+    """A report's load-dependent fields on their own terms: every latency a finite number (the
+    view's heads measured: positive, on the CPU), a real flag, and the warning once when the flag
+    says the timings were inconsistent."""
+    assert r["timings_ms"] and all(math.isfinite(v) and v >= 0 for v in r["timings_ms"].values()), r["timings_ms"]
+    costs = r["sppf"]["costs"]
+    assert all(0 < c[k] < math.inf for c in costs for k in ("pool_ms", "total_ms")) and {c["device"] for c in costs} == {"cpu"}
+    assert all(h[k] is None or math.isfinite(h[k]) for h in r["heads"] for k in ("pool_ms", "total_ms"))
+    assert set(r["timings_ms"]) <= set(r["timings_device"]) and set(r["timings_device"].values()) == {"cpu"}
+    consistent = r["sppf"]["timings_consistent"]
+    assert isinstance(consistent, bool)
+    # inconsistent: warned once; consistent: the family's own timing (the ``heads``) may still warn
+    assert r["warnings"].count(UNRELIABLE_TIMINGS) in ((0, 1) if consistent else (1,))
+
+
 def test_json_download_is_the_cli_report(monkeypatch):
     """The app builds its JSON with report.build_report from its cached pieces: same as the CLI's."""
     built = []
@@ -394,17 +439,12 @@ def test_json_download_is_the_cli_report(monkeypatch):
     shown = json.loads(json.dumps(built[-1]))
     cli = json.loads(json.dumps(report.run_inspection(raw, filename="same.png", levels="6,3,2,1", pool="avg", max_side=384).report()))
     assert isinstance(shown.pop("served_by"), str) and cli.pop("served_by") is None  # the replica: the app's only
+    assert without_measurements(shown) == without_measurements(cli)
     for r in (shown, cli):
-        # measurements on their own terms: present, on this machine's device, never equal twice
-        assert all(c["pool_ms"] > 0 and c["total_ms"] > 0 and c["device"] == "cpu" for c in r["sppf"]["costs"])
-        assert set(r["timings_device"].values()) == {"cpu"}
-        assert r["sppf"].pop("timings_consistent") in (True, False)
-        r["warnings"] = [w for w in r["warnings"] if w != UNRELIABLE_TIMINGS]  # says how busy the machine was
-        r.pop("timings_ms")
-        for cost in r["sppf"]["costs"]:
-            for key in [k for k in cost if k.endswith("_ms")]:
-                cost.pop(key)
-    assert shown == cli
+        check_measurements(r)
+    assert set(shown["timings_ms"]) | {"total"} == set(cli["timings_ms"])  # the app's pieces are cached: no end-to-end total
+    assert shown["timings_device"] == {k: v for k, v in cli["timings_device"].items() if k != "total"}
+    assert set(shown["timings_device"]) == set(shown["timings_ms"]) and set(cli["timings_device"]) == set(cli["timings_ms"])
 
 
 def test_large_maps_are_timed_without_asking():
@@ -427,16 +467,7 @@ def test_a_pyramid_change_re_times_only_the_spp_head(monkeypatch):
     """SPPF, YOLOv5's SPP and the family's other heads do not depend on the pyramid: timed once
     per map. A levels / pool / bins change times the SPP head alone, once, and the costs table's
     SPP row and the family's ``spp`` row are that one measurement."""
-    from spp_viz import family, timing
-
-    timed: list[tuple[str, ...]] = []
-
-    def recording(fns, **kwargs):
-        timed.append(tuple(sorted(fns)))
-        return timing.measure_interleaved(fns, **kwargs)
-
-    monkeypatch.setattr(analysis, "measure_interleaved", recording)
-    monkeypatch.setattr(family, "measure_interleaved", recording)
+    timed = record_head_timings(monkeypatch)
     at = new_app()
     at.run()
     timed.clear()  # the sample's own timings (when no earlier test cached them)
@@ -445,8 +476,8 @@ def test_a_pyramid_change_re_times_only_the_spp_head(monkeypatch):
     assert_clean(at)
     assert timed == []  # the first phase draws the page and times nothing
     second_phase(at)
-    # the default family (spp, spp_yolo, sppf at k=5, n=3) IS the SPPF comparison and the SPP row: no third timing
-    assert sorted(timed) == [("parallel_spp_pool", "parallel_spp_total", "sppf_pool", "sppf_total"), ("spp",)]
+    # the default family (spp, spp_yolo, sppf at k=5, n=3) IS the SPP vs SPPF view: one timing per head, all at once
+    assert timed == [("spp", "spp_yolo", "sppf")]
     for key, kind, value in (("levels", "text_input", "1,2,3"), ("pool", "radio", "avg"), ("bins", "radio", "paper")):
         timed.clear()
         getattr(at, kind)(key=key).set_value(value)
@@ -468,7 +499,7 @@ def test_a_pyramid_change_re_times_only_the_spp_head(monkeypatch):
     at.selectbox(key="sppf_k").set_value(3).run()  # another module: timed on its own
     second_phase(at)
     assert_clean(at)
-    assert any("sppf/pool" in keys for keys in timed)
+    assert timed[-1] == ("spp_yolo", "sppf")  # the family's at k=3; the view's (k=5) and spp were measured already
     at.selectbox(key="sppf_k").set_value(5).run()
     timed.clear()
     at.radio(key="bins").set_value("adaptive").run()  # back to a pyramid already timed on this map (1,2,3 avg)
@@ -515,32 +546,34 @@ def test_the_device_is_offered_only_when_pytorch_has_a_gpu(monkeypatch):
 def test_the_first_phase_times_nothing_and_says_so(monkeypatch):
     """After an upload every first-phase panel is drawn and no timer has run; the costs and family
     tables wait for the browser's ``drawn`` trigger, whose run measures first and then fills them."""
-    from spp_viz import family, regions, timing
+    from spp_viz import regions, timing
 
-    timed: list[str] = []
+    timed = record_head_timings(monkeypatch)
+    regions_timed: list[str] = []
 
     def recording(fns, **kwargs):
-        timed.extend(fns)
+        regions_timed.extend(fns)
         return timing.measure_interleaved(fns, **kwargs)
 
-    for module in (analysis, family, regions):
-        monkeypatch.setattr(module, "measure_interleaved", recording)
+    monkeypatch.setattr(regions, "measure_interleaved", recording)
     at = new_app()
     at.run()
     second_phase(at)
     timed.clear()
+    regions_timed.clear()
     at.file_uploader(key="image").set_value(("phase.png", unique_photo(300, 220), "image/png"))
     at.run()
     assert_clean(at)
-    assert panel_headers(at) == PANELS and timed == []
+    assert panel_headers(at) == PANELS and timed == [] and regions_timed == []
     columns = [set(df.value.columns) for df in at.dataframe]
     assert not any({"fixed length"} <= c or {"pool ms (median)"} <= c for c in columns)  # no table of unmeasured numbers
-    labels = [job.label for job in at.session_state[measure.KEY_JOBS].values()]
-    assert {"SPPF and YOLOv5's SPP", "the SPP head", "the region's crop-and-rerun"} <= set(labels)
+    asked = [key for job in at.session_state[measure.KEY_JOBS].values() for key in job.keys]
+    assert {key[3][0] for key in asked if key[0] == "timing"} == {"sppf", "spp_yolo", "spp"}  # (head id, its args)
+    assert any(key[0] == "region" for key in asked)
     chart(at, "spp_vector_figure")  # the first-phase panels are drawn meanwhile
     second_phase(at)
     assert_clean(at)
-    assert {"sppf_pool", "spp", "region"} <= set(timed)
+    assert timed == [("spp", "spp_yolo", "sppf")] and "region" in regions_timed
     heads = next(df.value for df in at.dataframe if "fixed length" in df.value.columns)
     assert "measuring…" not in set(heads["pool ms"]) and set(heads["timed on"]) == {"cpu"}
     assert at.session_state[measure.KEY_JOBS] == {}  # nothing left to measure: the page asks for no second phase

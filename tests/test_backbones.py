@@ -12,15 +12,9 @@ import torch
 import torchvision
 
 from spp_viz import efficientnet_lite
-from spp_viz.backbones import (
-    REGISTRY,
-    BackboneError,
-    WeightsUnavailableError,
-    describe_backbones,
-    load_backbone,
-    read_checkpoint,
-    weights_status,
-)
+from spp_viz.backbones import REGISTRY, describe_backbones, load_backbone, weights_status
+from spp_viz.checkpoints import read_checkpoint
+from spp_viz.errors import BackboneError, WeightsUnavailableError
 
 
 @pytest.mark.parametrize("height,width", [(224, 224), (301, 197), (97, 513)])

@@ -13,7 +13,8 @@ import pytest
 import torch
 import torchvision
 
-from spp_viz.backbones import BackboneError, load_backbone
+from spp_viz.backbones import load_backbone
+from spp_viz.errors import BackboneError
 
 
 @pytest.fixture(scope="module")

@@ -1,26 +1,19 @@
 """The ``spp-viz`` command line, run as a user runs it (a real subprocess)."""
 
 import json
-import subprocess
-import sys
 
 import pytest
-from conftest import ASSETS
-
-CLI = [sys.executable, "-m", "spp_viz"]
-
-
-def run(*args, cwd=None):
-    return subprocess.run([*CLI, *map(str, args)], capture_output=True, text=True, timeout=300, cwd=cwd)
+from conftest import ASSETS, run_cli, run_cli_without_torch
 
 
 @pytest.fixture(scope="module")
 def cat_report():
-    result = run("inspect", ASSETS / "chelsea_cat.jpg", "--json", "--offline")
+    result = run_cli("inspect", ASSETS / "chelsea_cat.jpg", "--json", "--offline")
     assert result.returncode == 0, result.stderr
     return result
 
 
+@pytest.mark.slow  # the CLI process loads torch and a model (5 s on 2 idle cores, 20 s or more on busy ones)
 def test_json_is_exactly_one_object_with_the_documented_keys(cat_report):
     report = json.loads(cat_report.stdout)  # raises if anything else is on stdout
     assert cat_report.stdout.strip().count("\n") == 0
@@ -41,8 +34,9 @@ def test_json_is_exactly_one_object_with_the_documented_keys(cat_report):
     assert {"decode", "backbone_forward", "total"} <= set(report["timings_ms"])
 
 
+@pytest.mark.slow
 def test_readable_report_by_default():
-    result = run("inspect", ASSETS / "chelsea_cat.jpg", "--levels", "6,3,2,1", "--bins", "paper", "--pool", "avg", "--offline")
+    result = run_cli("inspect", ASSETS / "chelsea_cat.jpg", "--levels", "6,3,2,1", "--bins", "paper", "--pool", "avg", "--offline")
     assert result.returncode == 0, result.stderr
     assert "feature map  1280 x 10 x 15" in result.stdout
     # 10 rows, n=6: window 2, stride 1 -> 9 bins; 15 columns: window 3, stride 2 -> 7 bins
@@ -51,7 +45,7 @@ def test_readable_report_by_default():
 
 
 def test_backbones_lists_every_backbone_and_offline_status():
-    result = run("backbones")
+    result = run_cli("backbones")
     assert result.returncode == 0
     for name in ("efficientnet_lite0", "resnet18", "resnet50", "vgg16", "mobilenet_v3_large", "efficientnet_b0", "convnext_tiny"):
         assert name in result.stdout
@@ -73,25 +67,12 @@ def test_backbones_lists_every_backbone_and_offline_status():
     ["frobnicate"],
 ])
 def test_bad_input_exits_2_with_one_error_line(args):
-    result = run(*[a.format(assets=ASSETS) for a in args])
+    result = run_cli(*[a.format(assets=ASSETS) for a in args])
     assert result.returncode == 2
     assert result.stdout == ""
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
     assert "Traceback" not in result.stderr
-
-
-# Refused before torch is imported: the child checks that torch never got loaded and its peak RSS
-# (VmHWM of its own address space; ru_maxrss would carry the forking pytest process's peak over exec).
-_NO_TORCH_CHILD = (
-    "import sys\n"
-    "from spp_viz.cli import main\n"
-    "rc = main(sys.argv[1:])\n"
-    "assert 'torch' not in sys.modules, 'torch was imported'\n"
-    "hwm = [int(l.split()[1]) for l in open('/proc/self/status') if l.startswith('VmHWM:')]\n"
-    "assert not hwm or hwm[0] < 200_000, f'peak RSS {hwm} kB, over 200 MB'\n"
-    "sys.exit(rc)\n"
-)
 
 
 @pytest.mark.parametrize("args", [
@@ -105,20 +86,20 @@ _NO_TORCH_CHILD = (
     ["--top-k", "1e3"],
 ])
 def test_bad_options_are_refused_before_torch_loads(args):
-    result = subprocess.run([sys.executable, "-c", _NO_TORCH_CHILD, "inspect", str(ASSETS / "chelsea_cat.jpg"), *args],
-                            capture_output=True, text=True, timeout=120)
+    result = run_cli_without_torch("inspect", ASSETS / "chelsea_cat.jpg", *args)
     assert result.returncode == 2, result.stderr
     lines = result.stderr.splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
     assert "invalid literal" not in lines[0] and "Traceback" not in result.stderr
 
 
+@pytest.mark.slow
 def test_device_cuda_without_cuda_is_one_plain_sentence():
     import torch
 
     if torch.cuda.is_available():
         pytest.skip("this machine has CUDA; the sentence is for machines without it")
-    result = run("inspect", ASSETS / "chelsea_cat.jpg", "--device", "cuda", "--offline")
+    result = run_cli("inspect", ASSETS / "chelsea_cat.jpg", "--device", "cuda", "--offline")
     assert result.returncode == 2 and result.stdout == ""
     assert result.stderr.count("\n") == 1 and result.stderr.startswith("error: --device cuda needs an NVIDIA GPU")
     assert "--device cpu" in result.stderr
@@ -140,10 +121,11 @@ def test_corrupt_compressed_tiff_is_one_line_without_libtiff_noise(tmp_path):
     for i in range(300, len(data) // 2):
         data[i] ^= 0x5A
     path.write_bytes(bytes(data))
-    line = _one_error_line(run("inspect", path))
+    line = _one_error_line(run_cli("inspect", path))
     assert "broken.tif" in line and "ZIPDecode" not in line
 
 
+@pytest.mark.slow
 def test_failed_download_is_one_line_and_no_downloading_line(tmp_path):
     # no cached weights and no network: torch.hub prints 'Downloading: "..."' (to stdout!) first
     import os
@@ -151,23 +133,23 @@ def test_failed_download_is_one_line_and_no_downloading_line(tmp_path):
     env = {k: v for k, v in os.environ.items() if k.lower() != "no_proxy"}
     # a proxy that refuses every connection: the download fails even on a machine with network
     env.update(TORCH_HOME=str(tmp_path), https_proxy="http://127.0.0.1:9", HTTPS_PROXY="http://127.0.0.1:9")
-    result = subprocess.run([*CLI, "inspect", str(ASSETS / "chelsea_cat.jpg"), "--backbone", "resnet18", "--json"],
-                            capture_output=True, text=True, env=env, timeout=300)
+    result = run_cli("inspect", ASSETS / "chelsea_cat.jpg", "--backbone", "resnet18", "--json", env=env)
     line = _one_error_line(result)
     assert "could not be downloaded" in line and "Downloading" not in result.stdout + result.stderr
 
 
+@pytest.mark.slow
 def test_zoo_backbone_offline_without_weights_is_a_clear_error(tmp_path):
     import os
 
     env = {**os.environ, "TORCH_HOME": str(tmp_path)}
-    result = subprocess.run([*CLI, "inspect", str(ASSETS / "chelsea_cat.jpg"), "--backbone", "resnet18", "--offline"],
-                            capture_output=True, text=True, env=env, timeout=300)
+    result = run_cli("inspect", ASSETS / "chelsea_cat.jpg", "--backbone", "resnet18", "--offline", env=env)
     assert result.returncode == 2 and "resnet18-f37072fd.pth" in result.stderr and "untrained" in result.stderr
 
 
+@pytest.mark.slow
 def test_untrained_zoo_backbone_runs_and_says_so(tmp_path):
-    result = run("inspect", ASSETS / "chelsea_cat.jpg", "--backbone", "resnet18", "--weights", "untrained", "--stage", "layer3", "--json")
+    result = run_cli("inspect", ASSETS / "chelsea_cat.jpg", "--backbone", "resnet18", "--weights", "untrained", "--stage", "layer3", "--json")
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     assert report["backbone"]["weights"] == "untrained" and report["backbone"]["stride"] == 16
@@ -177,7 +159,7 @@ def test_untrained_zoo_backbone_runs_and_says_so(tmp_path):
 @pytest.mark.parametrize("args", [("--help",), ("inspect", "--help"), ("erf", "--help"), ("scales", "--help")])
 def test_help_reaches_the_terminal(args):
     """Parsing happens before the streams go quiet: --help is printed, exit 0, nothing on stderr."""
-    result = run(*args)
+    result = run_cli(*args)
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("usage: spp-viz"), result.stdout[:200]
     assert result.stderr == ""

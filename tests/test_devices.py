@@ -20,9 +20,10 @@ from conftest import ASSETS
 from torch.overrides import TorchFunctionMode
 
 from spp_viz import analysis, devices, images, timing
-from spp_viz.analysis import HeadConfig, extract_features
+from spp_viz.analysis import PyramidConfig, extract_features
+from spp_viz.bins import PixelBox
 from spp_viz.devtools.numbers import report_numbers
-from spp_viz.regions import RegionBox, pool_region
+from spp_viz.regions import pool_region
 from spp_viz.report import run_inspection
 
 SPP_VIZ = Path(analysis.__file__).resolve().parent
@@ -126,9 +127,9 @@ def test_the_engine_creates_no_tensor_without_a_device(lite0):
     audit = FactoryAudit()
     with audit:
         result = run_inspection(decoded, heads="all", levels="1,2,4")
-        pool_region(result.backbone, decoded.image, result.features, RegionBox(10, 10, 120, 90), result.head.config)
-        bin_erf(result.backbone, decoded.image, 2, 1, 0, HeadConfig())
-        scale_sweep(result.backbone, decoded.image, (96, 128), HeadConfig())
+        pool_region(result.backbone, decoded.image, result.features, PixelBox(10, 10, 120, 90), result.pyramid.config)
+        bin_erf(result.backbone, decoded.image, 2, 1, 0, PyramidConfig())
+        scale_sweep(result.backbone, decoded.image, (96, 128), PyramidConfig())
         extract_features(result.backbone, decoded.image)
     assert audit.found == []
 
@@ -161,11 +162,12 @@ def test_a_cuda_setting_with_cpu_tensors_is_never_labelled_cuda(lite0):
     claims_cuda = dataclasses.replace(lite0, device=torch.device("cuda", 0))
     decoded = images.load_image(CAT, max_side=256)
     features = extract_features(lite0, decoded.image)
-    head = analysis.analyse_head(features, HeadConfig())
-    sppf = analysis.compare_sppf(features, HeadConfig())
+    head = analysis.pool_pyramid(features, PyramidConfig())
+    sppf = analysis.sppf_comparison(features)
+    from spp_viz.family import sppf_view
     from spp_viz.report import build_report
 
-    report = build_report(decoded, claims_cuda, features, head, sppf, [], {})
+    report = build_report(decoded, claims_cuda, features, head, sppf, sppf_view(features, PyramidConfig()), [], {})
     assert report["backbone"]["device"] == "cpu"
     assert "cuda" not in str(report["sppf"]["costs"]) and "cuda" not in str(report["timings_device"])
 

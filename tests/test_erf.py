@@ -3,14 +3,17 @@
 import numpy as np
 import pytest
 import torch
+from conftest import ASSETS, run_cli, run_cli_without_torch
 from PIL import Image
 from torch import nn
 
-from spp_viz.analysis import HeadConfig
-from spp_viz.backbones import Backbone, BackboneSpec, _trace_geometry, load_backbone
+from spp_viz.analysis import PyramidConfig
+from spp_viz.backbones import Backbone, BackboneSpec, WeightsSource, load_backbone
 from spp_viz.bins import PixelBox
+from spp_viz.choices import Pool
 from spp_viz.defaults import BACKBONE_NAMES
 from spp_viz.erf import bin_erf, bin_output, box_mass, centroid_and_radii
+from spp_viz.trace import trace_geometry
 
 
 def _noise(width: int, height: int, seed: int = 0) -> Image.Image:
@@ -21,7 +24,7 @@ def _noise(width: int, height: int, seed: int = 0) -> Image.Image:
 @pytest.mark.parametrize("pool", ["max", "avg"])
 def test_mass_inside_rf_box_is_one(name, pool):
     backbone = load_backbone(name, weights="untrained", download=False)
-    erf = bin_erf(backbone, _noise(131, 97), 2, 1, 0, HeadConfig(pool=pool))
+    erf = bin_erf(backbone, _noise(131, 97), 2, 1, 0, PyramidConfig(pool=pool))
     assert erf.shape == (97, 131) and erf.map.shape == (97, 131) and erf.map.dtype == np.float32
     assert erf.map.sum() > 0
     assert erf.mass_in_rf_box == pytest.approx(1.0, abs=1e-6)
@@ -33,7 +36,7 @@ def test_mass_inside_rf_box_is_one(name, pool):
 @pytest.mark.parametrize("name", ["efficientnet_lite0", "resnet18", "convnext_tiny"])
 def test_one_by_one_bin_box_holds_all_mass(name):
     backbone = load_backbone(name, weights="untrained", download=False)
-    erf = bin_erf(backbone, _noise(131, 97, seed=1), 1, 0, 0, HeadConfig(pool="avg"))
+    erf = bin_erf(backbone, _noise(131, 97, seed=1), 1, 0, 0, PyramidConfig(pool=Pool.AVG))
     assert erf.mass_in_box == pytest.approx(1.0, abs=1e-6)
 
 
@@ -58,14 +61,14 @@ def _tiny_backbone() -> Backbone:
     torch.manual_seed(0)
     model = _Tiny().eval()
     spec = BackboneSpec("tiny", "Tiny", {"out": "out"}, "out", (0.0, 0.0, 0.0), (1.0, 1.0, 1.0), lambda: model, None, zoo=False)
-    geometry = _trace_geometry(model, model, torch.device("cpu"))
-    return Backbone(spec, "out", "untrained", model, model, geometry, torch.device("cpu"))
+    geometry = trace_geometry(model, model, torch.device("cpu"))
+    return Backbone(spec, "out", WeightsSource.UNTRAINED, model, model, geometry, torch.device("cpu"))
 
 
 def test_erf_equals_finite_differences():
     backbone = _tiny_backbone()
     image = _noise(13, 11, seed=2)
-    config = HeadConfig(pool="avg")
+    config = PyramidConfig(pool=Pool.AVG)
     erf = bin_erf(backbone, image, 2, 0, 1, config)
     model64 = _Tiny().double()
     model64.load_state_dict(backbone.model.state_dict())
@@ -101,26 +104,13 @@ def test_centroid_and_radii_of_a_point_and_a_disc():
 
 # --- the CLI: spp-viz erf
 
-_NO_TORCH_CHILD = (
-    "import sys\n"
-    "from spp_viz.cli import main\n"
-    "rc = main(sys.argv[1:])\n"
-    "assert 'torch' not in sys.modules, 'torch was imported'\n"
-    "sys.exit(rc)\n"
-)
-
-
+@pytest.mark.slow  # the CLI process loads torch and a model
 def test_cli_erf_json_and_npy(tmp_path):
     import json
-    import subprocess
-    import sys
-
-    from conftest import ASSETS
 
     out = tmp_path / "erf.npy"
-    result = subprocess.run([sys.executable, "-m", "spp_viz", "erf", str(ASSETS / "chelsea_cat.jpg"), "--max-side", "160",
-                             "--level", "2", "--bin", "1,0", "--pool", "avg", "--npy", str(out), "--json"],
-                            capture_output=True, text=True, timeout=300)
+    result = run_cli("erf", ASSETS / "chelsea_cat.jpg", "--max-side", "160", "--level", "2", "--bin", "1,0", "--pool", "avg",
+                     "--npy", out, "--json")
     assert result.returncode == 0 and result.stderr == "", result.stderr
     erf = json.loads(result.stdout)["erf"]
     assert set(erf) >= {"level", "bin", "box", "rf_box", "mass_in_box", "mass_in_rf_box", "centroid", "radius50", "radius90", "shape", "ms"}
@@ -138,13 +128,7 @@ def test_cli_erf_json_and_npy(tmp_path):
     ["--level", "2"],
 ])
 def test_cli_erf_bad_options_one_line_before_torch(args):
-    import subprocess
-    import sys
-
-    from conftest import ASSETS
-
-    result = subprocess.run([sys.executable, "-c", _NO_TORCH_CHILD, "erf", str(ASSETS / "chelsea_cat.jpg"), *args],
-                            capture_output=True, text=True, timeout=120)
+    result = run_cli_without_torch("erf", ASSETS / "chelsea_cat.jpg", *args)
     assert result.returncode == 2
     lines = result.stderr.splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr

@@ -12,9 +12,10 @@ import torch
 from PIL import Image
 
 from spp_viz import analysis, explorer
-from spp_viz.analysis import FeatureResult, HeadConfig
-from spp_viz.backbones import StageGeometry
+from spp_viz.analysis import FeatureResult, PyramidConfig
+from spp_viz.choices import BinRule, ChannelView, Pool
 from spp_viz.figures import photo_source, reduce_channels
+from spp_viz.geometry import StageGeometry
 from spp_viz.report import bins_json
 
 IMAGE_KEY = ("digest", (480, 320))
@@ -31,7 +32,7 @@ def make_image(width: int, height: int) -> Image.Image:
     return Image.fromarray(np.random.default_rng(0).integers(0, 256, (height, width, 3), dtype=np.uint8))
 
 
-def bin_boxes(features: FeatureResult, head: analysis.HeadResult) -> dict[int, list]:
+def bin_boxes(features: FeatureResult, head: analysis.PyramidResult) -> dict[int, list]:
     return {lv.n: analysis.level_geometry(features, lv) for lv in head.levels}
 
 
@@ -45,7 +46,7 @@ def payload_for(features, head, channel="mean", **kwargs) -> explorer.ExplorerPa
 @pytest.mark.parametrize("channel", ["mean", "max", 3])
 def test_bins_equal_the_engine_and_the_report(rule, channel):
     features = make_features()
-    head = analysis.analyse_head(features, HeadConfig((1, 2, 4), rule=rule))
+    head = analysis.pool_pyramid(features, PyramidConfig((1, 2, 4), rule=rule))
     payload = payload_for(features, head, channel)
     assert [lv.n for lv in payload.levels] == [1, 2, 4]
     for level, part in zip(head.levels, payload.levels):
@@ -65,7 +66,7 @@ def test_bins_equal_the_engine_and_the_report(rule, channel):
 
 def test_a_paper_rule_level_whose_grid_is_not_n_by_n():
     features = make_features(h=5, w=7)
-    head = analysis.analyse_head(features, HeadConfig((1, 4), rule="paper"))
+    head = analysis.pool_pyramid(features, PyramidConfig((1, 4), rule=BinRule.PAPER))
     level = head.levels[1]
     assert not level.valid and level.bins.shape != (4, 4)
     part = payload_for(features, head).levels[1]
@@ -77,7 +78,7 @@ def test_a_paper_rule_level_whose_grid_is_not_n_by_n():
 
 def test_average_pooling_has_values_and_no_winner():
     features = make_features()
-    head = analysis.analyse_head(features, HeadConfig((1, 2), pool="avg"))
+    head = analysis.pool_pyramid(features, PyramidConfig((1, 2), pool=Pool.AVG))
     part = payload_for(features, head).levels[1]
     assert all(b.winner is None for b in part.bins)
     assert part.bins[0].value == pytest.approx(float(features.feature[:, :5, :8].mean()), rel=1e-5)
@@ -85,8 +86,8 @@ def test_average_pooling_has_values_and_no_winner():
 
 def test_the_map_part_is_the_channel_view_as_float32():
     features = make_features()
-    head = analysis.analyse_head(features, HeadConfig((1, 2)))
-    for channel in ("mean", "max", 5):
+    head = analysis.pool_pyramid(features, PyramidConfig((1, 2)))
+    for channel in (ChannelView.MEAN, ChannelView.MAX, 5):
         m = payload_for(features, head, channel).map
         values = np.frombuffer(base64.b64decode(m.values), dtype="<f4").reshape(m.height, m.width)
         assert np.array_equal(values, reduce_channels(features.feature, channel))
@@ -96,7 +97,7 @@ def test_the_map_part_is_the_channel_view_as_float32():
 
 def test_axes_are_the_stage_spans_and_the_photo_is_the_working_size():
     features = make_features()
-    head = analysis.analyse_head(features, HeadConfig((1, 2)))
+    head = analysis.pool_pyramid(features, PyramidConfig((1, 2)))
     payload = payload_for(features, head)
     ys, xs = features.spans
     for axis, spans in zip(payload.axes, (ys, xs)):
@@ -108,17 +109,17 @@ def test_axes_are_the_stage_spans_and_the_photo_is_the_working_size():
 
 def test_parts_the_browser_has_travel_as_ids_and_a_new_pyramid_only_sends_new_levels():
     features = make_features()
-    first = payload_for(features, analysis.analyse_head(features, HeadConfig((1, 2))))
+    first = payload_for(features, analysis.pool_pyramid(features, PyramidConfig((1, 2))))
     full = explorer.to_json(first)
     assert set(full["parts"]) == {first.photo.id, first.map.id, *first.level_ids}
-    second = payload_for(features, analysis.analyse_head(features, HeadConfig((1, 2, 4))))
+    second = payload_for(features, analysis.pool_pyramid(features, PyramidConfig((1, 2, 4))))
     assert second.photo.id == first.photo.id and second.map.id == first.map.id
     assert second.level_ids[:2] == first.level_ids and second.view != first.view
     update = explorer.to_json(second, set(first.parts()))
     assert set(update["parts"]) == {second.level_ids[2]}
     assert len(json.dumps(update)) < len(json.dumps(full)) / 3
     assert explorer.to_json(second, set(second.parts()))["parts"] == {}
-    other_rule = payload_for(features, analysis.analyse_head(features, HeadConfig((1, 2), rule="paper")))
+    other_rule = payload_for(features, analysis.pool_pyramid(features, PyramidConfig((1, 2), rule=BinRule.PAPER)))
     assert set(other_rule.level_ids).isdisjoint(first.level_ids)
 
 
@@ -144,14 +145,14 @@ def test_sppf_windows_are_what_the_cascade_pools():
 
 def test_the_map_is_read_from_the_cpu_copy_of_any_device():
     features = make_features()
-    head = analysis.analyse_head(features, HeadConfig((1,)))
+    head = analysis.pool_pyramid(features, PyramidConfig((1,)))
     assert payload_for(features, head).map.values  # a CPU map; a CUDA one goes through .detach().cpu() too
 
 
 def test_payload_budget_for_a_2048_px_image():
     """max_side 2048, stride 16, levels 1,2,4,8: the payload stays under 2 MB (photo included)."""
     features = make_features(c=64, h=96, w=128, stride=16)
-    head = analysis.analyse_head(features, HeadConfig((1, 2, 4, 8)))
+    head = analysis.pool_pyramid(features, PyramidConfig((1, 2, 4, 8)))
     size = len(json.dumps(explorer.to_json(payload_for(features, head))))
     assert size < 2_000_000, size
 

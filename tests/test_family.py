@@ -5,31 +5,24 @@ from __future__ import annotations
 
 import json
 import math
-import subprocess
-import sys
 
 import pytest
 import torch
 import torch.nn.functional as F
-from conftest import ASSETS, second_phase
+from conftest import ASSETS, run_cli, second_phase
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from spp_viz.analysis import FeatureResult, HeadConfig
-from spp_viz.backbones import StageGeometry
+from spp_viz.analysis import FeatureResult, PyramidConfig
+from spp_viz.choices import BinRule, Pool
 from spp_viz.defaults import HEAD_IDS
-from spp_viz.family import (
-    branch_maps,
-    check_equalities,
-    compare_family,
-    exact_compare,
-    pool_output,
-)
+from spp_viz.family import branch_maps, check_equalities, compare_family, pool_output
+from spp_viz.geometry import StageGeometry
 from spp_viz.heads.costs import count_flops, flop_model
 from spp_viz.heads.modules import max_pool_same, separable_max_pool
 from spp_viz.heads.registry import BuildArgs, build_head, trainable_params
 from spp_viz.options import check_sppf_fits, parse_heads
-from spp_viz.pooling import sppf_effective_kernels
+from spp_viz.pooling import exact_compare, sppf_effective_kernels
 
 CHANNELS = (64, 96)
 GEOMETRY = StageGeometry(stride=32, channels=0, receptive_field=200)
@@ -82,21 +75,21 @@ def fake_features(c: int, h: int, w: int, seed: int = 0, ties: bool = False) -> 
 @pytest.mark.parametrize("head", HEAD_IDS)
 def test_params_and_flops_match_hand_arithmetic(head, c):
     features = fake_features(c, 7, 11)
-    report = compare_family(features, [head], HeadConfig((1, 2, 4)), measure=False).head(head)
+    report = compare_family(features, [head], PyramidConfig((1, 2, 4)), measure=False).head(head)
     assert (report.params, report.flops) == expected(head, c, 7, 11)
     assert report.untrained == (head != "spp")
 
 
 @pytest.mark.parametrize("k,n", [(3, 2), (7, 1), (5, 4)])
 def test_sppf_params_follow_k_and_n(k, n):
-    report = compare_family(fake_features(64, 9, 9), ["sppf", "spp_yolo"], k=k, n=n, measure=False)
+    report = compare_family(fake_features(64, 9, 9), ["sppf", "spp_yolo"], k=k, repeats=n, measure=False)
     for head in ("sppf", "spp_yolo"):
         assert (report.head(head).params, report.head(head).flops) == expected(head, 64, 9, 9, k, n)
 
 
 @pytest.mark.parametrize("head", HEAD_IDS)
 def test_scaled_flop_count_equals_a_full_size_count(head):
-    args = BuildArgs(16, 5, 3, (1, 2, 4), "max", "adaptive")
+    args = BuildArgs(16, 5, 3, (1, 2, 4), Pool.MAX, BinRule.ADAPTIVE)
     for h, w in ((7, 11), (13, 5), (1, 1)):
         full = count_flops(build_head(head, args), torch.zeros(1, 16, h, w))
         assert flop_model(head, args).at(h, w) == full
@@ -105,7 +98,7 @@ def test_scaled_flop_count_equals_a_full_size_count(head):
 @pytest.mark.parametrize("h,w", [(7, 11), (13, 5)])
 def test_output_shapes_on_odd_maps(h, w):
     c = 64
-    result = compare_family(fake_features(c, h, w), "all", HeadConfig((1, 2, 4)), measure=False)
+    result = compare_family(fake_features(c, h, w), "all", PyramidConfig((1, 2, 4)), measure=False)
     shapes = {r.id: r.output_shape for r in result.heads}
     assert shapes.pop("spp") == (c * (1 + 4 + 16),)
     assert shapes.pop("ppm") == (2 * c, h, w)
@@ -206,7 +199,7 @@ def test_bad_k_n_or_windows_beyond_the_map(k, n, h, w, message):
     with pytest.raises(ValueError, match=message):
         check_sppf_fits(k, n, h, w)
     with pytest.raises(ValueError, match=message):
-        compare_family(fake_features(4, h, w), ["sppf"], k=k, n=n, measure=False)
+        compare_family(fake_features(4, h, w), ["sppf"], k=k, repeats=n, measure=False)
 
 
 def test_modules_are_seeded_cached_and_leave_the_process_rng_alone():
@@ -220,7 +213,7 @@ def test_modules_are_seeded_cached_and_leave_the_process_rng_alone():
 
 
 def test_measured_latencies_are_finite_and_spp_total_is_its_pooling():
-    result = compare_family(fake_features(32, 8, 8), ["spp", "sppf", "ppm"], HeadConfig((1, 2)), measure=True)
+    result = compare_family(fake_features(32, 8, 8), ["spp", "sppf", "ppm"], PyramidConfig((1, 2)), measure=True)
     for report in result.heads:
         assert math.isfinite(report.pool_ms) and report.pool_ms > 0
         assert math.isfinite(report.total_ms) and report.total_ms > 0
@@ -239,15 +232,12 @@ def test_branch_maps_are_the_real_pooled_map():
 # ----------------------------------------------------------------------------
 # CLI: one JSON object with `heads`, or one error line and exit code 2
 
-CLI = [sys.executable, "-m", "spp_viz", "inspect", str(ASSETS / "chelsea_cat.jpg"), "--offline", "--max-side", "224"]
+INSPECT_CAT = ("inspect", ASSETS / "chelsea_cat.jpg", "--offline", "--max-side", "224")
 
 
-def run(*args):
-    return subprocess.run([*CLI, *map(str, args)], capture_output=True, text=True, timeout=300, check=False)
-
-
+@pytest.mark.slow  # the CLI process loads torch and a model
 def test_cli_heads_all_json():
-    result = run("--heads", "all", "--json")
+    result = run_cli(*INSPECT_CAT, "--heads", "all", "--json")
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     heads = report["heads"]
@@ -268,21 +258,22 @@ def test_cli_heads_all_json():
         assert (costs[kind]["pool_ms"], costs[kind]["total_ms"]) == (by_id[head_id]["pool_ms"], by_id[head_id]["total_ms"])
 
 
+@pytest.mark.slow
 def test_cli_text_table_and_k_n():
-    result = run("--heads", "sppf,spp_yolo", "--sppf-k", "3", "--sppf-n", "2")
+    result = run_cli(*INSPECT_CAT, "--heads", "sppf,spp_yolo", "--sppf-k", "3", "--sppf-n", "2")
     assert result.returncode == 0, result.stderr
-    rows = [line.split()[0] for line in result.stdout.splitlines()[-8:] if line.startswith("             ")
-            and not line.startswith("               ")]
-    assert rows == ["sppf", "spp_yolo"]
-    assert "pool 5 5x5 cells" in result.stdout and "pool 13" not in result.stdout  # k=3, n=2: windows 3, 5
+    heads = result.stdout[result.stdout.index("\nheads "):]  # the family's table (the SPPF section above is k=5, n=3)
+    rows = [line.split()[0] for line in heads.splitlines()[2:] if line.startswith(" " * 13) and not line.startswith(" " * 15)]
+    assert rows[:2] == ["sppf", "spp_yolo"]
+    assert "pool 5 5x5 cells" in heads and "pool 9" not in heads and "pool 13" not in heads  # k=3, n=2: windows 3, 5
 
 
 @pytest.mark.parametrize("args", [
     ("--heads", "sppf,nope"), ("--heads", "sppf", "--sppf-k", "4"), ("--heads", "sppf", "--sppf-n", "0"),
-    ("--heads", "sppf", "--sppf-k", "9", "--sppf-n", "4"),
+    pytest.param(("--heads", "sppf", "--sppf-k", "9", "--sppf-n", "4"), marks=pytest.mark.slow),  # needs the map: loads torch
 ])
 def test_cli_bad_heads_k_n_or_widths(args):
-    result = run(*args)
+    result = run_cli(*INSPECT_CAT, *args)
     assert result.returncode == 2
     assert result.stdout == "" and result.stderr.count("\n") == 1 and result.stderr.startswith("error: ")
 
@@ -342,86 +333,87 @@ def test_app_family_panel_follows_heads_k_and_n():
                for c in (json.loads(el.proto.spec) for el in at.get("plotly_chart")))  # the other panels still draw
 
 
-def test_heads_timed_apart_merge_in_the_order_asked_and_reuse_a_given_latency():
-    """The app times the pyramid-free heads once per map and reuses the SPP row's latency for ``spp``."""
-    from spp_viz.family import merge_comparisons, uses_spp_config
-    from spp_viz.timing import measure_interleaved
-
-    features = fake_features(16, 8, 8)
-    config = HeadConfig((1, 2))
-    assert [h for h in ("spp", "sppf", "ppm", "aspp") if uses_spp_config(h)] == ["spp"]
-    latency = measure_interleaved({"x": lambda: None}, min_rounds=3, min_time_s=0.0)["x"]
-    spp_part = compare_family(features, ["spp"], config, measured={"spp/pool": latency})
-    assert spp_part.measured and spp_part.head("spp").pool_latency is latency
-    assert spp_part.head("spp").pool_ms == spp_part.head("spp").total_ms == latency.median_ms
-    others = compare_family(features, ["sppf", "ppm"], config, measure=False)
-    merged = merge_comparisons(("sppf", "spp", "ppm"), [others, spp_part])
-    assert merged.ids == ("sppf", "spp", "ppm") and not merged.measured
-    assert merged.head("spp") is spp_part.head("spp")
-
-
-def test_the_sppf_comparison_lends_its_measurements_only_to_the_same_modules():
-    from spp_viz.analysis import compare_sppf
-    from spp_viz.family import latencies_from_sppf
-
-    sppf = compare_sppf(fake_features(16, 8, 8), HeadConfig((1, 2)), measure=True)
-    same = latencies_from_sppf(sppf, 5, 3)
-    assert set(same) == {f"{h}/{part}" for h in ("sppf", "spp_yolo", "spp") for part in ("pool", "total")}
-    by_kind = {c.kind.value: c for c in sppf.costs}
-    assert same["spp_yolo/total"] is by_kind["parallel_spp"].total_latency and same["spp/pool"] is by_kind["spp"].pool_latency
-    assert set(latencies_from_sppf(sppf, 3, 3)) == set(latencies_from_sppf(sppf, 5, 2)) == {"spp/pool", "spp/total"}
-
-
-# ----------------------------------------------------------------------------
-# timings that contradict themselves are measured again, then flagged, never taught
-
-
 def _latency(median: float, spread: float = 0.0):
     from spp_viz.timing import Latency
 
     return Latency(median, median - spread / 2, median + spread / 2, 7, 1, 2)
 
 
-def test_a_self_contradictory_sppf_timing_is_measured_again(monkeypatch):
-    from spp_viz import analysis
+def _timing(pool: float, total: float, pool_spread: float = 0.0):
+    from spp_viz.family import HeadTiming
+
+    return HeadTiming(_latency(pool, pool_spread), _latency(total))
+
+
+def test_heads_timed_apart_merge_in_the_order_asked_and_reuse_a_given_timing():
+    """The app times the pyramid-free heads once per map and ``spp`` once per pyramid; a timing
+    given for a head is used, not measured again."""
+    from spp_viz.family import merge_comparisons, timing_key, uses_spp_config
+
+    features = fake_features(16, 8, 8)
+    config = PyramidConfig((1, 2))
+    assert [h for h in ("spp", "sppf", "ppm", "aspp") if uses_spp_config(h)] == ["spp"]
+    structure = compare_family(features, ["spp"], config, measure=False)
+    timing = _timing(2.0, 2.0)
+    spp_part = compare_family(features, ["spp"], config, measured={structure.head("spp").key: timing})
+    assert spp_part.measured and spp_part.head("spp").timing is timing and spp_part.head("spp").pool_ms == 2.0
+    assert structure.head("spp").key == timing_key("spp", BuildArgs(16, 3, 2, (1, 2)))  # k and n do not matter to spp
+    others = compare_family(features, ["sppf", "ppm"], config, measure=False)
+    merged = merge_comparisons(("sppf", "spp", "ppm"), [others, spp_part])
+    assert merged.ids == ("sppf", "spp", "ppm") and not merged.measured
+    assert merged.head("spp") is spp_part.head("spp")
+
+
+def test_the_sppf_view_and_the_family_share_one_timing_per_head():
+    """``spp-viz inspect --heads``: a head in both tables is measured once, and only when it is
+    the same module (sppf at another k or n is another module, timed on its own)."""
+    from spp_viz.family import compare_with_view
+
+    features = fake_features(16, 8, 8)
+    view, family = compare_with_view(features, PyramidConfig((1, 2)), "sppf,spp_yolo,spp,ppm", 5, 3)
+    assert family is not None and view.ids == ("sppf", "spp_yolo", "spp")
+    for head_id in view.ids:
+        assert family.head(head_id).timing is view.head(head_id).timing is not None
+    view, other = compare_with_view(features, PyramidConfig((1, 2)), "sppf,spp", 3, 2)
+    assert other is not None and other.head("spp").timing is view.head("spp").timing
+    assert other.head("sppf").timing is not view.head("sppf").timing and other.head("sppf").key != view.head("sppf").key
+
+
+# ----------------------------------------------------------------------------
+# timings that contradict themselves are measured again, then flagged, never taught
+
+
+def test_a_self_contradictory_timing_is_measured_again(monkeypatch):
+    from spp_viz import family
 
     calls = []
-    good = {"sppf_pool": _latency(1.0), "sppf_total": _latency(4.0), "parallel_spp_pool": _latency(3.0),
-            "parallel_spp_total": _latency(6.0)}
-    bad = {**good, "sppf_pool": _latency(5.0)}  # the pooling "slower" than the module containing it
+    good = {"0/pool": _latency(1.0), "0/total": _latency(4.0), "1/pool": _latency(3.0), "1/total": _latency(6.0)}
+    bad = {**good, "0/pool": _latency(5.0)}  # the pooling "slower" than the module containing it
 
     def fake(fns, **kwargs):
         calls.append(sorted(fns))
         return bad if len(calls) == 1 else good
 
-    monkeypatch.setattr(analysis, "measure_interleaved", fake)
-    result = analysis.sppf_comparison(fake_features(8, 6, 6), measure=True)
+    monkeypatch.setattr(family, "measure_interleaved", fake)
+    result = compare_family(fake_features(8, 6, 6), ["sppf", "spp_yolo"])
     assert len(calls) == 2 and result.timings_consistent
-    assert [c.pool_ms for c in result.costs] == [1.0, 3.0]
+    assert [r.pool_ms for r in result.heads] == [1.0, 3.0]
 
 
 def test_unreliable_timings_are_flagged_not_taught():
-    import dataclasses
-
-    from spp_viz.analysis import HeadCost, HeadKind, compare_sppf
+    from spp_viz.family import sppf_view, with_timings
     from spp_viz.figures import text
 
-    sppf = compare_sppf(fake_features(8, 6, 6), HeadConfig((1, 2)), measure=False)
-    parallel = HeadCost("Parallel", HeadKind.PARALLEL_SPP, (8, 6, 6), 1, 1, 3.0, 6.0, _latency(3.0), _latency(6.0))
-    slower_pool = HeadCost("SPPF", HeadKind.SPPF, (8, 6, 6), 1, 1, 5.0, 4.0, _latency(5.0), _latency(4.0))
-    spread = HeadCost("SPPF", HeadKind.SPPF, (8, 6, 6), 1, 1, 1.0, 4.0, _latency(1.0, spread=0.8), _latency(4.0))
-    steady = HeadCost("SPPF", HeadKind.SPPF, (8, 6, 6), 1, 1, 1.0, 4.0, _latency(1.0, spread=0.1), _latency(4.0))
-    for sppf_cost in (slower_pool, spread):
-        broken = dataclasses.replace(sppf, costs=(sppf_cost, parallel))
+    view = sppf_view(fake_features(8, 6, 6), PyramidConfig((1, 2)), measure=False)
+    sppf, parallel = view.head("sppf").key, view.head("spp_yolo").key
+    for broken_sppf in (_timing(5.0, 4.0), _timing(1.0, 4.0, pool_spread=0.8)):  # pool slower than module; spread
+        broken = with_timings(view, {sppf: broken_sppf, parallel: _timing(3.0, 6.0)})
         assert not broken.timings_consistent
-        caption = text.costs_caption("cpu", broken.costs, broken.timings_consistent)
+        caption = text.costs_caption("cpu", broken)
         assert text.TIMINGS_UNRELIABLE in caption and "%" not in caption  # no "-24 %" of anything
-    fine = dataclasses.replace(sppf, costs=(steady, parallel))
+    fine = with_timings(view, {sppf: _timing(1.0, 4.0, pool_spread=0.1), parallel: _timing(3.0, 6.0)})
     assert fine.timings_consistent
-    assert "75%" in text.costs_caption("cpu", fine.costs, fine.timings_consistent)  # convs: 1 - 1/4 of SPPF
-    family = compare_family(fake_features(8, 6, 6), ["sppf"], measure=False)
-    report = dataclasses.replace(family.head("sppf"), pool_ms=9.0, total_ms=2.0)
-    assert not dataclasses.replace(family, heads=(report,)).timings_consistent
+    assert "75%" in text.costs_caption("cpu", fine)  # convs: 1 - 1/4 of SPPF
 
 
 def test_family_figures_and_table_say_not_measured_instead_of_drawing_a_number():
@@ -431,7 +423,7 @@ def test_family_figures_and_table_say_not_measured_instead_of_drawing_a_number()
     from spp_viz.figures.tables import family_rows
 
     features = fake_features(8, 9, 9)
-    family = compare_family(features, ["spp", "sppf"], HeadConfig((1, 2)), measure=False)
+    family = compare_family(features, ["spp", "sppf"], PyramidConfig((1, 2)), measure=False)
     fig = family_costs_figure(family)
     assert fig.layout.meta["figure"] == "family_costs_figure" and fig.layout.meta["heads"] == ["spp", "sppf"]
     latency_bars = [t for t in fig.data if t.name in ("pooling only", "whole module")]
@@ -439,7 +431,7 @@ def test_family_figures_and_table_say_not_measured_instead_of_drawing_a_number()
     assert [t.y[1] for t in fig.data if t.name == "parameters"] == [family.head("sppf").params / 1e6]
     rows = family_rows(family)
     assert [r["pool ms"] for r in rows] == ["not measured"] * 2 and all(all(v for v in r.values()) for r in rows)
-    maps = branch_maps(features, "sppf", HeadConfig((1, 2)))
+    maps = branch_maps(features, "sppf", PyramidConfig((1, 2)))
     branches = family_branches_figure(family.head("sppf"), maps)
     finite = torch.cat([torch.as_tensor(m.values).flatten() for m in maps])
     finite = finite[torch.isfinite(finite)]

@@ -15,11 +15,12 @@ import pytest
 import torch
 from PIL import Image
 
-from spp_viz import analysis, figures
-from spp_viz.analysis import FeatureResult, HeadConfig, Prediction
-from spp_viz.backbones import StageGeometry
+from spp_viz import analysis, dimensions, figures
+from spp_viz.analysis import FeatureResult, Prediction, PyramidConfig
 from spp_viz.bins import pyramid_bins
+from spp_viz.choices import ChannelView, Pool
 from spp_viz.devtools.plotly_arrays import count_numbers
+from spp_viz.geometry import StageGeometry
 
 
 def make_features(c: int = 32, h: int = 10, w: int = 15, stride: int = 32, rf: int = 851, seed: int = 0) -> FeatureResult:
@@ -35,7 +36,7 @@ def make_image(width: int, height: int, seed: int = 0) -> Image.Image:
     return Image.fromarray(rng.integers(0, 256, (height, width, 3), dtype=np.uint8))
 
 
-def bin_boxes(features: FeatureResult, head: analysis.HeadResult) -> dict[int, list]:
+def bin_boxes(features: FeatureResult, head: analysis.PyramidResult) -> dict[int, list]:
     """Every level's bins in image pixels, as the app passes them: ``analysis.level_geometry``."""
     return {lv.n: analysis.level_geometry(features, lv) for lv in head.levels}
 
@@ -46,8 +47,8 @@ def features() -> FeatureResult:
 
 
 @pytest.fixture(scope="module")
-def head(features) -> analysis.HeadResult:
-    return analysis.analyse_head(features, HeadConfig((1, 2, 4)))
+def head(features) -> analysis.PyramidResult:
+    return analysis.pool_pyramid(features, PyramidConfig((1, 2, 4)))
 
 
 # ----------------------------------------------------------------------------
@@ -80,7 +81,7 @@ def test_spp_vector_figure_marks_every_level_segment(features, head):
 
 def test_long_vectors_become_a_min_max_envelope():
     features = make_features(c=1280, h=8, w=8)
-    head = analysis.analyse_head(features, HeadConfig((64, 32), "avg"))
+    head = analysis.pool_pyramid(features, PyramidConfig((64, 32), Pool.AVG))
     assert head.length == 1280 * (64 * 64 + 32 * 32)
     fig = figures.spp_vector_figure(head)
     assert fig.layout.meta["downsampled"] is True
@@ -96,8 +97,8 @@ def test_long_vectors_become_a_min_max_envelope():
 
 
 def test_size_sweep_figure(features):
-    sweep = analysis.size_sweep(features.geometry, (1, 2, 4), aspect=1.5)
-    current = analysis.size_sweep(features.geometry, (1, 2, 4), aspect=1.5, short_sides=(320,))[0]
+    sweep = dimensions.size_sweep(features.geometry, (1, 2, 4), aspect=1.5)
+    current = dimensions.size_sweep(features.geometry, (1, 2, 4), aspect=1.5, short_sides=(320,))[0]
     assert (current.input_width, current.input_height) == (480, 320)
     fig = figures.size_sweep_figure(sweep, current=current)
     star = next(t for t in fig.data if t.name == "this image")
@@ -111,14 +112,16 @@ def test_size_sweep_figure(features):
 
 
 def test_sppf_branches_and_costs(features, head):
-    sppf = analysis.compare_sppf(features, measure=True)
+    from spp_viz.family import sppf_view
+
+    sppf = analysis.sppf_comparison(features)
     fig = figures.sppf_branches_figure(sppf, 0)
     heatmaps = [t for t in fig.data if t.type == "heatmap"]
     assert len(heatmaps) == 4
     for trace, branch in zip(heatmaps, sppf.branches):
         np.testing.assert_allclose(np.asarray(trace.z), branch[0].numpy())
     assert [a.text for a in fig.layout.annotations][:2] == ["x (input, 1 cell)", "pool 5 (5 × 5 cells)"]
-    rows = figures.costs_rows(sppf)
+    rows = figures.costs_rows(sppf_view(features, PyramidConfig()))
     assert [r["head"] for r in rows][:2] == ["SPPF (k=5, x3)", "Parallel SPP (5, 9, 13)"]
     assert rows[0]["output numbers"] == 32 * 10 * 15  # after cv2: back to C channels
     assert len(rows) == 3
@@ -126,7 +129,7 @@ def test_sppf_branches_and_costs(features, head):
         assert all(value is not None for value in row.values()), row
         pool, total = float(row["pool ms (median)"]), float(row["total ms (median)"])  # type: ignore[arg-type]
         assert pool > 0 and total >= pool * 0.5
-    other = analysis.compare_sppf(features, HeadConfig((6, 3, 2, 1), "avg"))
+    other = sppf_view(features, PyramidConfig((6, 3, 2, 1), Pool.AVG), measure=False)
     assert figures.costs_rows(other)[-1]["output numbers"] == 32 * 50  # the SPP row is the current head
 
 
@@ -134,7 +137,7 @@ def test_predictions_and_bin_labels_figures(features):
     preds = [Prediction("Egyptian cat", 0.31, 285), Prediction("tiger cat", 0.17, 282)]
     fig = figures.predictions_figure(preds)
     assert list(fig.data[0].y) == ["tiger cat", "Egyptian cat"]  # top-1 drawn at the top
-    head = analysis.analyse_head(features, HeadConfig((2,), "avg"))
+    head = analysis.pool_pyramid(features, PyramidConfig((2,), Pool.AVG))
     labels = [[Prediction(f"class {r}{c}", 0.5, 0) for c in range(2)] for r in range(2)]
     fig = figures.bin_labels_figure(make_image(*features.input_size), head.levels[0], labels,
                                     analysis.level_geometry(features, head.levels[0]))
@@ -164,7 +167,7 @@ def test_vector_exports_round_trip(features, head):
     idx, level, channel, row, col, value = lines[i + 1].split(",")
     assert (int(idx), int(level), int(channel), int(row), int(col)) == (i, 4, 1, 2, 3)
     assert float(value) == pytest.approx(float(head.levels[2].pooled[1, 2, 3]))
-    table = analysis.dimension_table(features, head)
+    table = dimensions.dimension_table(features, head)
     assert figures.table_csv(table).splitlines()[0] == "step,shape,arithmetic,numbers"
 
 
@@ -179,15 +182,15 @@ def test_every_figure_stays_under_a_million_numbers_for_a_2048_px_image(stride, 
     """A 2048 x 1536 input: stage-2-like (24 x 384 x 512) and head-like (1280 x 48 x 64) maps."""
     image = make_image(2048, 1536)
     features = make_features(c=channels, h=1536 // stride, w=2048 // stride, stride=stride)
-    head = analysis.analyse_head(features, HeadConfig((6, 3, 2, 1)))
+    head = analysis.pool_pyramid(features, PyramidConfig((6, 3, 2, 1)))
     # the figure only reads the branches: stand-ins avoid ~3 s of real 13 x 13 pooling on 2 cores
     branches = tuple(torch.rand(channels, 1536 // stride, 2048 // stride) for _ in range(4))
     sppf = analysis.SPPFComparison(5, (5, 9, 13), branches, True, 0.0, (4 * channels, 1536 // stride, 2048 // stride))
     labels = [[Prediction("x", 0.5, 0)] * 6 for _ in range(6)]
     built = [
         figures.spp_vector_figure(head),
-        figures.sppf_branches_figure(sppf, "max"),
-        figures.size_sweep_figure(analysis.size_sweep(features.geometry, head.config.levels, aspect=4 / 3)),
+        figures.sppf_branches_figure(sppf, ChannelView.MAX),
+        figures.size_sweep_figure(dimensions.size_sweep(features.geometry, head.config.levels, aspect=4 / 3)),
         figures.bin_labels_figure(image, head.levels[0], labels, analysis.level_geometry(features, head.levels[0])),
         figures.rule_comparison_figure(head.levels[0].bins, pyramid_bins(1536 // stride, 2048 // stride, 6, "paper")),
     ]

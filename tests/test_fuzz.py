@@ -109,6 +109,7 @@ def test_regression_gif_whose_frame_outgrows_its_screen() -> None:
     assert str(info.value) == '"frame.gif" is 12288 x 8368 = 102.8 MP, above the 89.5 MP limit.'
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(importlib.util.find_spec("atheris") is None,
                     reason="atheris has wheels for Linux and CPython <= 3.11 only; the corpus replay still runs")
 def test_short_seeded_fuzz_pass(tmp_path: Path) -> None:

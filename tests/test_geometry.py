@@ -18,9 +18,10 @@ import torch
 from torch import nn
 from torchvision.models.feature_extraction import create_feature_extractor
 
-from spp_viz.backbones import REGISTRY, StageGeometry, load_backbone
+from spp_viz.backbones import REGISTRY, load_backbone
 from spp_viz.bins import AxisSpans, LevelBins, bin_geometry, pyramid_bins
 from spp_viz.efficientnet_lite import EfficientNetLite0
+from spp_viz.geometry import StageGeometry
 
 ACTIVATIONS = (nn.ReLU, nn.ReLU6, nn.SiLU, nn.Hardswish, nn.Hardsigmoid, nn.Sigmoid, nn.GELU)
 NORMS = (nn.BatchNorm2d, nn.LayerNorm)

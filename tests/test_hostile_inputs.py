@@ -20,7 +20,7 @@ from pathlib import Path
 import hostile_files as hf
 import numpy as np
 import pytest
-from conftest import PANELS
+from conftest import PANELS, cli_command
 from hostile_files import BAD, CASES, GOOD
 
 from spp_viz.images import ImageDecodeError, load_image
@@ -96,7 +96,7 @@ _RSS_WRAPPER = (
 
 
 def _run_cli(path: Path) -> CliRun:
-    """Run the CLI under the wrapper; peak RSS in KB (ru_maxrss on Linux)."""
+    """Run the CLI (conftest's ``cli_command``) under the wrapper; peak RSS in KB (ru_maxrss on Linux)."""
     env = {
         **os.environ,
         "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
@@ -107,7 +107,7 @@ def _run_cli(path: Path) -> CliRun:
     rss_file = path.with_suffix(path.suffix + ".rss")
     start = time.monotonic()
     proc = subprocess.run(
-        [sys.executable, "-c", _RSS_WRAPPER, str(rss_file), sys.executable, "-m", "spp_viz", "inspect", str(path), "--json", "--offline"],
+        [sys.executable, "-c", _RSS_WRAPPER, str(rss_file), *cli_command("inspect", path, "--json", "--offline")],
         capture_output=True, cwd=REPO, env=env, timeout=CLI_TIMEOUT_S,
     )
     peak_kb = int(rss_file.read_text()) if rss_file.exists() else 0
@@ -128,6 +128,7 @@ def cli_runs(tmp_path_factory) -> dict[str, CliRun]:
         return {name: f.result() for name, f in futures.items()}
 
 
+@pytest.mark.slow  # cli_runs: every case in a fresh CLI process that loads torch
 @pytest.mark.parametrize("name", GOOD)
 def test_cli_analyses_odd_images(name: str, cli_runs: dict[str, CliRun]) -> None:
     case, run = CASES[name], cli_runs[name]
@@ -144,6 +145,7 @@ def test_cli_analyses_odd_images(name: str, cli_runs: dict[str, CliRun]) -> None
     assert run.stderr == "", run.stderr
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", BAD)
 def test_cli_refuses_bad_files_with_one_line(name: str, cli_runs: dict[str, CliRun]) -> None:
     case, run = CASES[name], cli_runs[name]
@@ -161,6 +163,7 @@ def test_cli_refuses_bad_files_with_one_line(name: str, cli_runs: dict[str, CliR
     assert message == str(info.value)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", BAD + [n for n in GOOD if CASES[n].big])
 def test_cli_peak_memory_is_bounded(name: str, cli_runs: dict[str, CliRun]) -> None:
     """Bombs are refused from the header and the 40 MP JPEG is decoded reduced: the whole

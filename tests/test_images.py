@@ -10,23 +10,23 @@ import struct
 import subprocess
 import sys
 import warnings
-import zlib
 from pathlib import Path
 
+import hostile_files as hf
 import numpy as np
 import pytest
-from hostile_files import encode, noise
+from hostile_files import BLUE, GREEN, RED, WHITE, blank_bilevel_png, encode, exif_with_orientation, noise, png_chunk
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image, ImageFile, JpegImagePlugin
 
+from spp_viz.defaults import MIN_WORKING_SIDE
+from spp_viz.formats import ALLOWED_FORMATS
 from spp_viz.images import (
-    ALLOWED_FORMATS,
     DEFAULT_MAX_PIXELS,
     DEFAULT_MAX_SIDE,
     MAX_ASPECT,
     MAX_WORKING_PIXELS,
-    MIN_SIDE,
     DecodedImage,
     ImageDecodeError,
     load_image,
@@ -35,11 +35,10 @@ from spp_viz.images import (
 
 REPO = Path(__file__).resolve().parents[1]
 ASSETS = REPO / "assets"
-RED, GREEN, BLUE, WHITE = (255, 0, 0), (0, 255, 0), (0, 0, 255), (255, 255, 255)
 
 
 # ----------------------------------------------------------------------------
-# Builders
+# Builders of this file's own (the shared ones live in tests/hostile_files.py)
 
 
 def halves(width: int, height: int, left, right, mode: str = "RGB") -> Image.Image:
@@ -47,38 +46,6 @@ def halves(width: int, height: int, left, right, mode: str = "RGB") -> Image.Ima
     im = Image.new(mode, (width, height), left)
     im.paste(right, (width // 2, 0, width, height))
     return im
-
-
-def png_chunk(kind: bytes, payload: bytes) -> bytes:
-    return (
-        struct.pack(">I", len(payload))
-        + kind
-        + payload
-        + struct.pack(">I", zlib.crc32(kind + payload) & 0xFFFFFFFF)
-    )
-
-
-def blank_bilevel_png(width: int, height: int) -> bytes:
-    """A valid all-black 1-bit PNG of any size, built by streaming zlib.
-
-    Never holds the pixels in memory, so a 400 MP "bomb" costs ~50 KB.
-    """
-    row = b"\x00" * (1 + (width + 7) // 8)  # filter byte + packed bits
-    comp = zlib.compressobj(9)
-    idat = b"".join(comp.compress(row) for _ in range(height)) + comp.flush()
-    ihdr = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + png_chunk(b"IHDR", ihdr)
-        + png_chunk(b"IDAT", idat)
-        + png_chunk(b"IEND", b"")
-    )
-
-
-def exif_with_orientation(value: int) -> Image.Exif:
-    exif = Image.Exif()
-    exif[0x0112] = value
-    return exif
 
 
 def decode_error(data: bytes, **kwargs) -> str:
@@ -112,11 +79,6 @@ def close(a, b, tol: int = 12) -> bool:
 
 def _truncated_jpeg() -> bytes:
     data = encode(noise(256, 256), "JPEG", quality=90)
-    return data[: len(data) // 2]
-
-
-def _truncated_png() -> bytes:
-    data = encode(noise(256, 256), "PNG")
     return data[: len(data) // 2]
 
 
@@ -164,7 +126,7 @@ BAD_CASES = {
     "jpeg signature only": (b"\xff\xd8\xff", "truncated"),
     "gif header only": (b"GIF89a", "truncated"),
     "truncated jpeg": (_truncated_jpeg(), "truncated"),
-    "truncated png": (_truncated_png(), "truncated"),
+    "truncated png": (hf.truncated_png(), "truncated"),
     "corrupt png": (_corrupt_png(), "corrupt"),
     "png ihdr zero size": (
         b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", struct.pack(">IIBBBBB", 0, 10, 8, 2, 0, 0, 0)),
@@ -216,7 +178,7 @@ def test_too_elongated_is_refused() -> None:
 
 @pytest.fixture(scope="module")
 def png_144mp() -> bytes:
-    return blank_bilevel_png(12000, 12000)
+    return hf.CASES["png_144mp"].data
 
 
 def test_pixel_cap_is_checked_from_the_header(png_144mp: bytes) -> None:
@@ -305,7 +267,7 @@ def test_exif_orientation_6_on_jpeg() -> None:
     data = encode(halves(40, 20, RED, BLUE), "JPEG", quality=95, exif=exif_with_orientation(6))
     result = load_image(data)
     assert result.original_size == (20, 40)
-    assert result.working_size == (32, 64)  # short side raised to MIN_SIDE
+    assert result.working_size == (32, 64)  # short side raised to MIN_WORKING_SIDE
     assert "EXIF orientation applied" in result.notes
     assert close(pixel(result, 0.5, 0.2), RED, tol=40)
     assert close(pixel(result, 0.5, 0.8), BLUE, tol=40)
@@ -471,9 +433,9 @@ def test_multipage_tiff_uses_first_page() -> None:
 def test_tiny_image_is_upscaled_to_min_side() -> None:
     result = load_image(encode(Image.new("RGB", (1, 1), RED), "PNG"))
     assert result.original_size == (1, 1)
-    assert result.working_size == (MIN_SIDE, MIN_SIDE)
+    assert result.working_size == (MIN_WORKING_SIDE, MIN_WORKING_SIDE)
     assert pixel(result, 0.5, 0.5) == RED
-    assert f"upscaled to reach the {MIN_SIDE} px minimum side" in result.notes
+    assert f"upscaled to reach the {MIN_WORKING_SIDE} px minimum side" in result.notes
 
 
 @pytest.mark.parametrize("size", [(3000, 40), (40, 2500)])
@@ -481,7 +443,7 @@ def test_strips_keep_min_side_and_aspect(size: tuple[int, int]) -> None:
     w, h = size
     result = load_image(encode(Image.new("L", size, 128), "PNG"))
     ow, oh = result.working_size
-    assert min(ow, oh) >= MIN_SIDE
+    assert min(ow, oh) >= MIN_WORKING_SIDE
     long_in, short_in = max(w, h), min(w, h)
     long_out, short_out = max(ow, oh), min(ow, oh)
     assert (ow > oh) == (w > h)
@@ -501,7 +463,7 @@ def test_max_side_zero_keeps_native_size() -> None:
     assert load_image(data, max_side=500).working_size == (500, 367)
 
 
-@pytest.mark.parametrize("bad", [-1, 1, MIN_SIDE - 1])
+@pytest.mark.parametrize("bad", [-1, 1, MIN_WORKING_SIDE - 1])
 def test_bad_max_side_is_a_value_error(bad: int) -> None:
     data = encode(Image.new("RGB", (40, 40)), "PNG")
     with pytest.raises(ValueError) as info:
@@ -514,8 +476,7 @@ def test_bad_max_side_is_a_value_error(bad: int) -> None:
 @pytest.fixture(scope="module")
 def jpeg_40mp() -> bytes:
     """7300 x 5500 (40 MP) JPEG made from upscaled noise (fast to encode)."""
-    im = noise(73, 55, seed=7).resize((7300, 5500), Image.Resampling.BILINEAR)
-    return encode(im, "JPEG", quality=80)
+    return hf.CASES["jpeg_40mp"].data
 
 
 @pytest.fixture

@@ -11,21 +11,12 @@ from PIL import Image
 from spp_viz import defaults, options
 
 
-def test_torch_free_backbone_table_equals_the_registry() -> None:
-    from spp_viz.backbones import REGISTRY
-
-    assert defaults.BACKBONE_STAGES == {name: tuple(spec.stages) for name, spec in REGISTRY.items()}
-    assert defaults.DEFAULT_STAGES == {name: spec.default_stage for name, spec in REGISTRY.items()}
-    assert defaults.BACKBONE_NAMES == tuple(REGISTRY)
-
-
 def test_one_megapixel_limit_equals_pillows_bomb_limit() -> None:
     from spp_viz import images
 
     # Pillow's default is 2**30 // 4 // 3; equal limits mean Pillow never refuses an image first
     assert defaults.MAX_IMAGE_PIXELS == Image.MAX_IMAGE_PIXELS == 1024 * 1024 * 1024 // 4 // 3
     assert images.DEFAULT_MAX_PIXELS == defaults.MAX_IMAGE_PIXELS
-    assert options.MIN_WORKING_SIDE == images.MIN_SIDE
 
 
 def test_pooling_still_exports_parse_levels() -> None:

@@ -14,10 +14,10 @@ from spp_viz.pooling import (
     average_spp,
     check_sppf_equivalence,
     paper_window,
-    parallel_spp,
     parse_levels,
     spp,
     spp_output_length,
+    spp_yolo,
     sppf,
     sppf_effective_kernels,
     sppf_equivalence,
@@ -101,7 +101,7 @@ def test_average_spp_one_by_one_level_is_global_average_pooling():
 @given(h=sizes, w=sizes)
 def test_sppf_equals_parallel_spp_bit_for_bit(h, w):
     x = torch.randn(1, 3, h, w)
-    assert torch.equal(sppf(x), parallel_spp(x, (5, 9, 13)))
+    assert torch.equal(sppf(x), spp_yolo(x, (5, 9, 13)))
 
 
 @pytest.mark.parametrize("shape", [(1, 1), (1, 7), (3, 3), (7, 1), (13, 13)])

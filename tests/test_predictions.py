@@ -2,7 +2,8 @@
 
 import pytest
 
-from spp_viz.analysis import HeadConfig, analyse_head, bin_predictions, extract_features, predict
+from spp_viz.analysis import PyramidConfig, bin_predictions, extract_features, pool_pyramid, predict
+from spp_viz.choices import Pool
 from spp_viz.images import load_image
 
 EXPECTED_TOP1 = {
@@ -23,7 +24,7 @@ def test_default_backbone_ranks_the_right_class_first(lite0, asset_bytes, name, 
 
 def test_one_by_one_avg_bin_sees_what_the_whole_image_sees(lite0, asset_bytes):
     features = extract_features(lite0, load_image(asset_bytes["chelsea_cat.jpg"]).image)
-    head = analyse_head(features, HeadConfig((1, 2), "avg"))
+    head = pool_pyramid(features, PyramidConfig((1, 2), Pool.AVG))
     whole = predict(lite0, features, 1)[0]
     assert bin_predictions(lite0, head.levels[0])[0][0].label == whole.label == "Egyptian cat"
     grid = bin_predictions(lite0, head.levels[1])

@@ -7,7 +7,8 @@ import json
 
 import pytest
 
-from spp_viz.analysis import HeadConfig, analyse_head, compare_sppf, predict
+from spp_viz.analysis import PyramidConfig, pool_pyramid, predict, sppf_comparison
+from spp_viz.family import sppf_view
 from spp_viz.report import build_report, run_inspection, strict_json
 
 COST_KEYS = {"name", "kind", "output_shape", "params", "flops", "pool_ms", "total_ms", "device"}
@@ -15,7 +16,8 @@ COST_KEYS = {"name", "kind", "output_shape", "params", "flops", "pool_ms", "tota
 
 @pytest.fixture(scope="module")
 def inspection(asset_bytes):
-    return run_inspection(asset_bytes["chelsea_cat.jpg"], max_side=301, levels="1,2,3", rule="paper", download=False)
+    return run_inspection(asset_bytes["chelsea_cat.jpg"], max_side=301, levels="1,2,3", rule="paper", download=False,
+                          heads="spp,sppf,ppm")
 
 
 def _walk(value):
@@ -34,7 +36,7 @@ def test_every_level_lists_its_bins_in_pixels(inspection):
     width, height = report["input"]["width"], report["input"]["height"]
     ys, xs = inspection.features.spans
     stride = report["backbone"]["stride"]
-    for level_json, level in zip(report["spp"]["levels"], inspection.head.levels):
+    for level_json, level in zip(report["spp"]["levels"], inspection.pyramid.levels):
         bins = level_json["bins"]
         assert len(bins) == len(level.bins.bins) and [b["index"] for b in bins] == list(range(len(bins)))
         for b, raw in zip(bins, level.bins.bins):
@@ -58,8 +60,12 @@ def test_costs_give_pool_and_total_for_the_current_head(inspection):
     assert [c["kind"] for c in costs] == ["sppf", "parallel_spp", "spp"]
     assert all(set(c) == COST_KEYS for c in costs)
     spp_row = costs[2]
-    assert spp_row["output_shape"] == [inspection.head.length] and "paper" in spp_row["name"]
-    assert set(inspection.timings_ms) >= {"sppf_pool", "sppf_total", "parallel_spp_pool", "parallel_spp_total", "spp_pool"}
+    assert spp_row["output_shape"] == [inspection.pyramid.length] and "paper" in spp_row["name"]
+    report = inspection.report()
+    for cost in costs:  # one measurement per head: the costs row, the timings and the family's row agree
+        assert abs(report["timings_ms"][f"{cost['kind']}_pool"] - cost["pool_ms"]) <= 0.0006  # rounded to 3 and 4 places
+    heads = {h["id"]: h for h in report["heads"]}
+    assert heads["sppf"]["pool_ms"] == costs[0]["pool_ms"] and heads["spp"]["pool_ms"] == spp_row["pool_ms"]
 
 
 def test_report_is_strict_json_with_no_none_and_no_warnings(inspection):
@@ -77,13 +83,15 @@ def test_non_finite_map_gives_null_one_warning_and_no_predictions(inspection, li
     logits = features.gap_logits.clone()
     logits[0] = float("nan")
     broken = dataclasses.replace(features, feature=fmap, gap_logits=logits)
-    config = HeadConfig((1, 2))
-    head = analyse_head(broken, config)
-    sppf = compare_sppf(broken, config, measure=False)
+    config = PyramidConfig((1, 2))
+    head = pool_pyramid(broken, config)
+    sppf = sppf_comparison(broken)
     assert sppf.equal  # NaN-aware: the cascade and the parallel pools agree
-    report = build_report(inspection.decoded, lite0, broken, head, sppf, predict(lite0, broken), {"x": float("nan")})
+    costs = sppf_view(broken, config, measure=False)
+    report = build_report(inspection.decoded, lite0, broken, head, sppf, costs, predict(lite0, broken), {"x": float("nan")})
     text = json.dumps(report, allow_nan=False)
     assert report["timings_ms"]["x"] is None and json.loads(text)["sppf"]["max_abs_diff"] == 0.0
+    assert [c["pool_ms"] for c in report["sppf"]["costs"]] == [None, None, None]  # not measured: null, never NaN
     assert report["predictions"] == [] and "not finite" in report["predictions_note"]
     assert len(report["warnings"]) == 2 and "2 non-finite values" in report["warnings"][0]
 
@@ -94,16 +102,18 @@ def test_strict_json_replaces_only_non_finite_floats():
 
 
 def test_self_contradictory_timings_are_a_warning_in_the_json(inspection, lite0):
-    from spp_viz.analysis import HeadKind
+    from spp_viz.family import with_timings
     from spp_viz.timing import UNRELIABLE_TIMINGS
 
-    features, config = inspection.features, HeadConfig((1, 2))
-    head = analyse_head(features, config)
-    sppf = inspection.sppf
-    args = (inspection.decoded, lite0, features, head)
-    report = build_report(*args, sppf, [], {})
-    assert report["sppf"]["timings_consistent"] is sppf.timings_consistent
-    assert (UNRELIABLE_TIMINGS in report["warnings"]) is (not sppf.timings_consistent)
-    costs = tuple(dataclasses.replace(c, pool_ms=c.total_ms * 2) if c.kind is HeadKind.SPPF else c for c in sppf.costs)
-    report = build_report(*args, dataclasses.replace(sppf, costs=costs), [], {})
+    features, config = inspection.features, PyramidConfig((1, 2))
+    head = pool_pyramid(features, config)
+    costs = inspection.costs
+    args = (inspection.decoded, lite0, features, head, inspection.sppf)
+    report = build_report(*args, costs, [], {})
+    assert report["sppf"]["timings_consistent"] is costs.timings_consistent
+    assert (UNRELIABLE_TIMINGS in report["warnings"]) is (not costs.timings_consistent)
+    sppf = costs.head("sppf")
+    assert sppf.timing is not None
+    slow_pool = dataclasses.replace(sppf.timing, pool=dataclasses.replace(sppf.timing.pool, median_ms=sppf.total_ms * 2))
+    report = build_report(*args, with_timings(costs, {sppf.key: slow_pool}), [], {})
     assert report["sppf"]["timings_consistent"] is False and UNRELIABLE_TIMINGS in report["warnings"]

@@ -5,7 +5,7 @@ import pytest
 from conftest import ASSETS, run_cli, second_phase
 from PIL import Image
 
-from spp_viz.analysis import HeadConfig, extract_features
+from spp_viz.analysis import PyramidConfig, extract_features
 from spp_viz.images import load_image
 from spp_viz.scales import FIXRES_NOTE, TRAINING_RESOLUTION, decode_side, scale_sizes, scale_sweep, training_resolution
 
@@ -17,7 +17,7 @@ def cat(asset_bytes):
 
 def test_spp_length_constant_sppf_grows(lite0, cat):
     seen = []
-    rows = scale_sweep(lite0, cat, (128, 224, 384), HeadConfig(), progress=lambda done, total: seen.append((done, total)))
+    rows = scale_sweep(lite0, cat, (128, 224, 384), PyramidConfig(), progress=lambda done, total: seen.append((done, total)))
     assert seen == [(1, 3), (2, 3), (3, 3)]
     assert [max(r.size) for r in rows] == [128, 224, 384]
     assert len({r.spp_length for r in rows}) == 1 and rows[0].spp_length == 1280 * 21
@@ -46,6 +46,7 @@ def test_training_resolution_comparison(lite0, cat):
 
 # --- the CLI: spp-viz scales
 
+@pytest.mark.slow  # the CLI process loads torch and a model
 def test_cli_scales_json():
     import json
 
@@ -61,6 +62,7 @@ def test_cli_scales_json():
     assert rows[0]["forward"]["single_run"] is True and rows[0]["forward"]["device"] == "cpu"
 
 
+@pytest.mark.slow
 def test_a_size_larger_than_the_photo_is_scaled_up_and_listed_once(tmp_path):
     """A 600 x 400 photo asked for 224, 448 and 896: 896 is the photo scaled up (and says so), and
     the photo's own size (600) is listed once, not again for each size the photo could not reach."""

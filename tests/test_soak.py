@@ -14,6 +14,8 @@ import pytest
 
 from benchmarks import soak
 
+pytestmark = pytest.mark.slow  # a fresh app process and 20 analyses: about 1 minute on 2 idle cores, 3 on busy ones
+
 UPLOADS = 20
 WARMUP = 8  # the per-image caches hold 8 entries (the full benchmark waits for every cache: benchmarks.soak.default_warmup)
 PEAK_LIMIT_GB = 1.6

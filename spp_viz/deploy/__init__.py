@@ -41,7 +41,7 @@ class Process:
 
     name: str
     port: int
-    proc: subprocess.Popen
+    proc: subprocess.Popen[bytes]
     log: Path
 
     @property
@@ -106,7 +106,7 @@ def _die_with_parent() -> None:
         pass
 
 
-def _spawn(args: list[str], log: Path, env: dict[str, str] | None = None) -> subprocess.Popen:
+def _spawn(args: list[str], log: Path, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
     with log.open("wb") as out:
         return subprocess.Popen(args, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                 start_new_session=True, env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},

@@ -54,7 +54,7 @@ def healthy(url: str) -> bool:
         return False
 
 
-def kill_group(proc: subprocess.Popen) -> None:
+def kill_group(proc: subprocess.Popen[bytes]) -> None:
     """SIGTERM the process group, SIGKILL it if it is still there after 10 s."""
     try:
         os.killpg(proc.pid, signal.SIGTERM)
@@ -75,7 +75,7 @@ class AppServer:
     """A running ``streamlit run`` process and its URL; ``log`` is where its output goes."""
 
     url: str
-    proc: subprocess.Popen
+    proc: subprocess.Popen[bytes]
     log: IO[bytes]
 
     def alive(self) -> bool:

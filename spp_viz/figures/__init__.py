@@ -6,7 +6,7 @@ long vectors become a min/max envelope, so no figure holds more than about a mil
 ``layout.meta["figure"]`` names the builder so a test can find a chart in a rendered page.
 
 Modules: :mod:`.style` (limits, colours, layout helpers), :mod:`.reduce` (numeric reductions),
-:mod:`.text` (every human sentence), :mod:`.photo` (drawn over the photo), :mod:`.maps`
+:mod:`.text` (result sentences and the words inside figures), :mod:`.photo` (drawn over the photo), :mod:`.maps`
 (heatmaps), :mod:`.charts` (lines and bars), :mod:`.family` (the pyramid-pooling family),
 :mod:`.views` (a bin's ERF, a pooled region, the scales), :mod:`.tables` (table rows),
 :mod:`.exports` (download bytes).
@@ -16,23 +16,22 @@ from .charts import predictions_figure, size_sweep_figure, spp_vector_figure
 from .exports import table_csv, vector_csv, vector_npy_bytes
 from .maps import rule_comparison_figure, sppf_branches_figure
 from .photo import Photo, bin_labels_figure, photo_source
-from .reduce import block_reduce, pooled_range, reduce_channels, vector_envelope, winner_cells
+from .reduce import block_reduce, reduce_channels, vector_envelope, winner_cells
 from .style import (
     DISPLAY_MAX_SIDE,
     MAX_DRAWN_LEVEL,
     MAX_FIGURE_NUMBERS,
     MAX_HEATMAP_CELLS,
     MAX_VECTOR_POINTS,
-    Channel,
     level_colour,
 )
 from .tables import costs_rows
-from .text import bin_hover, channel_label, overlap_summary
+from .text import channel_label, overlap_summary
 
 __all__ = [
-    "DISPLAY_MAX_SIDE", "MAX_DRAWN_LEVEL", "MAX_FIGURE_NUMBERS", "MAX_HEATMAP_CELLS", "MAX_VECTOR_POINTS", "Channel",
-    "Photo", "bin_hover", "bin_labels_figure", "block_reduce", "channel_label", "costs_rows",
-    "level_colour", "overlap_summary", "photo_source", "pooled_range",
+    "DISPLAY_MAX_SIDE", "MAX_DRAWN_LEVEL", "MAX_FIGURE_NUMBERS", "MAX_HEATMAP_CELLS", "MAX_VECTOR_POINTS",
+    "Photo", "bin_labels_figure", "block_reduce", "channel_label", "costs_rows",
+    "level_colour", "overlap_summary", "photo_source",
     "predictions_figure", "reduce_channels", "rule_comparison_figure", "size_sweep_figure",
     "spp_vector_figure", "sppf_branches_figure", "table_csv", "vector_csv", "vector_envelope", "vector_npy_bytes",
     "winner_cells",

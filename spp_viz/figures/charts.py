@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Any, Sequence
 
 import plotly.graph_objects as go
 
-from ..analysis import HeadResult, Prediction, SizeSweepRow
+from ..analysis import Prediction, PyramidResult
+from ..dimensions import SizeSweepRow
 from .reduce import vector_envelope
 from .style import (
     MAX_VECTOR_POINTS,
@@ -18,7 +19,7 @@ from .style import (
 from .text import size_label
 
 
-def spp_vector_figure(head: HeadResult, *, max_points: int = MAX_VECTOR_POINTS, note: str = "") -> go.Figure:
+def spp_vector_figure(head: PyramidResult, *, max_points: int = MAX_VECTOR_POINTS, note: str = "") -> go.Figure:
     """The whole fixed-length vector, its level segments shaded and named.
 
     Inside a segment the order is channel-major (channel 0's n x n bins, then channel 1's...),
@@ -65,7 +66,7 @@ def size_sweep_figure(sweep: Sequence[SizeSweepRow], *, current: SizeSweepRow | 
     """Left: feature-map cells (h × w) for growing inputs. Right (log y): SPP's length stays
     put while SPPF's output (4C × h × w) grows with the image.
 
-    ``sweep`` is :func:`spp_viz.analysis.size_sweep`'s rows; ``current`` is its row for the
+    ``sweep`` is :func:`spp_viz.dimensions.size_sweep`'s rows; ``current`` is its row for the
     analysed image (``size_sweep(..., short_sides=(min(W, H),))[0]``), drawn as a star.
     """
     labels = [size_label(row.input_width, row.input_height) for row in sweep]
@@ -100,7 +101,7 @@ def size_sweep_figure(sweep: Sequence[SizeSweepRow], *, current: SizeSweepRow | 
     ))
 
 
-def _sweep_star(current: SizeSweepRow, on1: dict, on2: dict) -> list[dict]:
+def _sweep_star(current: SizeSweepRow, on1: dict[str, Any], on2: dict[str, Any]) -> list[dict[str, Any]]:
     """The analysed image as a star on both panels."""
     label = size_label(current.input_width, current.input_height)
     marker = dict(symbol="star", size=14, color="#fff", line=dict(color="#111", width=1))

@@ -9,7 +9,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 from torch import Tensor
 
-from ..analysis import HeadResult
+from ..analysis import PyramidResult
 
 
 def vector_npy_bytes(vector: Tensor) -> bytes:
@@ -19,7 +19,7 @@ def vector_npy_bytes(vector: Tensor) -> bytes:
     return buf.getvalue()
 
 
-def vector_csv(head: HeadResult) -> str:
+def vector_csv(head: PyramidResult) -> str:
     """The SPP vector as CSV: index, level, channel, bin row, bin col, value (one row per number)."""
     v = head.vector.detach().float().cpu().numpy()
     parts = []
@@ -40,7 +40,7 @@ def vector_csv(head: HeadResult) -> str:
 
 
 def table_csv(rows: Sequence[Mapping[str, Any]]) -> str:
-    """Rows of dicts (e.g. :func:`spp_viz.analysis.dimension_table`) as CSV text."""
+    """Rows of dicts (e.g. :func:`spp_viz.dimensions.dimension_table`) as CSV text."""
     if not rows:
         return ""
     buf = io.StringIO()

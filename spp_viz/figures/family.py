@@ -34,7 +34,7 @@ def family_costs_figure(family: FamilyComparison, untrained_backbone: bool = Fal
         title={"text": text.family_costs_title(c, h, w) + text.untrained_note(untrained_backbone), "x": 0, "font": {"size": 14}},
         barmode="group", height=360, margin={"l": 4, "r": 4, "t": 70, "b": 4},
         legend={"orientation": "h", "y": -0.25, "x": 0.7},
-        meta=figure_meta("family_costs_figure", heads=ids, k=family.k, n=family.n),
+        meta=figure_meta("family_costs_figure", heads=ids, k=family.k, n=family.repeats),
     )
     return fig
 

@@ -12,12 +12,12 @@ import plotly.graph_objects as go
 
 from ..analysis import SPPFComparison
 from ..bins import LevelBins
+from ..choices import Channel, ChannelView
 from .reduce import block_reduce, reduce_channels
 from .style import (
     DIFFER_COLOUR,
     HEATMAP_SCALE,
     MAX_HEATMAP_CELLS,
-    Channel,
     axis_names,
     axis_refs,
     figure_meta,
@@ -28,7 +28,7 @@ from .style import (
 from .text import channel_label
 
 
-def sppf_branches_figure(sppf: SPPFComparison, channel: Channel = "mean", *, note: str = "",
+def sppf_branches_figure(sppf: SPPFComparison, channel: Channel = ChannelView.MEAN, *, note: str = "",
                          max_cells: int = MAX_HEATMAP_CELLS // 4) -> go.Figure:
     """The SPPF cascade's outputs [x, pool 5, pool 9, pool 13] side by side, one colour scale."""
     names = ["x (input, 1 cell)"] + [f"pool {k} ({k} × {k} cells)" for k in sppf.kernels]

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import base64
 import io
-from typing import Sequence
+from typing import Any, Sequence
 
 import plotly.graph_objects as go
 from PIL import Image
@@ -39,7 +39,7 @@ def photo_source(image: Image.Image, max_side: int = DISPLAY_MAX_SIDE, quality: 
 Photo = tuple[str, tuple[int, int]]  # what photo_source returns: (data URI, displayed size)
 
 
-def photo_parts(image: Image.Image, max_side: int, photo: Photo | None = None) -> tuple[dict, dict]:
+def photo_parts(image: Image.Image, max_side: int, photo: Photo | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
     """The photo trace and the layout that shows it spanning ``[0, W] x [0, H]`` in
     working-resolution pixels (y down). ``photo`` is ``photo_source(image, max_side)`` when the
     caller already has it (the app caches it per image), else it is encoded here."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -11,7 +11,8 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ..analysis import LevelResult
-from .style import MAX_HEATMAP_CELLS, MAX_VECTOR_POINTS, Channel
+from ..choices import Channel, ChannelView
+from .style import MAX_HEATMAP_CELLS, MAX_VECTOR_POINTS
 
 
 def reduce_channels(tensor: Tensor, channel: Channel) -> np.ndarray:
@@ -19,9 +20,9 @@ def reduce_channels(tensor: Tensor, channel: Channel) -> np.ndarray:
     t = tensor.detach().float().cpu()
     if t.shape[0] == 0 or t.numel() == 0:
         return np.zeros(t.shape[1:], dtype=np.float32)
-    if channel == "mean":
+    if channel == ChannelView.MEAN:
         out = t.mean(0)
-    elif channel == "max":
+    elif channel == ChannelView.MAX:
         out = t.amax(0)
     else:
         index = int(channel)
@@ -56,18 +57,18 @@ def vector_envelope(vector: np.ndarray, max_points: int = MAX_VECTOR_POINTS) -> 
     return lo, hi, k
 
 
-def pooled_range(levels: Sequence[LevelResult], channel: Channel) -> tuple[float, float] | None:
-    """One colour range for every level's pooled heatmap, so levels can be compared by colour."""
-    values = [reduce_channels(lv.pooled, channel) for lv in levels if lv.pooled.numel()]
-    if not values:
-        return None
-    lo = min(float(v.min()) for v in values)
-    hi = max(float(v.max()) for v in values)
-    return (lo, hi) if hi > lo else (lo - 1e-6, hi + 1e-6)
+class WinnerCell(NamedTuple):
+    """Where one bin's max came from: the bin, the feature cell, and whose max it is."""
+
+    bin_row: int
+    bin_col: int
+    cell_row: int
+    cell_col: int
+    note: str  # "channel 7", or "strongest channel 7" for the mean / max views
 
 
-def winner_cells(level: LevelResult, channel: Channel) -> list[tuple[int, int, int, int, str]]:
-    """Where each bin's max came from: ``(bin_row, bin_col, cell_row, cell_col, note)``.
+def winner_cells(level: LevelResult, channel: Channel) -> list[WinnerCell]:
+    """Where each bin's max came from, one :class:`WinnerCell` per bin in row-major order.
 
     For a channel: that channel's winner (``LevelResult.winners``). For ``mean`` / ``max``
     views: the winner of the bin's strongest channel (the one holding its largest pooled
@@ -78,7 +79,7 @@ def winner_cells(level: LevelResult, channel: Channel) -> list[tuple[int, int, i
         return []
     winners = level.winners  # (C, rows, cols, 2)
     _, rows, cols, _ = winners.shape
-    if channel in ("mean", "max"):
+    if isinstance(channel, str):  # a ChannelView (mean or max over channels), not an index
         best = level.pooled.argmax(0)  # (rows, cols)
         chosen = [[int(best[r, k]) for k in range(cols)] for r in range(rows)]
         why = "strongest channel {ch}"
@@ -89,5 +90,5 @@ def winner_cells(level: LevelResult, channel: Channel) -> list[tuple[int, int, i
     for r in range(rows):
         for k in range(cols):
             ch = chosen[r][k]
-            out.append((r, k, int(winners[ch, r, k, 0]), int(winners[ch, r, k, 1]), why.format(ch=ch)))
+            out.append(WinnerCell(r, k, int(winners[ch, r, k, 0]), int(winners[ch, r, k, 1]), why.format(ch=ch)))
     return out

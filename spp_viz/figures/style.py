@@ -4,21 +4,15 @@ from __future__ import annotations
 
 from typing import Any, Iterable, Sequence
 
-from ..bins import Bin, LevelBins, PixelBox
-
-Channel = int | str  # a channel index, or "mean" / "max" over channels
+from ..bins import PixelBox
 
 DISPLAY_MAX_SIDE = 768  # photos are shown at most this many pixels on their long side
 MAX_DRAWN_LEVEL = 16  # grids finer than 16 x 16 are pooled and counted, not drawn
 MAX_VECTOR_POINTS = 200_000  # longer SPP vectors are shown as a min/max envelope
 MAX_HEATMAP_CELLS = 65_536  # feature maps above 256 x 256 cells are block-reduced for display
 MAX_FIGURE_NUMBERS = 1_000_000
-LABEL_TEXT_MAX_LEVEL = 8  # pooled values are written in the cells up to 8 x 8 bins
 LEVEL_COLOURS = ("#FFD166", "#06D6A0", "#EF476F", "#4CC9F0", "#F78C6B", "#B388FF", "#C5E063", "#FF9FF3")
-LEVEL_SYMBOLS = ("circle", "diamond", "square", "triangle-up", "star", "hexagon", "cross", "x")
 DIFFER_COLOUR = "#FF1744"
-SELECTED_COLOUR = "#FFFFFF"
-RF_COLOUR = "#00E5FF"
 HEATMAP_SCALE = "Viridis"
 CHART_CONFIG = {"displaylogo": False}  # st.plotly_chart(config=...) of every chart
 
@@ -35,7 +29,7 @@ def rgba(hex_colour: str, alpha: float) -> str:
     return f"rgba({r},{g},{b},{alpha})"
 
 
-def subplot_row(titles: Sequence[str], spacing: float) -> tuple[list[dict], list[dict], list[dict]]:
+def subplot_row(titles: Sequence[str], spacing: float) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
     """What ``make_subplots(rows=1, cols=len(titles), subplot_titles=titles, horizontal_spacing=spacing)``
     puts in the layout, without building a figure: per column its x axis, its y axis (domain and
     anchor, to be merged with the caller's settings) and the title annotations. Figures built in one
@@ -73,10 +67,10 @@ def panel_height(aspect: float, legend_rows: int = 2) -> int:
     return int(min(820, max(280, 480 * aspect + 36 + 26 * legend_rows)))
 
 
-def rect_path(boxes: Iterable[tuple[float, float, float, float]]) -> tuple[list, list]:
+def rect_path(boxes: Iterable[tuple[float, float, float, float]]) -> tuple[list[float | None], list[float | None]]:
     """Outline of several boxes ``(x0, y0, x1, y1)`` as one polyline separated by ``None``."""
-    xs: list = []
-    ys: list = []
+    xs: list[float | None] = []
+    ys: list[float | None] = []
     for x0, y0, x1, y1 in boxes:
         xs += [x0, x1, x1, x0, x0, None]
         ys += [y0, y0, y1, y1, y0, None]
@@ -90,12 +84,5 @@ def inset(box: PixelBox, d: float) -> tuple[float, float, float, float]:
     return box.x0 + dx, box.y0 + dy, box.x1 - dx, box.y1 - dy
 
 
-def find_bin(bins: LevelBins, row: int, col: int) -> tuple[int, Bin] | None:
-    for i, b in enumerate(bins.bins):
-        if b.row == row and b.col == col:
-            return i, b
-    return None
-
-
-def figure_meta(name: str, **extra: Any) -> dict:
+def figure_meta(name: str, **extra: Any) -> dict[str, Any]:
     return {"figure": name, **extra}

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import math
 
-from ..analysis import Prediction, SPPFComparison
-from ..family import FamilyComparison
+from ..analysis import Prediction
+from ..family import FamilyComparison, view_name
 from ..scales import ScaleRow
 from .text import milliseconds, times
 
@@ -14,15 +14,15 @@ COST_COLUMNS = ("head", "output shape", "output numbers", "params (with 1x1 conv
                 "pool ms (median)", "total ms (median)", "timed on")
 
 
-def costs_rows(sppf: SPPFComparison) -> list[dict[str, object]]:
-    """One row per timed head (``SPPFComparison.costs``): SPPF, YOLOv5's parallel SPP and the
-    current SPP head. ``pool ms`` times the parameter-free pooling alone, ``total ms`` the whole
-    module with its 1 × 1 convs (for classic SPP both are the same call); NaN until measured,
-    ``timed on`` the device the medians were measured on (None until then)."""
+def costs_rows(costs: FamilyComparison) -> list[dict[str, object]]:
+    """One row per head of the SPP vs SPPF view: SPPF, YOLOv5's parallel SPP and the current SPP
+    head. ``pool ms`` times the parameter-free pooling alone, ``total ms`` the whole module with
+    its 1 × 1 convs (for classic SPP both are the same call); NaN until measured, ``timed on``
+    the device the medians were measured on (None until then)."""
     return [dict(zip(COST_COLUMNS, (
-        cost.name, " × ".join(str(s) for s in cost.output_shape), math.prod(cost.output_shape), cost.params, cost.flops,
-        round(cost.pool_ms, 3), round(cost.total_ms, 3), cost.device,
-    ))) for cost in sppf.costs]
+        view_name(r), " × ".join(str(s) for s in r.output_shape), math.prod(r.output_shape), r.params, r.flops,
+        round(r.pool_ms, 3), round(r.total_ms, 3), r.device,
+    ))) for r in costs.heads]
 
 
 def family_rows(family: FamilyComparison, measuring: bool = False) -> list[dict[str, str]]:
@@ -33,7 +33,7 @@ def family_rows(family: FamilyComparison, measuring: bool = False) -> list[dict[
         "fixed length": "yes" if r.fixed_length else "no", "params": f"{r.params:,}",
         "GFLOPs": f"{r.flops / 1e9:.3f}", "pool ms": milliseconds(r.pool_ms, measuring),
         "total ms": milliseconds(r.total_ms, measuring) + (" (untrained convs)" if r.untrained else " (no convs)"),
-        "timed on": r.pool_latency.device if r.pool_latency else ("measuring…" if measuring else "not measured"),
+        "timed on": r.device or ("measuring…" if measuring else "not measured"),
         "branch RF, cells": ", ".join(f"{b.name}: {b.rf_cells[0]}×{b.rf_cells[1]}" for b in r.branches),
         "branch RF, px": ", ".join(f"{b.rf_pixels[0]}×{b.rf_pixels[1]}" + (" (whole image)" if b.whole_image else "")
                                    for b in r.branches),

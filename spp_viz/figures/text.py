@@ -1,4 +1,10 @@
-"""Every sentence and label a person reads (one "×" convention: a thin "n × n", never "x")."""
+"""The sentences that explain results (functions of the numbers they put in words), the words drawn
+inside figures (chart titles and labels) and the formatting helpers both use (:func:`literal`,
+:func:`times`, :func:`milliseconds`). A shape or grid is written with "×": ``n × n``, never "x".
+
+The page's labels, help strings, buttons and messages are in :mod:`spp_viz.ui.words`; the engine
+words its own errors and warnings (e.g. :data:`spp_viz.timing.UNRELIABLE_TIMINGS`).
+"""
 
 from __future__ import annotations
 
@@ -6,12 +12,11 @@ import math
 import re
 from typing import Sequence
 
-from ..analysis import HeadCost, HeadKind, Prediction
-from ..bins import LevelBins, PixelBox
+from ..bins import LevelBins
+from ..choices import Channel
 from ..erf import ErfResult
 from ..family import FamilyComparison
 from ..timing import UNRELIABLE_TIMINGS, SingleRun, method
-from .style import Channel
 
 
 def channel_label(channel: Channel, channels: int | None = None) -> str:
@@ -23,42 +28,9 @@ def channel_label(channel: Channel, channels: int | None = None) -> str:
     return f"channel {int(channel)}"
 
 
-def fmt_value(value: float) -> str:
-    return f"{value:.4g}"
-
-
-def bin_hover(level: int, row: int, col: int, index: int, cells: tuple[int, int, int, int], box: PixelBox | None = None,
-              value: float | None = None, what: str = "", label: Prediction | None = None) -> str:
-    """Hover text of one bin: level, (row, col), its row-major index, cells ``[r0, r1) × [c0, c1)``, pixels."""
-    r0, r1, c0, c1 = cells
-    lines = [
-        f"<b>level {level}</b> · bin (row {row}, col {col}) · index {index}",
-        f"feature cells rows [{r0}, {r1}) × cols [{c0}, {c1}) = {(r1 - r0) * (c1 - c0)} cells",
-    ]
-    if box is not None:
-        lines.append(f"pixels x [{box.x0:.0f}, {box.x1:.0f}) × y [{box.y0:.0f}, {box.y1:.0f})")
-    if value is not None:
-        lines.append(f"pooled value ({what}): {fmt_value(value)}" if what else f"pooled value: {fmt_value(value)}")
-    if label is not None:
-        lines.append(f"classifier top-1 for this bin: {label.label} ({label.probability:.1%})")
-    return "<br>".join(lines)
-
-
 def size_label(width: int, height: int) -> str:
     """An input size for a person: ``480 × 320`` (width × height)."""
     return f"{width} × {height}"
-
-
-def rf_legend(global_context: bool) -> str:
-    return "receptive field: the whole image (squeeze-excite)" if global_context else "receptive field (padding included)"
-
-
-def rf_hover(row: int, col: int, rf: PixelBox, global_context: bool) -> str:
-    if global_context:
-        return (f"theoretical receptive field of bin ({row}, {col}): the whole image, since squeeze-excite "
-                "on the path mixes every pixel into every output")
-    return (f"theoretical receptive field of bin ({row}, {col}): x [{rf.x0:.0f}, {rf.x1:.0f}) × "
-            f"y [{rf.y0:.0f}, {rf.y1:.0f}), padding included, clipped to the image")
 
 
 def overlap_summary(bins: LevelBins) -> str:
@@ -99,233 +71,11 @@ def times(*parts: object) -> str:
 
 
 # ----------------------------------------------------------------------------
-# Sidebar
-
-SAMPLE_TITLES = {
-    "chelsea_cat.jpg": "Chelsea the cat",
-    "coffee_espresso.jpg": "Espresso cup",
-    "camera_tripod.jpg": "Camera on a tripod (grayscale)",
-    "rocket_launch.jpg": "Rocket launch",
-}
-PRESET_NAMES = {"custom": "custom", "default": "default 1,2,4", "spp-net": "SPP-net 6,3,2,1", "psp": "PSP-style 1,2,3,6"}
-MAX_UPLOAD_MB = 50  # .streamlit/config.toml server.maxUploadSize
-SIDEBAR_IMAGE, SIDEBAR_PYRAMID, SIDEBAR_BACKBONE, SIDEBAR_DISPLAY = "Image", "Pyramid", "Backbone", "Display"
-UPLOAD_LABEL = "Upload an image"
-CAMERA_TOGGLE = "Take a photo with the camera"
-CAMERA_LABEL = "Camera"
-CAMERA_HELP = ("Shows a camera preview in the sidebar (the browser asks for permission first). The photo is decoded "
-               "like an upload, in memory, never written to disk.")
-SAMPLE_LABEL = "…or a sample photo"
-SAMPLE_HELP = "Used when nothing is uploaded or taken with the camera. Credits: assets/CREDITS.md."
-MAX_SIDE_LABEL = "Working resolution (long side, px)"
-MAX_SIDE_HELP = ("The image is resized so its long side is at most this before the backbone runs (never cropped). "
-                 "'native' keeps its own size; bigger is slower.")
-PRESET_LABEL = "Preset"
-PRESET_HELP = "SPP-net's classification pyramid {6,3,2,1} (He et al.) or PSPNet's bins {1,2,3,6}."
-LEVELS_LABEL = "Levels (n × n bins each)"
-LEVELS_HELP = "Comma-separated positive integers, e.g. 1,2,4. Length = C × Σ n²."
-POOL_LABEL = "Pooling"
-POOL_HELP = "max: the paper's choice. avg: 'SPP with global average pooling'; its 1 × 1 level is the backbone's GAP."
-BINS_LABEL = "Bin rule"
-BINS_HELP = ("adaptive: [floor(i·a/n), ceil((i+1)·a/n)), always n bins (released SPP code, PyTorch). "
-             "paper: window ceil(a/n), stride floor(a/n), which can give the wrong number of bins.")
-BACKBONE_LABEL = "Backbone"
-BACKBONE_HELP = "Weights: packaged (always offline), cached (in torch hub's folder) or not cached (needs a download)."
-STAGE_LABEL = "Stage"
-WEIGHTS_LABEL = "Weights"
-WEIGHTS_HELP = "untrained = random init (seeded): shows what the pooling does without learned features."
-CHECKPOINT_LABEL = "Checkpoint (.pt / .pth state_dict)"
-CHECKPOINT_HELP = ("Replaces the weights with your state_dict for this architecture. Loaded with "
-                   "torch.load(weights_only=True): code in a pickle is refused.")
-CHANNEL_LABEL = "Channel"
-SHOW_LEVELS_LABEL = "Levels to draw"
-SHOW_LEVELS_HELP = "Which grids appear on the photo and the feature map."
-SHOW_RF_LABEL = "Show the receptive field of the selected bin"
-SHOW_RF_HELP = ("The theoretical receptive field: every input pixel that can influence the bin's cells. "
-                "Much wider than the bin.")
-
-
-def sample_order(name: str) -> tuple[bool, int, str]:
-    """Samples in :data:`SAMPLE_TITLES` order, unknown names after them by name."""
-    titles = list(SAMPLE_TITLES)
-    return name not in SAMPLE_TITLES, titles.index(name) if name in SAMPLE_TITLES else 0, name
-
-
-def sample_title(name: str) -> str:
-    return SAMPLE_TITLES.get(name, name)
-
-
-def preset_name(key: str) -> str:
-    return PRESET_NAMES.get(key, key)
-
-
-def max_side_name(value: int) -> str:
-    return "native" if value == 0 else str(value)
-
-
-def upload_help() -> str:
-    from ..images import DEFAULT_MAX_PIXELS
-
-    return (f"PNG, JPEG, WEBP, GIF, BMP or TIFF, up to {MAX_UPLOAD_MB} MB per file and "
-            f"{DEFAULT_MAX_PIXELS // 1_000_000} megapixels. Decoded in memory, never written to disk; "
-            "other sessions never see it.")
-
-
-def still_showing(levels: Sequence[int]) -> str:
-    return f"Still showing the last valid pyramid: {', '.join(map(str, levels))}."
-
-
-def levels_error(sentence: str, levels: Sequence[int]) -> str:
-    return f"{literal(sentence)} Showing the last valid pyramid ({', '.join(map(str, levels))})."
-
-
-def not_drawn(levels: Sequence[int]) -> str:
-    from .style import MAX_DRAWN_LEVEL
-
-    many = len(levels) > 1
-    return (f"Level{'s' if many else ''} {', '.join(map(str, levels))} {'are' if many else 'is'} pooled and counted, "
-            f"but grids finer than {MAX_DRAWN_LEVEL} × {MAX_DRAWN_LEVEL} are not drawn on the photo or the feature map.")
-
-
-def backbone_option(title: str, status: str) -> str:
-    return f"{title.split(' (')[0]} · weights {status}"
-
-
-def stage_help(default_stage: str) -> str:
-    return f"Where the map is taken. Default: {default_stage}, the stage its classifier reads."
-
-
-def checkpoint_note(filename: str) -> str:
-    return (f"Weights come from **{literal(filename)}** (the pretrained/untrained choice is ignored while it "
-            "is loaded).")
-
-
-def channel_option(channel: Channel) -> str:
-    return {"mean": "mean over channels", "max": "max over channels"}.get(str(channel), f"channel {channel}")
-
-
-def channel_help(channels: int) -> str:
-    return (f"What the feature map, pooled heatmaps and SPPF branches show: one of {channels:,} channels, "
-            "or their mean / max.")
-
-
-# ----------------------------------------------------------------------------
-# Page header, errors, downloads
-
-APP_TITLE = "spp-viz"
-INTRO = (
-    "**Spatial pyramid pooling (SPP)** (He et al., 2014) splits a CNN's feature map into n × n bins at "
-    "several levels and pools each bin, so a map of *any* size becomes a vector of *fixed* length "
-    "C × Σ n²: the classifier behind it never sees the image size. **SPPF** (YOLOv5) is a different "
-    "module with a similar name: three chained 5 × 5 stride-1 max pools, identical to parallel 5/9/13 pools, "
-    "that keep the map's size and multiply its channels by four. Below, a real pretrained network "
-    "shows both on a photo: hover any bin, click a pooled cell to follow it back to the image."
-)
-WORKING = "Decoding and running the backbone (once per image and setting)…"
-MEASURING = "Timing the heads now that the page is drawn…"
-DEVICE_LABEL = "Device"
-DEVICE_HELP = ("Where the backbone and every head run and are timed. The feature map stays on this device; "
-               "latencies are CUDA-event timings on a GPU, perf_counter timings on the CPU.")
-
-
-def measuring_note(labels: Sequence[str]) -> str:
-    """Said where a figure will follow the page: what is being measured, and why not before."""
-    what = ", ".join(dict.fromkeys(labels))
-    return (f"Measuring {what} now that the page is drawn: a timing taken while the page is still being sent "
-            "would not be a measurement.")
-
-
-def measurement_failed(what: str, reason: str) -> str:
-    return f"Measuring {what} failed ({reason}); the rest of the page is unaffected."
-USE_UNTRAINED = "Use untrained weights instead"
-NOTHING_KEPT = "Nothing was kept from this file; pick another image or setting."
-OUT_OF_MEMORY = "Out of memory while analysing this image: choose a smaller working resolution."
-OUT_OF_MEMORY_DRAWING = "Out of memory while drawing this analysis: choose a smaller working resolution."
-METRIC_MAP = "Feature map C × h × w"
-METRIC_VECTOR = "SPP vector"
-METRIC_SPPF = "SPPF output (after cv2)"
-SPPF_DELTA = "grows with the input"
-METRIC_TOP1 = "Top-1 (global average level)"
-METRIC_TOP1_SHORT = "Top-1"
-DL_NPY = "SPP vector (.npy)"
-DL_CSV = "SPP vector (.csv)"
-DL_TABLE = "Dimension table (.csv)"
-DL_JSON = "Report (.json, as spp-viz inspect --json)"
-PROVENANCE_TITLE = "Timings and provenance"
-
-
-def unexpected_analysis(kind: str) -> str:
-    return f"Unexpected {kind} while analysing this image; try another image or setting."
-
-
-def unexpected_drawing(kind: str) -> str:
-    return f"Unexpected {kind} while drawing the panels; try another setting."
-
-
-def unexpected_panel(title: str, kind: str) -> str:
-    return f"Unexpected {kind} while drawing “{title}”; the other panels are unaffected."
-
-
-def summary_line(filename: str, original: tuple[int, int], working: tuple[int, int], title: str, stage: str,
-                 weights: str, frames: int) -> str:
-    (ow, oh), (width, height) = original, working
-    line = (f"**{literal(filename)}** · Original {ow} x {oh}, analysed at {width} x {height} · "
-            f"{title.split(' (')[0]} cut at **{stage}**, weights: **{literal(weights)}**")
-    return line + (f" · {frames} frames, the first is used" if frames > 1 else "")
-
-
-def notes_line(notes: Sequence[str]) -> str:
-    return "Notes: " + "; ".join(notes) + "."
-
-
-def untrained_warning(title: str) -> str:
-    return (f"**Untrained** (random, seeded) weights for {title}: the maps show what pooling does, "
-            "not what a trained network has learned, and there are no predictions.")
-
+# Chart titles and the selection panels
 
 def untrained_note(untrained: bool) -> str:
     """Appended to every chart title while the weights are random."""
     return " · <b>untrained weights</b>" if untrained else ""
-
-
-def map_delta(stride: int, receptive_field: int) -> str:
-    return f"stride {stride}, receptive field {receptive_field} px"
-
-
-def vector_delta(valid: bool) -> str:
-    return "fixed for any input size" if valid else "NOT the fixed length"
-
-
-def top1_help(label: str, index: int) -> str:
-    return f"{label}: ImageNet class {index}."
-
-
-def no_top1(untrained: bool) -> str:
-    return "untrained weights" if untrained else "no ImageNet classifier here"
-
-
-def provenance_line(weights: str, digest: str) -> str:
-    return f"Weights: {literal(weights)}. Image sha256 {digest[:16]}…. Sample photos: see assets/CREDITS.md."
-
-
-def full_runs(count: int) -> str:
-    return f"Whole page drawn {count} time{'s' if count != 1 else ''} in this session."
-
-
-def fragment_runs(count: int) -> str:
-    return f"Selection panels drawn {count} time{'s' if count != 1 else ''} (a bin click redraws only these)."
-
-
-# ----------------------------------------------------------------------------
-# The selection panels
-
-def selection_line(selected: tuple[int, int, int] | None, by_user: bool) -> str:
-    """The selection in words: ``Selected: level N, bin (r, c)``."""
-    if selected is None:
-        return "No bin to select: no level is drawn."
-    n, row, col = selected
-    how = "" if by_user else " (the strongest bin of the finest level, until you click a pooled cell)"
-    return f"**Selected: level {n}, bin ({row}, {col})**{how}"
 
 
 def bins_caption(stride: int, overlaps: Sequence[str]) -> str:
@@ -333,20 +83,6 @@ def bins_caption(stride: int, overlaps: Sequence[str]) -> str:
     return (f"Each feature cell covers {stride} × {stride} input pixels (the stage stride), so bin boxes are "
             f"cells × {stride}. Adaptive bins may share a cell with their neighbour: the darker bands. "
             + "; ".join(overlaps) + ".")
-
-
-def highlighted(selected: tuple[int, int, int], by_user: bool, show_rf: bool, global_context: bool) -> str:
-    n, row, col = selected
-    how = "selected" if by_user else "strongest bin of the finest level, until you click a pooled cell"
-    if not show_rf:
-        rf = ""
-    elif global_context:
-        rf = (" Its theoretical receptive field is the whole image: squeeze-excite on this backbone's path mixes "
-              "every pixel into every output (dotted cyan).")
-    else:
-        rf = (" Dotted cyan: its theoretical receptive field, from the layers' kernels, strides and padding for this "
-              "input size.")
-    return f"Highlighted: level {n}, bin ({row}, {col}) ({how}).{rf}"
 
 
 def feature_map_caption(shape: tuple[int, int, int], stage: str, pool: str, channel: Channel) -> str:
@@ -386,10 +122,6 @@ def vector_broken(length: int, channels: int, levels: Sequence[int]) -> str:
             "a fully connected layer sized for the formula would reject this vector.")
 
 
-def level_name(n: int) -> str:
-    return f"level {n} ({n} × {n} bins)"
-
-
 # ----------------------------------------------------------------------------
 # Output dimensions, SPPF, predictions, rules
 
@@ -417,34 +149,27 @@ def sppf_output(shape: Sequence[int], numbers: int, spp_length: int) -> str:
 TIMINGS_UNRELIABLE = UNRELIABLE_TIMINGS  # the engine's sentence (the JSON report's warning too)
 
 
-def costs_caption(device: str, costs: Sequence[HeadCost], consistent: bool = True) -> str:
+def costs_caption(device: str, costs: FamilyComparison) -> str:
     """What the costs table measured, and what it says: SPPF's pools vs the convs around them
     (no lesson from timings that contradict themselves)."""
-    by_kind = {cost.kind: cost for cost in costs}
-    sppf, parallel = by_kind.get(HeadKind.SPPF), by_kind.get(HeadKind.PARALLEL_SPP)
+    sppf, parallel = costs.head("sppf"), costs.head("spp_yolo")
     lesson = ""
-    if not consistent:
+    if not costs.timings_consistent:
         lesson = " " + TIMINGS_UNRELIABLE
-    elif sppf and parallel and sppf.pool_ms > 0 and sppf.total_ms > 0:
+    elif sppf.pool_ms > 0 and sppf.total_ms > 0 and parallel.pool_ms > 0:
         lesson = (f" Here SPPF's pools take {sppf.pool_ms / parallel.pool_ms:.2f}× the parallel pools' time, and its "
                   f"1 × 1 convs take {1 - sppf.pool_ms / sppf.total_ms:.0%} of the whole module's.")
-    return ("pool ms: the parameter-free pooling alone (on cv1's C/2 channels, as inside the module); total ms: the "
-            "whole module with its 1 × 1 convs (cv1 halves C, cv2 back to C; random weights: the time is real, the values "
-            "are not). The SPP row is the pyramid on this page. Medians of interleaved runs on "
-            f"{device} ({method(device)}), measured after the page was drawn, with nothing else running (SPPF once per map, "
-            f"SPP once per pyramid); FLOPs count convs only.{lesson}")
+    return ("pool ms: the parameter-free pooling alone (on as many channels of the real map as the module's pools see: "
+            "C/2, after cv1); total ms: the whole module with its 1 × 1 convs (cv1 halves C, cv2 back to C; random "
+            "weights: the time is real, the values are not). The SPP row is the pyramid on this page. Medians of "
+            f"interleaved runs on {device} ({method(device)}), measured after the page was drawn, with nothing else "
+            f"running (each head once per map, SPP once per pyramid); FLOPs count convs only.{lesson}")
 
 
-TOP5_TITLE = "ImageNet top-5 for the whole image"
 TOP5_CAPTION = ("Read from the 1 × 1 average level = the backbone's global average pool (GAP), exactly what its "
                 "classifier was trained on, here at this image's own size.")
 SWITCH_TO_AVG = ("Switch pooling to **avg** to label every bin with the classifier's top-1: an avg-pooled bin is a "
                  "global average pool over its cells, what the classifier was trained on; a max-pooled bin is not.")
-LABEL_LEVEL_LABEL = "Level to label"
-
-
-def no_predictions(reason: str) -> str:
-    return "No predictions: " + reason
 
 
 def bin_labels_caption(n: int) -> str:
@@ -485,13 +210,6 @@ def rule_figure_caption(n: int, h: int, w: int) -> str:
 # --- family -----------------------------------------------------------------
 # The "Pyramid-pooling family" panel. Numbers come from spp_viz.family; these only word them.
 
-FAMILY_HEADS_LABEL = "Heads"
-FAMILY_HEADS_HELP = "Every head runs on this feature map; the defaults are SPP, YOLOv5's SPP and SPPF."
-FAMILY_K_LABEL = "SPPF k"
-FAMILY_K_HELP = "SPPF's pool size (odd): n chained k × k pools give windows k, 2k − 1, …, n(k − 1) + 1. Also sets YOLO SPP's kernels."
-FAMILY_N_LABEL = "SPPF n"
-FAMILY_N_HELP = "How many k × k pools SPPF chains (ultralytics: 3)."
-FAMILY_NO_HEADS = "Choose at least one head to compare."
 FAMILY_UNTRAINED = ("The 1 × 1 / 3 × 3 convs of these heads have no pretrained weights for this backbone: they are seeded "
                     "random (untrained). Shapes, parameters, FLOPs and latencies are real; conv outputs are not learned "
                     "features, so only the parameter-free pooling branches are drawn, on the real map.")
@@ -499,11 +217,6 @@ FAMILY_TABLE_CAPTION = ("Params: trainable, sum(p.numel()). FLOPs: torch.utils.f
                         "Pool ms: the head's own pooling layers on the real map, at the width its pools see; total ms: "
                         "the whole module. Medians, all heads interleaved, on the device in 'timed on', measured once per map, heads, "
                         "k and n after the page was drawn. RF: theoretical receptive field of one output cell through each branch.")
-FAMILY_QUESTIONS_TITLE = "Questions people ask about these heads"
-
-
-def family_error(sentence: str) -> str:
-    return f"{literal(sentence)} The other panels are unaffected."
 
 
 def family_equality(head: str, other: str, claim: str, equal: bool, diff: float) -> str:
@@ -572,14 +285,6 @@ def family_elan_answer(family: FamilyComparison) -> str:
 
 
 # the effective-receptive-field panel
-ERF_NO_BIN = "Choose a level with bins to see a bin's effective receptive field."
-ERF_HOW = ("Press the button (one backward pass through the backbone); after that the ERF follows "
-           "every bin you select in the pyramid explorer.")
-
-
-def erf_button(level: int, row: int, col: int) -> str:
-    return f"Compute the ERF of bin ({row}, {col}) of level {level}"
-
 
 def erf_title(level: int, bin_: tuple[int, int], untrained: bool) -> str:
     return f"ERF of level {level}, bin {bin_}" + (" (untrained weights)" if untrained else "")
@@ -601,16 +306,9 @@ def erf_summary(result: ErfResult, untrained: bool) -> str:
 
 
 # the region-pooling panel
-REGION_NO_CLASSIFIER = ("This backbone/stage has no ImageNet classifier to read: the vectors are pooled, "
-                        "nothing is classified.")
 REGION_TIMING = ("Pooling time: median of many calls (interleaved timeit blocks); crop-and-rerun: one "
                  "synchronised run of crop, forward and classifier, with the load average at that moment. Both are "
                  "measured after the page is drawn.")
-
-
-def region_box_label(key: str) -> str:
-    """``region_x0`` -> ``X0``."""
-    return key.removeprefix("region_").upper()
 
 
 def region_pooled(window: tuple[int, int, int, int], pooled_ms: float, device: str | None = None) -> str:
@@ -634,24 +332,7 @@ def region_length(length: int) -> str:
     return f"SPP vector of the window: {length:,} numbers. {REGION_TIMING}"
 
 
-# the scales panel
-SCALES_HOW = "One forward pass per size; the result is cached for this image, backbone and pyramid."
-SCALES_QUEUED = "The scales run right after this page is drawn, so their forward times are taken on a quiet page."
-
-
-def scales_button(sizes: Sequence[int]) -> str:
-    return f"Run the backbone at {', '.join(map(str, sizes))} px"
-
-
-def resolution_title(training: tuple[int, int], working: tuple[int, int]) -> str:
-    return f"At the training resolution ({training[0]}×{training[1]}) vs the working size ({working[0]}×{working[1]})"
-
-
-def resolution_column(size: tuple[int, int], what: str) -> str:
-    return f"**At {size[0]}×{size[1]}** ({what})"
-
-
-# serving many users: the waiting line, the replica's name, an upload another replica received
+# serving many users: the waiting line
 def waiting_line(ahead: int, waited_s: int) -> str:
     """One line while a session waits for a slot for its heavy work (it updates as the line moves)."""
     who = "your analysis starts next" if ahead < 1 else f"{ahead} analys{'is' if ahead == 1 else 'es'} ahead of you"
@@ -659,9 +340,3 @@ def waiting_line(ahead: int, waited_s: int) -> str:
             "image's page stays visible below until yours is ready.")
 
 
-def served_by(replica: str) -> str:
-    return f"served by replica {replica}"
-
-
-UPLOAD_LOST = ("Your upload is not on this server (another replica took over this page, and uploads are kept only in "
-               "the memory of the one that received them): upload the image again.")

@@ -3,6 +3,8 @@ field over the photo, a pooled region's box, and SPP's length against SPPF's acr
 
 from __future__ import annotations
 
+from typing import Any
+
 import plotly.graph_objects as go
 
 from ..bins import PixelBox
@@ -17,7 +19,7 @@ BOX_COLOUR = "#00d0ff"
 RF_BOX_COLOUR = "#ffffff"
 
 
-def _rect(box: PixelBox, colour: str, dash: str) -> dict:
+def _rect(box: PixelBox, colour: str, dash: str) -> dict[str, Any]:
     return {"type": "rect", "x0": box.x0, "y0": box.y0, "x1": box.x1, "y1": box.y1,
             "line": {"color": colour, "width": 2, "dash": dash}}
 

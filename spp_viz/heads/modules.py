@@ -75,10 +75,10 @@ class MaxPoolSame(nn.Module):
         return f"k={self.k}, separable={self.separable}"
 
 
-def cascade(x: Tensor, pool: nn.Module, n: int) -> list[Tensor]:
+def cascade(x: Tensor, pool: nn.Module, repeats: int) -> list[Tensor]:
     """``[x, y1, ..., yn]`` with ``y_i = pool(y_{i-1})``: SPPF's chain."""
     out = [x]
-    for _ in range(n):
+    for _ in range(repeats):
         out.append(pool(out[-1]))
     return out
 
@@ -86,21 +86,22 @@ def cascade(x: Tensor, pool: nn.Module, n: int) -> list[Tensor]:
 class SPPFBlock(nn.Module):
     """SPPF (ultralytics ``SPPF(c1, c2, k, n)``; YOLOv6 ``SimSPPF`` with ``act=RELU, cv1_act=RELU``).
 
-    cv1 1x1 c1 -> c1 // 2, n chained k x k pools, concat ``(n + 1) * c_``, cv2 1x1 -> c2.
+    cv1 1x1 c1 -> c1 // 2, ``repeats`` (ultralytics' n) chained k x k pools, concat ``(repeats + 1) * c_``,
+    cv2 1x1 -> c2.
     ``(B, c1, h, w) -> (B, c2, h, w)``.
     """
 
-    def __init__(self, c1: int, c2: int, k: int = 5, n: int = 3, act: Act = Act.SILU,
+    def __init__(self, c1: int, c2: int, k: int = 5, repeats: int = 3, act: Act = Act.SILU,
                  cv1_act: Act = Act.NONE, separable: bool = False):
         super().__init__()
         c_ = c1 // 2
-        self.n = n
+        self.repeats = repeats
         self.cv1 = YoloConv(c1, c_, 1, cv1_act)
-        self.cv2 = YoloConv(c_ * (n + 1), c2, 1, act)
+        self.cv2 = YoloConv(c_ * (repeats + 1), c2, 1, act)
         self.m = MaxPoolSame(k, separable)
 
     def pool_part(self, x: Tensor) -> list[Tensor]:
-        return cascade(x, self.m, self.n)
+        return cascade(x, self.m, self.repeats)
 
     def forward(self, x: Tensor) -> Tensor:
         return self.cv2(torch.cat(self.pool_part(self.cv1(x)), 1))
@@ -159,15 +160,15 @@ class CSPPoolBlock(nn.Module):
 
 
 class CascadePools(nn.Module):
-    """n chained k x k pools as a module with ``pool_part`` (the pools of CSPSPPF)."""
+    """``repeats`` chained k x k pools as a module with ``pool_part`` (the pools of CSPSPPF)."""
 
-    def __init__(self, k: int = 5, n: int = 3):
+    def __init__(self, k: int = 5, repeats: int = 3):
         super().__init__()
         self.m = MaxPoolSame(k)
-        self.n = n
+        self.repeats = repeats
 
     def pool_part(self, x: Tensor) -> list[Tensor]:
-        return cascade(x, self.m, self.n)
+        return cascade(x, self.m, self.repeats)
 
 
 class ParallelPools(nn.Module):

@@ -1,7 +1,7 @@
 """The ten heads of the pyramid-pooling family: what each is, where it comes from, how to build it.
 
-A :class:`HeadSpec` per id (ids in :data:`spp_viz.defaults.HEAD_IDS`, part of the CLI and JSON
-contract). Modules are built with SEEDED random weights (there are no pretrained weights for
+A :class:`HeadSpec` per id (ids in :data:`spp_viz.defaults.HEAD_IDS`, which the CLI's ``--heads``
+and the JSON report use). Modules are built with SEEDED random weights (there are no pretrained weights for
 these heads on our backbones) in eval mode, once per (id, C, k, n) and cached: SPPCSPC at
 C = 1280 has about 44 M parameters and takes a second to initialise.
 """
@@ -19,6 +19,7 @@ import torch
 from torch import Tensor, nn
 
 from ..bins import axis_bins
+from ..choices import BinRule, Pool
 from ..defaults import HEAD_IDS, SPPF_DEFAULT_K, SPPF_DEFAULT_N
 from ..pooling import SPP, spp, sppf_effective_kernels
 from .modules import (
@@ -57,10 +58,10 @@ class BuildArgs:
 
     channels: int
     k: int = SPPF_DEFAULT_K
-    n: int = SPPF_DEFAULT_N
+    repeats: int = SPPF_DEFAULT_N  # SPPF's n: how many k x k pools it chains
     levels: tuple[int, ...] = ()
-    pool: str = "max"
-    rule: str = "adaptive"
+    pool: Pool = Pool.MAX
+    rule: BinRule = BinRule.ADAPTIVE
 
 
 @dataclass(frozen=True)
@@ -73,7 +74,7 @@ class BranchShape:
     kind: BranchKind
     width: int = 1
     bins: int = 0
-    rule: str = "adaptive"
+    rule: BinRule = BinRule.ADAPTIVE
 
     def cells(self, h: int, w: int) -> tuple[int, int]:
         """Receptive field in feature cells ``(rows, cols)`` on an ``h x w`` map (unclipped for windows)."""
@@ -113,10 +114,10 @@ class HeadSpec:
 
     def key(self, args: BuildArgs) -> BuildArgs:
         """``args`` with what this head ignores set to fixed values (the module cache key)."""
-        k, n = (args.k, args.n) if self.uses_sppf_args else (0, 0)
+        k, repeats = (args.k, args.repeats) if self.uses_sppf_args else (0, 0)
         if self.uses_spp_config:
-            return BuildArgs(args.channels, k, n, args.levels, args.pool, args.rule)
-        return BuildArgs(args.channels, k, n)
+            return BuildArgs(args.channels, k, repeats, args.levels, args.pool, args.rule)
+        return BuildArgs(args.channels, k, repeats)
 
 
 def _own_pools(module: nn.Module, x: Tensor) -> list[Tensor]:
@@ -167,7 +168,7 @@ def _window_names(kernels: tuple[int, ...]) -> tuple[str, ...]:
 
 
 def _sppf_names(a: BuildArgs) -> tuple[str, ...]:
-    return _window_names(sppf_effective_kernels(a.k, a.n))
+    return _window_names(sppf_effective_kernels(a.k, a.repeats))
 
 
 def _aspp(args: BuildArgs) -> nn.Module:
@@ -185,18 +186,18 @@ _SPECS = (
     HeadSpec(
         "spp_yolo", "SPP (YOLOv5)", "https://github.com/ultralytics/yolov5/blob/master/models/common.py (class SPP)",
         "YOLO's size-keeping 'SPP': parallel stride-1 max pools (5, 9, 13 by default) concatenated with the input to widen the receptive field of a detection neck.",
-        lambda a: ParallelPoolBlock(a.channels, a.channels, sppf_effective_kernels(a.k, a.n)),
-        lambda a: _pool_branches(sppf_effective_kernels(a.k, a.n)), _own_pools, _sppf_names, uses_sppf_args=True, pools_halve=True),
+        lambda a: ParallelPoolBlock(a.channels, a.channels, sppf_effective_kernels(a.k, a.repeats)),
+        lambda a: _pool_branches(sppf_effective_kernels(a.k, a.repeats)), _own_pools, _sppf_names, uses_sppf_args=True, pools_halve=True),
     HeadSpec(
         "sppf", "SPPF (ultralytics)", "https://github.com/ultralytics/ultralytics/blob/main/ultralytics/nn/modules/block.py (class SPPF)",
         "The same tensor as YOLO's SPP from n chained k x k pools (windows k, 2k-1, ...), cheaper because each step reuses the last.",
-        lambda a: SPPFBlock(a.channels, a.channels, a.k, a.n),
-        lambda a: _pool_branches(sppf_effective_kernels(a.k, a.n)), _own_pools, _sppf_names, uses_sppf_args=True, pools_halve=True),
+        lambda a: SPPFBlock(a.channels, a.channels, a.k, a.repeats),
+        lambda a: _pool_branches(sppf_effective_kernels(a.k, a.repeats)), _own_pools, _sppf_names, uses_sppf_args=True, pools_halve=True),
     HeadSpec(
         "sppf_separable", "SPPF, separable pools", "https://github.com/ultralytics/ultralytics/pull/26082",
         "SPPF with each k x k pool done as 1 x k then k x 1: exactly equal, fewer comparisons per cell (k + k instead of k x k).",
-        lambda a: SPPFBlock(a.channels, a.channels, a.k, a.n, separable=True),
-        lambda a: _pool_branches(sppf_effective_kernels(a.k, a.n)), _own_pools, _sppf_names, uses_sppf_args=True, pools_halve=True),
+        lambda a: SPPFBlock(a.channels, a.channels, a.k, a.repeats, separable=True),
+        lambda a: _pool_branches(sppf_effective_kernels(a.k, a.repeats)), _own_pools, _sppf_names, uses_sppf_args=True, pools_halve=True),
     HeadSpec(
         "simsppf", "SimSPPF (YOLOv6)", "https://github.com/meituan/YOLOv6/blob/main/yolov6/layers/common.py (class SimSPPF)",
         "YOLOv6's SPPF with Conv-BN-ReLU instead of SiLU, for faster inference on deployment hardware.",

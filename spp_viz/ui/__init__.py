@@ -2,7 +2,7 @@
 
 :mod:`.state` (widget keys, callbacks, the selection), :mod:`.sidebar` (controls ->
 :class:`~.sidebar.Controls`), :mod:`.pipeline` (cached steps -> :class:`~.pipeline.PageModel`),
-:mod:`.panels` (``PANELS``), :mod:`.page` (:func:`main`).
+:mod:`.panels` (``PANELS``), :mod:`.words` (the page's labels and messages), :mod:`.page` (:func:`main`).
 """
 
 from __future__ import annotations

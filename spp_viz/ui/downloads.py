@@ -7,9 +7,9 @@ from pathlib import Path
 
 import streamlit as st
 
-from .. import analysis, report
-from ..figures import exports, text
-from . import state
+from .. import dimensions, report
+from ..figures import exports
+from . import state, words
 from .pipeline import PageModel
 from .serving import replica_name
 
@@ -17,28 +17,28 @@ from .serving import replica_name
 def report_json(page: PageModel) -> str:
     """The page's JSON report: ``report.build_report`` on the cached pieces, as the CLI's, with
     ``served_by`` naming this replica."""
-    return json.dumps(report.build_report(page.decoded, page.backbone, page.features, page.head, page.sppf,
+    return json.dumps(report.build_report(page.decoded, page.backbone, page.features, page.pyramid, page.sppf, page.costs,
                                           page.predictions, page.timings_ms, served_by=replica_name()))
 
 
 def downloads(page: PageModel) -> None:
     stem = Path(page.filename).stem
-    head = page.head
+    pyramid = page.pyramid
     d1, d2, d3, d4 = st.columns(4)
-    d1.download_button(text.DL_NPY, lambda: exports.vector_npy_bytes(head.vector), f"{stem}_spp.npy",
+    d1.download_button(words.DL_NPY, lambda: exports.vector_npy_bytes(pyramid.vector), f"{stem}_spp.npy",
                        "application/octet-stream", key="dl_npy", on_click="ignore")
-    d2.download_button(text.DL_CSV, lambda: exports.vector_csv(head), f"{stem}_spp.csv", "text/csv",
+    d2.download_button(words.DL_CSV, lambda: exports.vector_csv(pyramid), f"{stem}_spp.csv", "text/csv",
                        key="dl_csv", on_click="ignore")
-    d3.download_button(text.DL_TABLE, exports.table_csv(analysis.dimension_table(page.features, head)),
+    d3.download_button(words.DL_TABLE, exports.table_csv(dimensions.dimension_table(page.features, pyramid)),
                        f"{stem}_dimensions.csv", "text/csv", key="dl_table", on_click="ignore")
-    d4.download_button(text.DL_JSON, report_json(page), f"{stem}_spp_report.json", "application/json",
+    d4.download_button(words.DL_JSON, report_json(page), f"{stem}_spp_report.json", "application/json",
                        key="dl_json", on_click="ignore")
 
 
 def provenance(page: PageModel) -> None:
     """Timings, weights, digest, and how often the whole page ran (a bin click does not count)."""
-    with st.expander(text.PROVENANCE_TITLE):
+    with st.expander(words.PROVENANCE_TITLE):
         st.write({k: f"{v:.1f} ms" for k, v in page.timings_ms.items()})
-        st.caption(text.provenance_line(page.backbone.weights, page.decoded.digest))
+        st.caption(words.provenance_line(page.backbone.weights, page.decoded.digest))
     with st.container(key="full_runs"):
-        st.caption(text.full_runs(int(st.session_state.get(state.KEY_FULL_RUNS, 0))))
+        st.caption(words.full_runs(int(st.session_state.get(state.KEY_FULL_RUNS, 0))))

@@ -21,7 +21,7 @@ import logging
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Callable, Hashable
+from typing import Callable, Hashable, Mapping
 
 import streamlit as st
 
@@ -34,7 +34,6 @@ KEY_SIGNAL = "page_drawn"  # the ready component's key
 KEY_RUNS = "_measure_runs"  # how many second phases ran in this session (tests and benchmarks read it)
 KEY_ROUND = "_measure_round"  # how many full runs started asking (each names its ``drawn`` token)
 MEASURING_KEY = "measuring"  # prefix of the "measuring ..." notes' container keys: on the page until the numbers are
-DRAWN_JS_SET = "__sppVizDrawn"  # window property: the tokens the page has sent (browser tests and benchmarks read it)
 
 _SIGNAL_JS = """
 const IDLE_TIMEOUT_MS = 3000, QUIET_FRAMES = 10, FRAME_MS = 25, MAX_WAIT_MS = 5000;
@@ -91,11 +90,20 @@ _signal = st.components.v2.component("spp_viz_page_drawn", js=_SIGNAL_JS)
 
 @dataclass(frozen=True)
 class Job:
-    """One measurement the page asked for: ``run()`` returns what :func:`lookup` will give."""
+    """One measurement the page asked for: ``run()`` returns one result per key of ``keys``
+    (what :func:`lookup` will give for each), e.g. every head timed in one interleaved run."""
 
-    key: Hashable
+    keys: tuple[Hashable, ...]
     label: str
-    run: Callable[[], object]
+    run: Callable[[], Mapping[Hashable, object]]
+
+    @classmethod
+    def single(cls, key: Hashable, label: str, run: Callable[[], object]) -> Job:
+        """A job with one result."""
+        return cls((key,), label, lambda: {key: run()})
+
+    def done(self, store: Store) -> bool:
+        return all(key in store for key in self.keys)
 
 
 @dataclass(frozen=True)
@@ -145,10 +153,10 @@ def lookup(key: Hashable) -> object | None:
 
 def request(job: Job) -> None:
     """Ask for ``job`` after this run's page is drawn (nothing happens when it is stored already)."""
-    if job.key in store():
+    if job.done(store()):
         return
     jobs: dict[Hashable, Job] = st.session_state.setdefault(KEY_JOBS, {})
-    jobs.setdefault(job.key, job)
+    jobs.setdefault(job.keys, job)
 
 
 def pending() -> list[Job]:
@@ -172,21 +180,23 @@ def clear() -> None:
 def run_requested() -> int:
     """Run the jobs the last full run asked for (skipping those stored meanwhile), one after the
     other; returns how many ran."""
-    jobs = [job for job in st.session_state.get(KEY_JOBS, {}).values() if job.key not in store()]
+    jobs = [job for job in st.session_state.get(KEY_JOBS, {}).values() if not job.done(store())]
     for job in jobs:
-        store().put(job.key, _run(job))
+        for key, result in _run(job).items():
+            store().put(key, result)
     st.session_state[KEY_RUNS] = int(st.session_state.get(KEY_RUNS, 0)) + 1
     return len(jobs)
 
 
-def _run(job: Job) -> object:
+def _run(job: Job) -> Mapping[Hashable, object]:
     try:
         return job.run()
     except MemoryError:
-        return Failed("out of memory")
+        failed = Failed("out of memory")
     except Exception as exc:  # a failed measurement is one sentence on the page, not a loop of retries
         LOG.exception("measurement %s failed", job.label)
-        return Failed(f"{type(exc).__name__}: {exc}")
+        failed = Failed(f"{type(exc).__name__}: {exc}")
+    return {key: failed for key in job.keys}
 
 
 def _on_drawn() -> None:
@@ -197,6 +207,6 @@ def ready_signal() -> None:
     """At the foot of the page: a component that sends ``drawn`` once the browser has painted this
     run's page, when this run asked for measurements (a token that names them; None: nothing)."""
     jobs = pending()
-    token = hashlib.sha256(repr(sorted(repr(job.key) for job in jobs)).encode()).hexdigest()[:16] if jobs else None
+    token = hashlib.sha256(repr(sorted(repr(job.keys) for job in jobs)).encode()).hexdigest()[:16] if jobs else None
     round_ = int(st.session_state.get(KEY_ROUND, 0))
     _signal(key=KEY_SIGNAL, data={"token": f"{token}-{round_}" if token else None}, on_drawn_change=_on_drawn, height=0)

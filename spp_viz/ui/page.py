@@ -12,10 +12,10 @@ from typing import Sequence
 
 import streamlit as st
 
-from ..backbones import BackboneError, WeightsUnavailableError
+from ..errors import BackboneError, WeightsUnavailableError
 from ..figures import text
 from ..images import ImageDecodeError
-from . import measure, state
+from . import measure, state, words
 from .downloads import downloads, provenance
 from .header import intro, summary
 from .panels import PANELS, Panel
@@ -31,7 +31,7 @@ LOG = logging.getLogger("spp_viz.app")  # unexpected errors go to the server log
 
 def main() -> None:
     """The whole app, top to bottom (``app.py`` calls this)."""
-    st.set_page_config(page_title=text.APP_TITLE, page_icon="🔲", layout="wide")
+    st.set_page_config(page_title=words.APP_TITLE, page_icon="🔲", layout="wide")
     state.count_run(state.KEY_FULL_RUNS)
     # Every run draws the same elements in the same places: an element that appears in some runs
     # only (the second phase's spinner, a notice) goes into a slot present in all of them, or every
@@ -42,7 +42,7 @@ def main() -> None:
     with st.container():
         lost_upload_notice()
         if controls.levels_error:
-            st.error(text.levels_error(controls.levels_error, controls.config.levels))
+            st.error(words.levels_error(controls.levels_error, controls.config.levels))
     page = _build(controls)
     if page is None:
         replica_caption()
@@ -55,10 +55,10 @@ def main() -> None:
         render_panels(page, PANELS)
         provenance(page)
     except MemoryError:
-        st.error(text.OUT_OF_MEMORY_DRAWING)
+        st.error(words.OUT_OF_MEMORY_DRAWING)
     except Exception as exc:  # a display bug must not show a traceback either
         LOG.exception("drawing failed")
-        st.error(text.unexpected_drawing(type(exc).__name__))
+        st.error(words.unexpected_drawing(type(exc).__name__))
     replica_caption()
     measure.ready_signal()
 
@@ -77,7 +77,7 @@ def second_phase(slot) -> None:
             measure.run_requested()
         slot.empty()
     except MemoryError:
-        slot.error(text.OUT_OF_MEMORY)
+        slot.error(words.OUT_OF_MEMORY)
     finally:
         measure.clear()
 
@@ -85,20 +85,20 @@ def second_phase(slot) -> None:
 def _build(controls: Controls) -> PageModel | None:
     """The page model, or one sentence (and None) when the image or model cannot be used."""
     try:
-        with admission_scope("analysis"), st.spinner(text.WORKING):
+        with admission_scope("analysis"), st.spinner(words.WORKING):
             return build_page(controls)
     except WeightsUnavailableError as exc:
         st.error(text.literal(str(exc)))
-        st.button(text.USE_UNTRAINED, on_click=state.use_untrained, key=state.KEY_USE_UNTRAINED)
+        st.button(words.USE_UNTRAINED, on_click=state.use_untrained, key=state.KEY_USE_UNTRAINED)
     except (ImageDecodeError, BackboneError, ValueError) as exc:
         st.error(text.literal(str(exc)))
         if controls.image is not None and controls.image.source is not Source.SAMPLE:
-            st.info(text.NOTHING_KEPT)
+            st.info(words.NOTHING_KEPT)
     except MemoryError:
-        st.error(text.OUT_OF_MEMORY)
+        st.error(words.OUT_OF_MEMORY)
     except Exception as exc:  # never a traceback in front of a user
         LOG.exception("analysis failed")
-        st.error(text.unexpected_analysis(type(exc).__name__))
+        st.error(words.unexpected_analysis(type(exc).__name__))
     return None
 
 
@@ -122,10 +122,10 @@ def selection_fragment(page: PageModel, panels: list[Panel]) -> None:
     runs = state.count_run(state.KEY_FRAGMENT_RUNS)
     view = current_view(page)
     with st.container(key="selection_text"):
-        st.markdown(text.selection_line(view.selected, view.chosen_by_user))
+        st.markdown(words.selection_line(view.selected, view.chosen_by_user))
     draw_panels(page, panels)
     with st.container(key="fragment_runs"):
-        st.caption(text.fragment_runs(runs))
+        st.caption(words.fragment_runs(runs))
 
 
 def draw_panels(page: PageModel, panels: Sequence[Panel]) -> None:
@@ -152,7 +152,7 @@ def _draw(page: PageModel, panel: Panel) -> None:
         try:
             panel.render(page)
         except MemoryError:
-            st.error(text.OUT_OF_MEMORY_DRAWING)
+            st.error(words.OUT_OF_MEMORY_DRAWING)
         except Exception as exc:
             LOG.exception("panel %s failed", panel.key)
-            st.error(text.unexpected_panel(panel.title, type(exc).__name__))
+            st.error(words.unexpected_panel(panel.title, type(exc).__name__))

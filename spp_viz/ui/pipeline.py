@@ -6,8 +6,10 @@ device, working size); changing the pyramid, pooling or bin rule only re-pools t
 
 Nothing here times anything while a page is drawn. :func:`build_page` fills every latency it
 finds in :mod:`spp_viz.ui.measure`'s store and asks for the rest as jobs, which run after the
-browser has drawn this page (the second phase): SPPF and YOLOv5's SPP once per feature map, the
-current SPP head once per (map, pyramid), the family's other heads once per (map, heads, k, n).
+browser has drawn this page (the second phase). A head's timing is one record per (map, head,
+the arguments it depends on): the SPP vs SPPF table and the family read the same one, so a head
+in both is measured once, and a pyramid change re-times only ``spp``. All the heads a page lacks
+are timed together, interleaved, in one job.
 """
 
 from __future__ import annotations
@@ -16,29 +18,35 @@ import hashlib
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Hashable, Mapping, Sequence
 
 import plotly.graph_objects as go
 import streamlit as st
+from PIL import Image
 
 from .. import allocator, analysis, backbones, images
 from .. import family as pyramid_family  # called through the module, so benchmarks can time it
-from ..analysis import FeatureResult, HeadConfig, HeadResult, Prediction, SPPFComparison
+from ..analysis import FeatureResult, Prediction, PyramidConfig, PyramidResult, SPPFComparison
 from ..backbones import Backbone
-from ..bins import BinGeometry
+from ..bins import BinGeometry, PixelBox
+from ..choices import Channel
 from ..defaults import DEFAULT_FAMILY_HEADS, HEAD_IDS, SPPF_DEFAULT_K, SPPF_DEFAULT_N
-from ..family import BranchMap, FamilyComparison, branch_maps, merge_comparisons, uses_spp_config
-from ..figures import MAX_DRAWN_LEVEL, Channel, Photo, photo_source, sppf_branches_figure, text
+from ..family import SPPF_VIEW, BranchMap, FamilyComparison, HeadTiming, TimingKey, branch_maps, merge_comparisons, uses_spp_config
+from ..figures import MAX_DRAWN_LEVEL, Photo, photo_source, sppf_branches_figure, text
 from ..figures import spp_vector_figure as build_vector_figure
+from ..heads.registry import SOURCE_K, SOURCE_N
 from ..images import DEFAULT_MAX_PIXELS, DecodedImage
-from ..options import check_sppf_fits, parse_sppf_k, parse_sppf_n
-from ..regions import RegionBox, RegionResult, pool_region
+from ..options import parse_sppf_k, parse_sppf_n
+from ..regions import RegionResult, pool_region
 from ..scales import ScaleRow
-from ..timing import Latency
 from . import measure, state
 from .measure import Failed, Job
 from .sidebar import ASSETS, SAMPLES, Controls, ImageInput, Source
 from .waiting import admission_scope, heavy
+
+if TYPE_CHECKING:  # imported where used: the ERF and the scales load only when asked for
+    from ..erf import ErfResult
+    from ..scales import ResolutionComparison
 
 # Memory of a long-running server (benchmarks/soak.py): glibc arenas and mmap
 # threshold fixed once per process; per-image caches hold this many entries (eight sessions,
@@ -62,9 +70,11 @@ class PageModel:
     backbone: Backbone
     backbone_key: BackboneKey
     features: FeatureResult
-    config: HeadConfig
-    head: HeadResult
+    config: PyramidConfig
+    pyramid: PyramidResult
     sppf: SPPFComparison
+    costs: FamilyComparison  # the SPP vs SPPF view of the family, with the latencies measured so far
+    costs_error: str | None  # why the view's latencies could not be measured (None: they were, or will be)
     predictions: list[Prediction]
     timings_ms: dict[str, float]
     untrained: bool
@@ -129,7 +139,7 @@ def get_working_limit(backbone_key: BackboneKey, _backbone: Backbone) -> images.
 @st.cache_resource(max_entries=PER_IMAGE_CACHE_ENTRIES, show_spinner=False)
 @heavy("forward")
 def get_features(image_digest: str, backbone_key: BackboneKey, working_size: tuple[int, int],
-                 _backbone: Backbone, _image: Any) -> FeatureResult:
+                 _backbone: Backbone, _image: Image.Image) -> FeatureResult:
     """The one expensive step. Called through ``analysis.extract_features`` so tests can count runs."""
     return analysis.extract_features(_backbone, _image)
 
@@ -137,40 +147,54 @@ def get_features(image_digest: str, backbone_key: BackboneKey, working_size: tup
 @st.cache_resource(max_entries=PER_IMAGE_CACHE_ENTRIES, show_spinner=False)
 def get_sppf(image_digest: str, backbone_key: BackboneKey, working_size: tuple[int, int],
              _features: FeatureResult) -> SPPFComparison:
-    """SPPF's cascade against parallel SPP on the map (equality, shapes; no timing), once per map."""
-    return analysis.sppf_comparison(_features, measure=False)
+    """SPPF's cascade against YOLOv5's parallel pools on the map (equality, shapes), once per map."""
+    return analysis.sppf_comparison(_features)
 
 
 @heavy("measure")
-def measure_sppf(features: FeatureResult) -> tuple[analysis.HeadCost, ...]:
-    """SPPF's and YOLOv5 SPP's cost rows, timed (a second-phase job, once per map)."""
-    return analysis.measure_yolo_costs(features)
-
-
-@heavy("measure")
-def measure_spp(features: FeatureResult, config: HeadConfig) -> Latency:
-    """The current SPP head timed alone (a second-phase job, once per (map, pyramid)): the costs
-    table's SPP row and the family's ``spp`` row are this one measurement."""
-    return analysis.measure_spp_head(features, config)
+def time_heads(features: FeatureResult, keys: tuple[TimingKey, ...]) -> list[HeadTiming]:
+    """Heads timed on the map, all interleaved (a second-phase job), in the order of ``keys``."""
+    timings = pyramid_family.measure_heads(features, keys)
+    return [timings[key] for key in keys]
 
 
 def measured(job: Job) -> object | None:
-    """The job's stored result (a :class:`Failed` when it raised), or None after asking for it."""
-    result = measure.lookup(job.key)
+    """A one-result job's stored result (a :class:`Failed` when it raised), or None after asking for it."""
+    result = measure.lookup(job.keys[0])
     if result is None:
         measure.request(job)
     return result
 
 
+def timings(image_key: ImageKey, backbone_key: BackboneKey, features: FeatureResult,
+            wanted: Sequence[TimingKey]) -> dict[TimingKey, HeadTiming | Failed]:
+    """The heads' timings on this map found in the store (one record per head, whichever table
+    asked for it); one job asks for the rest, all timed together after the page is drawn."""
+    def stored(key: TimingKey) -> Hashable:
+        return "timing", image_key, backbone_key, key
+
+    found: dict[TimingKey, HeadTiming | Failed] = {}
+    for key in dict.fromkeys(wanted):
+        result = measure.lookup(stored(key))
+        if isinstance(result, (HeadTiming, Failed)):
+            found[key] = result
+    missing = tuple(key for key in dict.fromkeys(wanted) if key not in found)
+    if missing:
+        names = ", ".join(dict.fromkeys(head_id for head_id, _ in missing))
+        measure.request(Job(tuple(stored(key) for key in missing), f"the heads' latencies ({names})",
+                            lambda: dict(zip((stored(key) for key in missing), time_heads(features, missing)))))
+    return found
+
+
 @st.cache_resource(max_entries=PER_IMAGE_CACHE_ENTRIES, show_spinner=False)
-def get_photo(image_digest: str, working_size: tuple[int, int], _image: Any) -> Photo:
+def get_photo(image_digest: str, working_size: tuple[int, int], _image: Image.Image) -> Photo:
     """The photo as the page shows it (a base64 JPEG and its size), encoded once per image."""
     return photo_source(_image)
 
 
 @st.cache_resource(max_entries=PER_IMAGE_CACHE_ENTRIES, show_spinner=False)
-def get_bin_labels(image_digest: str, backbone_key: BackboneKey, working_size: tuple[int, int], config: HeadConfig,
-                   _backbone: Backbone, _head: HeadResult) -> dict[int, list[list[Prediction]]]:
+def get_bin_labels(image_digest: str, backbone_key: BackboneKey, working_size: tuple[int, int], config: PyramidConfig,
+                   _backbone: Backbone, _head: PyramidResult) -> dict[int, list[list[Prediction]]]:
     """Top-1 class of every avg-pooled bin of every drawable level (the classifier reads each bin)."""
     return {lv.n: analysis.bin_predictions(_backbone, lv) for lv in _head.levels if lv.n <= MAX_DRAWN_LEVEL}
 
@@ -188,14 +212,14 @@ def sppf_figure(page: PageModel, channel: Channel) -> go.Figure:
 
 
 @st.cache_resource(max_entries=8, show_spinner=False)
-def _vector_figure(image_key: tuple[str, tuple[int, int]], backbone_key: BackboneKey, config: HeadConfig, untrained: bool,
-                   _head: HeadResult) -> go.Figure:
+def _vector_figure(image_key: tuple[str, tuple[int, int]], backbone_key: BackboneKey, config: PyramidConfig, untrained: bool,
+                   _head: PyramidResult) -> go.Figure:
     """The SPP vector figure once per (feature map, head config): up to 200,000 points, built once."""
     return build_vector_figure(_head, note=text.untrained_note(untrained))
 
 
 def spp_vector_figure(page: PageModel) -> go.Figure:
-    return _vector_figure(page.image_key, page.backbone_key, page.config, page.untrained, page.head)
+    return _vector_figure(page.image_key, page.backbone_key, page.config, page.untrained, page.pyramid)
 
 
 # ----------------------------------------------------------------------------
@@ -229,36 +253,49 @@ def build_page(controls: Controls) -> PageModel:
     decoded, decode_ms = decode_image(image.cache_key, controls.max_side, limit.pixels, image_bytes(image), image.filename, limit)
     features = get_features(decoded.digest, key, decoded.working_size, backbone, decoded.image)
     start = time.perf_counter()
-    head = analysis.analyse_head(features, controls.config)
+    pyramid = analysis.pool_pyramid(features, controls.config)
     head_ms = (time.perf_counter() - start) * 1000
     image_key = (decoded.digest, decoded.working_size)
-    sppf = sppf_with_costs(image_key, key, controls.config, head.length, features)
-    timings = {"decode": decode_ms, "load_backbone": load_ms, "backbone_forward": features.forward_ms, "spp_head": head_ms,
-               **sppf.latencies_ms()}
-    labels = (get_bin_labels(decoded.digest, key, decoded.working_size, controls.config, backbone, head)
+    view = structure(image_key, key, controls.config, SPPF_VIEW, SOURCE_K, SOURCE_N, features, check_fits=False)
+    family = family_outcome(image_key, key, controls.config, features)
+    wanted = [r.key for r in view.heads] + ([r.key for r in family.comparison.heads] if family.comparison else [])
+    found = timings(image_key, key, features, wanted)
+    costs, costs_error = filled(view, found)
+    labels = (get_bin_labels(decoded.digest, key, decoded.working_size, controls.config, backbone, pyramid)
               if controls.config.pool == "avg" and backbone.can_classify else {})
-    family = family_outcome(image_key, key, controls.config, features, sppf)
     return PageModel(
         controls=controls, filename=image.filename, decoded=decoded, backbone=backbone, backbone_key=key,
-        features=features, config=controls.config, head=head, sppf=sppf,
-        predictions=analysis.predict(backbone, features), timings_ms=timings, untrained=not backbone.pretrained,
-        photo=get_photo(decoded.digest, decoded.working_size, decoded.image), bin_labels=labels,
-        bin_geometry={lv.n: analysis.level_geometry(features, lv) for lv in head.levels if lv.n <= MAX_DRAWN_LEVEL}, family=family,
-        measuring=tuple(job.label for job in measure.pending()),
+        features=features, config=controls.config, pyramid=pyramid, sppf=get_sppf(decoded.digest, key, decoded.working_size, features),
+        costs=costs, costs_error=costs_error, predictions=analysis.predict(backbone, features),
+        timings_ms={"decode": decode_ms, "load_backbone": load_ms, "backbone_forward": features.forward_ms, "spp_head": head_ms},
+        untrained=not backbone.pretrained, photo=get_photo(decoded.digest, decoded.working_size, decoded.image), bin_labels=labels,
+        bin_geometry={lv.n: analysis.level_geometry(features, lv) for lv in pyramid.levels if lv.n <= MAX_DRAWN_LEVEL},
+        family=family.with_timings(found), measuring=tuple(job.label for job in measure.pending()),
     )
 
 
-def sppf_with_costs(image_key: ImageKey, key: BackboneKey, config: HeadConfig, length: int,
-                    features: FeatureResult) -> SPPFComparison:
-    """The SPPF comparison (equality and branches, cached per map) with its cost rows once the
-    second phase has measured them: the YOLO modules' rows (parameters, FLOPs, latencies: the
-    modules are built there too) and the SPP head's. Until then ``costs`` is empty."""
-    structure = get_sppf(image_key[0], key, image_key[1], features)
-    yolo = measured(Job(("sppf", image_key, key), "SPPF and YOLOv5's SPP", lambda: measure_sppf(features)))
-    latency = measured(Job(("spp", image_key, key, config), "the SPP head", lambda: measure_spp(features, config)))
-    if not isinstance(yolo, tuple) or not isinstance(latency, Latency):
-        return structure
-    return analysis.with_costs(structure, yolo, analysis.spp_head_cost(config, length, latency))
+def filled(comparison: FamilyComparison, found: Mapping[TimingKey, HeadTiming | Failed]) -> tuple[FamilyComparison, str | None]:
+    """``comparison`` with the timings found; the sentence of a measurement that failed (None: none did)."""
+    mine = {r.key for r in comparison.heads}
+    failed = next((v.message for k, v in found.items() if k in mine and isinstance(v, Failed)), None)
+    return pyramid_family.with_timings(comparison, {k: v for k, v in found.items() if isinstance(v, HeadTiming)}), failed
+
+
+@st.cache_resource(max_entries=16, show_spinner=False)
+def _structure(image_key: ImageKey, backbone_key: BackboneKey, heads: tuple[str, ...], k: int, repeats: int,
+               config: PyramidConfig | None, check_fits: bool, _features: FeatureResult) -> FamilyComparison:
+    return pyramid_family.compare_family(_features, heads, config, k, repeats, measure=False, check_fits=check_fits)
+
+
+def structure(image_key: ImageKey, backbone_key: BackboneKey, config: PyramidConfig, heads: Sequence[str], k: int, repeats: int,
+              features: FeatureResult, check_fits: bool = True) -> FamilyComparison:
+    """The heads without latencies: shapes, parameters, FLOPs, branches and equalities. Those that
+    ignore the pyramid are cached per map (kept across pyramid changes), ``spp`` per pyramid."""
+    per_map = tuple(h for h in heads if not uses_spp_config(h))
+    per_pyramid = tuple(h for h in heads if uses_spp_config(h))
+    parts = [_structure(image_key, backbone_key, ids, k, repeats, part_config, check_fits, features)
+             for ids, part_config in ((per_map, None), (per_pyramid, config)) if ids]
+    return merge_comparisons(heads, parts)
 
 
 # ----------------------------------------------------------------------------
@@ -273,7 +310,7 @@ class FamilyRequest:
 
     heads: tuple[str, ...]
     k: int
-    n: int
+    repeats: int  # SPPF's n (the widget ``sppf_n``)
 
 
 @dataclass(frozen=True)
@@ -284,6 +321,15 @@ class FamilyOutcome:
     comparison: FamilyComparison | None
     error: str | None = None
     pending: bool = False  # the second phase has not measured the heads yet
+
+    def with_timings(self, found: Mapping[TimingKey, HeadTiming | Failed]) -> FamilyOutcome:
+        """The comparison with the timings found (pending until all are; one sentence if they failed)."""
+        if self.comparison is None:
+            return self
+        comparison, failed = filled(self.comparison, found)
+        if failed:
+            return FamilyOutcome(self.request, None, failed)
+        return FamilyOutcome(self.request, comparison, pending=not comparison.measured)
 
 
 def family_request() -> FamilyRequest:
@@ -296,73 +342,33 @@ def family_request() -> FamilyRequest:
                          parse_sppf_n(int(st.session_state[state.KEY_SPPF_N])))
 
 
-@st.cache_resource(max_entries=16, show_spinner=False)
-def _family_structure(image_key: ImageKey, backbone_key: BackboneKey, heads: tuple[str, ...], k: int, n: int,
-                      config: HeadConfig | None, _features: FeatureResult) -> FamilyComparison:
-    """The heads without latencies: shapes, parameters, FLOPs, branches and equalities (``config``
-    None for the heads that ignore the pyramid: cached per map, kept across pyramid changes)."""
-    return pyramid_family.compare_family(_features, heads, config, k, n, measure=False)
-
-
-@heavy("measure")
-def measure_family(image_key: ImageKey, backbone_key: BackboneKey, heads: tuple[str, ...], to_time: tuple[str, ...],
-                   k: int, n: int, features: FeatureResult) -> FamilyComparison:
-    """The heads that ignore the pyramid (a second-phase job, once per map, heads, k and n): their
-    modules, shapes, parameters, FLOPs and equalities, and the latencies of ``to_time`` (the others
-    are the SPPF comparison's own measurements)."""
-    structure = _family_structure(image_key, backbone_key, heads, k, n, None, features)
-    return pyramid_family.with_latencies(structure, pyramid_family.measure_family(features, to_time, None, k, n))
-
-
-def _family(image_key: ImageKey, backbone_key: BackboneKey, config: HeadConfig,
-            request: FamilyRequest, features: FeatureResult, sppf: SPPFComparison) -> FamilyOutcome:
-    """``sppf`` and ``spp_yolo`` at the comparison's k and n, and ``spp`` (the current pyramid), are
-    the SPPF comparison's rows (one measurement, two tables); the other heads one job per map."""
-    if not request.heads:
-        return FamilyOutcome(request, None)
-    per_map = tuple(h for h in request.heads if not uses_spp_config(h))
-    per_pyramid = tuple(h for h in request.heads if uses_spp_config(h))
-    shared = {"sppf", "spp_yolo"} if (request.k, request.n) == (sppf.k, len(sppf.kernels)) else set()
-    to_time = tuple(h for h in per_map if h not in shared)
-    try:
-        check_sppf_fits(request.k, request.n, *features.shape[1:])
-        parts = [_family_structure(image_key, backbone_key, per_pyramid, request.k, request.n, config, features)] if per_pyramid else []
-        if per_map:
-            own = measured(Job(("family", image_key, backbone_key, per_map, request.k, request.n), "the family's heads",
-                               lambda: measure_family(image_key, backbone_key, per_map, to_time, request.k, request.n, features)))
-            if isinstance(own, Failed):
-                return FamilyOutcome(request, None, own.message)
-            if not isinstance(own, FamilyComparison):
-                return FamilyOutcome(request, None, pending=True)
-            parts.append(own)
-        latencies = pyramid_family.latencies_from_sppf(sppf, request.k, request.n)
-        return FamilyOutcome(request, pyramid_family.with_latencies(merge_comparisons(request.heads, parts), latencies))
-    except ValueError as exc:  # SPPF windows beyond this map: one sentence in the panel
-        return FamilyOutcome(request, None, str(exc))
-
-
-def family_outcome(image_key: tuple[str, tuple[int, int]], backbone_key: BackboneKey, config: HeadConfig,
-                   features: FeatureResult, sppf: SPPFComparison) -> FamilyOutcome:
-    """The family for the panel's current widget values; a bad value is one sentence in the panel,
-    never an error for the whole page."""
+def family_outcome(image_key: ImageKey, backbone_key: BackboneKey, config: PyramidConfig,
+                   features: FeatureResult) -> FamilyOutcome:
+    """The family for the panel's current widget values, without latencies; a bad value is one
+    sentence in the panel, never an error for the whole page."""
     try:
         request = family_request()
     except ValueError as exc:
         return FamilyOutcome(FamilyRequest((), SPPF_DEFAULT_K, SPPF_DEFAULT_N), None, str(exc))
-    return _family(image_key, backbone_key, config, request, features, sppf)
+    if not request.heads:
+        return FamilyOutcome(request, None)
+    try:
+        return FamilyOutcome(request, structure(image_key, backbone_key, config, request.heads, request.k, request.repeats, features))
+    except ValueError as exc:  # SPPF windows beyond this map: one sentence in the panel
+        return FamilyOutcome(request, None, str(exc))
 
 
 @st.cache_resource(max_entries=FAMILY_MAPS_CACHE_ENTRIES, show_spinner=False)
-def _family_maps(image_key: tuple[str, tuple[int, int]], backbone_key: BackboneKey, config: HeadConfig | None, head_id: str,
-                 k: int, n: int, _features: FeatureResult) -> tuple[BranchMap, ...]:
-    return branch_maps(_features, head_id, config, k, n)
+def _family_maps(image_key: tuple[str, tuple[int, int]], backbone_key: BackboneKey, config: PyramidConfig | None, head_id: str,
+                 k: int, repeats: int, _features: FeatureResult) -> tuple[BranchMap, ...]:
+    return branch_maps(_features, head_id, config, k, repeats)
 
 
 def family_maps(page: PageModel, head_id: str, request: FamilyRequest) -> tuple[BranchMap, ...]:
     """One head's pooling branches on the real map (parameter-free; cached, not timed). Only
     ``spp`` follows the pyramid: the others are cached per map, so a levels change keeps them."""
     config = page.config if uses_spp_config(head_id) else None
-    return _family_maps(page.image_key, page.backbone_key, config, head_id, request.k, request.n, page.features)
+    return _family_maps(page.image_key, page.backbone_key, config, head_id, request.k, request.repeats, page.features)
 
 
 # --- views: ERF of a bin, region pooling, scales. Computed on demand (a button or
@@ -370,41 +376,41 @@ def family_maps(page: PageModel, head_id: str, request: FamilyRequest) -> tuple[
 
 @st.cache_resource(max_entries=32, show_spinner=False)
 @heavy("erf")
-def _bin_erf(image_key: tuple[str, tuple[int, int]], backbone_key: BackboneKey, config: HeadConfig, level: int, row: int, col: int,
-             _backbone: Backbone, _image: Any) -> Any:
+def _bin_erf(image_key: tuple[str, tuple[int, int]], backbone_key: BackboneKey, config: PyramidConfig, level: int, row: int, col: int,
+             _backbone: Backbone, _image: Image.Image) -> ErfResult:
     from ..erf import bin_erf as compute
 
     return compute(_backbone, _image, level, row, col, config)
 
 
 @admission_scope("erf")
-def bin_erf(page: PageModel, level: int, row: int, col: int) -> Any:
+def bin_erf(page: PageModel, level: int, row: int, col: int) -> ErfResult:
     """:class:`spp_viz.erf.ErfResult` of one bin of the current page (one backward pass, cached)."""
     return _bin_erf(page.image_key, page.backbone_key, page.config, level, row, col, page.backbone, page.decoded.image)
 
 
 @st.cache_resource(max_entries=REGION_CACHE_ENTRIES, show_spinner=False)
-def _region(image_key: ImageKey, backbone_key: BackboneKey, config: HeadConfig,
-            box: tuple[float, float, float, float], _backbone: Backbone, _image: Any, _features: FeatureResult) -> RegionResult:
-    return pool_region(_backbone, _image, _features, RegionBox(*box), config, measure=False)
+def _region(image_key: ImageKey, backbone_key: BackboneKey, config: PyramidConfig,
+            box: tuple[float, float, float, float], _backbone: Backbone, _image: Image.Image, _features: FeatureResult) -> RegionResult:
+    return pool_region(_backbone, _image, _features, PixelBox(*box), config, measure=False)
 
 
 @heavy("region")
 def measure_region(page: PageModel, box: tuple[float, float, float, float]) -> RegionResult:
     """The region with its pooling timed and its crop-and-rerun run (a second-phase job)."""
-    return pool_region(page.backbone, page.decoded.image, page.features, RegionBox(*box), page.config)
+    return pool_region(page.backbone, page.decoded.image, page.features, PixelBox(*box), page.config)
 
 
 def region(page: PageModel, box: tuple[float, float, float, float]) -> RegionResult:
     """The box pooled from the shared map (ValueError, one sentence, for a bad box), with its times
     and crop-and-rerun once the second phase has measured them (NaN and empty until then)."""
     base = _region(page.image_key, page.backbone_key, page.config, box, page.backbone, page.decoded.image, page.features)
-    done = measured(Job(("region", page.image_key, page.backbone_key, page.config, box), "the region's crop-and-rerun",
+    done = measured(Job.single(("region", page.image_key, page.backbone_key, page.config, box), "the region's crop-and-rerun",
                         lambda: measure_region(page, box)))
     return done if isinstance(done, RegionResult) else base
 
 
-def scales_source(page: PageModel, sizes: tuple[int, ...]) -> Any:
+def scales_source(page: PageModel, sizes: tuple[int, ...]) -> Image.Image:
     """The image decoded once at the largest size (from the bytes in memory, the cached decoder)."""
     from ..scales import decode_side
 
@@ -427,21 +433,21 @@ def run_scales(page: PageModel, sizes: tuple[int, ...]) -> list[ScaleRow]:
 def scales(page: PageModel, sizes: tuple[int, ...]) -> list[ScaleRow] | Failed | None:
     """:class:`spp_viz.scales.ScaleRow` per size once measured; None: asked for, it runs after this
     page is drawn."""
-    rows = measured(Job(("scales", page.image_key, page.backbone_key, page.config, sizes), "the scales",
+    rows = measured(Job.single(("scales", page.image_key, page.backbone_key, page.config, sizes), "the scales",
                         lambda: run_scales(page, sizes)))
     return rows if isinstance(rows, (list, Failed)) else None
 
 
 @st.cache_resource(max_entries=8, show_spinner=False)
 @heavy("forward")
-def _training_resolution(image_key: tuple[str, tuple[int, int]], backbone_key: BackboneKey, _backbone: Backbone, _source: Any,
-                         _features: FeatureResult) -> Any:
+def _training_resolution(image_key: tuple[str, tuple[int, int]], backbone_key: BackboneKey, _backbone: Backbone, _source: Image.Image,
+                         _features: FeatureResult) -> ResolutionComparison:
     from ..scales import training_resolution as compute
 
     return compute(_backbone, _source, _features)
 
 
-def training_resolution(page: PageModel) -> Any:
+def training_resolution(page: PageModel) -> ResolutionComparison:
     """:class:`spp_viz.scales.ResolutionComparison`: top-5 at 224 px next to the working size's."""
     from ..scales import TRAINING_RESOLUTION
 

@@ -19,8 +19,7 @@ from streamlit import config
 from streamlit.runtime.uploaded_file_manager import DeletedFile
 
 from .. import replica
-from ..figures import text
-from . import state
+from . import state, words
 
 UPLOAD_KEYS = (state.KEY_IMAGE, state.KEY_CAMERA, state.KEY_CHECKPOINT)
 REPLICA_KEY = "served_by"  # the caption's container key
@@ -42,7 +41,7 @@ def replica_caption() -> None:
     and after a failover the replica that takes the page over has no session for it until then.
     """
     with st.container(key=REPLICA_KEY):
-        st.caption(text.served_by(replica_name()))
+        st.caption(words.served_by(replica_name()))
 
 
 def upload_lost() -> bool:
@@ -58,4 +57,4 @@ def lost_upload_notice() -> None:
     """One line (``upload_lost``) when the page's upload stayed with another replica."""
     if upload_lost():
         with st.container(key=UPLOAD_LOST_KEY):
-            st.warning(text.UPLOAD_LOST)
+            st.warning(words.UPLOAD_LOST)

@@ -12,18 +12,19 @@ from pathlib import Path
 
 import streamlit as st
 
-from ..analysis import HeadConfig
+from ..analysis import PyramidConfig
 from ..backbones import REGISTRY, weights_status
 from ..defaults import BIN_RULES, POOL_TYPES, WEIGHT_CHOICES
 from ..devices import default_device, device_choices
 from ..figures import MAX_DRAWN_LEVEL, text
-from . import state
+from ..formats import EXTENSIONS
+from . import state, words
 from .state import Source
 
 ASSETS = Path(__file__).resolve().parents[2] / "assets"
-SAMPLES = tuple(sorted((p.name for p in ASSETS.glob("*.jpg")), key=text.sample_order))
+SAMPLES = tuple(sorted((p.name for p in ASSETS.glob("*.jpg")), key=words.sample_order))
 DEFAULT_SAMPLE = "chelsea_cat.jpg" if "chelsea_cat.jpg" in SAMPLES else (SAMPLES[0] if SAMPLES else None)
-IMAGE_TYPES = ["png", "jpg", "jpeg", "webp", "gif", "bmp", "tif", "tiff"]
+IMAGE_TYPES = [ext for extensions in EXTENSIONS.values() for ext in extensions]
 MAX_SIDES = [256, 384, 512, 768, 1024, 1536, 2048, 0]  # 0 = native
 
 
@@ -51,7 +52,7 @@ class Controls:
 
     image: ImageInput | None
     max_side: int
-    config: HeadConfig
+    config: PyramidConfig
     levels_error: str | None  # the sentence when the typed levels are invalid (``config`` is the last valid)
     backbone: str
     stage: str
@@ -79,21 +80,21 @@ def _device() -> str:
     if len(choices) == 1:
         return choices[0]
     st.session_state.setdefault(state.KEY_DEVICE, default_device())
-    return str(st.sidebar.selectbox(text.DEVICE_LABEL, choices, key=state.KEY_DEVICE, help=text.DEVICE_HELP))
+    return str(st.sidebar.selectbox(words.DEVICE_LABEL, choices, key=state.KEY_DEVICE, help=words.DEVICE_HELP))
 
 
 def _image_section() -> ImageInput | None:
     """Upload, camera (only when switched on) or sample, in that order of precedence."""
     sb = st.sidebar
-    sb.header(text.SIDEBAR_IMAGE)
-    uploaded = sb.file_uploader(text.UPLOAD_LABEL, type=IMAGE_TYPES, key=state.KEY_IMAGE, help=text.upload_help())
+    sb.header(words.SIDEBAR_IMAGE)
+    uploaded = sb.file_uploader(words.UPLOAD_LABEL, type=IMAGE_TYPES, key=state.KEY_IMAGE, help=words.upload_help(st.get_option("server.maxUploadSize")))
     shot = None
-    if sb.toggle(text.CAMERA_TOGGLE, key=state.KEY_USE_CAMERA, help=text.CAMERA_HELP):
-        shot = sb.camera_input(text.CAMERA_LABEL, key=state.KEY_CAMERA)
-    sb.selectbox(text.SAMPLE_LABEL, SAMPLES, key=state.KEY_SAMPLE, format_func=text.sample_title,
-                 disabled=uploaded is not None or shot is not None, help=text.SAMPLE_HELP)
-    sb.select_slider(text.MAX_SIDE_LABEL, MAX_SIDES, key=state.KEY_MAX_SIDE, format_func=text.max_side_name,
-                     help=text.MAX_SIDE_HELP)
+    if sb.toggle(words.CAMERA_TOGGLE, key=state.KEY_USE_CAMERA, help=words.CAMERA_HELP):
+        shot = sb.camera_input(words.CAMERA_LABEL, key=state.KEY_CAMERA)
+    sb.selectbox(words.SAMPLE_LABEL, SAMPLES, key=state.KEY_SAMPLE, format_func=words.sample_title,
+                 disabled=uploaded is not None or shot is not None, help=words.SAMPLE_HELP)
+    sb.select_slider(words.MAX_SIDE_LABEL, MAX_SIDES, key=state.KEY_MAX_SIDE, format_func=words.max_side_name,
+                     help=words.MAX_SIDE_HELP)
     if shot is not None:
         return ImageInput(Source.CAMERA, shot.name or "camera.jpg", shot.getvalue(), f"camera:{shot.file_id}")
     if uploaded is not None:
@@ -104,48 +105,48 @@ def _image_section() -> ImageInput | None:
     return None
 
 
-def _pyramid_section() -> tuple[HeadConfig, str | None]:
+def _pyramid_section() -> tuple[PyramidConfig, str | None]:
     sb = st.sidebar
-    sb.header(text.SIDEBAR_PYRAMID)
-    sb.selectbox(text.PRESET_LABEL, state.preset_options(), key=state.KEY_PRESET, on_change=state.on_preset,
-                 format_func=text.preset_name, help=text.PRESET_HELP)
-    sb.text_input(text.LEVELS_LABEL, key=state.KEY_LEVELS, on_change=state.on_levels, help=text.LEVELS_HELP)
+    sb.header(words.SIDEBAR_PYRAMID)
+    sb.selectbox(words.PRESET_LABEL, state.preset_options(), key=state.KEY_PRESET, on_change=state.on_preset,
+                 format_func=words.preset_name, help=words.PRESET_HELP)
+    sb.text_input(words.LEVELS_LABEL, key=state.KEY_LEVELS, on_change=state.on_levels, help=words.LEVELS_HELP)
     slot = sb.container()
-    sb.radio(text.POOL_LABEL, list(POOL_TYPES), key=state.KEY_POOL, horizontal=True, help=text.POOL_HELP)
-    sb.radio(text.BINS_LABEL, list(BIN_RULES), key=state.KEY_BINS, horizontal=True, help=text.BINS_HELP)
+    sb.radio(words.POOL_LABEL, list(POOL_TYPES), key=state.KEY_POOL, horizontal=True, help=words.POOL_HELP)
+    sb.radio(words.BINS_LABEL, list(BIN_RULES), key=state.KEY_BINS, horizontal=True, help=words.BINS_HELP)
     return _parse_config(slot)
 
 
-def _parse_config(slot) -> tuple[HeadConfig, str | None]:
+def _parse_config(slot) -> tuple[PyramidConfig, str | None]:
     """The head config; invalid levels keep the last valid pyramid and say why, inline."""
     pool, rule = st.session_state[state.KEY_POOL], st.session_state[state.KEY_BINS]
     error = None
     try:
-        config = HeadConfig(st.session_state.get(state.KEY_LEVELS, ""), pool, rule)
+        config = PyramidConfig(st.session_state.get(state.KEY_LEVELS, ""), pool, rule)
         st.session_state[state.KEY_LAST_VALID_LEVELS] = config.levels
     except ValueError as exc:
         error = str(exc)
-        config = HeadConfig(st.session_state.get(state.KEY_LAST_VALID_LEVELS, HeadConfig().levels), pool, rule)
+        config = PyramidConfig(st.session_state.get(state.KEY_LAST_VALID_LEVELS, PyramidConfig().levels), pool, rule)
         slot.error(text.literal(error))
-        slot.caption(text.still_showing(config.levels))
+        slot.caption(words.still_showing(config.levels))
     too_fine = [n for n in config.levels if n > MAX_DRAWN_LEVEL]
     if too_fine:
-        slot.warning(text.not_drawn(too_fine))
+        slot.warning(words.not_drawn(too_fine))
     return config, error
 
 
 def _backbone_section() -> CheckpointInput | None:
     sb = st.sidebar
-    sb.header(text.SIDEBAR_BACKBONE)
-    sb.selectbox(text.BACKBONE_LABEL, list(REGISTRY), key=state.KEY_BACKBONE, on_change=state.on_backbone,
-                 format_func=lambda n: text.backbone_option(REGISTRY[n].title, weights_status(n)), help=text.BACKBONE_HELP)
+    sb.header(words.SIDEBAR_BACKBONE)
+    sb.selectbox(words.BACKBONE_LABEL, list(REGISTRY), key=state.KEY_BACKBONE, on_change=state.on_backbone,
+                 format_func=lambda n: words.backbone_option(REGISTRY[n].title, weights_status(n)), help=words.BACKBONE_HELP)
     spec = REGISTRY[st.session_state[state.KEY_BACKBONE]]
-    sb.selectbox(text.STAGE_LABEL, list(spec.stages), key=state.KEY_STAGE, help=text.stage_help(spec.default_stage))
-    sb.radio(text.WEIGHTS_LABEL, list(WEIGHT_CHOICES), key=state.KEY_WEIGHTS, horizontal=True, help=text.WEIGHTS_HELP)
-    upload = sb.file_uploader(text.CHECKPOINT_LABEL, type=["pt", "pth"], key=state.KEY_CHECKPOINT, help=text.CHECKPOINT_HELP)
+    sb.selectbox(words.STAGE_LABEL, list(spec.stages), key=state.KEY_STAGE, help=words.stage_help(spec.default_stage))
+    sb.radio(words.WEIGHTS_LABEL, list(WEIGHT_CHOICES), key=state.KEY_WEIGHTS, horizontal=True, help=words.WEIGHTS_HELP)
+    upload = sb.file_uploader(words.CHECKPOINT_LABEL, type=["pt", "pth"], key=state.KEY_CHECKPOINT, help=words.CHECKPOINT_HELP)
     if upload is None:
         return None
-    sb.caption(text.checkpoint_note(upload.name))
+    sb.caption(words.checkpoint_note(upload.name))
     return CheckpointInput(upload.name, upload.getvalue(), f"checkpoint:{upload.file_id}")
 
 
@@ -154,6 +155,6 @@ def channel_control(channels: int) -> None:
     options: list[int | str] = ["mean", "max", *range(channels)]
     if st.session_state.get(state.KEY_CHANNEL) not in options:
         st.session_state[state.KEY_CHANNEL] = "mean"
-    st.sidebar.header(text.SIDEBAR_DISPLAY)
-    st.sidebar.selectbox(text.CHANNEL_LABEL, options, key=state.KEY_CHANNEL, format_func=text.channel_option,
-                         help=text.channel_help(channels))
+    st.sidebar.header(words.SIDEBAR_DISPLAY)
+    st.sidebar.selectbox(words.CHANNEL_LABEL, options, key=state.KEY_CHANNEL, format_func=words.channel_option,
+                         help=words.channel_help(channels))

@@ -45,7 +45,7 @@ CUSTOM_PRESET = "custom"
 # the region panel: the box in working-image pixels, and which image it was drawn for
 KEYS_REGION = ("region_x0", "region_y0", "region_x1", "region_y1")
 KEY_REGION_IMAGE = "_region_image"
-# the pyramid-pooling family panel (C): read by the pipeline before any panel draws
+# the pyramid-pooling family panel: read by the pipeline before any panel draws
 KEY_HEADS = "heads"
 KEY_SPPF_K = "sppf_k"
 KEY_SPPF_N = "sppf_n"

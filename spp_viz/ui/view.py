@@ -8,7 +8,8 @@ from dataclasses import dataclass
 
 import streamlit as st
 
-from ..figures import Channel, reduce_channels
+from ..choices import Channel, ChannelView, channel_view
+from ..figures import reduce_channels
 from . import state
 from .pipeline import PageModel
 
@@ -22,7 +23,7 @@ class View:
 
 def current_view(page: PageModel) -> View:
     """The view for this page: a selected bin that no longer exists falls back to the default."""
-    channel = st.session_state.get(state.KEY_CHANNEL, "mean")
+    channel = channel_view(st.session_state.get(state.KEY_CHANNEL, ChannelView.MEAN))
     selected, by_user = _selection(page, channel)
     return View(channel, selected, by_user)
 
@@ -31,10 +32,10 @@ def _selection(page: PageModel, channel: Channel) -> tuple[tuple[int, int, int] 
     chosen = state.selected_bin()
     if chosen is not None:
         n, row, col = chosen
-        level = next((lv for lv in page.head.levels if lv.n == n), None)
+        level = next((lv for lv in page.pyramid.levels if lv.n == n), None)
         if level is not None and row < level.bins.shape[0] and col < level.bins.shape[1]:
             return chosen, True
-    drawable = [lv for lv in page.head.levels if lv.n in page.drawable_levels and lv.pooled.numel()]
+    drawable = [lv for lv in page.pyramid.levels if lv.n in page.drawable_levels and lv.pooled.numel()]
     if not drawable:
         return None, False
     level = max(drawable, key=lambda lv: lv.n)

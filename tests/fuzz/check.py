@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import time
 
-from spp_viz.images import MAX_ASPECT, MIN_SIDE, DecodedImage, ImageDecodeError, load_image
+from spp_viz.defaults import MIN_WORKING_SIDE
+from spp_viz.images import MAX_ASPECT, DecodedImage, ImageDecodeError, load_image
 
 TIME_LIMIT_S = 2.0  # libFuzzer's -timeout=2 enforces it too; this names the input in the message
 # The working image is bounded by images.MAX_WORKING_PIXELS, except that the min-side rule may
 # scale an elongated image up: 32 px x the 200:1 aspect limit.
-MAX_WORKING_SIDE = MIN_SIDE * MAX_ASPECT
+MAX_WORKING_SIDE = MIN_WORKING_SIDE * MAX_ASPECT
 
 
 def check_one(data: bytes, max_side: int = 1024) -> DecodedImage | None:

@@ -17,8 +17,8 @@ from typing import Any
 
 import streamlit as st
 
+from ...choices import Channel
 from ...explorer import ExplorerPayload, build_payload, to_json
-from ...figures.style import Channel
 from .. import state
 from ..pipeline import PageModel
 
@@ -39,7 +39,7 @@ def payload_for(page: PageModel, channel: Channel) -> ExplorerPayload:
     kept = st.session_state.get(_PAYLOAD)
     if kept is not None and kept[0] == key:
         return kept[1]
-    payload = build_payload(page.features, page.head.levels, page.bin_geometry, page.photo, image_key=page.image_key,
+    payload = build_payload(page.features, page.pyramid.levels, page.bin_geometry, page.photo, image_key=page.image_key,
                             model_key=page.backbone_key, channel=channel, rule=page.config.rule, pool=page.config.pool, sppf_k=k, sppf_n=n)
     st.session_state[_PAYLOAD] = (key, payload)
     return payload

@@ -1,10 +1,10 @@
-"""Panel 4: output dimensions, from the input to the SPP vector and SPPF's output, and a size sweep."""
+"""The "Output dimensions" panel: from the input to the SPP vector and SPPF's output, and a size sweep."""
 
 from __future__ import annotations
 
 import streamlit as st
 
-from ... import analysis, figures
+from ... import dimensions, figures
 from ...figures import text
 from ...figures.style import CHART_CONFIG
 from ..pipeline import PageModel, spp_vector_figure
@@ -14,21 +14,21 @@ def output_dimensions(page: PageModel) -> None:
     """The whole SPP vector, the dimension table (engine rows) and a sweep of growing inputs.
 
     Nothing here depends on the selected bin, so a bin click does not redraw it."""
-    head = page.head
+    pyramid = page.pyramid
     st.plotly_chart(spp_vector_figure(page), key="spp_vector", config=CHART_CONFIG)
-    if head.valid:
-        st.caption(text.vector_fixed(head.channels, head.config.levels))
+    if pyramid.valid:
+        st.caption(text.vector_fixed(pyramid.channels, pyramid.config.levels))
     else:
-        st.warning(text.vector_broken(head.length, head.channels, head.config.levels))
-    table = analysis.dimension_table(page.features, page.head)
+        st.warning(text.vector_broken(pyramid.length, pyramid.channels, pyramid.config.levels))
+    table = dimensions.dimension_table(page.features, page.pyramid)
     st.dataframe(table, hide_index=True, key="dimension_table", column_config={
         "numbers": st.column_config.NumberColumn("numbers", format="localized"),
     })
     width, height = page.features.input_size
     levels = page.config.levels
     geometry = page.features.geometry
-    sweep = analysis.size_sweep(geometry, levels, aspect=width / height)
-    current = analysis.size_sweep(geometry, levels, aspect=width / height, short_sides=(min(width, height),))[0]
+    sweep = dimensions.size_sweep(geometry, levels, aspect=width / height)
+    current = dimensions.size_sweep(geometry, levels, aspect=width / height, short_sides=(min(width, height),))[0]
     st.plotly_chart(figures.size_sweep_figure(sweep, current=current),
                     key="size_sweep", config=CHART_CONFIG)
-    st.caption(text.sweep_caption(page.head.expected_length))
+    st.caption(text.sweep_caption(page.pyramid.expected_length))

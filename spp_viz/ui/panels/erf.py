@@ -1,7 +1,7 @@
 """The "Effective receptive field" panel: where the pixels that move the selected bin are.
 
-On demand: the button computes it; after that it follows every bin clicked in the pooled
-heatmaps. One backward pass (``spp_viz.erf``), cached per image, backbone, pyramid and bin.
+On demand: the button computes it; after that it follows every bin selected in the pyramid
+explorer. One backward pass (``spp_viz.erf``), cached per image, backbone, pyramid and bin.
 The heatmap (``layout.meta["figure"] == "erf_figure"``) lies over the photo with the bin's box
 (through the stride) and its theoretical receptive-field box.
 """
@@ -13,6 +13,7 @@ import streamlit as st
 from ...figures import text
 from ...figures.style import CHART_CONFIG
 from ...figures.views import erf_figure
+from .. import words
 from ..pipeline import PageModel, bin_erf
 from ..view import current_view
 
@@ -23,13 +24,13 @@ def erf_panel(page: PageModel) -> None:
     """The ERF of the selected bin (or the default bin, after the button)."""
     view = current_view(page)
     if view.selected is None:
-        st.info(text.ERF_NO_BIN)
+        st.info(words.ERF_NO_BIN)
         return
     level, row, col = view.selected
-    asked = st.button(text.erf_button(level, row, col), key=KEY_ERF_RUN)
+    asked = st.button(words.erf_button(level, row, col), key=KEY_ERF_RUN)
     # Only after the first request do clicks compute it too: a click must stay a cheap rerun.
     if not (asked or st.session_state.get(f"{KEY_ERF_RUN}_done")):
-        st.caption(text.ERF_HOW)
+        st.caption(words.ERF_HOW)
         return
     st.session_state[f"{KEY_ERF_RUN}_done"] = True
     result = bin_erf(page, level, row, col)

@@ -17,7 +17,7 @@ from ...figures.family import family_branches_figure, family_costs_figure
 from ...figures.style import CHART_CONFIG
 from ...figures.tables import family_rows
 from ...heads.registry import REGISTRY
-from .. import state
+from .. import state, words
 from ..pipeline import PageModel, family_maps
 from .sppf import measuring_note
 
@@ -28,14 +28,14 @@ def family_panel(page: PageModel) -> None:
     outcome = page.family
     if outcome is not None and outcome.error:
         # the defaults not fitting a tiny map is a fact about the image, not the user's mistake
-        chosen = (outcome.request.k, outcome.request.n) != (SPPF_DEFAULT_K, SPPF_DEFAULT_N)
-        (st.error if chosen else st.info)(text.family_error(outcome.error))
+        chosen = (outcome.request.k, outcome.request.repeats) != (SPPF_DEFAULT_K, SPPF_DEFAULT_N)
+        (st.error if chosen else st.info)(words.family_error(outcome.error))
         return
     if outcome is not None and outcome.pending:
         measuring_note(page, "family")
         return
     if outcome is None or outcome.comparison is None:
-        st.info(text.FAMILY_NO_HEADS)
+        st.info(words.FAMILY_NO_HEADS)
         return
     family = outcome.comparison
     st.info(text.FAMILY_UNTRAINED)
@@ -48,16 +48,16 @@ def family_panel(page: PageModel) -> None:
         maps = family_maps(page, report.id, outcome.request)
         st.plotly_chart(family_branches_figure(report, maps, page.untrained), key=f"family_branches_{report.id}", config=CHART_CONFIG)
     st.markdown("\n".join(text.family_purpose(r.id, r.name, r.purpose, r.source) for r in family.heads))
-    with st.expander(text.FAMILY_QUESTIONS_TITLE):
-        st.markdown("\n\n".join(text.family_questions(family.k, family.n, text.family_latency_answer(family),
+    with st.expander(words.FAMILY_QUESTIONS_TITLE):
+        st.markdown("\n\n".join(text.family_questions(family.k, family.repeats, text.family_latency_answer(family),
                                                            text.family_elan_answer(family))))
 
 
 def _controls() -> None:
     """The family's widgets (values already in session state: the pipeline read them first)."""
     a, b, c = st.columns([4, 1, 1])
-    a.multiselect(text.FAMILY_HEADS_LABEL, list(HEAD_IDS), key=state.KEY_HEADS, help=text.FAMILY_HEADS_HELP,
+    a.multiselect(words.FAMILY_HEADS_LABEL, list(HEAD_IDS), key=state.KEY_HEADS, help=words.FAMILY_HEADS_HELP,
                   format_func=lambda i: f"{i} · {REGISTRY[i].name}")
-    b.selectbox(text.FAMILY_K_LABEL, list(range(1, SPPF_MAX_K + 1, 2)), key=state.KEY_SPPF_K, help=text.FAMILY_K_HELP)
-    c.number_input(text.FAMILY_N_LABEL, min_value=1, max_value=SPPF_MAX_N, step=1, key=state.KEY_SPPF_N,
-                   help=text.FAMILY_N_HELP)
+    b.selectbox(words.FAMILY_K_LABEL, list(range(1, SPPF_MAX_K + 1, 2)), key=state.KEY_SPPF_K, help=words.FAMILY_K_HELP)
+    c.number_input(words.FAMILY_N_LABEL, min_value=1, max_value=SPPF_MAX_N, step=1, key=state.KEY_SPPF_N,
+                   help=words.FAMILY_N_HELP)

@@ -22,10 +22,10 @@ def pyramid_explorer(page: PageModel) -> None:
     view = current_view(page)
     geometry = page.features.geometry
     mount(page, view.channel, view.selected, re.sub(r"<[^>]+>", "", text.untrained_note(page.untrained)))
-    drawn = [lv.bins for lv in page.head.levels if lv.n in page.drawable_levels]
+    drawn = [lv.bins for lv in page.pyramid.levels if lv.n in page.drawable_levels]
     st.caption(text.bins_caption(geometry.stride, [figures.overlap_summary(b) for b in drawn]))
     st.caption(text.feature_map_caption(page.features.shape, page.backbone.stage, page.config.pool, view.channel))
     st.caption(text.pooled_caption(figures.channel_label(view.channel, page.features.shape[0])))
-    hidden = [lv for lv in page.head.levels if lv.n not in page.drawable_levels]
+    hidden = [lv for lv in page.pyramid.levels if lv.n not in page.drawable_levels]
     for level in hidden:
         st.caption(f"level {level.n}: " + text.level_numbers(tuple(level.pooled.shape), level.valid))

@@ -14,7 +14,7 @@ from ...figures import text
 from ...figures.style import CHART_CONFIG
 from ...figures.tables import prediction_rows
 from ...figures.views import region_figure
-from .. import state
+from .. import state, words
 from ..pipeline import PageModel, region
 
 
@@ -23,7 +23,7 @@ def region_panel(page: PageModel) -> None:
     w, h = page.features.input_size
     state.region_box_for(page.image_key, (w / 4, h / 4, 3 * w / 4, 3 * h / 4))
     columns = st.columns(4)
-    box = tuple(float(c.number_input(text.region_box_label(k), min_value=0.0, max_value=float(w if "x" in k else h),
+    box = tuple(float(c.number_input(words.region_box_label(k), min_value=0.0, max_value=float(w if "x" in k else h),
                                      step=1.0, key=k))
                 for c, k in zip(columns, state.KEYS_REGION))
     try:
@@ -38,5 +38,5 @@ def region_panel(page: PageModel) -> None:
     right.markdown(text.region_recomputed(result.recompute))
     right.dataframe(prediction_rows(result.recompute_predictions), hide_index=True, key="region_recomputed")
     if not result.predictions:
-        st.info(text.REGION_NO_CLASSIFIER)
+        st.info(words.REGION_NO_CLASSIFIER)
     st.caption(text.region_length(result.length))

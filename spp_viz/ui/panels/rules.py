@@ -1,4 +1,5 @@
-"""Panel 7: the paper's bin rule (window ceil(a/n), stride floor(a/n)) against the adaptive rule."""
+"""The "Paper rule vs adaptive rule" panel: the paper's bin rule (window ceil(a/n), stride
+floor(a/n)) against the adaptive rule."""
 
 from __future__ import annotations
 
@@ -24,24 +25,24 @@ def paper_vs_adaptive(page: PageModel) -> None:
 
 
 def _finest_drawable(page: PageModel) -> LevelResult | None:
-    drawable = [lv for lv in page.head.levels if lv.n in page.drawable_levels]
+    drawable = [lv for lv in page.pyramid.levels if lv.n in page.drawable_levels]
     return max(drawable, key=lambda lv: lv.n) if drawable else None
 
 
 def _paper_rule(page: PageModel) -> LevelResult | None:
     """Under the paper rule: each broken level's sentence, and how many bins moved."""
     _, h, w = page.features.shape
-    broken = [lv for lv in page.head.levels if lv.problem]
+    broken = [lv for lv in page.pyramid.levels if lv.problem]
     for lv in broken:
         st.warning(lv.problem)
-    moved = [lv for lv in page.head.levels if lv.differing]
+    moved = [lv for lv in page.pyramid.levels if lv.differing]
     if moved:
         st.markdown("\n".join(text.moved_bins(lv.n, len(lv.differing), lv.bins.shape) for lv in moved))
     if not broken and not moved:
         st.success(text.paper_same(h, w))
     elif not broken:
         st.info(text.paper_still_n(h, w))
-    return next((lv for lv in page.head.levels if lv.problem or lv.differing), None) or _finest_drawable(page)
+    return next((lv for lv in page.pyramid.levels if lv.problem or lv.differing), None) or _finest_drawable(page)
 
 
 def _adaptive_rule(page: PageModel) -> LevelResult | None:
@@ -49,7 +50,7 @@ def _adaptive_rule(page: PageModel) -> LevelResult | None:
     _, h, w = page.features.shape
     st.markdown(text.adaptive_intro(h, w))
     lines, broken, moved = [], None, None
-    for lv in page.head.levels:
+    for lv in page.pyramid.levels:
         problem = pyramid_bins(h, w, lv.n, "paper").problem()
         count = len(differing_bins(h, w, lv.n))
         if problem:

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ...figures import text
 from ...figures.style import CHART_CONFIG
 from ...figures.tables import prediction_rows, scale_rows
 from ...figures.views import scales_figure
 from ...scales import DEFAULT_SCALE_SIZES, scale_sizes
+from .. import words
 from ..measure import Failed
 from ..pipeline import PageModel, scales, training_resolution
 
@@ -25,16 +25,16 @@ KEY_SCALES_RUN = "scales_run"
 def scales_panel(page: PageModel) -> None:
     """The button, then the table and the chart of every size."""
     sizes = scale_sizes(DEFAULT_SCALE_SIZES, max(page.features.input_size))
-    if not (st.button(text.scales_button(sizes), key=KEY_SCALES_RUN) or st.session_state.get(f"{KEY_SCALES_RUN}_done")):
-        st.caption(text.SCALES_HOW)
+    if not (st.button(words.scales_button(sizes), key=KEY_SCALES_RUN) or st.session_state.get(f"{KEY_SCALES_RUN}_done")):
+        st.caption(words.SCALES_HOW)
         return
     st.session_state[f"{KEY_SCALES_RUN}_done"] = True
     rows = scales(page, sizes)
     if rows is None:
-        st.info(text.SCALES_QUEUED)
+        st.info(words.SCALES_QUEUED)
         return
     if isinstance(rows, Failed):
-        st.error(text.measurement_failed("the scales", rows.message))
+        st.error(words.measurement_failed("the scales", rows.message))
         return
     st.dataframe(scale_rows(rows), hide_index=True, key="scales_table")
     st.plotly_chart(scales_figure(rows), key="scales_chart", config=CHART_CONFIG)
@@ -46,10 +46,10 @@ def training_resolution_block(page: PageModel) -> None:
     if not page.backbone.can_classify:
         return
     comparison = training_resolution(page)
-    with st.expander(text.resolution_title(comparison.training_size, comparison.working_size), expanded=True):
+    with st.expander(words.resolution_title(comparison.training_size, comparison.working_size), expanded=True):
         left, right = st.columns(2)
-        left.markdown(text.resolution_column(comparison.training_size, "training resolution"))
+        left.markdown(words.resolution_column(comparison.training_size, "training resolution"))
         left.dataframe(prediction_rows(comparison.training_predictions), hide_index=True, key="resolution_train_top5")
-        right.markdown(text.resolution_column(comparison.working_size, "working size"))
+        right.markdown(words.resolution_column(comparison.working_size, "working size"))
         right.dataframe(prediction_rows(comparison.working_predictions), hide_index=True, key="resolution_work_top5")
         st.caption(comparison.note)

@@ -8,9 +8,10 @@ import math
 import streamlit as st
 
 from ... import figures
+from ...choices import ChannelView, channel_view
 from ...figures import text
 from ...figures.style import CHART_CONFIG
-from .. import state
+from .. import state, words
 from ..measure import MEASURING_KEY
 from ..pipeline import PageModel, sppf_figure
 
@@ -18,14 +19,14 @@ from ..pipeline import PageModel, sppf_figure
 def spp_vs_sppf(page: PageModel) -> None:
     """SPPF's three chained 5 × 5 pools equal parallel 5/9/13 pools; both keep h × w."""
     st.markdown(text.SPPF_INTRO)
-    channel = st.session_state.get(state.KEY_CHANNEL, "mean")
+    channel = channel_view(st.session_state.get(state.KEY_CHANNEL, ChannelView.MEAN))
     st.plotly_chart(sppf_figure(page, channel),
                     key="sppf_branches", config=CHART_CONFIG)
     sppf, (c, h, w) = page.sppf, page.features.shape
     left, right = st.columns([2, 3], gap="medium")
     with left:
         (st.success if sppf.equal else st.error)(text.sppf_equal(sppf.equal, sppf.max_abs_diff, (c, h, w)))
-        st.markdown(text.sppf_output(sppf.shape, math.prod(sppf.shape), page.head.length))
+        st.markdown(text.sppf_output(sppf.shape, math.prod(sppf.shape), page.pyramid.length))
     with right:
         st.dataframe(sppf.receptive_fields(page.features.geometry), hide_index=True, key="sppf_rf")
         st.caption(text.SPPF_RF_CAPTION)
@@ -33,25 +34,27 @@ def spp_vs_sppf(page: PageModel) -> None:
 
 
 def _costs(page: PageModel) -> None:
-    """Parameters, FLOPs, pool-only and whole-module latency side by side, measured after the page
-    was drawn (until then, what is being measured)."""
-    if not page.sppf.costs:
+    """Parameters, FLOPs, pool-only and whole-module latency side by side (the family's SPP vs SPPF
+    view), measured after the page was drawn (until then, what is being measured)."""
+    if page.costs_error:
+        st.error(words.measurement_failed("the heads' latencies", page.costs_error))
+        return
+    if not page.costs.measured:
         measuring_note(page, "sppf")
         return
     number = st.column_config.NumberColumn(format="localized")
     ms = st.column_config.NumberColumn(format="%.3f")
-    st.dataframe(figures.costs_rows(page.sppf), hide_index=True, key="sppf_costs", column_config={
+    st.dataframe(figures.costs_rows(page.costs), hide_index=True, key="sppf_costs", column_config={
         "head": st.column_config.TextColumn(width="medium"), "output numbers": number,
         "params (with 1x1 convs)": number, "FLOPs (convs)": number, "pool ms (median)": ms, "total ms (median)": ms,
         "timed on": st.column_config.TextColumn(),
     })
-    if not page.sppf.timings_consistent:
+    if not page.costs.timings_consistent:
         st.warning(text.TIMINGS_UNRELIABLE)
-    device = next((cost.device for cost in page.sppf.costs if cost.device), str(page.features.device))
-    st.caption(text.costs_caption(device, page.sppf.costs, page.sppf.timings_consistent))
+    st.caption(text.costs_caption(page.costs.heads[0].device or str(page.features.device), page.costs))
 
 
 def measuring_note(page: PageModel, panel: str) -> None:
     """What the second phase will measure, in a container keyed ``measuring_<panel>`` (gone once it has)."""
     with st.container(key=f"{MEASURING_KEY}_{panel}"):
-        st.info(text.measuring_note(page.measuring or ("the heads",)), icon="⏱️")
+        st.info(words.measuring_note(page.measuring or ("the heads",)), icon="⏱️")

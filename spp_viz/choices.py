@@ -1,0 +1,63 @@
+"""The closed sets of values the engine, the CLI, the JSON report and the app share, as ``str``
+enums: a member equals, hashes and serialises as its value (``Pool.MAX == "max"``,
+``json.dumps(Pool.MAX) == '"max"'``), so settings given as strings keep working and the JSON
+keeps its values. Torch-free: the CLI checks its options before importing torch."""
+
+from __future__ import annotations
+
+import re
+from enum import Enum
+from typing import TypeVar
+
+C = TypeVar("C", bound="Choice")
+
+
+class Choice(str, Enum):
+    """A closed set of strings; ``str(member)`` and f-strings give the value."""
+
+    def __str__(self) -> str:
+        return str(self.value)
+
+    @classmethod
+    def values(cls) -> tuple[str, ...]:
+        return tuple(member.value for member in cls)
+
+    @classmethod
+    def parse(cls: type[C], value: str) -> C:
+        """The member for ``value``; ValueError (one sentence naming the choices) otherwise."""
+        try:
+            return cls(value)
+        except ValueError:
+            noun = re.sub(r"(?<!^)([A-Z])", r" \1", cls.__name__).capitalize()  # BinRule -> "Bin rule"
+            raise ValueError(f"{noun} {value!r} is not supported: choose one of {', '.join(cls.values())}.") from None
+
+
+class Pool(Choice):
+    """How a bin becomes one number: its maximum or its average."""
+
+    MAX = "max"
+    AVG = "avg"
+
+
+class BinRule(Choice):
+    """How a level's n x n bins are cut from the map: ``adaptive`` (PyTorch's adaptive pooling:
+    every cell in some bin, always n x n) or ``paper`` (He et al.'s ceil/floor window and stride,
+    which can leave a level short of n x n on a small map)."""
+
+    ADAPTIVE = "adaptive"
+    PAPER = "paper"
+
+
+class ChannelView(Choice):
+    """What a figure shows of a C-channel map besides one channel index: the mean or the max over channels."""
+
+    MEAN = "mean"
+    MAX = "max"
+
+
+Channel = ChannelView | int  # a figure's view of the channels: their mean or max, or one channel's index
+
+
+def channel_view(value: str | int) -> Channel:
+    """A channel setting as the app's widget holds it ("mean", "max" or an index) -> :data:`Channel`."""
+    return value if isinstance(value, int) else ChannelView(value)
