@@ -375,6 +375,13 @@ def _measured(features: FeatureResult, heads: Sequence[str], args: BuildArgs, me
     return _comparison(features, heads, args, timings, shapes)
 
 
+def timing_keys(features: FeatureResult, ids: Sequence[str] | str, config: PyramidConfig | None = None,
+                k: int = SPPF_DEFAULT_K, repeats: int = SPPF_DEFAULT_N, check_fits: bool = True) -> list[TimingKey]:
+    """What these heads' timings depend on, without building a module (cheap: the app looks the
+    timings up before anything else). Raises ``ValueError`` as :func:`compare_family` does."""
+    return _keys(*_request(features, ids, config, k, repeats, check_fits))
+
+
 def _keys(heads: Sequence[str], args: BuildArgs) -> list[TimingKey]:
     return [timing_key(head_id, args) for head_id in heads]
 
@@ -409,15 +416,6 @@ def uses_spp_config(head_id: str) -> bool:
     """Whether the head follows the page's pyramid (levels, pooling, bin rule): only ``spp``.
     The others are measured once per map; this one again when the pyramid changes."""
     return get_spec(head_id).uses_spp_config
-
-
-def merge_comparisons(ids: Sequence[str], parts: Sequence[FamilyComparison]) -> FamilyComparison:
-    """One comparison from parts built separately on the same map, heads in the order ``ids``."""
-    if not parts:
-        raise ValueError("merge_comparisons needs at least one part")
-    by_id = {report.id: report for part in parts for report in part.heads}
-    first = parts[0]
-    return FamilyComparison(first.k, first.repeats, first.feature_shape, tuple(by_id[i] for i in ids))
 
 
 def branch_maps(features: FeatureResult, head_id: str, config: PyramidConfig | None = None,

@@ -31,7 +31,7 @@ from ..backbones import Backbone
 from ..bins import BinGeometry, PixelBox
 from ..choices import Channel
 from ..defaults import DEFAULT_FAMILY_HEADS, HEAD_IDS, SPPF_DEFAULT_K, SPPF_DEFAULT_N
-from ..family import SPPF_VIEW, BranchMap, FamilyComparison, HeadTiming, TimingKey, branch_maps, merge_comparisons, uses_spp_config
+from ..family import SPPF_VIEW, BranchMap, FamilyComparison, HeadReport, HeadTiming, TimingKey, branch_maps, uses_spp_config
 from ..figures import MAX_DRAWN_LEVEL, Photo, photo_source, sppf_branches_figure, text
 from ..figures import spp_vector_figure as build_vector_figure
 from ..heads.registry import SOURCE_K, SOURCE_N
@@ -54,6 +54,7 @@ if TYPE_CHECKING:  # imported where used: the ERF and the scales load only when 
 allocator.tune()
 PER_IMAGE_CACHE_ENTRIES = 8
 FAMILY_MAPS_CACHE_ENTRIES = 32  # one entry per (image, head): about 10 images of the default family
+HEAD_CACHE_ENTRIES = 64  # one head on one map without latencies: the view's and the family's, a few images
 REGION_CACHE_ENTRIES = 16  # one entry per (image, box)
 
 BackboneKey = tuple[str, str, str, str, str]  # (name, stage, weights, checkpoint digest, device)
@@ -73,7 +74,7 @@ class PageModel:
     config: PyramidConfig
     pyramid: PyramidResult
     sppf: SPPFComparison
-    costs: FamilyComparison  # the SPP vs SPPF view of the family, with the latencies measured so far
+    costs: FamilyComparison | None  # the SPP vs SPPF view of the family, once its heads are measured
     costs_error: str | None  # why the view's latencies could not be measured (None: they were, or will be)
     predictions: list[Prediction]
     timings_ms: dict[str, float]
@@ -256,11 +257,14 @@ def build_page(controls: Controls) -> PageModel:
     pyramid = analysis.pool_pyramid(features, controls.config)
     head_ms = (time.perf_counter() - start) * 1000
     image_key = (decoded.digest, decoded.working_size)
-    view = structure(image_key, key, controls.config, SPPF_VIEW, SOURCE_K, SOURCE_N, features, check_fits=False)
-    family = family_outcome(image_key, key, controls.config, features)
-    wanted = [r.key for r in view.heads] + ([r.key for r in family.comparison.heads] if family.comparison else [])
-    found = timings(image_key, key, features, wanted)
-    costs, costs_error = filled(view, found)
+    # the heads' tables need their modules (shapes, FLOPs, equalities) only once they are measured:
+    # the first phase looks the timings up by key and builds nothing
+    view_keys = pyramid_family.timing_keys(features, SPPF_VIEW, controls.config, SOURCE_K, SOURCE_N, check_fits=False)
+    request, family_keys, family_error = family_keys_for(features, controls.config)
+    found = timings(image_key, key, features, view_keys + family_keys)
+    view_timings, costs_error = complete(view_keys, found)
+    costs = (pyramid_family.with_timings(view_structure(image_key, key, controls.config, features), view_timings)
+             if view_timings is not None else None)
     labels = (get_bin_labels(decoded.digest, key, decoded.working_size, controls.config, backbone, pyramid)
               if controls.config.pool == "avg" and backbone.can_classify else {})
     return PageModel(
@@ -270,32 +274,44 @@ def build_page(controls: Controls) -> PageModel:
         timings_ms={"decode": decode_ms, "load_backbone": load_ms, "backbone_forward": features.forward_ms, "spp_head": head_ms},
         untrained=not backbone.pretrained, photo=get_photo(decoded.digest, decoded.working_size, decoded.image), bin_labels=labels,
         bin_geometry={lv.n: analysis.level_geometry(features, lv) for lv in pyramid.levels if lv.n <= MAX_DRAWN_LEVEL},
-        family=family.with_timings(found), measuring=tuple(job.label for job in measure.pending()),
+        family=family_outcome(image_key, key, controls.config, features, request, family_error or complete(family_keys, found)),
+        measuring=tuple(job.label for job in measure.pending()),
     )
 
 
-def filled(comparison: FamilyComparison, found: Mapping[TimingKey, HeadTiming | Failed]) -> tuple[FamilyComparison, str | None]:
-    """``comparison`` with the timings found; the sentence of a measurement that failed (None: none did)."""
-    mine = {r.key for r in comparison.heads}
-    failed = next((v.message for k, v in found.items() if k in mine and isinstance(v, Failed)), None)
-    return pyramid_family.with_timings(comparison, {k: v for k, v in found.items() if isinstance(v, HeadTiming)}), failed
+def complete(keys: Sequence[TimingKey], found: Mapping[TimingKey, HeadTiming | Failed]
+             ) -> tuple[dict[TimingKey, HeadTiming] | None, str | None]:
+    """The timings of ``keys`` once every one is measured (None while one is not), or the sentence
+    of a measurement that failed."""
+    failed = next((v.message for k in keys if isinstance(v := found.get(k), Failed)), None)
+    if failed is not None:
+        return None, failed
+    measured = {k: v for k in keys if isinstance(v := found.get(k), HeadTiming)}
+    return (measured, None) if len(measured) == len(set(keys)) else (None, None)
 
 
-@st.cache_resource(max_entries=16, show_spinner=False)
-def _structure(image_key: ImageKey, backbone_key: BackboneKey, heads: tuple[str, ...], k: int, repeats: int,
-               config: PyramidConfig | None, check_fits: bool, _features: FeatureResult) -> FamilyComparison:
-    return pyramid_family.compare_family(_features, heads, config, k, repeats, measure=False, check_fits=check_fits)
+@st.cache_resource(max_entries=HEAD_CACHE_ENTRIES, show_spinner=False)
+def _head_structure(image_key: ImageKey, backbone_key: BackboneKey, key: TimingKey, _config: PyramidConfig, _k: int,
+                    _repeats: int, _features: FeatureResult) -> HeadReport:
+    """One head on the map without latencies, cached by what it depends on (``key``: the head and
+    its normalised arguments), so a head shown in two tables is built and checked once."""
+    head_id = key[0]
+    return pyramid_family.compare_family(_features, (head_id,), _config, _k, _repeats, measure=False, check_fits=False).head(head_id)
 
 
 def structure(image_key: ImageKey, backbone_key: BackboneKey, config: PyramidConfig, heads: Sequence[str], k: int, repeats: int,
-              features: FeatureResult, check_fits: bool = True) -> FamilyComparison:
-    """The heads without latencies: shapes, parameters, FLOPs, branches and equalities. Those that
-    ignore the pyramid are cached per map (kept across pyramid changes), ``spp`` per pyramid."""
-    per_map = tuple(h for h in heads if not uses_spp_config(h))
-    per_pyramid = tuple(h for h in heads if uses_spp_config(h))
-    parts = [_structure(image_key, backbone_key, ids, k, repeats, part_config, check_fits, features)
-             for ids, part_config in ((per_map, None), (per_pyramid, config)) if ids]
-    return merge_comparisons(heads, parts)
+              features: FeatureResult) -> FamilyComparison:
+    """The heads without latencies: shapes, parameters, FLOPs, branches and equalities. A head that
+    ignores the pyramid is cached per map (kept across pyramid changes), ``spp`` per pyramid.
+    (Whether k and n fit the map is checked with the timing keys, before.)"""
+    keys = pyramid_family.timing_keys(features, heads, config, k, repeats, check_fits=False)
+    reports = tuple(_head_structure(image_key, backbone_key, key, config, k, repeats, features) for key in keys)
+    return FamilyComparison(k, repeats, features.shape, reports)
+
+
+def view_structure(image_key: ImageKey, backbone_key: BackboneKey, config: PyramidConfig, features: FeatureResult) -> FamilyComparison:
+    """The SPP vs SPPF view's heads without latencies (the JSON download reads it before they are measured)."""
+    return structure(image_key, backbone_key, config, SPPF_VIEW, SOURCE_K, SOURCE_N, features)
 
 
 # ----------------------------------------------------------------------------
@@ -322,14 +338,6 @@ class FamilyOutcome:
     error: str | None = None
     pending: bool = False  # the second phase has not measured the heads yet
 
-    def with_timings(self, found: Mapping[TimingKey, HeadTiming | Failed]) -> FamilyOutcome:
-        """The comparison with the timings found (pending until all are; one sentence if they failed)."""
-        if self.comparison is None:
-            return self
-        comparison, failed = filled(self.comparison, found)
-        if failed:
-            return FamilyOutcome(self.request, None, failed)
-        return FamilyOutcome(self.request, comparison, pending=not comparison.measured)
 
 
 def family_request() -> FamilyRequest:
@@ -342,20 +350,34 @@ def family_request() -> FamilyRequest:
                          parse_sppf_n(int(st.session_state[state.KEY_SPPF_N])))
 
 
-def family_outcome(image_key: ImageKey, backbone_key: BackboneKey, config: PyramidConfig,
-                   features: FeatureResult) -> FamilyOutcome:
-    """The family for the panel's current widget values, without latencies; a bad value is one
-    sentence in the panel, never an error for the whole page."""
+def family_keys_for(features: FeatureResult, config: PyramidConfig) -> tuple[FamilyRequest, list[TimingKey], str | None]:
+    """The panel's current request and its heads' timing keys; a bad value (an unknown head, k or
+    n too wide for this map) is one sentence for the panel, never an error for the whole page."""
     try:
         request = family_request()
     except ValueError as exc:
-        return FamilyOutcome(FamilyRequest((), SPPF_DEFAULT_K, SPPF_DEFAULT_N), None, str(exc))
+        return FamilyRequest((), SPPF_DEFAULT_K, SPPF_DEFAULT_N), [], str(exc)
+    try:
+        return request, pyramid_family.timing_keys(features, request.heads, config, request.k, request.repeats), None
+    except ValueError as exc:  # SPPF windows beyond this map
+        return request, [], str(exc)
+
+
+def family_outcome(image_key: ImageKey, backbone_key: BackboneKey, config: PyramidConfig, features: FeatureResult,
+                   request: FamilyRequest, measured: str | tuple[dict[TimingKey, HeadTiming] | None, str | None]) -> FamilyOutcome:
+    """The family for the panel: its comparison once every head is measured (built then), pending
+    until then, or one sentence (``measured`` is a sentence when the request itself was refused)."""
+    if isinstance(measured, str):
+        return FamilyOutcome(request, None, measured)
+    timings_found, failed = measured
     if not request.heads:
         return FamilyOutcome(request, None)
-    try:
-        return FamilyOutcome(request, structure(image_key, backbone_key, config, request.heads, request.k, request.repeats, features))
-    except ValueError as exc:  # SPPF windows beyond this map: one sentence in the panel
-        return FamilyOutcome(request, None, str(exc))
+    if failed is not None:
+        return FamilyOutcome(request, None, failed)
+    if timings_found is None:
+        return FamilyOutcome(request, None, pending=True)
+    comparison = structure(image_key, backbone_key, config, request.heads, request.k, request.repeats, features)
+    return FamilyOutcome(request, pyramid_family.with_timings(comparison, timings_found))
 
 
 @st.cache_resource(max_entries=FAMILY_MAPS_CACHE_ENTRIES, show_spinner=False)

@@ -39,19 +39,20 @@ def _costs(page: PageModel) -> None:
     if page.costs_error:
         st.error(words.measurement_failed("the heads' latencies", page.costs_error))
         return
-    if not page.costs.measured:
+    if page.costs is None:
         measuring_note(page, "sppf")
         return
+    costs = page.costs
     number = st.column_config.NumberColumn(format="localized")
     ms = st.column_config.NumberColumn(format="%.3f")
-    st.dataframe(figures.costs_rows(page.costs), hide_index=True, key="sppf_costs", column_config={
+    st.dataframe(figures.costs_rows(costs), hide_index=True, key="sppf_costs", column_config={
         "head": st.column_config.TextColumn(width="medium"), "output numbers": number,
         "params (with 1x1 convs)": number, "FLOPs (convs)": number, "pool ms (median)": ms, "total ms (median)": ms,
         "timed on": st.column_config.TextColumn(),
     })
-    if not page.costs.timings_consistent:
+    if not costs.timings_consistent:
         st.warning(text.TIMINGS_UNRELIABLE)
-    st.caption(text.costs_caption(page.costs.heads[0].device or str(page.features.device), page.costs))
+    st.caption(text.costs_caption(costs.heads[0].device or str(page.features.device), costs))
 
 
 def measuring_note(page: PageModel, panel: str) -> None:
