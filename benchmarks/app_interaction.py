@@ -402,7 +402,7 @@ def _page_report(page) -> dict:
 def _pool_ratio(report: dict) -> tuple[float, tuple[int, int, int]] | None:
     """SPPF / parallel pool-only latency from a report, and the map shape; None before pool_ms exists."""
     costs = {str(c.get("kind", "")).lower(): c for c in report["sppf"]["costs"]}
-    sppf, parallel = costs.get("sppf"), costs.get("spp_yolo") or costs.get("parallel")
+    sppf, parallel = costs.get("sppf"), costs.get("parallel_spp")  # the JSON's name for spp_yolo
     if not sppf or not parallel or sppf.get("pool_ms") is None or not parallel.get("pool_ms"):
         return None
     fm = report["feature_map"]
