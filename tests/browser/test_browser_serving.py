@@ -89,8 +89,7 @@ def wait_quiet(app: AppPage, timeout_ms: int = COLD_TIMEOUT_MS, quiet_s: float =
         if since is not None and time.monotonic() - since >= quiet_s:
             return
         time.sleep(0.2)
-    waiting = app.page.locator(WAITING)
-    line = waiting.inner_text() if waiting.count() else "no waiting line"
+    line = app.page.evaluate(f"document.querySelector({WAITING!r})?.innerText || 'no waiting line'")
     raise AssertionError(f"the page did not stay idle for {quiet_s} s within {timeout_ms} ms ({line.strip()})")
 
 
@@ -106,9 +105,9 @@ def test_one_job_at_a_time_the_second_tab_shows_the_waiting_line(browser, deploy
         shown = [False, False]
         deadline = time.monotonic() + COLD_TIMEOUT_MS / 1000
         while time.monotonic() < deadline and not all(t.main.get_by_text(n).count() for t, (n, _) in zip(tabs, files)):
-            for i, tab in enumerate(tabs):
-                line = tab.page.locator(WAITING)
-                if line.count() and "ahead of you" in line.inner_text():
+            for i, tab in enumerate(tabs):  # read in one step: the line may go between a count and a read
+                line = tab.page.evaluate(f"document.querySelector({WAITING!r})?.innerText || ''")
+                if "ahead of you" in line:
                     shown[i] = True
             time.sleep(0.1)
         assert any(shown), "no tab showed the waiting line"
