@@ -8,7 +8,12 @@ place in line, kept in arrival order:
   the new request replaces the old one and keeps its position (the old ticket is replaced);
 - a place whose waiter left (a rerun interrupted the wait) stays reserved for that session for
   ``grace_s``; it never blocks the sessions behind it;
-- a place whose session is gone (``alive(session)`` is False: the tab was closed) is dropped.
+- a place whose session is gone (``alive(session)`` is False: the tab was closed) is dropped;
+- a request's follow-up (``join(..., follow_up=True)``: the measurements the browser asks for once
+  it has drawn the page the session's last job made) keeps that job's place in the arrival
+  order, once, within ``follow_up_s`` of its end: it goes before everyone who arrived after that
+  job did. First come, first served is then per request (an upload and its numbers), and the
+  slot is free for others while the browser draws.
 
 Slots go to the first present waiters in arrival order. :meth:`AdmissionQueue.ahead` is what a
 waiting page shows: the jobs running plus the present waiters before this one. The process-wide
@@ -27,6 +32,7 @@ from typing import Callable
 
 ENV_MAX_JOBS = "SPP_VIZ_MAX_JOBS"
 REJOIN_GRACE_S = 10.0  # how long a session's place waits for it after a rerun interrupted its wait
+FOLLOW_UP_S = 60.0  # how long after a job ends its follow-up keeps the job's place in the arrival order
 LOG = logging.getLogger("spp_viz.admission")
 
 
@@ -81,6 +87,8 @@ class _Place:
     session: str
     ticket: int
     kind: str
+    order: int  # place in the arrival order: its first ticket, or the ticket of the job it follows up
+    follows: bool = False  # it follows up an earlier job (and cannot be followed up in turn)
     present: bool = True  # a thread is waiting on it
     left_at: float = 0.0  # when its waiter left (present False)
 
@@ -99,21 +107,27 @@ class AdmissionQueue:
     except :meth:`wait`."""
 
     def __init__(self, max_jobs: int, alive: Callable[[str], bool] | None = None,
-                 clock: Callable[[], float] = time.monotonic, grace_s: float = REJOIN_GRACE_S):
+                 clock: Callable[[], float] = time.monotonic, grace_s: float = REJOIN_GRACE_S,
+                 follow_up_s: float = FOLLOW_UP_S):
         self.max_jobs = max(1, int(max_jobs))
         self._alive = alive or (lambda session: True)
         self._clock = clock
         self._grace_s = grace_s
+        self._follow_up_s = follow_up_s
         self._lock = threading.Condition()
-        self._line: list[_Place] = []
-        self._running: dict[int, str] = {}  # ticket -> session
+        self._line: list[_Place] = []  # in arrival order (``order``)
+        self._running: dict[int, _Place] = {}  # ticket -> the place it started from
+        self._ended: dict[str, tuple[int, float]] = {}  # session -> (order, end time) of its last finished job
         self._next = 0
 
-    def join(self, session: str, kind: str) -> int:
+    def join(self, session: str, kind: str, follow_up: bool = False) -> int:
         """A new ticket for this request. A session already in line keeps its place: the new
         ticket takes it over, and an older ticket of the session still waiting is
         :meth:`replaced` (Streamlit can start a session's next run before the stopped one has
-        left its wait: that one's ``leave`` must not touch the new request's place)."""
+        left its wait: that one's ``leave`` must not touch the new request's place).
+        ``follow_up``: this request continues the session's last finished job, and takes that
+        job's place in the arrival order (once, within ``follow_up_s`` of its end; a follow-up
+        is never followed up in turn, so no chain keeps an old place)."""
         with self._lock:
             self._next += 1
             for place in self._line:
@@ -121,8 +135,18 @@ class AdmissionQueue:
                     place.ticket, place.kind, place.present = self._next, kind, True
                     self._lock.notify_all()
                     return self._next
-            self._line.append(_Place(session, self._next, kind))
+            order = self._follow_up_order(session) if follow_up else self._next
+            place = _Place(session, self._next, kind, order, follows=order != self._next)
+            at = next((i for i, other in enumerate(self._line) if other.order > order), len(self._line))
+            self._line.insert(at, place)
+            self._lock.notify_all()
             return self._next
+
+    def _follow_up_order(self, session: str) -> int:
+        ended = self._ended.pop(session, None)
+        if ended is None or self._clock() - ended[1] > self._follow_up_s:
+            return self._next
+        return ended[0]
 
     def replaced(self, ticket: int) -> bool:
         """True when this ticket neither waits nor runs any more: a newer request of its session
@@ -166,15 +190,18 @@ class AdmissionQueue:
             self._lock.notify_all()
 
     def finish(self, ticket: int) -> None:
-        """A running job ended (normally or not): its slot goes to the next in line."""
+        """A running job ended (normally or not): its slot goes to the next in line, and its place
+        in the arrival order is kept for the session's follow-up."""
         with self._lock:
-            self._running.pop(ticket, None)
+            place = self._running.pop(ticket, None)
+            if place is not None and not place.follows:
+                self._ended[place.session] = (place.order, self._clock())
             self._lock.notify_all()
 
     def state(self) -> QueueState:
         with self._lock:
             self._purge()
-            return QueueState(tuple(self._running.values()), tuple(p.session for p in self._line),
+            return QueueState(tuple(p.session for p in self._running.values()), tuple(p.session for p in self._line),
                               {p.session: p.kind for p in self._line})
 
     # -- under the lock
@@ -183,6 +210,7 @@ class AdmissionQueue:
         """Drop the places of closed sessions and of waiters that did not come back in time."""
         now = self._clock()
         kept = [p for p in self._line if self._alive(p.session) and (p.present or now - p.left_at < self._grace_s)]
+        self._ended = {session: ended for session, ended in self._ended.items() if now - ended[1] <= self._follow_up_s}
         if len(kept) != len(self._line):
             self._line = kept
             self._lock.notify_all()
@@ -197,7 +225,7 @@ class AdmissionQueue:
                 return False
             if place.ticket == ticket:
                 self._line.remove(place)
-                self._running[ticket] = place.session
+                self._running[ticket] = place
                 return True
             free -= 1
         return False

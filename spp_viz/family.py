@@ -17,8 +17,10 @@ marked ``untrained``; the pooling parts are parameter-free and run on the real m
 
 from __future__ import annotations
 
+import contextlib
 import math
-from collections.abc import Callable, Mapping, Sequence
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -81,6 +83,7 @@ class HeadTiming:
 
     pool: Latency
     total: Latency
+    output_shape: tuple[int, ...] = ()  # the module's output seen while timing it, batch dim dropped (() unknown)
 
     @property
     def device(self) -> str:
@@ -191,11 +194,38 @@ def concat_parts(parts: list[Tensor]) -> Tensor:
     return torch.cat([p.flatten(1) for p in parts], 1)
 
 
+_shared = threading.local()
+
+
+@contextlib.contextmanager
+def shared_pools() -> Iterator[None]:
+    """Inside, :func:`pool_output` computes each (map, head, arguments) once: the equality checks
+    of several heads compare the same pools (SPPF's with YOLOv5's and the separable one's, each
+    way round), which on a 12 MP photo's map is about half a second of pooling when repeated.
+    The outputs are dropped when the block ends."""
+    if getattr(_shared, "pools", None) is not None:
+        yield
+        return
+    _shared.pools = {}
+    try:
+        yield
+    finally:
+        _shared.pools = None
+
+
 def pool_output(head_id: str, x: Tensor, args: BuildArgs) -> Tensor:
-    """The head's parameter-free pooling part on ``x`` ``(B, C, h, w)``, concatenated."""
+    """The head's parameter-free pooling part on ``x`` ``(B, C, h, w)``, concatenated (computed
+    once per map, head and arguments inside :func:`shared_pools`)."""
     spec = get_spec(head_id)
+    pools: dict[tuple[object, ...], tuple[Tensor, Tensor]] | None = getattr(_shared, "pools", None)
+    key = (x.data_ptr(), tuple(x.shape), x.stride(), str(x.device), x.dtype, head_id, spec.key(args))
+    if pools is not None and key in pools:
+        return pools[key][1]
     with torch.inference_mode():
-        return concat_parts(spec.pool_part(build_head(head_id, args, x.device), x))
+        out = concat_parts(spec.pool_part(build_head(head_id, args, x.device), x))
+    if pools is not None:
+        pools[key] = (x, out)  # x kept alive with it: its address cannot be reused by another map
+    return out
 
 
 def _spp_reference(x: Tensor, levels: Sequence[int]) -> Tensor:
@@ -295,15 +325,17 @@ def measure_heads(features: FeatureResult, keys: Sequence[TimingKey],
     if not keys:
         return {}
     x = features.feature.unsqueeze(0).contiguous()
-    fns = _timing_fns(keys, x, {} if shapes is None else shapes)
-    timings = _timings(keys, measure_interleaved(fns, device=x.device))
+    shapes = {} if shapes is None else shapes
+    fns = _timing_fns(keys, x, shapes)
+    timings = _timings(keys, measure_interleaved(fns, device=x.device), shapes)
     if not all(t.consistent for t in timings.values()):
-        timings = _timings(keys, measure_interleaved(fns, device=x.device))
+        timings = _timings(keys, measure_interleaved(fns, device=x.device), shapes)
     return timings
 
 
-def _timings(keys: Sequence[TimingKey], latencies: Mapping[str, Latency]) -> dict[TimingKey, HeadTiming]:
-    return {key: HeadTiming(latencies[f"{i}/pool"], latencies.get(f"{i}/total", latencies[f"{i}/pool"]))
+def _timings(keys: Sequence[TimingKey], latencies: Mapping[str, Latency],
+             shapes: Mapping[TimingKey, tuple[int, ...]]) -> dict[TimingKey, HeadTiming]:
+    return {key: HeadTiming(latencies[f"{i}/pool"], latencies.get(f"{i}/total", latencies[f"{i}/pool"]), shapes.get(key, ()))
             for i, key in enumerate(keys)}
 
 
@@ -312,6 +344,9 @@ def _head_report(head_id: str, features: FeatureResult, x: Tensor, args: BuildAr
     spec, module = get_spec(head_id), build_head(head_id, args, x.device)
     key = timing_key(head_id, args)
     _, h, w = features.shape
+    timing = timings.get(key)
+    if key not in shapes and timing is not None and timing.output_shape:
+        shapes[key] = timing.output_shape  # seen while it was timed: no run just to read it
     if key not in shapes:
         with torch.inference_mode():
             shapes[key] = tuple(module(x).shape[1:])

@@ -34,9 +34,10 @@ import torch
 
 # At least this many rounds, and rounds until each head has run for at least MIN_TIME_S in all
 # (on a small map a short burst of other work must not be most of the samples; the page times
-# only once the browser has drawn it, so no page is being drawn meanwhile). Heads are
-# interleaved, so the fastest head's floor sets the rounds of all. A head slower than a block
-# runs one call per block.
+# only once the browser has drawn it, so no page is being drawn meanwhile). Heads run
+# interleaved, round by round, and each leaves the rounds once it has its own samples: a fast
+# head's floor never makes a slow head run more rounds. A head slower than a block runs one call
+# per block.
 MIN_ROUNDS = 7
 MIN_TIME_S = 0.08
 # A head whose one call takes at least SLOW_CALL_S (a whole module on a 12 MP photo's map) needs
@@ -144,7 +145,9 @@ def measure_interleaved(
     min_time_s: float = MIN_TIME_S,
     max_time_s: float = MAX_TIME_S,
 ) -> dict[str, Latency]:
-    """Time each callable, interleaved: round r runs every head once (one block each).
+    """Time each callable, interleaved: round r runs once (one block) every head that still
+    lacks samples (at least ``min_rounds`` blocks, ``min_time_s`` in all; fewer blocks for a head
+    slower than :data:`SLOW_CALL_S`).
 
     ``device`` is where the callables' tensors live (pass the tensor's own ``.device``): on CUDA
     each block is timed with events and a synchronize (:data:`CUDA_METHOD`). The heads run with
@@ -156,28 +159,33 @@ def measure_interleaved(
     blocks = {name: block_timer(fn, device) for name, fn in fns.items()}
     calibrated = {name: _calibrate(blocks[name], fn) for name, fn in fns.items()}
     number = {name: n for name, (n, _) in calibrated.items()}
-    needed = {name: min(min_rounds, SLOW_MIN_ROUNDS) if once >= SLOW_CALL_S else min_rounds
+    needed = {name: max(1, min(min_rounds, SLOW_MIN_ROUNDS) if once >= SLOW_CALL_S else min_rounds)
               for name, (_, once) in calibrated.items()}
     # a head slower than a block was just timed for one whole call, after its warm-up: a sample
     samples: dict[str, list[float]] = {name: [once] if n == 1 else [] for name, (n, once) in calibrated.items()}
     spent = {name: sum(values) for name, values in samples.items()}
+    active = [name for name in blocks if not _enough(samples[name], spent[name], needed[name], min_time_s)]
     begin = time.perf_counter()
-    while True:
-        for name, block in blocks.items():
-            seconds = block(number[name])
+    while active:
+        for name in active:
+            seconds = blocks[name](number[name])
             samples[name].append(seconds / number[name])
             spent[name] += seconds
-        rounds = min(len(values) for values in samples.values())
-        enough = all(len(samples[name]) >= needed[name] for name in samples) and min(spent.values()) >= min_time_s
-        if enough or (rounds >= 3 and time.perf_counter() - begin > max_time_s):
+        active = [name for name in active if not _enough(samples[name], spent[name], needed[name], min_time_s)]
+        if min(len(values) for values in samples.values()) >= 3 and time.perf_counter() - begin > max_time_s:
             break
     label = device_name(device)
-    return {name: _latency(values, rounds, number[name], threads, label) for name, values in samples.items()}
+    return {name: _latency(values, number[name], threads, label) for name, values in samples.items()}
 
 
-def _latency(values: list[float], rounds: int, calls: int, threads: int, device: str) -> Latency:
+def _enough(values: list[float], spent: float, needed: int, min_time_s: float) -> bool:
+    """A head has its samples once it has ``needed`` of them and ran ``min_time_s`` in all."""
+    return len(values) >= needed and spent >= min_time_s
+
+
+def _latency(values: list[float], calls: int, threads: int, device: str) -> Latency:
     q = statistics.quantiles(values, n=4) if len(values) >= 2 else [values[0]] * 3
-    return Latency(statistics.median(values) * 1000, q[0] * 1000, q[2] * 1000, rounds, calls, threads, device)
+    return Latency(statistics.median(values) * 1000, q[0] * 1000, q[2] * 1000, len(values), calls, threads, device)
 
 
 @dataclass(frozen=True)

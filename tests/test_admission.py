@@ -114,6 +114,47 @@ def test_a_job_that_started_as_its_waiter_left_gives_its_slot_back():
     assert queue.try_start(b)
 
 
+def test_a_requests_follow_up_keeps_its_place_in_the_arrival_order():
+    """Eight tabs upload at once: a's first phase runs, then a's page is drawn and its
+    measurements follow up. They go before everyone who arrived after a's upload, not to the back
+    of the line behind seven first phases; the slot is free for b while a's browser draws."""
+    clock = Clock()
+    queue = AdmissionQueue(1, clock=clock)
+    first = {s: queue.join(s, "forward") for s in "abcd"}
+    assert queue.try_start(first["a"])
+    queue.finish(first["a"])
+    assert queue.try_start(first["b"])  # a's browser is drawing: b runs meanwhile
+    measure_a = queue.join("a", "measure", follow_up=True)
+    assert queue.state().waiting == ("a", "c", "d") and queue.ahead(measure_a) == 1
+    queue.finish(first["b"])
+    assert not queue.try_start(first["c"]) and queue.try_start(measure_a)
+    queue.finish(measure_a)
+    late = queue.join("e", "forward")  # arrived after b: behind b's follow-up
+    queue.join("b", "measure", follow_up=True)
+    assert queue.state().waiting == ("b", "c", "d", "e") and queue.ahead(late) == 3
+
+
+def test_a_follow_up_keeps_a_place_once_and_only_soon_after_its_job():
+    clock = Clock()
+    queue = AdmissionQueue(1, clock=clock, follow_up_s=30)
+    a, b = queue.join("a", "forward"), queue.join("b", "forward")
+    assert queue.try_start(a)
+    queue.finish(a)  # at t = 0
+    assert queue.try_start(b)
+    c = queue.join("c", "forward")
+    clock.now = 31  # a's follow-up comes after the window: a new arrival, behind c
+    late = queue.join("a", "measure", follow_up=True)
+    assert queue.state().waiting == ("c", "a")
+    queue.finish(b)  # at t = 31
+    follow = queue.join("b", "measure", follow_up=True)  # within the window: b's place, before c
+    assert queue.state().waiting == ("b", "c", "a") and queue.ahead(late) == 2
+    assert queue.try_start(follow)
+    queue.finish(follow)
+    again = queue.join("b", "measure", follow_up=True)  # a follow-up is not followed up in turn
+    assert queue.state().waiting == ("c", "a", "b")
+    assert queue.try_start(c) and not queue.try_start(again)
+
+
 def test_wait_blocks_until_a_slot_is_free_and_wakes_in_order():
     queue = AdmissionQueue(1)
     first = queue.join("a", "forward")
@@ -227,6 +268,34 @@ def test_a_rerun_served_from_the_caches_never_waits(one_slot, lines):
     assert not at.exception, [e.value for e in at.exception]
     assert lines == []
     one_slot.finish(other)
+
+
+def test_the_second_phase_follows_up_the_first_phases_place(monkeypatch):
+    """The page's measurements (the second phase, after the browser drew the page) join as the
+    follow-up of the analysis that made the page; the analysis itself joins as a new arrival."""
+    import streamlit as st
+
+    from spp_viz.ui import measure
+
+    joins: list[tuple[str, bool]] = []
+
+    class Recording(AdmissionQueue):
+        def join(self, session: str, kind: str, follow_up: bool = False) -> int:
+            joins.append((kind, follow_up))
+            return super().join(session, kind, follow_up)
+
+    monkeypatch.setattr(admission, "_PROCESS_QUEUE", Recording(1))
+    st.cache_resource.clear()  # cold, as after a fresh upload: the analysis and the measurements are heavy work
+    st.cache_data.clear()
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.session_state["max_side"] = 256
+    at.run()
+    assert joins and all(not follow_up for _, follow_up in joins)
+    first = len(joins)
+    at.session_state[measure.KEY_NOW] = True  # the browser's "drawn"
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert joins[first:] and joins[first] == ("measure", True)
 
 
 class Interrupt(BaseException):

@@ -26,7 +26,7 @@ def test_a_slow_head_costs_one_warm_up_then_only_samples():
     rounds = out["slow"].rounds
     assert rounds >= MIN_ROUNDS
     assert out["slow"].calls_per_round == 1 and out["fast"].calls_per_round > 1
-    assert slow.calls == rounds + 2  # warm-up, calibration (the first sample), one per round
+    assert slow.calls == rounds + 1  # the warm-up, then every call is a sample (the calibration call the first)
     assert out["slow"].median_ms >= 10.0 and out["fast"].median_ms < 1.0
     assert out["slow"].q1_ms <= out["slow"].median_ms <= out["slow"].q3_ms
 
@@ -54,3 +54,30 @@ def test_a_head_slower_than_20_ms_takes_five_samples_not_seven():
     light = Counted(0.001)
     measure_interleaved({"light": light, "heavy": Counted(SLOW_CALL_S * 1.5)}, min_time_s=0.0)
     assert light.calls >= MIN_ROUNDS  # a fast head keeps its seven rounds, whoever it is timed with
+
+
+def test_a_fast_heads_floor_adds_no_rounds_to_a_slow_head():
+    """Each head leaves the rounds once it has its own samples: a fast head that needs 0.1 s of
+    blocks runs them alone, after the slow head's five samples, instead of dragging the slow
+    head (a whole module on a 12 MP map) through twenty rounds."""
+    from spp_viz.timing import SLOW_CALL_S, SLOW_MIN_ROUNDS
+
+    order: list[str] = []
+
+    class Logged(Counted):
+        def __init__(self, name: str, seconds: float):
+            super().__init__(seconds)
+            self.name = name
+
+        def __call__(self) -> None:
+            order.append(self.name)
+            super().__call__()
+
+    heavy, light = Logged("heavy", SLOW_CALL_S * 1.5), Logged("light", 0.001)
+    out = measure_interleaved({"heavy": heavy, "light": light}, min_time_s=0.1)  # heavy: 5 samples are 0.15 s
+    assert heavy.calls == SLOW_MIN_ROUNDS + 1 and out["heavy"].rounds == SLOW_MIN_ROUNDS
+    assert out["light"].rounds * out["light"].calls_per_round * out["light"].median_ms / 1000 >= 0.1 * 0.7
+    # while both run they alternate round by round: no two heavy calls without a light block between
+    timed = order[order.index("heavy", 2):]  # after both heads' warm-up and calibration
+    heavy_at = [i for i, name in enumerate(timed) if name == "heavy"]
+    assert all(b - a > 1 for a, b in zip(heavy_at, heavy_at[1:]))

@@ -64,7 +64,8 @@ def main() -> None:
 
 
 def second_phase(slot) -> None:
-    """When the browser has drawn the last run's page, run the measurements it asked for first,
+    """When the browser has drawn the last run's page, run the measurements it asked for first
+    (they keep the place in line of the job that made the page),
     before anything of this run is drawn (the page stays on screen meanwhile; ``slot``, an
     ``st.empty`` at the top of every run, holds the spinner and any waiting line, then is cleared)."""
     if not measure.drawn():
@@ -73,7 +74,7 @@ def second_phase(slot) -> None:
     try:
         # nothing is drawn meanwhile (the panels' notes already say what is measured): a line or a
         # spinner at the top would move and repaint the whole page while the heads are timed
-        with slot.container(), admission_scope("measure"):
+        with slot.container(), admission_scope("measure", follow_up=True):
             measure.run_requested()
         slot.empty()
     except MemoryError:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Hashable, Mapping, Sequence
 
@@ -263,7 +263,7 @@ def build_page(controls: Controls) -> PageModel:
     request, family_keys, family_error = family_keys_for(features, controls.config)
     found = timings(image_key, key, features, view_keys + family_keys)
     view_timings, costs_error = complete(view_keys, found)
-    costs = (pyramid_family.with_timings(view_structure(image_key, key, controls.config, features), view_timings)
+    costs = (pyramid_family.with_timings(view_structure(image_key, key, controls.config, features, view_timings), view_timings)
              if view_timings is not None else None)
     labels = (get_bin_labels(decoded.digest, key, decoded.working_size, controls.config, backbone, pyramid)
               if controls.config.pool == "avg" and backbone.can_classify else {})
@@ -292,26 +292,35 @@ def complete(keys: Sequence[TimingKey], found: Mapping[TimingKey, HeadTiming | F
 
 @st.cache_resource(max_entries=HEAD_CACHE_ENTRIES, show_spinner=False)
 def _head_structure(image_key: ImageKey, backbone_key: BackboneKey, key: TimingKey, _config: PyramidConfig, _k: int,
-                    _repeats: int, _features: FeatureResult) -> HeadReport:
+                    _repeats: int, _features: FeatureResult, _timing: HeadTiming | None) -> HeadReport:
     """One head on the map without latencies, cached by what it depends on (``key``: the head and
-    its normalised arguments), so a head shown in two tables is built and checked once."""
+    its normalised arguments), so a head shown in two tables is built and checked once. Its
+    timing, when given, only lends the output shape it saw (the module is not run to read it)."""
     head_id = key[0]
-    return pyramid_family.compare_family(_features, (head_id,), _config, _k, _repeats, measure=False, check_fits=False).head(head_id)
+    measured = {key: _timing} if _timing is not None else None
+    report = pyramid_family.compare_family(_features, (head_id,), _config, _k, _repeats, measure=False,
+                                           measured=measured, check_fits=False).head(head_id)
+    return replace(report, timing=None)
 
 
 def structure(image_key: ImageKey, backbone_key: BackboneKey, config: PyramidConfig, heads: Sequence[str], k: int, repeats: int,
-              features: FeatureResult) -> FamilyComparison:
+              features: FeatureResult, timings: Mapping[TimingKey, HeadTiming] | None = None) -> FamilyComparison:
     """The heads without latencies: shapes, parameters, FLOPs, branches and equalities. A head that
     ignores the pyramid is cached per map (kept across pyramid changes), ``spp`` per pyramid.
-    (Whether k and n fit the map is checked with the timing keys, before.)"""
+    (Whether k and n fit the map is checked with the timing keys, before.) ``timings``, when
+    measured, give the output shapes they saw; the heads' equality checks share their pools."""
     keys = pyramid_family.timing_keys(features, heads, config, k, repeats, check_fits=False)
-    reports = tuple(_head_structure(image_key, backbone_key, key, config, k, repeats, features) for key in keys)
+    found = timings or {}
+    with pyramid_family.shared_pools():
+        reports = tuple(_head_structure(image_key, backbone_key, key, config, k, repeats, features, found.get(key))
+                        for key in keys)
     return FamilyComparison(k, repeats, features.shape, reports)
 
 
-def view_structure(image_key: ImageKey, backbone_key: BackboneKey, config: PyramidConfig, features: FeatureResult) -> FamilyComparison:
+def view_structure(image_key: ImageKey, backbone_key: BackboneKey, config: PyramidConfig, features: FeatureResult,
+                   timings: Mapping[TimingKey, HeadTiming] | None = None) -> FamilyComparison:
     """The SPP vs SPPF view's heads without latencies (the JSON download reads it before they are measured)."""
-    return structure(image_key, backbone_key, config, SPPF_VIEW, SOURCE_K, SOURCE_N, features)
+    return structure(image_key, backbone_key, config, SPPF_VIEW, SOURCE_K, SOURCE_N, features, timings)
 
 
 # ----------------------------------------------------------------------------
@@ -376,7 +385,7 @@ def family_outcome(image_key: ImageKey, backbone_key: BackboneKey, config: Pyram
         return FamilyOutcome(request, None, failed)
     if timings_found is None:
         return FamilyOutcome(request, None, pending=True)
-    comparison = structure(image_key, backbone_key, config, request.heads, request.k, request.repeats, features)
+    comparison = structure(image_key, backbone_key, config, request.heads, request.k, request.repeats, features, timings_found)
     return FamilyOutcome(request, pyramid_family.with_timings(comparison, timings_found))
 
 

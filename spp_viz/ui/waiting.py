@@ -43,6 +43,7 @@ _local = threading.local()
 class _Scope:
     name: str
     slot: Any  # st.empty(): where the line goes
+    follow_up: bool = False  # its job continues the session's last one (see admission.AdmissionQueue.join)
     ticket: int | None = None
     line: Any = None  # the inner st.empty() inside the keyed container, once shown
 
@@ -75,12 +76,14 @@ def session_id() -> str:
 
 
 @contextlib.contextmanager
-def admission_scope(name: str) -> Iterator[None]:
-    """Heavy work inside holds one admission (taken on the first cache miss, given back at the end)."""
+def admission_scope(name: str, follow_up: bool = False) -> Iterator[None]:
+    """Heavy work inside holds one admission (taken on the first cache miss, given back at the
+    end). ``follow_up``: the work continues the session's last job (the second phase of the page
+    that job made) and keeps that job's place in line."""
     if getattr(_local, "scope", None) is not None:
         yield
         return
-    scope = _local.scope = _Scope(name, st.empty())
+    scope = _local.scope = _Scope(name, st.empty(), follow_up)
     try:
         yield
     finally:
@@ -111,7 +114,7 @@ def admitted(kind: str) -> Iterator[None]:
         yield  # this session already holds a slot
         return
     jobs = queue()
-    ticket = jobs.join(session_id(), kind)
+    ticket = jobs.join(session_id(), kind, follow_up=scope is not None and scope.follow_up)
     try:
         _wait(jobs, ticket, scope)
     except BaseException:  # a rerun, a stop: the place stays reserved for the next request
