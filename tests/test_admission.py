@@ -299,6 +299,52 @@ def test_the_second_phase_follows_up_the_first_phases_place(monkeypatch):
     assert joins[first:] and joins[first] == ("measure", True)
 
 
+def _holder_and_asker(queue: AdmissionQueue, fn) -> dict[str, int]:
+    """Session A holds the only slot and then asks for ``fn(7)``, after session B (no slot) has
+    asked for the same value and is waiting for a slot; what each got (missing: still stuck)."""
+    from spp_viz.ui import waiting
+
+    got: dict[str, int] = {}
+
+    def holder() -> None:
+        with waiting.admitted("analysis"):
+            deadline = time.monotonic() + 10
+            while not queue.state().waiting and time.monotonic() < deadline:
+                time.sleep(0.01)
+            got["holder"] = fn(7)
+
+    def asker() -> None:
+        while not queue.state().running:
+            time.sleep(0.01)
+        got["asker"] = fn(7)
+
+    threads = [threading.Thread(target=holder, daemon=True), threading.Thread(target=asker, daemon=True)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=20)
+    return got
+
+
+def test_a_cached_miss_waits_for_its_slot_before_the_caches_lock(one_slot):
+    """A session waiting for a slot must not hold the cache's lock for a value: the session that
+    holds the slot may ask for that value next (the default page in eight tabs: the training-
+    resolution forward, asked for while drawing), and would wait on it forever."""
+    from spp_viz.ui import waiting
+
+    computed: list[int] = []
+
+    @waiting.cached_heavy("forward", max_entries=4)
+    def square(x: int) -> int:
+        computed.append(x)
+        return x * x
+
+    got = _holder_and_asker(one_slot, square)
+    assert got == {"holder": 49, "asker": 49}  # nobody is stuck
+    assert computed == [7]  # computed once, by the slot's holder; the other found it cached
+    assert one_slot.state() == admission.QueueState((), (), {})
+
+
 class Interrupt(BaseException):
     """What Streamlit raises at a page update when a rerun or a stop is due."""
 

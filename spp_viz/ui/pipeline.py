@@ -42,7 +42,7 @@ from ..scales import ScaleRow
 from . import measure, state
 from .measure import Failed, Job
 from .sidebar import ASSETS, SAMPLES, Controls, ImageInput, Source
-from .waiting import admission_scope, heavy
+from .waiting import admission_scope, cached_heavy, heavy
 
 if TYPE_CHECKING:  # imported where used: the ERF and the scales load only when asked for
     from ..erf import ErfResult
@@ -137,8 +137,7 @@ def get_working_limit(backbone_key: BackboneKey, _backbone: Backbone) -> images.
     return working_limit(_backbone)
 
 
-@st.cache_resource(max_entries=PER_IMAGE_CACHE_ENTRIES, show_spinner=False)
-@heavy("forward")
+@cached_heavy("forward", max_entries=PER_IMAGE_CACHE_ENTRIES)
 def get_features(image_digest: str, backbone_key: BackboneKey, working_size: tuple[int, int],
                  _backbone: Backbone, _image: Image.Image) -> FeatureResult:
     """The one expensive step. Called through ``analysis.extract_features`` so tests can count runs."""
@@ -405,8 +404,7 @@ def family_maps(page: PageModel, head_id: str, request: FamilyRequest) -> tuple[
 # --- views: ERF of a bin, region pooling, scales. Computed on demand (a button or
 # a bin click), cached per (image, backbone, stage, weights, levels, pool, rule, bin / box / sizes).
 
-@st.cache_resource(max_entries=32, show_spinner=False)
-@heavy("erf")
+@cached_heavy("erf", max_entries=32)
 def _bin_erf(image_key: tuple[str, tuple[int, int]], backbone_key: BackboneKey, config: PyramidConfig, level: int, row: int, col: int,
              _backbone: Backbone, _image: Image.Image) -> ErfResult:
     from ..erf import bin_erf as compute
@@ -469,8 +467,7 @@ def scales(page: PageModel, sizes: tuple[int, ...]) -> list[ScaleRow] | Failed |
     return rows if isinstance(rows, (list, Failed)) else None
 
 
-@st.cache_resource(max_entries=8, show_spinner=False)
-@heavy("forward")
+@cached_heavy("forward", max_entries=8)
 def _training_resolution(image_key: tuple[str, tuple[int, int]], backbone_key: BackboneKey, _backbone: Backbone, _source: Image.Image,
                          _features: FeatureResult) -> ResolutionComparison:
     from ..scales import training_resolution as compute

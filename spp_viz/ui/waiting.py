@@ -2,9 +2,12 @@
 
 :func:`admission_scope` wraps one piece of page flow (the page model, the ERF, the scales, a
 region): it places an empty slot on the page and holds at most one admission for everything
-inside it. :func:`heavy` decorates the functions that do heavy work (the ``st.cache_*`` bodies in
-``pipeline``): a cache miss asks for the scope's admission once, and while it waits the slot
-shows :func:`spp_viz.figures.text.waiting_line`, updated twice a second. Each update is also the
+inside it. :func:`heavy` decorates the functions that do heavy work, and :func:`cached_heavy` the
+cached ones in ``pipeline``: a cache miss asks for the scope's admission once, and while it waits
+the slot shows :func:`spp_viz.figures.text.waiting_line`, updated twice a second. A miss waits
+for its slot before it takes the cache's lock for that value, never inside it: a session that
+holds a slot (its analysis and the page drawn from it) may need the same value, and would
+otherwise wait on a lock whose holder waits for that session's slot. Each update is also the
 point where Streamlit delivers a rerun (the user changed a widget: the session's place in line
 takes the new request) or a stop. A cache hit waits for nothing. Heavy work outside any scope
 waits without a line.
@@ -93,6 +96,40 @@ def admission_scope(name: str, follow_up: bool = False) -> Iterator[None]:
         if scope.line is not None:
             with contextlib.suppress(Exception):
                 scope.slot.empty()
+
+
+class _Miss(Exception):
+    """Raised by a cached heavy function's body when called only to learn whether it is cached."""
+
+
+def cached_heavy(kind: str, **options: Any) -> Callable[[F], F]:
+    """``st.cache_resource(**options)`` for heavy work: a hit returns at once, without a slot; a
+    miss (learned by a call whose body raises before computing, which Streamlit does not cache)
+    waits for a slot outside the cache's lock, then calls again, which computes or finds the
+    value another session computed meanwhile."""
+    def wrap(fn: F) -> F:
+        @functools.wraps(fn)
+        def body(*args: Any, **kwargs: Any) -> Any:
+            if getattr(_local, "probing", False):
+                raise _Miss
+            with admitted(kind):  # already held by this caller: it waited before the cache's lock
+                return fn(*args, **kwargs)
+
+        cached = st.cache_resource(show_spinner=False, **options)(body)
+
+        @functools.wraps(fn)
+        def run(*args: Any, **kwargs: Any) -> Any:
+            _local.probing = True
+            try:
+                return cached(*args, **kwargs)
+            except _Miss:
+                pass
+            finally:
+                _local.probing = False
+            with admitted(kind):
+                return cached(*args, **kwargs)
+        return run  # type: ignore[return-value]
+    return wrap
 
 
 def heavy(kind: str) -> Callable[[F], F]:
