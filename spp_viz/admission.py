@@ -18,7 +18,8 @@ place in line, kept in arrival order:
 Slots go to the first present waiters in arrival order. :meth:`AdmissionQueue.ahead` is what a
 waiting page shows: the jobs running plus the present waiters before this one. The process-wide
 queue (:func:`process_queue`) takes its limit from ``SPP_VIZ_MAX_JOBS`` or, when unset, from
-:func:`default_max_jobs` (usable cores divided by torch's threads, at least 1).
+:func:`default_max_jobs` (usable cores divided by torch's threads, at least 2 where there are
+2 cores).
 """
 
 from __future__ import annotations
@@ -45,12 +46,19 @@ def usable_cores() -> int:
 
 
 def default_max_jobs(cores: int | None = None, threads: int | None = None) -> int:
-    """Usable cores // torch's intra-op threads, at least 1: each job then has its threads' cores."""
+    """Usable cores // torch's intra-op threads, but at least 2 where there are 2 cores (1 on one).
+
+    Each job would have its threads' cores, but much of a job is one Python thread (drawing the
+    page, building figures, small pooling ops): with one slot on 2 cores the second core idled
+    through those parts, and 8 sessions uploading at once did no better than with no limit
+    (median 0.92 of it, slowest 1.10x), where 2 slots gave 0.90 and 0.94x
+    (``python -m benchmarks --only sessions``)."""
     if threads is None:
         import torch
 
         threads = torch.get_num_threads()
-    return max(1, (cores if cores is not None else usable_cores()) // max(1, threads))
+    cores = cores if cores is not None else usable_cores()
+    return min(cores, max(2, cores // max(1, threads)))
 
 
 def parse_max_jobs(value: str | int | None) -> int | None:

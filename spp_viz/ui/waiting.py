@@ -13,9 +13,9 @@ takes the new request) or a stop. A cache hit waits for nothing. Heavy work outs
 waits without a line.
 
 The limit: ``SPP_VIZ_MAX_JOBS``, else ``max_jobs`` in the ``[spp_viz]`` table of
-``.streamlit/secrets.toml`` (Streamlit refuses unknown keys in ``config.toml``), else usable cores
-// torch threads. A closed tab's waiting job is dropped: its session is no longer active in
-Streamlit's runtime.
+``.streamlit/secrets.toml`` (Streamlit refuses unknown keys in ``config.toml``), else
+:func:`spp_viz.admission.default_max_jobs`. A closed tab's waiting job is dropped: its session is
+no longer active in Streamlit's runtime.
 """
 
 from __future__ import annotations
