@@ -49,10 +49,9 @@ def default_max_jobs(cores: int | None = None, threads: int | None = None) -> in
     """Usable cores // torch's intra-op threads, but at least 2 where there are 2 cores (1 on one).
 
     Each job would have its threads' cores, but much of a job is one Python thread (drawing the
-    page, building figures, small pooling ops): with one slot on 2 cores the second core idled
-    through those parts, and 8 sessions uploading at once did no better than with no limit
-    (median 0.92 of it, slowest 1.10x), where 2 slots gave 0.90 and 0.94x
-    (``python -m benchmarks --only sessions``)."""
+    page, building figures, small pooling ops): one slot on 2 cores leaves the second core idle
+    through those parts. ``python -m benchmarks --only sessions`` measures both choices side by
+    side (the README's row 10)."""
     if threads is None:
         import torch
 
