@@ -15,8 +15,8 @@ import torch
 
 from spp_viz.analysis import extract_features
 from spp_viz.family import compare_family
-from spp_viz.heads.modules import MaxPoolSame, cascade
 from spp_viz.images import load_image
+from spp_viz.pooling import PoolFn, cascade_branches, max_pool_same, separable_max_pool
 from spp_viz.timing import measure_interleaved
 
 from .common import ASSET, Engine, Row, fmt_ms
@@ -45,16 +45,14 @@ def _head_rows(engine: Engine) -> list[Row]:
 def _separable_row(x: torch.Tensor, label: str, quick: bool) -> Row:
     """SPPF's pooling at the width its pools see (C / 2), square vs separable, k=5 n=3."""
     half = x[:, : x.shape[1] // 2].contiguous()
-    square, separable = MaxPoolSame(5), MaxPoolSame(5, separable=True)
-
-    def run(pool: MaxPoolSame):
+    def run(pool: PoolFn):
         def fn() -> object:
             with torch.inference_mode():
-                return torch.cat(cascade(half, pool, 3), 1)
+                return torch.cat(cascade_branches(half, 5, 3, pool), 1)
         return fn
 
-    same = torch.equal(run(square)(), run(separable)())
-    t = measure_interleaved({"square": run(square), "separable": run(separable)},
+    same = torch.equal(run(max_pool_same)(), run(separable_max_pool)())
+    t = measure_interleaved({"square": run(max_pool_same), "separable": run(separable_max_pool)},
                             min_rounds=7 if quick else 21, min_time_s=0.15 if quick else 0.6)
     ratio = t["separable"].median_ms / t["square"].median_ms
     return Row(AREA, f"SPPF pools separable (1x5 then 5x1) vs square 5x5, x3, on {label}",

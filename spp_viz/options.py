@@ -25,7 +25,6 @@ from .defaults import (
     BACKBONE_NAMES,
     BACKBONE_STAGES,
     DEFAULT_STAGES,
-    HEAD_IDS,
     LEVEL_PRESETS,
     MAX_IMAGE_PIXELS,
     MAX_LEVEL,
@@ -34,12 +33,12 @@ from .defaults import (
     SPPF_MAX_K,
     SPPF_MAX_N,
 )
+from .heads.ids import head_ids
 
 __all__ = [
     "argparse_type",
     "check_backbone",
     "check_bin",
-    "check_sppf_fits",
     "check_stage",
     "parse_bin",
     "parse_device",
@@ -186,20 +185,20 @@ def check_stage(backbone: str, stage: str | None) -> str:
 # ----------------------------------------------------------------------------
 # The pyramid-pooling family: --heads, --sppf-k, --sppf-n
 
-_HEADS_HINT = "give 'all' or comma-separated ids from " + ", ".join(HEAD_IDS)
-
-
 def parse_heads(text: str) -> tuple[str, ...]:
-    """``"all"`` or comma-separated head ids -> the ids in the order given, each once."""
+    """``"all"`` or comma-separated head ids -> the ids in the order given, each once (the
+    built-in ids and any registered at run time: :func:`spp_viz.heads.ids.head_ids`)."""
+    known = head_ids()
+    hint = "give 'all' or comma-separated ids from " + ", ".join(known)
     stripped = text.strip()
     if stripped.lower() == "all":
-        return HEAD_IDS
+        return known
     if not stripped:
-        raise ValueError(f"Heads are empty: {_HEADS_HINT}.")
+        raise ValueError(f"Heads are empty: {hint}.")
     out: list[str] = []
     for part in (p.strip() for p in stripped.split(",")):
-        if part not in HEAD_IDS:
-            raise ValueError(f"Head {part!r} is unknown: {_HEADS_HINT}.")
+        if part not in known:
+            raise ValueError(f"Head {part!r} is unknown: {hint}.")
         if part not in out:
             out.append(part)
     return tuple(out)
@@ -217,25 +216,6 @@ def parse_sppf_k(text: str | int) -> int:
 def parse_sppf_n(text: str | int) -> int:
     """SPPF's number of chained pools n: 1 to ``SPPF_MAX_N``."""
     return parse_int(text, "SPPF n", 1, SPPF_MAX_N, f"n must be an integer from 1 to {SPPF_MAX_N} (ultralytics uses 3)")
-
-
-def check_sppf_fits(k: int, n: int, h: int, w: int) -> None:
-    """Every SPPF branch must add something on an ``h x w`` map.
-
-    A stride-1 window of ``2L - 1`` cells (L = max(h, w)) centred on any cell already covers the
-    whole map, so once branch ``n - 1`` (width ``(n - 1)(k - 1) + 1``; branch 0 is the map
-    itself) is that wide, pool ``n`` only repeats it.
-    """
-    parse_sppf_k(k)
-    parse_sppf_n(n)
-    side = max(h, w)
-    whole, before_last = 2 * side - 1, (n - 1) * (k - 1) + 1
-    if before_last >= whole:
-        raise ValueError(
-            f"SPPF k={k}, n={n} reaches beyond this {h} x {w} map: branch {n - 1} ({before_last} cells wide) "
-            f"already covers the whole map ({whole} = 2 x {side} - 1 cells), so pool {n} would repeat it; "
-            "choose a smaller k or n."
-        )
 
 
 # --- views: --level, --bin, --region, --sizes

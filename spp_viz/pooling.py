@@ -1,8 +1,10 @@
 """Pyramid pooling heads: SPP (He et al.), average SPP, parallel SPP (YOLO) and SPPF.
 
 Functional forms plus small ``nn.Module`` wrappers, in the style of torchvision ``ops``. The
-YOLO modules with their 1 x 1 convs (ultralytics ``SPPF``, YOLOv5 ``SPP``) are the family's own
-blocks: :class:`spp_viz.heads.modules.SPPFBlock` and :class:`~spp_viz.heads.modules.ParallelPoolBlock`.
+pooling arithmetic of the whole family is here, once: the parallel pools, the cascade, the
+cascade's window widths and YOLO's (5, 9, 13). The YOLO modules with their 1 x 1 convs
+(ultralytics ``SPPF``, YOLOv5 ``SPP``) are the family's own blocks, which call these functions:
+:class:`spp_viz.heads.modules.SPPFBlock` and :class:`~spp_viz.heads.modules.ParallelPoolBlock`.
 
 * :func:`spp` turns ``(B, C, h, w)`` into a FIXED-length ``(B, C * sum(n^2))`` vector,
   whatever ``h`` and ``w`` are (He et al., arXiv 1406.4729).
@@ -14,16 +16,16 @@ blocks: :class:`spp_viz.heads.modules.SPPFBlock` and :class:`~spp_viz.heads.modu
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .choices import BinRule, Pool
-from .defaults import DEFAULT_LEVELS, LEVEL_PRESETS, MAX_LEVEL  # noqa: F401 (re-exported)
-from .options import parse_levels  # torch-free home of the levels check, re-exported here
+from .defaults import DEFAULT_LEVELS, LEVEL_PRESETS, MAX_LEVEL, SPPF_DEFAULT_K, SPPF_DEFAULT_N  # noqa: F401 (re-exported)
+from .options import parse_levels, parse_sppf_k, parse_sppf_n  # torch-free homes of the checks; parse_levels re-exported
 
 
 def spp_output_length(channels: int, levels: Sequence[int]) -> int:
@@ -145,7 +147,11 @@ class SPP(nn.Module):
         return f"levels={self.levels}, pool={str(self.pool)!r}, rule={str(self.rule)!r}"
 
 
-YOLO_KERNELS: tuple[int, ...] = (5, 9, 13)
+# YOLO's pools as their sources fix them: ultralytics SPPF(k=5, n=3), whose windows 5, 9, 13 are
+# YOLOv5's parallel SPP kernels (the app's SPPF defaults are the source's).
+SOURCE_K, SOURCE_N = SPPF_DEFAULT_K, SPPF_DEFAULT_N
+
+PoolFn = Callable[[Tensor, int], Tensor]  # a k x k stride-1 'same' max pool: (x, k) -> a tensor of x's shape
 
 
 def max_pool_same(x: Tensor, k: int) -> Tensor:
@@ -153,33 +159,76 @@ def max_pool_same(x: Tensor, k: int) -> Tensor:
     return F.max_pool2d(x, k, 1, k // 2)
 
 
+def separable_max_pool(x: Tensor, k: int) -> Tensor:
+    """A k x k max pool as a 1 x k then a k x 1 max pool (ultralytics PR #26082).
+
+    Exactly equal to :func:`max_pool_same`: the max over a rectangle is the max over its rows'
+    maxima, and the -inf padding of each pass never wins.
+    """
+    rows = F.max_pool2d(x, (1, k), 1, (0, k // 2))
+    return F.max_pool2d(rows, (k, 1), 1, (k // 2, 0))
+
+
+def cascade_window(k: int, steps: int) -> int:
+    """The window of ``steps`` chained k x k stride-1 max pools as one pool: ``steps * (k - 1) + 1``
+    cells per side (each pool widens it by k - 1: 5, 9, 13 for k = 5; 0 steps: the cell itself)."""
+    return steps * (k - 1) + 1
+
+
+def sppf_effective_kernels(k: int = SOURCE_K, repeats: int = SOURCE_N) -> tuple[int, ...]:
+    """Kernel of a single pool equal to each cascade step: (5, 9, 13) for k=5, n=3."""
+    return tuple(cascade_window(k, i) for i in range(1, repeats + 1))
+
+
+YOLO_KERNELS: tuple[int, ...] = sppf_effective_kernels(SOURCE_K, SOURCE_N)  # YOLOv5 SPP, YOLOv7 SPPCSPC: (5, 9, 13)
+
+
+def parallel_branches(x: Tensor, kernels: Sequence[int] = YOLO_KERNELS, pool: PoolFn = max_pool_same) -> list[Tensor]:
+    """YOLO's parallel pools ``[x, pool_k1(x), pool_k2(x), ...]``, each ``(B, C, h, w)``."""
+    return [x] + [pool(x, k) for k in kernels]
+
+
+def cascade_branches(x: Tensor, k: int = SOURCE_K, repeats: int = SOURCE_N, pool: PoolFn = max_pool_same) -> list[Tensor]:
+    """The SPPF cascade ``[x, y1, ..., yn]`` where ``y_i = pool_k(y_{i-1})``, each ``(B, C, h, w)``.
+
+    Branch i equals one max pool of :func:`cascade_window` ``(k, i)`` cells (5, 9, 13 for k=5).
+    """
+    branches = [x]
+    for _ in range(repeats):
+        branches.append(pool(branches[-1], k))
+    return branches
+
+
 def spp_yolo(x: Tensor, kernels: Sequence[int] = YOLO_KERNELS) -> Tensor:
     """YOLOv3/v4/v5 "SPP": ``cat([x] + [maxpool_k(x) for k], 1)``, ``(B, C, h, w) -> (B, C*(1+len(k)), h, w)``.
 
     Stride 1, padding k//2: the spatial size is kept, so this is NOT a fixed-length pooler.
     """
-    return torch.cat([x] + [max_pool_same(x, k) for k in kernels], dim=1)
+    return torch.cat(parallel_branches(x, kernels), dim=1)
 
 
-def sppf_branches(x: Tensor, k: int = 5, repeats: int = 3) -> list[Tensor]:
-    """The SPPF cascade ``[x, y1, y2, y3]`` where ``y_i = maxpool_k(y_{i-1})``.
-
-    Branch i equals one max pool of size ``i*(k-1)+1`` (5, 9, 13 for k=5).
-    """
-    branches = [x]
-    for _ in range(repeats):
-        branches.append(max_pool_same(branches[-1], k))
-    return branches
-
-
-def sppf(x: Tensor, k: int = 5) -> Tensor:
+def sppf(x: Tensor, k: int = SOURCE_K) -> Tensor:
     """YOLOv5 SPPF without its 1x1 convs: ``(B, C, h, w) -> (B, 4C, h, w)``, equal to ``spp_yolo(x, (5, 9, 13))``."""
-    return torch.cat(sppf_branches(x, k), dim=1)
+    return torch.cat(cascade_branches(x, k, SOURCE_N), dim=1)
 
 
-def sppf_effective_kernels(k: int = 5, repeats: int = 3) -> tuple[int, ...]:
-    """Kernel of a single pool equal to each cascade step: (5, 9, 13) for k=5."""
-    return tuple(i * (k - 1) + 1 for i in range(1, repeats + 1))
+def check_sppf_fits(k: int, n: int, h: int, w: int) -> None:
+    """Every SPPF branch must add something on an ``h x w`` map.
+
+    A stride-1 window of ``2L - 1`` cells (L = max(h, w)) centred on any cell already covers the
+    whole map, so once branch ``n - 1`` (branch 0 is the map itself) is that wide, pool ``n``
+    only repeats it. Raises ``ValueError`` (one sentence), as for a bad k or n.
+    """
+    parse_sppf_k(k)
+    parse_sppf_n(n)
+    side = max(h, w)
+    whole, before_last = 2 * side - 1, cascade_window(k, n - 1)
+    if before_last >= whole:
+        raise ValueError(
+            f"SPPF k={k}, n={n} reaches beyond this {h} x {w} map: branch {n - 1} ({before_last} cells wide) "
+            f"already covers the whole map ({whole} = 2 x {side} - 1 cells), so pool {n} would repeat it; "
+            "choose a smaller k or n."
+        )
 
 
 def exact_compare(a: Tensor, b: Tensor) -> tuple[bool, float]:
@@ -213,6 +262,6 @@ def sppf_equivalence(sppf_out: Tensor, parallel_out: Tensor) -> Equivalence:
     return Equivalence(*exact_compare(sppf_out, parallel_out), tuple(sppf_out.shape))
 
 
-def check_sppf_equivalence(x: Tensor, k: int = 5) -> Equivalence:
+def check_sppf_equivalence(x: Tensor, k: int = SOURCE_K) -> Equivalence:
     """Run :func:`sppf` and :func:`spp_yolo` with the matching kernels on ``x``; compare them."""
     return sppf_equivalence(sppf(x, k), spp_yolo(x, sppf_effective_kernels(k)))

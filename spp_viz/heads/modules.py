@@ -4,7 +4,8 @@ Each module is written from its source's definition (read, not copied; the sourc
 :mod:`spp_viz.heads.registry`). Every module has ``pool_part(x) -> list[Tensor]``: its own
 parameter-free pooling layers run on ``x`` with no conv before them, so the pooling can be run
 on a REAL feature map (the convs have no pretrained weights for our backbones) and checked
-for the exact equalities the family is built on.
+for the exact equalities the family is built on. The pooling itself is :mod:`spp_viz.pooling`'s
+(:func:`~spp_viz.pooling.parallel_branches`, :func:`~spp_viz.pooling.cascade_branches`).
 
 Shapes: ``x`` is ``(B, C, h, w)``; every head here except SPP keeps ``h x w``.
 """
@@ -19,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..pooling import max_pool_same
+from ..pooling import SOURCE_K, SOURCE_N, YOLO_KERNELS, cascade_branches, max_pool_same, parallel_branches, separable_max_pool
 
 
 class Act(Enum):
@@ -50,37 +51,36 @@ class YoloConv(nn.Module):
         return self.act(self.bn(self.conv(x)))
 
 
-def separable_max_pool(x: Tensor, k: int) -> Tensor:
-    """A k x k max pool as a 1 x k then a k x 1 max pool (ultralytics PR #26082).
+class CascadePools(nn.Module):
+    """``repeats`` chained k x k stride-1 pools (:func:`spp_viz.pooling.cascade_branches`), each
+    as one square pool or as two separable passes: SPPF's pools, CSPSPPF's and SPPELAN's."""
 
-    Exactly equal to :func:`max_pool_same`: the max over a rectangle is the max over its rows'
-    maxima, and the -inf padding of each pass never wins.
-    """
-    rows = F.max_pool2d(x, (1, k), 1, (0, k // 2))
-    return F.max_pool2d(rows, (k, 1), 1, (k // 2, 0))
-
-
-class MaxPoolSame(nn.Module):
-    """``nn.MaxPool2d(k, 1, k // 2)``, optionally as two separable passes."""
-
-    def __init__(self, k: int, separable: bool = False):
+    def __init__(self, k: int = SOURCE_K, repeats: int = SOURCE_N, separable: bool = False):
         super().__init__()
-        self.k = k
-        self.separable = separable
+        self.k, self.repeats, self.separable = k, repeats, separable
 
-    def forward(self, x: Tensor) -> Tensor:
-        return separable_max_pool(x, self.k) if self.separable else max_pool_same(x, self.k)
+    def pool_part(self, x: Tensor) -> list[Tensor]:
+        """``[x, y1, ..., yn]``, each ``(B, C, h, w)``."""
+        return cascade_branches(x, self.k, self.repeats, separable_max_pool if self.separable else max_pool_same)
 
     def extra_repr(self) -> str:
-        return f"k={self.k}, separable={self.separable}"
+        return f"k={self.k}, repeats={self.repeats}, separable={self.separable}"
 
 
-def cascade(x: Tensor, pool: nn.Module, repeats: int) -> list[Tensor]:
-    """``[x, y1, ..., yn]`` with ``y_i = pool(y_{i-1})``: SPPF's chain."""
-    out = [x]
-    for _ in range(repeats):
-        out.append(pool(out[-1]))
-    return out
+class ParallelPools(nn.Module):
+    """Parallel k x k stride-1 pools (:func:`spp_viz.pooling.parallel_branches`): the pools of
+    YOLOv5's SPP and YOLOv7's SPPCSPC."""
+
+    def __init__(self, kernels: Sequence[int] = YOLO_KERNELS):
+        super().__init__()
+        self.kernels = tuple(kernels)
+
+    def pool_part(self, x: Tensor) -> list[Tensor]:
+        """``[x, pool_k1(x), ...]``, each ``(B, C, h, w)``."""
+        return parallel_branches(x, self.kernels)
+
+    def extra_repr(self) -> str:
+        return f"kernels={self.kernels}"
 
 
 class SPPFBlock(nn.Module):
@@ -91,17 +91,16 @@ class SPPFBlock(nn.Module):
     ``(B, c1, h, w) -> (B, c2, h, w)``.
     """
 
-    def __init__(self, c1: int, c2: int, k: int = 5, repeats: int = 3, act: Act = Act.SILU,
+    def __init__(self, c1: int, c2: int, k: int = SOURCE_K, repeats: int = SOURCE_N, act: Act = Act.SILU,
                  cv1_act: Act = Act.NONE, separable: bool = False):
         super().__init__()
         c_ = c1 // 2
-        self.repeats = repeats
         self.cv1 = YoloConv(c1, c_, 1, cv1_act)
         self.cv2 = YoloConv(c_ * (repeats + 1), c2, 1, act)
-        self.m = MaxPoolSame(k, separable)
+        self.pools = CascadePools(k, repeats, separable)
 
     def pool_part(self, x: Tensor) -> list[Tensor]:
-        return cascade(x, self.m, self.repeats)
+        return self.pools.pool_part(x)
 
     def forward(self, x: Tensor) -> Tensor:
         return self.cv2(torch.cat(self.pool_part(self.cv1(x)), 1))
@@ -113,15 +112,15 @@ class ParallelPoolBlock(nn.Module):
     ``(B, c1, h, w) -> (B, c2, h, w)``: the size is kept; it is not He et al.'s fixed-length SPP.
     """
 
-    def __init__(self, c1: int, c2: int, kernels: Sequence[int] = (5, 9, 13)):
+    def __init__(self, c1: int, c2: int, kernels: Sequence[int] = YOLO_KERNELS):
         super().__init__()
         c_ = c1 // 2
         self.cv1 = YoloConv(c1, c_, 1)
         self.cv2 = YoloConv(c_ * (len(kernels) + 1), c2, 1)
-        self.m = nn.ModuleList(MaxPoolSame(k) for k in kernels)
+        self.pools = ParallelPools(kernels)
 
     def pool_part(self, x: Tensor) -> list[Tensor]:
-        return [x] + [m(x) for m in self.m]
+        return self.pools.pool_part(x)
 
     def forward(self, x: Tensor) -> Tensor:
         return self.cv2(torch.cat(self.pool_part(self.cv1(x)), 1))
@@ -159,39 +158,16 @@ class CSPPoolBlock(nn.Module):
         return self.cv7(torch.cat((shortcut, y) if self.shortcut_first else (y, shortcut), 1))
 
 
-class CascadePools(nn.Module):
-    """``repeats`` chained k x k pools as a module with ``pool_part`` (the pools of CSPSPPF)."""
-
-    def __init__(self, k: int = 5, repeats: int = 3):
-        super().__init__()
-        self.m = MaxPoolSame(k)
-        self.repeats = repeats
-
-    def pool_part(self, x: Tensor) -> list[Tensor]:
-        return cascade(x, self.m, self.repeats)
-
-
-class ParallelPools(nn.Module):
-    """Parallel k x k pools as a module with ``pool_part`` (the pools of SPPCSPC)."""
-
-    def __init__(self, kernels: Sequence[int] = (5, 9, 13)):
-        super().__init__()
-        self.m = nn.ModuleList(MaxPoolSame(k) for k in kernels)
-
-    def pool_part(self, x: Tensor) -> list[Tensor]:
-        return [x] + [m(x) for m in self.m]
-
-
 class SPPELANBlock(nn.Module):
     """YOLOv9 ``SPPELAN(c1, c2, c3)``: cv1 1x1 c1 -> c3, three chained ``SP(5)``, cv5 1x1 4 c3 -> c2.
 
     ``(B, c1, h, w) -> (B, c2, h, w)``. Apart from c3 being free, this is SPPF's structure.
     """
 
-    def __init__(self, c1: int, c2: int, c3: int, k: int = 5):
+    def __init__(self, c1: int, c2: int, c3: int, k: int = SOURCE_K):
         super().__init__()
         self.cv1 = YoloConv(c1, c3, 1)
-        self.pools = CascadePools(k, 3)
+        self.pools = CascadePools(k, SOURCE_N)
         self.cv5 = YoloConv(4 * c3, c2, 1)
 
     def pool_part(self, x: Tensor) -> list[Tensor]:
