@@ -97,11 +97,12 @@ def _parser() -> argparse.ArgumentParser:
 
 def add_family_options(parser: argparse.ArgumentParser) -> None:
     """``--heads``, ``--sppf-k``, ``--sppf-n``: the pyramid-pooling family on the map."""
-    from .defaults import HEAD_IDS, SPPF_DEFAULT_K, SPPF_DEFAULT_N
+    from .defaults import SPPF_DEFAULT_K, SPPF_DEFAULT_N
+    from .heads.ids import head_ids
     from .options import parse_heads, parse_sppf_k, parse_sppf_n
 
     parser.add_argument("--heads", type=argparse_type(parse_heads), default=None,
-                        help=f"compare pyramid-pooling heads on the map: all, or ids from {', '.join(HEAD_IDS)}")
+                        help=f"compare pyramid-pooling heads on the map: all, or ids from {', '.join(head_ids())}")
     parser.add_argument("--sppf-k", type=argparse_type(parse_sppf_k), default=SPPF_DEFAULT_K,
                         help="SPPF pool size, odd (default: %(default)s)")
     parser.add_argument("--sppf-n", type=argparse_type(parse_sppf_n), default=SPPF_DEFAULT_N,

@@ -1,7 +1,8 @@
-"""The ten heads of the pyramid-pooling family: what each is, where it comes from, how to build it.
+"""The heads of the pyramid-pooling family: what each is, where it comes from, how to build it.
 
-A :class:`HeadSpec` per id (ids in :data:`spp_viz.defaults.HEAD_IDS`, which the CLI's ``--heads``
-and the JSON report use). Modules are built with SEEDED random weights (there are no pretrained weights for
+A :class:`HeadSpec` per id: the ten built-in ones (ids in :data:`spp_viz.defaults.HEAD_IDS`, which
+the CLI's ``--heads`` and the JSON report use), and any added at run time with :func:`register`
+(docs/adding-a-head.md: a head is one spec and its module). Modules are built with SEEDED random weights (there are no pretrained weights for
 these heads on our backbones) in eval mode, once per (id, C, k, n) and cached: SPPCSPC at
 C = 1280 has about 44 M parameters and takes a second to initialise.
 """
@@ -9,6 +10,7 @@ C = 1280 has about 44 M parameters and takes a second to initialise.
 from __future__ import annotations
 
 import functools
+import re
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,7 +23,8 @@ from torch import Tensor, nn
 from ..bins import axis_bins
 from ..choices import BinRule, Pool
 from ..defaults import HEAD_IDS, SPPF_DEFAULT_K, SPPF_DEFAULT_N
-from ..pooling import SPP, spp, sppf_effective_kernels
+from ..pooling import SOURCE_K, SOURCE_N, SPP, YOLO_KERNELS, spp, sppf_effective_kernels
+from . import ids
 from .modules import (
     Act,
     CascadePools,
@@ -36,8 +39,6 @@ from .modules import (
 ASPP_RATES: tuple[int, ...] = (12, 24, 36)  # DeepLabV3 (output stride 8 in the paper; torchvision's default)
 ASPP_CHANNELS = 256
 PPM_BINS: tuple[int, ...] = (1, 2, 3, 6)
-YOLO_POOLS: tuple[int, ...] = (5, 9, 13)  # YOLOv5 SPP / YOLOv7 SPPCSPC: three parallel pools
-SOURCE_K, SOURCE_N = 5, 3  # SimSPPF, CSPSPPF and SPPELAN: three chained 5 x 5 pools, as their sources fix them
 MAX_MODULES = 12
 
 
@@ -92,8 +93,35 @@ class BranchShape:
 
 
 @dataclass(frozen=True)
+class Claim:
+    """An exact equality a head rests on: its pooling part equals head ``other``'s, built with
+    ``args`` (``text`` says what is equal). :func:`spp_viz.family.check_equalities` runs it."""
+
+    other: str
+    text: str
+    args: BuildArgs
+
+
+def _no_claims(args: BuildArgs) -> tuple[Claim, ...]:
+    return ()
+
+
+def _own_pools(module: nn.Module, x: Tensor) -> list[Tensor]:
+    return module.pool_part(x)  # type: ignore[operator]
+
+
+@dataclass(frozen=True)
 class HeadSpec:
-    """One family member: ``source`` is the file (or paper/PR) that defines it."""
+    """One family member, all that the family, the CLI, the JSON and the page need to know of it.
+
+    ``source`` is the file (or paper/PR) that defines it. ``build`` makes its module (seeded by
+    :func:`build_head`); ``branches`` are its branches before they meet a map (their receptive
+    fields); ``pool_part`` runs the module's parameter-free pooling on a map, one tensor per name
+    of ``pool_names`` (default: the module's own ``pool_part``, named as its branches);
+    ``claims`` are the exact equalities it rests on, checked on every map (``flat_compare``:
+    compared as flat vectors, for pools of several sizes against SPP's vector); ``view_title`` is
+    its name with the settings it runs with (None: ``name``), as the SPP vs SPPF table shows it.
+    """
 
     id: str
     name: str
@@ -101,8 +129,11 @@ class HeadSpec:
     purpose: str
     build: Callable[[BuildArgs], nn.Module]
     branches: Callable[[BuildArgs], tuple[BranchShape, ...]]
-    pool_part: Callable[[nn.Module, Tensor], list[Tensor]]
-    pool_names: Callable[[BuildArgs], tuple[str, ...]]  # one name per tensor of ``pool_part``
+    pool_part: Callable[[nn.Module, Tensor], list[Tensor]] = _own_pools
+    pool_names: Callable[[BuildArgs], tuple[str, ...]] | None = None
+    claims: Callable[[BuildArgs], tuple[Claim, ...]] = _no_claims
+    flat_compare: bool = False
+    view_title: Callable[[BuildArgs], str] | None = None
     uses_sppf_args: bool = False
     uses_spp_config: bool = False
     fixed_length: bool = False
@@ -112,16 +143,20 @@ class HeadSpec:
         """How many channels the module's own pools run on (pool-only timing uses that width)."""
         return channels // 2 if self.pools_halve else channels
 
+    def part_names(self, args: BuildArgs) -> tuple[str, ...]:
+        """One name per tensor of ``pool_part``."""
+        return self.pool_names(args) if self.pool_names else tuple(b.name for b in self.branches(args))
+
+    def view_name(self, args: BuildArgs) -> str:
+        """Its name in the SPP vs SPPF table: the settings it runs with, in a few words."""
+        return self.view_title(args) if self.view_title else self.name
+
     def key(self, args: BuildArgs) -> BuildArgs:
         """``args`` with what this head ignores set to fixed values (the module cache key)."""
         k, repeats = (args.k, args.repeats) if self.uses_sppf_args else (0, 0)
         if self.uses_spp_config:
             return BuildArgs(args.channels, k, repeats, args.levels, args.pool, args.rule)
         return BuildArgs(args.channels, k, repeats)
-
-
-def _own_pools(module: nn.Module, x: Tensor) -> list[Tensor]:
-    return module.pool_part(x)  # type: ignore[operator]
 
 
 def _spp_pools(module: nn.Module, x: Tensor) -> list[Tensor]:
@@ -160,9 +195,6 @@ def _ppm_branches(a: BuildArgs) -> tuple[BranchShape, ...]:
         BranchShape(f"bin {b} ({b} x {b})", BranchKind.BINS, bins=b) for b in PPM_BINS)
 
 
-SOURCE_CASCADE = sppf_effective_kernels(SOURCE_K, SOURCE_N)
-
-
 def _window_names(kernels: tuple[int, ...]) -> tuple[str, ...]:
     return ("x",) + tuple(f"pool {q}" for q in kernels)
 
@@ -171,67 +203,132 @@ def _sppf_names(a: BuildArgs) -> tuple[str, ...]:
     return _window_names(sppf_effective_kernels(a.k, a.repeats))
 
 
+def _joined(values: tuple[int, ...], sep: str = ", ") -> str:
+    return sep.join(map(str, values))
+
+
+def _cascade(a: BuildArgs) -> str:
+    return f"{a.repeats} chained {a.k}x{a.k} max pools = parallel pools {_joined(sppf_effective_kernels(a.k, a.repeats))}"
+
+
+def _source_sppf(text: str) -> Callable[[BuildArgs], tuple[Claim, ...]]:
+    """A source-fixed head's one claim: its pools are SPPF's as the sources fix it (k = 5, n = 3)."""
+    return lambda a: (Claim("sppf", text, BuildArgs(a.channels, SOURCE_K, SOURCE_N)),)
+
+
+def _average_spp(text: str, levels: tuple[int, ...]) -> Callable[[BuildArgs], tuple[Claim, ...]]:
+    """A segmentation head's one claim: its pooling is He et al.'s adaptive average SPP at ``levels``."""
+    return lambda a: (Claim("spp", text, BuildArgs(a.channels, levels=levels, pool=Pool.AVG, rule=BinRule.ADAPTIVE)),)
+
+
+_SOURCE_POOLS = f"its pools are SPPF's cascade with k={SOURCE_K}, n={SOURCE_N} (windows {_joined(YOLO_KERNELS)})"
+
+
+def _spp_title(a: BuildArgs) -> str:
+    return f"SPP {_joined(a.levels, ',')} ({a.pool}{'' if a.rule == BinRule.ADAPTIVE else ', paper rule'})"
+
+
 def _aspp(args: BuildArgs) -> nn.Module:
     """torchvision's own ASPP, imported when first built (torchvision's import costs seconds)."""
     from torchvision.models.segmentation.deeplabv3 import ASPP
 
     return ASPP(args.channels, ASPP_RATES, ASPP_CHANNELS)
 
+
+def _sppf_branches(a: BuildArgs) -> tuple[BranchShape, ...]:
+    return _pool_branches(sppf_effective_kernels(a.k, a.repeats))
+
+
 _SPECS = (
     HeadSpec(
-        "spp", "SPP (He et al.)", "https://arxiv.org/abs/1406.4729 (spp_viz/pooling.py)",
-        "Pools any map into a fixed-length vector (C x sum of n squared bins) so fully connected layers take images of any size.",
-        lambda a: SPP(a.levels, a.pool, a.rule),
-        _spp_branches, _spp_pools, lambda a: tuple(f"level {n}" for n in a.levels), uses_spp_config=True, fixed_length=True),
+        id="spp", name="SPP (He et al.)", source="https://arxiv.org/abs/1406.4729 (spp_viz/pooling.py)",
+        purpose="Pools any map into a fixed-length vector (C x sum of n squared bins) so fully connected layers take images of any size.",
+        build=lambda a: SPP(a.levels, a.pool, a.rule), branches=_spp_branches, pool_part=_spp_pools,
+        pool_names=lambda a: tuple(f"level {n}" for n in a.levels), view_title=_spp_title,
+        uses_spp_config=True, fixed_length=True),
     HeadSpec(
-        "spp_yolo", "SPP (YOLOv5)", "https://github.com/ultralytics/yolov5/blob/master/models/common.py (class SPP)",
-        "YOLO's size-keeping 'SPP': parallel stride-1 max pools (5, 9, 13 by default) concatenated with the input to widen the receptive field of a detection neck.",
-        lambda a: ParallelPoolBlock(a.channels, a.channels, sppf_effective_kernels(a.k, a.repeats)),
-        lambda a: _pool_branches(sppf_effective_kernels(a.k, a.repeats)), _own_pools, _sppf_names, uses_sppf_args=True, pools_halve=True),
+        id="spp_yolo", name="SPP (YOLOv5)", source="https://github.com/ultralytics/yolov5/blob/master/models/common.py (class SPP)",
+        purpose="YOLO's size-keeping 'SPP': parallel stride-1 max pools (5, 9, 13 by default) concatenated with the input to widen the receptive field of a detection neck.",
+        build=lambda a: ParallelPoolBlock(a.channels, a.channels, sppf_effective_kernels(a.k, a.repeats)),
+        branches=_sppf_branches, pool_names=_sppf_names,
+        claims=lambda a: (Claim("sppf", _cascade(a), a), Claim("sppf_separable", f"separable {_cascade(a)}", a)),
+        view_title=lambda a: f"Parallel SPP ({_joined(sppf_effective_kernels(a.k, a.repeats))})",
+        uses_sppf_args=True, pools_halve=True),
     HeadSpec(
-        "sppf", "SPPF (ultralytics)", "https://github.com/ultralytics/ultralytics/blob/main/ultralytics/nn/modules/block.py (class SPPF)",
-        "The same tensor as YOLO's SPP from n chained k x k pools (windows k, 2k-1, ...), cheaper because each step reuses the last.",
-        lambda a: SPPFBlock(a.channels, a.channels, a.k, a.repeats),
-        lambda a: _pool_branches(sppf_effective_kernels(a.k, a.repeats)), _own_pools, _sppf_names, uses_sppf_args=True, pools_halve=True),
+        id="sppf", name="SPPF (ultralytics)", source="https://github.com/ultralytics/ultralytics/blob/main/ultralytics/nn/modules/block.py (class SPPF)",
+        purpose="The same tensor as YOLO's SPP from n chained k x k pools (windows k, 2k-1, ...), cheaper because each step reuses the last.",
+        build=lambda a: SPPFBlock(a.channels, a.channels, a.k, a.repeats), branches=_sppf_branches, pool_names=_sppf_names,
+        claims=lambda a: (Claim("spp_yolo", _cascade(a), a),
+                          Claim("sppf_separable", f"{a.k}x{a.k} max = 1x{a.k} then {a.k}x1 max", a)),
+        view_title=lambda a: f"SPPF (k={a.k}, x{a.repeats})", uses_sppf_args=True, pools_halve=True),
     HeadSpec(
-        "sppf_separable", "SPPF, separable pools", "https://github.com/ultralytics/ultralytics/pull/26082",
-        "SPPF with each k x k pool done as 1 x k then k x 1: exactly equal, fewer comparisons per cell (k + k instead of k x k).",
-        lambda a: SPPFBlock(a.channels, a.channels, a.k, a.repeats, separable=True),
-        lambda a: _pool_branches(sppf_effective_kernels(a.k, a.repeats)), _own_pools, _sppf_names, uses_sppf_args=True, pools_halve=True),
+        id="sppf_separable", name="SPPF, separable pools", source="https://github.com/ultralytics/ultralytics/pull/26082",
+        purpose="SPPF with each k x k pool done as 1 x k then k x 1: exactly equal, fewer comparisons per cell (k + k instead of k x k).",
+        build=lambda a: SPPFBlock(a.channels, a.channels, a.k, a.repeats, separable=True), branches=_sppf_branches,
+        pool_names=_sppf_names,
+        claims=lambda a: (Claim("sppf", f"1x{a.k} then {a.k}x1 max = {a.k}x{a.k} max", a),
+                          Claim("spp_yolo", f"separable {_cascade(a)}", a)),
+        uses_sppf_args=True, pools_halve=True),
     HeadSpec(
-        "simsppf", "SimSPPF (YOLOv6)", "https://github.com/meituan/YOLOv6/blob/main/yolov6/layers/common.py (class SimSPPF)",
-        "YOLOv6's SPPF with Conv-BN-ReLU instead of SiLU, for faster inference on deployment hardware.",
-        lambda a: SPPFBlock(a.channels, a.channels, SOURCE_K, SOURCE_N, Act.RELU, Act.RELU),
-        lambda a: _pool_branches(SOURCE_CASCADE), _own_pools, lambda a: _window_names(SOURCE_CASCADE), pools_halve=True),
+        id="simsppf", name="SimSPPF (YOLOv6)", source="https://github.com/meituan/YOLOv6/blob/main/yolov6/layers/common.py (class SimSPPF)",
+        purpose="YOLOv6's SPPF with Conv-BN-ReLU instead of SiLU, for faster inference on deployment hardware.",
+        build=lambda a: SPPFBlock(a.channels, a.channels, SOURCE_K, SOURCE_N, Act.RELU, Act.RELU),
+        branches=lambda a: _pool_branches(YOLO_KERNELS), claims=_source_sppf(_SOURCE_POOLS), pools_halve=True),
     HeadSpec(
-        "sppcspc", "SPPCSPC (YOLOv7)", "https://github.com/WongKinYiu/yolov7/blob/main/models/common.py (class SPPCSPC)",
-        "YOLOv7's parallel 5/9/13 pools inside a CSP block (3x3 convs around the pools, a 1x1 shortcut) at full width c_ = C.",
-        lambda a: CSPPoolBlock(a.channels, a.channels, a.channels, ParallelPools(YOLO_POOLS)),
-        lambda a: _csp_branches(YOLO_POOLS), _own_pools, lambda a: _window_names(YOLO_POOLS)),
+        id="sppcspc", name="SPPCSPC (YOLOv7)", source="https://github.com/WongKinYiu/yolov7/blob/main/models/common.py (class SPPCSPC)",
+        purpose="YOLOv7's parallel 5/9/13 pools inside a CSP block (3x3 convs around the pools, a 1x1 shortcut) at full width c_ = C.",
+        build=lambda a: CSPPoolBlock(a.channels, a.channels, a.channels, ParallelPools(YOLO_KERNELS)),
+        branches=lambda a: _csp_branches(YOLO_KERNELS), pool_names=lambda a: _window_names(YOLO_KERNELS),
+        claims=_source_sppf(f"its parallel {_joined(YOLO_KERNELS)} pools are SPPF's cascade with k={SOURCE_K}, n={SOURCE_N}")),
     HeadSpec(
-        "cspsppf", "CSPSPPF (YOLOv6)", "https://github.com/meituan/YOLOv6/blob/main/yolov6/layers/common.py (class CSPSPPF)",
-        "YOLOv6's CSP block around SPPF's chained 5x5 pools at half width: SPPCSPC's structure with the cheaper cascade.",
-        lambda a: CSPPoolBlock(a.channels, a.channels, a.channels // 2, CascadePools(SOURCE_K, SOURCE_N), shortcut_first=True),
-        lambda a: _csp_branches(SOURCE_CASCADE), _own_pools, lambda a: _window_names(SOURCE_CASCADE), pools_halve=True),
+        id="cspsppf", name="CSPSPPF (YOLOv6)", source="https://github.com/meituan/YOLOv6/blob/main/yolov6/layers/common.py (class CSPSPPF)",
+        purpose="YOLOv6's CSP block around SPPF's chained 5x5 pools at half width: SPPCSPC's structure with the cheaper cascade.",
+        build=lambda a: CSPPoolBlock(a.channels, a.channels, a.channels // 2, CascadePools(SOURCE_K, SOURCE_N), shortcut_first=True),
+        branches=lambda a: _csp_branches(YOLO_KERNELS), pool_names=lambda a: _window_names(YOLO_KERNELS),
+        claims=_source_sppf(_SOURCE_POOLS), pools_halve=True),
     HeadSpec(
-        "sppelan", "SPPELAN (YOLOv9)", "https://github.com/WongKinYiu/yolov9/blob/main/models/common.py (class SPPELAN)",
-        "YOLOv9's SPP-ELAN: SPPF's structure with a free hidden width c3 (here C / 2) for small models.",
-        lambda a: SPPELANBlock(a.channels, a.channels, a.channels // 2, SOURCE_K),
-        lambda a: _pool_branches(SOURCE_CASCADE), _own_pools, lambda a: _window_names(SOURCE_CASCADE), pools_halve=True),
+        id="sppelan", name="SPPELAN (YOLOv9)", source="https://github.com/WongKinYiu/yolov9/blob/main/models/common.py (class SPPELAN)",
+        purpose="YOLOv9's SPP-ELAN: SPPF's structure with a free hidden width c3 (here C / 2) for small models.",
+        build=lambda a: SPPELANBlock(a.channels, a.channels, a.channels // 2, SOURCE_K),
+        branches=lambda a: _pool_branches(YOLO_KERNELS), claims=_source_sppf(_SOURCE_POOLS), pools_halve=True),
     HeadSpec(
-        "ppm", "PPM (PSPNet)", "https://github.com/hszhao/semseg/blob/master/model/pspnet.py (class PPM)",
-        "PSPNet's pyramid pooling for segmentation: average SPP levels 1, 2, 3, 6, each 1x1-conv'd and upsampled back onto the map.",
-        lambda a: PyramidPoolingModule(a.channels, a.channels // 4, PPM_BINS),
-        _ppm_branches, _own_pools, lambda a: tuple(f"bin {b}" for b in PPM_BINS)),
+        id="ppm", name="PPM (PSPNet)", source="https://github.com/hszhao/semseg/blob/master/model/pspnet.py (class PPM)",
+        purpose="PSPNet's pyramid pooling for segmentation: average SPP levels 1, 2, 3, 6, each 1x1-conv'd and upsampled back onto the map.",
+        build=lambda a: PyramidPoolingModule(a.channels, a.channels // 4, PPM_BINS), branches=_ppm_branches,
+        pool_names=lambda a: tuple(f"bin {b}" for b in PPM_BINS),
+        claims=_average_spp(f"its bins are He et al.'s adaptive average SPP levels {_joined(PPM_BINS)}", PPM_BINS),
+        flat_compare=True),
     HeadSpec(
-        "aspp", "ASPP (DeepLabV3)", "https://github.com/pytorch/vision/blob/main/torchvision/models/segmentation/deeplabv3.py (class ASPP)",
-        "DeepLabV3's atrous pyramid: 3x3 convs with dilation 12, 24, 36, a 1x1 conv and a global image pooling, for segmentation context.",
-        _aspp,
-        _aspp_branches, _aspp_pools, lambda a: ("image pooling",)),
+        id="aspp", name="ASPP (DeepLabV3)", source="https://github.com/pytorch/vision/blob/main/torchvision/models/segmentation/deeplabv3.py (class ASPP)",
+        purpose="DeepLabV3's atrous pyramid: 3x3 convs with dilation 12, 24, 36, a 1x1 conv and a global image pooling, for segmentation context.",
+        build=_aspp, branches=_aspp_branches, pool_part=_aspp_pools, pool_names=lambda a: ("image pooling",),
+        claims=_average_spp("its image pooling is average SPP's 1 x 1 level (global average pooling)", (1,)),
+        flat_compare=True),
 )
 
 REGISTRY: dict[str, HeadSpec] = {spec.id: spec for spec in _SPECS}
 assert tuple(REGISTRY) == HEAD_IDS, "defaults.HEAD_IDS and the registry must list the same heads in the same order"
+
+
+def register(spec: HeadSpec) -> None:
+    """Add a head to the family at run time: from then on ``--heads``, the family, the JSON and
+    the page accept its id like a built-in one's. ValueError (one sentence) for an id that is
+    taken or not a plain lower-case identifier (the CLI's comma-separated list must parse it)."""
+    if spec.id in REGISTRY:
+        raise ValueError(f"Head {spec.id!r} is already registered: choose another id.")
+    if not re.fullmatch(r"[a-z][a-z0-9_]*", spec.id) or spec.id == "all":
+        raise ValueError(f"Head id {spec.id!r} is not allowed: use lower-case letters, digits and _ (not 'all').")
+    REGISTRY[spec.id] = spec
+    ids.add(spec.id)
+
+
+def unregister(head_id: str) -> None:
+    """Remove a head added by :func:`register` (a built-in head stays), with its cached modules."""
+    if head_id in HEAD_IDS:
+        raise ValueError(f"Head {head_id!r} is built in: only heads added by register() can be removed.")
+    if REGISTRY.pop(head_id, None) is not None:
+        ids.remove(head_id)
+        _cached_module.cache_clear()
 
 
 def head_seed(head_id: str) -> int:
@@ -261,7 +358,7 @@ def build_head(head_id: str, args: BuildArgs, device: torch.device | str = "cpu"
 
 def get_spec(head_id: str) -> HeadSpec:
     if head_id not in REGISTRY:
-        raise ValueError(f"Head {head_id!r} is unknown: choose from {', '.join(HEAD_IDS)}.")
+        raise ValueError(f"Head {head_id!r} is unknown: choose from {', '.join(REGISTRY)}.")
     return REGISTRY[head_id]
 
 
