@@ -9,8 +9,8 @@ Streamlit; everything else runs without it. One module per concern:
   ``trace`` (what a stage does to space), ``errors``, ``devices`` (where the model runs),
   ``bins`` (geometry), ``pooling`` (SPP, average SPP,
   YOLO's parallel SPP, SPPF), ``analysis`` (the pipeline), ``dimensions``, ``erf``, ``regions``,
-  ``scales``, ``family`` (what the panels compute), ``heads`` (the pyramid-pooling family's
-  modules, registry and costs), ``timing`` (latency measurements), ``report`` (one image end to
+  ``scales``, ``family`` (the pooling heads on one map, SPP vs SPPF included: ``family.compare``),
+  ``heads`` (the pyramid-pooling family's modules, registry and costs), ``timing`` (latency measurements), ``report`` (one image end to
   end, the JSON report);
 * the app: ``ui`` (the Streamlit page), ``figures`` (plotly figures and the sentences that
   explain results), ``explorer`` (the pyramid explorer's payload);

@@ -4,16 +4,16 @@
    (image digest, backbone, stage, weights, working size).
 2. :func:`pool_pyramid`: feature map + :class:`PyramidConfig` -> every level's bins, pooled
    values, winners and the fixed-length vector (cheap).
-3. :func:`sppf_comparison`: SPPF's cascade vs YOLOv5's parallel pools (5, 9, 13) on the same
-   map, bit for bit (their costs are the family's: :func:`spp_viz.family.sppf_view`).
-4. :func:`predict`, :func:`bin_predictions`: what the classifier reads from the map and its bins.
+3. :func:`predict`, :func:`bin_predictions`: what the classifier reads from the map and its bins.
+
+SPP vs SPPF and the other pooling heads on the map: :mod:`spp_viz.family`.
 """
 
 from __future__ import annotations
 
 import functools
 from dataclasses import dataclass, field
-from typing import Any, Sequence, cast
+from typing import Sequence, cast
 
 import torch
 import torch.nn.functional as F
@@ -24,16 +24,7 @@ from .backbones import Backbone
 from .bins import AxisSpans, BinGeometry, LevelBins, bin_argmax, bin_geometry, differing_bins, pyramid_bins
 from .choices import BinRule, Pool
 from .geometry import StageGeometry
-from .pooling import (
-    DEFAULT_LEVELS,
-    parse_levels,
-    spp,
-    spp_output_length,
-    spp_yolo,
-    sppf_branches,
-    sppf_effective_kernels,
-    sppf_equivalence,
-)
+from .pooling import DEFAULT_LEVELS, parse_levels, spp, spp_output_length
 from .timing import SingleRun, time_once
 
 
@@ -236,35 +227,3 @@ def bin_predictions(backbone: Backbone, level: LevelResult) -> list[list[Predict
     logits = backbone.classify(level.pooled.reshape(c, rows * cols).T.contiguous()).float().cpu()
     tops = [top_predictions(row, backbone.categories, 1)[0] for row in logits]
     return [tops[r * cols:(r + 1) * cols] for r in range(rows)]
-
-
-@dataclass(frozen=True)
-class SPPFComparison:
-    """SPPF's cascade on the current map against YOLOv5's parallel pools: the branches the
-    figures draw and the NaN-aware exact equality. Their costs are the family's
-    (:func:`spp_viz.family.sppf_view`)."""
-
-    k: int
-    kernels: tuple[int, ...]  # effective kernel of each cascade step: (5, 9, 13)
-    branches: tuple[Tensor, ...] = field(repr=False)  # x, y1, y2, y3 each (C, h, w)
-    equal: bool = False
-    max_abs_diff: float = 0.0
-    shape: tuple[int, ...] = ()  # (4C, h, w) without convs
-
-    def receptive_fields(self, geometry: StageGeometry) -> list[dict[str, Any]]:
-        """Each branch's window in feature cells and, through the stage, in input pixels."""
-        widths = (("x", 1),) + tuple((f"pool {k}", k) for k in self.kernels)
-        return [{"branch": name, "cells": cells, "pixels": geometry.window_pixels(cells)} for name, cells in widths]
-
-
-def sppf_comparison(features: FeatureResult, k: int = 5) -> SPPFComparison:
-    """SPPF's cascade and YOLOv5's parallel pools on the map: equality (NaN-aware) and shapes.
-    None of it depends on the pyramid, so the app computes it once per feature map."""
-    x = features.feature.unsqueeze(0)
-    kernels = sppf_effective_kernels(k)
-    with torch.inference_mode():
-        cascade = sppf_branches(x, k)
-        eq = sppf_equivalence(torch.cat(cascade, dim=1), spp_yolo(x, kernels))
-    return SPPFComparison(k, kernels, tuple(b[0] for b in cascade), eq.equal, eq.max_abs_diff, tuple(eq.shape[1:]))
-
-

@@ -1,53 +1,47 @@
 """The pyramid-pooling family side by side on one real feature map.
 
-:func:`compare_family` runs each chosen head (ids in :data:`spp_viz.defaults.HEAD_IDS`) on a
-:class:`~spp_viz.analysis.FeatureResult`:
+One entry point, :func:`compare`: every head of a :class:`FamilyPlan` (what a
+:class:`FamilyRequest` asks for, on one map, made by :func:`plan` without building anything) is
+built once and reported as a :class:`HeadReport`, with its timing attached when there is one:
 
 * output shape, fixed length (only He et al.'s SPP), trainable parameters and FLOPs
   (``FlopCounterMode``, see :mod:`spp_viz.heads.costs`) of the module as its source defines it;
 * pool-only latency (the parameter-free pooling part on the REAL features) and total latency
   (the whole module with seeded random convs), all heads interleaved in one
-  :func:`spp_viz.timing.measure_interleaved` call, the method the SPPF panel uses;
+  :func:`spp_viz.timing.measure_interleaved` call (:func:`measure_heads`);
 * each branch's receptive field in feature cells and input pixels;
-* the exact equalities the family rests on, checked live with ``torch.equal`` and max |diff|.
+* the exact equalities the family rests on (each head's :attr:`HeadSpec.claims`), checked live
+  with ``torch.equal`` and max |diff|.
 
-The convs have no pretrained weights for our backbones: anything computed through them is
-marked ``untrained``; the pooling parts are parameter-free and run on the real map.
+The SPP vs SPPF comparison is a view of the family (:data:`SPPF_VIEW`: ``sppf``, ``spp_yolo`` and
+``spp``): its branches, equality and costs are those heads'. The convs have no pretrained weights
+for our backbones: anything computed through them is marked ``untrained``; the pooling parts are
+parameter-free and run on the real map.
 """
 
 from __future__ import annotations
 
 import contextlib
+import itertools
 import math
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 import numpy as np
 import torch
-from torch import Tensor
+from torch import Tensor, nn
+from torch.func import functional_call
 
 from .analysis import FeatureResult, PyramidConfig
 from .defaults import SPPF_DEFAULT_K, SPPF_DEFAULT_N
+from .geometry import StageGeometry
 from .heads.costs import flop_model
-from .heads.registry import (
-    PPM_BINS,
-    SOURCE_K,
-    SOURCE_N,
-    BranchKind,
-    BranchShape,
-    BuildArgs,
-    build_head,
-    get_spec,
-    spp_fixed_length,
-    trainable_params,
-)
-from .options import check_sppf_fits, parse_heads
-from .pooling import exact_compare, spp, sppf_effective_kernels
+from .heads.registry import BranchKind, BranchShape, BuildArgs, build_head, get_spec, spp_fixed_length, trainable_params
+from .options import parse_heads, parse_sppf_k, parse_sppf_n
+from .pooling import SOURCE_K, SOURCE_N, check_sppf_fits, exact_compare, sppf_effective_kernels
 from .timing import Latency, measure_interleaved, pool_and_total_consistent
-
-# The SPP vs SPPF panel's heads (see :func:`sppf_view`).
-SPPF_VIEW: tuple[str, ...] = ("sppf", "spp_yolo", "spp")
 
 
 @dataclass(frozen=True)
@@ -83,7 +77,6 @@ class HeadTiming:
 
     pool: Latency
     total: Latency
-    output_shape: tuple[int, ...] = ()  # the module's output seen while timing it, batch dim dropped (() unknown)
 
     @property
     def device(self) -> str:
@@ -99,14 +92,16 @@ TimingKey = tuple[str, BuildArgs]  # (head id, the build arguments it depends on
 
 
 def timing_key(head_id: str, args: BuildArgs) -> TimingKey:
-    """What a head's timing depends on besides the map: its id and its normalised arguments."""
+    """What a head depends on besides the map: its id and its normalised arguments."""
     return head_id, get_spec(head_id).key(args)
 
 
 @dataclass(frozen=True)
 class HeadReport:
     """One head on the current map; ``timing`` is None until measured (then ``pool_ms`` and
-    ``total_ms`` are NaN). ``args`` are the build arguments it depends on (``HeadSpec.key``)."""
+    ``total_ms`` are NaN). ``args`` are the build arguments it depends on (``HeadSpec.key``);
+    ``pool_shape`` is its parameter-free pooling's output, ``output_shape`` its module's (both
+    without the batch dimension)."""
 
     id: str
     name: str
@@ -114,6 +109,7 @@ class HeadReport:
     purpose: str
     args: BuildArgs
     output_shape: tuple[int, ...]
+    pool_shape: tuple[int, ...]
     fixed_length: bool
     params: int
     flops: int
@@ -127,6 +123,11 @@ class HeadReport:
         return self.id, self.args
 
     @property
+    def view_name(self) -> str:
+        """Its name in the SPP vs SPPF table: the settings it runs with (:meth:`HeadSpec.view_name`)."""
+        return get_spec(self.id).view_name(self.args)
+
+    @property
     def pool_ms(self) -> float:
         return self.timing.pool.median_ms if self.timing else math.nan
 
@@ -138,6 +139,19 @@ class HeadReport:
     def device(self) -> str | None:
         """Where the medians were measured (None: not measured)."""
         return self.timing.device if self.timing else None
+
+    def check(self, other: str) -> EqualityCheck:
+        """Its equality check against head ``other`` (KeyError: it claims none)."""
+        for check in self.exact_equal_to:
+            if check.other == other:
+                return check
+        raise KeyError(other)
+
+    def receptive_fields(self, geometry: StageGeometry) -> list[dict[str, Any]]:
+        """Each branch's window in feature cells and, through the stage, in input pixels (the
+        theoretical window of :meth:`StageGeometry.window_pixels`, for the SPP vs SPPF table)."""
+        return [{"branch": b.name, "cells": b.rf_cells[0], "pixels": geometry.window_pixels(b.rf_cells[0])}
+                for b in self.branches]
 
 
 @dataclass(frozen=True)
@@ -160,6 +174,11 @@ class FamilyComparison:
         return tuple(report.id for report in self.heads)
 
     @property
+    def kernels(self) -> tuple[int, ...]:
+        """SPPF's windows at this comparison's k and n: (5, 9, 13) for k = 5, n = 3."""
+        return sppf_effective_kernels(self.k, self.repeats)
+
+    @property
     def measured(self) -> bool:
         return all(report.timing is not None for report in self.heads)
 
@@ -175,16 +194,69 @@ class FamilyComparison:
 
 
 @dataclass(frozen=True)
+class FamilyRequest:
+    """The heads to compare (ids, in order, each once) and SPPF's k and n (``repeats``)."""
+
+    heads: tuple[str, ...]
+    k: int = SPPF_DEFAULT_K
+    repeats: int = SPPF_DEFAULT_N
+
+    @classmethod
+    def parse(cls, heads: Sequence[str] | str, k: int | str = SPPF_DEFAULT_K,
+              repeats: int | str = SPPF_DEFAULT_N) -> FamilyRequest:
+        """Checked ids (``"all"``, ``"sppf,ppm"``, or a sequence: an empty one asks for no head)
+        and k and n; ``ValueError`` (one sentence) for an unknown id or a bad k or n."""
+        if isinstance(heads, str):
+            ids = parse_heads(heads)
+        else:
+            ids = parse_heads(",".join(heads)) if heads else ()
+        return cls(ids, parse_sppf_k(k), parse_sppf_n(repeats))
+
+
+# The SPP vs SPPF comparison: SPPF and YOLOv5's SPP as their source defines them (k = 5, three
+# pools: windows 5, 9, 13) and He et al.'s SPP with the page's pyramid.
+SPPF_VIEW = FamilyRequest(("sppf", "spp_yolo", "spp"), SOURCE_K, SOURCE_N)
+
+
+@dataclass(frozen=True)
+class FamilyPlan:
+    """A request on one map: the build arguments and, per head, what it depends on (``keys``:
+    the timing store's and the module cache's key)."""
+
+    request: FamilyRequest
+    args: BuildArgs
+    keys: tuple[TimingKey, ...]
+
+
+def plan(features: FeatureResult, request: FamilyRequest, config: PyramidConfig | None = None,
+         check_fits: bool = True) -> FamilyPlan:
+    """What ``request``'s heads depend on, on this map, without building a module (cheap: the app
+    looks the timings up with it before anything else). ``check_fits``: refuse SPPF windows wider
+    than the map allows (``ValueError``, one sentence); the view's k = 5, n = 3 are the source's, on
+    any map."""
+    if check_fits:
+        check_sppf_fits(request.k, request.repeats, *features.shape[1:])
+    config = config or PyramidConfig()
+    args = BuildArgs(features.shape[0], request.k, request.repeats, config.levels, config.pool, config.rule)
+    return FamilyPlan(request, args, tuple(timing_key(head_id, args) for head_id in request.heads))
+
+
+@dataclass(frozen=True)
+class PooledBranch:
+    """A pooling branch of a head on the real map: ``pooled`` is ``(C, rows, cols)``."""
+
+    head: str
+    name: str
+    pooled: Tensor = field(repr=False)
+
+
+@dataclass(frozen=True)
 class BranchMap:
     """A pooling branch on the real map, averaged over channels: ``values`` is ``(rows, cols)``."""
 
     head: str
     name: str
     values: np.ndarray = field(repr=False)
-
-
-def _args(features: FeatureResult, config: PyramidConfig, k: int, repeats: int) -> BuildArgs:
-    return BuildArgs(features.shape[0], k, repeats, config.levels, config.pool, config.rule)
 
 
 def concat_parts(parts: list[Tensor]) -> Tensor:
@@ -228,49 +300,18 @@ def pool_output(head_id: str, x: Tensor, args: BuildArgs) -> Tensor:
     return out
 
 
-def _spp_reference(x: Tensor, levels: Sequence[int]) -> Tensor:
-    """He et al.'s adaptive AVERAGE SPP (the engine's :func:`spp_viz.pooling.spp`) as a vector."""
-    with torch.inference_mode():
-        return spp(x, levels, "avg", "adaptive").vector
-
-
-def _source_sppf(x: Tensor, args: BuildArgs) -> Tensor:
-    return pool_output("sppf", x, BuildArgs(args.channels, SOURCE_K, SOURCE_N))
-
-
-def _claims(args: BuildArgs) -> dict[str, list[tuple[str, str, Callable[[Tensor], Tensor]]]]:
-    """Per head: ``(other id, claim, other's pooling output)``; the head's own side is :func:`pool_output`."""
-    k, repeats = args.k, args.repeats
-    widths = ", ".join(str(i * (k - 1) + 1) for i in range(1, repeats + 1))
-    cascade = f"{repeats} chained {k}x{k} max pools = parallel pools {widths}"
-    source = "its pools are SPPF's cascade with k=5, n=3 (windows 5, 9, 13)"
-    return {
-        "spp_yolo": [("sppf", cascade, lambda x: pool_output("sppf", x, args)),
-                     ("sppf_separable", f"separable {cascade}", lambda x: pool_output("sppf_separable", x, args))],
-        "sppf": [("spp_yolo", cascade, lambda x: pool_output("spp_yolo", x, args)),
-                 ("sppf_separable", f"{k}x{k} max = 1x{k} then {k}x1 max", lambda x: pool_output("sppf_separable", x, args))],
-        "sppf_separable": [("sppf", f"1x{k} then {k}x1 max = {k}x{k} max", lambda x: pool_output("sppf", x, args)),
-                           ("spp_yolo", f"separable {cascade}", lambda x: pool_output("spp_yolo", x, args))],
-        "simsppf": [("sppf", source, lambda x: _source_sppf(x, args))],
-        "sppcspc": [("sppf", "its parallel 5, 9, 13 pools are SPPF's cascade with k=5, n=3", lambda x: _source_sppf(x, args))],
-        "cspsppf": [("sppf", source, lambda x: _source_sppf(x, args))],
-        "sppelan": [("sppf", source, lambda x: _source_sppf(x, args))],
-        "ppm": [("spp", "its bins are He et al.'s adaptive average SPP levels 1, 2, 3, 6",
-                 lambda x: _spp_reference(x, PPM_BINS))],
-        "aspp": [("spp", "its image pooling is average SPP's 1 x 1 level (global average pooling)",
-                  lambda x: _spp_reference(x, (1,)))],
-    }
-
-
 def check_equalities(head_id: str, x: Tensor, args: BuildArgs) -> tuple[EqualityCheck, ...]:
-    """The head's listed exact equalities, run on ``x``: ``torch.equal`` and NaN-aware max |diff|."""
+    """The head's claims (:attr:`HeadSpec.claims`), run on ``x``: ``torch.equal`` and NaN-aware
+    max |diff| of its pooling part against each other head's (as flat vectors for a head whose
+    pools have several sizes: :attr:`HeadSpec.flat_compare`)."""
+    spec = get_spec(head_id)
     mine = pool_output(head_id, x, args)
-    flat = head_id in ("ppm", "aspp")  # compared with a flattened SPP vector
     out = []
-    for other, claim, theirs in _claims(args).get(head_id, []):
-        a = mine.flatten(1) if flat else mine
-        equal, diff = exact_compare(a, theirs(x))
-        out.append(EqualityCheck(head_id, other, claim, equal, diff))
+    for claim in spec.claims(args):
+        theirs = pool_output(claim.other, x, claim.args)
+        a, b = (mine.flatten(1), theirs.flatten(1)) if spec.flat_compare else (mine, theirs)
+        equal, diff = exact_compare(a, b)
+        out.append(EqualityCheck(head_id, claim.other, claim.text, equal, diff))
     return tuple(out)
 
 
@@ -288,16 +329,63 @@ def _branch_reports(shapes: tuple[BranchShape, ...], features: FeatureResult) ->
     return tuple(out)
 
 
-def _timing_fns(keys: Sequence[TimingKey], x: Tensor, shapes: dict[TimingKey, tuple[int, ...]]) -> dict[str, Callable[[], object]]:
+def output_shape(module: nn.Module, x: Tensor) -> tuple[int, ...]:
+    """The module's output shape on ``x``, batch dimension dropped, from PyTorch's own shape
+    inference: the same ops run on the ``meta`` device (tensors without data), so asking costs
+    no arithmetic even for a 44 M-parameter SPPCSPC on a large map. A module with an op that has
+    no meta kernel is run for real."""
+    meta = {name: t.to("meta") for name, t in itertools.chain(module.named_parameters(), module.named_buffers())}
+    with torch.inference_mode():
+        try:
+            out = functional_call(module, meta, (x.to("meta"),))
+        except (NotImplementedError, RuntimeError):
+            out = module(x)
+    return tuple(int(s) for s in out.shape[1:])
+
+
+def head_report(features: FeatureResult, key: TimingKey) -> HeadReport:
+    """One head on the map, without its timing: shapes, parameters, FLOPs, branches and the
+    checked equalities (its module built once: :func:`spp_viz.heads.registry.build_head`)."""
+    head_id, args = key
+    spec = get_spec(head_id)
+    x = features.feature.unsqueeze(0).contiguous()
+    module = build_head(head_id, args, x.device)
+    _, h, w = features.shape
+    params = trainable_params(module)
+    return HeadReport(
+        head_id, spec.name, spec.source, spec.purpose, args, output_shape(module, x),
+        tuple(int(s) for s in pool_output(head_id, x, args).shape[1:]), spec.fixed_length and spp_fixed_length(x, args),
+        params, flop_model(head_id, args).at(h, w), _branch_reports(spec.branches(args), features),
+        check_equalities(head_id, x, args), params > 0,
+    )
+
+
+HeadReporter = Callable[[FeatureResult, TimingKey], HeadReport]  # head_report, or a cache around it
+
+
+def compare(features: FeatureResult, family_plan: FamilyPlan, timings: Mapping[TimingKey, HeadTiming] | None = None,
+            *, measure: bool = False, report: HeadReporter = head_report) -> FamilyComparison:
+    """THE entry point: every head of ``family_plan`` on the map, each built once by ``report``
+    (:func:`head_report`, or a cache around it), with its timing from ``timings`` attached when
+    there is one. ``measure``: the heads without one are timed first, all interleaved
+    (:func:`measure_heads`: call it where nothing else competes). The heads' equality checks
+    share their pools (:func:`shared_pools`)."""
+    found = dict(timings or {})
+    if measure:
+        found.update(measure_heads(features, [key for key in family_plan.keys if key not in found]))
+    with shared_pools():
+        heads = tuple(replace(report(features, key), timing=found.get(key)) for key in family_plan.keys)
+    request = family_plan.request
+    return FamilyComparison(request.k, request.repeats, features.shape, heads)
+
+
+def _timing_fns(keys: Sequence[TimingKey], x: Tensor) -> dict[str, Callable[[], object]]:
     """``{"<i>/pool": ..., "<i>/total": ...}`` for the i-th key; each runs under ``inference_mode``
-    itself. The total run records the module's output shape in ``shapes`` (a 44 M-parameter
-    SPPCSPC is not run once more just to read its shape). The pool-only run takes the real map's
-    first channels, as many as the module's own pools see (cv1 halves C in SPPF-like heads), so
-    pool and total time the same pooling work. A head without parameters is timed once: its
-    module is its pooling."""
+    itself. The pool-only run takes the real map's first channels, as many as the module's own
+    pools see (cv1 halves C in SPPF-like heads), so pool and total time the same pooling work. A
+    head without parameters is timed once: its module is its pooling."""
     fns: dict[str, Callable[[], object]] = {}
-    for i, key in enumerate(keys):
-        head_id, args = key
+    for i, (head_id, args) in enumerate(keys):
         spec, module = get_spec(head_id), build_head(head_id, args, x.device)
         pool_x = x[:, :spec.pool_channels(x.shape[1])].contiguous()
 
@@ -305,11 +393,9 @@ def _timing_fns(keys: Sequence[TimingKey], x: Tensor, shapes: dict[TimingKey, tu
             with torch.inference_mode():
                 return concat_parts(spec.pool_part(module, pool_x))
 
-        def total(module=module, key=key) -> object:
+        def total(module=module) -> object:
             with torch.inference_mode():
-                out = module(x)
-            shapes[key] = tuple(out.shape[1:])
-            return out
+                return module(x)
 
         fns[f"{i}/pool"] = pool
         if trainable_params(module):
@@ -317,149 +403,73 @@ def _timing_fns(keys: Sequence[TimingKey], x: Tensor, shapes: dict[TimingKey, tu
     return fns
 
 
-def measure_heads(features: FeatureResult, keys: Sequence[TimingKey],
-                  shapes: dict[TimingKey, tuple[int, ...]] | None = None) -> dict[TimingKey, HeadTiming]:
+def measure_heads(features: FeatureResult, keys: Sequence[TimingKey]) -> dict[TimingKey, HeadTiming]:
     """Time these heads on the map's device, all interleaved in one
     :func:`spp_viz.timing.measure_interleaved` call (call it where nothing else competes). A
     self-contradictory result (other work competed after all) is measured once more."""
     if not keys:
         return {}
     x = features.feature.unsqueeze(0).contiguous()
-    shapes = {} if shapes is None else shapes
-    fns = _timing_fns(keys, x, shapes)
-    timings = _timings(keys, measure_interleaved(fns, device=x.device), shapes)
+    fns = _timing_fns(keys, x)
+    timings = _timings(keys, measure_interleaved(fns, device=x.device))
     if not all(t.consistent for t in timings.values()):
-        timings = _timings(keys, measure_interleaved(fns, device=x.device), shapes)
+        timings = _timings(keys, measure_interleaved(fns, device=x.device))
     return timings
 
 
-def _timings(keys: Sequence[TimingKey], latencies: Mapping[str, Latency],
-             shapes: Mapping[TimingKey, tuple[int, ...]]) -> dict[TimingKey, HeadTiming]:
-    return {key: HeadTiming(latencies[f"{i}/pool"], latencies.get(f"{i}/total", latencies[f"{i}/pool"]), shapes.get(key, ()))
+def _timings(keys: Sequence[TimingKey], latencies: Mapping[str, Latency]) -> dict[TimingKey, HeadTiming]:
+    return {key: HeadTiming(latencies[f"{i}/pool"], latencies.get(f"{i}/total", latencies[f"{i}/pool"]))
             for i, key in enumerate(keys)}
-
-
-def _head_report(head_id: str, features: FeatureResult, x: Tensor, args: BuildArgs,
-                 timings: Mapping[TimingKey, HeadTiming], shapes: dict[TimingKey, tuple[int, ...]]) -> HeadReport:
-    spec, module = get_spec(head_id), build_head(head_id, args, x.device)
-    key = timing_key(head_id, args)
-    _, h, w = features.shape
-    timing = timings.get(key)
-    if key not in shapes and timing is not None and timing.output_shape:
-        shapes[key] = timing.output_shape  # seen while it was timed: no run just to read it
-    if key not in shapes:
-        with torch.inference_mode():
-            shapes[key] = tuple(module(x).shape[1:])
-    params = trainable_params(module)
-    return HeadReport(
-        head_id, spec.name, spec.source, spec.purpose, key[1], tuple(int(s) for s in shapes[key]),
-        spec.fixed_length and spp_fixed_length(x, args), params, flop_model(head_id, args).at(h, w),
-        _branch_reports(spec.branches(args), features), check_equalities(head_id, x, args), params > 0, timings.get(key),
-    )
 
 
 def compare_family(features: FeatureResult, ids: Sequence[str] | str, config: PyramidConfig | None = None,
                    k: int = SPPF_DEFAULT_K, repeats: int = SPPF_DEFAULT_N, measure: bool = True,
                    measured: Mapping[TimingKey, HeadTiming] | None = None, check_fits: bool = True) -> FamilyComparison:
-    """Every head in ``ids`` (a sequence, or ``"all"`` / ``"sppf,ppm"``) on ``features``' map.
-    Raises ``ValueError`` (one sentence) for an unknown id, a bad k or n, or (with
-    ``check_fits``) SPPF windows wider than the map allows. ``measure=False`` leaves the heads
-    not in ``measured`` unmeasured. ``measured`` holds timings already taken on this map (e.g.
-    another comparison's :attr:`FamilyComparison.timings`): those heads are not timed again.
-    """
-    return _measured(features, *_request(features, ids, config, k, repeats, check_fits), measure, measured)
+    """:func:`compare` for heads given as ids (a sequence, or ``"all"`` / ``"sppf,ppm"``). Raises
+    ``ValueError`` (one sentence) for an unknown id, a bad k or n, or (with ``check_fits``) SPPF
+    windows wider than the map allows. ``measured`` holds timings already taken on this map
+    (e.g. another comparison's :attr:`FamilyComparison.timings`): those heads are not timed again;
+    ``measure=False`` leaves the others unmeasured."""
+    request = FamilyRequest.parse(ids, k, repeats)
+    return compare(features, plan(features, request, config, check_fits), measured, measure=measure)
 
 
 def sppf_view(features: FeatureResult, config: PyramidConfig | None = None, measure: bool = True,
               measured: Mapping[TimingKey, HeadTiming] | None = None) -> FamilyComparison:
-    """The SPP vs SPPF comparison as a view of the family: SPPF and YOLOv5's SPP as their source
-    defines them (k = 5, three pools: windows 5, 9, 13) and He et al.'s SPP with the page's pyramid."""
-    return compare_family(features, SPPF_VIEW, config, SOURCE_K, SOURCE_N, measure, measured, check_fits=False)
+    """The SPP vs SPPF comparison as a view of the family (:data:`SPPF_VIEW`)."""
+    return compare(features, plan(features, SPPF_VIEW, config, check_fits=False), measured, measure=measure)
 
 
 def compare_with_view(features: FeatureResult, config: PyramidConfig, ids: Sequence[str] | str | None,
                       k: int = SPPF_DEFAULT_K, repeats: int = SPPF_DEFAULT_N) -> tuple[FamilyComparison, FamilyComparison | None]:
-    """:func:`sppf_view` and (when ``ids``) the family, every head timed once, all interleaved in
-    one measurement: a head in both (``spp``; ``sppf`` and ``spp_yolo`` at k = 5, n = 3) is one
-    timing shown twice."""
-    view_heads, view_args = _request(features, SPPF_VIEW, config, SOURCE_K, SOURCE_N, check=False)
-    family_heads, family_args = _request(features, ids, config, k, repeats) if ids else ((), view_args)
-    keys = list(dict.fromkeys(_keys(view_heads, view_args) + _keys(family_heads, family_args)))
-    shapes: dict[TimingKey, tuple[int, ...]] = {}
-    timings = measure_heads(features, keys, shapes)
-    view = _comparison(features, view_heads, view_args, timings, shapes)
-    return view, (_comparison(features, family_heads, family_args, timings, shapes) if ids else None)
+    """:func:`sppf_view` and (when ``ids``) the family, every head built once and timed once, all
+    interleaved in one measurement: a head in both (``spp``; ``sppf`` and ``spp_yolo`` at k = 5,
+    n = 3) is one timing shown twice."""
+    view = plan(features, SPPF_VIEW, config, check_fits=False)
+    family = plan(features, FamilyRequest.parse(ids, k, repeats), config) if ids else None
+    timings = measure_heads(features, list(dict.fromkeys(view.keys + (family.keys if family else ()))))
+    built: dict[TimingKey, HeadReport] = {}
+
+    def once(features: FeatureResult, key: TimingKey) -> HeadReport:
+        if key not in built:
+            built[key] = head_report(features, key)
+        return built[key]
+
+    with shared_pools():
+        return (compare(features, view, timings, report=once),
+                compare(features, family, timings, report=once) if family else None)
 
 
-def _request(features: FeatureResult, ids: Sequence[str] | str, config: PyramidConfig | None, k: int, repeats: int,
-             check: bool = True) -> tuple[tuple[str, ...], BuildArgs]:
-    """The heads and their build arguments; ``check``: refuse SPPF windows wider than the map
-    allows (the user's k and n; the view's k = 5, n = 3 are the source's, on any map)."""
-    heads = parse_heads(ids if isinstance(ids, str) else ",".join(ids))
-    if check:
-        check_sppf_fits(k, repeats, *features.shape[1:])
-    return heads, _args(features, config or PyramidConfig(), k, repeats)
-
-
-def _measured(features: FeatureResult, heads: Sequence[str], args: BuildArgs, measure: bool,
-              measured: Mapping[TimingKey, HeadTiming] | None) -> FamilyComparison:
-    shapes: dict[TimingKey, tuple[int, ...]] = {}
-    timings = dict(measured or {})
-    if measure:
-        timings.update(measure_heads(features, [key for key in _keys(heads, args) if key not in timings], shapes))
-    return _comparison(features, heads, args, timings, shapes)
-
-
-def timing_keys(features: FeatureResult, ids: Sequence[str] | str, config: PyramidConfig | None = None,
-                k: int = SPPF_DEFAULT_K, repeats: int = SPPF_DEFAULT_N, check_fits: bool = True) -> list[TimingKey]:
-    """What these heads' timings depend on, without building a module (cheap: the app looks the
-    timings up before anything else). Raises ``ValueError`` as :func:`compare_family` does."""
-    return _keys(*_request(features, ids, config, k, repeats, check_fits))
-
-
-def _keys(heads: Sequence[str], args: BuildArgs) -> list[TimingKey]:
-    return [timing_key(head_id, args) for head_id in heads]
-
-
-def _comparison(features: FeatureResult, heads: Sequence[str], args: BuildArgs, timings: Mapping[TimingKey, HeadTiming],
-                shapes: dict[TimingKey, tuple[int, ...]]) -> FamilyComparison:
-    x = features.feature.unsqueeze(0).contiguous()
-    reports = tuple(_head_report(head_id, features, x, args, timings, shapes) for head_id in heads)
-    return FamilyComparison(args.k, args.repeats, features.shape, reports)
-
-
-def view_name(report: HeadReport) -> str:
-    """A head's name in the SPP vs SPPF table: the settings it runs with, in a few words."""
-    a = report.args
-    if report.id == "sppf":
-        return f"SPPF (k={a.k}, x{a.repeats})"
-    if report.id == "spp_yolo":
-        return f"Parallel SPP ({', '.join(map(str, sppf_effective_kernels(a.k, a.repeats)))})"
-    if report.id == "spp":
-        rule = "" if a.rule == "adaptive" else ", paper rule"
-        return f"SPP {','.join(map(str, a.levels))} ({a.pool}{rule})"
-    return report.name
-
-
-def with_timings(comparison: FamilyComparison, timings: Mapping[TimingKey, HeadTiming]) -> FamilyComparison:
-    """``comparison`` with the timings in ``timings`` filled in (a head not in it keeps its own)."""
-    heads = tuple(replace(r, timing=timings.get(r.key, r.timing)) for r in comparison.heads)
-    return replace(comparison, heads=heads)
-
-
-def uses_spp_config(head_id: str) -> bool:
-    """Whether the head follows the page's pyramid (levels, pooling, bin rule): only ``spp``.
-    The others are measured once per map; this one again when the pyramid changes."""
-    return get_spec(head_id).uses_spp_config
-
-
-def branch_maps(features: FeatureResult, head_id: str, config: PyramidConfig | None = None,
-                k: int = SPPF_DEFAULT_K, repeats: int = SPPF_DEFAULT_N) -> tuple[BranchMap, ...]:
-    """The head's pooling branches on the REAL map (parameter-free), each averaged over channels."""
+def pooled_branches(features: FeatureResult, key: TimingKey) -> tuple[PooledBranch, ...]:
+    """The head's pooling branches on the REAL map (its parameter-free pooling part), each ``(C, rows, cols)``."""
+    head_id, args = key
     spec = get_spec(head_id)
-    args = _args(features, config or PyramidConfig(), k, repeats)
     x = features.feature.unsqueeze(0)
     with torch.inference_mode():
         parts = spec.pool_part(build_head(head_id, args, x.device), x)
-    names = spec.pool_names(args)
-    return tuple(BranchMap(head_id, name, part[0].float().mean(0).cpu().numpy()) for name, part in zip(names, parts))
+    return tuple(PooledBranch(head_id, name, part[0]) for name, part in zip(spec.part_names(args), parts))
+
+
+def branch_maps(features: FeatureResult, key: TimingKey) -> tuple[BranchMap, ...]:
+    """:func:`pooled_branches`, each averaged over channels (for the family panel's small maps)."""
+    return tuple(BranchMap(b.head, b.name, b.pooled.float().mean(0).cpu().numpy()) for b in pooled_branches(features, key))

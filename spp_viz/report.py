@@ -17,14 +17,12 @@ from .analysis import (
     Prediction,
     PyramidConfig,
     PyramidResult,
-    SPPFComparison,
     extract_features,
     finite_logits,
     level_geometry,
     non_finite_count,
     pool_pyramid,
     predict,
-    sppf_comparison,
 )
 from .backbones import DEFAULT_BACKBONE, Backbone, load_backbone
 from .bins import BinGeometry
@@ -32,7 +30,8 @@ from .choices import BinRule, Pool
 from .defaults import DEFAULT_LEVELS, DEFAULT_TOP_K, SPPF_DEFAULT_K, SPPF_DEFAULT_N
 from .devices import working_limit
 from .dimensions import dimension_table
-from .family import FamilyComparison, HeadReport, compare_with_view, view_name
+from .family import FamilyComparison, HeadReport, compare_with_view
+from .geometry import StageGeometry
 from .images import DEFAULT_MAX_PIXELS, DEFAULT_MAX_SIDE, DecodedImage, load_image
 from .pooling import parse_levels
 from .regions import RegionResult
@@ -47,15 +46,14 @@ class Inspection:
     backbone: Backbone
     features: FeatureResult
     pyramid: PyramidResult
-    sppf: SPPFComparison
-    costs: FamilyComparison  # the SPP vs SPPF view of the family (family.sppf_view)
+    costs: FamilyComparison  # the SPP vs SPPF view of the family (family.sppf_view): the JSON's ``sppf``
     predictions: list[Prediction]
     timings_ms: dict[str, float] = field(default_factory=dict)
     family: FamilyComparison | None = None  # the pyramid-pooling family, when heads were asked for
     region: RegionResult | None = None  # a box pooled from the shared map (``inspect --region``)
 
     def report(self) -> dict[str, Any]:
-        return build_report(self.decoded, self.backbone, self.features, self.pyramid, self.sppf, self.costs, self.predictions,
+        return build_report(self.decoded, self.backbone, self.features, self.pyramid, self.costs, self.predictions,
                             self.timings_ms, family=self.family, region=self.region)
 
 
@@ -105,13 +103,12 @@ def run_inspection(
     mark = time.perf_counter()
     pyramid = pool_pyramid(features, config)
     timings["spp_head"] = (time.perf_counter() - mark) * 1000
-    sppf = sppf_comparison(features)
     predictions = predict(model, features, top_k)
     # the SPP vs SPPF view and the family (``heads``: "all" or comma-separated ids), every head
     # timed once, all interleaved, last and alone
     costs, family = compare_with_view(features, config, heads, sppf_k, sppf_n)
     timings["total"] = (time.perf_counter() - start) * 1000
-    return Inspection(decoded, model, features, pyramid, sppf, costs, predictions, timings, family)
+    return Inspection(decoded, model, features, pyramid, costs, predictions, timings, family)
 
 
 def build_report(
@@ -119,7 +116,6 @@ def build_report(
     backbone: Backbone,
     features: FeatureResult,
     pyramid: PyramidResult,
-    sppf: SPPFComparison,
     costs: FamilyComparison,
     predictions: list[Prediction],
     timings_ms: dict[str, float],
@@ -156,11 +152,7 @@ def build_report(
             ],
             "global_context": features.geometry.global_context,
         },
-        "sppf": {"k": sppf.k, "kernels": list(sppf.kernels), "shape": list(sppf.shape),
-                 "matches_parallel_spp": sppf.equal, "max_abs_diff": sppf.max_abs_diff,
-                 "receptive_fields": sppf.receptive_fields(features.geometry),
-                 "costs": [cost_json(r) for r in costs.heads],
-                 "timings_consistent": costs.timings_consistent},
+        "sppf": sppf_json(costs, features.geometry),
         "dimensions": dimension_table(features, pyramid),
         "predictions": [p.as_json() for p in predictions],
         "predictions_note": "" if predictions else no_predictions_reason(backbone, features),
@@ -179,9 +171,22 @@ def build_report(
 COST_KINDS = {"sppf": "sppf", "spp_yolo": "parallel_spp", "spp": "spp"}
 
 
+def sppf_json(costs: FamilyComparison, geometry: StageGeometry) -> dict[str, Any]:
+    """The report's ``sppf``: the SPP vs SPPF view's heads. SPPF's cascade (its pooling part,
+    ``shape`` before its convs), its NaN-aware equality with YOLOv5's parallel pools, its
+    branches' windows, and every head's costs."""
+    sppf = costs.head("sppf")
+    parallel = sppf.check("spp_yolo")
+    return {"k": costs.k, "kernels": list(costs.kernels), "shape": list(sppf.pool_shape),
+            "matches_parallel_spp": parallel.equal, "max_abs_diff": parallel.max_abs_diff,
+            "receptive_fields": sppf.receptive_fields(geometry),
+            "costs": [cost_json(r) for r in costs.heads],
+            "timings_consistent": costs.timings_consistent}
+
+
 def cost_json(r: HeadReport) -> dict[str, Any]:
     """One row of ``sppf.costs``: a head of the SPP vs SPPF view."""
-    return {"name": view_name(r), "kind": COST_KINDS[r.id], "output_shape": list(r.output_shape), "params": r.params,
+    return {"name": r.view_name, "kind": COST_KINDS[r.id], "output_shape": list(r.output_shape), "params": r.params,
             "flops": r.flops, "pool_ms": round(r.pool_ms, 4), "total_ms": round(r.total_ms, 4), "device": r.device}
 
 

@@ -5,10 +5,10 @@ import dataclasses
 import torch
 
 from spp_viz import analysis
-from spp_viz.analysis import PyramidConfig, extract_features, pool_pyramid, sppf_comparison
+from spp_viz.analysis import PyramidConfig, extract_features, pool_pyramid
 from spp_viz.choices import BinRule, Pool
 from spp_viz.dimensions import SizeSweepRow, dimension_table, size_sweep
-from spp_viz.family import sppf_view
+from spp_viz.family import pooled_branches, sppf_view
 from spp_viz.images import load_image
 
 
@@ -67,14 +67,17 @@ def test_winners_only_for_max_pooling(lite0, asset_bytes):
     assert features.feature[7, r, k] == level.pooled[7, 1, 0]
 
 
-def test_sppf_comparison_on_a_real_map(lite0, asset_bytes):
+def test_the_sppf_view_is_sppfs_cascade_on_a_real_map(lite0, asset_bytes):
     _, features = _cat(lite0, asset_bytes, 384)
-    result = sppf_comparison(features)
+    view = sppf_view(features, measure=False)
+    sppf = view.head("sppf")
     c, h, w = features.shape
-    assert result.equal and result.max_abs_diff == 0.0 and result.shape == (4 * c, h, w)
-    assert result.kernels == (5, 9, 13) and len(result.branches) == 4
-    assert torch.equal(result.branches[0], features.feature)
-    fields = result.receptive_fields(features.geometry)
+    check = sppf.check("spp_yolo")
+    assert check.equal and check.max_abs_diff == 0.0 and sppf.pool_shape == (4 * c, h, w)
+    branches = pooled_branches(features, sppf.key)
+    assert view.kernels == (5, 9, 13) and [b.name for b in branches] == ["x", "pool 5", "pool 9", "pool 13"]
+    assert torch.equal(branches[0].pooled, features.feature)
+    fields = sppf.receptive_fields(features.geometry)
     assert [f["cells"] for f in fields] == [1, 5, 9, 13]
     assert fields[3]["pixels"] == features.geometry.receptive_field + 12 * 32
 
@@ -97,13 +100,11 @@ def test_the_sppf_view_costs_on_a_real_map(lite0, asset_bytes):
 
 def test_the_spp_cost_row_is_always_the_current_head(lite0, asset_bytes):
     # with bins = paper, a row used to describe the default adaptive head instead
-    from spp_viz.family import view_name
-
     _, features = _cat(lite0, asset_bytes, 384)
     config = PyramidConfig((6, 3, 2, 1), Pool.AVG, BinRule.PAPER)
     spp_row = sppf_view(features, config, measure=False).head("spp")
     assert spp_row.output_shape == (pool_pyramid(features, config).length,)
-    assert "paper" in view_name(spp_row) and "avg" in view_name(spp_row) and "6,3,2,1" in view_name(spp_row)
+    assert "paper" in spp_row.view_name and "avg" in spp_row.view_name and "6,3,2,1" in spp_row.view_name
 
 
 def test_the_sppf_view_without_measuring_has_no_latencies(lite0, asset_bytes):
@@ -142,7 +143,7 @@ def _non_finite_features(features, logits_too=True):
 def test_non_finite_maps_compare_equal_and_give_no_predictions(lite0, asset_bytes):
     _, features = _cat(lite0, asset_bytes, 256)
     broken = _non_finite_features(features)
-    result = sppf_comparison(broken)
+    result = sppf_view(broken, measure=False).head("sppf").check("spp_yolo")
     assert result.equal and result.max_abs_diff == 0.0
     assert analysis.non_finite_count(broken) == 2
     assert analysis.predict(lite0, features) and analysis.predict(lite0, broken) == []

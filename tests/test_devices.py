@@ -163,11 +163,10 @@ def test_a_cuda_setting_with_cpu_tensors_is_never_labelled_cuda(lite0):
     decoded = images.load_image(CAT, max_side=256)
     features = extract_features(lite0, decoded.image)
     head = analysis.pool_pyramid(features, PyramidConfig())
-    sppf = analysis.sppf_comparison(features)
     from spp_viz.family import sppf_view
     from spp_viz.report import build_report
 
-    report = build_report(decoded, claims_cuda, features, head, sppf, sppf_view(features, PyramidConfig()), [], {})
+    report = build_report(decoded, claims_cuda, features, head, sppf_view(features, PyramidConfig()), [], {})
     assert report["backbone"]["device"] == "cpu"
     assert "cuda" not in str(report["sppf"]["costs"]) and "cuda" not in str(report["timings_device"])
 

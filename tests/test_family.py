@@ -16,13 +16,12 @@ from hypothesis import strategies as st
 from spp_viz.analysis import FeatureResult, PyramidConfig
 from spp_viz.choices import BinRule, Pool
 from spp_viz.defaults import HEAD_IDS
-from spp_viz.family import branch_maps, check_equalities, compare_family, pool_output
+from spp_viz.family import branch_maps, check_equalities, compare_family, pool_output, timing_key
 from spp_viz.geometry import StageGeometry
 from spp_viz.heads.costs import count_flops, flop_model
-from spp_viz.heads.modules import max_pool_same, separable_max_pool
 from spp_viz.heads.registry import BuildArgs, build_head, trainable_params
-from spp_viz.options import check_sppf_fits, parse_heads
-from spp_viz.pooling import exact_compare, sppf_effective_kernels
+from spp_viz.options import parse_heads
+from spp_viz.pooling import check_sppf_fits, exact_compare, max_pool_same, separable_max_pool, sppf_effective_kernels
 
 CHANNELS = (64, 96)
 GEOMETRY = StageGeometry(stride=32, channels=0, receptive_field=200)
@@ -222,11 +221,11 @@ def test_measured_latencies_are_finite_and_spp_total_is_its_pooling():
 
 def test_branch_maps_are_the_real_pooled_map():
     features = fake_features(6, 7, 9)
-    maps = branch_maps(features, "sppf")
+    maps = branch_maps(features, timing_key("sppf", BuildArgs(6)))
     assert [m.name for m in maps] == ["x", "pool 5", "pool 9", "pool 13"]
     x = features.feature.unsqueeze(0)
     assert torch.equal(torch.from_numpy(maps[2].values), F.max_pool2d(x, 9, 1, 4)[0].mean(0))
-    assert [m.values.shape for m in branch_maps(features, "ppm")] == [(1, 1), (2, 2), (3, 3), (6, 6)]
+    assert [m.values.shape for m in branch_maps(features, timing_key("ppm", BuildArgs(6)))] == [(1, 1), (2, 2), (3, 3), (6, 6)]
 
 
 # ----------------------------------------------------------------------------
@@ -348,11 +347,11 @@ def _timing(pool: float, total: float, pool_spread: float = 0.0):
 def test_a_given_timing_is_used_not_measured_again():
     """The app times the pyramid-free heads once per map and ``spp`` once per pyramid; a timing
     given for a head is used, not measured again."""
-    from spp_viz.family import timing_key, uses_spp_config
+    from spp_viz.heads.registry import get_spec
 
     features = fake_features(16, 8, 8)
     config = PyramidConfig((1, 2))
-    assert [h for h in ("spp", "sppf", "ppm", "aspp") if uses_spp_config(h)] == ["spp"]
+    assert [h for h in ("spp", "sppf", "ppm", "aspp") if get_spec(h).uses_spp_config] == ["spp"]
     structure = compare_family(features, ["spp"], config, measure=False)
     timing = _timing(2.0, 2.0)
     spp_part = compare_family(features, ["spp"], config, measured={structure.head("spp").key: timing})
@@ -399,17 +398,18 @@ def test_a_self_contradictory_timing_is_measured_again(monkeypatch):
 
 
 def test_unreliable_timings_are_flagged_not_taught():
-    from spp_viz.family import sppf_view, with_timings
+    from spp_viz.family import sppf_view
     from spp_viz.figures import text
 
-    view = sppf_view(fake_features(8, 6, 6), PyramidConfig((1, 2)), measure=False)
+    features, config = fake_features(8, 6, 6), PyramidConfig((1, 2))
+    view = sppf_view(features, config, measure=False)
     sppf, parallel = view.head("sppf").key, view.head("spp_yolo").key
     for broken_sppf in (_timing(5.0, 4.0), _timing(1.0, 4.0, pool_spread=0.8)):  # pool slower than module; spread
-        broken = with_timings(view, {sppf: broken_sppf, parallel: _timing(3.0, 6.0)})
+        broken = sppf_view(features, config, measure=False, measured={sppf: broken_sppf, parallel: _timing(3.0, 6.0)})
         assert not broken.timings_consistent
         caption = text.costs_caption("cpu", broken)
         assert text.TIMINGS_UNRELIABLE in caption and "%" not in caption  # no "-24 %" of anything
-    fine = with_timings(view, {sppf: _timing(1.0, 4.0, pool_spread=0.1), parallel: _timing(3.0, 6.0)})
+    fine = sppf_view(features, config, measure=False, measured={sppf: _timing(1.0, 4.0, pool_spread=0.1), parallel: _timing(3.0, 6.0)})
     assert fine.timings_consistent
     assert "75%" in text.costs_caption("cpu", fine)  # convs: 1 - 1/4 of SPPF
 
@@ -429,7 +429,7 @@ def test_family_figures_and_table_say_not_measured_instead_of_drawing_a_number()
     assert [t.y[1] for t in fig.data if t.name == "parameters"] == [family.head("sppf").params / 1e6]
     rows = family_rows(family)
     assert [r["pool ms"] for r in rows] == ["not measured"] * 2 and all(all(v for v in r.values()) for r in rows)
-    maps = branch_maps(features, "sppf", PyramidConfig((1, 2)))
+    maps = branch_maps(features, family.head("sppf").key)
     branches = family_branches_figure(family.head("sppf"), maps)
     finite = torch.cat([torch.as_tensor(m.values).flatten() for m in maps])
     finite = finite[torch.isfinite(finite)]

@@ -20,6 +20,7 @@ from spp_viz.analysis import FeatureResult, Prediction, PyramidConfig
 from spp_viz.bins import pyramid_bins
 from spp_viz.choices import ChannelView, Pool
 from spp_viz.devtools.plotly_arrays import count_numbers
+from spp_viz.family import PooledBranch
 from spp_viz.geometry import StageGeometry
 
 
@@ -112,16 +113,17 @@ def test_size_sweep_figure(features):
 
 
 def test_sppf_branches_and_costs(features, head):
-    from spp_viz.family import sppf_view
+    from spp_viz.family import pooled_branches, sppf_view
 
-    sppf = analysis.sppf_comparison(features)
-    fig = figures.sppf_branches_figure(sppf, 0)
+    view = sppf_view(features, PyramidConfig())
+    branches = pooled_branches(features, view.head("sppf").key)
+    fig = figures.sppf_branches_figure(branches, view.kernels, 0)
     heatmaps = [t for t in fig.data if t.type == "heatmap"]
     assert len(heatmaps) == 4
-    for trace, branch in zip(heatmaps, sppf.branches):
-        np.testing.assert_allclose(np.asarray(trace.z), branch[0].numpy())
+    for trace, branch in zip(heatmaps, branches):
+        np.testing.assert_allclose(np.asarray(trace.z), branch.pooled[0].numpy())
     assert [a.text for a in fig.layout.annotations][:2] == ["x (input, 1 cell)", "pool 5 (5 × 5 cells)"]
-    rows = figures.costs_rows(sppf_view(features, PyramidConfig()))
+    rows = figures.costs_rows(view)
     assert [r["head"] for r in rows][:2] == ["SPPF (k=5, x3)", "Parallel SPP (5, 9, 13)"]
     assert rows[0]["output numbers"] == 32 * 10 * 15  # after cv2: back to C channels
     assert len(rows) == 3
@@ -184,12 +186,12 @@ def test_every_figure_stays_under_a_million_numbers_for_a_2048_px_image(stride, 
     features = make_features(c=channels, h=1536 // stride, w=2048 // stride, stride=stride)
     head = analysis.pool_pyramid(features, PyramidConfig((6, 3, 2, 1)))
     # the figure only reads the branches: stand-ins avoid ~3 s of real 13 x 13 pooling on 2 cores
-    branches = tuple(torch.rand(channels, 1536 // stride, 2048 // stride) for _ in range(4))
-    sppf = analysis.SPPFComparison(5, (5, 9, 13), branches, True, 0.0, (4 * channels, 1536 // stride, 2048 // stride))
+    branches = tuple(PooledBranch("sppf", name, torch.rand(channels, 1536 // stride, 2048 // stride))
+                     for name in ("x", "pool 5", "pool 9", "pool 13"))
     labels = [[Prediction("x", 0.5, 0)] * 6 for _ in range(6)]
     built = [
         figures.spp_vector_figure(head),
-        figures.sppf_branches_figure(sppf, ChannelView.MAX),
+        figures.sppf_branches_figure(branches, (5, 9, 13), ChannelView.MAX),
         figures.size_sweep_figure(dimensions.size_sweep(features.geometry, head.config.levels, aspect=4 / 3)),
         figures.bin_labels_figure(image, head.levels[0], labels, analysis.level_geometry(features, head.levels[0])),
         figures.rule_comparison_figure(head.levels[0].bins, pyramid_bins(1536 // stride, 2048 // stride, 6, "paper")),

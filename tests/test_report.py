@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from spp_viz.analysis import PyramidConfig, pool_pyramid, predict, sppf_comparison
+from spp_viz.analysis import PyramidConfig, pool_pyramid, predict
 from spp_viz.family import sppf_view
 from spp_viz.report import build_report, run_inspection, strict_json
 
@@ -85,10 +85,9 @@ def test_non_finite_map_gives_null_one_warning_and_no_predictions(inspection, li
     broken = dataclasses.replace(features, feature=fmap, gap_logits=logits)
     config = PyramidConfig((1, 2))
     head = pool_pyramid(broken, config)
-    sppf = sppf_comparison(broken)
-    assert sppf.equal  # NaN-aware: the cascade and the parallel pools agree
     costs = sppf_view(broken, config, measure=False)
-    report = build_report(inspection.decoded, lite0, broken, head, sppf, costs, predict(lite0, broken), {"x": float("nan")})
+    assert costs.head("sppf").check("spp_yolo").equal  # NaN-aware: the cascade and the parallel pools agree
+    report = build_report(inspection.decoded, lite0, broken, head, costs, predict(lite0, broken), {"x": float("nan")})
     text = json.dumps(report, allow_nan=False)
     assert report["timings_ms"]["x"] is None and json.loads(text)["sppf"]["max_abs_diff"] == 0.0
     assert [c["pool_ms"] for c in report["sppf"]["costs"]] == [None, None, None]  # not measured: null, never NaN
@@ -102,18 +101,19 @@ def test_strict_json_replaces_only_non_finite_floats():
 
 
 def test_self_contradictory_timings_are_a_warning_in_the_json(inspection, lite0):
-    from spp_viz.family import with_timings
+    from spp_viz.family import sppf_view
     from spp_viz.timing import UNRELIABLE_TIMINGS
 
     features, config = inspection.features, PyramidConfig((1, 2))
     head = pool_pyramid(features, config)
     costs = inspection.costs
-    args = (inspection.decoded, lite0, features, head, inspection.sppf)
+    args = (inspection.decoded, lite0, features, head)
     report = build_report(*args, costs, [], {})
     assert report["sppf"]["timings_consistent"] is costs.timings_consistent
     assert (UNRELIABLE_TIMINGS in report["warnings"]) is (not costs.timings_consistent)
     sppf = costs.head("sppf")
     assert sppf.timing is not None
     slow_pool = dataclasses.replace(sppf.timing, pool=dataclasses.replace(sppf.timing.pool, median_ms=sppf.total_ms * 2))
-    report = build_report(*args, with_timings(costs, {sppf.key: slow_pool}), [], {})
+    slow = sppf_view(features, inspection.pyramid.config, measure=False, measured={**costs.timings, sppf.key: slow_pool})
+    report = build_report(*args, slow, [], {})
     assert report["sppf"]["timings_consistent"] is False and UNRELIABLE_TIMINGS in report["warnings"]

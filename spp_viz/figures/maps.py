@@ -5,14 +5,16 @@ The stage map and the pooled levels are drawn in the browser by the pyramid expl
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import plotly.graph_objects as go
 
-from ..analysis import SPPFComparison
 from ..bins import LevelBins
 from ..choices import Channel, ChannelView
+from ..family import PooledBranch
+from . import text
 from .reduce import block_reduce, reduce_channels
 from .style import (
     DIFFER_COLOUR,
@@ -25,22 +27,23 @@ from .style import (
     rgba,
     subplot_row,
 )
-from .text import channel_label
 
 
-def sppf_branches_figure(sppf: SPPFComparison, channel: Channel = ChannelView.MEAN, *, note: str = "",
-                         max_cells: int = MAX_HEATMAP_CELLS // 4) -> go.Figure:
-    """The SPPF cascade's outputs [x, pool 5, pool 9, pool 13] side by side, one colour scale."""
-    names = ["x (input, 1 cell)"] + [f"pool {k} ({k} × {k} cells)" for k in sppf.kernels]
-    xaxes, yaxes, titles = subplot_row(names[:len(sppf.branches)], 0.02)
+def sppf_branches_figure(branches: Sequence[PooledBranch], kernels: Sequence[int], channel: Channel = ChannelView.MEAN, *,
+                         note: str = "", max_cells: int = MAX_HEATMAP_CELLS // 4) -> go.Figure:
+    """The SPPF cascade's outputs [x, pool 5, pool 9, pool 13] side by side, one colour scale:
+    ``branches`` are the ``sppf`` head's (:func:`spp_viz.family.pooled_branches`), ``kernels`` the
+    windows of its pools."""
+    names = [text.branch_title(0)] + [text.branch_title(k) for k in kernels]
+    xaxes, yaxes, titles = subplot_row(names[:len(branches)], 0.02)
     maps = []
     f = 1
-    for branch in sppf.branches:
-        z, f = block_reduce(reduce_channels(branch, channel), max_cells, "max" if channel == "max" else "mean")
+    for branch in branches:
+        z, f = block_reduce(reduce_channels(branch.pooled, channel), max_cells, "max" if channel == "max" else "mean")
         maps.append(z)
     lo = min(float(z.min()) for z in maps) if maps else 0.0
     hi = max(float(z.max()) for z in maps) if maps else 1.0
-    c, h, w = sppf.branches[0].shape if sppf.branches else (0, 1, 1)
+    c, h, w = branches[0].pooled.shape if branches else (0, 1, 1)
     traces = []
     layout: dict[str, Any] = {}
     for i, z in enumerate(maps):
@@ -57,7 +60,7 @@ def sppf_branches_figure(sppf: SPPFComparison, channel: Channel = ChannelView.ME
     layout.update(
         annotations=titles,
         coloraxis=dict(colorscale=HEATMAP_SCALE, cmin=lo, cmax=hi, colorbar=dict(thickness=12)),
-        title=dict(text=f"SPPF cascade, {channel_label(channel, c)}, {h} × {w} cells each{shown_note}{note}", x=0, font=dict(size=14)),
+        title=dict(text=f"SPPF cascade, {text.channel_label(channel, c)}, {h} × {w} cells each{shown_note}{note}", x=0, font=dict(size=14)),
         height=int(min(420, max(220, 260 * h / max(w, 1) + 110))), margin=dict(l=4, r=4, t=80, b=4),
         meta=figure_meta("sppf_branches_figure", branches=len(maps)),
     )

@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 
 from ..analysis import Prediction
-from ..family import FamilyComparison, view_name
+from ..family import FamilyComparison
 from ..scales import ScaleRow
 from .text import milliseconds, times
 
@@ -20,7 +20,7 @@ def costs_rows(costs: FamilyComparison) -> list[dict[str, object]]:
     its 1 × 1 convs (for classic SPP both are the same call); NaN until measured, ``timed on``
     the device the medians were measured on (None until then)."""
     return [dict(zip(COST_COLUMNS, (
-        view_name(r), " × ".join(str(s) for s in r.output_shape), math.prod(r.output_shape), r.params, r.flops,
+        r.view_name, " × ".join(str(s) for s in r.output_shape), math.prod(r.output_shape), r.params, r.flops,
         round(r.pool_ms, 3), round(r.total_ms, 3), r.device,
     ))) for r in costs.heads]
 

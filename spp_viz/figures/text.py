@@ -136,9 +136,15 @@ SPPF_INTRO = ("SPPF (YOLOv5) applies **one 5 × 5 stride-1 max pool three times*
 SPPF_RF_CAPTION = "Theoretical receptive field of one output cell of each branch, in feature cells and input pixels."
 
 
-def sppf_equal(equal: bool, max_abs_diff: float, shape: tuple[int, int, int]) -> str:
+def sppf_equal(kernels: Sequence[int], equal: bool, max_abs_diff: float, shape: tuple[int, int, int]) -> str:
     c, h, w = shape
-    return f"SPPF == parallel SPP(5,9,13): {equal}, max |diff| {max_abs_diff:g} (torch.equal on this {c:,} × {h} × {w} map)."
+    return (f"SPPF == parallel SPP({','.join(map(str, kernels))}): {equal}, max |diff| {max_abs_diff:g} "
+            f"(torch.equal on this {c:,} × {h} × {w} map).")
+
+
+def branch_title(cells: int) -> str:
+    """A cascade branch's title by its window: ``x`` itself (0), or a pool of ``cells`` x ``cells``."""
+    return f"pool {cells} ({cells} × {cells} cells)" if cells else "x (input, 1 cell)"
 
 
 def sppf_output(shape: Sequence[int], numbers: int, spp_length: int) -> str:
@@ -237,9 +243,10 @@ def family_branches_title(head: str, untrained_convs: bool) -> str:
     return f"{head}: pooling branches on the real map (mean over channels){tail}"
 
 
-def family_questions(k: int, n: int, latency: str, sppf_vs_elan: str) -> list[str]:
+def family_questions(family: FamilyComparison) -> list[str]:
     """Short answers to the questions users ask (yolov5 #6723, #8785, #8400; yolov7 #658; yolov9 #489; darknet #1529)."""
-    widths = ", ".join(str(i * (k - 1) + 1) for i in range(1, n + 1))
+    k, n, widths = family.k, family.repeats, ", ".join(map(str, family.kernels))
+    latency, sppf_vs_elan = family_latency_answer(family), family_elan_answer(family)
     return [
         "**Why does SPPF(k=5) equal SPP(5, 9, 13) and not (5, 6, 7)?** (yolov5 #6723) Each stride-1 k × k max pool "
         "widens the window by k − 1 cells: 5, then 5 + 4 = 9, then 13. A max of maxes is the max of the union, so "
@@ -273,7 +280,7 @@ def family_latency_answer(family: FamilyComparison) -> str:
         a, b = family.head("spp_yolo"), family.head("sppf")
         return (f"parallel pools (spp_yolo) {milliseconds(a.pool_ms)} ms vs SPPF's cascade {milliseconds(b.pool_ms)} ms "
                 f"for the pooling alone; {milliseconds(a.total_ms)} vs {milliseconds(b.total_ms)} ms for the whole modules.")
-    return "choose both spp_yolo and sppf in the heads above to see them timed side by side."
+    return "choose both spp_yolo and sppf in the sidebar's heads to see them timed side by side."
 
 
 def family_elan_answer(family: FamilyComparison) -> str:
@@ -281,7 +288,7 @@ def family_elan_answer(family: FamilyComparison) -> str:
         a, b = family.head("sppf"), family.head("sppelan")
         return (f"with c3 = C / 2 it has {b.params:,} parameters and {b.flops / 1e9:.3f} GFLOPs here, SPPF "
                 f"{a.params:,} and {a.flops / 1e9:.3f}; a smaller c3 makes it cheaper.")
-    return "choose sppf and sppelan above to compare their parameters and FLOPs on this map."
+    return "choose sppf and sppelan in the sidebar's heads to compare their parameters and FLOPs on this map."
 
 
 # the effective-receptive-field panel
