@@ -158,10 +158,10 @@ def default_warmup() -> int:
     import math
 
     from spp_viz.defaults import DEFAULT_FAMILY_HEADS
-    from spp_viz.ui import pipeline
+    from spp_viz.ui import caches, views
 
-    return max(pipeline.PER_IMAGE_CACHE_ENTRIES, math.ceil(pipeline.FAMILY_MAPS_CACHE_ENTRIES / len(DEFAULT_FAMILY_HEADS)),
-               pipeline.REGION_CACHE_ENTRIES)
+    return max(caches.PER_IMAGE_CACHE_ENTRIES, math.ceil(caches.FAMILY_MAPS_CACHE_ENTRIES / len(DEFAULT_FAMILY_HEADS)),
+               views.REGION_CACHE_ENTRIES)
 
 
 def main(argv: list[str] | None = None) -> int:

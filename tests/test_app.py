@@ -87,9 +87,9 @@ def record_head_timings(monkeypatch) -> list[tuple[str, ...]]:
     timed: list[tuple[str, ...]] = []
     real = family.measure_heads
 
-    def recording(features, keys, shapes=None):
+    def recording(features, keys):
         timed.append(tuple(sorted(head_id for head_id, _ in keys)))
-        return real(features, keys, shapes)
+        return real(features, keys)
 
     monkeypatch.setattr(family, "measure_heads", recording)
     return timed

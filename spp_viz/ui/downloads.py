@@ -10,15 +10,14 @@ import streamlit as st
 from .. import dimensions, report
 from ..figures import exports
 from . import state, words
-from .pipeline import PageModel, view_structure
+from .model import PageModel
 from .serving import replica_name
 
 
 def report_json(page: PageModel) -> str:
     """The page's JSON report: ``report.build_report`` on the cached pieces, as the CLI's, with
     ``served_by`` naming this replica (latencies not measured yet are null)."""
-    costs = page.costs or view_structure(page.image_key, page.backbone_key, page.config, page.features)
-    return json.dumps(report.build_report(page.decoded, page.backbone, page.features, page.pyramid, page.sppf, costs,
+    return json.dumps(report.build_report(page.decoded, page.backbone, page.features, page.pyramid, page.sppf,
                                           page.predictions, page.timings_ms, served_by=replica_name()))
 
 
@@ -32,9 +31,9 @@ def downloads(page: PageModel) -> None:
                        key="dl_csv", on_click="ignore")
     d3.download_button(words.DL_TABLE, exports.table_csv(dimensions.dimension_table(page.features, pyramid)),
                        f"{stem}_dimensions.csv", "text/csv", key="dl_table", on_click="ignore")
-    # built now once the heads are measured (their modules are built by then); before that, only when
-    # asked for: the first phase builds no head module
-    report_data = report_json(page) if page.costs is not None else (lambda: report_json(page))
+    # built now once the view's heads are measured; before that, only when asked for (the first
+    # phase makes no report)
+    report_data = report_json(page) if page.sppf.measured else (lambda: report_json(page))
     d4.download_button(words.DL_JSON, report_data, f"{stem}_spp_report.json", "application/json",
                        key="dl_json", on_click="ignore")
 

@@ -6,7 +6,7 @@ import streamlit as st
 
 from ..figures import text
 from . import words
-from .pipeline import PageModel
+from .model import PageModel
 
 
 def intro() -> None:

@@ -1,4 +1,4 @@
-"""The page: sidebar -> pipeline -> header -> panels (selection panels in one fragment).
+"""The page: sidebar -> page model -> header -> panels (selection panels in one fragment).
 
 Errors from the engine are one sentence on the page; anything unexpected is logged on the
 server and named in one sentence, never shown as a traceback.
@@ -18,8 +18,8 @@ from ..images import ImageDecodeError
 from . import measure, state, words
 from .downloads import downloads, provenance
 from .header import intro, summary
+from .model import PageModel, build_page
 from .panels import PANELS, Panel
-from .pipeline import PageModel, build_page
 from .serving import lost_upload_notice, replica_caption
 from .sidebar import Controls, channel_control, sidebar
 from .state import Source

@@ -14,10 +14,13 @@ import streamlit as st
 
 from ..analysis import PyramidConfig
 from ..backbones import REGISTRY, weights_status
-from ..defaults import BIN_RULES, POOL_TYPES, WEIGHT_CHOICES
+from ..defaults import BIN_RULES, POOL_TYPES, SPPF_MAX_K, SPPF_MAX_N, WEIGHT_CHOICES
 from ..devices import default_device, device_choices
+from ..family import FamilyRequest
 from ..figures import MAX_DRAWN_LEVEL, text
 from ..formats import EXTENSIONS
+from ..heads.ids import head_ids
+from ..heads.registry import get_spec
 from . import state, words
 from .state import Source
 
@@ -59,18 +62,23 @@ class Controls:
     weights: str
     checkpoint: CheckpointInput | None
     device: str = "cpu"  # where the model and every head run: cpu, or cuda:N when PyTorch has a GPU
+    family: FamilyRequest = FamilyRequest(())  # the family panel's heads and SPPF's k and n
+    family_error: str | None = None  # the sentence when they cannot be used (``family`` then asks for no head)
 
 
 def sidebar() -> Controls:
-    """Draw the sidebar (image, pyramid, backbone) and return the choices."""
+    """Draw the sidebar (image, pyramid, backbone, the family's heads) and return the choices."""
     state.init_state(DEFAULT_SAMPLE)
     image = _image_section()
     config, error = _pyramid_section()
     checkpoint = _backbone_section()
+    device = _device()
+    family, family_error = _family_section()
     return Controls(
         image=image, max_side=int(st.session_state[state.KEY_MAX_SIDE]), config=config, levels_error=error,
         backbone=st.session_state[state.KEY_BACKBONE], stage=st.session_state[state.KEY_STAGE],
-        weights=st.session_state[state.KEY_WEIGHTS], checkpoint=checkpoint, device=_device(),
+        weights=st.session_state[state.KEY_WEIGHTS], checkpoint=checkpoint, device=device,
+        family=family, family_error=family_error,
     )
 
 
@@ -150,8 +158,29 @@ def _backbone_section() -> CheckpointInput | None:
     return CheckpointInput(upload.name, upload.getvalue(), f"checkpoint:{upload.file_id}")
 
 
+def _family_section() -> tuple[FamilyRequest, str | None]:
+    """The family panel's heads and SPPF's k and n (keys ``heads``, ``sppf_k``, ``sppf_n``): every
+    head registered is offered (a chosen head no longer registered is dropped); values that cannot
+    be used ask for no head and say why, in the panel."""
+    sb = st.sidebar
+    sb.header(words.SIDEBAR_FAMILY)
+    options = list(head_ids())
+    st.session_state[state.KEY_HEADS] = [h for h in st.session_state[state.KEY_HEADS] if h in options]
+    sb.multiselect(words.FAMILY_HEADS_LABEL, options, key=state.KEY_HEADS, help=words.FAMILY_HEADS_HELP,
+                   format_func=lambda i: f"{i} · {get_spec(i).name}")
+    k, n = sb.columns(2)
+    k.selectbox(words.FAMILY_K_LABEL, list(range(1, SPPF_MAX_K + 1, 2)), key=state.KEY_SPPF_K, help=words.FAMILY_K_HELP)
+    n.number_input(words.FAMILY_N_LABEL, min_value=1, max_value=SPPF_MAX_N, step=1, key=state.KEY_SPPF_N,
+                   help=words.FAMILY_N_HELP)
+    try:
+        return FamilyRequest.parse(tuple(st.session_state[state.KEY_HEADS]), int(st.session_state[state.KEY_SPPF_K]),
+                                   int(st.session_state[state.KEY_SPPF_N])), None
+    except ValueError as exc:
+        return FamilyRequest(()), str(exc)
+
+
 def channel_control(channels: int) -> None:
-    """The channel picker (it needs the map's channel count, so it is drawn after the pipeline)."""
+    """The channel picker (it needs the map's channel count, so it is drawn after the page model is built)."""
     options: list[int | str] = ["mean", "max", *range(channels)]
     if st.session_state.get(state.KEY_CHANNEL) not in options:
         st.session_state[state.KEY_CHANNEL] = "mean"

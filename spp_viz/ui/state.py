@@ -14,7 +14,7 @@ from typing import Any
 import streamlit as st
 
 from ..backbones import REGISTRY
-from ..defaults import DEFAULT_BACKBONE, DEFAULT_LEVELS, LEVEL_PRESETS
+from ..defaults import DEFAULT_BACKBONE, DEFAULT_FAMILY_HEADS, DEFAULT_LEVELS, LEVEL_PRESETS, SPPF_DEFAULT_K, SPPF_DEFAULT_N
 from ..images import DEFAULT_MAX_SIDE
 
 # sidebar
@@ -45,7 +45,7 @@ CUSTOM_PRESET = "custom"
 # the region panel: the box in working-image pixels, and which image it was drawn for
 KEYS_REGION = ("region_x0", "region_y0", "region_x1", "region_y1")
 KEY_REGION_IMAGE = "_region_image"
-# the pyramid-pooling family panel: read by the pipeline before any panel draws
+# the pyramid-pooling family panel's heads and SPPF's k and n: drawn in the sidebar
 KEY_HEADS = "heads"
 KEY_SPPF_K = "sppf_k"
 KEY_SPPF_N = "sppf_n"
@@ -80,6 +80,7 @@ def init_state(default_sample: str | None) -> None:
         KEY_USE_CAMERA: False, KEY_LEVELS: levels_text(DEFAULT_LEVELS), KEY_PRESET: CUSTOM_PRESET,
         KEY_POOL: "max", KEY_BINS: "adaptive", KEY_MAX_SIDE: DEFAULT_MAX_SIDE, KEY_BACKBONE: DEFAULT_BACKBONE,
         KEY_WEIGHTS: "pretrained", KEY_CHANNEL: "mean", KEY_SAMPLE: default_sample,
+        KEY_HEADS: list(DEFAULT_FAMILY_HEADS), KEY_SPPF_K: SPPF_DEFAULT_K, KEY_SPPF_N: SPPF_DEFAULT_N,
     }
     for key, value in defaults.items():
         st.session_state.setdefault(key, value)

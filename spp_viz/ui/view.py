@@ -11,7 +11,7 @@ import streamlit as st
 from ..choices import Channel, ChannelView, channel_view
 from ..figures import reduce_channels
 from . import state
-from .pipeline import PageModel
+from .model import PageModel
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@
 :func:`admission_scope` wraps one piece of page flow (the page model, the ERF, the scales, a
 region): it places an empty slot on the page and holds at most one admission for everything
 inside it. :func:`heavy` decorates the functions that do heavy work, and :func:`cached_heavy` the
-cached ones in ``pipeline``: a cache miss asks for the scope's admission once, and while it waits
+cached ones in ``caches`` and ``views``: a cache miss asks for the scope's admission once, and while it waits
 the slot shows :func:`spp_viz.figures.text.waiting_line`, updated twice a second. A miss waits
 for its slot before it takes the cache's lock for that value, never inside it: a session that
 holds a slot (its analysis and the page drawn from it) may need the same value, and would

@@ -24,6 +24,7 @@ SAMPLE_TITLES = {
 }
 PRESET_NAMES = {"custom": "custom", "default": "default 1,2,4", "spp-net": "SPP-net 6,3,2,1", "psp": "PSP-style 1,2,3,6"}
 SIDEBAR_IMAGE, SIDEBAR_PYRAMID, SIDEBAR_BACKBONE, SIDEBAR_DISPLAY = "Image", "Pyramid", "Backbone", "Display"
+SIDEBAR_FAMILY = "Pooling heads"  # the family panel's heads, k and n
 UPLOAD_LABEL = "Upload an image"
 CAMERA_TOGGLE = "Take a photo with the camera"
 CAMERA_LABEL = "Camera"

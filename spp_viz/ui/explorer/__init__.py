@@ -20,7 +20,7 @@ import streamlit as st
 from ...choices import Channel
 from ...explorer import ExplorerPayload, build_payload, to_json
 from .. import state
-from ..pipeline import PageModel
+from ..model import PageModel
 
 KEY_EXPLORER = state.KEY_EXPLORER
 _SENT = "_explorer_sent"  # ids of the parts this session has sent to the browser
@@ -34,7 +34,7 @@ _MOUNT = st.components.v2.component(
 
 def payload_for(page: PageModel, channel: Channel) -> ExplorerPayload:
     """This page's payload, built once per image, map, pyramid, channel view and SPPF k, n."""
-    k, n = int(st.session_state.get(state.KEY_SPPF_K, 5)), int(st.session_state.get(state.KEY_SPPF_N, 3))
+    k, n = page.controls.family.k, page.controls.family.repeats  # the sidebar's SPPF k and n
     key = repr((page.image_key, page.backbone_key, page.config, channel, k, n))
     kept = st.session_state.get(_PAYLOAD)
     if kept is not None and kept[0] == key:

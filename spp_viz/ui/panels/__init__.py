@@ -1,6 +1,6 @@
 """The page's panels, in page order. Titles live here and nowhere else.
 
-A panel is one function of the :class:`~spp_viz.ui.pipeline.PageModel`; the page draws its
+A panel is one function of the :class:`~spp_viz.ui.model.PageModel`; the page draws its
 title as a header, then calls it. Consecutive panels with ``selection_fragment=True`` run
 together inside one ``st.fragment``: a bin selected in the pyramid explorer reruns only them. A panel with
 ``beside_previous=True`` is drawn in a column next to the panel before it.
@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-from ..pipeline import PageModel
+from ..model import PageModel
 from . import dimensions, predictions, pyramid, rules, sppf
 from . import erf as erf_panels
 from . import family as family_panels

@@ -7,7 +7,8 @@ import streamlit as st
 from ... import dimensions, figures
 from ...figures import text
 from ...figures.style import CHART_CONFIG
-from ..pipeline import PageModel, spp_vector_figure
+from ..caches import spp_vector_figure
+from ..model import PageModel
 
 
 def output_dimensions(page: PageModel) -> None:

@@ -14,8 +14,9 @@ from ...figures import text
 from ...figures.style import CHART_CONFIG
 from ...figures.views import erf_figure
 from .. import words
-from ..pipeline import PageModel, bin_erf
+from ..model import PageModel
 from ..view import current_view
+from ..views import bin_erf
 
 KEY_ERF_RUN = "erf_run"
 

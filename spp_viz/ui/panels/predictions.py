@@ -9,7 +9,7 @@ from ... import figures, report
 from ...figures import text
 from ...figures.style import CHART_CONFIG
 from .. import state, words
-from ..pipeline import PageModel
+from ..model import PageModel
 from .scales import training_resolution_block
 
 

@@ -13,7 +13,7 @@ import streamlit as st
 from ... import figures
 from ...figures import text
 from ..explorer import mount
-from ..pipeline import PageModel
+from ..model import PageModel
 from ..view import current_view
 
 

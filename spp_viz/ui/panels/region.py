@@ -15,7 +15,8 @@ from ...figures.style import CHART_CONFIG
 from ...figures.tables import prediction_rows
 from ...figures.views import region_figure
 from .. import state, words
-from ..pipeline import PageModel, region
+from ..model import PageModel
+from ..views import region
 
 
 def region_panel(page: PageModel) -> None:

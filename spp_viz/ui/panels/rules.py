@@ -10,7 +10,7 @@ from ...analysis import LevelResult
 from ...bins import differing_bins, pyramid_bins
 from ...figures import text
 from ...figures.style import CHART_CONFIG
-from ..pipeline import PageModel
+from ..model import PageModel
 
 
 def paper_vs_adaptive(page: PageModel) -> None:

@@ -17,7 +17,8 @@ from ...figures.views import scales_figure
 from ...scales import DEFAULT_SCALE_SIZES, scale_sizes
 from .. import words
 from ..measure import Failed
-from ..pipeline import PageModel, scales, training_resolution
+from ..model import PageModel
+from ..views import scales, training_resolution
 
 KEY_SCALES_RUN = "scales_run"
 

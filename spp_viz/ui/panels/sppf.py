@@ -1,5 +1,6 @@
-"""SPP vs SPPF on this map: the cascade's branches, equality, receptive fields, costs (timed once the
-page is drawn: until then the latency cells are empty and the panel says what is being measured)."""
+"""SPP vs SPPF on this map, the family's view of ``sppf``, ``spp_yolo`` and ``spp`` (``page.sppf``):
+SPPF's branches, its equality with the parallel pools, receptive fields, costs (timed once the
+page is drawn: until then the costs table waits and the panel says what is being measured)."""
 
 from __future__ import annotations
 
@@ -12,8 +13,9 @@ from ...choices import ChannelView, channel_view
 from ...figures import text
 from ...figures.style import CHART_CONFIG
 from .. import state, words
+from ..caches import sppf_figure
 from ..measure import MEASURING_KEY
-from ..pipeline import PageModel, sppf_figure
+from ..model import PageModel
 
 
 def spp_vs_sppf(page: PageModel) -> None:
@@ -22,11 +24,13 @@ def spp_vs_sppf(page: PageModel) -> None:
     channel = channel_view(st.session_state.get(state.KEY_CHANNEL, ChannelView.MEAN))
     st.plotly_chart(sppf_figure(page, channel),
                     key="sppf_branches", config=CHART_CONFIG)
-    sppf, (c, h, w) = page.sppf, page.features.shape
+    sppf = page.sppf.head("sppf")
+    parallel = sppf.check("spp_yolo")
     left, right = st.columns([2, 3], gap="medium")
     with left:
-        (st.success if sppf.equal else st.error)(text.sppf_equal(sppf.equal, sppf.max_abs_diff, (c, h, w)))
-        st.markdown(text.sppf_output(sppf.shape, math.prod(sppf.shape), page.pyramid.length))
+        (st.success if parallel.equal else st.error)(
+            text.sppf_equal(page.sppf.kernels, parallel.equal, parallel.max_abs_diff, page.features.shape))
+        st.markdown(text.sppf_output(sppf.pool_shape, math.prod(sppf.pool_shape), page.pyramid.length))
     with right:
         st.dataframe(sppf.receptive_fields(page.features.geometry), hide_index=True, key="sppf_rf")
         st.caption(text.SPPF_RF_CAPTION)
@@ -36,13 +40,13 @@ def spp_vs_sppf(page: PageModel) -> None:
 def _costs(page: PageModel) -> None:
     """Parameters, FLOPs, pool-only and whole-module latency side by side (the family's SPP vs SPPF
     view), measured after the page was drawn (until then, what is being measured)."""
-    if page.costs_error:
-        st.error(words.measurement_failed("the heads' latencies", page.costs_error))
+    if page.sppf_error:
+        st.error(words.measurement_failed("the heads' latencies", page.sppf_error))
         return
-    if page.costs is None:
+    if not page.sppf.measured:
         measuring_note(page, "sppf")
         return
-    costs = page.costs
+    costs = page.sppf
     number = st.column_config.NumberColumn(format="localized")
     ms = st.column_config.NumberColumn(format="%.3f")
     st.dataframe(figures.costs_rows(costs), hide_index=True, key="sppf_costs", column_config={
