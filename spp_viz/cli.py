@@ -31,7 +31,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
-from .defaults import BIN_RULES, DEFAULT_BACKBONE, DEFAULT_LEVELS, DEFAULT_TOP_K, POOL_TYPES, WEIGHT_CHOICES
+from .choices import BinRule, Pool, Weights
+from .defaults import DEFAULT_BACKBONE, DEFAULT_LEVELS, DEFAULT_TOP_K
 from .images import DEFAULT_MAX_PIXELS, DEFAULT_MAX_SIDE, DecodedImage, load_image
 from .options import (
     argparse_type,
@@ -66,11 +67,11 @@ def add_analysis_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--backbone", default=DEFAULT_BACKBONE, type=argparse_type(check_backbone),
                         help="see `spp-viz backbones` (default: %(default)s)")
     parser.add_argument("--stage", default=None, help="stage to pool (default: the one the classifier reads)")
-    parser.add_argument("--weights", default="pretrained", choices=list(WEIGHT_CHOICES))
+    parser.add_argument("--weights", default=Weights.PRETRAINED.value, choices=Weights.values())
     parser.add_argument("--levels", default=",".join(map(str, DEFAULT_LEVELS)), type=argparse_type(parse_levels),
                         help="comma-separated pyramid levels, or a preset: spp-net, psp")
-    parser.add_argument("--pool", default="max", choices=list(POOL_TYPES))
-    parser.add_argument("--bins", default="adaptive", choices=list(BIN_RULES))
+    parser.add_argument("--pool", default=Pool.MAX.value, choices=Pool.values())
+    parser.add_argument("--bins", default=BinRule.ADAPTIVE.value, choices=BinRule.values())
     parser.add_argument("--max-side", type=argparse_type(parse_max_side), default=DEFAULT_MAX_SIDE,
                         help="working resolution's longer side (0 = native)")
     parser.add_argument("--max-pixels", type=argparse_type(parse_max_pixels), default=DEFAULT_MAX_PIXELS,
@@ -311,10 +312,9 @@ def _inspect(args: argparse.Namespace) -> str:
         result.timings_ms = {"decode": prepared.decode_ms, **result.timings_ms}
         result.timings_ms["total"] += prepared.decode_ms
     if args.region is not None:  # pool a box from the shared map, and crop-and-rerun it
-        from .bins import PixelBox
         from .regions import pool_region
 
-        result.region = pool_region(result.backbone, result.decoded.image, result.features, PixelBox(*args.region),
+        result.region = pool_region(result.backbone, result.decoded.image, result.features, args.region,
                                     result.pyramid.config, args.top_k)
     return json.dumps(result.report()) if args.json else _text_report(result)
 

@@ -28,6 +28,7 @@ import torch
 from torch import Tensor
 
 from .analysis import FeatureResult, PyramidConfig
+from .choices import BinRule, Pool
 from .defaults import SPPF_DEFAULT_K, SPPF_DEFAULT_N
 from .heads.costs import flop_model
 from .heads.registry import (
@@ -231,7 +232,7 @@ def pool_output(head_id: str, x: Tensor, args: BuildArgs) -> Tensor:
 def _spp_reference(x: Tensor, levels: Sequence[int]) -> Tensor:
     """He et al.'s adaptive AVERAGE SPP (the engine's :func:`spp_viz.pooling.spp`) as a vector."""
     with torch.inference_mode():
-        return spp(x, levels, "avg", "adaptive").vector
+        return spp(x, levels, Pool.AVG, BinRule.ADAPTIVE).vector
 
 
 def _source_sppf(x: Tensor, args: BuildArgs) -> Tensor:
@@ -436,7 +437,7 @@ def view_name(report: HeadReport) -> str:
     if report.id == "spp_yolo":
         return f"Parallel SPP ({', '.join(map(str, sppf_effective_kernels(a.k, a.repeats)))})"
     if report.id == "spp":
-        rule = "" if a.rule == "adaptive" else ", paper rule"
+        rule = "" if a.rule is BinRule.ADAPTIVE else ", paper rule"
         return f"SPP {','.join(map(str, a.levels))} ({a.pool}{rule})"
     return report.name
 

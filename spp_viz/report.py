@@ -28,7 +28,7 @@ from .analysis import (
 )
 from .backbones import DEFAULT_BACKBONE, Backbone, load_backbone
 from .bins import BinGeometry
-from .choices import BinRule, Pool
+from .choices import BinRule, Pool, Weights
 from .defaults import DEFAULT_LEVELS, DEFAULT_TOP_K, SPPF_DEFAULT_K, SPPF_DEFAULT_N
 from .devices import working_limit
 from .dimensions import dimension_table
@@ -65,12 +65,12 @@ def run_inspection(
     filename: str | None = None,
     backbone: str = DEFAULT_BACKBONE,
     stage: str | None = None,
-    weights: str = "pretrained",
+    weights: Weights | str = Weights.PRETRAINED,
     checkpoint: bytes | None = None,
     checkpoint_name: str = "checkpoint",
     levels: str | tuple[int, ...] = DEFAULT_LEVELS,
-    pool: str = "max",
-    rule: str = "adaptive",
+    pool: Pool | str = Pool.MAX,
+    rule: BinRule | str = BinRule.ADAPTIVE,
     max_side: int = DEFAULT_MAX_SIDE,
     max_pixels: int = DEFAULT_MAX_PIXELS,
     top_k: int = DEFAULT_TOP_K,
@@ -225,9 +225,8 @@ def timings_device(features: FeatureResult, costs: FamilyComparison, timings_ms:
 def bins_json(geometry: list[BinGeometry]) -> list[dict[str, Any]]:
     """``[{index, row, col, cells: [r0, r1, c0, c1], box: [x0, y0, x1, y1], rf_box: [...]}]``
     in working-image pixels, ``[start, end)``."""
-    return [{"index": g.index, "row": g.row, "col": g.col, "cells": list(g.cells),
-             "box": [g.box.x0, g.box.y0, g.box.x1, g.box.y1],
-             "rf_box": [g.rf_box.x0, g.rf_box.y0, g.rf_box.x1, g.rf_box.y1]} for g in geometry]
+    return [{"index": g.index, "row": g.row, "col": g.col, "cells": g.cells.as_json(), "box": g.box.as_json(),
+             "rf_box": g.rf_box.as_json()} for g in geometry]
 
 
 def strict_json(value: Any) -> Any:

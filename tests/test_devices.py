@@ -21,7 +21,7 @@ from torch.overrides import TorchFunctionMode
 
 from spp_viz import analysis, devices, images, timing
 from spp_viz.analysis import PyramidConfig, extract_features
-from spp_viz.bins import PixelBox
+from spp_viz.boxes import PixelBox
 from spp_viz.devtools.numbers import report_numbers
 from spp_viz.regions import pool_region
 from spp_viz.report import run_inspection

@@ -36,7 +36,7 @@ def sppf_branches_figure(sppf: SPPFComparison, channel: Channel = ChannelView.ME
     maps = []
     f = 1
     for branch in sppf.branches:
-        z, f = block_reduce(reduce_channels(branch, channel), max_cells, "max" if channel == "max" else "mean")
+        z, f = block_reduce(reduce_channels(branch, channel), max_cells, channel)
         maps.append(z)
     lo = min(float(z.min()) for z in maps) if maps else 0.0
     hi = max(float(z.max()) for z in maps) if maps else 1.0

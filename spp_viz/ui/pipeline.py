@@ -28,8 +28,9 @@ from .. import allocator, analysis, backbones, images
 from .. import family as pyramid_family  # called through the module, so benchmarks can time it
 from ..analysis import FeatureResult, Prediction, PyramidConfig, PyramidResult, SPPFComparison
 from ..backbones import Backbone
-from ..bins import BinGeometry, PixelBox
-from ..choices import Channel
+from ..bins import BinGeometry
+from ..boxes import PixelBox
+from ..choices import Channel, Pool
 from ..defaults import DEFAULT_FAMILY_HEADS, HEAD_IDS, SPPF_DEFAULT_K, SPPF_DEFAULT_N
 from ..family import SPPF_VIEW, BranchMap, FamilyComparison, HeadReport, HeadTiming, TimingKey, branch_maps, uses_spp_config
 from ..figures import MAX_DRAWN_LEVEL, Photo, photo_source, sppf_branches_figure, text
@@ -265,7 +266,7 @@ def build_page(controls: Controls) -> PageModel:
     costs = (pyramid_family.with_timings(view_structure(image_key, key, controls.config, features, view_timings), view_timings)
              if view_timings is not None else None)
     labels = (get_bin_labels(decoded.digest, key, decoded.working_size, controls.config, backbone, pyramid)
-              if controls.config.pool == "avg" and backbone.can_classify else {})
+              if controls.config.pool is Pool.AVG and backbone.can_classify else {})
     return PageModel(
         controls=controls, filename=image.filename, decoded=decoded, backbone=backbone, backbone_key=key,
         features=features, config=controls.config, pyramid=pyramid, sppf=get_sppf(decoded.digest, key, decoded.working_size, features),
@@ -420,17 +421,17 @@ def bin_erf(page: PageModel, level: int, row: int, col: int) -> ErfResult:
 
 @st.cache_resource(max_entries=REGION_CACHE_ENTRIES, show_spinner=False)
 def _region(image_key: ImageKey, backbone_key: BackboneKey, config: PyramidConfig,
-            box: tuple[float, float, float, float], _backbone: Backbone, _image: Image.Image, _features: FeatureResult) -> RegionResult:
-    return pool_region(_backbone, _image, _features, PixelBox(*box), config, measure=False)
+            box: PixelBox, _backbone: Backbone, _image: Image.Image, _features: FeatureResult) -> RegionResult:
+    return pool_region(_backbone, _image, _features, box, config, measure=False)
 
 
 @heavy("region")
-def measure_region(page: PageModel, box: tuple[float, float, float, float]) -> RegionResult:
+def measure_region(page: PageModel, box: PixelBox) -> RegionResult:
     """The region with its pooling timed and its crop-and-rerun run (a second-phase job)."""
-    return pool_region(page.backbone, page.decoded.image, page.features, PixelBox(*box), page.config)
+    return pool_region(page.backbone, page.decoded.image, page.features, box, page.config)
 
 
-def region(page: PageModel, box: tuple[float, float, float, float]) -> RegionResult:
+def region(page: PageModel, box: PixelBox) -> RegionResult:
     """The box pooled from the shared map (ValueError, one sentence, for a bad box), with its times
     and crop-and-rerun once the second phase has measured them (NaN and empty until then)."""
     base = _region(page.image_key, page.backbone_key, page.config, box, page.backbone, page.decoded.image, page.features)
