@@ -30,6 +30,7 @@ from . import efficientnet_lite
 from .checkpoints import apply_state_dict, non_finite_warning, read_checkpoint, read_weights_file
 from .choices import Choice, Weights
 from .defaults import BACKBONE_NAMES, BACKBONE_STAGES, DEFAULT_BACKBONE, DEFAULT_STAGES
+from .devices import resolve_device
 from .errors import BackboneError, WeightsUnavailableError
 from .geometry import StageGeometry
 from .trace import trace_geometry
@@ -261,12 +262,6 @@ class Backbone:
         return classifier(self.model, pooled.to(self.device))
 
 
-def pick_device(device: str | torch.device | None = None) -> torch.device:
-    if device is not None:
-        return torch.device(device)
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-
-
 def _pretrained_state_dict(spec: BackboneSpec, download: bool) -> tuple[dict[str, Tensor], WeightsSource]:
     """ImageNet weights from the package, the hub cache or (only if ``download``) torchvision's URL."""
     if not spec.zoo:
@@ -340,7 +335,8 @@ def load_backbone(
 
     ``weights``: ``pretrained`` (package or hub cache; downloads only if ``download``) or
     ``untrained`` (random init, labelled so everywhere). ``checkpoint`` bytes, when given,
-    replace either with a user's state_dict.
+    replace either with a user's state_dict. ``device``: ``cpu``, ``cuda`` or ``cuda:N``
+    (default: :func:`spp_viz.devices.default_device`); the model's device always has its index.
     """
     spec = get_spec(name)
     stage = stage or spec.default_stage
@@ -348,7 +344,7 @@ def load_backbone(
         raise BackboneError(f"Stage {stage!r} is not a stage of {spec.title}: choose one of {', '.join(spec.stages)}.")
     if weights not in Weights.values():
         raise BackboneError(f"Weights {weights!r} are not supported: choose one of {', '.join(Weights.values())}.")
-    dev = pick_device(device)
+    dev = resolve_device(device)
     # an untrained model is the same random init every time, without resetting the caller's random state
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(0)

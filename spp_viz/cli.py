@@ -80,7 +80,7 @@ def add_analysis_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--checkpoint", type=Path, default=None, help="a .pt/.pth state_dict for the chosen architecture")
     parser.add_argument("--offline", action="store_true", help="never download weights")
     parser.add_argument("--device", default=None, type=argparse_type(parse_device),
-                        help="cpu, cuda or cuda:N (default: cuda when available)")
+                        help="cpu, cuda or cuda:N (default: cuda:0 when PyTorch can use a GPU, else cpu)")
     parser.add_argument("--json", action="store_true", help="print exactly one JSON object")
 
 
@@ -167,7 +167,9 @@ def check_device_available(device: str | None) -> None:
         return
     import torch
 
-    if not torch.cuda.is_available():
+    from .devices import cuda_available
+
+    if not cuda_available():
         raise CliError(f"--device {device} needs an NVIDIA GPU that PyTorch can use, and this machine has none "
                        "(or no working CUDA driver); use --device cpu, or leave --device out to use the CPU.")
     index = int(device.partition(":")[2] or 0)

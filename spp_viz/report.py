@@ -30,13 +30,13 @@ from .backbones import DEFAULT_BACKBONE, Backbone, load_backbone
 from .bins import BinGeometry
 from .choices import BinRule, Pool, Weights
 from .defaults import DEFAULT_LEVELS, DEFAULT_TOP_K, SPPF_DEFAULT_K, SPPF_DEFAULT_N
-from .devices import working_limit
+from .devices import device_name, working_limit
 from .dimensions import dimension_table
 from .family import FamilyComparison, HeadReport, compare_with_view, view_name
 from .images import DEFAULT_MAX_PIXELS, DEFAULT_MAX_SIDE, DecodedImage, load_image
 from .pooling import parse_levels
 from .regions import RegionResult
-from .timing import UNRELIABLE_TIMINGS, device_name
+from .timing import UNRELIABLE_TIMINGS
 
 
 @dataclass
