@@ -82,8 +82,8 @@ def run_inspection(
 ) -> Inspection:
     """Analyse image bytes (or an image already decoded with ``images.load_image``).
 
-    Bytes are decoded after the model is loaded, within its device's working limit; a
-    :class:`DecodedImage` is used as it is.
+    Bytes are decoded once, after the model is loaded, within its device's working limit
+    (:func:`spp_viz.devices.working_limit`); a :class:`DecodedImage` is used as it is.
 
     Raises ``ImageDecodeError``/``BackboneError``/``ValueError`` with one sentence.
     """
@@ -93,13 +93,14 @@ def run_inspection(
     timings: dict[str, float] = {}
     start = time.perf_counter()
     model = load_backbone(backbone, stage, weights, checkpoint, checkpoint_name, download=download, device=device)
-    timings["load_backbone"] = (time.perf_counter() - start) * 1000
+    load_ms = (time.perf_counter() - start) * 1000
     if isinstance(data, DecodedImage):
         decoded = data
-    else:  # the working-size limit is the model's device's (spp_viz.devices.working_limit)
+    else:  # the working-size limit is the model's device's
         mark = time.perf_counter()
         decoded = load_image(data, max_side=max_side, max_pixels=max_pixels, filename=filename, limit=working_limit(model))
         timings["decode"] = (time.perf_counter() - mark) * 1000
+    timings["load_backbone"] = load_ms
     features = extract_features(model, decoded.image)
     timings["backbone_forward"] = features.forward_ms
     mark = time.perf_counter()
