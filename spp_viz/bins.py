@@ -18,16 +18,16 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from .boxes import CellWindow, PixelBox
 from .choices import BinRule
 from .pooling import paper_window
 
 
-def axis_bins(a: int, n: int, rule: str = "adaptive") -> list[tuple[int, int]]:
+def axis_bins(a: int, n: int, rule: BinRule | str = BinRule.ADAPTIVE) -> list[tuple[int, int]]:
     """``[start, end)`` cell ranges of the bins along one axis of ``a`` cells split into ``n``."""
     if a < 1 or n < 1:
         raise ValueError(f"Axis length and bin count must be positive, got a={a}, n={n}.")
-    rule = BinRule.parse(rule)
-    if rule == "adaptive":
+    if BinRule.parse(rule) is BinRule.ADAPTIVE:
         return [((i * a) // n, -((-(i + 1) * a) // n)) for i in range(n)]
     window, stride, count = paper_window(a, n)
     return [(i * stride, i * stride + window) for i in range(count)]
@@ -52,8 +52,13 @@ class Bin:
         return self.row * (self.level_cols or self.level) + self.col
 
     @property
+    def window(self) -> CellWindow:
+        return CellWindow(self.rows, self.cols)
+
+    @property
     def cells(self) -> int:
-        return (self.rows[1] - self.rows[0]) * (self.cols[1] - self.cols[0])
+        window = self.window
+        return window.height * window.width
 
 
 @dataclass(frozen=True)
@@ -65,7 +70,7 @@ class LevelBins:
     """
 
     n: int
-    rule: str
+    rule: BinRule
     height: int
     width: int
     row_ranges: tuple[tuple[int, int], ...]
@@ -118,8 +123,9 @@ def _overlaps(ranges: tuple[tuple[int, int], ...]) -> tuple[int, ...]:
     return tuple(max(0, ranges[i][1] - ranges[i + 1][0]) for i in range(len(ranges) - 1))
 
 
-def pyramid_bins(height: int, width: int, n: int, rule: str = "adaptive") -> LevelBins:
+def pyramid_bins(height: int, width: int, n: int, rule: BinRule | str = BinRule.ADAPTIVE) -> LevelBins:
     """Geometry of level ``n`` on a ``height x width`` feature map."""
+    rule = BinRule.parse(rule)
     row_ranges = tuple(axis_bins(height, n, rule))
     col_ranges = tuple(axis_bins(width, n, rule))
     cols = len(col_ranges)
@@ -130,8 +136,8 @@ def pyramid_bins(height: int, width: int, n: int, rule: str = "adaptive") -> Lev
 def differing_bins(height: int, width: int, n: int) -> list[tuple[int, int]]:
     """``(row, col)`` of paper-rule bins whose cells differ from the adaptive bin at the same place
     (or that the adaptive rule does not have at all)."""
-    paper = pyramid_bins(height, width, n, "paper")
-    adaptive = pyramid_bins(height, width, n, "adaptive")
+    paper = pyramid_bins(height, width, n, BinRule.PAPER)
+    adaptive = pyramid_bins(height, width, n, BinRule.ADAPTIVE)
     lookup = {(b.row, b.col): b for b in adaptive.bins}
     out = []
     for b in paper.bins:
@@ -139,50 +145,6 @@ def differing_bins(height: int, width: int, n: int) -> list[tuple[int, int]]:
         if other is None or other.rows != b.rows or other.cols != b.cols:
             out.append((b.row, b.col))
     return out
-
-
-@dataclass(frozen=True)
-class PixelBox:
-    """A box in image pixels, ``[x0, x1) x [y0, y1)``: a bin's box or receptive field (clipped to
-    the image), or a region the user chose."""
-
-    x0: float
-    y0: float
-    x1: float
-    y1: float
-
-    def as_list(self) -> list[float]:
-        return [self.x0, self.y0, self.x1, self.y1]
-
-
-def project_bins_to_image(
-    bins: LevelBins,
-    stride: float | tuple[float, float],
-    image_size: tuple[int, int],
-    receptive_field: int | None = None,
-) -> list[PixelBox]:
-    """Pixel box of every bin (in ``bins.bins`` order) through the stage's stride.
-
-    ``stride`` is ``s`` or ``(s_y, s_x)``; feature cell i covers pixels ``[i*s, (i+1)*s)``.
-    With ``receptive_field`` R, the box is instead the union of the cells' theoretical receptive
-    fields, centred on each cell, ``R`` pixels wide: a separate, wider box.
-    Boxes are clipped to ``image_size = (width, height)``.
-    """
-    sy, sx = (stride, stride) if isinstance(stride, (int, float)) else stride
-    width, height = image_size
-    boxes = []
-    for b in bins.bins:
-        y0, y1 = b.rows[0] * sy, b.rows[1] * sy
-        x0, x1 = b.cols[0] * sx, b.cols[1] * sx
-        if receptive_field is not None:
-            # cell i's RF is centred on (i + 0.5) * s; grow the cell box by (R - s) / 2 each side
-            gy, gx = (receptive_field - sy) / 2, (receptive_field - sx) / 2
-            y0, y1, x0, x1 = y0 - gy, y1 + gy, x0 - gx, x1 + gx
-        boxes.append(PixelBox(
-            float(min(max(x0, 0), width)), float(min(max(y0, 0), height)),
-            float(min(max(x1, 0), width)), float(min(max(y1, 0), height)),
-        ))
-    return boxes
 
 
 @dataclass(frozen=True)
@@ -234,7 +196,7 @@ class BinGeometry:
     row: int
     col: int
     index: int  # row-major position within the level: row * cols + col (cols = actual column count)
-    cells: tuple[int, int, int, int]  # r0, r1, c0, c1 feature cells, [start, end)
+    cells: CellWindow  # the feature cells the bin pools
     box: PixelBox  # the cells through the stride
     rf_box: PixelBox  # union of the cells' receptive fields (the whole image with global context)
 
@@ -271,20 +233,19 @@ def bin_geometry(
             rf_box = PixelBox(0.0, 0.0, float(width), float(height))
         else:
             rf_box = PixelBox(xs.rf_clipped(c0)[0], ys.rf_clipped(r0)[0], xs.rf_clipped(c1 - 1)[1], ys.rf_clipped(r1 - 1)[1])
-        out.append(BinGeometry(b.level, b.row, b.col, b.index, (r0, r1, c0, c1), box, rf_box))
+        out.append(BinGeometry(b.level, b.row, b.col, b.index, b.window, box, rf_box))
     return out
 
 
-def bin_argmax(feature: Tensor, n: int, rule: str = "adaptive") -> Tensor:
+def bin_argmax(feature: Tensor, n: int, rule: BinRule | str = BinRule.ADAPTIVE) -> Tensor:
     """For max pooling: the feature cell that wins each bin.
 
     ``feature`` is ``(C, h, w)``; returns a long tensor ``(C, rows, cols, 2)`` of (row, col).
     Uses the pooling op's own ``return_indices`` so the winner is the one the pool really picked.
     """
-    rule = BinRule.parse(rule)
     c, h, w = feature.shape
     x = feature.unsqueeze(0)
-    if rule == "adaptive":
+    if BinRule.parse(rule) is BinRule.ADAPTIVE:
         _, idx = F.adaptive_max_pool2d(x, n, return_indices=True)
     else:
         wh, sh, ch = paper_window(h, n)

@@ -1,7 +1,9 @@
 """The closed sets of values the engine, the CLI, the JSON report and the app share, as ``str``
 enums: a member equals, hashes and serialises as its value (``Pool.MAX == "max"``,
 ``json.dumps(Pool.MAX) == '"max"'``), so settings given as strings keep working and the JSON
-keeps its values. Torch-free: the CLI checks its options before importing torch."""
+keeps its values. A setting is parsed into its member once, where it enters the engine
+(``Pool.parse``, ``PyramidConfig``); code then compares members by identity (``pool is Pool.MAX``).
+Torch-free: the CLI checks its options before importing torch."""
 
 from __future__ import annotations
 
@@ -46,6 +48,15 @@ class BinRule(Choice):
 
     ADAPTIVE = "adaptive"
     PAPER = "paper"
+
+
+class Weights(Choice):
+    """Which weights a backbone starts from: ImageNet's (``pretrained``) or a seeded random init
+    (``untrained``). A user's checkpoint replaces either; where the loaded numbers came from is
+    :class:`spp_viz.backbones.WeightsSource`."""
+
+    PRETRAINED = "pretrained"
+    UNTRAINED = "untrained"
 
 
 class ChannelView(Choice):

@@ -4,8 +4,10 @@ Any bad file or option exits with code 2 and exactly one ``error: ...`` line on 
 nothing else is written to stdout or stderr (a library's warning, torch.hub's "Downloading"
 line and C libraries' messages are silenced at the file-descriptor level while the command
 runs; the output or the error line is printed afterwards).
-Every option is checked by :mod:`spp_viz.options` before torch is imported, and torch is
-imported only once the image has decoded: a typo or a bad file is refused at once.
+Every option is checked by :mod:`spp_viz.options`, and the image's header by
+:func:`spp_viz.images.check_header`, before torch is imported: a typo or a file that is not an
+image we read is refused at once. Then the model loads on its device and the image is decoded
+once, within that device's working limit (:func:`spp_viz.devices.working_limit`).
 
 Adding an option or a subcommand:
 
@@ -15,7 +17,7 @@ Adding an option or a subcommand:
 * a check that involves two options: add it to :func:`validate`;
 * a subcommand: ``add_analysis_options(sub.add_parser("erf", ...))`` in :func:`_parser`, and a
   handler ``(args) -> str`` (what to print) in ``COMMANDS``; handlers call :func:`prepare`
-  for the decoded image, the checkpoint bytes and the checked device.
+  for the checked file and device, then :func:`load_inputs` for the model and the decoded image.
 """
 
 from __future__ import annotations
@@ -25,14 +27,14 @@ import contextlib
 import json
 import os
 import sys
-import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
-from .defaults import BIN_RULES, DEFAULT_BACKBONE, DEFAULT_LEVELS, DEFAULT_TOP_K, POOL_TYPES, WEIGHT_CHOICES
-from .images import DEFAULT_MAX_PIXELS, DEFAULT_MAX_SIDE, DecodedImage, load_image
+from .choices import BinRule, Pool, Weights
+from .defaults import DEFAULT_BACKBONE, DEFAULT_LEVELS, DEFAULT_TOP_K
+from .images import DEFAULT_MAX_PIXELS, DEFAULT_MAX_SIDE, DecodedImage, check_header, load_image
 from .options import (
     argparse_type,
     check_backbone,
@@ -46,6 +48,7 @@ from .options import (
 )
 
 if TYPE_CHECKING:
+    from .backbones import Backbone
     from .report import Inspection
 
 MAX_FILE_BYTES = 200 * 1024 * 1024
@@ -66,11 +69,11 @@ def add_analysis_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--backbone", default=DEFAULT_BACKBONE, type=argparse_type(check_backbone),
                         help="see `spp-viz backbones` (default: %(default)s)")
     parser.add_argument("--stage", default=None, help="stage to pool (default: the one the classifier reads)")
-    parser.add_argument("--weights", default="pretrained", choices=list(WEIGHT_CHOICES))
+    parser.add_argument("--weights", default=Weights.PRETRAINED.value, choices=Weights.values())
     parser.add_argument("--levels", default=",".join(map(str, DEFAULT_LEVELS)), type=argparse_type(parse_levels),
                         help="comma-separated pyramid levels, or a preset: spp-net, psp")
-    parser.add_argument("--pool", default="max", choices=list(POOL_TYPES))
-    parser.add_argument("--bins", default="adaptive", choices=list(BIN_RULES))
+    parser.add_argument("--pool", default=Pool.MAX.value, choices=Pool.values())
+    parser.add_argument("--bins", default=BinRule.ADAPTIVE.value, choices=BinRule.values())
     parser.add_argument("--max-side", type=argparse_type(parse_max_side), default=DEFAULT_MAX_SIDE,
                         help="working resolution's longer side (0 = native)")
     parser.add_argument("--max-pixels", type=argparse_type(parse_max_pixels), default=DEFAULT_MAX_PIXELS,
@@ -79,7 +82,7 @@ def add_analysis_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--checkpoint", type=Path, default=None, help="a .pt/.pth state_dict for the chosen architecture")
     parser.add_argument("--offline", action="store_true", help="never download weights")
     parser.add_argument("--device", default=None, type=argparse_type(parse_device),
-                        help="cpu, cuda or cuda:N (default: cuda when available)")
+                        help="cpu, cuda or cuda:N (default: cuda:0 when PyTorch can use a GPU, else cpu)")
     parser.add_argument("--json", action="store_true", help="print exactly one JSON object")
 
 
@@ -134,31 +137,35 @@ def validate(args: argparse.Namespace) -> None:
 
 @dataclass(frozen=True)
 class Prepared:
-    """What every analysing subcommand starts from: the decoded image and the checked inputs."""
+    """What every analysing subcommand starts from: the image file's bytes (its header checked)
+    and the checkpoint's. The image is decoded once, by :func:`load_inputs` or ``run_inspection``,
+    once the model is on its device: the working-size limit is that device's."""
 
-    decoded: DecodedImage
-    decode_ms: float
+    data: bytes
     checkpoint: bytes | None
     checkpoint_name: str
-    data: bytes  # the file's bytes: a CUDA run decodes them again within the device's larger working limit
 
-    def image_for(self, device: str | None) -> DecodedImage | bytes:
-        """The decoded image on the CPU; on a CUDA device the bytes, when the CPU's working limit
-        shrank the image (the device's own limit is applied once its model is loaded)."""
-        from .devices import default_device
-
-        on_cuda = (device or default_device()).startswith("cuda")
-        return self.data if on_cuda and self.decoded.working_size != self.decoded.original_size else self.decoded
 
 def prepare(args: argparse.Namespace) -> Prepared:
-    """Read and decode the image, read the checkpoint, then (torch from here on) check the device."""
+    """Read the image and the checkpoint, check the image's header, then (torch from here on) the device."""
     data = _read(args.image, "Image")
     checkpoint = _read(args.checkpoint, "Checkpoint") if args.checkpoint else None
-    start = time.perf_counter()
-    decoded = load_image(data, max_side=args.max_side, max_pixels=args.max_pixels, filename=args.image.name)
-    decode_ms = (time.perf_counter() - start) * 1000
+    check_header(data, max_pixels=args.max_pixels, filename=args.image.name)
     check_device_available(args.device)
-    return Prepared(decoded, decode_ms, checkpoint, args.checkpoint.name if args.checkpoint else "checkpoint", data)
+    return Prepared(data, checkpoint, args.checkpoint.name if args.checkpoint else "checkpoint")
+
+
+def load_inputs(args: argparse.Namespace, prepared: Prepared) -> tuple[Backbone, DecodedImage]:
+    """The model on its device (``--device``, else :func:`spp_viz.devices.default_device`), then
+    the image decoded once within that device's working limit."""
+    from .backbones import load_backbone
+    from .devices import working_limit
+
+    backbone = load_backbone(args.backbone, args.stage, args.weights, prepared.checkpoint, prepared.checkpoint_name,
+                             download=not args.offline, device=args.device)
+    decoded = load_image(prepared.data, max_side=args.max_side, max_pixels=args.max_pixels, filename=args.image.name,
+                         limit=working_limit(backbone))
+    return backbone, decoded
 
 
 def check_device_available(device: str | None) -> None:
@@ -167,7 +174,9 @@ def check_device_available(device: str | None) -> None:
         return
     import torch
 
-    if not torch.cuda.is_available():
+    from .devices import cuda_available
+
+    if not cuda_available():
         raise CliError(f"--device {device} needs an NVIDIA GPU that PyTorch can use, and this machine has none "
                        "(or no working CUDA driver); use --device cpu, or leave --device out to use the CPU.")
     index = int(device.partition(":")[2] or 0)
@@ -302,20 +311,16 @@ def _inspect(args: argparse.Namespace) -> str:
     from .report import run_inspection  # torch: only for an image worth analysing
 
     result = run_inspection(
-        prepared.image_for(args.device), filename=args.image.name, backbone=args.backbone, stage=args.stage, weights=args.weights,
+        prepared.data, filename=args.image.name, backbone=args.backbone, stage=args.stage, weights=args.weights,
         checkpoint=prepared.checkpoint, checkpoint_name=prepared.checkpoint_name,
         levels=args.levels, pool=args.pool, rule=args.bins, max_side=args.max_side, max_pixels=args.max_pixels,
         top_k=args.top_k, download=not args.offline, device=args.device,
         heads=",".join(args.heads) if args.heads else None, sppf_k=args.sppf_k, sppf_n=args.sppf_n,
     )
-    if "decode" not in result.timings_ms:  # decoded once, by prepare()
-        result.timings_ms = {"decode": prepared.decode_ms, **result.timings_ms}
-        result.timings_ms["total"] += prepared.decode_ms
     if args.region is not None:  # pool a box from the shared map, and crop-and-rerun it
-        from .bins import PixelBox
         from .regions import pool_region
 
-        result.region = pool_region(result.backbone, result.decoded.image, result.features, PixelBox(*args.region),
+        result.region = pool_region(result.backbone, result.decoded.image, result.features, args.region,
                                     result.pyramid.config, args.top_k)
     return json.dumps(result.report()) if args.json else _text_report(result)
 
@@ -345,13 +350,11 @@ def add_view_options(inspect: argparse.ArgumentParser, sub: argparse._SubParsers
 def _erf(args: argparse.Namespace) -> str:
     prepared = prepare(args)
     from .analysis import PyramidConfig
-    from .backbones import load_backbone
     from .erf import bin_erf
 
-    backbone = load_backbone(args.backbone, args.stage, args.weights, prepared.checkpoint, prepared.checkpoint_name,
-                             download=not args.offline, device=args.device)
+    backbone, decoded = load_inputs(args, prepared)
     row, col = args.bin
-    result = bin_erf(backbone, prepared.decoded.image, args.level, row, col, PyramidConfig(args.levels, args.pool, args.bins))
+    result = bin_erf(backbone, decoded.image, args.level, row, col, PyramidConfig(args.levels, args.pool, args.bins))
     if args.npy is not None:
         import numpy as np
 
@@ -372,17 +375,14 @@ def _scales(args: argparse.Namespace) -> str:
 
     requested, current_side = tuple(args.sizes or DEFAULT_SCALE_SIZES), args.max_side
     args.max_side = decode_side(requested, current_side)  # decode once, at the largest size; each size is a resize
-    prepared = prepare(args)
+    backbone, decoded = load_inputs(args, prepare(args))
     # the current size is the image's own working size (a photo smaller than --max-side keeps its size)
-    sizes = scale_sizes(requested, max(working_size(*prepared.decoded.original_size, max_side=current_side)))
+    sizes = scale_sizes(requested, max(working_size(*decoded.original_size, max_side=current_side)))
     from .analysis import PyramidConfig
-    from .backbones import load_backbone
     from .report import strict_json
     from .scales import scale_sweep
 
-    backbone = load_backbone(args.backbone, args.stage, args.weights, prepared.checkpoint, prepared.checkpoint_name,
-                             download=not args.offline, device=args.device)
-    rows = scale_sweep(backbone, prepared.decoded.image, sizes, PyramidConfig(args.levels, args.pool, args.bins))
+    rows = scale_sweep(backbone, decoded.image, sizes, PyramidConfig(args.levels, args.pool, args.bins))
     if args.json:
         return json.dumps(strict_json({"scales": [row.as_json() for row in rows]}), allow_nan=False)
     return "\n".join(

@@ -1,15 +1,11 @@
-"""Defaults and choices shared by the engine, the CLI and the app.
+"""Defaults shared by the engine, the CLI and the app (the closed sets of choices are the enums
+of :mod:`spp_viz.choices`).
 
 No torch import here: the CLI reads these (and refuses a bad file) before paying for torch.
 """
 
-from .choices import BinRule, Pool
-
 DEFAULT_BACKBONE = "efficientnet_lite0"
 DEFAULT_LEVELS: tuple[int, ...] = (1, 2, 4)
-POOL_TYPES: tuple[str, ...] = Pool.values()
-BIN_RULES: tuple[str, ...] = BinRule.values()
-WEIGHT_CHOICES: tuple[str, ...] = ("pretrained", "untrained")
 DEFAULT_TOP_K = 5
 MAX_TOP_K = 1000  # ImageNet has 1000 classes
 

@@ -1,4 +1,9 @@
-"""Where the model runs, and what that device allows.
+"""Where the model runs, its one name, and what that device allows.
+
+One default for the library, the CLI and the app: :func:`default_device` (``cuda:0`` when
+PyTorch can use a GPU, else ``cpu``). A device always carries its index once resolved
+(:func:`resolve_device`: a bare ``cuda`` is the current CUDA device, as in PyTorch), so the page,
+the JSON report and every timing name it the same way: ``cpu`` or ``cuda:N`` (:func:`device_name`).
 
 The backbone and every head run on one device (``Backbone.device``): the feature map is kept
 there once, and everything that reads it (SPP, SPPF, the family, region pooling, the ERF) runs
@@ -14,13 +19,17 @@ and is timed there. The working image's pixel budget follows the device:
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import torch
 
-from .backbones import Backbone
 from .images import CPU_WORKING_LIMIT, DEFAULT_MAX_PIXELS, MAX_WORKING_PIXELS, WorkingLimit
 
 PROBE_SIDE = 512  # px: the probe forward's square input
 CUDA_MEMORY_SHARE = 0.5  # of the free device memory: the rest is for the heads, the ERF's backward and other work
+
+if TYPE_CHECKING:  # a backbone is built on a device from here: this module never imports backbones
+    from .backbones import Backbone
 
 
 def cuda_available() -> bool:
@@ -34,8 +43,22 @@ def device_choices() -> list[str]:
 
 
 def default_device() -> str:
-    """``cuda:0`` when a GPU is usable, else ``cpu`` (the CLI's and the app's default)."""
+    """``cuda:0`` when a GPU is usable, else ``cpu``: the one default of the library, the CLI and the app."""
     return "cuda:0" if cuda_available() else "cpu"
+
+
+def resolve_device(device: str | torch.device | None = None) -> torch.device:
+    """The device to run on, with its index: ``None`` is :func:`default_device`; a bare ``cuda``
+    is the current CUDA device (``torch.cuda.current_device()``, as PyTorch reads it)."""
+    resolved = torch.device(default_device() if device is None else device)
+    if resolved.type == "cuda" and resolved.index is None:
+        return torch.device("cuda", torch.cuda.current_device())
+    return resolved
+
+
+def device_name(device: str | torch.device) -> str:
+    """``cpu`` or ``cuda:N``: how the page, the JSON report and every timing name a device."""
+    return str(resolve_device(device))
 
 
 def working_limit(backbone: Backbone) -> WorkingLimit:

@@ -30,7 +30,9 @@ from torch import Tensor
 
 from .analysis import PyramidConfig
 from .backbones import Backbone
-from .bins import BinGeometry, PixelBox, bin_geometry, pyramid_bins
+from .bins import BinGeometry, bin_geometry, pyramid_bins
+from .boxes import CellWindow, PixelBox
+from .choices import BinRule, Pool
 
 # the radii reported around the centroid: the discs holding these fractions of the mass
 RADIUS_FRACTIONS = (0.5, 0.9)
@@ -57,7 +59,7 @@ class ErfResult:
     def as_json(self) -> dict[str, Any]:
         """The ``erf`` object of ``spp-viz erf --json`` (without the map)."""
         return {
-            "level": self.level, "bin": list(self.bin), "box": _box_list(self.box), "rf_box": _box_list(self.rf_box),
+            "level": self.level, "bin": list(self.bin), "box": self.box.as_json(), "rf_box": self.rf_box.as_json(),
             "global_context": self.global_context,
             "mass_in_box": self.mass_in_box, "mass_in_rf_box": self.mass_in_rf_box,
             "centroid": list(self.centroid), "radius50": self.radius50, "radius90": self.radius90,
@@ -65,11 +67,8 @@ class ErfResult:
         }
 
 
-def _box_list(box: PixelBox) -> list[float]:
-    return [box.x0, box.y0, box.x1, box.y1]
-
-
-def bin_geometry_for(backbone: Backbone, size: tuple[int, int], level: int, row: int, col: int, rule: str) -> BinGeometry:
+def bin_geometry_for(backbone: Backbone, size: tuple[int, int], level: int, row: int, col: int,
+                     rule: BinRule) -> BinGeometry:
     """The geometry of bin ``(row, col)`` of ``level`` for an input of ``size = (width, height)``.
 
     Raises ValueError when the level has no such bin on this map (one sentence).
@@ -88,15 +87,14 @@ def bin_geometry_for(backbone: Backbone, size: tuple[int, int], level: int, row:
     return next(g for g in geometry if g.row == row and g.col == col)
 
 
-def bin_output(fmap: Tensor, cells: tuple[int, int, int, int], pool: str) -> Tensor:
+def bin_output(fmap: Tensor, cells: CellWindow, pool: Pool) -> Tensor:
     """The bin's pooled value summed over channels: ``(1, C, h, w)`` -> scalar."""
-    r0, r1, c0, c1 = cells
-    window = fmap[0, :, r0:r1, c0:c1].flatten(1)
-    pooled = window.amax(dim=1) if pool == "max" else window.mean(dim=1)
+    window = cells.select(fmap[0]).flatten(1)
+    pooled = window.amax(dim=1) if pool is Pool.MAX else window.mean(dim=1)
     return pooled.sum()
 
 
-def input_gradient(backbone: Backbone, x: Tensor, cells: tuple[int, int, int, int], pool: str) -> Tensor:
+def input_gradient(backbone: Backbone, x: Tensor, cells: CellWindow, pool: Pool) -> Tensor:
     """``|d bin / d x|`` summed over RGB: ``(1, 3, H, W)`` -> ``(H, W)`` float32 on the CPU.
 
     Only ``x`` requires a gradient (the parameters' flags are left alone: thread-safe).

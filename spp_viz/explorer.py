@@ -20,7 +20,8 @@ import numpy as np
 
 from .analysis import FeatureResult, LevelResult
 from .bins import AxisSpans, BinGeometry
-from .choices import Channel, ChannelView
+from .boxes import CellWindow
+from .choices import BinRule, Channel, ChannelView, Pool
 from .figures.reduce import block_reduce, reduce_channels, winner_cells
 from .figures.style import MAX_DRAWN_LEVEL, MAX_HEATMAP_CELLS, level_colour
 from .figures.text import channel_label
@@ -29,14 +30,15 @@ from .figures.text import channel_label
 @dataclass(frozen=True)
 class ExplorerBin:
     """One bin: position, feature cells ``[r0, r1, c0, c1]``, pixel and receptive-field boxes
-    ``[x0, y0, x1, y1]``, pooled value under the channel view and winning cell (max pooling)."""
+    ``[x0, y0, x1, y1]`` (as ``CellWindow.as_json`` and ``PixelBox.as_json`` give them), pooled
+    value under the channel view and winning cell (max pooling)."""
 
     row: int
     col: int
     index: int
-    cells: tuple[int, int, int, int]
-    box: tuple[float, float, float, float]
-    rf: tuple[float, float, float, float]
+    cells: list[int]
+    box: list[float]
+    rf: list[float]
     value: float | None
     winner: tuple[int, int] | None
 
@@ -106,7 +108,7 @@ class ExplorerPayload:
     levels: tuple[ExplorerLevel, ...]
     axes: tuple[ExplorerAxis, ExplorerAxis]  # rows (y), cols (x)
     global_context: bool
-    pool: str
+    pool: Pool
     sppf_k: int
     sppf_n: int
     level_ids: tuple[str, ...] = field(default=())
@@ -130,13 +132,13 @@ def explorer_bins(level: LevelResult, geometry: Sequence[BinGeometry], channel: 
         value = None
         if values is not None and g.row < values.shape[0] and g.col < values.shape[1]:
             value = float(values[g.row, g.col])
-        out.append(ExplorerBin(g.row, g.col, g.index, g.cells, (g.box.x0, g.box.y0, g.box.x1, g.box.y1),
-                               (g.rf_box.x0, g.rf_box.y0, g.rf_box.x1, g.rf_box.y1), value, winners.get((g.row, g.col))))
+        out.append(ExplorerBin(g.row, g.col, g.index, g.cells.as_json(), g.box.as_json(), g.rf_box.as_json(), value,
+                               winners.get((g.row, g.col))))
     return tuple(out)
 
 
 def explorer_level(level: LevelResult, geometry: Sequence[BinGeometry], channel: Channel, all_levels: Sequence[int],
-                   map_id: str, rule: str, pool: str) -> ExplorerLevel:
+                   map_id: str, rule: BinRule, pool: Pool) -> ExplorerLevel:
     """One level's part; its id names the map, the channel view, the rule and the pooling."""
     rows, cols = level.bins.shape
     return ExplorerLevel(part_id("level", map_id, level.n, rule, pool, channel), level.n, rows, cols, level.valid,
@@ -148,7 +150,7 @@ def explorer_map(features: FeatureResult, channel: Channel, map_key: object, max
     feature = features.feature.detach().cpu()
     c, h, w = feature.shape
     z = reduce_channels(feature, channel)
-    shown, block = block_reduce(z, max_cells, "max" if channel == "max" else "mean")
+    shown, block = block_reduce(z, max_cells, channel)
     shown = np.ascontiguousarray(shown, dtype="<f4")
     lo, hi = (float(shown.min()), float(shown.max())) if shown.size else (0.0, 1.0)
     return ExplorerMap(part_id("map", map_key, channel, max_cells), str(channel), channel_label(channel, c), c, h, w,
@@ -171,8 +173,8 @@ def build_payload(
     image_key: object,
     model_key: object = None,
     channel: Channel = ChannelView.MEAN,
-    rule: str = "adaptive",
-    pool: str = "max",
+    rule: BinRule = BinRule.ADAPTIVE,
+    pool: Pool = Pool.MAX,
     sppf_k: int = 5,
     sppf_n: int = 3,
 ) -> ExplorerPayload:
@@ -207,11 +209,11 @@ def to_json(payload: ExplorerPayload, known: frozenset[str] | set[str] = frozens
     }
 
 
-def sppf_windows(row: int, col: int, k: int, n: int, rows: int, cols: int) -> list[tuple[int, int, int, int]]:
+def sppf_windows(row: int, col: int, k: int, n: int, rows: int, cols: int) -> list[CellWindow]:
     """SPPF's windows around cell (row, col): after m stride-1 'same' pools of size k the cell
-    sees ``m*(k-1)+1`` cells per side (k, 2k-1, 3k-2, ...), clipped to the map: ``[r0, r1, c0, c1]``."""
+    sees ``m*(k-1)+1`` cells per side (k, 2k-1, 3k-2, ...), clipped to the ``rows x cols`` map."""
     out = []
     for m in range(1, n + 1):
         half = m * (k - 1) // 2
-        out.append((max(0, row - half), min(rows, row + half + 1), max(0, col - half), min(cols, col + half + 1)))
+        out.append(CellWindow((max(0, row - half), min(rows, row + half + 1)), (max(0, col - half), min(cols, col + half + 1))))
     return out

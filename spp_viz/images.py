@@ -36,7 +36,7 @@ import math
 import re
 import warnings
 from dataclasses import dataclass
-from typing import cast
+from typing import Callable, TypeVar, cast
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
@@ -50,9 +50,12 @@ __all__ = [
     "MAX_ASPECT",
     "DecodedImage",
     "ImageDecodeError",
+    "check_header",
     "load_image",
     "working_size",
 ]
+
+T = TypeVar("T")
 
 DEFAULT_MAX_SIDE = 1024
 DEFAULT_MAX_PIXELS = MAX_IMAGE_PIXELS  # the one limit; a caller may only lower it
@@ -214,10 +217,24 @@ def load_image(
         raise ValueError(f"max_pixels must be from 1 to {DEFAULT_MAX_PIXELS:,} (the limit for any image), got {max_pixels:,}")
     raw = bytes(data)
     digest = hashlib.sha256(raw).hexdigest()
-    file_subject = _subject(filename, "This file")
-    image_subject = _subject(filename, "This image")
+    subjects = _subject(filename, "This file"), _subject(filename, "This image")
+    return _one_sentence(lambda: _decode(raw, digest, *subjects, (max_side, limit), max_pixels), *subjects)
+
+
+def check_header(data: bytes | bytearray | memoryview, *, max_pixels: int = DEFAULT_MAX_PIXELS,
+                 filename: str | None = None) -> None:
+    """Refuse what :func:`load_image` would refuse before decoding a pixel: an empty file, a
+    format not allowed, a file Pillow cannot identify, a header over ``max_pixels``. The same
+    one-sentence :class:`ImageDecodeError`; the CLI calls this before it loads torch and a model,
+    then decodes the file once, within the model's device's limit."""
+    subjects = _subject(filename, "This file"), _subject(filename, "This image")
+    _one_sentence(lambda: _open(bytes(data), *subjects, max_pixels).close(), *subjects)
+
+
+def _one_sentence(step: Callable[[], T], file_subject: str, image_subject: str) -> T:
+    """``step()``, with any failure to read the file turned into one :class:`ImageDecodeError`."""
     try:
-        return _decode(raw, digest, file_subject, image_subject, (max_side, limit), max_pixels)
+        return step()
     except ImageDecodeError:
         raise
     except MemoryError as exc:
@@ -244,6 +261,17 @@ def _decode(
     target: tuple[int, WorkingLimit],
     max_pixels: int,
 ) -> DecodedImage:
+    im = _open(raw, file_subject, image_subject, max_pixels)
+    with im, warnings.catch_warnings():
+        _quiet_pillow()
+        # Frames and tiles decoded later (GIF, TIFF) are bomb-checked by Pillow
+        # again; make that warning an error instead of a log line.
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        return _decode_opened(im, digest, file_subject, *target)
+
+
+def _open(raw: bytes, file_subject: str, image_subject: str, max_pixels: int) -> Image.Image:
+    """The file opened (its header read, no pixel decoded), in an allowed format and within ``max_pixels``."""
     if not raw:
         raise ImageDecodeError(f"{file_subject} is empty.")
     kind = sniff(raw)
@@ -264,14 +292,12 @@ def _decode(
         else:
             msg = f"{file_subject} is not an image we can read; {ALLOWED_TEXT}."
         raise ImageDecodeError(msg) from exc
-
-    with im, warnings.catch_warnings():
-        _quiet_pillow()
-        # Frames and tiles decoded later (GIF, TIFF) are bomb-checked by Pillow
-        # again; make that warning an error instead of a log line.
-        warnings.simplefilter("error", Image.DecompressionBombWarning)
+    try:
         _check_size(im.size, max_pixels, image_subject)
-        return _decode_opened(im, digest, file_subject, *target)
+    except ImageDecodeError:
+        im.close()
+        raise
+    return im
 
 
 def _quiet_pillow() -> None:

@@ -21,6 +21,7 @@ import operator
 import re
 from typing import Callable, Sequence, TypeVar
 
+from .boxes import PixelBox
 from .defaults import (
     BACKBONE_NAMES,
     BACKBONE_STAGES,
@@ -245,7 +246,7 @@ def check_bin(level: int, row: int, col: int) -> None:
         raise ValueError(f"bin {row},{col} is not a bin of level {level}: rows and columns go from 0 to {level - 1}.")
 
 
-def parse_region(text: str) -> tuple[float, float, float, float]:
+def parse_region(text: str) -> PixelBox:
     """``X0,Y0,X1,Y1`` in working-image pixels, finite numbers with X0 < X1 and Y0 < Y1.
 
     Whether the box lies inside the image is checked once the image's working size is known.
@@ -260,10 +261,10 @@ def parse_region(text: str) -> tuple[float, float, float, float]:
         if not (p.isascii() and re.fullmatch(r"[0-9]+(\.[0-9]*)?|\.[0-9]+", p)) or len(p) > 18:
             raise ValueError(f"region {text!r} has {part!r}, not a non-negative number: {allowed}.")
         values.append(float(p))
-    x0, y0, x1, y1 = values
-    if not (x0 < x1 and y0 < y1):
+    box = PixelBox(*values)
+    if not (box.x0 < box.x1 and box.y0 < box.y1):
         raise ValueError(f"region {text!r} is empty or inverted: {allowed}.")
-    return x0, y0, x1, y1
+    return box
 
 
 def parse_sizes(text: str) -> tuple[int, ...]:

@@ -76,7 +76,7 @@ class SPPResult:
         return all(level.valid for level in self.levels)
 
 
-def _paper_level(x: Tensor, n: int, pool: str) -> tuple[Tensor, bool]:
+def _paper_level(x: Tensor, n: int, pool: Pool) -> tuple[Tensor, bool]:
     """Paper rule for one level, vectorised: one strided pool call per level, no loop over bins.
 
     An axis with a < n has stride 0 and so no windows at all: the level then pools to an
@@ -88,7 +88,7 @@ def _paper_level(x: Tensor, n: int, pool: str) -> tuple[Tensor, bool]:
     valid = ch == n and cw == n
     if ch == 0 or cw == 0:
         return x.new_empty((b, c, ch, cw)), valid
-    if pool == "max":
+    if pool is Pool.MAX:
         return F.max_pool2d(x, (wh, ww), (sh, sw)), valid
     return F.avg_pool2d(x, (wh, ww), (sh, sw)), valid
 
@@ -112,8 +112,8 @@ def spp(
     pool, rule = Pool.parse(pool), BinRule.parse(rule)
     results = []
     for n in levels:
-        if rule == "adaptive":
-            pooled = F.adaptive_max_pool2d(x, n) if pool == "max" else F.adaptive_avg_pool2d(x, n)
+        if rule is BinRule.ADAPTIVE:
+            pooled = F.adaptive_max_pool2d(x, n) if pool is Pool.MAX else F.adaptive_avg_pool2d(x, n)
             valid = True
         else:
             pooled, valid = _paper_level(x, n, pool)

@@ -28,7 +28,8 @@ from torch import Tensor
 
 from .analysis import FeatureResult, Prediction, PyramidConfig, extract_features, predict, top_predictions
 from .backbones import Backbone
-from .bins import AxisSpans, PixelBox
+from .bins import AxisSpans
+from .boxes import CellWindow, PixelBox
 from .pooling import SPPResult, spp
 from .timing import SINGLE_HEAD_MIN_TIME_S, SingleRun, measure_interleaved, time_once
 
@@ -58,18 +59,15 @@ def axis_window(spans: AxisSpans, start: float, stop: float) -> tuple[int, int]:
     return nearest, nearest + 1
 
 
-def region_window(features: FeatureResult, box: PixelBox) -> tuple[int, int, int, int]:
-    """``(r0, r1, c0, c1)``: the feature cells of ``box`` on the shared map, ``[start, end)``."""
+def region_window(features: FeatureResult, box: PixelBox) -> CellWindow:
+    """The feature cells of ``box`` on the shared map."""
     ys, xs = features.spans
-    r0, r1 = axis_window(ys, box.y0, box.y1)
-    c0, c1 = axis_window(xs, box.x0, box.x1)
-    return r0, r1, c0, c1
+    return CellWindow(axis_window(ys, box.y0, box.y1), axis_window(xs, box.x0, box.x1))
 
 
-def pool_window(fmap: Tensor, window: tuple[int, int, int, int], config: PyramidConfig) -> SPPResult:
+def pool_window(fmap: Tensor, window: CellWindow, config: PyramidConfig) -> SPPResult:
     """SPP of the window of a ``(C, h, w)`` map: ``(1, C * sum(n^2))`` for a valid pyramid."""
-    r0, r1, c0, c1 = window
-    return spp(fmap[:, r0:r1, c0:c1].unsqueeze(0), config.levels, config.pool, config.rule)
+    return spp(window.select(fmap).unsqueeze(0), config.levels, config.pool, config.rule)
 
 
 @dataclass(frozen=True)
@@ -77,7 +75,7 @@ class RegionResult:
     """One region, pooled from the shared map and recomputed from the crop."""
 
     box: PixelBox
-    window: tuple[int, int, int, int]  # r0, r1, c0, c1 feature cells, [start, end)
+    window: CellWindow  # the feature cells the box selects
     length: int  # SPP vector length of the window
     valid: bool  # every level gave its n x n bins on the window
     vector: Tensor  # (C * sum(n^2),) the window's SPP vector
@@ -89,18 +87,17 @@ class RegionResult:
     recompute: SingleRun | None = None  # recompute_ms with its device and the load average then
 
     def as_json(self) -> dict[str, Any]:
-        return {"box": self.box.as_list(), "window": list(self.window), "length": self.length, "valid": self.valid,
+        return {"box": self.box.as_json(), "window": self.window.as_json(), "length": self.length, "valid": self.valid,
                 "predictions": [p.as_json() for p in self.predictions], "pooled_ms": round(self.pooled_ms, 6), "pooled_device": self.pooled_device,
                 "recompute_ms": round(self.recompute_ms, 3), "recompute": self.recompute.as_json() if self.recompute else None,
                 "recompute_predictions": [p.as_json() for p in self.recompute_predictions]}
 
 
-def window_predictions(backbone: Backbone, fmap: Tensor, window: tuple[int, int, int, int], top_k: int) -> tuple[Prediction, ...]:
+def window_predictions(backbone: Backbone, fmap: Tensor, window: CellWindow, top_k: int) -> tuple[Prediction, ...]:
     """Top-k of the window's 1 x 1 average level (empty when the backbone cannot classify here)."""
     if not backbone.can_classify:
         return ()
-    r0, r1, c0, c1 = window
-    gap = F.adaptive_avg_pool2d(fmap[:, r0:r1, c0:c1].unsqueeze(0), 1).flatten(1)
+    gap = F.adaptive_avg_pool2d(window.select(fmap).unsqueeze(0), 1).flatten(1)
     logits = backbone.classify(gap)[0].float().cpu()
     if not bool(torch.isfinite(logits).all()):
         return ()

@@ -26,16 +26,16 @@ from .analysis import (
 )
 from .backbones import DEFAULT_BACKBONE, Backbone, load_backbone
 from .bins import BinGeometry
-from .choices import BinRule, Pool
+from .choices import BinRule, Pool, Weights
 from .defaults import DEFAULT_LEVELS, DEFAULT_TOP_K, SPPF_DEFAULT_K, SPPF_DEFAULT_N
-from .devices import working_limit
+from .devices import device_name, working_limit
 from .dimensions import dimension_table
 from .family import FamilyComparison, HeadReport, compare_with_view
 from .geometry import StageGeometry
 from .images import DEFAULT_MAX_PIXELS, DEFAULT_MAX_SIDE, DecodedImage, load_image
 from .pooling import parse_levels
 from .regions import RegionResult
-from .timing import UNRELIABLE_TIMINGS, device_name
+from .timing import UNRELIABLE_TIMINGS
 
 
 @dataclass
@@ -63,12 +63,12 @@ def run_inspection(
     filename: str | None = None,
     backbone: str = DEFAULT_BACKBONE,
     stage: str | None = None,
-    weights: str = "pretrained",
+    weights: Weights | str = Weights.PRETRAINED,
     checkpoint: bytes | None = None,
     checkpoint_name: str = "checkpoint",
     levels: str | tuple[int, ...] = DEFAULT_LEVELS,
-    pool: str = "max",
-    rule: str = "adaptive",
+    pool: Pool | str = Pool.MAX,
+    rule: BinRule | str = BinRule.ADAPTIVE,
     max_side: int = DEFAULT_MAX_SIDE,
     max_pixels: int = DEFAULT_MAX_PIXELS,
     top_k: int = DEFAULT_TOP_K,
@@ -80,8 +80,8 @@ def run_inspection(
 ) -> Inspection:
     """Analyse image bytes (or an image already decoded with ``images.load_image``).
 
-    Bytes are decoded after the model is loaded, within its device's working limit; a
-    :class:`DecodedImage` is used as it is.
+    Bytes are decoded once, after the model is loaded, within its device's working limit
+    (:func:`spp_viz.devices.working_limit`); a :class:`DecodedImage` is used as it is.
 
     Raises ``ImageDecodeError``/``BackboneError``/``ValueError`` with one sentence.
     """
@@ -91,13 +91,14 @@ def run_inspection(
     timings: dict[str, float] = {}
     start = time.perf_counter()
     model = load_backbone(backbone, stage, weights, checkpoint, checkpoint_name, download=download, device=device)
-    timings["load_backbone"] = (time.perf_counter() - start) * 1000
+    load_ms = (time.perf_counter() - start) * 1000
     if isinstance(data, DecodedImage):
         decoded = data
-    else:  # the working-size limit is the model's device's (spp_viz.devices.working_limit)
+    else:  # the working-size limit is the model's device's
         mark = time.perf_counter()
         decoded = load_image(data, max_side=max_side, max_pixels=max_pixels, filename=filename, limit=working_limit(model))
         timings["decode"] = (time.perf_counter() - mark) * 1000
+    timings["load_backbone"] = load_ms
     features = extract_features(model, decoded.image)
     timings["backbone_forward"] = features.forward_ms
     mark = time.perf_counter()
@@ -230,9 +231,8 @@ def timings_device(features: FeatureResult, costs: FamilyComparison, timings_ms:
 def bins_json(geometry: list[BinGeometry]) -> list[dict[str, Any]]:
     """``[{index, row, col, cells: [r0, r1, c0, c1], box: [x0, y0, x1, y1], rf_box: [...]}]``
     in working-image pixels, ``[start, end)``."""
-    return [{"index": g.index, "row": g.row, "col": g.col, "cells": list(g.cells),
-             "box": [g.box.x0, g.box.y0, g.box.x1, g.box.y1],
-             "rf_box": [g.rf_box.x0, g.rf_box.y0, g.rf_box.x1, g.rf_box.y1]} for g in geometry]
+    return [{"index": g.index, "row": g.row, "col": g.col, "cells": g.cells.as_json(), "box": g.box.as_json(),
+             "rf_box": g.rf_box.as_json()} for g in geometry]
 
 
 def strict_json(value: Any) -> Any:

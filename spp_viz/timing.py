@@ -32,6 +32,8 @@ from typing import Callable, Mapping
 
 import torch
 
+from .devices import device_name
+
 # At least this many rounds, and rounds until each head has run for at least MIN_TIME_S in all
 # (on a small map a short burst of other work must not be most of the samples; the page times
 # only once the browser has drawn it, so no page is being drawn meanwhile). Heads run
@@ -95,14 +97,6 @@ def pool_and_total_consistent(pool_ms: float, total_ms: float, pool: Latency | N
 def method(device: str) -> str:
     """How a block is timed on ``device``: CUDA events there, ``perf_counter`` on the CPU."""
     return CUDA_METHOD if device.startswith("cuda") else CPU_METHOD
-
-
-def device_name(device: torch.device | str) -> str:
-    """``"cpu"`` or ``"cuda:N"`` (a bare ``cuda`` gets the current index), as the JSON reports it."""
-    device = torch.device(device)
-    if device.type == "cuda" and device.index is None:
-        return f"cuda:{torch.cuda.current_device()}"
-    return str(device)
 
 
 def _cpu_block(fn: Callable[[], object]) -> Callable[[int], float]:

@@ -6,6 +6,7 @@ import torch
 
 from spp_viz import analysis
 from spp_viz.analysis import PyramidConfig, extract_features, pool_pyramid
+from spp_viz.boxes import CellWindow
 from spp_viz.choices import BinRule, Pool
 from spp_viz.dimensions import SizeSweepRow, dimension_table, size_sweep
 from spp_viz.family import pooled_branches, sppf_view
@@ -157,8 +158,8 @@ def test_level_geometry_uses_the_maps_own_spans(lite0, asset_bytes):
     geometry = analysis.level_geometry(features, level)
     ys, xs = features.spans
     first = geometry[0]
-    assert first.cells == (0, level.bins.row_ranges[0][1], 0, level.bins.col_ranges[0][1])
-    assert first.rf_box.x1 == min(xs.rf(first.cells[3] - 1)[1], width)
+    assert first.cells == CellWindow((0, level.bins.row_ranges[0][1]), (0, level.bins.col_ranges[0][1]))
+    assert first.rf_box.x1 == min(xs.rf(first.cells.cols[1] - 1)[1], width)
 
 
 def test_scaled_yolo_flops_equal_a_full_size_count():

@@ -1,11 +1,11 @@
-"""Bin geometry: ranges, overlaps, projection to pixels, argmax winners."""
+"""Bin geometry: ranges, overlaps, boxes in pixels, argmax winners."""
 
 import torch
 import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from spp_viz.bins import axis_bins, bin_argmax, differing_bins, project_bins_to_image, pyramid_bins
+from spp_viz.bins import AxisSpans, axis_bins, bin_argmax, bin_geometry, differing_bins, pyramid_bins
 
 SETTINGS = settings(max_examples=60, deadline=None)
 
@@ -37,18 +37,20 @@ def test_differing_bins_between_rules():
 @SETTINGS
 @given(h=st.integers(1, 64), w=st.integers(1, 64), n=st.integers(1, 8), stride=st.sampled_from([4, 8, 16, 32]),
        rule=st.sampled_from(["adaptive", "paper"]), rf=st.one_of(st.none(), st.integers(1, 900)))
-def test_projected_boxes_lie_inside_the_image(h, w, n, stride, rule, rf):
+def test_bin_boxes_lie_inside_the_image(h, w, n, stride, rule, rf):
     width, height = w * stride - stride // 2, h * stride - 1  # feature map may overhang the image
-    for box in project_bins_to_image(pyramid_bins(h, w, n, rule), stride, (width, height), rf):
-        assert 0 <= box.x0 <= box.x1 <= width and 0 <= box.y0 <= box.y1 <= height
+    offset = (stride - (rf or stride)) / 2  # each cell's field centred on it
+    spans = (AxisSpans(offset, stride, rf or stride, h, height), AxisSpans(offset, stride, rf or stride, w, width))
+    for g in bin_geometry(pyramid_bins(h, w, n, rule), spans, (width, height)):
+        for box in (g.box, g.rf_box):
+            assert 0 <= box.x0 <= box.x1 <= width and 0 <= box.y0 <= box.y1 <= height
 
 
 def test_receptive_field_box_is_wider_than_cell_box():
-    bins = pyramid_bins(10, 10, 2)
-    cell = project_bins_to_image(bins, 32, (1000, 1000))
-    field = project_bins_to_image(bins, 32, (1000, 1000), receptive_field=212)
-    for a, b in zip(cell, field):
-        assert b.x0 <= a.x0 and b.x1 >= a.x1 and (b.x1 - b.x0) > (a.x1 - a.x0)
+    spans = (AxisSpans(-90.0, 32, 212, 10, 1000), AxisSpans(-90.0, 32, 212, 10, 1000))  # fields centred on the cells
+    for g in bin_geometry(pyramid_bins(10, 10, 2), spans, (1000, 1000)):
+        assert g.rf_box.x0 <= g.box.x0 and g.rf_box.x1 >= g.box.x1 and g.rf_box.width > g.box.width
+        assert g.rf_box.y0 <= g.box.y0 and g.rf_box.y1 >= g.box.y1 and g.rf_box.height > g.box.height
 
 
 @SETTINGS

@@ -105,6 +105,41 @@ def test_device_cuda_without_cuda_is_one_plain_sentence():
     assert "--device cpu" in result.stderr
 
 
+def test_a_file_that_is_not_an_image_is_refused_before_torch_loads(tmp_path):
+    """The header is read before torch (the pixels are decoded once, after the model loads)."""
+    for name, data in (("notes.jpg", b"just some text, not a JPEG"), ("empty.png", b"")):
+        path = tmp_path / name
+        path.write_bytes(data)
+        result = run_cli_without_torch("inspect", path)
+        assert result.returncode == 2, result.stderr
+        lines = result.stderr.splitlines()
+        assert len(lines) == 1 and lines[0].startswith("error: ") and name in lines[0], result.stderr
+
+
+@pytest.mark.parametrize("command", [["inspect"], ["erf", "--level", "1", "--bin", "0,0"]])
+def test_the_image_is_decoded_once_within_the_models_device_limit(command, monkeypatch):
+    """The model loads first; the one decode then uses its device's working limit (a CUDA
+    device's is larger than the CPU's), whatever the subcommand."""
+    from spp_viz import cli, devices, images, report
+
+    budget = images.WorkingLimit(64 * 64, "a test budget")
+    monkeypatch.setattr(devices, "working_limit", lambda backbone: budget)
+    monkeypatch.setattr(report, "working_limit", lambda backbone: budget)
+    limits: list[images.WorkingLimit] = []
+
+    def decode(*args, **kwargs):
+        limits.append(kwargs["limit"])
+        return images.load_image(*args, **kwargs)
+
+    monkeypatch.setattr(cli, "load_image", decode)
+    monkeypatch.setattr(report, "load_image", decode)
+    out = json.loads(cli.run([command[0], str(ASSETS / "chelsea_cat.jpg"), *command[1:], "--json", "--offline", "--max-side", "0"]))
+    assert limits == [budget]
+    if command == ["inspect"]:
+        assert out["input"]["width"] * out["input"]["height"] <= 64 * 64 * 1.02
+        assert any("a test budget" in note for note in out["image"]["notes"])
+
+
 def _one_error_line(result) -> str:
     assert result.returncode == 2 and result.stdout == "", (result.stdout, result.stderr)
     lines = result.stderr.split("\n")

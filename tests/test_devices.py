@@ -21,7 +21,7 @@ from torch.overrides import TorchFunctionMode
 
 from spp_viz import analysis, devices, images, timing
 from spp_viz.analysis import PyramidConfig, extract_features
-from spp_viz.bins import PixelBox
+from spp_viz.boxes import PixelBox
 from spp_viz.devtools.numbers import report_numbers
 from spp_viz.regions import pool_region
 from spp_viz.report import run_inspection
@@ -169,6 +169,30 @@ def test_a_cuda_setting_with_cpu_tensors_is_never_labelled_cuda(lite0):
     report = build_report(decoded, claims_cuda, features, head, sppf_view(features, PyramidConfig()), [], {})
     assert report["backbone"]["device"] == "cpu"
     assert "cuda" not in str(report["sppf"]["costs"]) and "cuda" not in str(report["timings_device"])
+
+
+def test_one_default_device_and_one_name_for_it(monkeypatch):
+    """The library, the CLI and the app default to ``devices.default_device``; a resolved device
+    always has its index, so the page, the JSON and every timing read ``cpu`` or ``cuda:N``."""
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    monkeypatch.setattr(torch.cuda, "current_device", lambda: 1)
+    assert devices.default_device() == "cuda:0" and devices.device_choices() == ["cpu", "cuda:0", "cuda:1"]
+    assert devices.resolve_device(None) == torch.device("cuda", 0)
+    assert devices.resolve_device("cuda") == torch.device("cuda", 1)  # a bare cuda is the current device, as in PyTorch
+    assert devices.resolve_device(torch.device("cuda", 1)) == torch.device("cuda", 1)
+    assert devices.device_name(torch.device("cuda")) == "cuda:1" and devices.device_name("cuda:0") == "cuda:0"
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert devices.default_device() == "cpu" and devices.resolve_device(None) == torch.device("cpu")
+    assert devices.device_name(torch.device("cpu")) == "cpu"
+
+
+def test_the_model_loads_on_the_default_device_and_nothing_else_picks_one(lite0):
+    """``load_backbone`` (and so the CLI without ``--device``) runs where the app's sidebar starts:
+    ``default_device``; only ``devices`` asks torch whether a GPU is there."""
+    assert lite0.device == devices.resolve_device(None) and str(lite0.device) == devices.default_device()
+    asking = sorted(p.relative_to(SPP_VIZ).as_posix() for p in SPP_VIZ.rglob("*.py") if "cuda.is_available" in p.read_text("utf-8"))
+    assert asking == ["devices.py"]
 
 
 def test_the_working_limit_on_the_cpu_is_the_cpu_one(lite0):

@@ -9,7 +9,7 @@ from torch import nn
 
 from spp_viz.analysis import PyramidConfig
 from spp_viz.backbones import Backbone, BackboneSpec, WeightsSource, load_backbone
-from spp_viz.bins import PixelBox
+from spp_viz.boxes import CellWindow, PixelBox
 from spp_viz.choices import Pool
 from spp_viz.defaults import BACKBONE_NAMES
 from spp_viz.erf import bin_erf, bin_output, box_mass, centroid_and_radii
@@ -73,7 +73,7 @@ def test_erf_equals_finite_differences():
     model64 = _Tiny().double()
     model64.load_state_dict(backbone.model.state_dict())
     x = backbone.preprocess(image).double()
-    cells = (0, 2, 2, 4)  # level 2, bin (0, 1) of the 3 x 4 map under the adaptive rule
+    cells = CellWindow((0, 2), (2, 4))  # level 2, bin (0, 1) of the 3 x 4 map under the adaptive rule
     eps = 1e-6
     fd = np.zeros((11, 13))
     with torch.no_grad():
@@ -83,7 +83,7 @@ def test_erf_equals_finite_differences():
                     plus, minus = x.clone(), x.clone()
                     plus[0, c, yy, xx] += eps
                     minus[0, c, yy, xx] -= eps
-                    diff = bin_output(model64(plus), cells, "avg") - bin_output(model64(minus), cells, "avg")
+                    diff = bin_output(model64(plus), cells, Pool.AVG) - bin_output(model64(minus), cells, Pool.AVG)
                     fd[yy, xx] += abs(float(diff) / (2 * eps))
     assert backbone.geometry.feature_size(11, 13) == (3, 4)
     np.testing.assert_allclose(erf.map, fd, rtol=1e-4, atol=1e-6)

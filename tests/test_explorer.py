@@ -13,6 +13,7 @@ from PIL import Image
 
 from spp_viz import analysis, explorer
 from spp_viz.analysis import FeatureResult, PyramidConfig
+from spp_viz.boxes import CellWindow
 from spp_viz.choices import BinRule, ChannelView, Pool
 from spp_viz.figures import photo_source, reduce_channels
 from spp_viz.geometry import StageGeometry
@@ -36,14 +37,14 @@ def bin_boxes(features: FeatureResult, head: analysis.PyramidResult) -> dict[int
     return {lv.n: analysis.level_geometry(features, lv) for lv in head.levels}
 
 
-def payload_for(features, head, channel="mean", **kwargs) -> explorer.ExplorerPayload:
+def payload_for(features, head, channel=ChannelView.MEAN, **kwargs) -> explorer.ExplorerPayload:
     photo = photo_source(make_image(*features.input_size))
     return explorer.build_payload(features, head.levels, bin_boxes(features, head), photo, image_key=IMAGE_KEY,
                                   channel=channel, rule=head.config.rule, pool=head.config.pool, **kwargs)
 
 
 @pytest.mark.parametrize("rule", ["adaptive", "paper"])
-@pytest.mark.parametrize("channel", ["mean", "max", 3])
+@pytest.mark.parametrize("channel", [ChannelView.MEAN, ChannelView.MAX, 3])
 def test_bins_equal_the_engine_and_the_report(rule, channel):
     features = make_features()
     head = analysis.pool_pyramid(features, PyramidConfig((1, 2, 4), rule=rule))
@@ -57,7 +58,7 @@ def test_bins_equal_the_engine_and_the_report(rule, channel):
         values = reduce_channels(level.pooled, channel)
         assert [b.value for b in part.bins] == [float(values[b.row, b.col]) for b in part.bins]
         for b in part.bins:  # max pooling: the winning cell holds the bin's max of its strongest channel
-            ch = int(channel) if channel not in ("mean", "max") else int(level.pooled[:, b.row, b.col].argmax())
+            ch = int(level.pooled[:, b.row, b.col].argmax()) if isinstance(channel, ChannelView) else int(channel)
             assert b.winner is not None
             r, c = b.winner
             assert features.feature[ch, r, c] == level.pooled[ch, b.row, b.col]
@@ -129,8 +130,8 @@ def test_parts_the_browser_has_travel_as_ids_and_a_new_pyramid_only_sends_new_le
     (9, 14, [(7, 10, 12, 15), (5, 10, 10, 15), (3, 10, 8, 15)]),
 ])
 def test_sppf_windows_are_k_2k_minus_1_3k_minus_2_clipped(row, col, expected):
-    assert explorer.sppf_windows(row, col, 5, 3, 10, 15) == expected
-    assert explorer.sppf_windows(4, 4, 3, 2, 10, 15) == [(3, 6, 3, 6), (2, 7, 2, 7)]
+    assert [tuple(w.as_json()) for w in explorer.sppf_windows(row, col, 5, 3, 10, 15)] == expected
+    assert explorer.sppf_windows(4, 4, 3, 2, 10, 15) == [CellWindow((3, 6), (3, 6)), CellWindow((2, 7), (2, 7))]
 
 
 def test_sppf_windows_are_what_the_cascade_pools():
@@ -139,8 +140,7 @@ def test_sppf_windows_are_what_the_cascade_pools():
     y = fmap
     for m, window in enumerate(explorer.sppf_windows(0, 14, 5, 3, 10, 15), start=1):
         y = torch.nn.functional.max_pool2d(y, 5, 1, 2)
-        r0, r1, c0, c1 = window
-        assert float(y[0, 0, 0, 14]) == float(fmap[0, 0, r0:r1, c0:c1].max()), m
+        assert float(y[0, 0, 0, 14]) == float(window.select(fmap[0, 0]).max()), m
 
 
 def test_the_map_is_read_from_the_cpu_copy_of_any_device():

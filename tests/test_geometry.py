@@ -20,6 +20,7 @@ from torchvision.models.feature_extraction import create_feature_extractor
 
 from spp_viz.backbones import REGISTRY, load_backbone
 from spp_viz.bins import AxisSpans, LevelBins, bin_geometry, pyramid_bins
+from spp_viz.boxes import CellWindow, PixelBox
 from spp_viz.efficientnet_lite import EfficientNetLite0
 from spp_viz.geometry import StageGeometry
 
@@ -151,10 +152,10 @@ def test_bin_geometry_boxes_cells_and_index():
     geometry = bin_geometry(level, spans, (56, 40))
     assert [g.index for g in geometry] == [0, 1, 2, 3]
     last = geometry[-1]
-    assert last.cells == (2, 5, 3, 7)
-    assert (last.box.x0, last.box.y0, last.box.x1, last.box.y1) == (24.0, 16.0, 56.0, 40.0)
+    assert last.cells == CellWindow((2, 5), (3, 7)) and last.cells.as_json() == [2, 5, 3, 7]
+    assert last.box == PixelBox(24.0, 16.0, 56.0, 40.0)
     # rf: cols 3..6 -> [-10 + 24, -10 + 48 + 30) = [14, 68) clipped to 56; rows [6, 58) clipped to 40
-    assert (last.rf_box.x0, last.rf_box.y0, last.rf_box.x1, last.rf_box.y1) == (14.0, 6.0, 56.0, 40.0)
+    assert last.rf_box.as_json() == [14.0, 6.0, 56.0, 40.0]
 
 
 def test_hand_built_geometry_without_a_trace_centres_cells_on_the_stride():

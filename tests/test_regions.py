@@ -9,7 +9,7 @@ from conftest import ASSETS, run_cli
 from PIL import Image
 
 from spp_viz.analysis import PyramidConfig, extract_features
-from spp_viz.bins import PixelBox
+from spp_viz.boxes import PixelBox
 from spp_viz.choices import BinRule, Pool
 from spp_viz.pooling import spp
 from spp_viz.regions import pool_region, pool_window, region_window
@@ -33,7 +33,7 @@ def test_window_vector_equals_pooling_the_window_directly(lite0, composite):
     config = PyramidConfig((1, 2, 3), Pool.MAX, BinRule.ADAPTIVE)
     box = PixelBox(40.0, 20.0, 300.0, 200.0)
     window = region_window(features, box)
-    r0, r1, c0, c1 = window
+    (r0, r1), (c0, c1) = window.rows, window.cols
     direct = spp(features.feature[:, r0:r1, c0:c1].unsqueeze(0).clone(), config.levels, config.pool, config.rule).vector[0]
     result = pool_region(lite0, composite, features, box, config, measure=False)
     assert result.window == window
@@ -46,12 +46,13 @@ def test_window_cells_have_rf_centres_inside_the_box(lite0, composite):
     features = extract_features(lite0, composite)
     ys, xs = features.spans
     box = PixelBox(100.0, 50.0, 250.0, 170.0)
-    r0, r1, c0, c1 = region_window(features, box)
+    window = region_window(features, box)
+    (r0, r1), (c0, c1) = window.rows, window.cols
     assert all(box.y0 <= ys.centre(i) < box.y1 for i in range(r0, r1))
     assert all(box.x0 <= xs.centre(i) < box.x1 for i in range(c0, c1))
     assert not box.x0 <= xs.centre(c1) < box.x1 if c1 < xs.count else True
     tiny = region_window(features, PixelBox(3.0, 3.0, 4.0, 4.0))  # no centre inside: the nearest cell
-    assert tiny[1] - tiny[0] == 1 and tiny[3] - tiny[2] == 1
+    assert tiny.height == 1 and tiny.width == 1
 
 
 def test_composite_halves_classify_from_their_windows(lite0, composite):

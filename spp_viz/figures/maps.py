@@ -39,7 +39,7 @@ def sppf_branches_figure(branches: Sequence[PooledBranch], kernels: Sequence[int
     maps = []
     f = 1
     for branch in branches:
-        z, f = block_reduce(reduce_channels(branch.pooled, channel), max_cells, "max" if channel == "max" else "mean")
+        z, f = block_reduce(reduce_channels(branch.pooled, channel), max_cells, channel)
         maps.append(z)
     lo = min(float(z.min()) for z in maps) if maps else 0.0
     hi = max(float(z.max()) for z in maps) if maps else 1.0

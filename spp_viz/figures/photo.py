@@ -76,7 +76,7 @@ def bin_labels_figure(image: Image.Image, level: LevelResult, labels: list[list[
         if b.row >= len(labels) or b.col >= len(labels[b.row]):
             continue
         p = labels[b.row][b.col]
-        chars = max(4, int((box.x1 - box.x0) * scale / 7))
+        chars = max(4, int(box.width * scale / 7))
         name = p.label if len(p.label) <= chars else p.label[:chars - 1] + "…"
         texts.append(p.label)
         notes.append(dict(x=(box.x0 + box.x1) / 2, y=(box.y0 + box.y1) / 2, text=f"{name}<br>{p.probability:.0%}",

@@ -20,9 +20,9 @@ def reduce_channels(tensor: Tensor, channel: Channel) -> np.ndarray:
     t = tensor.detach().float().cpu()
     if t.shape[0] == 0 or t.numel() == 0:
         return np.zeros(t.shape[1:], dtype=np.float32)
-    if channel == ChannelView.MEAN:
+    if channel is ChannelView.MEAN:
         out = t.mean(0)
-    elif channel == ChannelView.MAX:
+    elif channel is ChannelView.MAX:
         out = t.amax(0)
     else:
         index = int(channel)
@@ -32,17 +32,20 @@ def reduce_channels(tensor: Tensor, channel: Channel) -> np.ndarray:
     return out.numpy().astype(np.float32, copy=False)
 
 
-def block_reduce(array: np.ndarray, max_cells: int = MAX_HEATMAP_CELLS, how: str = "mean") -> tuple[np.ndarray, int]:
+def block_reduce(array: np.ndarray, max_cells: int = MAX_HEATMAP_CELLS,
+                 how: Channel = ChannelView.MEAN) -> tuple[np.ndarray, int]:
     """Shrink a 2-D map by an integer factor f so it has at most ``max_cells`` cells.
 
-    Display only: each shown cell is the mean (or max) of an f x f block. Returns ``(map, f)``.
+    Display only: each shown cell is the mean of an f x f block, or its max when ``how`` is
+    :attr:`ChannelView.MAX` (a channel-max map stays a max; pass the map's channel view).
+    Returns ``(map, f)``.
     """
     h, w = array.shape
     if h * w <= max_cells:
         return array, 1
     f = math.ceil(math.sqrt(h * w / max_cells))
     t = torch.from_numpy(np.ascontiguousarray(array))[None, None]
-    pooled = F.max_pool2d(t, f, f, ceil_mode=True) if how == "max" else F.avg_pool2d(t, f, f, ceil_mode=True)
+    pooled = F.max_pool2d(t, f, f, ceil_mode=True) if how is ChannelView.MAX else F.avg_pool2d(t, f, f, ceil_mode=True)
     return pooled[0, 0].numpy(), f
 
 
@@ -79,7 +82,7 @@ def winner_cells(level: LevelResult, channel: Channel) -> list[WinnerCell]:
         return []
     winners = level.winners  # (C, rows, cols, 2)
     _, rows, cols, _ = winners.shape
-    if isinstance(channel, str):  # a ChannelView (mean or max over channels), not an index
+    if isinstance(channel, ChannelView):  # the mean or max over channels, not an index
         best = level.pooled.argmax(0)  # (rows, cols)
         chosen = [[int(best[r, k]) for k in range(cols)] for r in range(rows)]
         why = "strongest channel {ch}"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Iterable, Sequence
 
-from ..bins import PixelBox
+from ..boxes import PixelBox
 
 DISPLAY_MAX_SIDE = 768  # photos are shown at most this many pixels on their long side
 MAX_DRAWN_LEVEL = 16  # grids finer than 16 x 16 are pooled and counted, not drawn
@@ -79,8 +79,8 @@ def rect_path(boxes: Iterable[tuple[float, float, float, float]]) -> tuple[list[
 
 def inset(box: PixelBox, d: float) -> tuple[float, float, float, float]:
     """Shrink a box by ``d`` on each side (never past its centre): offsets neighbouring outlines."""
-    dx = min(d, (box.x1 - box.x0) / 4)
-    dy = min(d, (box.y1 - box.y0) / 4)
+    dx = min(d, box.width / 4)
+    dy = min(d, box.height / 4)
     return box.x0 + dx, box.y0 + dy, box.x1 - dx, box.y1 - dy
 
 

@@ -13,7 +13,8 @@ import re
 from typing import Sequence
 
 from ..bins import LevelBins
-from ..choices import Channel
+from ..boxes import CellWindow
+from ..choices import Channel, ChannelView, Pool
 from ..erf import ErfResult
 from ..family import FamilyComparison
 from ..timing import UNRELIABLE_TIMINGS, SingleRun, method
@@ -21,9 +22,9 @@ from ..timing import UNRELIABLE_TIMINGS, SingleRun, method
 
 def channel_label(channel: Channel, channels: int | None = None) -> str:
     """Words for what a map shows: ``channel 12``, ``mean over 1,280 channels``."""
-    if channel == "mean":
+    if channel is ChannelView.MEAN:
         return f"mean over {channels:,} channels" if channels else "channel mean"
-    if channel == "max":
+    if channel is ChannelView.MAX:
         return f"max over {channels:,} channels" if channels else "channel max"
     return f"channel {int(channel)}"
 
@@ -85,11 +86,11 @@ def bins_caption(stride: int, overlaps: Sequence[str]) -> str:
             + "; ".join(overlaps) + ".")
 
 
-def feature_map_caption(shape: tuple[int, int, int], stage: str, pool: str, channel: Channel) -> str:
+def feature_map_caption(shape: tuple[int, int, int], stage: str, pool: Pool, channel: Channel) -> str:
     c, h, w = shape
-    if pool != "max":
+    if pool is not Pool.MAX:
         winners = "Average pooling has no winning cell: every cell of a bin counts equally."
-    elif channel in ("mean", "max"):
+    elif isinstance(channel, ChannelView):
         winners = ("Markers: the cell each bin's maximum came from in each bin's strongest channel "
                    "(pick a channel to see its own).")
     else:
@@ -318,8 +319,8 @@ REGION_TIMING = ("Pooling time: median of many calls (interleaved timeit blocks)
                  "measured after the page is drawn.")
 
 
-def region_pooled(window: tuple[int, int, int, int], pooled_ms: float, device: str | None = None) -> str:
-    r0, r1, c0, c1 = window
+def region_pooled(window: CellWindow, pooled_ms: float, device: str | None = None) -> str:
+    (r0, r1), (c0, c1) = window.rows, window.cols
     time = f"{pooled_ms * 1000:.1f} µs (median, {device})" if math.isfinite(pooled_ms) else "measuring…"
     return f"**Pooled from the shared map** (cells rows {r0}–{r1 - 1}, columns {c0}–{c1 - 1}): {time}"
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import plotly.graph_objects as go
 
-from ..bins import PixelBox
+from ..boxes import PixelBox
 from ..erf import ErfResult
 from ..regions import RegionResult
 from ..scales import ScaleRow
@@ -52,7 +52,7 @@ def region_figure(result: RegionResult, photo: tuple[str, tuple[int, int]], size
     fig = go.Figure(go.Scatter(x=[b.x0, b.x1, b.x1, b.x0, b.x0], y=[b.y0, b.y0, b.y1, b.y1, b.y0], mode="lines",
                                line={"color": BOX_COLOUR, "width": 3}, hoverinfo="skip"))
     _photo_axes(fig, photo, size)
-    fig.update_layout(meta=figure_meta("region_figure", box=b.as_list(), window=list(result.window)),
+    fig.update_layout(meta=figure_meta("region_figure", box=b.as_json(), window=result.window.as_json()),
                       margin={"l": 10, "r": 10, "t": 10, "b": 10}, height=320, showlegend=False)
     return fig
 

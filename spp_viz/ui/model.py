@@ -19,6 +19,7 @@ from .. import family as pyramid_family  # called through the module, so benchma
 from ..analysis import FeatureResult, Prediction, PyramidConfig, PyramidResult
 from ..backbones import Backbone
 from ..bins import BinGeometry
+from ..choices import Pool
 from ..family import SPPF_VIEW, FamilyComparison, FamilyPlan, FamilyRequest, HeadTiming, TimingKey
 from ..figures import MAX_DRAWN_LEVEL, Photo
 from ..images import DecodedImage
@@ -90,7 +91,7 @@ def build_page(controls: Controls) -> PageModel:
     image_key = (decoded.digest, decoded.working_size)
     sppf, sppf_error, family = _heads(image_key, key, features, controls)
     labels = (caches.get_bin_labels(decoded.digest, key, decoded.working_size, controls.config, backbone, pyramid)
-              if controls.config.pool == "avg" and backbone.can_classify else {})
+              if controls.config.pool is Pool.AVG and backbone.can_classify else {})
     return PageModel(
         controls=controls, filename=controls.image.filename, decoded=decoded, backbone=backbone, backbone_key=key,
         features=features, config=controls.config, pyramid=pyramid, sppf=sppf, sppf_error=sppf_error,

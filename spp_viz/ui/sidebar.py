@@ -14,7 +14,8 @@ import streamlit as st
 
 from ..analysis import PyramidConfig
 from ..backbones import REGISTRY, weights_status
-from ..defaults import BIN_RULES, POOL_TYPES, SPPF_MAX_K, SPPF_MAX_N, WEIGHT_CHOICES
+from ..choices import BinRule, ChannelView, Pool, Weights
+from ..defaults import SPPF_MAX_K, SPPF_MAX_N
 from ..devices import default_device, device_choices
 from ..family import FamilyRequest
 from ..figures import MAX_DRAWN_LEVEL, text
@@ -59,7 +60,7 @@ class Controls:
     levels_error: str | None  # the sentence when the typed levels are invalid (``config`` is the last valid)
     backbone: str
     stage: str
-    weights: str
+    weights: Weights
     checkpoint: CheckpointInput | None
     device: str = "cpu"  # where the model and every head run: cpu, or cuda:N when PyTorch has a GPU
     family: FamilyRequest = FamilyRequest(())  # the family panel's heads and SPPF's k and n
@@ -77,7 +78,7 @@ def sidebar() -> Controls:
     return Controls(
         image=image, max_side=int(st.session_state[state.KEY_MAX_SIDE]), config=config, levels_error=error,
         backbone=st.session_state[state.KEY_BACKBONE], stage=st.session_state[state.KEY_STAGE],
-        weights=st.session_state[state.KEY_WEIGHTS], checkpoint=checkpoint, device=device,
+        weights=Weights.parse(st.session_state[state.KEY_WEIGHTS]), checkpoint=checkpoint, device=device,
         family=family, family_error=family_error,
     )
 
@@ -120,8 +121,8 @@ def _pyramid_section() -> tuple[PyramidConfig, str | None]:
                  format_func=words.preset_name, help=words.PRESET_HELP)
     sb.text_input(words.LEVELS_LABEL, key=state.KEY_LEVELS, on_change=state.on_levels, help=words.LEVELS_HELP)
     slot = sb.container()
-    sb.radio(words.POOL_LABEL, list(POOL_TYPES), key=state.KEY_POOL, horizontal=True, help=words.POOL_HELP)
-    sb.radio(words.BINS_LABEL, list(BIN_RULES), key=state.KEY_BINS, horizontal=True, help=words.BINS_HELP)
+    sb.radio(words.POOL_LABEL, Pool.values(), key=state.KEY_POOL, horizontal=True, help=words.POOL_HELP)
+    sb.radio(words.BINS_LABEL, BinRule.values(), key=state.KEY_BINS, horizontal=True, help=words.BINS_HELP)
     return _parse_config(slot)
 
 
@@ -150,7 +151,7 @@ def _backbone_section() -> CheckpointInput | None:
                  format_func=lambda n: words.backbone_option(REGISTRY[n].title, weights_status(n)), help=words.BACKBONE_HELP)
     spec = REGISTRY[st.session_state[state.KEY_BACKBONE]]
     sb.selectbox(words.STAGE_LABEL, list(spec.stages), key=state.KEY_STAGE, help=words.stage_help(spec.default_stage))
-    sb.radio(words.WEIGHTS_LABEL, list(WEIGHT_CHOICES), key=state.KEY_WEIGHTS, horizontal=True, help=words.WEIGHTS_HELP)
+    sb.radio(words.WEIGHTS_LABEL, Weights.values(), key=state.KEY_WEIGHTS, horizontal=True, help=words.WEIGHTS_HELP)
     upload = sb.file_uploader(words.CHECKPOINT_LABEL, type=["pt", "pth"], key=state.KEY_CHECKPOINT, help=words.CHECKPOINT_HELP)
     if upload is None:
         return None
@@ -181,9 +182,9 @@ def _family_section() -> tuple[FamilyRequest, str | None]:
 
 def channel_control(channels: int) -> None:
     """The channel picker (it needs the map's channel count, so it is drawn after the page model is built)."""
-    options: list[int | str] = ["mean", "max", *range(channels)]
+    options: list[int | str] = [*ChannelView.values(), *range(channels)]
     if st.session_state.get(state.KEY_CHANNEL) not in options:
-        st.session_state[state.KEY_CHANNEL] = "mean"
+        st.session_state[state.KEY_CHANNEL] = ChannelView.MEAN.value
     st.sidebar.header(words.SIDEBAR_DISPLAY)
     st.sidebar.selectbox(words.CHANNEL_LABEL, options, key=state.KEY_CHANNEL, format_func=words.channel_option,
                          help=words.channel_help(channels))

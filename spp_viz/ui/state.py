@@ -8,12 +8,13 @@ explorer's ``selected`` state value sets it in a callback, and only the selectio
 
 from __future__ import annotations
 
-from enum import Enum
 from typing import Any
 
 import streamlit as st
 
 from ..backbones import REGISTRY
+from ..boxes import PixelBox
+from ..choices import BinRule, ChannelView, Choice, Pool, Weights
 from ..defaults import DEFAULT_BACKBONE, DEFAULT_FAMILY_HEADS, DEFAULT_LEVELS, LEVEL_PRESETS, SPPF_DEFAULT_K, SPPF_DEFAULT_N
 from ..images import DEFAULT_MAX_SIDE
 
@@ -57,7 +58,7 @@ KEYS_SET_BY_CODE = (KEY_USE_CAMERA, KEY_SAMPLE, KEY_MAX_SIDE, KEY_PRESET, KEY_LE
                     KEY_HEADS, KEY_SPPF_K, KEY_SPPF_N, KEY_LABEL_LEVEL, *KEYS_REGION)
 
 
-class Source(str, Enum):
+class Source(Choice):
     """Where the analysed image came from."""
 
     SAMPLE = "sample"
@@ -78,8 +79,9 @@ def init_state(default_sample: str | None) -> None:
     """Defaults for every sidebar widget; a backbone or stage no longer offered is reset."""
     defaults: dict[str, Any] = {
         KEY_USE_CAMERA: False, KEY_LEVELS: levels_text(DEFAULT_LEVELS), KEY_PRESET: CUSTOM_PRESET,
-        KEY_POOL: "max", KEY_BINS: "adaptive", KEY_MAX_SIDE: DEFAULT_MAX_SIDE, KEY_BACKBONE: DEFAULT_BACKBONE,
-        KEY_WEIGHTS: "pretrained", KEY_CHANNEL: "mean", KEY_SAMPLE: default_sample,
+        KEY_POOL: Pool.MAX.value, KEY_BINS: BinRule.ADAPTIVE.value, KEY_MAX_SIDE: DEFAULT_MAX_SIDE,
+        KEY_BACKBONE: DEFAULT_BACKBONE, KEY_WEIGHTS: Weights.PRETRAINED.value, KEY_CHANNEL: ChannelView.MEAN.value,
+        KEY_SAMPLE: default_sample,
         KEY_HEADS: list(DEFAULT_FAMILY_HEADS), KEY_SPPF_K: SPPF_DEFAULT_K, KEY_SPPF_N: SPPF_DEFAULT_N,
     }
     for key, value in defaults.items():
@@ -131,7 +133,7 @@ def on_backbone() -> None:
 
 
 def use_untrained() -> None:
-    st.session_state[KEY_WEIGHTS] = "untrained"
+    st.session_state[KEY_WEIGHTS] = Weights.UNTRAINED.value
 
 
 def selected_bin() -> tuple[int, int, int] | None:
@@ -147,12 +149,12 @@ def set_selected_bin(value: tuple[int, int, int] | None) -> None:
     st.session_state[KEY_SELECTED] = value
 
 
-def region_box_for(image_key: object, default_box: tuple[float, float, float, float]) -> None:
+def region_box_for(image_key: object, default_box: PixelBox) -> None:
     """A new image (or working size) starts from its own default box: a box kept from the last
     image would be clamped to this one's size and could come out empty or inverted. So does a
     box not yet in session state (the first run; :func:`resend_widget_values` keeps it after)."""
     missing = any(key not in st.session_state for key in KEYS_REGION)
     if missing or st.session_state.get(KEY_REGION_IMAGE) != image_key:
-        for key, value in zip(KEYS_REGION, default_box):
+        for key, value in zip(KEYS_REGION, default_box.as_json()):
             st.session_state[key] = float(round(value))
         st.session_state[KEY_REGION_IMAGE] = image_key

@@ -11,7 +11,7 @@ from PIL import Image
 
 from ..analysis import FeatureResult, PyramidConfig
 from ..backbones import Backbone
-from ..bins import PixelBox
+from ..boxes import PixelBox
 from ..regions import RegionResult, pool_region
 from ..scales import ScaleRow
 from .caches import BackboneKey, ImageKey, decode_image, get_working_limit, image_bytes
@@ -43,17 +43,17 @@ def bin_erf(page: PageModel, level: int, row: int, col: int) -> ErfResult:
 
 @st.cache_resource(max_entries=REGION_CACHE_ENTRIES, show_spinner=False)
 def _region(image_key: ImageKey, backbone_key: BackboneKey, config: PyramidConfig,
-            box: tuple[float, float, float, float], _backbone: Backbone, _image: Image.Image, _features: FeatureResult) -> RegionResult:
-    return pool_region(_backbone, _image, _features, PixelBox(*box), config, measure=False)
+            box: PixelBox, _backbone: Backbone, _image: Image.Image, _features: FeatureResult) -> RegionResult:
+    return pool_region(_backbone, _image, _features, box, config, measure=False)
 
 
 @heavy("region")
-def measure_region(page: PageModel, box: tuple[float, float, float, float]) -> RegionResult:
+def measure_region(page: PageModel, box: PixelBox) -> RegionResult:
     """The region with its pooling timed and its crop-and-rerun run (a second-phase job)."""
-    return pool_region(page.backbone, page.decoded.image, page.features, PixelBox(*box), page.config)
+    return pool_region(page.backbone, page.decoded.image, page.features, box, page.config)
 
 
-def region(page: PageModel, box: tuple[float, float, float, float]) -> RegionResult:
+def region(page: PageModel, box: PixelBox) -> RegionResult:
     """The box pooled from the shared map (ValueError, one sentence, for a bad box), with its times
     and crop-and-rerun once the second phase has measured them (NaN and empty until then)."""
     base = _region(page.image_key, page.backbone_key, page.config, box, page.backbone, page.decoded.image, page.features)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from ..choices import Channel
+from ..choices import ChannelView, channel_view
 from ..figures.style import MAX_DRAWN_LEVEL
 from ..figures.text import literal
 
@@ -111,8 +111,10 @@ def checkpoint_note(filename: str) -> str:
             "is loaded).")
 
 
-def channel_option(channel: Channel) -> str:
-    return {"mean": "mean over channels", "max": "max over channels"}.get(str(channel), f"channel {channel}")
+def channel_option(channel: str | int) -> str:
+    """The channel picker's label for a widget value (``mean``, ``max`` or an index)."""
+    view = channel_view(channel)
+    return f"{view} over channels" if isinstance(view, ChannelView) else f"channel {view}"
 
 
 def channel_help(channels: int) -> str:

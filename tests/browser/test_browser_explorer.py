@@ -116,7 +116,7 @@ def test_sppf_switch_draws_clipped_windows_near_a_border(app):
     row, col = (int(v) for v in attr(app, "hovered-cell").split(","))
     assert col == 0
     h, w = _map_shape(app)
-    expected = " ".join(",".join(map(str, win)) for win in sppf_windows(row, col, 5, 3, h, w))
+    expected = " ".join(",".join(map(str, win.as_json())) for win in sppf_windows(row, col, 5, 3, h, w))
     assert attr(app, "sppf-windows") == expected
     assert expected.split()[0].split(",")[2] == "0"  # clipped at the left border
 

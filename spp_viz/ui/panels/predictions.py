@@ -6,6 +6,7 @@ from __future__ import annotations
 import streamlit as st
 
 from ... import figures, report
+from ...choices import Pool
 from ...figures import text
 from ...figures.style import CHART_CONFIG
 from .. import state, words
@@ -32,7 +33,7 @@ def _bin_labels(page: PageModel) -> None:
     """Average pooling: each bin is a global average pool over its cells, so the classifier reads it."""
     if not page.backbone.can_classify:
         return
-    if page.config.pool == "max":
+    if page.config.pool is Pool.MAX:
         st.info(text.SWITCH_TO_AVG)
         return
     levels = [n for n in page.drawable_levels if page.bin_labels.get(n)]

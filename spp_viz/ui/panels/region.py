@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from ...boxes import PixelBox
 from ...figures import text
 from ...figures.style import CHART_CONFIG
 from ...figures.tables import prediction_rows
@@ -22,13 +23,13 @@ from ..views import region
 def region_panel(page: PageModel) -> None:
     """Number inputs for the box, then both classifications and both times."""
     w, h = page.features.input_size
-    state.region_box_for(page.image_key, (w / 4, h / 4, 3 * w / 4, 3 * h / 4))
+    state.region_box_for(page.image_key, PixelBox(w / 4, h / 4, 3 * w / 4, 3 * h / 4))
     columns = st.columns(4)
-    box = tuple(float(c.number_input(words.region_box_label(k), min_value=0.0, max_value=float(w if "x" in k else h),
-                                     step=1.0, key=k))
-                for c, k in zip(columns, state.KEYS_REGION))
+    box = PixelBox(*(float(c.number_input(words.region_box_label(k), min_value=0.0, max_value=float(w if "x" in k else h),
+                                          step=1.0, key=k))
+                     for c, k in zip(columns, state.KEYS_REGION)))
     try:
-        result = region(page, box)  # type: ignore[arg-type]
+        result = region(page, box)
     except ValueError as exc:
         st.error(str(exc))
         return

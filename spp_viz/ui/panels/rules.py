@@ -8,6 +8,7 @@ import streamlit as st
 from ... import figures
 from ...analysis import LevelResult
 from ...bins import differing_bins, pyramid_bins
+from ...choices import BinRule
 from ...figures import text
 from ...figures.style import CHART_CONFIG
 from ..model import PageModel
@@ -15,11 +16,11 @@ from ..model import PageModel
 
 def paper_vs_adaptive(page: PageModel) -> None:
     """What each rule does on this map, then one level drawn cell by cell under both rules."""
-    shown = _paper_rule(page) if page.config.rule == "paper" else _adaptive_rule(page)
+    shown = _paper_rule(page) if page.config.rule is BinRule.PAPER else _adaptive_rule(page)
     if shown is None or shown.n not in page.drawable_levels:
         return
     _, h, w = page.features.shape
-    st.plotly_chart(figures.rule_comparison_figure(pyramid_bins(h, w, shown.n, "adaptive"), pyramid_bins(h, w, shown.n, "paper")),
+    st.plotly_chart(figures.rule_comparison_figure(pyramid_bins(h, w, shown.n, BinRule.ADAPTIVE), pyramid_bins(h, w, shown.n, BinRule.PAPER)),
                     key="rule_comparison", config=CHART_CONFIG)
     st.caption(text.rule_figure_caption(shown.n, h, w))
 
@@ -51,7 +52,7 @@ def _adaptive_rule(page: PageModel) -> LevelResult | None:
     st.markdown(text.adaptive_intro(h, w))
     lines, broken, moved = [], None, None
     for lv in page.pyramid.levels:
-        problem = pyramid_bins(h, w, lv.n, "paper").problem()
+        problem = pyramid_bins(h, w, lv.n, BinRule.PAPER).problem()
         count = len(differing_bins(h, w, lv.n))
         if problem:
             lines.append(f"- {problem}")
