@@ -63,13 +63,15 @@ def _private_imports(path: Path) -> list[str]:
     """``file:line module`` for each import of a private Streamlit module in ``path``."""
     found = []
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if not isinstance(node, (ast.Import, ast.ImportFrom)):
+            continue
         modules: list[str] = []
         if isinstance(node, ast.Import):
             modules = [alias.name for alias in node.names]
         elif isinstance(node, ast.ImportFrom) and node.module == "streamlit":
             modules = [f"streamlit.{alias.name}" for alias in node.names
                        if alias.name not in PUBLIC_SUBMODULES and importlib.util.find_spec(f"streamlit.{alias.name}") is not None]
-        elif isinstance(node, ast.ImportFrom) and node.module:
+        elif node.module:
             modules = [node.module]
         found += [f"{path.relative_to(ROOT)}:{node.lineno} {m}" for m in modules
                   if m.startswith("streamlit.") and m not in PUBLIC_MODULES]
