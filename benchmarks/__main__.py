@@ -1,22 +1,25 @@
-"""``python -m benchmarks [--quick] [--json PATH] [--markdown] [--only AREAS]``
+"""``python -m benchmarks [--quick] [--only AREAS] [--results PATH]`` and ``python -m benchmarks --markdown``
 
-Runs every benchmark and prints ONE table (figure | measured | target | met?) plus the machine
-line. Benchmarks report, they do not test: a missed target is a "NO" in the table, and the
-exit code is 0 anyway (also when one area fails: its row says so).
+Runs the benchmarks (every area, or those in ``--only``) and prints ONE table (figure | measured |
+target | met?) plus the machine line; then writes the rows into the results file
+(``benchmarks/results/results.json``: the areas measured replace their earlier rows, the others
+stay) and regenerates the table in ``benchmarks/README.md`` from it. ``--markdown`` only
+regenerates that table from the results file. Benchmarks report, they do not test: a missed
+target is a "NO" in the table, and the exit code is 0 anyway (also when one area fails: its row says so).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import logging
-import os
 import sys
 import time
 import traceback
 import warnings
+from pathlib import Path
 
-AREAS = ("heads", "app", "figures", "engine", "memory", "cold", "family", "soak", "sessions", "views", "sizing", "phases", "gpu")
+AREAS = ("heads", "app", "figures", "engine", "memory", "cold", "family", "soak", "sessions", "views", "sizing", "phases", "gpu",
+         "install")
 AREA_HELP = {
     "phases": "14 the page in two phases: 12 MP first phase and second phase vs a forward (AppTest)",
     "gpu": "13 CUDA vs CPU numbers, CUDA-event timings vs the JSON's, forwards at 1024 px and 12 MP (needs a GPU)",
@@ -30,7 +33,8 @@ AREA_HELP = {
     "soak": "9 peak RSS and trend over 100 distinct uploads in one app process (AppTest)",
     "sessions": "10 eight browser sessions uploading at once (Playwright)",
     "views": "11 ERF per bin vs a forward, region pooling vs crop-and-rerun, the scales run",
-    "sizing": "12 CPU seconds per first analysis at 1 MP and 12 MP (the README's sizing table)",
+    "sizing": "12 CPU seconds per first analysis at 1 MP and 12 MP (the sizing table of docs/serving.md)",
+    "install": "15 what pip install -e . brings: distributions and their size on disk in this environment",
 }
 
 
@@ -38,18 +42,12 @@ def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.split("\n\n")[1],
                                 formatter_class=argparse.RawDescriptionHelpFormatter,
                                 epilog="areas:\n" + "\n".join(f"  {k:<8} {v}" for k, v in AREA_HELP.items()))
-    p.add_argument("--quick", action="store_true", help="fewer repeats (about 2 minutes on 2 quiet cores)")
-    p.add_argument("--json", metavar="PATH", help="also save every row (with details) as JSON")
-    p.add_argument("--markdown", action="store_true", help="print the table as Markdown (for the README)")
+    p.add_argument("--quick", action="store_true", help="fewer repeats and smaller samples")
+    p.add_argument("--results", metavar="PATH", help="the results file to update (default: benchmarks/results/results.json; "
+                   "the README's table is regenerated only from the default one)")
+    p.add_argument("--markdown", action="store_true", help="run nothing: regenerate benchmarks/README.md's table from the results file")
     p.add_argument("--only", metavar="AREAS", help=f"comma-separated subset of: {', '.join(AREAS)}")
     return p
-
-
-def _loadavg() -> str:
-    try:
-        return " ".join(f"{x:.1f}" for x in os.getloadavg())
-    except OSError:
-        return "n/a"
 
 
 def render_text(rows, machine: str) -> str:
@@ -65,18 +63,15 @@ def render_text(rows, machine: str) -> str:
     return machine + "\n\n" + "\n".join(out)
 
 
-def render_markdown(rows, machine: str) -> str:
-    def esc(s: str) -> str:
-        return str(s).replace("|", "\\|")
-
-    out = ["| # | figure | measured | target | met? |", "|---|---|---|---|---|"]
-    for r in rows:
-        out.append(f"| {r.area.split()[0]} | {esc(r.figure.strip())} | {esc(r.measured)} | {esc(r.target)} | {r.met_text} |")
-    return f"_{machine}_\n\n" + "\n".join(out)
-
-
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    from . import results as results_file
+
+    path = Path(args.results) if args.results else results_file.RESULTS
+    if args.markdown:
+        results_file.write_readme(results_file.load(path))
+        print(f"wrote {results_file.README.relative_to(results_file.ROOT)} from {path}")
+        return 0
     areas = AREAS if not args.only else tuple(a.strip() for a in args.only.split(",") if a.strip())
     unknown = [a for a in areas if a not in AREAS]
     if unknown:
@@ -90,72 +85,95 @@ def main(argv: list[str] | None = None) -> int:
         if name.startswith("streamlit"):
             logging.getLogger(name).setLevel(logging.ERROR)
 
-    from . import app_interaction, cold_start, figures_size, first_analysis, gpu, heads, memory, phases, sessions, sizing, soak
+    from .common import load_average, machine, machine_line
+
+    run = {"command": " ".join(["python -m benchmarks", *(argv if argv is not None else sys.argv[1:])]),
+           "quick": args.quick, "machine": machine()}
+    t0 = time.perf_counter()
+    measured = _measure(areas, args.quick)
+    run["load_average_end"] = load_average()
+    run["seconds"] = round(time.perf_counter() - t0, 1)
+    rows = [row for _, area_rows in measured.values() for row in area_rows]
+    print(render_text(sorted(rows, key=lambda r: _number(r.area)),
+                      f"{machine_line(run['machine'])}; {'quick' if args.quick else 'full'} run {time.perf_counter() - t0:.0f} s"))
+    updated = results_file.record(results_file.load(path), run, measured)
+    results_file.save(updated, path)
+    if path == results_file.RESULTS:
+        results_file.write_readme(updated)
+    print(f"results: {path}", file=sys.stderr)
+    return 0
+
+
+def _number(area: str) -> int:
+    head = area.split()[0]
+    return int(head) if head.isdigit() else 99
+
+
+def _measure(areas: tuple[str, ...], quick: bool) -> dict[str, tuple[float, list]]:
+    """Run each area in ``areas`` (in :data:`AREAS`' order): area -> (seconds, its rows)."""
+    from . import (
+        app_interaction,
+        cold_start,
+        figures_size,
+        first_analysis,
+        gpu,
+        heads,
+        install_size,
+        memory,
+        phases,
+        sessions,
+        sizing,
+        soak,
+    )
     from . import family as family_bench
     from . import views as views_bench
-    from .common import Engine, Row, Workspace, machine_line
+    from .common import Engine, Row, Workspace
 
-    load_before = _loadavg()
     ws = Workspace()
     engine = Engine(ws)
-    rows: list[Row] = []
-    area_seconds: dict[str, float] = {}
     session = None
-    t0 = time.perf_counter()
-
-    def step(area: str, fn) -> None:
-        start = time.perf_counter()
-        print(f"... {area}: {AREA_HELP[area]}", file=sys.stderr, flush=True)
-        try:
-            rows.extend(fn())
-        except Exception as exc:  # a benchmark that breaks becomes a row, never a crash
-            rows.append(Row(area, f"{AREA_HELP[area]}", f"error: {type(exc).__name__}: {str(exc).splitlines()[0][:150] if str(exc) else ''}",
-                            "-", None, None, {"traceback": traceback.format_exc()}))
-        area_seconds[area] = round(time.perf_counter() - start, 1)
+    measured: dict[str, tuple[float, list]] = {}
 
     def app_rows():
         nonlocal session
-        out, session = app_interaction.run(engine, args.quick)
+        out, session = app_interaction.run(engine, quick)
         return out
 
     def figure_rows():
         nonlocal session
-        out, session = figures_size.run(engine, args.quick, session)
+        out, session = figures_size.run(engine, quick, session)
         return out
 
+    plan = {
+        "heads": lambda: heads.run(engine, quick),
+        "app": app_rows,
+        "figures": figure_rows,
+        "engine": lambda: first_analysis.run(engine, quick),
+        "memory": lambda: memory.run(ws, quick),
+        "cold": lambda: cold_start.run(ws, quick),
+        "family": lambda: family_bench.run(engine, quick),
+        "soak": lambda: soak.run(quick),
+        "sessions": lambda: sessions.run(quick),
+        "views": lambda: views_bench.run(engine, quick),
+        "sizing": lambda: sizing.run(quick),
+        "gpu": lambda: gpu.run(ws, quick),
+        "phases": lambda: phases.run(engine, quick),
+        "install": install_size.rows,
+    }
     try:
-        plan = {
-            "heads": lambda: heads.run(engine, args.quick),
-            "app": app_rows,
-            "figures": figure_rows,
-            "engine": lambda: first_analysis.run(engine, args.quick),
-            "memory": lambda: memory.run(ws, args.quick),
-            "cold": lambda: cold_start.run(ws, args.quick),
-            "family": lambda: family_bench.run(engine, args.quick),
-            "soak": lambda: soak.run(args.quick),
-            "sessions": lambda: sessions.run(args.quick),
-            "views": lambda: views_bench.run(engine, args.quick),
-            "sizing": lambda: sizing.run(args.quick),
-            "gpu": lambda: gpu.run(ws, args.quick),
-            "phases": lambda: phases.run(engine, args.quick),
-        }
-        for area in AREAS:
-            if area in areas:
-                step(area, plan[area])
+        for area in (a for a in AREAS if a in areas):
+            start = time.perf_counter()
+            print(f"... {area}: {AREA_HELP[area]}", file=sys.stderr, flush=True)
+            try:
+                rows = list(plan[area]())
+            except Exception as exc:  # a benchmark that breaks becomes a row, never a crash
+                said = str(exc).splitlines()[0][:150] if str(exc) else ""
+                rows = [Row(f"{AREA_HELP[area].split()[0]} {area}", AREA_HELP[area], f"error: {type(exc).__name__}: {said}",
+                            "-", None, None, {"traceback": traceback.format_exc()})]
+            measured[area] = (round(time.perf_counter() - start, 1), rows)
     finally:
         ws.close()
-    total = time.perf_counter() - t0
-
-    order = {a: i for i, a in enumerate(["1", "2", "3", "4", "5", "6", "7"])}
-    rows.sort(key=lambda r: order.get(r.area.split()[0], 99))  # stable: keeps each area's own order
-    machine = (f"{machine_line()}; load average {load_before} at start, {_loadavg()} at end; "
-               f"{'quick' if args.quick else 'full'} run {total:.0f} s")
-    print(render_markdown(rows, machine) if args.markdown else render_text(rows, machine))
-    if args.json:
-        with open(args.json, "w", encoding="utf-8") as f:
-            json.dump({"machine": machine, "quick": args.quick, "seconds": round(total, 1), "area_seconds": area_seconds,
-                       "rows": [r.as_dict() for r in rows]}, f, indent=2, default=str)
-    return 0
+    return measured
 
 
 if __name__ == "__main__":

@@ -19,7 +19,8 @@ import sys
 import tempfile
 import time
 
-from spp_viz.devtools.server import CHROMIUM, CHROMIUM_ARGS, MEASURED_JS, free_port, healthy, kill_group
+from spp_viz.deploy.process import healthy, kill_group, streamlit_command
+from spp_viz.devtools.server import CHROMIUM, CHROMIUM_ARGS, MEASURED_JS, free_port
 
 from .common import APP, ROOT, Row, Workspace
 
@@ -75,10 +76,7 @@ def run(ws: Workspace, quick: bool) -> list[Row]:
         try:
             start = time.perf_counter()
             proc = subprocess.Popen(
-                [sys.executable, "-m", "streamlit", "run", str(APP.name), "--server.headless", "true",
-                 "--server.port", str(port), "--server.address", "127.0.0.1",
-                 "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
-                cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                streamlit_command(str(APP.name), port), cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
                 env={**os.environ, "PYTHONUNBUFFERED": "1"},
             )
             try:

@@ -7,6 +7,7 @@ Everything here uses public tools only: ``time.perf_counter``, ``statistics.medi
 from __future__ import annotations
 
 import contextlib
+import datetime
 import io
 import os
 import platform
@@ -118,18 +119,41 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
-def machine_line() -> str:
+def load_average() -> list[float] | None:
+    """The 1, 5 and 15 minute load averages, or None where the system has none."""
+    try:
+        return [round(x, 1) for x in os.getloadavg()]
+    except OSError:
+        return None
+
+
+def machine() -> dict[str, Any]:
+    """What a result was measured on: CPU model, cores, torch and its threads, device, Python, and when (UTC)."""
     import torch
 
-    device = "cuda (" + torch.cuda.get_device_name(0) + ")" if torch.cuda.is_available() else "cpu"
-    cores = os.cpu_count()
     try:
-        cores_avail: int | None = len(os.sched_getaffinity(0))
+        cores_available: int | None = len(os.sched_getaffinity(0))
     except AttributeError:
-        cores_avail = cores
-    return (f"Machine: {cpu_model()}, {cores_avail} cores available ({cores} logical), "
-            f"torch {torch.__version__} ({torch.get_num_threads()} threads), device {device}, "
-            f"Python {platform.python_version()}")
+        cores_available = os.cpu_count()
+    return {
+        "cpu_model": cpu_model(),
+        "cores_available": cores_available,
+        "cores_logical": os.cpu_count(),
+        "torch": torch.__version__,
+        "torch_threads": torch.get_num_threads(),
+        "device": f"cuda ({torch.cuda.get_device_name(0)})" if torch.cuda.is_available() else "cpu",
+        "python": platform.python_version(),
+        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "load_average": load_average(),
+    }
+
+
+def machine_line(m: dict[str, Any]) -> str:
+    """One line for people: ``Machine: AMD EPYC, 2 cores available (2 logical), torch ...``."""
+    load = " ".join(f"{x:.1f}" for x in m["load_average"]) if m.get("load_average") else "n/a"
+    return (f"Machine: {m['cpu_model']}, {m['cores_available']} cores available ({m['cores_logical']} logical), "
+            f"torch {m['torch']} ({m['torch_threads']} threads), device {m['device']}, Python {m['python']}; "
+            f"{m['date']}, load average {load} at start")
 
 
 # ----------------------------------------------------------------------------

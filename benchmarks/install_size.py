@@ -1,8 +1,9 @@
 """What ``pip install -e .`` brings: the distributions spp-viz needs (its requirements, followed
 transitively, without extras) as they are installed in this environment, and their size on disk.
 
-``python -m benchmarks.install_size`` prints the count, the total and the largest groups; the
-README's install figures come from it. Sizes are the files each distribution's RECORD lists.
+``python -m benchmarks --only install`` records the count, the total and the largest groups
+(area 15 of ``benchmarks/README.md``); ``python -m benchmarks.install_size`` prints them. Sizes are
+the files each distribution's RECORD lists.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ import re
 import sys
 from importlib import metadata
 from pathlib import Path
+
+from .common import Row, skipped
 
 ROOT_DIST = "spp-viz"
 GROUPS = (("NVIDIA CUDA libraries", re.compile(r"^nvidia-")), ("torch", re.compile(r"^torch$")),
@@ -59,24 +62,35 @@ def size_bytes(dist: metadata.Distribution) -> int:
     return total
 
 
-def main() -> int:
+AREA = "15 install"
+
+
+def rows() -> list[Row]:
+    """The benchmark rows: how many distributions, their size, and the largest groups."""
     dists = closure()
     if canonical(ROOT_DIST) not in dists:
-        print(f"{ROOT_DIST} is not installed here: pip install -e . first", file=sys.stderr)
-        return 1
+        return [skipped(AREA, "what pip install -e . brings", f"{ROOT_DIST} is not installed here: pip install -e . first")]
     sizes = {name: size_bytes(d) for name, d in dists.items()}
     total = sum(sizes.values())
-    print(f"{len(dists)} distributions (spp-viz and everything it requires), {total / 1e9:.2f} GB on disk")
+    torch = f", torch {metadata.version('torch')}" if "torch" in dists else ""
+    out = [Row(AREA, "pip install -e .: distributions (spp-viz and everything it requires), size on disk",
+               f"{len(dists)} distributions, {total / 1e9:.2f} GB{torch}", "report", None, total / 1e9,
+               {"distributions": len(dists), "bytes": total})]
     grouped = 0
     for label, pattern in GROUPS:
         part = sum(size for name, size in sizes.items() if pattern.search(name))
         grouped += part
-        print(f"  {label}: {part / 1e9:.2f} GB")
-    print(f"  everything else: {(total - grouped) / 1e9:.2f} GB")
-    if "torch" in dists:
-        print(f"  (torch {metadata.version('torch')})")
+        out.append(Row(AREA, f"  of which {label}", f"{part / 1e9:.2f} GB", "report", None, part / 1e9))
+    out.append(Row(AREA, "  of which everything else (Streamlit, pyarrow, pandas, plotly, numpy, Pillow, torchvision, weights)",
+                   f"{(total - grouped) / 1e9:.2f} GB", "report", None, (total - grouped) / 1e9))
+    return out
+
+
+def main() -> int:
+    for row in rows():
+        print(f"{row.figure}: {row.measured}")
     return 0
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    sys.exit(main())

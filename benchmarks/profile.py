@@ -1,8 +1,12 @@
-"""Profile a slow path with pyinstrument (the project's ``bench`` extra) and print the tree.
+"""Profile a slow path with pyinstrument (the project's ``bench`` extra) and write the tree.
 
     python -m benchmarks.profile app      # the app's first run on a 12 MP upload (AppTest)
     python -m benchmarks.profile rerun    # then one interaction: levels 1,2,4 -> 6,3,2,1
     python -m benchmarks.profile engine   # spp_viz.report.run_inspection on the same photo
+
+The profile goes to ``benchmarks/results/profile-TARGET.txt`` (or ``--out PATH``), headed by the
+command and the machine it ran on, and is printed too. It is not kept in git: a profile describes
+the code it was taken on, so it is regenerated when it is wanted, never edited.
 
 ``app``: AppTest runs app.py in its own script thread and pyinstrument samples only the
 thread that starts it, so the profiled script is a two-line wrapper that starts the profiler
@@ -18,8 +22,11 @@ import logging
 import sys
 import time
 import warnings
+from pathlib import Path
 
-from .common import APP, Workspace
+from .common import APP, ROOT, Workspace, machine, machine_line
+
+RESULTS = ROOT / "benchmarks" / "results"
 
 _WRAPPER = '''\
 import pathlib
@@ -81,6 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.profile", description="pyinstrument profile of a slow path")
     parser.add_argument("target", choices=["app", "rerun", "engine"])
     parser.add_argument("--interval", type=float, default=0.001, help="sampling interval in seconds")
+    parser.add_argument("--out", metavar="PATH", help="where to write it (default: benchmarks/results/profile-TARGET.txt)")
     args = parser.parse_args(argv)
     try:
         import pyinstrument  # noqa: F401
@@ -90,6 +98,7 @@ def main(argv: list[str] | None = None) -> int:
     warnings.filterwarnings("ignore")
     logging.getLogger("streamlit").setLevel(logging.ERROR)
     ws = Workspace()
+    header = f"# python -m benchmarks.profile {args.target} --interval {args.interval}\n# {machine_line(machine())}\n"
     try:
         if args.target == "engine":
             text = profile_engine(ws, args.interval)
@@ -97,7 +106,11 @@ def main(argv: list[str] | None = None) -> int:
             text = profile_app(ws, args.interval, rerun=args.target == "rerun")
     finally:
         ws.close()
-    print(text)
+    out = Path(args.out) if args.out else RESULTS / f"profile-{args.target}.txt"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(header + text, encoding="utf-8")
+    print(header + text)
+    print(f"profile: {out}", file=sys.stderr)
     return 0
 
 

@@ -1,4 +1,4 @@
-"""What one analysis costs a server, for the README's sizing table (area ``sizing``).
+"""What one analysis costs a server, for the sizing table of docs/serving.md (area ``sizing``).
 
 CPU seconds (``time.process_time``: every thread of this process, user + system) of one first
 analysis of a photo nobody analysed before, at 1 MP (1224 x 816) and 12 MP (4000 x 3000), with

@@ -51,7 +51,7 @@ def default_max_jobs(cores: int | None = None, threads: int | None = None) -> in
     Each job would have its threads' cores, but much of a job is one Python thread (drawing the
     page, building figures, small pooling ops): one slot on 2 cores leaves the second core idle
     through those parts. ``python -m benchmarks --only sessions`` measures both choices side by
-    side (the README's row 10)."""
+    side (row 10 of benchmarks/README.md)."""
     if threads is None:
         import torch
 

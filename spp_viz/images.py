@@ -52,6 +52,7 @@ __all__ = [
     "ImageDecodeError",
     "check_header",
     "load_image",
+    "resize",
     "working_size",
 ]
 
@@ -341,7 +342,7 @@ def _decode_opened(im: Image.Image, digest: str, subject: str, max_side: int, li
 
     # Resize before rotating and before compositing: both are then cheap.
     work = _to_resizable(im, subject, notes)
-    work = _resize(work, _stored_target(stored_size, orientation, max_side, limit.pixels))
+    work = resize(work, _stored_target(stored_size, orientation, max_side, limit.pixels))
     if orientation in _ORIENTATION_TRANSPOSE:
         work = work.transpose(_ORIENTATION_TRANSPOSE[orientation])
     rgb = _to_rgb(work, notes)
@@ -462,7 +463,9 @@ def _rescale_to_l(im: Image.Image) -> Image.Image:
     return Image.fromarray(np.clip(np.rint(out), 0, 255).astype(np.uint8))
 
 
-def _resize(im: Image.Image, size: tuple[int, int]) -> Image.Image:
+def resize(im: Image.Image, size: tuple[int, int]) -> Image.Image:
+    """``im`` at ``size`` (width, height): Lanczos when it shrinks (with Pillow's reducing gap, so a
+    large photo is first reduced by an integer factor), bicubic when it grows, itself when equal."""
     if im.size == size:
         return im
     if size[0] * size[1] < im.size[0] * im.size[1]:

@@ -26,7 +26,7 @@ from PIL import Image
 
 from .analysis import FeatureResult, Prediction, PyramidConfig, extract_features, predict
 from .backbones import Backbone
-from .images import DEFAULT_MAX_SIDE, _resize, working_size
+from .images import DEFAULT_MAX_SIDE, resize, working_size
 from .pooling import spp
 from .timing import SingleRun
 
@@ -73,7 +73,7 @@ def resized(source: Image.Image, long_side: int) -> Image.Image:
         return source
     w, h = source.size
     scale = long_side / max(w, h)
-    return _resize(source, working_size(max(1, round(w * scale)), max(1, round(h * scale)), max_side=0))
+    return resize(source, working_size(max(1, round(w * scale)), max(1, round(h * scale)), max_side=0))
 
 
 def _row(backbone: Backbone, features: FeatureResult, config: PyramidConfig, first: torch.Tensor | None) -> tuple[ScaleRow, torch.Tensor]:

@@ -382,9 +382,8 @@ def test_a_rerun_that_lands_as_the_slot_is_granted_gives_the_slot_back(one_slot,
 def test_a_waiting_run_whose_session_asked_again_elsewhere_stops(one_slot, monkeypatch):
     """The page side of a replaced ticket: the old run stops (Streamlit's StopException) instead
     of waiting for a place that is no longer its own."""
-    from streamlit.runtime.scriptrunner_utils.exceptions import StopException
-
     from spp_viz.ui import waiting
+    from spp_viz.ui.streamlit_private import StopException
 
     monkeypatch.setattr(waiting, "session_id", lambda: "one-session")
     other = one_slot.join("another-session", "forward")

@@ -33,10 +33,6 @@ def test_head_changes_never_rerun_the_backbone(lite0, asset_bytes, monkeypatch):
     assert len(calls) == 1 and len(lengths) == 3
 
 
-def test_feature_cache_is_gone():
-    assert not hasattr(analysis, "FeatureCache")  # only tests used it (issue 8)
-
-
 def test_dimension_table_arithmetic(lite0, asset_bytes):
     _, features = _cat(lite0, asset_bytes)
     head = pool_pyramid(features, PyramidConfig((1, 2, 4)))
@@ -100,7 +96,7 @@ def test_the_sppf_view_costs_on_a_real_map(lite0, asset_bytes):
 
 
 def test_the_spp_cost_row_is_always_the_current_head(lite0, asset_bytes):
-    # with bins = paper, a row used to describe the default adaptive head instead
+    # with bins = paper, the SPP row describes the paper-rule head on the page, not the default adaptive one
     _, features = _cat(lite0, asset_bytes, 384)
     config = PyramidConfig((6, 3, 2, 1), Pool.AVG, BinRule.PAPER)
     spp_row = sppf_view(features, config, measure=False).head("spp")

@@ -81,7 +81,7 @@ def test_bin_index_is_the_row_major_position_in_the_vector(h, w, n, rule):
 
 
 def test_paper_rule_rows_not_equal_cols_index_has_no_duplicates():
-    # issue 8: a 10 x 10 map at level 6 under the paper rule (9 x 9 bins) gave 24 repeated indices
+    # a 10 x 10 map at level 6 under the paper rule has 9 x 9 bins: 81 distinct row-major indices
     level = pyramid_bins(10, 10, 6, "paper")
     assert level.shape == (9, 9)
     assert len({b.index for b in level.bins}) == 81

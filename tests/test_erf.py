@@ -1,4 +1,4 @@
-"""ERF of a bin (issue 10): mass inside the theoretical RF, the 1 x 1 level, a finite-difference check."""
+"""ERF of a bin: mass inside the theoretical RF, the 1 x 1 level, a finite-difference check."""
 
 import numpy as np
 import pytest

@@ -1,4 +1,4 @@
-"""The pyramid-pooling family (issue 9): params and FLOPs against hand arithmetic, shapes on odd
+"""The pyramid-pooling family: params and FLOPs against hand arithmetic, shapes on odd
 maps, every exact equality over k, n and map sizes, the CLI contract and the app panel."""
 
 from __future__ import annotations

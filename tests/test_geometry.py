@@ -141,7 +141,7 @@ def test_resnet18_layer4_cells_are_centred_at_32i_plus_half():
 
 @pytest.mark.parametrize(("length", "shift"), [(224, -15.5), (1024, -15.5), (301, 3.5)])
 def test_lite0_tf_same_padding_moves_centres_with_the_input_size(lite0, length, shift):
-    # shift = the old (i + 0.5) * 32 centre minus the true one (issue 8's numbers)
+    # shift = the padding-blind (i + 0.5) * 32 centre minus the true one: TF "same" padding depends on the size
     spans = lite0.geometry.axis_spans(length)
     assert {(i + 0.5) * 32 - spans.centre(i) for i in range(spans.count)} == {shift}
 

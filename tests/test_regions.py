@@ -1,4 +1,4 @@
-"""Region pooling from the shared map (issue 10)."""
+"""Region pooling from the shared map, against pooling the window directly and against crop-and-rerun."""
 
 import io
 import math

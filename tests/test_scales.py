@@ -1,4 +1,4 @@
-"""Scales (issue 10): SPP's length stays, SPPF grows; the training-resolution comparison."""
+"""Scales: SPP's length stays, SPPF grows; the training-resolution comparison."""
 
 
 import pytest
@@ -87,7 +87,7 @@ def test_cli_bad_sizes_is_one_error_line(sizes):
     assert len(lines) == 1 and lines[0].startswith("error: ") and "--sizes" in lines[0], result.stderr
 
 
-# --- the app: the three views of issue 10 (ERF, region pooling, scales) in AppTest
+# --- the app: the ERF, region pooling and scales panels in AppTest
 
 def test_app_views_erf_region_scales():
     import json

@@ -1,7 +1,7 @@
 """N ``streamlit run app.py`` replicas on loopback behind one HAProxy: for local use and tests.
 
 :func:`start` starts the replicas (ports ``port + 1`` .. ``port + N`` unless given), waits until
-each answers ``/_stcore/health``, writes :func:`spp_viz.deploy.haproxy.render`'s configuration
+each answers Streamlit's health check (:mod:`.process`), writes :func:`spp_viz.deploy.haproxy.render`'s configuration
 into a private folder, checks it with ``haproxy -c`` and starts HAProxy on ``port``. Every
 replica shares one random ``server.cookieSecret``, so a browser that fails over keeps a valid
 cookie. Every process runs in its own process group; :meth:`Deployment.stop` ends them all
@@ -22,8 +22,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..devtools.server import healthy, kill_group
 from . import haproxy
+from .process import healthy, kill_group, streamlit_command
 
 ROOT = Path(__file__).resolve().parents[2]
 COOKIE_SECRET_ENV = "STREAMLIT_SERVER_COOKIE_SECRET"  # Streamlit refuses this secret on its command line
@@ -116,10 +116,8 @@ def _spawn(args: list[str], log: Path, env: dict[str, str] | None = None) -> sub
 def start_replica(port: int, folder: Path, index: int, cookie_secret: str, app: str = "app.py",
                   env: dict[str, str] | None = None) -> Process:
     """``streamlit run`` on 127.0.0.1:``port`` (headless, no file watcher); not yet waited for."""
-    args = [sys.executable, "-m", "streamlit", "run", app, "--server.headless", "true", "--server.port", str(port),
-            "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]
     log = folder / f"replica{index}.log"
-    return Process(f"replica {index}", port, _spawn(args, log, {COOKIE_SECRET_ENV: cookie_secret, **(env or {})}), log)
+    return Process(f"replica {index}", port, _spawn(streamlit_command(app, port), log, {COOKIE_SECRET_ENV: cookie_secret, **(env or {})}), log)
 
 
 def _wait_healthy(process: Process, url: str, deadline: float) -> None:

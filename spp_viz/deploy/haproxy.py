@@ -17,6 +17,8 @@ import socket
 import subprocess
 from dataclasses import dataclass
 
+from .process import HEALTH_PATH
+
 BACKEND = "replicas"
 HAPROXY = "haproxy"  # Debian's package: apt-get install -y haproxy
 # Health checks: a replica whose cores are busy with analyses may answer late, and one marked
@@ -80,7 +82,7 @@ backend {BACKEND}
     balance roundrobin
     # affinity: the first response sets SERVERID; later requests of that browser go to that replica
     cookie SERVERID insert indirect nocache
-    option httpchk GET /_stcore/health
+    option httpchk GET {HEALTH_PATH}
     http-check expect string ok
     # down after {FALL} failed checks {CHECK_INTERVAL_S} s apart: its websockets are cut, the browsers reconnect here
     default-server inter {CHECK_INTERVAL_S}s fall {FALL} rise 2 on-marked-down shutdown-sessions

@@ -1,22 +1,21 @@
 """``streamlit run app.py`` for a real browser: start on a free port, poll health, stop the group.
 
-The server follows Streamlit's own e2e tests: ``--server.headless true``, poll
-``/_stcore/health`` for ``ok``. It runs in its own process group so stopping it also stops
-anything it started. Used by ``tests/browser/conftest.py`` and the browser benchmarks, with the Chromium settings below.
+The server is started as a deployment's replica is (:mod:`spp_viz.deploy.process`: the same
+command, the same health check, its own process group) on a free port. Used by
+``tests/browser/conftest.py`` and the browser benchmarks, with the Chromium settings below.
 """
 
 from __future__ import annotations
 
 import os
-import signal
 import socket
 import subprocess
-import sys
 import time
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
+
+from ..deploy.process import healthy, kill_group, streamlit_command
 
 ROOT = Path(__file__).resolve().parents[2]
 HEALTH_TIMEOUT_S = 60.0
@@ -43,31 +42,6 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-def healthy(url: str) -> bool:
-    """True when Streamlit's ``/_stcore/health`` answers ``ok``."""
-    try:
-        with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-            return bool(response.read().strip() == b"ok")
-    except Exception:
-        return False
-
-
-def kill_group(proc: subprocess.Popen[bytes]) -> None:
-    """SIGTERM the process group, SIGKILL it if it is still there after 10 s."""
-    try:
-        os.killpg(proc.pid, signal.SIGTERM)
-    except ProcessLookupError:
-        return
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        proc.wait(timeout=10)
 
 
 @dataclass
@@ -101,9 +75,7 @@ def start_app(log: IO[bytes], app: str = "app.py", cwd: Path = ROOT, timeout_s: 
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", app, "--server.headless", "true", "--server.port", str(port),
-         "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
-        cwd=cwd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        streamlit_command(app, port), cwd=cwd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
     server = AppServer(url, proc, log)

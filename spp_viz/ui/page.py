@@ -23,6 +23,7 @@ from .panels import PANELS, Panel
 from .serving import lost_upload_notice, replica_caption
 from .sidebar import Controls, channel_control, sidebar
 from .state import Source
+from .style import page_style
 from .view import current_view
 from .waiting import admission_scope
 
@@ -32,6 +33,7 @@ LOG = logging.getLogger("spp_viz.app")  # unexpected errors go to the server log
 def main() -> None:
     """The whole app, top to bottom (``app.py`` calls this)."""
     st.set_page_config(page_title=words.APP_TITLE, page_icon="🔲", layout="wide")
+    page_style()
     state.count_run(state.KEY_FULL_RUNS)
     # Every run draws the same elements in the same places: an element that appears in some runs
     # only (the second phase's spinner, a notice) goes into a slot present in all of them, or every

@@ -15,11 +15,10 @@ from __future__ import annotations
 # ("partially initialized module 'pandas' has no attribute 'Series'", seen with six tabs at once).
 import pandas  # noqa: F401
 import streamlit as st
-from streamlit import config
-from streamlit.runtime.uploaded_file_manager import DeletedFile
 
 from .. import replica
 from . import state, words
+from .streamlit_private import is_deleted_upload
 
 UPLOAD_KEYS = (state.KEY_IMAGE, state.KEY_CAMERA, state.KEY_CHECKPOINT)
 REPLICA_KEY = "served_by"  # the caption's container key
@@ -28,7 +27,7 @@ RECONNECT_PROBE_S = 60  # the caption fragment's timer (see replica_caption)
 
 
 def replica_name() -> str:
-    return replica.identity(config.get_option("server.address"), config.get_option("server.port"))
+    return replica.identity(st.get_option("server.address"), st.get_option("server.port"))
 
 
 @st.fragment(run_every=RECONNECT_PROBE_S)
@@ -46,11 +45,7 @@ def replica_caption() -> None:
 
 def upload_lost() -> bool:
     """True when an uploader names a file that this process does not hold."""
-    for key in UPLOAD_KEYS:
-        value = st.session_state.get(key)
-        if isinstance(value, DeletedFile) or (isinstance(value, list) and any(isinstance(v, DeletedFile) for v in value)):
-            return True
-    return False
+    return any(is_deleted_upload(st.session_state.get(key)) for key in UPLOAD_KEYS)
 
 
 def lost_upload_notice() -> None:

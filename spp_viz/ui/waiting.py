@@ -28,11 +28,10 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterator, TypeVar
 
 import streamlit as st
-from streamlit.runtime.scriptrunner_utils.exceptions import StopException
-from streamlit.runtime.scriptrunner_utils.script_run_context import get_script_run_ctx, in_cached_function
 
 from .. import admission
 from ..figures import text
+from .streamlit_private import StopException, not_recorded, run_session_id, session_active
 
 POLL_S = 0.5  # how often a waiting page updates its line (and notices a rerun)
 LOCAL_PREFIX = "local:"  # work outside a Streamlit session (a benchmark thread): always alive
@@ -53,11 +52,7 @@ class _Scope:
 
 def session_alive(session: str) -> bool:
     """False once Streamlit no longer has this session (the tab was closed or lost its connection)."""
-    from streamlit.runtime import Runtime
-
-    if session.startswith(LOCAL_PREFIX) or not Runtime.exists():
-        return True
-    return Runtime.instance().is_active_session(session)
+    return session.startswith(LOCAL_PREFIX) or session_active(session)
 
 
 def secrets_max_jobs() -> Any:
@@ -74,8 +69,7 @@ def queue() -> admission.AdmissionQueue:
 
 
 def session_id() -> str:
-    ctx = get_script_run_ctx(suppress_warning=True)
-    return ctx.session_id if ctx is not None else f"{LOCAL_PREFIX}{threading.get_ident()}"
+    return run_session_id() or f"{LOCAL_PREFIX}{threading.get_ident()}"
 
 
 @contextlib.contextmanager
@@ -186,17 +180,6 @@ def hide_line(scope: _Scope) -> None:
     if scope.line is not None:
         with not_recorded():
             scope.line.empty()
-
-
-@contextlib.contextmanager
-def not_recorded() -> Iterator[None]:
-    """Page updates made from inside an ``st.cache_*`` function that its cache must not record:
-    a cache hit would replay them into a slot that run no longer has."""
-    token = in_cached_function.set(False)
-    try:
-        yield
-    finally:
-        in_cached_function.reset(token)
 
 
 def show_waiting(scope: _Scope, ahead: int, waited_s: int) -> None:

@@ -12,10 +12,12 @@ for ``ok``; after every action wait for ``[data-testid='stApp'][data-test-script
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import tempfile
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 
@@ -165,10 +167,10 @@ class AppPage:
         box.fill(text)
         box.press("Enter")
 
-    def screenshot(self, name: str) -> Path:
-        """Full page: Streamlit scrolls inside its main container, so grow the viewport to fit it."""
-        ARTIFACTS.mkdir(exist_ok=True)
-        path = ARTIFACTS / name
+    @contextlib.contextmanager
+    def whole_page_in_view(self) -> Iterator[None]:
+        """Streamlit scrolls inside its main container: grow the viewport to fit all of it (up to
+        12,000 px), so screenshots and checks see every panel, then put it back."""
         height = self.page.evaluate(
             """() => Math.max(...['stMain', 'stAppViewContainer', 'stSidebarContent']
                  .map(id => document.querySelector(`[data-testid='${id}']`))
@@ -177,9 +179,16 @@ class AppPage:
         self.page.set_viewport_size({"width": VIEWPORT["width"], "height": min(int(height) + 40, 12_000)})
         try:
             self.page.wait_for_timeout(600)  # plotly relayouts on resize
-            self.page.screenshot(path=str(path), full_page=True)
+            yield
         finally:
             self.page.set_viewport_size(VIEWPORT)
+
+    def screenshot(self, name: str) -> Path:
+        """The full page, into ``artifacts/``."""
+        ARTIFACTS.mkdir(exist_ok=True)
+        path = ARTIFACTS / name
+        with self.whole_page_in_view():
+            self.page.screenshot(path=str(path), full_page=True)
         return path
 
 

@@ -1,4 +1,4 @@
-"""Issue 10's views in a real browser: the ERF on demand, the region's two top-5s, the scales run."""
+"""The ERF, region and scales panels in a real browser: the ERF on demand, the region's two top-5s, the scales run."""
 
 from __future__ import annotations
 

@@ -1,0 +1,54 @@
+"""Every name the app takes from Streamlit's private modules, in one place.
+
+Streamlit's public API has no way to ask whether a session is still connected, which session a
+script run belongs to, whether an uploader holds a file this process no longer has, or to draw
+from inside a cached function without the cache recording it. The admission line
+(:mod:`.waiting`) and serving behind a proxy (:mod:`.serving`) need all four, so they come from
+``streamlit.runtime``, which a Streamlit release may move. Nothing else in ``spp_viz``,
+``benchmarks`` or ``tests`` imports a private Streamlit module (a test checks this), and
+``tests/test_streamlit_private.py`` names, in one sentence, any name below that the installed
+Streamlit no longer has where it is imported from.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any, Iterator
+
+from streamlit.runtime import Runtime
+from streamlit.runtime.scriptrunner_utils.exceptions import StopException
+from streamlit.runtime.scriptrunner_utils.script_run_context import get_script_run_ctx, in_cached_function
+from streamlit.runtime.uploaded_file_manager import DeletedFile
+
+__all__ = ["StopException", "is_deleted_upload", "not_recorded", "run_session_id", "session_active"]
+
+
+def session_active(session_id: str) -> bool:
+    """False once Streamlit's runtime no longer has this session (its tab closed or lost its
+    connection); True when no runtime runs (``AppTest``, a benchmark thread)."""
+    if not Runtime.exists():
+        return True
+    return bool(Runtime.instance().is_active_session(session_id))
+
+
+def run_session_id() -> str | None:
+    """The session of the script run on this thread, or None outside a script run."""
+    ctx = get_script_run_ctx(suppress_warning=True)
+    return ctx.session_id if ctx is not None else None
+
+
+def is_deleted_upload(value: Any) -> bool:
+    """True for an uploader's value that names a file this process does not hold (one file or a list)."""
+    values = value if isinstance(value, list) else [value]
+    return any(isinstance(v, DeletedFile) for v in values)
+
+
+@contextlib.contextmanager
+def not_recorded() -> Iterator[None]:
+    """Page updates made from inside an ``st.cache_*`` function that its cache must not record:
+    a cache hit would replay them into a slot that run no longer has."""
+    token = in_cached_function.set(False)
+    try:
+        yield
+    finally:
+        in_cached_function.reset(token)
