@@ -25,7 +25,11 @@ __all__ = ["C2f", "C3", "SPP", "SPPF", "Block", "Bottleneck", "Conv", "DetectorN
 
 
 class Block(nn.Module):
-    """A layer of the rebuilt backbone: channels in and out, and its widest path."""
+    """A layer of the rebuilt backbone: channels in and out, and its widest path.
+
+    Every block but :class:`Conv` starts with the conv ``cv1`` and ends with :meth:`last`
+    (``cv2``, or C3's ``cv3``); what runs between them on the widest path is :meth:`middle`.
+    """
 
     @property
     def blocks(self) -> list[Block]:
@@ -33,17 +37,34 @@ class Block(nn.Module):
         inner = getattr(self, "m", None)
         return [b for b in inner if isinstance(b, Block)] if isinstance(inner, (nn.Sequential, nn.ModuleList)) else []
 
+    def first(self) -> Conv:
+        first = self._modules.get("cv1")
+        assert isinstance(first, Conv), f"{type(self).__name__} has no cv1"
+        return first
+
+    def last(self) -> Conv:
+        last = self._modules.get("cv3") or self._modules.get("cv2")
+        assert isinstance(last, Conv), f"{type(self).__name__} has no cv2"
+        return last
+
     @property
     def in_channels(self) -> int:
-        raise NotImplementedError
+        return self.first().in_channels
 
     @property
     def out_channels(self) -> int:
-        raise NotImplementedError
+        return self.last().out_channels
+
+    def middle(self) -> Iterator[nn.Module]:
+        """The widest path between ``cv1`` and the last conv: the inner blocks' paths, in order."""
+        for block in self.blocks:
+            yield from block.path()
 
     def path(self) -> Iterator[nn.Module]:
         """The ``Conv2d`` and ``MaxPool2d`` modules of the widest path, in execution order."""
-        raise NotImplementedError
+        yield from self.first().path()
+        yield from self.middle()
+        yield from self.last().path()
 
     def mismatch(self) -> str:
         """Why the block's parts do not fit together ("cv2 reads 96 channels, ..."), or ``""``."""
@@ -95,18 +116,6 @@ class Bottleneck(Block):
         self.cv2 = cv2
         self.add = add
 
-    @property
-    def in_channels(self) -> int:
-        return self.cv1.in_channels
-
-    @property
-    def out_channels(self) -> int:
-        return self.cv2.out_channels
-
-    def path(self) -> Iterator[nn.Module]:
-        yield from self.cv1.path()
-        yield from self.cv2.path()
-
     def mismatch(self) -> str:
         if self.cv2.in_channels != self.cv1.out_channels:
             return f"cv2 reads {self.cv2.in_channels} channels where cv1 gives {self.cv1.out_channels}"
@@ -129,20 +138,6 @@ class C3(Block):
         self.cv2 = cv2
         self.cv3 = cv3
         self.m = nn.Sequential(*m)
-
-    @property
-    def in_channels(self) -> int:
-        return self.cv1.in_channels
-
-    @property
-    def out_channels(self) -> int:
-        return self.cv3.out_channels
-
-    def path(self) -> Iterator[nn.Module]:
-        yield from self.cv1.path()
-        for block in self.blocks:
-            yield from block.path()
-        yield from self.cv3.path()
 
     def mismatch(self) -> str:
         width = self.cv1.out_channels
@@ -168,20 +163,6 @@ class C2f(Block):
         self.cv2 = cv2
         self.m = nn.ModuleList(m)
         self.hidden = hidden
-
-    @property
-    def in_channels(self) -> int:
-        return self.cv1.in_channels
-
-    @property
-    def out_channels(self) -> int:
-        return self.cv2.out_channels
-
-    def path(self) -> Iterator[nn.Module]:
-        yield from self.cv1.path()
-        for block in self.blocks:
-            yield from block.path()
-        yield from self.cv2.path()
 
     def mismatch(self) -> str:
         blocks = self.blocks
@@ -223,18 +204,8 @@ class SPPF(Block):
         self.n = n
         self.add = add
 
-    @property
-    def in_channels(self) -> int:
-        return self.cv1.in_channels
-
-    @property
-    def out_channels(self) -> int:
-        return self.cv2.out_channels
-
-    def path(self) -> Iterator[nn.Module]:
-        yield from self.cv1.path()
+    def middle(self) -> Iterator[nn.Module]:
         yield self.m  # called n times: the trace records each call
-        yield from self.cv2.path()
 
     def mismatch(self) -> str:
         return _pyramid_mismatch(self, self.n, self.add)
@@ -265,18 +236,8 @@ class SPP(Block):
     def pools(self) -> list[Pool]:
         return [pool for pool in self.m if isinstance(pool, Pool)]
 
-    @property
-    def in_channels(self) -> int:
-        return self.cv1.in_channels
-
-    @property
-    def out_channels(self) -> int:
-        return self.cv2.out_channels
-
-    def path(self) -> Iterator[nn.Module]:
-        yield from self.cv1.path()
+    def middle(self) -> Iterator[nn.Module]:
         yield max(self.pools, key=lambda pool: pool.k)  # the widest branch; the others lie inside it
-        yield from self.cv2.path()
 
     def mismatch(self) -> str:
         return _pyramid_mismatch(self, len(self.pools), False)
