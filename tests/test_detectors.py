@@ -15,15 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import torch
 from torch import nn
-from yolo_files import (
-    BLOCK,
-    Flavour,
-    conv,
-    detector_pickle,
-    gadgets,
-    make_checkpoint,
-    raw_checkpoint,
-)
+from yolo_files import detector_pickle, gadgets, raw_checkpoint
 
 from spp_viz.backbones import load_backbone
 from spp_viz.defaults import DETECTOR_STAGES
@@ -34,6 +26,7 @@ from spp_viz.detectors.rebuild import rebuild
 from spp_viz.detectors.recognise import Layout
 from spp_viz.detectors.scan import scan_pickle
 from spp_viz.detectors.standins import stand_in_names
+from spp_viz.devtools.detector_files import BLOCK, Flavour, conv, make_checkpoint
 from spp_viz.errors import BackboneError, CheckpointProblem, DetectorCheckpointError
 
 V84 = Flavour("ultralytics", "8.4.53", "yolov8")
@@ -363,3 +356,56 @@ def test_a_file_with_no_yolo_model_is_not_a_detector():
     buf = io.BytesIO()
     torch.save({"conv.weight": torch.zeros(2, 2)}, buf)
     assert _refusal(buf.getvalue()).problem == CheckpointProblem.NOT_A_DETECTOR
+
+
+# --- geometry: the traced spans are the gradient support of the rebuilt layers
+
+
+def _linearised(net: nn.Module) -> nn.Module:
+    """A copy with identity activations and BatchNorms, average pools for max pools, positive
+    weights, in float64: input pixel p reaches cell i exactly when some path joins them, so a
+    cell's nonzero gradient is its receptive field clipped to the image (as in test_geometry)."""
+    import copy
+
+    model = copy.deepcopy(net)
+
+    def walk(module: nn.Module) -> None:
+        for name, child in module.named_children():
+            if isinstance(child, (nn.SiLU, nn.BatchNorm2d)):
+                setattr(module, name, nn.Identity())
+            elif isinstance(child, nn.MaxPool2d):
+                setattr(module, name, nn.AvgPool2d(child.kernel_size, child.stride, child.padding))
+            else:
+                walk(child)
+
+    walk(model)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.copy_(torch.rand_like(p).add_(0.5).div_(p[0].numel()) if p.dim() > 1 else torch.ones_like(p))
+    return model.double().eval()
+
+
+@pytest.mark.parametrize(("layout", "kwargs", "stage", "height", "width"), [
+    ("yolov8n", {}, "p3", 35, 301),
+    ("yolov8n", {}, "sppf", 67, 93),
+    ("yolo11n", {}, "p5", 33, 160),
+    ("yolov5n", {}, "p4", 70, 67),  # the 6 x 6 stride-2 stem with padding 2
+    ("yolov5n", {"pyramid": "spp"}, "sppf", 67, 101),  # parallel pools: the widest one counts
+])
+def test_spans_equal_the_gradient_support_of_the_rebuilt_layers(layout, kwargs, stage, height, width):
+    backbone = _loaded(make_checkpoint(layout, **kwargs).data, stage)
+    geometry, last = backbone.geometry, backbone.detector.stage_layers[stage]
+    assert not geometry.global_context
+    ys, xs = geometry.spans(height, width)
+    model = _linearised(backbone.net)
+    x = torch.ones(1, 3, height, width, dtype=torch.float64, requires_grad=True)
+    out = model(x, last)
+    assert (ys.count, xs.count) == tuple(out.shape[-2:]) == geometry.feature_size(height, width)
+    for r, c in sorted({(0, 0), (ys.count - 1, xs.count - 1), (ys.count // 2, xs.count // 3), (0, xs.count - 1)}):
+        (grad,) = torch.autograd.grad(out[0, :, r, c].sum(), x, retain_graph=True)
+        mask = grad.abs().sum(dim=(0, 1)) > 0
+        rows = torch.nonzero(mask.any(dim=1)).flatten().tolist()
+        cols = torch.nonzero(mask.any(dim=0)).flatten().tolist()
+        assert rows == list(range(*map(int, ys.rf_clipped(r)))), f"rows of cell ({r}, {c})"
+        assert cols == list(range(*map(int, xs.rf_clipped(c)))), f"cols of cell ({r}, {c})"
+        assert int(mask.sum()) == len(rows) * len(cols)

@@ -1,5 +1,6 @@
-"""YOLO detector checkpoints built by the tests, in memory: spp-viz's own modules with random
-weights, pickled by ``torch.save`` under ultralytics' and YOLOv5's module and class names.
+"""YOLO detector checkpoints for the tests and the benchmarks, built in memory: spp-viz's own
+modules with random weights, pickled by ``torch.save`` under ultralytics' and YOLOv5's module
+and class names (no file of ultralytics or YOLOv5 is used or needed).
 
 The names come from stub modules put in ``sys.modules`` only while pickling (:func:`_stub_modules`);
 nothing of ultralytics or YOLOv5 is imported or needed. Each model is rebuilt as a tree of stub
@@ -109,6 +110,14 @@ def reference_net(blocks: list[Block], seed: int = 0) -> DetectorNet:
     return net.eval()
 
 
+def yolov8n_head() -> list[tuple[Block | None, Any]]:
+    """YOLOv8n's layers 10 to 21 (``None`` for Upsample and Concat) with their ``f``: the neck,
+    pickled so that a benchmark file has the real file's size; never rebuilt."""
+    return [(None, -1), (None, [-1, 6]), (c2f(384, 128, 1, False), -1), (None, -1), (None, [-1, 4]), (c2f(192, 64, 1, False), -1),
+            (conv(64, 64, 3, 2), -1), (None, [-1, 12]), (c2f(192, 128, 1, False), -1), (conv(128, 128, 3, 2), -1),
+            (None, [-1, 9]), (c2f(384, 256, 1, False), -1)]
+
+
 # --- pickling under foreign names
 
 
@@ -206,8 +215,38 @@ def to_record(module: nn.Module, namer: _Namer, flavour: Flavour, inside_c3k2: b
     return _record(namer, flavour.block(name), state)
 
 
-def _head(namer: _Namer, flavour: Flavour, first: int) -> list[nn.Module]:
-    """A few layers after the SPPF with the head's class names: never rebuilt, only pickled."""
+def _neck(namer: _Namer, flavour: Flavour, first: int) -> list[nn.Module]:
+    """YOLOv8n's neck (layers 10 to 21) as records, weights random."""
+    layers = []
+    for offset, (block, f) in enumerate(yolov8n_head()):
+        if block is None:
+            record = nn.Upsample(None, 2, "nearest") if f == -1 else _record(
+                namer, flavour.block("Concat"), {**_state(nn.Module()), "d": 1, "_modules": {}})
+        else:
+            record = to_record(reference_net([block]).layer(0), namer, flavour)
+        record.__dict__.update(i=first + offset, f=f, type=type(record).__module__ + "." + type(record).__name__, np=0)
+        layers.append(record)
+    return layers
+
+
+def _detect(namer: _Namer, flavour: Flavour, channels: tuple[int, ...]) -> nn.Module:
+    """ultralytics' Detect for 80 classes on ``channels`` (box branch cv2, class branch cv3, DFL)."""
+    def branch(c1: int, c2: int, out: int) -> nn.Module:
+        return nn.Sequential(to_record(conv(c1, c2, 3), namer, flavour), to_record(conv(c2, c2, 3), namer, flavour),
+                             nn.Conv2d(c2, out, 1).half())
+    dfl = _record(namer, f"{BLOCK}.DFL", {**_state(nn.Module()), "c1": 16, "_modules": {"conv": nn.Conv2d(16, 1, 1, bias=False).half()}})
+    modules = {"cv2": nn.ModuleList(branch(c, 64, 64) for c in channels), "cv3": nn.ModuleList(branch(c, 80, 80) for c in channels), "dfl": dfl}
+    return _record(namer, f"{HEAD}.Detect", {**_state(nn.Module()), "nc": 80, "reg_max": 16, "_modules": modules})
+
+
+def _head(namer: _Namer, flavour: Flavour, first: int, full: bool = False) -> list[nn.Module]:
+    """The layers after the SPPF with the head's class names: never rebuilt, only pickled. ``full``:
+    YOLOv8n's whole neck and Detect head (a file of the real one's size); else three small ones."""
+    if full:
+        layers = _neck(namer, flavour, first)
+        detect = _detect(namer, flavour, (64, 128, 256))
+        detect.__dict__.update(i=first + len(layers), f=[15, 18, 21], type=f"{HEAD}.Detect", np=0)
+        return [*layers, detect]
     upsample = nn.Upsample(None, 2, "nearest")
     concat = _record(namer, flavour.block("Concat"), {**_state(nn.Module()), "d": 1, "_modules": {}})
     detect_path = f"{YOLO}.Detect" if flavour.layout == "yolov5" else f"{HEAD}.Detect"
@@ -225,14 +264,14 @@ def _head(namer: _Namer, flavour: Flavour, first: int) -> list[nn.Module]:
     return layers
 
 
-def _model_record(net: DetectorNet, namer: _Namer, flavour: Flavour) -> nn.Module:
+def _model_record(net: DetectorNet, namer: _Namer, flavour: Flavour, full_head: bool = False) -> nn.Module:
     layers = []
     for i, block in enumerate(net.model):
         record = to_record(block, namer, flavour)
         record.__dict__.update(i=i, f=-1, type=type(record).__module__ + "." + type(record).__name__,
                                np=sum(p.numel() for p in block.parameters()))
         layers.append(record)
-    layers += _head(namer, flavour, len(layers))
+    layers += _head(namer, flavour, len(layers), full_head)
     sequential = nn.Sequential(*layers)
     yaml = {"nc": 80, "depth_multiple": 0.33, "width_multiple": 0.25, "backbone": [], "head": [], "ch": 3}
     attrs: dict[str, Any] = {"yaml": yaml, "stride": torch.tensor([8.0, 16.0, 32.0]), "names": {0: "person"}, "nc": 80,
@@ -269,14 +308,15 @@ class Made:
 def make_checkpoint(layout: str = "yolov8n", *, flavour: Flavour | None = None, pyramid: str = "sppf", cv1_act: str = "silu",
                     ema_seed: int | None = None, train_model: str | None = None, seed: int = 0,
                     insert: Block | None = None, mutate: Callable[[nn.Module, _Namer], None] | None = None,
-                    extra: dict[str, Any] | None = None) -> Made:
+                    extra: dict[str, Any] | None = None, full_head: bool = False) -> Made:
     """A ``torch.save`` checkpoint of ``layout`` (``yolov8n``, ``yolo11n``, ``yolov5n``).
 
     ``ema_seed``: also store an ``ema`` model with other weights (seeded so), as training
     checkpoints do; :attr:`Made.net` is then the ema's net, the one the file's reader must take.
     ``insert``: a block put just before the pyramid block (which then moves one index on).
     ``mutate(model_record, namer)``: edit the records before they are pickled (a broken file).
-    ``extra``: more top-level entries (a hostile object, say).
+    ``extra``: more top-level entries (a hostile object, say). ``full_head``: YOLOv8n's whole neck
+    and Detect head after the SPPF (a file of the real one's size and tensor count).
     """
     family = {"yolov8n": "yolov8", "yolo11n": "yolo11", "yolov5n": "yolov5"}[layout]
     flavour = flavour or Flavour("yolov5" if family == "yolov5" else "ultralytics", "8.3.91", family)
@@ -290,11 +330,11 @@ def make_checkpoint(layout: str = "yolov8n", *, flavour: Flavour | None = None, 
 
     net = reference_net(blocks(), seed)
     namer = _Namer()
-    model = _model_record(net, namer, flavour)
+    model = _model_record(net, namer, flavour, full_head)
     if mutate is not None:
         mutate(model, namer)
     ema_net = reference_net(blocks(), ema_seed) if ema_seed is not None else None
-    ema = _model_record(ema_net, namer, flavour) if ema_net is not None else None
+    ema = _model_record(ema_net, namer, flavour, full_head) if ema_net is not None else None
     entries = _entries(model, flavour, ema, train_model if train_model is not None else f"{layout}.yaml") | (extra or {})
     paths = sorted({path.rsplit(".", 1)[0] for path in namer.classes})
     buf = io.BytesIO()
@@ -303,55 +343,3 @@ def make_checkpoint(layout: str = "yolov8n", *, flavour: Flavour | None = None, 
         torch.save(entries, buf)
     return Made(buf.getvalue(), ema_net or net, flavour)
 
-
-# --- hand-written pickles: the classic gadgets, inside an otherwise plausible ultralytics file
-
-
-def op_global(module: str, name: str) -> bytes:
-    return b"c" + module.encode() + b"\n" + name.encode() + b"\n"
-
-
-def op_str(text: str) -> bytes:
-    data = text.encode()
-    return b"X" + len(data).to_bytes(4, "little") + data
-
-
-def op_call(func: bytes, *args: bytes) -> bytes:
-    """``func(*args)``: MARK, the arguments, TUPLE, REDUCE."""
-    return func + b"(" + b"".join(args) + b"tR"
-
-
-def detector_pickle(gadget: bytes) -> bytes:
-    """``{"model": DetectionModel(), "train_args": <gadget>}`` as protocol-2 pickle instructions."""
-    model = op_global(TASKS, "DetectionModel") + b")\x81"  # EMPTY_TUPLE, NEWOBJ
-    return b"\x80\x02}" + op_str("model") + model + b"s" + op_str("train_args") + gadget + b"s."
-
-
-def raw_checkpoint(pickle_bytes: bytes, folder: str = "archive") -> bytes:
-    """A zip laid out as ``torch.save`` lays it out, holding ``pickle_bytes`` and no storage."""
-    import zipfile
-
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as zf:
-        zf.writestr(f"{folder}/data.pkl", pickle_bytes)
-        zf.writestr(f"{folder}/byteorder", "little")
-        zf.writestr(f"{folder}/version", "3\n")
-    return buf.getvalue()
-
-
-def gadgets(marker: str) -> dict[str, tuple[bytes, str]]:
-    """Each gadget's pickle instructions (run by ``pickle.loads``, they create ``marker``) and the
-    global a safe reader must refuse, by name."""
-    touch = f"open({marker!r}, 'w').close()"
-    return {
-        "os.system": (op_call(op_global("os", "system"), op_str(f"touch {marker}")), "os.system"),
-        "subprocess.Popen": (op_call(op_global("subprocess", "Popen"), b"](" + op_str("touch") + op_str(marker) + b"e"),
-                             "subprocess.Popen"),
-        "builtins.eval": (op_call(op_global("builtins", "eval"), op_str(touch)), "builtins.eval"),
-        "getattr chain": (op_call(op_call(op_global("builtins", "getattr"), op_call(op_global("builtins", "__import__"), op_str("os")),
-                                          op_str("system")), op_str(f"touch {marker}")), "builtins.getattr"),
-        "fake _rebuild_tensor": (op_call(op_global("__main__", "_rebuild_tensor_v2"), op_str(touch)), "__main__._rebuild_tensor_v2"),
-        "real _rebuild_tensor on a system call": (
-            op_call(op_global("torch._utils", "_rebuild_tensor_v2"), op_call(op_global("os", "system"), op_str(f"touch {marker}")),
-                    b"K\x00", b"K\x01\x85", b"K\x01\x85"), "os.system"),
-    }
