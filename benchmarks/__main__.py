@@ -16,7 +16,8 @@ import time
 import traceback
 import warnings
 
-AREAS = ("heads", "app", "figures", "engine", "memory", "cold", "family", "soak", "sessions", "views", "sizing", "phases", "gpu")
+AREAS = ("heads", "app", "figures", "engine", "memory", "cold", "family", "soak", "sessions", "views", "sizing", "phases", "gpu",
+         "detectors")
 AREA_HELP = {
     "phases": "14 the page in two phases: 12 MP first phase and second phase vs a forward (AppTest)",
     "gpu": "13 CUDA vs CPU numbers, CUDA-event timings vs the JSON's, forwards at 1024 px and 12 MP (needs a GPU)",
@@ -31,6 +32,7 @@ AREA_HELP = {
     "sessions": "10 eight browser sessions uploading at once (Playwright)",
     "views": "11 ERF per bin vs a forward, region pooling vs crop-and-rerun, the scales run",
     "sizing": "12 CPU seconds per first analysis at 1 MP and 12 MP (the README's sizing table)",
+    "detectors": "15 a YOLOv8n-sized checkpoint: load to the rebuilt backbone vs torch.load of its state_dict; a 640 x 480 forward",
 }
 
 
@@ -91,6 +93,7 @@ def main(argv: list[str] | None = None) -> int:
             logging.getLogger(name).setLevel(logging.ERROR)
 
     from . import app_interaction, cold_start, figures_size, first_analysis, gpu, heads, memory, phases, sessions, sizing, soak
+    from . import detectors as detectors_bench
     from . import family as family_bench
     from . import views as views_bench
     from .common import Engine, Row, Workspace, machine_line
@@ -138,6 +141,7 @@ def main(argv: list[str] | None = None) -> int:
             "sizing": lambda: sizing.run(args.quick),
             "gpu": lambda: gpu.run(ws, args.quick),
             "phases": lambda: phases.run(engine, args.quick),
+            "detectors": lambda: detectors_bench.run(args.quick),
         }
         for area in AREAS:
             if area in areas:
