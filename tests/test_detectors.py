@@ -409,3 +409,17 @@ def test_spans_equal_the_gradient_support_of_the_rebuilt_layers(layout, kwargs, 
         assert rows == list(range(*map(int, ys.rf_clipped(r)))), f"rows of cell ({r}, {c})"
         assert cols == list(range(*map(int, xs.rf_clipped(c)))), f"cols of cell ({r}, {c})"
         assert int(mask.sum()) == len(rows) * len(cols)
+
+
+def test_a_record_that_holds_itself_is_refused_not_followed_forever():
+    def loop(model, namer):
+        c2f = model._modules["model"]._modules["2"]
+        c2f._modules["m"]._modules["0"] = c2f  # C2f.m[0] is the C2f itself
+
+    assert _refusal(make_checkpoint("yolov8n", mutate=loop).data).problem == CheckpointProblem.BAD_RECORD
+
+    def extra(model, namer):
+        conv = model._modules["model"]._modules["0"]
+        conv._modules["again"] = conv  # a child the rebuild does not read, pointing back: no new tensor
+
+    assert _loaded(make_checkpoint("yolov8n", mutate=extra).data).detector.family == "yolov8"

@@ -29,6 +29,7 @@ __all__ = ["PYRAMID_KINDS", "Rebuilt", "rebuild"]
 
 PYRAMID_KINDS = ("SPPF", "SPP")
 _MAX_KERNEL, _MAX_STRIDE, _MAX_CHANNELS = 31, 8, 16_384
+_MAX_NESTING = 3  # C3k2.m.0 (a C3k).m.0 (a Bottleneck) is two levels
 _ACTIVATIONS: dict[str, Callable[[StandIn], nn.Module]] = {
     "SiLU": lambda r: nn.SiLU(),
     "Identity": lambda r: nn.Identity(),
@@ -98,6 +99,8 @@ def _layer_records(model: StandIn, ctx: _Context) -> list[StandIn]:
 
 def _block(record: StandIn, where: str, ctx: _Context) -> Block:
     """One of spp-viz's blocks for a record of ultralytics or YOLOv5, by the record's class name."""
+    if where.count(".m.") > _MAX_NESTING:  # a record that holds itself would never end
+        raise ctx.fail(CheckpointProblem.BAD_RECORD, where, "nests blocks deeper than any YOLO block does")
     builder = _BUILDERS.get(record.kind) if record.name.startswith(MODEL_PREFIXES) else None
     if builder is None:
         raise ctx.fail(CheckpointProblem.UNKNOWN_LAYER, where,
@@ -231,13 +234,18 @@ def _check_fit(net: DetectorNet, layers: list[StandIn], ctx: _Context) -> None:
         width = block.out_channels
 
 
-def _collect(record: StandIn, prefix: str, out: dict[str, Tensor]) -> None:
-    """Every parameter and buffer under ``record``, by its dotted name; floating tensors as float32."""
+def _collect(record: StandIn, prefix: str, out: dict[str, Tensor], seen: set[int] | None = None) -> None:
+    """Every parameter and buffer under ``record``, by its dotted name; floating tensors as float32.
+    A record met twice (the pickle's memo can make a record hold itself) is read once."""
+    seen = set() if seen is None else seen
+    if id(record) in seen:
+        return
+    seen.add(id(record))
     for name, tensor in record.tensors().items():
         out[prefix + name] = _float32(tensor.detach()) if tensor.is_floating_point() else tensor.detach()
     for name, child in record.children().items():
         if child is not None:
-            _collect(child, f"{prefix}{name}.", out)
+            _collect(child, f"{prefix}{name}.", out, seen)
 
 
 def _float32(tensor: Tensor) -> Tensor:

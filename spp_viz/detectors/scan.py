@@ -105,15 +105,39 @@ class _Walk:
         return items
 
     def run(self) -> PickleScan:
+        """The walk. The most frequent instructions of a module pickle (memo reads and writes,
+        calls, empty tuples, small ints: nine in ten) are handled inline; the rest by
+        :data:`_HANDLERS`, after which the stack is read again (MARK and TUPLE replace it)."""
+        data, memo, stack = self.data, self.memo, self.stack
         while True:
-            op = self.take(1)[0]
-            if op == 0x2E:  # STOP
-                self.stack.pop()
+            op = data[self.pos]
+            self.pos += 1
+            if op == 0x68:  # BINGET
+                stack.append(memo[data[self.pos]] if data[self.pos] in memo else self.missing(data[self.pos]))
+                self.pos += 1
+            elif op == 0x72:  # LONG_BINPUT
+                memo[int.from_bytes(self.take(4), "little")] = stack[-1]
+            elif op in (0x52, 0x81):  # REDUCE, NEWOBJ: callable, arguments -> result
+                if len(stack) < 2:
+                    raise IndexError("stack underflow")
+                stack[-2:] = [OPAQUE]
+            elif op == 0x29:  # EMPTY_TUPLE
+                stack.append(())
+            elif op == 0x4B:  # BININT1
+                stack.append(data[self.pos])
+                self.pos += 1
+            elif op == 0x2E:  # STOP
+                stack.pop()
                 return PickleScan(tuple(self.globals), self.storages)
-            handler = _HANDLERS.get(op)
-            if handler is None:
-                raise ScanError(f"the pickle uses instruction {bytes([op])!r}, which a safe load does not run")
-            handler(self)
+            else:
+                handler = _HANDLERS.get(op)
+                if handler is None:
+                    raise ScanError(f"the pickle uses instruction {bytes([op])!r}, which a safe load does not run")
+                handler(self)
+                stack = self.stack
+
+    def missing(self, index: int) -> object:
+        raise ScanError(f"the pickle reads memo entry {index} before writing it")
 
     def global_(self) -> None:
         module, name = self.line(), self.line()
@@ -136,9 +160,7 @@ class _Walk:
         self.memo[index] = self.stack[-1]
 
     def get(self, index: int) -> None:
-        if index not in self.memo:
-            raise ScanError(f"the pickle reads memo entry {index} before writing it")
-        self.stack.append(self.memo[index])
+        self.stack.append(self.memo[index] if index in self.memo else self.missing(index))
 
 
 def _replace_top(walk: _Walk, count: int) -> None:
