@@ -180,6 +180,8 @@ def test_load_backbone_yolo_is_a_backbone_without_a_classifier(v8n):
     assert isinstance(backbone, DetectorBackbone) and backbone.name == "yolo" and backbone.stage == "sppf"
     assert not backbone.can_classify and no_predictions_reason(backbone) == NO_CLASSIFIER
     assert backbone.weights == "checkpoint yolov8n.pt"
+    x = torch.rand(1, 3, 64, 64)
+    assert torch.equal(backbone.spec.builder()(x, 9), backbone.net(x, 9))  # the spec builds the same layers again
 
 
 def test_the_yolo_backbone_needs_a_checkpoint_and_other_backbones_point_to_it(v8n):

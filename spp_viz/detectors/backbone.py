@@ -11,12 +11,12 @@ letterbox). A detector has no ImageNet classifier: ``can_classify`` is False and
 
 from __future__ import annotations
 
+import copy
 import functools
 from dataclasses import dataclass, field
 from typing import Any
 
 import torch
-from torch import nn
 
 from ..backbones import Backbone, BackboneSpec, WeightsSource, pick_device
 from ..checkpoints import non_finite_warning
@@ -171,15 +171,12 @@ def _info(file: DetectorFile, rebuilt: Rebuilt, stages: dict[str, int]) -> Detec
                         version_of(file), file.model.name, file.from_ema, stages, TrainedSPPF(block, rebuilt.sppf_index))
 
 
-def _spec(info: DetectorInfo, file: DetectorFile) -> BackboneSpec:
-    """The registry entry of this one file: its stages are its layers."""
+def _spec(info: DetectorInfo, net: DetectorNet) -> BackboneSpec:
+    """The registry entry of this one file: its stages are its layers; its builder copies the
+    rebuilt net (the file's records are not kept: they hold every tensor of the file)."""
     stages = {stage: f"model.{index}" for stage, index in info.stage_layers.items()}
     return BackboneSpec(DETECTOR_BACKBONE, f"{info.title} ({info.checkpoint})", stages, DETECTOR_DEFAULT_STAGE,
-                        (0.0, 0.0, 0.0), (1.0, 1.0, 1.0), functools.partial(_rebuilt_net, file), None, NO_CLASSIFIER, zoo=False)
-
-
-def _rebuilt_net(file: DetectorFile) -> nn.Module:
-    return rebuild(file.model, file.filename).net
+                        (0.0, 0.0, 0.0), (1.0, 1.0, 1.0), functools.partial(copy.deepcopy, net), None, NO_CLASSIFIER, zoo=False)
 
 
 def load_detector(
@@ -201,5 +198,5 @@ def load_detector(
     last = info.stage_layers[stage]
     extractor = functools.partial(net, last=last)
     return DetectorBackbone(
-        _spec(info, file), stage, WeightsSource.CHECKPOINT, net, extractor, stage_geometry(net, last, dev), dev,
+        _spec(info, net), stage, WeightsSource.CHECKPOINT, net, extractor, stage_geometry(net, last, dev), dev,
         weights_warning=non_finite_warning(net.state_dict(), filename), checkpoint_name=filename, detector=info)
