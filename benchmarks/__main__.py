@@ -19,7 +19,7 @@ import warnings
 from pathlib import Path
 
 AREAS = ("heads", "app", "figures", "engine", "memory", "cold", "family", "soak", "sessions", "views", "sizing", "phases", "gpu",
-         "install")
+         "install", "detectors")
 AREA_HELP = {
     "phases": "14 the page in two phases: 12 MP first phase and second phase vs a forward (AppTest)",
     "gpu": "13 CUDA vs CPU numbers, CUDA-event timings vs the JSON's, forwards at 1024 px and 12 MP (needs a GPU)",
@@ -35,6 +35,7 @@ AREA_HELP = {
     "views": "11 ERF per bin vs a forward, region pooling vs crop-and-rerun, the scales run",
     "sizing": "12 CPU seconds per first analysis at 1 MP and 12 MP (the sizing table of docs/serving.md)",
     "install": "15 what pip install -e . brings: distributions and their size on disk in this environment",
+    "detectors": "16 a YOLOv8n-sized checkpoint: load to the rebuilt backbone vs torch.load of its state_dict; a 640 x 480 forward",
 }
 
 
@@ -114,6 +115,7 @@ def _measure(areas: tuple[str, ...], quick: bool) -> dict[str, tuple[float, list
     from . import (
         app_interaction,
         cold_start,
+        detectors,
         figures_size,
         first_analysis,
         gpu,
@@ -159,6 +161,7 @@ def _measure(areas: tuple[str, ...], quick: bool) -> dict[str, tuple[float, list
         "gpu": lambda: gpu.run(ws, quick),
         "phases": lambda: phases.run(engine, quick),
         "install": install_size.rows,
+        "detectors": lambda: detectors.run(quick),
     }
     try:
         for area in (a for a in AREAS if a in areas):

@@ -4,7 +4,9 @@
 * torchvision zoo models: weights through torchvision's weights API, read from the torch hub
   cache (``$TORCH_HOME/hub/checkpoints``) when present, downloaded only when asked for.
 * a user's checkpoint (a state_dict for any of these architectures), read by
-  :mod:`spp_viz.checkpoints` (``torch.load(weights_only=True)``).
+  :mod:`spp_viz.checkpoints` (``torch.load(weights_only=True)``);
+* ``yolo``: a user's YOLO detector checkpoint, its layers rebuilt up to its SPPF by
+  :mod:`spp_viz.detectors` (not in :data:`REGISTRY`: its spec comes from the file).
 
 :data:`REGISTRY` takes each backbone's stage names, default stage and order from
 :mod:`spp_viz.defaults` (which the CLI reads without torch) and adds how to build the model and
@@ -29,7 +31,15 @@ from torch import Tensor, nn
 from . import efficientnet_lite
 from .checkpoints import apply_state_dict, non_finite_warning, read_checkpoint, read_weights_file
 from .choices import Choice, Weights
-from .defaults import BACKBONE_NAMES, BACKBONE_STAGES, DEFAULT_BACKBONE, DEFAULT_STAGES
+from .defaults import (
+    BACKBONE_NAMES,
+    BACKBONE_STAGES,
+    DEFAULT_BACKBONE,
+    DEFAULT_STAGES,
+    DETECTOR_BACKBONE,
+    DETECTOR_DEFAULT_STAGE,
+    DETECTOR_STAGES,
+)
 from .devices import resolve_device
 from .errors import BackboneError, WeightsUnavailableError
 from .geometry import StageGeometry
@@ -290,7 +300,11 @@ def _load_weights(
     """Put the checkpoint's weights into ``model`` when there is one, else ImageNet's (``pretrained``)
     or none; returns where they came from and the checkpoint's NaN/inf warning, if any."""
     if checkpoint is not None:
-        state_dict = read_checkpoint(checkpoint, checkpoint_name)
+        try:
+            state_dict = read_checkpoint(checkpoint, checkpoint_name)
+        except BackboneError:
+            _refuse_detector_file(checkpoint, checkpoint_name)
+            raise
         apply_state_dict(model, state_dict, f"The checkpoint {checkpoint_name}")
         return WeightsSource.CHECKPOINT, non_finite_warning(state_dict, checkpoint_name)
     if weights is Weights.PRETRAINED:
@@ -298,6 +312,26 @@ def _load_weights(
         apply_state_dict(model, state_dict, f"The weights file {spec.weights_file()}")
         return source, None
     return WeightsSource.UNTRAINED, None
+
+
+def _refuse_detector_file(checkpoint: bytes, checkpoint_name: str) -> None:
+    """A YOLO detector's file given for another architecture: say which backbone reads it."""
+    from .detectors import checkpoint_layout
+
+    layout = checkpoint_layout(checkpoint)
+    if layout is not None:
+        raise BackboneError(f"{checkpoint_name} is a YOLO detector checkpoint ({layout.value}): load it as the backbone "
+                            f"{DETECTOR_BACKBONE!r}, which rebuilds its own layers.")
+
+
+def _load_detector(stage: str | None, checkpoint: bytes | None, checkpoint_name: str, device: str | torch.device | None) -> Backbone:
+    """The ``yolo`` backbone: a detector checkpoint's own layers (:func:`spp_viz.detectors.load_detector`)."""
+    if checkpoint is None:
+        raise BackboneError(f"The {DETECTOR_BACKBONE} backbone is read from your detector checkpoint: give one "
+                            "(a YOLOv5, YOLOv8 or YOLO11 .pt file).")
+    from .detectors import load_detector
+
+    return load_detector(checkpoint, checkpoint_name, stage, device)
 
 
 def _extractor(model: nn.Module, spec: BackboneSpec, stage: str) -> Callable[[Tensor], Tensor]:
@@ -335,9 +369,12 @@ def load_backbone(
 
     ``weights``: ``pretrained`` (package or hub cache; downloads only if ``download``) or
     ``untrained`` (random init, labelled so everywhere). ``checkpoint`` bytes, when given,
-    replace either with a user's state_dict. ``device``: ``cpu``, ``cuda`` or ``cuda:N``
+    replace either with a user's state_dict. ``name`` ``yolo`` reads a detector checkpoint instead
+    (``weights`` and ``download`` do not apply). ``device``: ``cpu``, ``cuda`` or ``cuda:N``
     (default: :func:`spp_viz.devices.default_device`); the model's device always has its index.
     """
+    if name == DETECTOR_BACKBONE:
+        return _load_detector(stage, checkpoint, checkpoint_name, device)
     spec = get_spec(name)
     stage = stage or spec.default_stage
     if stage not in spec.stages:
@@ -359,7 +396,8 @@ def load_backbone(
 
 
 def describe_backbones() -> list[dict[str, Any]]:
-    """Every backbone with its stages and whether its weights are available offline (no network)."""
+    """Every backbone with its stages and whether its weights are available offline (no network);
+    last, ``yolo``, whose weights are the user's checkpoint."""
     rows = []
     for spec in REGISTRY.values():
         status = weights_status(spec.name)
@@ -368,4 +406,7 @@ def describe_backbones() -> list[dict[str, Any]]:
             "weights_file": spec.weights_file(), "weights": status, "offline": status.offline,
             "predictions": spec.classifier is not None,
         })
+    rows.append({"name": DETECTOR_BACKBONE, "title": "YOLO detector (from your checkpoint)", "stages": list(DETECTOR_STAGES),
+                 "default_stage": DETECTOR_DEFAULT_STAGE, "weights_file": "", "weights": "from your checkpoint",
+                 "offline": True, "predictions": False})
     return rows

@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from .choices import BinRule, Pool, Weights
-from .defaults import DEFAULT_BACKBONE, DEFAULT_LEVELS, DEFAULT_TOP_K
+from .defaults import DEFAULT_BACKBONE, DEFAULT_LEVELS, DEFAULT_TOP_K, DETECTOR_BACKBONE
 from .images import DEFAULT_MAX_PIXELS, DEFAULT_MAX_SIDE, DecodedImage, check_header, load_image
 from .options import (
     argparse_type,
@@ -66,9 +66,11 @@ class _Parser(argparse.ArgumentParser):
 def add_analysis_options(parser: argparse.ArgumentParser) -> None:
     """The image and every option of one analysis (``inspect`` and the subcommands built on it)."""
     parser.add_argument("image", type=Path)
-    parser.add_argument("--backbone", default=DEFAULT_BACKBONE, type=argparse_type(check_backbone),
-                        help="see `spp-viz backbones` (default: %(default)s)")
-    parser.add_argument("--stage", default=None, help="stage to pool (default: the one the classifier reads)")
+    parser.add_argument("--backbone", default=None, type=argparse_type(check_backbone),
+                        help=f"see `spp-viz backbones` (default: {DEFAULT_BACKBONE}, or {DETECTOR_BACKBONE} for a YOLO "
+                             "detector's --checkpoint)")
+    parser.add_argument("--stage", default=None,
+                        help="stage to pool (default: the one the classifier reads; yolo: p3, p4, p5 (default) or sppf)")
     parser.add_argument("--weights", default=Weights.PRETRAINED.value, choices=Weights.values())
     parser.add_argument("--levels", default=",".join(map(str, DEFAULT_LEVELS)), type=argparse_type(parse_levels),
                         help="comma-separated pyramid levels, or a preset: spp-net, psp")
@@ -79,7 +81,9 @@ def add_analysis_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-pixels", type=argparse_type(parse_max_pixels), default=DEFAULT_MAX_PIXELS,
                         help="refuse images with more pixels than this (at most the default, %(default)s)")
     parser.add_argument("--top-k", type=argparse_type(parse_top_k), default=DEFAULT_TOP_K)
-    parser.add_argument("--checkpoint", type=Path, default=None, help="a .pt/.pth state_dict for the chosen architecture")
+    parser.add_argument("--checkpoint", type=Path, default=None,
+                        help="a .pt/.pth state_dict for the chosen architecture, or a YOLOv5/YOLOv8/YOLO11 detector "
+                             "checkpoint (recognised by its content: backbone yolo)")
     parser.add_argument("--offline", action="store_true", help="never download weights")
     parser.add_argument("--device", default=None, type=argparse_type(parse_device),
                         help="cpu, cuda or cuda:N (default: cuda:0 when PyTorch can use a GPU, else cpu)")
@@ -129,10 +133,22 @@ def _heads_table(heads: list[dict[str, Any]]) -> list[str]:
 
 def validate(args: argparse.Namespace) -> None:
     """Checks that involve more than one option, torch-free; fills in defaults that depend on others."""
-    if getattr(args, "backbone", None) is not None:
+    if hasattr(args, "backbone"):
+        args.backbone = args.backbone or _default_backbone(args.checkpoint)
+        if args.backbone == DETECTOR_BACKBONE and args.checkpoint is None:
+            raise CliError(f"--backbone {DETECTOR_BACKBONE} reads your detector checkpoint: add --checkpoint FILE "
+                           "(a YOLOv5, YOLOv8 or YOLO11 .pt file).")
         args.stage = check_stage(args.backbone, args.stage)
     if getattr(args, "bin", None) is not None:
         check_bin(args.level, *args.bin)
+
+
+def _default_backbone(checkpoint: Path | None) -> str:
+    """``yolo`` for a YOLO detector's checkpoint (recognised by the names its pickle uses, read
+    without torch), else the default backbone."""
+    from .detectors import checkpoint_layout
+
+    return DETECTOR_BACKBONE if checkpoint is not None and checkpoint_layout(checkpoint) else DEFAULT_BACKBONE
 
 
 @dataclass(frozen=True)
@@ -199,6 +215,14 @@ def _read(path: Path, what: str) -> bytes:
         raise CliError(f"{what} {path} cannot be read (permission denied).") from None
 
 
+def _write(path: Path, data: bytes) -> None:
+    """An output file (``--npy``), or one sentence saying why it cannot be written."""
+    try:
+        path.write_bytes(data)
+    except OSError as exc:
+        raise CliError(f"Cannot write {path}: {exc.strerror or exc}.") from None
+
+
 def _text_report(result: Inspection) -> str:
     return report_text(result.report())
 
@@ -232,6 +256,9 @@ def _header_lines(r: dict[str, Any]) -> list[str]:
         f"backbone     {b['name']} / {b['stage']}  weights: {b['weights']}"
         f"  stride {b['stride']}  receptive field {b['receptive_field']} px  on {b['device']}",
     ]
+    if "family" in b:  # a YOLO detector checkpoint
+        lines.append(f"  detector   {b['checkpoint']}: {b['family']}{b.get('scale', '')} {b['task']}, saved by {b['saved_by']}; "
+                     f"SPPF cv1 activation {b['sppf_cv1_activation']}")
     if r["spp"]["global_context"]:
         lines.append("  context    squeeze-excite on the path: every feature cell depends on the whole image")
     lines.append(f"feature map  {r['feature_map']['channels']} x {r['feature_map']['height']} x {r['feature_map']['width']}")
@@ -302,7 +329,8 @@ def _backbones_text() -> str:
 
     rows = [f"weights folder for torchvision backbones: {checkpoint_dir()}"]
     for b in describe_backbones():
-        rows.append(f"{b['name']:<20} weights: {b['weights']:<11} ({b['weights_file']})  stages: {', '.join(b['stages'])}  default: {b['default_stage']}")
+        weights = f"weights: {b['weights']:<11} ({b['weights_file']})" if b["weights_file"] else f"({b['weights']})"
+        rows.append(f"{b['name']:<20} {weights}  stages: {', '.join(b['stages'])}  default: {b['default_stage']}")
     return "\n".join(rows)
 
 
@@ -322,6 +350,10 @@ def _inspect(args: argparse.Namespace) -> str:
 
         result.region = pool_region(result.backbone, result.decoded.image, result.features, args.region,
                                     result.pyramid.config, args.top_k)
+    if args.npy is not None:
+        from .figures.exports import vector_npy_bytes
+
+        _write(args.npy, vector_npy_bytes(result.pyramid.vector))
     return json.dumps(result.report()) if args.json else _text_report(result)
 
 
@@ -334,6 +366,8 @@ def add_view_options(inspect: argparse.ArgumentParser, sub: argparse._SubParsers
 
     inspect.add_argument("--region", type=argparse_type(parse_region), default=None, metavar="X0,Y0,X1,Y1",
                          help="pool this box (working-image pixels) from the shared map and compare with crop-and-rerun")
+    inspect.add_argument("--npy", type=Path, default=None, metavar="OUT",
+                         help="save the SPP vector here as float32 (NumPy .npy; the page's \"SPP vector (.npy)\" download)")
     erf = sub.add_parser("erf", help="effective receptive field of one bin",
                          description="Gradient of one bin's pooled value w.r.t. the input pixels (one backward pass).")
     add_analysis_options(erf)

@@ -31,6 +31,11 @@ DEFAULT_STAGES: dict[str, str] = {
     "convnext_tiny": "features.7",
 }
 BACKBONE_NAMES: tuple[str, ...] = tuple(BACKBONE_STAGES)
+# A user's YOLO detector checkpoint (``spp_viz.detectors``): built from the file, so not in the
+# registry of architectures above. Stages: the last block at stride 8, 16, 32, and the SPPF.
+DETECTOR_BACKBONE = "yolo"
+DETECTOR_STAGES: tuple[str, ...] = ("p3", "p4", "p5", "sppf")
+DETECTOR_DEFAULT_STAGE = "p5"  # the SPPF's input
 
 # Pyramid levels: named presets and the largest n (an n x n level).
 LEVEL_PRESETS: dict[str, tuple[int, ...]] = {

@@ -73,13 +73,14 @@ def working_limit(backbone: Backbone) -> WorkingLimit:
     return WorkingLimit(pixels, reason)
 
 
-_PER_PIXEL: dict[tuple[str, str, str], float] = {}  # (backbone, stage, device) -> bytes per input pixel
+_PER_PIXEL: dict[tuple[str, str, str, str], float] = {}  # (backbone, title, stage, device) -> bytes per input pixel
 
 
 def bytes_per_pixel(backbone: Backbone) -> float:
     """Peak bytes the backbone's forward allocates per input pixel on its CUDA device (one probe
-    per backbone, stage and device: the architecture decides it, not the weights)."""
-    key = (backbone.name, backbone.stage, str(backbone.device))
+    per backbone, stage and device: the architecture decides it, not the weights; a detector
+    checkpoint's architecture is its own, so its spec's title, which names the file, is in the key)."""
+    key = (backbone.name, backbone.spec.title, backbone.stage, str(backbone.device))
     if key not in _PER_PIXEL:
         _PER_PIXEL[key] = _probe(backbone)
     return _PER_PIXEL[key]

@@ -26,6 +26,9 @@ from .defaults import (
     BACKBONE_NAMES,
     BACKBONE_STAGES,
     DEFAULT_STAGES,
+    DETECTOR_BACKBONE,
+    DETECTOR_DEFAULT_STAGE,
+    DETECTOR_STAGES,
     LEVEL_PRESETS,
     MAX_IMAGE_PIXELS,
     MAX_LEVEL,
@@ -167,17 +170,20 @@ def parse_device(text: str) -> str:
 
 
 def check_backbone(name: str) -> str:
-    """A backbone name from the registry (``spp-viz backbones`` lists them)."""
-    if name not in BACKBONE_STAGES:
-        raise ValueError(f"Backbone {name!r} is not known: choose one of {', '.join(BACKBONE_NAMES)}.")
+    """A backbone name from the registry, or ``yolo`` (a detector checkpoint); ``spp-viz backbones`` lists them."""
+    if name not in BACKBONE_STAGES and name != DETECTOR_BACKBONE:
+        raise ValueError(f"Backbone {name!r} is not known: choose one of {', '.join((*BACKBONE_NAMES, DETECTOR_BACKBONE))}.")
     return name
 
 
 def check_stage(backbone: str, stage: str | None) -> str:
-    """The stage to pool for ``backbone``; None means the stage its classifier reads."""
-    stages = BACKBONE_STAGES[check_backbone(backbone)]
+    """The stage to pool for ``backbone``; None means the stage its classifier reads (a detector's: ``p5``)."""
+    if check_backbone(backbone) == DETECTOR_BACKBONE:
+        stages, default = DETECTOR_STAGES, DETECTOR_DEFAULT_STAGE
+    else:
+        stages, default = BACKBONE_STAGES[backbone], DEFAULT_STAGES[backbone]
     if stage is None:
-        return DEFAULT_STAGES[backbone]
+        return default
     if stage not in stages:
         raise ValueError(f"Stage {stage!r} is not a stage of {backbone}: choose one of {', '.join(stages)}.")
     return stage

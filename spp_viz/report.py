@@ -28,6 +28,7 @@ from .backbones import DEFAULT_BACKBONE, Backbone, load_backbone
 from .bins import BinGeometry
 from .choices import BinRule, Pool, Weights
 from .defaults import DEFAULT_LEVELS, DEFAULT_TOP_K, SPPF_DEFAULT_K, SPPF_DEFAULT_N
+from .detectors.backbone import DetectorBackbone
 from .devices import device_name, working_limit
 from .dimensions import dimension_table
 from .family import FamilyComparison, HeadReport, compare_with_view
@@ -137,7 +138,8 @@ def build_report(
         "input": {"width": features.input_size[0], "height": features.input_size[1]},
         "backbone": {"name": backbone.name, "stage": backbone.stage, "weights": backbone.weights,
                      "stride": features.geometry.stride, "channels": c, "receptive_field": features.geometry.receptive_field,
-                     "device": device_name(features.device)},
+                     "device": device_name(features.device),
+                     **(backbone.detector.as_json() if isinstance(backbone, DetectorBackbone) else {})},
         "feature_map": {"channels": c, "height": h, "width": w},
         "spp": {
             "pool": config.pool, "bins": config.rule, "levels_requested": list(config.levels),

@@ -1,6 +1,7 @@
 """The layer trace: a model's conv and pooling layers, in execution order, up to a stage.
 
-:func:`trace_geometry` runs one small forward pass (a 64 x 64 zero image) with a forward hook on
+:func:`trace_geometry` runs one small forward pass (a 64 x 64 zero image unless told another
+side) with a forward hook on
 every ``Conv2d``, ``MaxPool2d`` and ``AvgPool2d``; each call on the main path becomes a
 :class:`~spp_viz.geometry.LayerGeometry` (kernel, stride, dilation, padding, ceil mode; TF
 "same" padding for EfficientNet-Lite's ``SameConv2d``). From them follow the stage's stride and
@@ -25,9 +26,10 @@ __all__ = ["trace_geometry"]
 _TRACED = (nn.Conv2d, nn.MaxPool2d, nn.AvgPool2d)
 
 
-def trace_geometry(model: nn.Module, extractor: Callable[[Tensor], Tensor], device: torch.device) -> StageGeometry:
+def trace_geometry(model: nn.Module, extractor: Callable[[Tensor], Tensor], device: torch.device, side: int = 64) -> StageGeometry:
     """Stride, channels, theoretical receptive field and layer list of the main path to the stage
-    that ``extractor`` (``(B, 3, H, W)`` -> the stage's map) returns."""
+    that ``extractor`` (``(B, 3, H, W)`` -> the stage's map) returns. ``side``: the zero image's
+    side, large enough that no layer of the path sees a 1 x 1 map (taken for squeeze-excite)."""
     layers: list[LayerGeometry] = []
     global_context: list[str] = []
     names = {module: name for name, module in model.named_modules()}
@@ -44,7 +46,7 @@ def trace_geometry(model: nn.Module, extractor: Callable[[Tensor], Tensor], devi
     handles = [m.register_forward_hook(hook) for m in model.modules() if isinstance(m, _TRACED)]
     try:
         with torch.inference_mode():
-            out = extractor(torch.zeros(1, 3, 64, 64, device=device))
+            out = extractor(torch.zeros(1, 3, side, side, device=device))
     finally:
         for handle in handles:
             handle.remove()

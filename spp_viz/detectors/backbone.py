@@ -1,0 +1,203 @@
+"""A user's YOLO checkpoint as a spp-viz backbone: :func:`load_detector` reads the file
+(:mod:`.reading`), rebuilds its layers up to the SPPF (:mod:`.rebuild`), cuts them at a stage
+(:mod:`.stages`) and returns a :class:`DetectorBackbone`: a :class:`~spp_viz.backbones.Backbone`
+like any other (features, geometry, spans), plus what the file says about itself
+(:class:`DetectorInfo`) and its trained pyramid block (:class:`TrainedSPPF`).
+
+Preprocessing is ultralytics' predictor's: RGB divided by 255, no mean or std, at any size (no
+letterbox). A detector has no ImageNet classifier: ``can_classify`` is False and the spec's
+``classifier_note`` is the one sentence that says so.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from ..backbones import Backbone, BackboneSpec, WeightsSource
+from ..checkpoints import non_finite_warning
+from ..defaults import DETECTOR_BACKBONE, DETECTOR_DEFAULT_STAGE, DETECTOR_STAGES
+from ..devices import resolve_device
+from ..errors import BackboneError
+from .metadata import family_of, scale_of, task_of, version_of
+from .modules import SPP, SPPF, Conv, DetectorNet
+from .reading import DetectorFile, read_detector_file
+from .rebuild import Rebuilt, rebuild
+from .recognise import Layout
+from .stages import stage_geometry, stage_layers
+
+__all__ = ["NO_CLASSIFIER", "DetectorBackbone", "DetectorInfo", "TrainedSPPF", "load_detector"]
+
+NO_CLASSIFIER = ("A YOLO detector has no ImageNet classifier: spp-viz reads its backbone and its SPPF, "
+                 "so there are no class predictions.")
+_FAMILY_TITLES = {"yolov5": "YOLOv5", "yolov8": "YOLOv8", "yolo11": "YOLO11"}
+
+
+def _activation_name(conv: Conv) -> str:
+    return type(conv.act).__name__
+
+
+@dataclass(frozen=True)
+class TrainedSPPF:
+    """The checkpoint's own pyramid block with its trained ``cv1`` and ``cv2`` (an :class:`SPPF`,
+    or the parallel :class:`SPP` of older files), in eval mode on the backbone's device.
+
+    ``module(x)`` maps the stage ``p5`` map ``(B, in_channels, h, w)`` to the ``sppf`` stage's
+    ``(B, out_channels, h, w)``; ``module.cv1(x)`` is the ``hidden_channels`` map the pools run on.
+    """
+
+    module: SPPF | SPP
+    layer: int
+
+    @property
+    def kind(self) -> str:
+        """``SPPF`` or ``SPP``."""
+        return type(self.module).__name__
+
+    @property
+    def k(self) -> int:
+        """SPPF's pool size (5); for SPP, its smallest pool."""
+        return self.module.m.k if isinstance(self.module, SPPF) else min(self.module.kernels)
+
+    @property
+    def n(self) -> int:
+        """Chained pools (SPPF) or parallel pools (SPP)."""
+        return self.module.n if isinstance(self.module, SPPF) else len(self.module.kernels)
+
+    @property
+    def windows(self) -> tuple[int, ...]:
+        """The window of each pooled branch: ``(5, 9, 13)`` for SPPF(k=5, n=3) and for SPP(5, 9, 13)."""
+        if isinstance(self.module, SPP):
+            return self.module.kernels
+        return tuple(i * (self.k - 1) + 1 for i in range(1, self.n + 1))
+
+    @property
+    def in_channels(self) -> int:
+        return self.module.in_channels
+
+    @property
+    def hidden_channels(self) -> int:
+        return self.module.cv1.out_channels
+
+    @property
+    def out_channels(self) -> int:
+        return self.module.out_channels
+
+    @property
+    def bn_folded(self) -> bool:
+        """True when the file's cv1 and cv2 carry BatchNorm folded into the conv (a fused model)."""
+        return self.module.cv1.bn_folded and self.module.cv2.bn_folded
+
+    @property
+    def cv1_activation(self) -> str:
+        """``SiLU`` (YOLOv5, ultralytics up to 8.3) or ``Identity`` (ultralytics 8.4)."""
+        return _activation_name(self.module.cv1)
+
+    @property
+    def cv2_activation(self) -> str:
+        return _activation_name(self.module.cv2)
+
+    @property
+    def shortcut(self) -> bool:
+        """ultralytics 8.4's ``x + SPPF(x)`` (only where the widths match and the model asked for it)."""
+        return isinstance(self.module, SPPF) and self.module.add
+
+    @property
+    def params(self) -> int:
+        """Parameters of cv1 and cv2, BatchNorm weights and biases included (ultralytics' ``np``)."""
+        return sum(p.numel() for p in self.module.parameters())
+
+
+@dataclass(frozen=True)
+class DetectorInfo:
+    """What the checkpoint says about itself, and where its stages are."""
+
+    checkpoint: str  # the file's name
+    layout: Layout  # which code saved it
+    family: str  # yolov5, yolov8, yolo11 (or what the file names)
+    scale: str | None  # n, s, m, l, x when the file says it
+    task: str  # detect, segment, pose, obb, classify
+    saved_by_version: str | None  # ultralytics' version; YOLOv5 files carry none
+    model_class: str  # the pickled model's class path
+    from_ema: bool  # the weights came from the file's ``ema`` entry
+    stage_layers: dict[str, int]
+    sppf: TrainedSPPF
+
+    @property
+    def saved_by(self) -> str:
+        """``ultralytics 8.3.91`` or ``yolov5``."""
+        return f"{self.layout.value} {self.saved_by_version}" if self.saved_by_version else self.layout.value
+
+    @property
+    def sppf_cv1_activation(self) -> str:
+        return self.sppf.cv1_activation
+
+    @property
+    def title(self) -> str:
+        """``YOLOv8n``, ``YOLO11``: the family and the scale when known."""
+        return _FAMILY_TITLES.get(self.family, self.family.upper().replace("YOLOV", "YOLOv")) + (self.scale or "")
+
+    def stage_label(self, stage: str) -> str:
+        """``p5 (layer 8)``."""
+        return f"{stage} (layer {self.stage_layers[stage]})"
+
+    def as_json(self) -> dict[str, Any]:
+        """The keys the report's ``backbone`` object gains (``scale`` only when known)."""
+        out: dict[str, Any] = {"checkpoint": self.checkpoint, "family": self.family}
+        if self.scale:
+            out["scale"] = self.scale
+        return out | {"task": self.task, "saved_by": self.saved_by, "sppf_cv1_activation": self.sppf_cv1_activation}
+
+
+@dataclass
+class DetectorBackbone(Backbone):
+    """A :class:`Backbone` read from a YOLO checkpoint; ``model`` is the rebuilt :class:`DetectorNet`."""
+
+    detector: DetectorInfo = field(kw_only=True)
+
+    @property
+    def net(self) -> DetectorNet:
+        assert isinstance(self.model, DetectorNet)
+        return self.model
+
+
+def _info(file: DetectorFile, rebuilt: Rebuilt, stages: dict[str, int]) -> DetectorInfo:
+    block = rebuilt.net.layer(rebuilt.sppf_index)
+    assert isinstance(block, (SPPF, SPP))
+    return DetectorInfo(file.filename, file.layout, family_of(file, rebuilt.kinds), scale_of(file), task_of(file),
+                        version_of(file), file.model.name, file.from_ema, stages, TrainedSPPF(block, rebuilt.sppf_index))
+
+
+def _spec(info: DetectorInfo, net: DetectorNet) -> BackboneSpec:
+    """The registry entry of this one file: its stages are its layers; its builder copies the
+    rebuilt net (the file's records are not kept: they hold every tensor of the file)."""
+    stages = {stage: f"model.{index}" for stage, index in info.stage_layers.items()}
+    return BackboneSpec(DETECTOR_BACKBONE, f"{info.title} ({info.checkpoint})", stages, DETECTOR_DEFAULT_STAGE,
+                        (0.0, 0.0, 0.0), (1.0, 1.0, 1.0), functools.partial(copy.deepcopy, net), None, NO_CLASSIFIER, zoo=False)
+
+
+def load_detector(
+    data: bytes, filename: str = "checkpoint", stage: str | None = None, device: str | torch.device | None = None,
+) -> DetectorBackbone:
+    """A YOLO checkpoint's backbone cut at ``stage`` (``p3``, ``p4``, ``p5`` (default) or ``sppf``).
+
+    Raises :class:`~spp_viz.errors.DetectorCheckpointError` (one sentence) for a file it will not
+    read, :class:`~spp_viz.errors.BackboneError` for an unknown stage.
+    """
+    stage = stage or DETECTOR_DEFAULT_STAGE
+    if stage not in DETECTOR_STAGES:
+        raise BackboneError(f"Stage {stage!r} is not a stage of a YOLO detector: choose one of {', '.join(DETECTOR_STAGES)}.")
+    file = read_detector_file(data, filename)
+    rebuilt = rebuild(file.model, filename)
+    info = _info(file, rebuilt, stage_layers(rebuilt.net, rebuilt.sppf_index, filename))
+    dev = resolve_device(device)
+    net = rebuilt.net.to(dev)
+    last = info.stage_layers[stage]
+    extractor = functools.partial(net, last=last)
+    return DetectorBackbone(
+        _spec(info, net), stage, WeightsSource.CHECKPOINT, net, extractor, stage_geometry(net, last, dev), dev,
+        weights_warning=non_finite_warning(net.state_dict(), filename), checkpoint_name=filename, detector=info)
