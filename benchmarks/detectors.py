@@ -10,7 +10,7 @@ and Detect head, 3.2 M parameters in fp16, 356 storages, the size and tensor cou
 * ``unpickle``: ``torch.load(weights_only=True)`` of the checkpoint with its stand-ins (torch's part);
 * ``read + rebuild``: :func:`read_detector_file` and :func:`rebuild` (zip checks, pickle scan,
   the load above, the layers rebuilt and their float32 weights loaded by name);
-* ``load_detector``: all of that plus the traced stage geometry: what ``load_backbone("yolo")`` does.
+* ``load_detector``: all of that plus the traced stage geometry: ``load_backbone("yolo")``.
 
 Run alone: ``python -m benchmarks.detectors [--quick] [--threads N]`` (``--threads``: torch's
 intra-op threads; on a 2-core machine that others load, tiny ops at the default 2 threads wait
@@ -28,7 +28,8 @@ from typing import Any, Callable
 import torch
 from PIL import Image
 
-from spp_viz.detectors import load_detector, read_detector_file
+from spp_viz.backbones import load_backbone
+from spp_viz.detectors import read_detector_file
 from spp_viz.detectors.rebuild import rebuild
 from spp_viz.detectors.scan import scan_pickle
 from spp_viz.detectors.standins import StandIn, stand_ins
@@ -82,7 +83,7 @@ def run(quick: bool) -> list[Row]:
         "plain": lambda: torch.load(io.BytesIO(plain), map_location="cpu", weights_only=True),
         "unpickle": _unpickle(data),
         "read + rebuild": lambda: rebuild(read_detector_file(data, "yolov8n.pt").model, "yolov8n.pt"),
-        "load_detector": lambda: load_detector(data, "yolov8n.pt", device="cpu"),
+        "load_detector": lambda: load_backbone("yolo", checkpoint=data, checkpoint_name="yolov8n.pt", device="cpu"),
     }
     rounds = 7 if quick else 21
     samples = interleave(fns, rounds, warmup=2)
@@ -103,7 +104,7 @@ def _forward_row(data: bytes, quick: bool) -> Row:
     """The 640 x 480 photo through the rebuilt backbone to p5 and to the SPPF (reported)."""
     with Image.open(ASSET) as src:
         photo = src.convert("RGB").resize((640, 480), Image.Resampling.BICUBIC)
-    backbones = {stage: load_detector(data, "yolov8n.pt", stage, device="cpu") for stage in ("p5", "sppf")}
+    backbones = {stage: load_backbone("yolo", stage, checkpoint=data, checkpoint_name="yolov8n.pt", device="cpu") for stage in ("p5", "sppf")}
     x = backbones["p5"].preprocess(photo)
     fns: dict[str, Callable[[], object]] = {stage: functools.partial(b.features, x) for stage, b in backbones.items()}
     samples = interleave(fns, 7 if quick else 21, warmup=2)

@@ -17,11 +17,12 @@ its :class:`WeightsSource`.
 
 from __future__ import annotations
 
+import copy
 import functools
 import importlib.util
 import os
 from dataclasses import dataclass, field
-from typing import Any, Callable, cast
+from typing import TYPE_CHECKING, Any, Callable, cast
 
 import numpy as np
 import torch
@@ -44,6 +45,10 @@ from .devices import resolve_device
 from .errors import BackboneError, WeightsUnavailableError
 from .geometry import StageGeometry
 from .trace import trace_geometry
+
+if TYPE_CHECKING:  # a detector is read only when a checkpoint asks for the yolo backbone
+    from .detectors.detector import Detector, DetectorInfo
+    from .detectors.modules import DetectorNet
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -234,6 +239,12 @@ class Backbone:
         return self.spec.name
 
     @property
+    def architecture(self) -> tuple[str, str, str]:
+        """The layers up to the stage, by name (a detector checkpoint's are its own: its spec's
+        title names the file): what :func:`spp_viz.devices.bytes_per_pixel` probes once."""
+        return self.name, self.spec.title, self.stage
+
+    @property
     def weights(self) -> str:
         """The weights' label on the page and in the JSON: the source, with the file for a checkpoint
         (``checkpoint mine.pt``)."""
@@ -324,14 +335,52 @@ def _refuse_detector_file(checkpoint: bytes, checkpoint_name: str) -> None:
                             f"{DETECTOR_BACKBONE!r}, which rebuilds its own layers.")
 
 
-def _load_detector(stage: str | None, checkpoint: bytes | None, checkpoint_name: str, device: str | torch.device | None) -> Backbone:
-    """The ``yolo`` backbone: a detector checkpoint's own layers (:func:`spp_viz.detectors.load_detector`)."""
+@dataclass
+class DetectorBackbone(Backbone):
+    """A :class:`Backbone` read from a YOLO checkpoint (:mod:`spp_viz.detectors`); ``model`` is its
+    rebuilt net up to the SPPF, ``detector`` what the file says about itself and its trained SPPF."""
+
+    detector: DetectorInfo = field(kw_only=True)
+
+    @property
+    def net(self) -> DetectorNet:
+        """The rebuilt layers: ``net(x, last)`` runs them up to layer ``last``."""
+        return cast("DetectorNet", self.model)
+
+
+def _detector_spec(detector: Detector) -> BackboneSpec:
+    """The registry entry of this one file: its stages are its layers; its builder copies the
+    rebuilt net (the file's records are not kept: they hold every tensor of the file)."""
+    from .detectors.detector import NO_CLASSIFIER
+
+    info = detector.info
+    stages = {stage: f"model.{index}" for stage, index in info.stage_layers.items()}
+    return BackboneSpec(DETECTOR_BACKBONE, f"{info.title} ({info.checkpoint})", stages, DETECTOR_DEFAULT_STAGE, (0.0, 0.0, 0.0),
+                        (1.0, 1.0, 1.0), functools.partial(copy.deepcopy, detector.net), None, NO_CLASSIFIER, zoo=False)
+
+
+def _load_detector(stage: str | None, checkpoint: bytes | None, checkpoint_name: str,
+                   device: str | torch.device | None) -> DetectorBackbone:
+    """The ``yolo`` backbone: a detector checkpoint's own layers (:func:`spp_viz.detectors.read_detector`)
+    cut at ``stage`` (``p3``, ``p4``, ``p5`` (default) or ``sppf``). Preprocessing is ultralytics'
+    predictor's: RGB divided by 255, no mean or std, at any size (no letterbox)."""
     if checkpoint is None:
         raise BackboneError(f"The {DETECTOR_BACKBONE} backbone is read from your detector checkpoint: give one "
                             "(a YOLOv5, YOLOv8 or YOLO11 .pt file).")
-    from .detectors import load_detector
+    stage = stage or DETECTOR_DEFAULT_STAGE
+    if stage not in DETECTOR_STAGES:
+        raise BackboneError(f"Stage {stage!r} is not a stage of a YOLO detector: choose one of {', '.join(DETECTOR_STAGES)}.")
+    from .detectors.detector import read_detector
+    from .detectors.stages import stage_geometry
 
-    return load_detector(checkpoint, checkpoint_name, stage, device)
+    detector = read_detector(checkpoint, checkpoint_name)
+    dev = resolve_device(device)
+    net = detector.net.to(dev)
+    last = detector.info.stage_layers[stage]
+    return DetectorBackbone(
+        _detector_spec(detector), stage, WeightsSource.CHECKPOINT, net, functools.partial(net, last=last),
+        stage_geometry(net, last, dev), dev, weights_warning=non_finite_warning(net.state_dict(), checkpoint_name),
+        checkpoint_name=checkpoint_name, detector=detector.info)
 
 
 def _extractor(model: nn.Module, spec: BackboneSpec, stage: str) -> Callable[[Tensor], Tensor]:

@@ -105,7 +105,7 @@ def _parser() -> argparse.ArgumentParser:
 def add_family_options(parser: argparse.ArgumentParser) -> None:
     """``--heads``, ``--sppf-k``, ``--sppf-n``: the pyramid-pooling family on the map."""
     from .defaults import SPPF_DEFAULT_K, SPPF_DEFAULT_N
-    from .heads.ids import head_ids
+    from .head_ids import head_ids
     from .options import parse_heads, parse_sppf_k, parse_sppf_n
 
     parser.add_argument("--heads", type=argparse_type(parse_heads), default=None,

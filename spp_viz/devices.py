@@ -19,17 +19,30 @@ and is timed there. The working image's pixel budget follows the device:
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import torch
+from torch import Tensor
 
 from .images import CPU_WORKING_LIMIT, DEFAULT_MAX_PIXELS, MAX_WORKING_PIXELS, WorkingLimit
 
 PROBE_SIDE = 512  # px: the probe forward's square input
 CUDA_MEMORY_SHARE = 0.5  # of the free device memory: the rest is for the heads, the ERF's backward and other work
 
-if TYPE_CHECKING:  # a backbone is built on a device from here: this module never imports backbones
-    from .backbones import Backbone
+
+
+class DeviceModel(Protocol):
+    """What the working limit reads of a model (a :class:`spp_viz.backbones.Backbone`, which is built
+    on a device from here: this module never imports backbones)."""
+
+    @property
+    def device(self) -> torch.device: ...
+
+    @property
+    def architecture(self) -> tuple[str, ...]:
+        """Names the layers up to the stage: models that share it allocate alike per input pixel."""
+
+    def features(self, x: Tensor) -> Tensor: ...
 
 
 def cuda_available() -> bool:
@@ -61,7 +74,7 @@ def device_name(device: str | torch.device) -> str:
     return str(resolve_device(device))
 
 
-def working_limit(backbone: Backbone) -> WorkingLimit:
+def working_limit(backbone: DeviceModel) -> WorkingLimit:
     """The working image's pixel budget on the backbone's device (see the module docstring)."""
     if backbone.device.type != "cuda":
         return CPU_WORKING_LIMIT
@@ -73,20 +86,19 @@ def working_limit(backbone: Backbone) -> WorkingLimit:
     return WorkingLimit(pixels, reason)
 
 
-_PER_PIXEL: dict[tuple[str, str, str, str], float] = {}  # (backbone, title, stage, device) -> bytes per input pixel
+_PER_PIXEL: dict[tuple[str, ...], float] = {}  # (architecture..., device) -> bytes per input pixel
 
 
-def bytes_per_pixel(backbone: Backbone) -> float:
+def bytes_per_pixel(backbone: DeviceModel) -> float:
     """Peak bytes the backbone's forward allocates per input pixel on its CUDA device (one probe
-    per backbone, stage and device: the architecture decides it, not the weights; a detector
-    checkpoint's architecture is its own, so its spec's title, which names the file, is in the key)."""
-    key = (backbone.name, backbone.spec.title, backbone.stage, str(backbone.device))
+    per architecture and device: the layers decide it, not the weights)."""
+    key = (*backbone.architecture, str(backbone.device))
     if key not in _PER_PIXEL:
         _PER_PIXEL[key] = _probe(backbone)
     return _PER_PIXEL[key]
 
 
-def _probe(backbone: Backbone) -> float:
+def _probe(backbone: DeviceModel) -> float:
     x = torch.zeros(1, 3, PROBE_SIDE, PROBE_SIDE, device=backbone.device)
     torch.cuda.synchronize(backbone.device)
     base = torch.cuda.memory_allocated(backbone.device)

@@ -25,6 +25,7 @@ from .choices import BinRule, Channel, ChannelView, Pool
 from .figures.reduce import block_reduce, reduce_channels, winner_cells
 from .figures.style import MAX_DRAWN_LEVEL, MAX_HEATMAP_CELLS, level_colour
 from .figures.text import channel_label
+from .pooling import cascade_window
 
 
 @dataclass(frozen=True)
@@ -211,9 +212,10 @@ def to_json(payload: ExplorerPayload, known: frozenset[str] | set[str] = frozens
 
 def sppf_windows(row: int, col: int, k: int, n: int, rows: int, cols: int) -> list[CellWindow]:
     """SPPF's windows around cell (row, col): after m stride-1 'same' pools of size k the cell
-    sees ``m*(k-1)+1`` cells per side (k, 2k-1, 3k-2, ...), clipped to the ``rows x cols`` map."""
+    sees :func:`spp_viz.pooling.cascade_window` cells per side (k, 2k-1, 3k-2, ...), clipped to the
+    ``rows x cols`` map."""
     out = []
     for m in range(1, n + 1):
-        half = m * (k - 1) // 2
+        half = (cascade_window(k, m) - 1) // 2
         out.append(CellWindow((max(0, row - half), min(rows, row + half + 1)), (max(0, col - half), min(cols, col + half + 1))))
     return out

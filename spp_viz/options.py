@@ -37,7 +37,7 @@ from .defaults import (
     SPPF_MAX_K,
     SPPF_MAX_N,
 )
-from .heads.ids import head_ids
+from .head_ids import head_ids
 
 __all__ = [
     "argparse_type",
@@ -194,7 +194,7 @@ def check_stage(backbone: str, stage: str | None) -> str:
 
 def parse_heads(text: str) -> tuple[str, ...]:
     """``"all"`` or comma-separated head ids -> the ids in the order given, each once (the
-    built-in ids and any registered at run time: :func:`spp_viz.heads.ids.head_ids`)."""
+    built-in ids and any registered at run time: :func:`spp_viz.head_ids.head_ids`)."""
     known = head_ids()
     hint = "give 'all' or comma-separated ids from " + ", ".join(known)
     stripped = text.strip()

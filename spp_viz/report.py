@@ -24,11 +24,10 @@ from .analysis import (
     pool_pyramid,
     predict,
 )
-from .backbones import DEFAULT_BACKBONE, Backbone, load_backbone
+from .backbones import DEFAULT_BACKBONE, Backbone, DetectorBackbone, load_backbone
 from .bins import BinGeometry
 from .choices import BinRule, Pool, Weights
 from .defaults import DEFAULT_LEVELS, DEFAULT_TOP_K, SPPF_DEFAULT_K, SPPF_DEFAULT_N
-from .detectors.backbone import DetectorBackbone
 from .devices import device_name, working_limit
 from .dimensions import dimension_table
 from .family import FamilyComparison, HeadReport, compare_with_view

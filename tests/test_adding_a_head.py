@@ -12,8 +12,8 @@ from conftest import ASSETS, ROOT, run_cli_without_torch, second_phase
 from test_json_contract import inspect_json
 from toy_head import TOY, TOY_KERNEL
 
+from spp_viz import head_ids as ids
 from spp_viz.defaults import HEAD_IDS
-from spp_viz.heads import ids
 from spp_viz.heads.registry import REGISTRY, HeadSpec, register, unregister
 from spp_viz.options import parse_heads
 

@@ -17,11 +17,11 @@ import torch
 from torch import nn
 from yolo_files import detector_pickle, gadgets, raw_checkpoint
 
-from spp_viz.backbones import load_backbone
+from spp_viz.backbones import DetectorBackbone, load_backbone
 from spp_viz.defaults import DETECTOR_STAGES
-from spp_viz.detectors import checkpoint_layout, load_detector, read_detector_file
+from spp_viz.detectors import checkpoint_layout, read_detector_file
 from spp_viz.detectors import reading as reading_module
-from spp_viz.detectors.backbone import NO_CLASSIFIER, DetectorBackbone
+from spp_viz.detectors.detector import NO_CLASSIFIER
 from spp_viz.detectors.rebuild import rebuild
 from spp_viz.detectors.recognise import Layout
 from spp_viz.detectors.scan import scan_pickle
@@ -38,7 +38,9 @@ def v8n():
 
 
 def _loaded(data: bytes, stage: str = "p5", name: str = "model.pt") -> DetectorBackbone:
-    return load_detector(data, name, stage, device="cpu")
+    backbone = load_backbone("yolo", stage, checkpoint=data, checkpoint_name=name, device="cpu")
+    assert isinstance(backbone, DetectorBackbone)
+    return backbone
 
 
 def _refusal(data: bytes, name: str = "bad.pt") -> DetectorCheckpointError:

@@ -12,7 +12,10 @@ One module per concern:
 * :mod:`.rebuild`: the layers up to the SPPF from the file's records, tensors checked by name;
 * :mod:`.stages`: ``p3``, ``p4``, ``p5``, ``sppf`` and their traced geometry;
 * :mod:`.metadata`: family, scale, task and the saving version;
-* :mod:`.backbone`: :func:`load_detector`, :class:`DetectorBackbone`, :class:`DetectorInfo`, :class:`TrainedSPPF`.
+* :mod:`.detector`: :func:`read_detector`, :class:`DetectorInfo`, :class:`TrainedSPPF`.
+
+:func:`spp_viz.backbones.load_backbone` (``"yolo"``) makes one a
+:class:`~spp_viz.backbones.DetectorBackbone`, a backbone like any other.
 
 Importing this package imports no torch: the torch-free names (:func:`checkpoint_layout`,
 :class:`Layout`, the limits) are here; the others load on first use.
@@ -26,17 +29,17 @@ from .archive import MAX_CHECKPOINT_BYTES
 from .recognise import Layout, checkpoint_layout
 
 if TYPE_CHECKING:
-    from .backbone import NO_CLASSIFIER, DetectorBackbone, DetectorInfo, TrainedSPPF, load_detector
+    from .detector import NO_CLASSIFIER, Detector, DetectorInfo, TrainedSPPF, read_detector
     from .reading import MAX_TENSOR_BYTES, DetectorFile, read_detector_file
 
 __all__ = [
-    "MAX_CHECKPOINT_BYTES", "MAX_TENSOR_BYTES", "NO_CLASSIFIER", "DetectorBackbone", "DetectorFile", "DetectorInfo", "Layout",
-    "TrainedSPPF", "checkpoint_layout", "load_detector", "read_detector_file",
+    "MAX_CHECKPOINT_BYTES", "MAX_TENSOR_BYTES", "NO_CLASSIFIER", "Detector", "DetectorFile", "DetectorInfo", "Layout",
+    "TrainedSPPF", "checkpoint_layout", "read_detector", "read_detector_file",
 ]
 
 _LAZY = {
-    "NO_CLASSIFIER": "backbone", "DetectorBackbone": "backbone", "DetectorInfo": "backbone", "TrainedSPPF": "backbone",
-    "load_detector": "backbone", "MAX_TENSOR_BYTES": "reading", "DetectorFile": "reading", "read_detector_file": "reading",
+    "NO_CLASSIFIER": "detector", "Detector": "detector", "DetectorInfo": "detector", "TrainedSPPF": "detector",
+    "read_detector": "detector", "MAX_TENSOR_BYTES": "reading", "DetectorFile": "reading", "read_detector_file": "reading",
 }
 
 

@@ -20,11 +20,11 @@ from typing import cast
 import torch
 from torch import Tensor, nn
 
+from .. import head_ids as ids
 from ..bins import axis_bins
 from ..choices import BinRule, Pool
 from ..defaults import HEAD_IDS, SPPF_DEFAULT_K, SPPF_DEFAULT_N
 from ..pooling import SOURCE_K, SOURCE_N, SPP, YOLO_KERNELS, spp, sppf_effective_kernels
-from . import ids
 from .modules import (
     Act,
     CascadePools,

@@ -20,7 +20,7 @@ from ..devices import default_device, device_choices
 from ..family import FamilyRequest
 from ..figures import MAX_DRAWN_LEVEL, text
 from ..formats import EXTENSIONS
-from ..heads.ids import head_ids
+from ..head_ids import head_ids
 from ..heads.registry import get_spec
 from . import state, words
 from .state import Source

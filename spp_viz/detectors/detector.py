@@ -1,8 +1,8 @@
-"""A user's YOLO checkpoint as a spp-viz backbone: :func:`load_detector` reads the file
-(:mod:`.reading`), rebuilds its layers up to the SPPF (:mod:`.rebuild`), cuts them at a stage
-(:mod:`.stages`) and returns a :class:`DetectorBackbone`: a :class:`~spp_viz.backbones.Backbone`
-like any other (features, geometry, spans), plus what the file says about itself
-(:class:`DetectorInfo`) and its trained pyramid block (:class:`TrainedSPPF`).
+"""A user's YOLO checkpoint, read and rebuilt: :func:`read_detector` reads the file (:mod:`.reading`),
+rebuilds its layers up to the SPPF (:mod:`.rebuild`) and finds its stages (:mod:`.stages`); it
+returns the rebuilt net with what the file says about itself (:class:`DetectorInfo`) and its
+trained pyramid block (:class:`TrainedSPPF`). :func:`spp_viz.backbones.load_backbone` (``yolo``)
+makes it a backbone like any other (features, geometry, spans).
 
 Preprocessing is ultralytics' predictor's: RGB divided by 255, no mean or std, at any size (no
 letterbox). A detector has no ImageNet classifier: ``can_classify`` is False and the spec's
@@ -11,26 +11,18 @@ letterbox). A detector has no ImageNet classifier: ``can_classify`` is False and
 
 from __future__ import annotations
 
-import copy
-import functools
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-import torch
-
-from ..backbones import Backbone, BackboneSpec, WeightsSource
-from ..checkpoints import non_finite_warning
-from ..defaults import DETECTOR_BACKBONE, DETECTOR_DEFAULT_STAGE, DETECTOR_STAGES
-from ..devices import resolve_device
-from ..errors import BackboneError
+from ..pooling import sppf_effective_kernels
 from .metadata import family_of, scale_of, task_of, version_of
 from .modules import SPP, SPPF, Conv, DetectorNet
 from .reading import DetectorFile, read_detector_file
 from .rebuild import Rebuilt, rebuild
 from .recognise import Layout
-from .stages import stage_geometry, stage_layers
+from .stages import stage_layers
 
-__all__ = ["NO_CLASSIFIER", "DetectorBackbone", "DetectorInfo", "TrainedSPPF", "load_detector"]
+__all__ = ["NO_CLASSIFIER", "Detector", "DetectorInfo", "TrainedSPPF", "read_detector"]
 
 NO_CLASSIFIER = ("A YOLO detector has no ImageNet classifier: spp-viz reads its backbone and its SPPF, "
                  "so there are no class predictions.")
@@ -73,7 +65,7 @@ class TrainedSPPF:
         """The window of each pooled branch: ``(5, 9, 13)`` for SPPF(k=5, n=3) and for SPP(5, 9, 13)."""
         if isinstance(self.module, SPP):
             return self.module.kernels
-        return tuple(i * (self.k - 1) + 1 for i in range(1, self.n + 1))
+        return sppf_effective_kernels(self.k, self.n)
 
     @property
     def in_channels(self) -> int:
@@ -153,16 +145,12 @@ class DetectorInfo:
         return out | {"task": self.task, "saved_by": self.saved_by, "sppf_cv1_activation": self.sppf_cv1_activation}
 
 
-@dataclass
-class DetectorBackbone(Backbone):
-    """A :class:`Backbone` read from a YOLO checkpoint; ``model`` is the rebuilt :class:`DetectorNet`."""
+@dataclass(frozen=True)
+class Detector:
+    """A checkpoint's rebuilt layers up to its SPPF (on the CPU) and what the file says about them."""
 
-    detector: DetectorInfo = field(kw_only=True)
-
-    @property
-    def net(self) -> DetectorNet:
-        assert isinstance(self.model, DetectorNet)
-        return self.model
+    net: DetectorNet
+    info: DetectorInfo
 
 
 def _info(file: DetectorFile, rebuilt: Rebuilt, stages: dict[str, int]) -> DetectorInfo:
@@ -172,32 +160,11 @@ def _info(file: DetectorFile, rebuilt: Rebuilt, stages: dict[str, int]) -> Detec
                         version_of(file), file.model.name, file.from_ema, stages, TrainedSPPF(block, rebuilt.sppf_index))
 
 
-def _spec(info: DetectorInfo, net: DetectorNet) -> BackboneSpec:
-    """The registry entry of this one file: its stages are its layers; its builder copies the
-    rebuilt net (the file's records are not kept: they hold every tensor of the file)."""
-    stages = {stage: f"model.{index}" for stage, index in info.stage_layers.items()}
-    return BackboneSpec(DETECTOR_BACKBONE, f"{info.title} ({info.checkpoint})", stages, DETECTOR_DEFAULT_STAGE,
-                        (0.0, 0.0, 0.0), (1.0, 1.0, 1.0), functools.partial(copy.deepcopy, net), None, NO_CLASSIFIER, zoo=False)
+def read_detector(data: bytes, filename: str = "checkpoint") -> Detector:
+    """Read a YOLO checkpoint without running its pickle and rebuild its layers up to the SPPF.
 
-
-def load_detector(
-    data: bytes, filename: str = "checkpoint", stage: str | None = None, device: str | torch.device | None = None,
-) -> DetectorBackbone:
-    """A YOLO checkpoint's backbone cut at ``stage`` (``p3``, ``p4``, ``p5`` (default) or ``sppf``).
-
-    Raises :class:`~spp_viz.errors.DetectorCheckpointError` (one sentence) for a file it will not
-    read, :class:`~spp_viz.errors.BackboneError` for an unknown stage.
+    Raises :class:`~spp_viz.errors.DetectorCheckpointError` (one sentence) for a file it will not read.
     """
-    stage = stage or DETECTOR_DEFAULT_STAGE
-    if stage not in DETECTOR_STAGES:
-        raise BackboneError(f"Stage {stage!r} is not a stage of a YOLO detector: choose one of {', '.join(DETECTOR_STAGES)}.")
     file = read_detector_file(data, filename)
     rebuilt = rebuild(file.model, filename)
-    info = _info(file, rebuilt, stage_layers(rebuilt.net, rebuilt.sppf_index, filename))
-    dev = resolve_device(device)
-    net = rebuilt.net.to(dev)
-    last = info.stage_layers[stage]
-    extractor = functools.partial(net, last=last)
-    return DetectorBackbone(
-        _spec(info, net), stage, WeightsSource.CHECKPOINT, net, extractor, stage_geometry(net, last, dev), dev,
-        weights_warning=non_finite_warning(net.state_dict(), filename), checkpoint_name=filename, detector=info)
+    return Detector(rebuilt.net, _info(file, rebuilt, stage_layers(rebuilt.net, rebuilt.sppf_index, filename)))

@@ -8,7 +8,7 @@ is accepted by ``--heads``, the family, the JSON and the page like a built-in on
 
 from __future__ import annotations
 
-from ..defaults import HEAD_IDS
+from .defaults import HEAD_IDS
 
 _added: list[str] = []
 
