@@ -6,8 +6,9 @@ Streamlit; everything else runs without it. One module per concern:
 * the engine: ``choices`` and ``defaults`` (shared settings), ``options`` (torch-free option
   checks), ``formats`` (what a file is) and ``images`` (safe decoding), ``backbones`` and
   ``efficientnet_lite`` (models and weights), ``checkpoints`` (reading them), ``detectors`` (a YOLO
-  detector checkpoint as a backbone, read without running it), ``geometry`` and
-  ``trace`` (what a stage does to space), ``errors``, ``devices`` (where the model runs),
+  detector checkpoint as a backbone, read without running it), ``geometry``,
+  ``trace`` and ``layer_tables`` (what a stage does to space; every backbone's, kept as data),
+  ``phase0`` (the pyramid's geometry before the forward, without torch), ``errors``, ``devices`` (where the model runs),
   ``bins`` (geometry), ``pooling`` (SPP, average SPP,
   YOLO's parallel SPP, SPPF), ``analysis`` (the pipeline), ``dimensions``, ``erf``, ``regions``,
   ``scales``, ``family`` (the pooling heads on one map, SPP vs SPPF included: ``family.compare``),

@@ -21,10 +21,20 @@ from PIL import Image
 from torch import Tensor
 
 from .backbones import Backbone
-from .bins import AxisSpans, BinGeometry, LevelBins, bin_argmax, bin_geometry, differing_bins, pyramid_bins
+from .bins import (
+    AxisSpans,
+    BinGeometry,
+    LevelBins,
+    bin_geometry,
+    differing_bins,
+    level_arithmetic,
+    pyramid_bins,
+    spp_arithmetic,
+    spp_output_length,
+)
 from .choices import BinRule, Pool
 from .geometry import StageGeometry
-from .pooling import DEFAULT_LEVELS, parse_levels, spp, spp_output_length
+from .pooling import DEFAULT_LEVELS, bin_argmax, parse_levels, spp
 from .timing import SingleRun, time_once
 
 
@@ -123,7 +133,7 @@ class LevelResult:
 
     def arithmetic(self) -> str:
         c, r, k = self.pooled.shape
-        return f"{c:,} x {r} x {k} = {self.length:,}"
+        return level_arithmetic(c, r, k)
 
 
 @dataclass(frozen=True)
@@ -147,8 +157,7 @@ class PyramidResult:
         return all(level.valid for level in self.levels)
 
     def arithmetic(self) -> str:
-        squares = " + ".join(str(n * n) for n in self.config.levels)
-        return f"{self.channels:,} x ({squares}) = {self.expected_length:,}"
+        return spp_arithmetic(self.channels, self.config.levels)
 
     def level_offsets(self) -> list[tuple[int, int]]:
         """``[start, end)`` of each level's segment in :attr:`vector`."""

@@ -11,8 +11,9 @@
 :data:`REGISTRY` takes each backbone's stage names, default stage and order from
 :mod:`spp_viz.defaults` (which the CLI reads without torch) and adds how to build the model and
 which graph node produces each stage. :func:`load_backbone` builds the model, loads its weights,
-cuts it at the stage and traces the stage's geometry (:mod:`spp_viz.trace`); the result records
-its :class:`WeightsSource`.
+cuts it at the stage and reads the stage's geometry from the packaged layer tables
+(:mod:`spp_viz.layer_tables`, the same numbers the page draws before torch loads; a detector's is
+traced from its layers, :mod:`spp_viz.trace`); the result records its :class:`WeightsSource`.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ import torch
 from PIL import Image
 from torch import Tensor, nn
 
-from . import efficientnet_lite
+from . import efficientnet_lite, layer_tables
 from .checkpoints import apply_state_dict, non_finite_warning, read_checkpoint, read_weights_file
 from .choices import Choice, Weights
 from .defaults import (
@@ -44,7 +45,6 @@ from .defaults import (
 from .devices import resolve_device
 from .errors import BackboneError, WeightsUnavailableError
 from .geometry import StageGeometry
-from .trace import trace_geometry
 
 if TYPE_CHECKING:  # a detector is read only when a checkpoint asks for the yolo backbone
     from .detectors.detector import Detector, DetectorInfo
@@ -383,7 +383,7 @@ def _load_detector(stage: str | None, checkpoint: bytes | None, checkpoint_name:
         checkpoint_name=checkpoint_name, detector=detector.info)
 
 
-def _extractor(model: nn.Module, spec: BackboneSpec, stage: str) -> Callable[[Tensor], Tensor]:
+def stage_extractor(model: nn.Module, spec: BackboneSpec, stage: str) -> Callable[[Tensor], Tensor]:
     """``(B, 3, H, W)`` -> the stage's map: a torchvision feature-extraction graph, or Lite0's own cut."""
     if spec.zoo:
         from torchvision.models.feature_extraction import create_feature_extractor
@@ -437,10 +437,9 @@ def load_backbone(
         model = spec.builder()
     source, weights_warning = _load_weights(model, spec, Weights(weights), checkpoint, checkpoint_name, download)
     model = model.eval().to(dev)
-    extractor = _extractor(model, spec, stage)
+    extractor = stage_extractor(model, spec, stage)
     categories = _categories(model, spec, from_checkpoint=checkpoint is not None)
-    geometry = trace_geometry(model, extractor, dev)
-    return Backbone(spec, stage, source, model, extractor, geometry, dev, categories, weights_warning,
+    return Backbone(spec, stage, source, model, extractor, layer_tables.stage_geometry(name, stage), dev, categories, weights_warning,
                     checkpoint_name if checkpoint is not None else "")
 
 

@@ -7,20 +7,51 @@ Two rules:
   (aten/src/ATen/native/AdaptivePooling.h): always n bins; neighbours may share a cell.
 * ``paper``: windows of ``ceil(a/n)`` cells every ``floor(a/n)`` cells, as written in the
   paper. It can give more or fewer than n bins; we report what it really gives.
+
+Plain arithmetic, torch-free: the page draws a pyramid's bins before torch is imported
+(:mod:`spp_viz.phase0`), and the report draws the same bins from the same functions after the
+forward. What pools tensors over these bins is :mod:`spp_viz.pooling`.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
-
-import numpy as np
-import torch
-import torch.nn.functional as F
-from torch import Tensor
+from typing import TYPE_CHECKING, Sequence
 
 from .boxes import CellWindow, PixelBox
 from .choices import BinRule
-from .pooling import paper_window
+
+if TYPE_CHECKING:
+    import numpy as np
+
+
+def spp_output_length(channels: int, levels: Sequence[int]) -> int:
+    """Length of the SPP vector: ``C * sum(n^2)``; it never depends on the input size."""
+    return channels * sum(n * n for n in levels)
+
+
+def level_arithmetic(channels: int, rows: int, cols: int) -> str:
+    """``"C x rows x cols = length"``: how long one level's part of the vector is."""
+    return f"{channels:,} x {rows} x {cols} = {channels * rows * cols:,}"
+
+
+def spp_arithmetic(channels: int, levels: Sequence[int]) -> str:
+    """``"C x (1 + 4 + 16) = length"``: the fixed length ``C * sum(n^2)``, spelled out."""
+    squares = " + ".join(str(n * n) for n in levels)
+    return f"{channels:,} x ({squares}) = {spp_output_length(channels, levels):,}"
+
+
+def paper_window(a: int, n: int) -> tuple[int, int, int]:
+    """He et al.'s sliding-window rule for one axis of length ``a`` and ``n`` bins.
+
+    Returns ``(window, stride, count)`` with window = ceil(a/n), stride = floor(a/n) and
+    ``count`` the number of windows it really yields (0 when the stride is 0, i.e. a < n).
+    """
+    window = math.ceil(a / n)
+    stride = a // n
+    count = (a - window) // stride + 1 if stride > 0 else 0
+    return window, stride, count
 
 
 def axis_bins(a: int, n: int, rule: BinRule | str = BinRule.ADAPTIVE) -> list[tuple[int, int]]:
@@ -112,7 +143,11 @@ class LevelBins:
         return f"Level {self.n} under the paper rule: " + "; ".join(parts) + "."
 
     def coverage(self) -> np.ndarray:
-        """``(height, width)`` count of how many bins pool each feature cell (0 = never pooled)."""
+        """``(height, width)`` count of how many bins pool each feature cell (0 = never pooled).
+
+        numpy is imported here, for the figure that draws it: the rest of the module is plain arithmetic."""
+        import numpy as np
+
         counts = np.zeros((self.height, self.width), dtype=np.int32)
         for b in self.bins:
             counts[b.rows[0]:b.rows[1], b.cols[0]:b.cols[1]] += 1
@@ -235,23 +270,3 @@ def bin_geometry(
             rf_box = PixelBox(xs.rf_clipped(c0)[0], ys.rf_clipped(r0)[0], xs.rf_clipped(c1 - 1)[1], ys.rf_clipped(r1 - 1)[1])
         out.append(BinGeometry(b.level, b.row, b.col, b.index, b.window, box, rf_box))
     return out
-
-
-def bin_argmax(feature: Tensor, n: int, rule: BinRule | str = BinRule.ADAPTIVE) -> Tensor:
-    """For max pooling: the feature cell that wins each bin.
-
-    ``feature`` is ``(C, h, w)``; returns a long tensor ``(C, rows, cols, 2)`` of (row, col).
-    Uses the pooling op's own ``return_indices`` so the winner is the one the pool really picked.
-    """
-    c, h, w = feature.shape
-    x = feature.unsqueeze(0)
-    if BinRule.parse(rule) is BinRule.ADAPTIVE:
-        _, idx = F.adaptive_max_pool2d(x, n, return_indices=True)
-    else:
-        wh, sh, ch = paper_window(h, n)
-        ww, sw, cw = paper_window(w, n)
-        if ch == 0 or cw == 0:
-            return torch.empty((c, ch, cw, 2), dtype=torch.long, device=feature.device)
-        _, idx = F.max_pool2d(x, (wh, ww), (sh, sw), return_indices=True)
-    idx = idx[0]
-    return torch.stack((idx // w, idx % w), dim=-1)

@@ -1,32 +1,44 @@
 """The output dimensions, and why they are what they are: from the input to the SPP vector and
-SPPF's output (:func:`dimension_table`), and the same arithmetic over input sizes without a
-forward pass (:func:`size_sweep`): SPP's length never changes, SPPF's output grows."""
+SPPF's output (:func:`dimension_rows`, from sizes alone; :func:`dimension_table` for a map the
+backbone gave), and the same arithmetic over input sizes (:func:`size_sweep`): SPP's length
+never changes, SPPF's output grows. Torch-free: the page shows the table before the forward
+(:mod:`spp_viz.phase0`), and the report's table comes from the same rows after it."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
-from .analysis import FeatureResult, PyramidResult
+from .bins import LevelBins, level_arithmetic, spp_arithmetic, spp_output_length
 from .geometry import StageGeometry
-from .pooling import parse_levels, spp_output_length
+from .options import parse_levels
+
+if TYPE_CHECKING:
+    from .analysis import FeatureResult, PyramidResult
 
 
-def dimension_table(features: FeatureResult, head: PyramidResult) -> list[dict[str, Any]]:
-    """Rows ``{step, shape, arithmetic, numbers}`` from the input to the SPP vector and SPPF output."""
-    c, h, w = features.shape
-    width, height = features.input_size
+def dimension_rows(input_size: tuple[int, int], stage: str, stride: int, shape: tuple[int, int, int],
+                   levels: Sequence[LevelBins]) -> list[dict[str, Any]]:
+    """Rows ``{step, shape, arithmetic, numbers}`` from the input to the SPP vector and SPPF output.
+
+    ``input_size`` is ``(width, height)``, ``shape`` the stage's map ``(C, h, w)``, ``levels`` the
+    pyramid's bins on it (a level's part of the vector is ``C x rows x cols``: its real grid)."""
+    c, h, w = shape
+    width, height = input_size
     rows = [
         {"step": "input", "shape": f"3 x {height} x {width}", "arithmetic": f"3 x {height} x {width} = {3 * height * width:,}", "numbers": 3 * height * width},
-        {"step": f"feature map ({features.stage}, stride {features.geometry.stride})", "shape": f"{c} x {h} x {w}",
+        {"step": f"feature map ({stage}, stride {stride})", "shape": f"{c} x {h} x {w}",
          "arithmetic": f"{c:,} x {h} x {w} = {c * h * w:,}", "numbers": c * h * w},
     ]
-    for level in head.levels:
-        r, k = level.pooled.shape[-2:]
+    for level in levels:
+        r, k = level.shape
         note = "" if level.valid else " (paper rule: not n x n)"
-        rows.append({"step": f"level {level.n}: {r} x {k} bins{note}", "shape": f"{c} x {r} x {k}", "arithmetic": level.arithmetic(), "numbers": level.length})
-    rows.append({"step": "SPP vector (fixed length)" if head.valid else "SPP vector (NOT the fixed length)", "shape": f"{head.length}",
-                 "arithmetic": head.arithmetic() if head.valid else f"{head.length:,} != {head.arithmetic()}", "numbers": head.length})
+        rows.append({"step": f"level {level.n}: {r} x {k} bins{note}", "shape": f"{c} x {r} x {k}",
+                     "arithmetic": level_arithmetic(c, r, k), "numbers": c * r * k})
+    ns, length = [level.n for level in levels], sum(c * level.shape[0] * level.shape[1] for level in levels)
+    valid = all(level.valid for level in levels)
+    rows.append({"step": "SPP vector (fixed length)" if valid else "SPP vector (NOT the fixed length)", "shape": f"{length}",
+                 "arithmetic": spp_arithmetic(c, ns) if valid else f"{length:,} != {spp_arithmetic(c, ns)}", "numbers": length})
     c_ = c // 2
     rows += [
         {"step": "SPPF cv1 (1x1 conv, C/2)", "shape": f"{c_} x {h} x {w}", "arithmetic": f"{c_:,} x {h} x {w} = {c_ * h * w:,}", "numbers": c_ * h * w},
@@ -34,6 +46,12 @@ def dimension_table(features: FeatureResult, head: PyramidResult) -> list[dict[s
         {"step": "SPPF cv2 (1x1 conv to C)", "shape": f"{c} x {h} x {w}", "arithmetic": f"{c:,} x {h} x {w} = {c * h * w:,} (grows with the image)", "numbers": c * h * w},
     ]
     return rows
+
+
+def dimension_table(features: FeatureResult, head: PyramidResult) -> list[dict[str, Any]]:
+    """:func:`dimension_rows` of the map the backbone gave and the pyramid pooled on it."""
+    return dimension_rows(features.input_size, features.stage, features.geometry.stride, features.shape,
+                          [level.bins for level in head.levels])
 
 
 @dataclass(frozen=True)

@@ -37,15 +37,20 @@ class SameConv2d(nn.Conv2d):
     def __init__(self, c1: int, c2: int, k: int, stride: int = 1, groups: int = 1, bias: bool = False):
         super().__init__(c1, c2, k, stride, 0, 1, groups, bias)
 
-    def forward(self, x: Tensor) -> Tensor:
-        ih, iw = x.shape[-2:]
+    def same_padding(self, ih: int, iw: int) -> tuple[int, int, int, int]:
+        """``(left, right, top, bottom)`` padding for an ``ih x iw`` input (``F.pad``'s order): a total of
+        ``max((ceil(a/s) - 1)*s + k - a, 0)`` per axis, the odd pixel at the end."""
         (kh, kw), (sh, sw) = self.kernel_size, self.stride
         pad_h = max((math.ceil(ih / sh) - 1) * sh + kh - ih, 0)
         pad_w = max((math.ceil(iw / sw) - 1) * sw + kw - iw, 0)
-        if pad_h % 2 == 0 and pad_w % 2 == 0:
+        return pad_w // 2, pad_w - pad_w // 2, pad_h // 2, pad_h - pad_h // 2
+
+    def forward(self, x: Tensor) -> Tensor:
+        left, right, top, bottom = self.same_padding(*x.shape[-2:])
+        if left == right and top == bottom:
             # symmetric: let the conv pad, sparing F.pad's copy of the whole activation
-            return F.conv2d(x, self.weight, self.bias, self.stride, (pad_h // 2, pad_w // 2), self.dilation, self.groups)
-        x = F.pad(x, [pad_w // 2, pad_w - pad_w // 2, pad_h // 2, pad_h - pad_h // 2])
+            return F.conv2d(x, self.weight, self.bias, self.stride, (top, left), self.dilation, self.groups)
+        x = F.pad(x, [left, right, top, bottom])
         return F.conv2d(x, self.weight, self.bias, self.stride, 0, self.dilation, self.groups)
 
 

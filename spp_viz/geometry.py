@@ -2,14 +2,19 @@
 on the main path, :class:`StageGeometry` for the path up to a stage (nominal stride, channels,
 theoretical receptive field, and its layers). From the layers follow the feature-map size of any
 input size and each cell's receptive field with the padding each layer really applies
-(:meth:`StageGeometry.axis_spans`). :mod:`spp_viz.trace` builds these from a model.
+(:meth:`StageGeometry.axis_spans`). :mod:`spp_viz.trace` builds these from a model;
+:mod:`spp_viz.layer_tables` keeps every backbone's in the package, so that they are known
+without torch. Torch-free.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any, Sequence
 
 from .bins import AxisSpans
+
+SAME = "same"  # a layer's padding in the tables when it is TF "same" (it depends on the input length)
 
 __all__ = ["LayerGeometry", "StageGeometry"]
 
@@ -43,6 +48,18 @@ class LayerGeometry:
         total = max((-(-a // self.stride) - 1) * self.stride + (self.kernel - 1) * self.dilation + 1 - a, 0)
         return total // 2
 
+    def as_json(self) -> dict[str, Any]:
+        """``{kernel, stride, dilation, padding, ceil_mode}``; ``padding`` is ``"same"`` for TF padding."""
+        return {"kernel": self.kernel, "stride": self.stride, "dilation": self.dilation,
+                "padding": SAME if self.same else self.padding, "ceil_mode": self.ceil_mode}
+
+    @classmethod
+    def from_json(cls, row: dict[str, Any]) -> LayerGeometry:
+        """The layer :meth:`as_json` wrote (other keys, such as the module's name, are ignored)."""
+        same = row["padding"] == SAME
+        return cls(int(row["kernel"]), int(row["stride"]), int(row["dilation"]), 0 if same else int(row["padding"]),
+                   bool(row["ceil_mode"]), same)
+
 
 @dataclass(frozen=True)
 class StageGeometry:
@@ -55,6 +72,16 @@ class StageGeometry:
     layers: tuple[LayerGeometry, ...] = field(default=(), repr=False)
     # squeeze-excite on the path: every output then depends on every pixel of the image
     global_context: bool = False
+
+    @classmethod
+    def of_layers(cls, layers: Sequence[LayerGeometry], channels: int, global_context: bool = False) -> StageGeometry:
+        """The stage whose main path is ``layers``: its stride is the product of theirs, its
+        theoretical receptive field ``r += (k - 1) * d * j; j *= s`` over them."""
+        rf, jump = 1, 1
+        for layer in layers:
+            rf += (layer.kernel - 1) * layer.dilation * jump
+            jump *= layer.stride
+        return cls(stride=jump, channels=channels, receptive_field=rf, layers=tuple(layers), global_context=global_context)
 
     def window_pixels(self, cells: int) -> int:
         """Input pixels seen by ``cells`` adjacent cells along one axis: ``receptive_field +

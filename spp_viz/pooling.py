@@ -11,11 +11,13 @@ cascade's window widths and YOLO's (5, 9, 13). The YOLO modules with their 1 x 1
 * :func:`spp_yolo` / :func:`sppf` keep the spatial size and multiply channels by four
   (YOLOv3/v4/v5). SPPF's cascade of three 5x5 stride-1 max pools equals parallel
   5/9/13 pools exactly, because stride-1 max pools compose (5 then 5 = 9, three times = 13).
+* :func:`bin_argmax` gives the cell each max-pooled bin took its value from.
+
+Where the bins fall and how long the vector is are torch-free arithmetic, in :mod:`spp_viz.bins`.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -23,26 +25,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from .bins import paper_window, spp_output_length  # torch-free homes of the bins' arithmetic; re-exported
 from .choices import BinRule, Pool
 from .defaults import DEFAULT_LEVELS, LEVEL_PRESETS, MAX_LEVEL, SPPF_DEFAULT_K, SPPF_DEFAULT_N  # noqa: F401 (re-exported)
 from .options import parse_levels, parse_sppf_k, parse_sppf_n  # torch-free homes of the checks; parse_levels re-exported
-
-
-def spp_output_length(channels: int, levels: Sequence[int]) -> int:
-    """Length of the SPP vector: ``C * sum(n^2)``; it never depends on the input size."""
-    return channels * sum(n * n for n in levels)
-
-
-def paper_window(a: int, n: int) -> tuple[int, int, int]:
-    """He et al.'s sliding-window rule for one axis of length ``a`` and ``n`` bins.
-
-    Returns ``(window, stride, count)`` with window = ceil(a/n), stride = floor(a/n) and
-    ``count`` the number of windows it really yields (0 when the stride is 0, i.e. a < n).
-    """
-    window = math.ceil(a / n)
-    stride = a // n
-    count = (a - window) // stride + 1 if stride > 0 else 0
-    return window, stride, count
 
 
 @dataclass(frozen=True)
@@ -125,6 +111,26 @@ def spp(
 def average_spp(x: Tensor, levels: Sequence[int] = DEFAULT_LEVELS, rule: BinRule | str = BinRule.ADAPTIVE) -> SPPResult:
     """"SPP with global average pooling": every bin averaged; the 1x1 level is exactly GAP."""
     return spp(x, levels, pool=Pool.AVG, rule=rule)
+
+
+def bin_argmax(feature: Tensor, n: int, rule: BinRule | str = BinRule.ADAPTIVE) -> Tensor:
+    """For max pooling: the feature cell that wins each bin.
+
+    ``feature`` is ``(C, h, w)``; returns a long tensor ``(C, rows, cols, 2)`` of (row, col).
+    Uses the pooling op's own ``return_indices`` so the winner is the one the pool really picked.
+    """
+    c, h, w = feature.shape
+    x = feature.unsqueeze(0)
+    if BinRule.parse(rule) is BinRule.ADAPTIVE:
+        _, idx = F.adaptive_max_pool2d(x, n, return_indices=True)
+    else:
+        wh, sh, ch = paper_window(h, n)
+        ww, sw, cw = paper_window(w, n)
+        if ch == 0 or cw == 0:
+            return torch.empty((c, ch, cw, 2), dtype=torch.long, device=feature.device)
+        _, idx = F.max_pool2d(x, (wh, ww), (sh, sw), return_indices=True)
+    idx = idx[0]
+    return torch.stack((idx // w, idx % w), dim=-1)
 
 
 class SPP(nn.Module):

@@ -5,7 +5,8 @@ import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from spp_viz.bins import AxisSpans, axis_bins, bin_argmax, bin_geometry, differing_bins, pyramid_bins
+from spp_viz.bins import AxisSpans, axis_bins, bin_geometry, differing_bins, pyramid_bins
+from spp_viz.pooling import bin_argmax
 
 SETTINGS = settings(max_examples=60, deadline=None)
 
