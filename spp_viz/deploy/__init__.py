@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..devtools.server import healthy, kill_group
+from ..replica import ENV_REPLICA
 from . import haproxy
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -115,11 +116,13 @@ def _spawn(args: list[str], log: Path, env: dict[str, str] | None = None) -> sub
 
 def start_replica(port: int, folder: Path, index: int, cookie_secret: str, app: str = "app.py",
                   env: dict[str, str] | None = None) -> Process:
-    """``streamlit run`` on 127.0.0.1:``port`` (headless, no file watcher); not yet waited for."""
+    """``streamlit run`` on 127.0.0.1:``port`` (headless, no file watcher); not yet waited for.
+    ``SPP_VIZ_REPLICA`` names it ``127.0.0.1:port``: the page then says which replica serves it."""
     args = [sys.executable, "-m", "streamlit", "run", app, "--server.headless", "true", "--server.port", str(port),
             "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]
     log = folder / f"replica{index}.log"
-    return Process(f"replica {index}", port, _spawn(args, log, {COOKIE_SECRET_ENV: cookie_secret, **(env or {})}), log)
+    named = {ENV_REPLICA: f"127.0.0.1:{port}", COOKIE_SECRET_ENV: cookie_secret, **(env or {})}
+    return Process(f"replica {index}", port, _spawn(args, log, named), log)
 
 
 def _wait_healthy(process: Process, url: str, deadline: float) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from ..dimensions import SPPFStage, sppf_sizes
 from ..figures import text
 from . import words
 from .model import PageModel
@@ -30,7 +31,9 @@ def summary(page: PageModel) -> None:
               delta_color="off", delta_arrow="off")
     m2.metric(words.METRIC_VECTOR, f"{pyramid.length:,}", words.vector_delta(pyramid.valid),
               delta_color="off" if pyramid.valid else "inverse", delta_arrow="off")
-    m3.metric(words.METRIC_SPPF, text.times(c, h, w), words.SPPF_DELTA, delta_color="off", delta_arrow="off")
+    cv2 = sppf_sizes(c, h, w)[SPPFStage.CV2]
+    m3.metric(words.METRIC_SPPF, text.times(*cv2.shape), words.SPPF_DELTA, delta_color="off", delta_arrow="off",
+              help=text.sppf_size(cv2))
     if page.predictions:
         top = page.predictions[0]
         m4.metric(words.METRIC_TOP1, top.label, f"{top.probability:.1%}", delta_color="off", delta_arrow="off",

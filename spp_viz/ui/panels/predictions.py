@@ -8,7 +8,9 @@ import streamlit as st
 from ... import figures, report
 from ...choices import Pool
 from ...figures import text
+from ...figures.photo import MAX_NAMED_LEVEL
 from ...figures.style import CHART_CONFIG
+from ...figures.tables import bin_label_rows
 from .. import state, words
 from ..model import PageModel
 from .scales import training_resolution_block
@@ -45,7 +47,9 @@ def _bin_labels(page: PageModel) -> None:
     n = st.selectbox(words.LABEL_LEVEL_LABEL, levels, key=state.KEY_LABEL_LEVEL, format_func=words.level_name)
     level = next(lv for lv in page.pyramid.levels if lv.n == n)
     st.plotly_chart(figures.bin_labels_figure(page.decoded.image, level, page.bin_labels[n], page.bin_geometry[n],
-                                              levels=page.config.levels, note=text.untrained_note(page.untrained),
+                                              colour=page.colours[n], note=text.untrained_note(page.untrained),
                                               photo=page.photo),
                     key="bin_labels", config=CHART_CONFIG)
+    if n > MAX_NAMED_LEVEL:
+        st.dataframe(bin_label_rows(page.bin_labels[n]), hide_index=True, key="bin_label_table")
     st.caption(text.bin_labels_caption(n))
