@@ -79,7 +79,7 @@ def test_the_page_offers_and_compares_a_registered_head(toy):
     heads.select("toy").run()
     second_phase(at)
     assert not at.exception, [e.value for e in at.exception]
-    (costs,) = [t.value for t in at.table if "fixed length" in t.value.columns]
+    (costs,) = [t.value for t in at.table if "total ms" in t.value.columns]
     (branches,) = [t.value for t in at.table if "branch RF, cells" in t.value.columns]
     assert list(costs["head"]) == list(branches["head"]) == ["spp", "spp_yolo", "sppf", "toy"]
     assert costs[costs["head"] == "toy"].iloc[0]["pool ms"] not in ("measuring…", "not measured")

@@ -293,8 +293,8 @@ def family_charts(at) -> dict[str, dict]:
 
 def family_table(at):
     """The panel's costs table (AppTest does not expose a table's container key): the frame with
-    the "fixed length" column, and its branches table (RF columns) joined on ``head``."""
-    (costs,) = [t.value for t in at.table if "fixed length" in t.value.columns]
+    the "total ms" column, and its branches table (RF columns) joined on ``head``."""
+    (costs,) = [t.value for t in at.table if "total ms" in t.value.columns]
     (branches,) = [t.value for t in at.table if "branch RF, cells" in t.value.columns]
     assert list(costs["head"]) == list(branches["head"])
     return costs.merge(branches, on="head", sort=False)

@@ -128,7 +128,7 @@ def test_sppf_branches_and_costs(features, head):
     assert len(heatmaps) == 4
     for trace, branch in zip(heatmaps, branches):
         np.testing.assert_allclose(np.asarray(trace.z), branch.pooled[0].numpy())
-    assert [a.text for a in fig.layout.annotations][:2] == ["x (input, 1 cell)", "pool 5 (5 × 5 cells)"]
+    assert [a.text for a in fig.layout.annotations][:2] == ["x<br>the input, 1 cell", "pool 5<br>5 × 5 cells"]
     rows = figures.costs_rows(view)
     assert [r["head"] for r in rows][:2] == ["SPPF (k=5, x3)", "Parallel SPP (5, 9, 13)"]
     assert rows[0]["output numbers"] == 32 * 10 * 15  # after cv2: back to C channels

@@ -57,6 +57,7 @@ def family_branches_figure(report: HeadReport, maps: tuple[BranchMap, ...], untr
     on one shared colour scale. ``same``: every head whose pools are these very tensors
     (:attr:`~spp_viz.family.FamilyComparison.same_pools`), drawn once for all of them."""
     heads = list(same) or [report.id]
+    extra = (len(heads) - 1) // 4  # title lines beyond the first (text.family_branches_title: four heads a line)
     cols = max(1, min(MAP_COLUMNS, len(maps)))
     rows = max(1, math.ceil(len(maps) / cols))
     fig = make_subplots(rows, cols, subplot_titles=[m.name for m in maps] or [""], horizontal_spacing=0.03,
@@ -74,7 +75,7 @@ def family_branches_figure(report: HeadReport, maps: tuple[BranchMap, ...], untr
         coloraxis={"colorscale": HEATMAP_SCALE, "cmin": lo, "cmax": hi, "colorbar": {"thickness": 10}},
         title={"text": text.family_branches_title(heads, report.untrained) + text.untrained_note(untrained_backbone),
                "x": 0, "font": {"size": 13}},
-        height=130 + 170 * rows, margin={"l": 4, "r": 4, "t": 70, "b": 4},
+        height=150 + 170 * rows + 18 * extra, margin={"l": 4, "r": 4, "t": 90 + 18 * extra, "b": 4},
         meta=figure_meta("family_branches_figure", head=report.id, heads=heads, branches=[m.name for m in maps]),
     )
     return fig

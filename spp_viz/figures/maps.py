@@ -61,7 +61,7 @@ def sppf_branches_figure(branches: Sequence[PooledBranch], kernels: Sequence[int
         annotations=titles,
         coloraxis=dict(colorscale=HEATMAP_SCALE, cmin=lo, cmax=hi, colorbar=dict(thickness=12)),
         title=dict(text=f"SPPF cascade, {text.channel_label(channel, c)}, {h} × {w} cells each{shown_note}{note}", x=0, font=dict(size=14)),
-        height=int(min(420, max(220, 260 * h / max(w, 1) + 110))), margin=dict(l=4, r=4, t=80, b=4),
+        height=int(min(440, max(240, 260 * h / max(w, 1) + 130))), margin=dict(l=4, r=4, t=100, b=4),
         meta=figure_meta("sppf_branches_figure", branches=len(maps)),
     )
     return go.Figure(data=traces, layout=layout)

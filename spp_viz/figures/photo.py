@@ -102,11 +102,11 @@ def bin_labels_figure(image: Image.Image, level: LevelResult, labels: list[list[
                           showarrow=False, font=dict(color="#fff", size=11 if named else 12),
                           bgcolor="rgba(0,0,0,0.6)", borderpad=2,
                           hovertext=f"level {level.n} bin ({b.row}, {b.col}): {p.label} ({p.probability:.1%})"))
-    how = "" if named else " (numbers: the labels in the table)"
+    how = "" if named else "; numbers: the labels in the table"
     layout.update(
-        title=dict(text=f"Top-1 class of each level-{level.n} bin, read by the classifier on its own average{how}{note}", x=0,
-                   font=dict(size=14)),
-        showlegend=False, annotations=notes,
+        title=dict(text=f"Top-1 class of each level-{level.n} bin{note}<br><sup>read by the classifier on the bin's own "
+                        f"average{how}</sup>", x=0, font=dict(size=14)),
+        margin=dict(l=4, r=4, t=60, b=4), height=layout["height"] + 24, showlegend=False, annotations=notes,
         meta=figure_meta("bin_labels_figure", level=level.n, labels=texts, named=named, colour=colour),
     )
     return go.Figure(data=[photo_trace, outline], layout=layout)

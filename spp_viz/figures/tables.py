@@ -46,22 +46,21 @@ def costs_rows(costs: FamilyComparison) -> list[dict[str, object]]:
 
 def family_rows(family: FamilyComparison, measuring: bool = False) -> list[dict[str, str]]:
     """One row per head of what it costs, every cell a string (no empty cells); a latency not
-    there yet reads "measuring…" while the page measures, else "not measured"."""
+    there yet reads "measuring…" while the page measures, else "not measured". Six columns, so
+    the table fits beside the sidebar at 1024 px (the device is the caption's: one map, one device)."""
     return [{
-        "head": r.id, "name": r.name, "output": times(*r.output_shape),
-        "fixed length": "yes" if r.fixed_length else "no", "params": f"{r.params:,}",
-        "GFLOPs": f"{r.flops / 1e9:.3f}", "pool ms": milliseconds(r.pool_ms, measuring),
-        "total ms": milliseconds(r.total_ms, measuring) + (" (untrained convs)" if r.untrained else " (no convs)"),
-        "timed on": r.device or ("measuring…" if measuring else "not measured"),
+        "head": r.id, "output": times(*r.output_shape) + (" (fixed length)" if r.fixed_length else ""),
+        "params": f"{r.params:,}", "GFLOPs": f"{r.flops / 1e9:.3f}", "pool ms": milliseconds(r.pool_ms, measuring),
+        "total ms": milliseconds(r.total_ms, measuring),
     } for r in family.heads]
 
 
 def family_branch_rows(family: FamilyComparison) -> list[dict[str, str]]:
-    """One row per head of its branches' receptive fields and its exact equalities with the other
-    heads compared here: ``sppf (yes)`` with the head as compared, or the other head's settings
-    when the claim is about it at other settings (``SPPF (k=3, x1) (yes)``)."""
+    """One row per head: its name, its branches' receptive fields and its exact equalities with the
+    other heads compared here: ``sppf (yes)`` with the head as compared, or the other head's
+    settings when the claim is about it at other settings (``SPPF (k=3, x1) (yes)``)."""
     return [{
-        "head": r.id,
+        "head": r.id, "name": r.name,
         "branch RF, cells": ", ".join(f"{b.name}: {b.rf_cells[0]}×{b.rf_cells[1]}" for b in r.branches),
         "branch RF, px": ", ".join(f"{b.rf_pixels[0]}×{b.rf_pixels[1]}" + (" (whole image)" if b.whole_image else "")
                                    for b in r.branches),

@@ -176,8 +176,9 @@ def sppf_equal(kernels: Sequence[int], equal: bool, max_abs_diff: float, shape: 
 
 
 def branch_title(cells: int) -> str:
-    """A cascade branch's title by its window: ``x`` itself (0), or a pool of ``cells`` x ``cells``."""
-    return f"pool {cells} ({cells} × {cells} cells)" if cells else "x (input, 1 cell)"
+    """A cascade branch's title by its window, on two lines (four fit side by side at 1024 px):
+    ``x`` itself (0), or a pool of ``cells`` x ``cells``."""
+    return f"pool {cells}<br>{cells} × {cells} cells" if cells else "x<br>the input, 1 cell"
 
 
 def sppf_output(c: int, h: int, w: int, spp_length: int) -> str:
@@ -291,10 +292,14 @@ def rule_figure_caption(n: int, h: int, w: int) -> str:
 FAMILY_UNTRAINED = ("The 1 × 1 / 3 × 3 convs of these heads have no pretrained weights for this backbone: they are seeded "
                     "random (untrained). Shapes, parameters, FLOPs and latencies are real; conv outputs are not learned "
                     "features, so only the parameter-free pooling branches are drawn, on the real map.")
-FAMILY_TABLE_CAPTION = ("Params: trainable, sum(p.numel()). FLOPs: torch.utils.flop_counter (convs; pooling counts 0). "
-                        "Pool ms: the head's own pooling layers on the real map, at the width its pools see; total ms: "
-                        "the whole module. Medians, all heads interleaved, on the device in 'timed on', measured once per map, heads, "
-                        "k and n after the page was drawn. RF: theoretical receptive field of one output cell through each branch.")
+def family_table_caption(devices: Sequence[str | None]) -> str:
+    """What the family's tables hold; ``devices``: where each head was timed (None: not yet)."""
+    where = ", ".join(sorted({d for d in devices if d})) or "this map's device"
+    return ("Output: each module's own (C × h × w for the YOLO heads: SPPF's is its cv2 output). Params: trainable, "
+            "sum(p.numel()). FLOPs: torch.utils.flop_counter (convs; pooling counts 0). Pool ms: the head's own pooling "
+            "layers on the real map, at the width its pools see; total ms: the whole module (its convs untrained). "
+            f"Medians, all heads interleaved, timed on {where}, once per map, heads, k and n, after the page was drawn. "
+            "Below, RF: the theoretical receptive field of one output cell through each branch.")
 
 
 def family_equality(head: str, other: str, claim: str, equal: bool, diff: float) -> str:
@@ -318,8 +323,9 @@ def family_costs_title(c: int, h: int, w: int) -> str:
 def family_branches_title(heads: Sequence[str], untrained_convs: bool) -> str:
     """One drawing's title: the heads whose pools it shows (several: their pools are equal, torch.equal)."""
     tail = " · convs untrained, not drawn" if untrained_convs else ""
-    same = " (the same tensors: torch.equal above)" if len(heads) > 1 else ""
-    return f"{', '.join(heads)}: pooling branches on the real map{same}, mean over channels{tail}"
+    same = "the same tensors (torch.equal above), " if len(heads) > 1 else ""
+    names = "<br>".join(", ".join(heads[i:i + 4]) for i in range(0, len(heads), 4))  # a title does not wrap itself
+    return f"{names}: pooling branches on the real map<br><sup>{same}mean over channels{tail}</sup>"
 
 
 def family_questions(family: FamilyComparison) -> list[str]:

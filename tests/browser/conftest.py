@@ -165,8 +165,10 @@ class AppPage:
         box.fill(text)
         box.press("Enter")
 
-    def screenshot(self, name: str) -> Path:
-        """Full page: Streamlit scrolls inside its main container, so grow the viewport to fit it."""
+    def screenshot(self, name: str, width: int = VIEWPORT["width"]) -> Path:
+        """Full page at ``width`` px: Streamlit scrolls inside its main container, so grow the
+        viewport to fit it (then back to the test's viewport)."""
+        restore = self.page.viewport_size or VIEWPORT
         ARTIFACTS.mkdir(exist_ok=True)
         path = ARTIFACTS / name
         height = self.page.evaluate(
@@ -174,12 +176,12 @@ class AppPage:
                  .map(id => document.querySelector(`[data-testid='${id}']`))
                  .filter(Boolean).map(e => e.scrollHeight), document.body.scrollHeight)"""
         )
-        self.page.set_viewport_size({"width": VIEWPORT["width"], "height": min(int(height) + 40, 12_000)})
+        self.page.set_viewport_size({"width": width, "height": min(int(height) + 40, 16_000)})
         try:
             self.page.wait_for_timeout(600)  # plotly relayouts on resize
             self.page.screenshot(path=str(path), full_page=True)
         finally:
-            self.page.set_viewport_size(VIEWPORT)
+            self.page.set_viewport_size(restore)
         return path
 
 

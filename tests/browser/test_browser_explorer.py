@@ -1,7 +1,7 @@
 """The pyramid explorer in a real browser: linked hover, click and keyboard selection, the
 client-side levels / receptive-field / SPP-SPPF controls. State is read from the root's
 ``data-*`` attributes (``data-hovered``, ``data-selected``, ``data-highlighted`` ...), never
-from pixels; the run counters on the page prove what reran."""
+from pixels; the session's run counters (``data-full-runs``, ``data-fragment-runs``) prove what reran.""
 
 from __future__ import annotations
 
@@ -42,10 +42,8 @@ def attr(app, name: str) -> str:
 
 
 def runs(app) -> tuple[int, int]:
-    """(full runs, fragment runs) from the page's counters."""
-    full = app.page.locator(".st-key-full_runs").inner_text()
-    fragment = app.page.locator(".st-key-fragment_runs").inner_text()
-    return int(re.findall(r"\d+", full)[0]), int(re.findall(r"\d+", fragment)[0])
+    """(full runs, fragment runs): the session's counters, which the explorer keeps as attributes."""
+    return int(attr(app, "full-runs")), int(attr(app, "fragment-runs"))
 
 
 def canvas(app, view: str, level: int | None = None):

@@ -37,6 +37,7 @@ function decodeMap(part) {
 }
 
 const DIMMED = 0.25; // the SPP grid's opacity while SPPF's windows show
+const VIEWS_GAP = 16; // px between the photo and the map: .views' gap in explorer.css
 
 function swatch(colour, dash) { // a short line in a mark's colour and dash, for the legend
   const ns = "http://www.w3.org/2000/svg";
@@ -266,7 +267,7 @@ class Explorer {
   layout() {
     if (!this.data) return;
     const width = this.root.clientWidth || 800;
-    const half = Math.max(160, Math.floor(width / 2) - 12);
+    const half = Math.max(160, Math.floor((width - VIEWS_GAP) / 2) - 1); // photo and map side by side
     this.size(this.photoView, half, this.photo.width, this.photo.height);
     this.size(this.mapView, half, this.map.width, this.map.height);
     const shown = this.levels.filter((l) => !this.hidden.has(l.n)).length || 1;

@@ -58,9 +58,9 @@ def training_resolution_block(page: PageModel) -> None:
         return
     comparison = training_resolution(page)
     with st.expander(words.resolution_title(comparison.training_size, comparison.working_size), expanded=True):
-        left, right = st.columns(2)
-        left.markdown(words.resolution_column(comparison.training_size, "training resolution"))
-        left.dataframe(prediction_rows(comparison.training_predictions), hide_index=True, key="resolution_train_top5")
-        right.markdown(words.resolution_column(comparison.working_size, "working size"))
-        right.dataframe(prediction_rows(comparison.working_predictions), hide_index=True, key="resolution_work_top5")
+        # one above the other: side by side, in half the page's width, their labels were cut
+        st.markdown(words.resolution_column(comparison.training_size, "training resolution"))
+        st.dataframe(prediction_rows(comparison.training_predictions), hide_index=True, key="resolution_train_top5")
+        st.markdown(words.resolution_column(comparison.working_size, "working size"))
+        st.dataframe(prediction_rows(comparison.working_predictions), hide_index=True, key="resolution_work_top5")
         st.caption(comparison.note)
