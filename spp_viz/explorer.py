@@ -73,18 +73,6 @@ class ExplorerLevel:
 
 
 @dataclass(frozen=True)
-class ExplorerWindow:
-    """One SPPF window of the legend: ``cells`` wide (``formula`` in k: ``k``, ``2k − 1``, ...),
-    ``pixels`` = cells x stride on the photo, ``rf_pixels`` its receptive field, ``dash`` its line."""
-
-    cells: int
-    formula: str
-    pixels: int
-    rf_pixels: int
-    dash: tuple[int, ...]
-
-
-@dataclass(frozen=True)
 class ExplorerMap:
     """The map under the channel view, float32 little-endian in base64, row-major, ``height x
     width`` shown cells of ``block x block`` feature cells (1 unless the map is very large)."""
@@ -123,6 +111,18 @@ class ExplorerPhoto:
     src: str  # a data URI
     width: int  # working-resolution pixels (the boxes' coordinates)
     height: int
+
+
+@dataclass(frozen=True)
+class ExplorerWindow:
+    """One SPPF window of the legend: ``cells`` wide (``formula`` in k: ``k``, ``2k − 1``, ...),
+    ``pixels`` = cells x stride on the photo, ``rf_pixels`` its receptive field, ``dash`` its line."""
+
+    formula: str
+    cells: int
+    dash: tuple[int, ...]
+    pixels: int
+    rf_pixels: int
 
 
 @dataclass(frozen=True)
@@ -199,8 +199,8 @@ def explorer_windows(k: int, n: int, geometry: StageGeometry) -> tuple[ExplorerW
     for i in range(1, n + 1):
         cells = cascade_window(k, i)
         formula = "k" if i == 1 else f"{i}k − {i - 1}"
-        out.append(ExplorerWindow(cells, formula, cells * geometry.stride, geometry.window_pixels(cells),
-                                  SPPF_WINDOW_DASHES[(i - 1) % len(SPPF_WINDOW_DASHES)]))
+        out.append(ExplorerWindow(formula, cells, SPPF_WINDOW_DASHES[(i - 1) % len(SPPF_WINDOW_DASHES)],
+                                  cells * geometry.stride, geometry.window_pixels(cells)))
     return tuple(out)
 
 

@@ -74,7 +74,11 @@ def page_texts(at: AppTest) -> list[str]:
     return [t.replace("\\", "") for t in out]
 
 
-def sizes_named(texts: list[str]) -> list[tuple[SPPFStage, tuple[int, int, int]]]:
+def shape_of(match: re.Match[str]) -> tuple[int, ...]:
+    return tuple(int(g.replace(",", "")) for g in match.groups())
+
+
+def sizes_named(texts: list[str]) -> list[tuple[SPPFStage, tuple[int, ...]]]:
     """(stage, shape) for every SPPF stage name followed by a shape before the next stage name."""
     names = {name: stage for stage, name in SPPF_STAGE_NAMES.items()}
     found = []
@@ -84,7 +88,7 @@ def sizes_named(texts: list[str]) -> list[tuple[SPPFStage, tuple[int, int, int]]
         for mark, after in zip(marks, marks[1:] + [None]):
             shape = SHAPE.search(t, mark.end(), after.start() if after else len(t))
             if shape:
-                found.append((names[mark.group(0)], tuple(int(g.replace(",", "")) for g in shape.groups())))
+                found.append((names[mark.group(0)], shape_of(shape)))
     return found
 
 
@@ -110,9 +114,9 @@ def test_every_sppf_size_has_one_name_on_the_page_and_in_the_json(sample):
     for stage in (SPPFStage.CV1, SPPFStage.CONCAT, SPPFStage.POOLS):
         channels = sizes[stage].channels
         for t in texts:
-            for shape in SHAPE.finditer(t):
-                if (int(shape.group(1).replace(",", "")), int(shape.group(2)), int(shape.group(3))) == (channels, h, w):
-                    before = t[:shape.start()]
+            for found in SHAPE.finditer(t):
+                if shape_of(found) == (channels, h, w):
+                    before = t[:found.start()]
                     last = max(SPPF_STAGE_NAMES, key=lambda s: before.rfind(SPPF_STAGE_NAMES[s]))
                     assert before.rfind(SPPF_STAGE_NAMES[last]) >= 0 and last is stage, t
     # the intro names every stage; the card is cv2's
