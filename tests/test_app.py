@@ -23,6 +23,7 @@ from streamlit.testing.v1 import AppTest
 
 from spp_viz import analysis, backbones, dimensions, errors, report
 from spp_viz.explorer import ExplorerPayload
+from spp_viz.figures.tables import dimension_rows
 from spp_viz.images import DEFAULT_MAX_PIXELS, load_image
 from spp_viz.timing import UNRELIABLE_TIMINGS
 from spp_viz.ui import measure, state
@@ -226,7 +227,7 @@ def test_uploaded_odd_size_photo_renders_every_panel_with_engine_numbers():
     model = backbones.load_backbone()
     features = analysis.extract_features(model, decoded.image)
     head = analysis.pool_pyramid(features, analysis.PyramidConfig((1, 2, 4)))
-    expected = dimensions.dimension_table(features, head)
+    expected = dimension_rows(dimensions.dimension_table(features, head))  # as the page writes shapes
     shown = at.dataframe[0].value
     assert list(shown["numbers"]) == [row["numbers"] for row in expected]
     assert list(shown["step"]) == [row["step"] for row in expected]

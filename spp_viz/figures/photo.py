@@ -104,8 +104,8 @@ def bin_labels_figure(image: Image.Image, level: LevelResult, labels: list[list[
                           hovertext=f"level {level.n} bin ({b.row}, {b.col}): {p.label} ({p.probability:.1%})"))
     how = "" if named else "; numbers: the labels in the table"
     layout.update(
-        title=dict(text=f"Top-1 class of each level-{level.n} bin{note}<br><sup>read by the classifier on the bin's own "
-                        f"average{how}</sup>", x=0, font=dict(size=14)),
+        title=dict(text=f"Top-1 class of each level-{level.n} bin{note}<br><span style='font-size:12px'>read by the classifier on the bin's own "
+                        f"average{how}</span>", x=0, font=dict(size=14)),
         margin=dict(l=4, r=4, t=60, b=4), height=layout["height"] + 24, showlegend=False, annotations=notes,
         meta=figure_meta("bin_labels_figure", level=level.n, labels=texts, named=named, colour=colour),
     )

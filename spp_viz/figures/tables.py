@@ -4,6 +4,7 @@ the family, prediction and scale tables are strings, because a cell may read "no
 from __future__ import annotations
 
 import math
+import re
 from typing import TYPE_CHECKING, Mapping, Sequence
 
 import pandas
@@ -85,6 +86,17 @@ def bin_label_rows(labels: list[list[Prediction]]) -> list[dict[str, str]]:
         rows.append({"#": str(key), "top-1 label": label, "bins": str(len(found)),
                      "probability": f"{min(found):.0%}–{max(found):.0%}" if len(found) > 1 else f"{found[0]:.0%}"})
     return rows
+
+
+def dimension_rows(table: Sequence[Mapping[str, object]]) -> list[dict[str, object]]:
+    """The engine's dimension table (:func:`spp_viz.dimensions.dimension_table`, ASCII for the CLI
+    and the JSON) written as the page writes every shape: ``1,280 × 10 × 15``, not ``1280 x 10 x 15``."""
+    return [{key: _as_shown(value) if isinstance(value, str) else value for key, value in row.items()} for row in table]
+
+
+def _as_shown(text: str) -> str:
+    grouped = re.sub(r"(?<![\d,.])(\d{4,})(?![\d,.])", lambda m: f"{int(m.group(1)):,}", text)
+    return grouped.replace(" x ", " × ")
 
 
 def prediction_rows(predictions: tuple[Prediction, ...]) -> list[dict[str, str]]:

@@ -325,7 +325,7 @@ def family_branches_title(heads: Sequence[str], untrained_convs: bool) -> str:
     tail = " · convs untrained, not drawn" if untrained_convs else ""
     same = "the same tensors (torch.equal above), " if len(heads) > 1 else ""
     names = "<br>".join(", ".join(heads[i:i + 4]) for i in range(0, len(heads), 4))  # a title does not wrap itself
-    return f"{names}: pooling branches on the real map<br><sup>{same}mean over channels{tail}</sup>"
+    return f"{names}: pooling branches on the real map<br><span style='font-size:12px'>{same}mean over channels{tail}</span>"
 
 
 def family_questions(family: FamilyComparison) -> list[str]:

@@ -139,7 +139,7 @@ def test_sppf_windows_have_a_legend_and_dim_the_grid(app):
     app.page.locator(f"{ROOT} input[data-control='mode-sppf']").check()
     items = legend.locator("[data-legend^='window-']")
     assert [items.nth(i).get_attribute("data-legend") for i in range(items.count())] == ["window-5", "window-9", "window-13"]
-    assert "2k − 1 = 9 × 9 cells" in items.nth(1).inner_text() and "px" in items.nth(1).inner_text()
+    assert "2k − 1 = 9: 9 × 9 cells" in items.nth(1).inner_text() and "px" in items.nth(1).inner_text()
     colours = dict(pair.split(":") for pair in attr(app, "colours").split(","))
     assert len(set(colours.values())) == len(colours) == 3  # each level its own colour
     app.page.locator(f"{ROOT} input[data-control='mode-spp']").check()

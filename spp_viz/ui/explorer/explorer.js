@@ -244,7 +244,7 @@ class Explorer {
     title.textContent = `SPPF's windows around the cell under the pointer (the SPP grid is dimmed):`;
     for (const w of this.data.sppf_windows) {
       const item = el("span", { class: "item", "data-legend": `window-${w.cells}` }, this.legend);
-      item.append(swatch(style.window, w.dash), ` ${w.formula} = ${w.cells} × ${w.cells} cells, ${w.pixels} px (RF ${w.rf_pixels} px)`);
+      item.append(swatch(style.window, w.dash), ` ${w.formula} = ${w.cells}: ${w.cells} × ${w.cells} cells, ${w.pixels} px (RF ${w.rf_pixels} px)`);
     }
   }
 
