@@ -3,7 +3,8 @@
 Checked in Chromium on the page's own elements, never on pixels: no text cut by an ellipsis
 (the cards, buttons), no table or dataframe wider than its place (the costs and family tables, the
 top-5s), and in every Plotly chart no title, annotation, legend entry or tick label outside the
-chart, and no legend over a tick label (the family's latency chart with all ten heads). Once on
+chart, and no legend over a tick label (the family's latency chart with all ten heads); the
+explorer's photo and feature map side by side. Once on
 the default page, once with every head, SPP-net's pyramid and average pooling (a 6 × 6 grid of
 bin labels). The downloads sit below the explorer.
 
@@ -112,6 +113,8 @@ def test_nothing_is_cut(browser, app_server, width) -> None:
         app.open()
         measured(app)
         assert cut(app) == ""
+        photo, feature_map = (app.page.locator(f"{EXPLORER} figure[data-view='{v}']").bounding_box() for v in ("photo", "map"))
+        assert photo and feature_map and abs(photo["y"] - feature_map["y"]) < 1  # the photo and its map side by side
         explorer = app.page.locator(".st-key-panel_explorer").bounding_box()
         downloads = app.page.locator(".st-key-downloads").bounding_box()
         assert explorer and downloads and downloads["y"] > explorer["y"] + explorer["height"]  # the lesson comes first

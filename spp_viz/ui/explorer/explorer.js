@@ -282,6 +282,7 @@ class Explorer {
     v.scale = cssWidth / w; v.w = w; v.h = h;
     for (const c of [v.canvas, v.base]) { c.width = Math.round(cssWidth * ratio); c.height = Math.round(cssHeight * ratio); }
     v.canvas.style.width = `${cssWidth}px`; v.canvas.style.height = `${cssHeight}px`;
+    v.fig.style.width = `${cssWidth}px`; // a long caption wraps instead of widening the view (and pushing the map down)
     v.ratio = ratio;
   }
 
