@@ -327,9 +327,15 @@ def _click(page, n: int, row: int, col: int) -> dict:
     return dict(ms=_latencies(page)[before[0]], s=seconds, redraws=redraws)
 
 
+def _runs(page) -> tuple[str | None, str | None]:
+    """The session's (fragment, full) run counters: the explorer's attributes."""
+    root = _root(page)
+    return root.get_attribute("data-fragment-runs"), root.get_attribute("data-full-runs")
+
+
 def _toggle_levels(page, repeats: int) -> tuple[list[float], int]:
     """Untick and tick level 2 in "Levels to draw": ms per change, and the script runs it caused."""
-    runs = page.locator(".st-key-fragment_runs").inner_text() + page.locator(".st-key-full_runs").inner_text()
+    runs = _runs(page)
     before = len(_latencies(page))
     for i in range(repeats):
         box = page.locator(f"{EXPLORER} input[data-level='2']")
@@ -337,7 +343,7 @@ def _toggle_levels(page, repeats: int) -> tuple[list[float], int]:
         page.wait_for_timeout(60)
     page.locator(f"{EXPLORER} input[data-level='2']").check()
     page.wait_for_timeout(1000)
-    after = page.locator(".st-key-fragment_runs").inner_text() + page.locator(".st-key-full_runs").inner_text()
+    after = _runs(page)
     return _latencies(page)[before:before + repeats], int(after != runs)
 
 
@@ -392,6 +398,7 @@ def _page_report(page) -> dict:
 
     page.wait_for_function(MEASURED_JS, timeout=180_000, polling=100)
 
+    page.locator(".st-key-downloads button").first.click()  # the downloads menu
     with page.expect_download(timeout=60_000) as info:
         page.locator(".st-key-dl_json button").click()
     with open(info.value.path(), encoding="utf-8") as f:

@@ -275,7 +275,11 @@ def _spp_lines(spp: dict[str, Any]) -> list[str]:
 
 
 def _sppf_lines(s: dict[str, Any]) -> list[str]:
-    lines = [f"SPPF         k={s['k']} x3 -> {' x '.join(map(str, s['shape']))}; equals parallel SPP({','.join(map(str, s['kernels']))}): "
+    from .dimensions import SPPFStage
+    from .figures.text import sppf_stage
+
+    lines = [f"SPPF         k={s['k']} x{len(s['kernels'])}, {sppf_stage(SPPFStage.POOLS, len(s['kernels']))}: "
+             f"{' x '.join(map(str, s['shape']))}; equals parallel SPP({','.join(map(str, s['kernels']))}): "
              f"{s['matches_parallel_spp']} (max |diff| {s['max_abs_diff']:g})"]
     lines.append("  receptive  " + "; ".join(f"{f['branch']}: {f['cells']} x {f['cells']} cells, {f['pixels']} px" for f in s["receptive_fields"]))
     for cost in s["costs"]:
@@ -375,7 +379,7 @@ def add_view_options(inspect: argparse.ArgumentParser, sub: argparse._SubParsers
     erf.add_argument("--bin", type=argparse_type(parse_bin), required=True, metavar="R,C", help="row,column of the bin")
     erf.add_argument("--npy", type=Path, default=None, help="save the H x W map here (NumPy .npy)")
     scales = sub.add_parser("scales", help="the same image at several working sizes",
-                            description="SPP length, SPPF numbers, cosine to the first size and top-1 per working size.")
+                            description="SPP length, SPPF's pools alone (4C), cosine to the first size and top-1 per working size.")
     add_analysis_options(scales)
     scales.add_argument("--sizes", type=argparse_type(parse_sizes), default=None, metavar="224,448,896",
                         help="long sides to run (default: 224,320,448,640,896; the current --max-side is added)")
@@ -413,15 +417,18 @@ def _scales(args: argparse.Namespace) -> str:
     # the current size is the image's own working size (a photo smaller than --max-side keeps its size)
     sizes = scale_sizes(requested, max(working_size(*decoded.original_size, max_side=current_side)))
     from .analysis import PyramidConfig
+    from .dimensions import SPPFStage
+    from .figures.text import sppf_stage
     from .report import strict_json
     from .scales import scale_sweep
 
     rows = scale_sweep(backbone, decoded.image, sizes, PyramidConfig(args.levels, args.pool, args.bins))
+    pools = sppf_stage(SPPFStage.POOLS)
     if args.json:
         return json.dumps(strict_json({"scales": [row.as_json() for row in rows]}), allow_nan=False)
     return "\n".join(
         f"{row.size[0]:>5} x {row.size[1]:<5} map {' x '.join(map(str, row.feature_map)):<14} SPP {row.spp_length:>7,}  "
-        f"SPPF {row.sppf_numbers:>10,}  cos {row.cosine_to_first:.4f}  "
+        f"{pools} {row.sppf_numbers:>10,}  cos {row.cosine_to_first:.4f}  "
         + (f"{row.predictions[0].label} {row.predictions[0].probability:.1%}  " if row.predictions else "")
         + f"{row.forward_ms:.0f} ms (one run)" + ("  upscaled" if row.upscaled else "") for row in rows)
 

@@ -2,7 +2,19 @@
 SPPF's output (:func:`dimension_rows`, from sizes alone; :func:`dimension_table` for a map the
 backbone gave), and the same arithmetic over input sizes (:func:`size_sweep`): SPP's length
 never changes, SPPF's output grows. Torch-free: the page shows the table before the forward
-(:mod:`spp_viz.phase0`), and the report's table comes from the same rows after it."""
+(:mod:`spp_viz.phase0`), and the report's table comes from the same rows after it.
+
+SPPF has four sizes worth naming, and each is named once, here (:class:`SPPFStage`,
+:func:`sppf_sizes`): every text, card, table, chart and JSON label reads its name and size from
+:class:`SPPFSize`. As ultralytics defines ``SPPF(c1, c2, k, n)`` (``c_ = c1 // 2``;
+``cv1 = Conv(c1, c_, 1, 1)``; ``cv2 = Conv(c_ * (n + 1), c2, 1, 1)``), with ``c2 = c1 = C``:
+
+* cv1's output: C/2 channels;
+* the concatenation ``[x, y1, ..., yn]`` of cv1's output and its n pools: (n + 1) · C/2;
+* cv2's output, the module's: C;
+* the parameter-free pools alone on the C-channel map (no cv1, no cv2), what the page draws and
+  checks with ``torch.equal``: (n + 1) · C.
+"""
 
 from __future__ import annotations
 
@@ -10,11 +22,86 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Sequence
 
 from .bins import LevelBins, level_arithmetic, spp_arithmetic, spp_output_length
+from .choices import Choice
+from .defaults import SPPF_DEFAULT_N
 from .geometry import StageGeometry
 from .options import parse_levels
 
 if TYPE_CHECKING:
     from .analysis import FeatureResult, PyramidResult
+
+
+class SPPFStage(Choice):
+    """The four sizes of SPPF, in the order the data flows (the pools alone last: no conv at all)."""
+
+    CV1 = "cv1"
+    CONCAT = "concat"
+    CV2 = "cv2"
+    POOLS = "pools"
+
+
+# The one name of each stage: every place that shows an SPPF size uses it.
+SPPF_STAGE_NAMES: dict[SPPFStage, str] = {
+    SPPFStage.CV1: "SPPF cv1 output",
+    SPPFStage.CONCAT: "SPPF concatenation",
+    SPPFStage.CV2: "SPPF cv2 output",
+    SPPFStage.POOLS: "SPPF pools alone",
+}
+# What each stage is, in a few words (tables' and tooltips' second line).
+SPPF_STAGE_ROLES: dict[SPPFStage, str] = {
+    SPPFStage.CV1: "the 1 × 1 conv cv1 halves the channels",
+    SPPFStage.CONCAT: "cv1's output and its n pools, side by side",
+    SPPFStage.CV2: "the 1 × 1 conv cv2 back to C: the module's output",
+    SPPFStage.POOLS: "the n chained pools on the C-channel map itself, no convs (what this page draws and checks)",
+}
+
+
+@dataclass(frozen=True)
+class SPPFSize:
+    """One SPPF stage on a ``C x h x w`` map with ``repeats`` chained pools: its channels and
+    ``h x w`` (every stage keeps the map's size); ``formula`` says how the channels follow from C."""
+
+    stage: SPPFStage
+    channels: int
+    height: int
+    width: int
+    repeats: int
+
+    @property
+    def name(self) -> str:
+        return SPPF_STAGE_NAMES[self.stage]
+
+    @property
+    def role(self) -> str:
+        return SPPF_STAGE_ROLES[self.stage]
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        return self.channels, self.height, self.width
+
+    @property
+    def numbers(self) -> int:
+        return self.channels * self.height * self.width
+
+    @property
+    def formula(self) -> str:
+        return sppf_formula(self.stage, self.repeats)
+
+
+def sppf_formula(stage: SPPFStage, repeats: int = SPPF_DEFAULT_N) -> str:
+    """``C/2``, ``4 · C/2``, ``C`` or ``4C`` (for n = 3): a stage's channels in terms of C."""
+    branches = repeats + 1
+    return {SPPFStage.CV1: "C/2", SPPFStage.CONCAT: f"{branches} · C/2", SPPFStage.CV2: "C",
+            SPPFStage.POOLS: f"{branches}C"}[stage]
+
+
+def sppf_sizes(channels: int, height: int, width: int, repeats: int = SPPF_DEFAULT_N) -> dict[SPPFStage, SPPFSize]:
+    """Every SPPF stage's size on a ``channels x height x width`` map (ultralytics' arithmetic:
+    ``c_ = C // 2``), in :class:`SPPFStage` order."""
+    half = channels // 2
+    count = {SPPFStage.CV1: half, SPPFStage.CONCAT: (repeats + 1) * half, SPPFStage.CV2: channels,
+             SPPFStage.POOLS: (repeats + 1) * channels}
+    return {stage: SPPFSize(stage, count[stage], height, width, repeats) for stage in SPPFStage}
 
 
 def dimension_rows(input_size: tuple[int, int], stage: str, stride: int, shape: tuple[int, int, int],
@@ -39,12 +126,9 @@ def dimension_rows(input_size: tuple[int, int], stage: str, stride: int, shape: 
     valid = all(level.valid for level in levels)
     rows.append({"step": "SPP vector (fixed length)" if valid else "SPP vector (NOT the fixed length)", "shape": f"{length}",
                  "arithmetic": spp_arithmetic(c, ns) if valid else f"{length:,} != {spp_arithmetic(c, ns)}", "numbers": length})
-    c_ = c // 2
-    rows += [
-        {"step": "SPPF cv1 (1x1 conv, C/2)", "shape": f"{c_} x {h} x {w}", "arithmetic": f"{c_:,} x {h} x {w} = {c_ * h * w:,}", "numbers": c_ * h * w},
-        {"step": "SPPF concat [x, 5, 9, 13]", "shape": f"{4 * c_} x {h} x {w}", "arithmetic": f"4 x {c_:,} x {h} x {w} = {4 * c_ * h * w:,}", "numbers": 4 * c_ * h * w},
-        {"step": "SPPF cv2 (1x1 conv to C)", "shape": f"{c} x {h} x {w}", "arithmetic": f"{c:,} x {h} x {w} = {c * h * w:,} (grows with the image)", "numbers": c * h * w},
-    ]
+    rows += [{"step": f"{size.name} ({size.formula})", "shape": f"{size.channels} x {h} x {w}",
+              "arithmetic": f"{size.channels:,} x {h} x {w} = {size.numbers:,}", "numbers": size.numbers}
+             for size in sppf_sizes(c, h, w).values()]
     return rows
 
 
@@ -63,7 +147,7 @@ class SizeSweepRow:
     short_side: int
     feature: tuple[int, int, int]  # (C, h, w) of the stage's map for this input
     spp_length: int  # C * sum(n^2): the same for every size (0 when the input is too small for a map)
-    sppf_numbers: int  # 4C * h * w of SPPF's concat without convs: grows with the input
+    sppf_numbers: int  # SPPF's pools alone, (n + 1)C * h * w (SPPFStage.POOLS): grows with the input
 
     @property
     def feature_height(self) -> int:
@@ -84,5 +168,6 @@ def size_sweep(geometry: StageGeometry, levels: Sequence[int], aspect: float = 1
     for s in short_sides:
         height, width = (s, round(s * aspect)) if aspect >= 1 else (round(s / aspect), s)
         h, w = geometry.feature_size(height, width)
-        rows.append(SizeSweepRow(width, height, s, (c, h, w), spp_output_length(c, levels) if h and w else 0, 4 * c * h * w))
+        rows.append(SizeSweepRow(width, height, s, (c, h, w), spp_output_length(c, levels) if h and w else 0,
+                                 sppf_sizes(c, h, w)[SPPFStage.POOLS].numbers))
     return rows

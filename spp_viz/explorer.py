@@ -14,7 +14,7 @@ from __future__ import annotations
 import base64
 import hashlib
 from dataclasses import asdict, dataclass, field
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
@@ -23,8 +23,18 @@ from .bins import AxisSpans, BinGeometry
 from .boxes import CellWindow
 from .choices import BinRule, Channel, ChannelView, Pool
 from .figures.reduce import block_reduce, reduce_channels, winner_cells
-from .figures.style import MAX_DRAWN_LEVEL, MAX_HEATMAP_CELLS, level_colour
-from .figures.text import channel_label
+from .figures.style import (
+    DIFFER_COLOUR,
+    MAX_DRAWN_LEVEL,
+    MAX_HEATMAP_CELLS,
+    RF_COLOUR,
+    SELECTED_COLOUR,
+    SPPF_WINDOW_COLOUR,
+    SPPF_WINDOW_DASHES,
+    assign_level_colours,
+)
+from .figures.text import channel_label, pooled_value
+from .geometry import StageGeometry
 from .pooling import cascade_window
 
 
@@ -32,7 +42,9 @@ from .pooling import cascade_window
 class ExplorerBin:
     """One bin: position, feature cells ``[r0, r1, c0, c1]``, pixel and receptive-field boxes
     ``[x0, y0, x1, y1]`` (as ``CellWindow.as_json`` and ``PixelBox.as_json`` give them), pooled
-    value under the channel view and winning cell (max pooling)."""
+    value under the channel view, winning cell (max pooling) and the channel it is the winner of
+    (the bin's strongest under the mean / max views). ``differs``: a paper-rule bin whose cells
+    differ from the adaptive rule's bin at its place (``LevelResult.differing``)."""
 
     row: int
     col: int
@@ -42,18 +54,21 @@ class ExplorerBin:
     rf: list[float]
     value: float | None
     winner: tuple[int, int] | None
+    winner_channel: int | None = None
+    differs: bool = False
 
 
 @dataclass(frozen=True)
 class ExplorerLevel:
-    """One level's part: its grid (``rows x cols``, which the paper rule may make not n x n)."""
+    """One level's part: its grid (``rows x cols``, which the paper rule may make not n x n). Its
+    colour is not part of it (a part is sent once, a level's colour is the page's:
+    :attr:`ExplorerPayload.colours`)."""
 
     id: str
     n: int
     rows: int
     cols: int
     valid: bool
-    colour: str
     bins: tuple[ExplorerBin, ...]
 
 
@@ -99,9 +114,35 @@ class ExplorerPhoto:
 
 
 @dataclass(frozen=True)
+class ExplorerWindow:
+    """One SPPF window of the legend: ``cells`` wide (``formula`` in k: ``k``, ``2k − 1``, ...),
+    ``pixels`` = cells x stride on the photo, ``rf_pixels`` its receptive field, ``dash`` its line."""
+
+    formula: str
+    cells: int
+    dash: tuple[int, ...]
+    pixels: int
+    rf_pixels: int
+
+
+@dataclass(frozen=True)
+class ExplorerStyle:
+    """The marks' colours (:mod:`spp_viz.figures.style`, their one home) and the words the
+    browser puts around the numbers: what a pooled value is under this channel view and pooling."""
+
+    value_label: str
+    winner_of_strongest: bool  # the winning cell is the bin's strongest channel's (mean / max views)
+    selected: str = SELECTED_COLOUR
+    rf: str = RF_COLOUR
+    differ: str = DIFFER_COLOUR
+    window: str = SPPF_WINDOW_COLOUR
+
+
+@dataclass(frozen=True)
 class ExplorerPayload:
-    """The whole view: ``photo``, ``map`` and ``levels`` are the parts; ``sppf`` gives the
-    cascade's ``k`` and ``n`` (windows k, 2k-1, 3k-2, ...)."""
+    """The whole view: ``photo``, ``map`` and ``levels`` are the parts; ``colours`` the page's
+    level colours (:func:`~spp_viz.figures.style.assign_level_colours`); ``sppf_windows`` the
+    cascade's windows at the sidebar's ``k`` and ``n`` (k, 2k-1, 3k-2, ...)."""
 
     view: str
     photo: ExplorerPhoto
@@ -113,6 +154,9 @@ class ExplorerPayload:
     sppf_k: int
     sppf_n: int
     level_ids: tuple[str, ...] = field(default=())
+    colours: dict[int, str] = field(default_factory=dict)
+    sppf_windows: tuple[ExplorerWindow, ...] = ()
+    style: ExplorerStyle = ExplorerStyle("", False)
 
     def parts(self) -> dict[str, Any]:
         """Every part by id (what :func:`to_json` may leave out when the browser has it)."""
@@ -127,23 +171,37 @@ def part_id(*keys: object) -> str:
 def explorer_bins(level: LevelResult, geometry: Sequence[BinGeometry], channel: Channel) -> tuple[ExplorerBin, ...]:
     """Every bin of ``level`` in ``geometry`` order, its value and winner under ``channel``."""
     values = reduce_channels(level.pooled, channel) if level.pooled.numel() else None
-    winners = {(w.bin_row, w.bin_col): (w.cell_row, w.cell_col) for w in winner_cells(level, channel)}
+    winners = {(w.bin_row, w.bin_col): w for w in winner_cells(level, channel)}
+    differing = set(level.differing)
     out = []
     for g in geometry:
         value = None
         if values is not None and g.row < values.shape[0] and g.col < values.shape[1]:
             value = float(values[g.row, g.col])
+        won = winners.get((g.row, g.col))
         out.append(ExplorerBin(g.row, g.col, g.index, g.cells.as_json(), g.box.as_json(), g.rf_box.as_json(), value,
-                               winners.get((g.row, g.col))))
+                               (won.cell_row, won.cell_col) if won else None, won.channel if won else None,
+                               (g.row, g.col) in differing))
     return tuple(out)
 
 
-def explorer_level(level: LevelResult, geometry: Sequence[BinGeometry], channel: Channel, all_levels: Sequence[int],
-                   map_id: str, rule: BinRule, pool: Pool) -> ExplorerLevel:
+def explorer_level(level: LevelResult, geometry: Sequence[BinGeometry], channel: Channel, map_id: str, rule: BinRule,
+                   pool: Pool) -> ExplorerLevel:
     """One level's part; its id names the map, the channel view, the rule and the pooling."""
     rows, cols = level.bins.shape
     return ExplorerLevel(part_id("level", map_id, level.n, rule, pool, channel), level.n, rows, cols, level.valid,
-                         level_colour(all_levels, level.n), explorer_bins(level, geometry, channel))
+                         explorer_bins(level, geometry, channel))
+
+
+def explorer_windows(k: int, n: int, geometry: StageGeometry) -> tuple[ExplorerWindow, ...]:
+    """SPPF's windows for the legend: the i-th is ``cascade_window(k, i)`` cells, i·k − (i − 1)."""
+    out = []
+    for i in range(1, n + 1):
+        cells = cascade_window(k, i)
+        formula = "k" if i == 1 else f"{i}k − {i - 1}"
+        out.append(ExplorerWindow(formula, cells, SPPF_WINDOW_DASHES[(i - 1) % len(SPPF_WINDOW_DASHES)],
+                                  cells * geometry.stride, geometry.window_pixels(cells)))
+    return tuple(out)
 
 
 def explorer_map(features: FeatureResult, channel: Channel, map_key: object, max_cells: int = MAX_HEATMAP_CELLS) -> ExplorerMap:
@@ -178,25 +236,30 @@ def build_payload(
     pool: Pool = Pool.MAX,
     sppf_k: int = 5,
     sppf_n: int = 3,
+    colours: Mapping[int, str] | None = None,
 ) -> ExplorerPayload:
     """The explorer's payload for the drawable levels (``n <= MAX_DRAWN_LEVEL`` with geometry).
 
     ``photo`` is ``figures.photo_source(image)`` (cached by the caller); ``image_key`` names
     the image and working size, ``model_key`` the model (backbone, stage, weights, checkpoint);
-    the map part's id names both.
+    the map part's id names both. ``colours``: the page's level colours (the same as its charts');
+    without them, :func:`~spp_viz.figures.style.assign_level_colours` of these levels.
     """
     width, height = features.input_size
     map_key = (image_key, model_key, features.backbone, features.stage, features.weights)
     map_part = explorer_map(features, channel, map_key)
-    all_levels = [lv.n for lv in levels]
-    parts = tuple(explorer_level(lv, geometry[lv.n], channel, all_levels, map_part.id, rule, pool)
+    parts = tuple(explorer_level(lv, geometry[lv.n], channel, map_part.id, rule, pool)
                   for lv in levels if lv.n <= MAX_DRAWN_LEVEL and lv.n in geometry)
+    shown = dict(colours) if colours else assign_level_colours([lv.n for lv in levels])
+    shown = {p.n: shown[p.n] for p in parts}
     ys, xs = features.spans
     photo_part = ExplorerPhoto(part_id("photo", image_key), photo[0], int(width), int(height))
-    view = part_id("view", map_part.id, tuple(p.id for p in parts), sppf_k, sppf_n)
+    windows = explorer_windows(int(sppf_k), int(sppf_n), features.geometry)
+    style = ExplorerStyle(pooled_value(pool, channel, features.shape[0]), isinstance(channel, ChannelView))
+    view = part_id("view", map_part.id, tuple(p.id for p in parts), sppf_k, sppf_n, tuple(shown.items()), style)
     return ExplorerPayload(view, photo_part, map_part, parts, (explorer_axis(ys), explorer_axis(xs)),
                            bool(features.geometry.global_context), pool, int(sppf_k), int(sppf_n),
-                           tuple(p.id for p in parts))
+                           tuple(p.id for p in parts), shown, windows, style)
 
 
 def to_json(payload: ExplorerPayload, known: frozenset[str] | set[str] = frozenset()) -> dict[str, Any]:
@@ -207,6 +270,8 @@ def to_json(payload: ExplorerPayload, known: frozenset[str] | set[str] = frozens
         "view": payload.view, "photo": payload.photo.id, "map": payload.map.id, "levels": list(payload.level_ids),
         "axes": [asdict(a) for a in payload.axes], "global_context": payload.global_context, "pool": payload.pool,
         "sppf_k": payload.sppf_k, "sppf_n": payload.sppf_n, "parts": parts,
+        "colours": {str(n): colour for n, colour in payload.colours.items()},
+        "sppf_windows": [asdict(w) for w in payload.sppf_windows], "style": asdict(payload.style),
     }
 
 

@@ -60,13 +60,19 @@ class BranchReport:
 
 @dataclass(frozen=True)
 class EqualityCheck:
-    """``head``'s pooling part against ``other``'s, on the real map: ``claim`` says what is equal."""
+    """``head``'s pooling part against ``other``'s built with ``other_args`` (normalised:
+    :meth:`HeadSpec.key`), on the real map: ``claim`` says what is equal."""
 
     head: str
     other: str
     claim: str
     equal: bool
     max_abs_diff: float
+    other_args: BuildArgs | None = None
+
+    @property
+    def pair(self) -> frozenset[str]:
+        return frozenset((self.head, self.other))
 
 
 @dataclass(frozen=True)
@@ -192,6 +198,92 @@ class FamilyComparison:
         """No head's medians too noisy to stand, and no pooling slower than its whole module."""
         return all(report.timing.consistent for report in self.heads if report.timing is not None)
 
+    @property
+    def equalities(self) -> tuple[EqualityCheck, ...]:
+        """The checks between heads of this comparison, once per pair (the first head's, in the
+        order asked for), and only where the other head runs with the arguments the claim was
+        checked with: at k = 3, ``simsppf``'s claim about SPPF with k = 5 is not about the ``sppf``
+        compared here, so it is not listed."""
+        seen: set[frozenset[str]] = set()
+        out = []
+        for report in self.heads:
+            for check in report.exact_equal_to:
+                if check.other not in self.ids or check.pair in seen or self.head(check.other).args != check.other_args:
+                    continue
+                seen.add(check.pair)
+                out.append(check)
+        return tuple(out)
+
+    @property
+    def other_settings(self) -> tuple[EqualityCheck, ...]:
+        """Checks left out of :attr:`equalities` because the other head is compared here with other
+        arguments than the claim's (at k = 3, ``simsppf``'s claim about SPPF with k = 5), once per pair."""
+        listed = {check.pair for check in self.equalities}
+        out: dict[frozenset[str], EqualityCheck] = {}
+        for report in self.heads:
+            for check in report.exact_equal_to:
+                if check.other in self.ids and check.pair not in listed:
+                    out.setdefault(check.pair, check)
+        return tuple(out.values())
+
+    @property
+    def same_pools(self) -> tuple[tuple[str, ...], ...]:
+        """The heads grouped by pooling output: heads whose pools :attr:`equalities` found exactly
+        equal (``torch.equal``) share a group, so one drawing stands for all of them; in the order
+        asked for."""
+        group = {head_id: head_id for head_id in self.ids}
+
+        def root(head_id: str) -> str:
+            while group[head_id] != head_id:
+                head_id = group[head_id]
+            return head_id
+
+        for check in self.equalities:
+            if check.equal:
+                a, b = sorted((root(check.head), root(check.other)), key=self.ids.index)
+                group[b] = a
+        groups: dict[str, list[str]] = {}
+        for head_id in self.ids:
+            groups.setdefault(root(head_id), []).append(head_id)
+        return tuple(tuple(members) for members in groups.values())
+
+    def pool_speedup(self, slow: str = "spp_yolo", fast: str = "sppf") -> Speedup | None:
+        """How many times faster ``fast``'s pools ran than ``slow``'s on this map, with the spread
+        of the two medians (:func:`speedup`; not reliable when either head's timings are not
+        :attr:`HeadTiming.consistent`); None when either is missing or not measured."""
+        if slow not in self.ids or fast not in self.ids:
+            return None
+        a, b = self.head(slow).timing, self.head(fast).timing
+        if a is None or b is None:
+            return None
+        found = speedup(a.pool, b.pool)  # not taught from timings that contradict themselves either
+        return replace(found, reliable=found.reliable and a.consistent and b.consistent)
+
+
+@dataclass(frozen=True)
+class Speedup:
+    """``ratio`` = the slow median over the fast one; ``low`` and ``high`` the ratio when each
+    median moves by half its interquartile range against the ratio (and with it). ``reliable``
+    is False when either latency is too noisy to stand (:attr:`spp_viz.timing.Latency.noisy`):
+    then no ratio is taught."""
+
+    ratio: float
+    low: float
+    high: float
+    reliable: bool
+
+
+def speedup(slow: Latency, fast: Latency) -> Speedup:
+    """The ratio of two medians and its spread, read only through :class:`Latency`'s
+    ``median_ms``, ``iqr_ms`` and ``noisy``."""
+    lo = slow.median_ms - slow.iqr_ms / 2, fast.median_ms + fast.iqr_ms / 2
+    hi = slow.median_ms + slow.iqr_ms / 2, fast.median_ms - fast.iqr_ms / 2
+    ratio = slow.median_ms / fast.median_ms if fast.median_ms > 0 else math.inf
+    low = lo[0] / lo[1] if lo[1] > 0 else math.inf
+    high = hi[0] / hi[1] if hi[1] > 0 else math.inf
+    finite = all(math.isfinite(v) for v in (ratio, low, high))
+    return Speedup(ratio, low, high, finite and not (slow.noisy or fast.noisy))
+
 
 @dataclass(frozen=True)
 class FamilyRequest:
@@ -311,7 +403,7 @@ def check_equalities(head_id: str, x: Tensor, args: BuildArgs) -> tuple[Equality
         theirs = pool_output(claim.other, x, claim.args)
         a, b = (mine.flatten(1), theirs.flatten(1)) if spec.flat_compare else (mine, theirs)
         equal, diff = exact_compare(a, b)
-        out.append(EqualityCheck(head_id, claim.other, claim.text, equal, diff))
+        out.append(EqualityCheck(head_id, claim.other, claim.text, equal, diff, get_spec(claim.other).key(claim.args)))
     return tuple(out)
 
 

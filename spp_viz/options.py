@@ -141,6 +141,12 @@ def parse_levels(levels: str | Sequence[int]) -> tuple[int, ...]:
     return result
 
 
+def preset_of(levels: Sequence[int]) -> str | None:
+    """The name of the preset whose levels are exactly ``levels`` (in order: the vector's layout
+    follows it), or None: ``(6, 3, 2, 1)`` is ``spp-net``, ``(1, 2, 4)`` ``default``."""
+    return next((name for name, preset in LEVEL_PRESETS.items() if tuple(levels) == preset), None)
+
+
 def parse_max_side(text: str | int) -> int:
     """The working image's longer side in pixels: 0 (native size) or at least 32."""
     allowed = f"give 0 (native size) or a whole number of pixels from {MIN_WORKING_SIDE} to 65,535"

@@ -8,9 +8,11 @@ cascade's window widths and YOLO's (5, 9, 13). The YOLO modules with their 1 x 1
 
 * :func:`spp` turns ``(B, C, h, w)`` into a FIXED-length ``(B, C * sum(n^2))`` vector,
   whatever ``h`` and ``w`` are (He et al., arXiv 1406.4729).
-* :func:`spp_yolo` / :func:`sppf` keep the spatial size and multiply channels by four
-  (YOLOv3/v4/v5). SPPF's cascade of three 5x5 stride-1 max pools equals parallel
-  5/9/13 pools exactly, because stride-1 max pools compose (5 then 5 = 9, three times = 13).
+* :func:`spp_yolo` / :func:`sppf` keep the spatial size; without their 1 x 1 convs the pools
+  alone give (n + 1)C channels (YOLOv3/v4/v5; :mod:`spp_viz.dimensions` names every SPPF size).
+  SPPF's cascade of three 5x5 stride-1 max pools equals parallel 5/9/13 pools exactly, because
+  stride-1 max pools compose (5 then 5 = 9, three times = 13); :func:`cascade_cost` counts why
+  the cascade is cheaper.
 * :func:`bin_argmax` gives the cell each max-pooled bin took its value from.
 
 Where the bins fall and how long the vector is are torch-free arithmetic, in :mod:`spp_viz.bins`.
@@ -184,6 +186,37 @@ def cascade_window(k: int, steps: int) -> int:
 def sppf_effective_kernels(k: int = SOURCE_K, repeats: int = SOURCE_N) -> tuple[int, ...]:
     """Kernel of a single pool equal to each cascade step: (5, 9, 13) for k=5, n=3."""
     return tuple(cascade_window(k, i) for i in range(1, repeats + 1))
+
+
+@dataclass(frozen=True)
+class CascadeCost:
+    """Window cells read per output cell and channel: SPPF's cascade reads ``repeats`` windows of
+    k x k cells (each step pools the step before), YOLO's parallel pools read each of the wide
+    windows ``windows`` whole. A count of the arithmetic, so it holds on any machine."""
+
+    k: int
+    repeats: int
+    windows: tuple[int, ...]
+
+    @property
+    def cascade(self) -> int:
+        """``repeats * k * k``: 3 x 25 = 75 for k = 5, n = 3."""
+        return self.repeats * self.k * self.k
+
+    @property
+    def parallel(self) -> int:
+        """``sum(window ** 2)``: 25 + 81 + 169 = 275 for k = 5, n = 3."""
+        return sum(q * q for q in self.windows)
+
+    @property
+    def ratio(self) -> float:
+        """How many times fewer cells the cascade reads (3.67 for k = 5, n = 3)."""
+        return self.parallel / self.cascade
+
+
+def cascade_cost(k: int = SOURCE_K, repeats: int = SOURCE_N) -> CascadeCost:
+    """The cascade's and the parallel pools' cells read per output cell and channel at this k, n."""
+    return CascadeCost(k, repeats, sppf_effective_kernels(k, repeats))
 
 
 YOLO_KERNELS: tuple[int, ...] = sppf_effective_kernels(SOURCE_K, SOURCE_N)  # YOLOv5 SPP, YOLOv7 SPPCSPC: (5, 9, 13)

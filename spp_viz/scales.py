@@ -4,7 +4,7 @@ SPP's promise is a fixed-length vector whatever the input size; SPPF (YOLO's "SP
 map's spatial size, so its output grows with the input. Each scale here is a real forward pass
 of the image resized (from one decoded copy, with :mod:`spp_viz.images`' resampling and limits)
 so the long side is the given size: the map's size, SPP's length (constant), SPPF's output
-numbers (``4C x h x w``, growing), the cosine similarity of the scale's SPP vector to the first
+numbers (its pools alone, ``4C x h x w``: :class:`spp_viz.dimensions.SPPFStage`, growing), the cosine similarity of the scale's SPP vector to the first
 scale's, the top-1 and the forward time: one synchronised call per size (a sweep of forwards is too slow
 to repeat), reported as a single run with the load average next to it
 (:class:`spp_viz.timing.SingleRun`).
@@ -26,6 +26,7 @@ from PIL import Image
 
 from .analysis import FeatureResult, Prediction, PyramidConfig, extract_features, predict
 from .backbones import Backbone
+from .dimensions import SPPFStage, sppf_sizes
 from .images import DEFAULT_MAX_SIDE, resize, working_size
 from .pooling import spp
 from .timing import SingleRun
@@ -45,7 +46,7 @@ class ScaleRow:
     size: tuple[int, int]  # (width, height) of the input
     feature_map: tuple[int, int, int]  # (C, h, w)
     spp_length: int  # C * sum(n^2): the same at every size
-    sppf_numbers: int  # 4C * h * w of SPPF's concat: grows with the input
+    sppf_numbers: int  # SPPF's pools alone, (n + 1)C * h * w (dimensions.SPPFStage.POOLS): grows with the input
     cosine_to_first: float  # cosine similarity of this scale's SPP vector to the first scale's
     predictions: tuple[Prediction, ...]  # top-1 (empty when the backbone cannot classify here)
     forward_ms: float
@@ -82,7 +83,7 @@ def _row(backbone: Backbone, features: FeatureResult, config: PyramidConfig, fir
         vector = spp(features.feature.unsqueeze(0), config.levels, config.pool, config.rule).vector[0]
     reference = vector if first is None else first
     cosine = float(F.cosine_similarity(vector, reference, dim=0)) if vector.shape == reference.shape else float("nan")
-    row = ScaleRow(features.input_size, (c, h, w), int(vector.numel()), 4 * c * h * w, cosine,
+    row = ScaleRow(features.input_size, (c, h, w), int(vector.numel()), sppf_sizes(c, h, w)[SPPFStage.POOLS].numbers, cosine,
                    tuple(predict(backbone, features, 1)), features.forward_ms, features.forward)
     return row, reference
 

@@ -42,7 +42,11 @@ def test_dimension_table_arithmetic(lite0, asset_bytes):
     assert rows["level 4: 4 x 4 bins"]["arithmetic"] == "1,280 x 4 x 4 = 20,480"
     assert rows["SPP vector (fixed length)"]["numbers"] == head.length == head.expected_length == 26_880
     assert rows["SPP vector (fixed length)"]["arithmetic"] == "1,280 x (1 + 4 + 16) = 26,880"
-    assert rows["SPPF concat [x, 5, 9, 13]"]["numbers"] == 4 * 640 * 10 * 15
+    # every SPPF size under its one name (spp_viz.dimensions.SPPFStage), as ultralytics' SPPF has it
+    assert rows["SPPF cv1 output (C/2)"]["numbers"] == 640 * 10 * 15
+    assert rows["SPPF concatenation (4 · C/2)"]["numbers"] == 4 * 640 * 10 * 15
+    assert rows["SPPF cv2 output (C)"]["numbers"] == 1280 * 10 * 15
+    assert rows["SPPF pools alone (4C)"]["numbers"] == 4 * 1280 * 10 * 15
 
 
 def test_paper_rule_levels_are_flagged_not_hidden(lite0, asset_bytes):

@@ -23,6 +23,7 @@ from streamlit.testing.v1 import AppTest
 
 from spp_viz import analysis, backbones, dimensions, errors, report
 from spp_viz.explorer import ExplorerPayload
+from spp_viz.figures.tables import dimension_rows
 from spp_viz.images import DEFAULT_MAX_PIXELS, load_image
 from spp_viz.timing import UNRELIABLE_TIMINGS
 from spp_viz.ui import measure, state
@@ -175,7 +176,7 @@ def test_sidebar_widgets_have_the_specified_keys():
     assert "never written to disk" in helptext
     assert at.selectbox(key="sample").value == "chelsea_cat.jpg"
     assert at.text_input(key="levels").value == "1,2,4"
-    assert at.selectbox(key="preset").value == "custom"
+    assert at.selectbox(key="preset").value == "default"  # the levels 1,2,4 are the default preset
     assert at.radio(key="pool").value == "max" and at.radio(key="bins").value == "adaptive"
     assert at.select_slider(key="max_side").value == 384
     assert at.selectbox(key="backbone").value == "efficientnet_lite0"
@@ -226,7 +227,7 @@ def test_uploaded_odd_size_photo_renders_every_panel_with_engine_numbers():
     model = backbones.load_backbone()
     features = analysis.extract_features(model, decoded.image)
     head = analysis.pool_pyramid(features, analysis.PyramidConfig((1, 2, 4)))
-    expected = dimensions.dimension_table(features, head)
+    expected = dimension_rows(dimensions.dimension_table(features, head))  # as the page writes shapes
     shown = at.dataframe[0].value
     assert list(shown["numbers"]) == [row["numbers"] for row in expected]
     assert list(shown["step"]) == [row["step"] for row in expected]
@@ -458,7 +459,7 @@ def test_large_maps_are_timed_without_asking():
     assert (explorer(at).map.channels, explorer(at).map.rows, explorer(at).map.cols) == (C_LITE0, 16, 20)
     assert any("SPPF == parallel SPP(5,9,13): True" in s.value for s in at.success)
     assert "measure_sppf" not in [b.key for b in at.button]  # the costs never wait for a click
-    costs = next(df.value for df in at.dataframe if "head" in df.value.columns)
+    costs = next(t.value for t in at.table if "pool ms (median)" in t.value.columns)
     assert list(costs["head"])[:2] == ["SPPF (k=5, x3)", "Parallel SPP (5, 9, 13)"]
     assert (costs["pool ms (median)"] > 0).all() and set(costs["timed on"]) == {"cpu"}
 
@@ -487,9 +488,9 @@ def test_a_pyramid_change_re_times_only_the_spp_head(monkeypatch):
         second_phase(at)
         assert_clean(at)
         assert timed == [("spp",)], (key, timed)
-    costs = next(df.value for df in at.dataframe if "pool ms (median)" in df.value.columns)
+    costs = next(t.value for t in at.table if "pool ms (median)" in t.value.columns)
     assert list(costs["head"])[2] == "SPP 1,2,3 (avg, paper rule)"
-    heads = next(df.value for df in at.dataframe if "fixed length" in df.value.columns)
+    heads = next(t.value for t in at.table if "total ms" in t.value.columns)
     spp_row = heads[heads["head"] == "spp"].iloc[0]
     assert float(spp_row["pool ms"]) == pytest.approx(costs.iloc[2]["pool ms (median)"], abs=0.006)
     for family_id, row in (("sppf", 0), ("spp_yolo", 1)):
@@ -565,8 +566,8 @@ def test_the_first_phase_times_nothing_and_says_so(monkeypatch):
     at.run()
     assert_clean(at)
     assert panel_headers(at) == PANELS and timed == [] and regions_timed == []
-    columns = [set(df.value.columns) for df in at.dataframe]
-    assert not any({"fixed length"} <= c or {"pool ms (median)"} <= c for c in columns)  # no table of unmeasured numbers
+    columns = [set(t.value.columns) for t in [*at.dataframe, *at.table]]
+    assert not any({"total ms"} <= c or {"pool ms (median)"} <= c for c in columns)  # no table of unmeasured numbers
     asked = [key for job in at.session_state[measure.KEY_JOBS].values() for key in job.keys]
     assert {key[3][0] for key in asked if key[0] == "timing"} == {"sppf", "spp_yolo", "spp"}  # (head id, its args)
     assert any(key[0] == "region" for key in asked)
@@ -574,8 +575,10 @@ def test_the_first_phase_times_nothing_and_says_so(monkeypatch):
     second_phase(at)
     assert_clean(at)
     assert timed == [("spp", "spp_yolo", "sppf")] and "region" in regions_timed
-    heads = next(df.value for df in at.dataframe if "fixed length" in df.value.columns)
-    assert "measuring…" not in set(heads["pool ms"]) and set(heads["timed on"]) == {"cpu"}
+    heads = next(t.value for t in at.table if "total ms" in t.value.columns)
+    assert "measuring…" not in set(heads["pool ms"])
+    costs = next(t.value for t in at.table if "pool ms (median)" in t.value.columns)
+    assert set(costs["timed on"]) == {"cpu"}
     assert at.session_state[measure.KEY_JOBS] == {}  # nothing left to measure: the page asks for no second phase
 
 

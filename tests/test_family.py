@@ -292,9 +292,12 @@ def family_charts(at) -> dict[str, dict]:
 
 
 def family_table(at):
-    """The panel's table (AppTest does not expose dataframe keys): the frame with RF columns."""
-    (table,) = [d.value for d in at.dataframe if "branch RF, cells" in d.value.columns]
-    return table
+    """The panel's costs table (AppTest does not expose a table's container key): the frame with
+    the "total ms" column, and its branches table (RF columns) joined on ``head``."""
+    (costs,) = [t.value for t in at.table if "total ms" in t.value.columns]
+    (branches,) = [t.value for t in at.table if "branch RF, cells" in t.value.columns]
+    assert list(costs["head"]) == list(branches["head"])
+    return costs.merge(branches, on="head", sort=False)
 
 
 def test_app_family_panel_follows_heads_k_and_n():
@@ -308,7 +311,10 @@ def test_app_family_panel_follows_heads_k_and_n():
     assert at.multiselect(key="heads").value == ["spp", "spp_yolo", "sppf"]
     metas = family_charts(at)
     assert metas["family_costs_figure:"]["heads"] == ["spp", "spp_yolo", "sppf"]
-    assert metas["family_branches_figure:sppf"]["branches"] == ["x", "pool 5", "pool 9", "pool 13"]
+    # spp_yolo's and sppf's pools are the same tensors (torch.equal): one drawing for both
+    assert metas["family_branches_figure:spp_yolo"]["heads"] == ["spp_yolo", "sppf"]
+    assert metas["family_branches_figure:spp_yolo"]["branches"] == ["x", "pool 5", "pool 9", "pool 13"]
+    assert "family_branches_figure:sppf" not in metas
     assert len(family_table(at)) == 3
 
     at.multiselect(key="heads").select("ppm").run()
@@ -319,7 +325,8 @@ def test_app_family_panel_follows_heads_k_and_n():
     metas = family_charts(at)
     assert metas["family_costs_figure:"]["heads"] == ["spp", "spp_yolo", "sppf", "ppm"]
     assert (metas["family_costs_figure:"]["k"], metas["family_costs_figure:"]["n"]) == (3, 3)
-    assert metas["family_branches_figure:sppf"]["branches"] == ["x", "pool 3", "pool 5", "pool 7"]
+    assert metas["family_branches_figure:spp_yolo"]["heads"] == ["spp_yolo", "sppf"]
+    assert metas["family_branches_figure:spp_yolo"]["branches"] == ["x", "pool 3", "pool 5", "pool 7"]
     assert metas["family_branches_figure:ppm"]["branches"] == ["bin 1", "bin 2", "bin 3", "bin 6"]
     table = family_table(at)
     assert list(table["head"]) == ["spp", "spp_yolo", "sppf", "ppm"] and not table.isna().any().any()

@@ -71,12 +71,18 @@ def test_photo_is_downsampled_for_display_only():
 
 
 def test_spp_vector_figure_marks_every_level_segment(features, head):
-    fig = figures.spp_vector_figure(head)
-    assert len(fig.data) == 1
+    colours = {1: "#111111", 2: "#222222", 4: "#444444"}
+    fig = figures.spp_vector_figure(head, colours=colours)
     np.testing.assert_allclose(np.asarray(fig.data[0].y), head.vector.numpy())
     assert len(fig.layout.shapes) == len(head.levels)
-    for shape, (start, end) in zip(fig.layout.shapes, head.level_offsets()):
-        assert (shape.x0, shape.x1) == (start, end)
+    for shape, (start, end), level in zip(fig.layout.shapes, head.level_offsets(), head.levels):
+        assert (shape.x0, shape.x1) == (start, end) and shape.fillcolor == colours[level.n]
+    # each level is named in the legend (a label over a narrow segment was clipped), in its colour
+    named = [t for t in fig.data if t.showlegend is not False]
+    assert [t.name for t in named] == fig.layout.meta["levels"] == ["level 1: 32 × 1 × 1", "level 2: 32 × 2 × 2", "level 4: 32 × 4 × 4"]
+    assert [t.marker.color for t in named] == ["#111111", "#222222", "#444444"]
+    assert fig.layout.meta["colours"] == {"1": "#111111", "2": "#222222", "4": "#444444"}
+    assert not fig.layout.annotations
     assert f"{head.length:,} numbers" in fig.layout.title.text
 
 
@@ -105,7 +111,7 @@ def test_size_sweep_figure(features):
     star = next(t for t in fig.data if t.name == "this image")
     assert list(star.y) == [current.feature_height * current.feature_width] == [current.sppf_numbers // (4 * 32)]
     spp = next(t for t in fig.data if t.name == "SPP vector (fixed)")
-    sppf = next(t for t in fig.data if t.name.startswith("SPPF output"))
+    sppf = next(t for t in fig.data if t.name.startswith("SPPF pools alone (4C)"))
     assert len(set(spp.y)) == 1 and spp.y[0] == 32 * 21
     assert list(sppf.y) == sorted(sppf.y) and sppf.y[-1] > sppf.y[0]
     assert fig.layout.yaxis2.type == "log"
@@ -122,7 +128,7 @@ def test_sppf_branches_and_costs(features, head):
     assert len(heatmaps) == 4
     for trace, branch in zip(heatmaps, branches):
         np.testing.assert_allclose(np.asarray(trace.z), branch.pooled[0].numpy())
-    assert [a.text for a in fig.layout.annotations][:2] == ["x (input, 1 cell)", "pool 5 (5 × 5 cells)"]
+    assert [a.text for a in fig.layout.annotations][:2] == ["x<br>the input, 1 cell", "pool 5<br>5 × 5 cells"]
     rows = figures.costs_rows(view)
     assert [r["head"] for r in rows][:2] == ["SPPF (k=5, x3)", "Parallel SPP (5, 9, 13)"]
     assert rows[0]["output numbers"] == 32 * 10 * 15  # after cv2: back to C channels

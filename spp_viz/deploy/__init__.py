@@ -22,6 +22,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..replica import ENV_REPLICA
 from . import haproxy
 from .process import healthy, kill_group, streamlit_command
 
@@ -115,9 +116,11 @@ def _spawn(args: list[str], log: Path, env: dict[str, str] | None = None) -> sub
 
 def start_replica(port: int, folder: Path, index: int, cookie_secret: str, app: str = "app.py",
                   env: dict[str, str] | None = None) -> Process:
-    """``streamlit run`` on 127.0.0.1:``port`` (headless, no file watcher); not yet waited for."""
+    """``streamlit run`` on 127.0.0.1:``port`` (headless, no file watcher); not yet waited for.
+    ``SPP_VIZ_REPLICA`` names it ``127.0.0.1:port``: the page then says which replica serves it."""
     log = folder / f"replica{index}.log"
-    return Process(f"replica {index}", port, _spawn(streamlit_command(app, port), log, {COOKIE_SECRET_ENV: cookie_secret, **(env or {})}), log)
+    named = {ENV_REPLICA: f"127.0.0.1:{port}", COOKIE_SECRET_ENV: cookie_secret, **(env or {})}
+    return Process(f"replica {index}", port, _spawn(streamlit_command(app, port), log, named), log)
 
 
 def _wait_healthy(process: Process, url: str, deadline: float) -> None:

@@ -23,7 +23,7 @@ from .style import (
     MAX_FIGURE_NUMBERS,
     MAX_HEATMAP_CELLS,
     MAX_VECTOR_POINTS,
-    level_colour,
+    assign_level_colours,
 )
 from .tables import costs_rows
 from .text import channel_label, overlap_summary
@@ -31,7 +31,7 @@ from .text import channel_label, overlap_summary
 __all__ = [
     "DISPLAY_MAX_SIDE", "MAX_DRAWN_LEVEL", "MAX_FIGURE_NUMBERS", "MAX_HEATMAP_CELLS", "MAX_VECTOR_POINTS",
     "Photo", "bin_labels_figure", "block_reduce", "channel_label", "costs_rows",
-    "level_colour", "overlap_summary", "photo_source",
+    "assign_level_colours", "overlap_summary", "photo_source",
     "predictions_figure", "reduce_channels", "rule_comparison_figure", "size_sweep_figure",
     "spp_vector_figure", "sppf_branches_figure", "table_csv", "vector_csv", "vector_envelope", "vector_npy_bytes",
     "winner_cells",

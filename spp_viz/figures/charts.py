@@ -2,69 +2,79 @@
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 import plotly.graph_objects as go
 
 from ..analysis import Prediction, PyramidResult
-from ..dimensions import SizeSweepRow
+from ..dimensions import SizeSweepRow, SPPFStage
+from . import text
 from .reduce import vector_envelope
 from .style import (
     MAX_VECTOR_POINTS,
+    assign_level_colours,
     axis_refs,
     figure_meta,
-    level_colour,
     subplot_row,
 )
 from .text import size_label
 
+VECTOR_COLOUR = "#4CC9F0"
 
-def spp_vector_figure(head: PyramidResult, *, max_points: int = MAX_VECTOR_POINTS, note: str = "") -> go.Figure:
-    """The whole fixed-length vector, its level segments shaded and named.
+
+def spp_vector_figure(head: PyramidResult, *, colours: Mapping[int, str] | None = None,
+                      max_points: int = MAX_VECTOR_POINTS, note: str = "") -> go.Figure:
+    """The whole fixed-length vector, its level segments shaded in their level's colour and
+    named in a legend above the chart (a label over a narrow segment would be clipped).
 
     Inside a segment the order is channel-major (channel 0's n x n bins, then channel 1's...),
     as ``pooled.flatten()``. Above ``max_points`` numbers it is drawn as a min/max envelope.
+    ``colours`` is the page's level colours (:func:`~spp_viz.figures.style.assign_level_colours`).
     """
     v = head.vector.detach().float().cpu().numpy()
+    colours = dict(colours) if colours else assign_level_colours(head.config.levels)
     downsampled = len(v) > max_points
     if downsampled:
         lo, hi, k = vector_envelope(v, max_points)
         traces = [
-            dict(type="scatter", y=lo, x0=0, dx=k, mode="lines", line=dict(width=0.5, color="#4CC9F0"), name="bucket min",
-                 hovertemplate="indices %{x:,}… min %{y:.4g}<extra></extra>"),
-            dict(type="scatter", y=hi, x0=0, dx=k, mode="lines", line=dict(width=0.5, color="#4CC9F0"), fill="tonexty",
-                 fillcolor="rgba(76,201,240,0.35)", name="bucket max",
+            dict(type="scatter", y=lo, x0=0, dx=k, mode="lines", line=dict(width=0.5, color=VECTOR_COLOUR), name="bucket min",
+                 hovertemplate="indices %{x:,}… min %{y:.4g}<extra></extra>", showlegend=False),
+            dict(type="scatter", y=hi, x0=0, dx=k, mode="lines", line=dict(width=0.5, color=VECTOR_COLOUR), fill="tonexty",
+                 fillcolor="rgba(76,201,240,0.35)", name="bucket max", showlegend=False,
                  hovertemplate="indices %{x:,}… max %{y:.4g}<extra></extra>"),
         ]
         how = f" · downsampled for display: min/max of every {k:,} numbers ({len(lo):,} buckets)"
     else:
-        traces = [dict(type="scatter", y=v, x0=0, dx=1, mode="lines", line=dict(width=1, color="#4CC9F0"), name="SPP vector",
-                       hovertemplate="index %{x:,}<br>value %{y:.4g}<extra></extra>")]
+        traces = [dict(type="scatter", y=v, x0=0, dx=1, mode="lines", line=dict(width=1, color=VECTOR_COLOUR), name="SPP vector",
+                       hovertemplate="index %{x:,}<br>value %{y:.4g}<extra></extra>", showlegend=False)]
         how = ""
-    all_levels = list(head.config.levels)
-    shapes, notes = [], []
+    shapes, names = [], []
     for level, (start, end) in zip(head.levels, head.level_offsets()):
         if end <= start:
             continue
-        colour = level_colour(all_levels, level.n)
+        colour = colours[level.n]
         shapes.append(dict(type="rect", xref="x", yref="paper", x0=start, x1=end, y0=0, y1=1, fillcolor=colour,
-                           opacity=0.13, line_width=0, layer="below"))
+                           opacity=0.16, line_width=0, layer="below"))
         rows, cols = level.bins.shape
-        notes.append(dict(x=(start + end) / 2, y=1.0, yref="paper", yanchor="bottom", showarrow=False,
-                          text=f"level {level.n}<br>{level.pooled.shape[0]:,}×{rows}×{cols}", font=dict(size=10, color=colour)))
+        name = f"level {level.n}: {level.pooled.shape[0]:,} × {rows} × {cols}"
+        names.append(name)
+        traces.append(dict(type="scatter", x=[None], y=[None], mode="markers", name=name, hoverinfo="skip",
+                           marker=dict(symbol="square", size=12, color=colour)))
     return go.Figure(data=traces, layout=dict(
-        shapes=shapes, annotations=notes,
+        shapes=shapes,
         xaxis=dict(title="position in the vector", range=[0, max(1, len(v))], showgrid=False),
         yaxis=dict(title="value", zeroline=False),
         title=dict(text=f"The SPP vector: {len(v):,} numbers ({head.config.pool} pooling){how}{note}", x=0, font=dict(size=14), y=0.98),
-        height=300, margin=dict(l=4, r=4, t=70, b=4), showlegend=False, hovermode="x",
-        meta=figure_meta("spp_vector_figure", length=int(len(v)), downsampled=downsampled),
+        height=320, margin=dict(l=4, r=4, t=80, b=4), hovermode="x",
+        legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0, font=dict(size=12)),
+        meta=figure_meta("spp_vector_figure", length=int(len(v)), downsampled=downsampled, levels=names,
+                         colours={str(n): colours[n] for n in head.config.levels}),
     ))
 
 
 def size_sweep_figure(sweep: Sequence[SizeSweepRow], *, current: SizeSweepRow | None = None) -> go.Figure:
     """Left: feature-map cells (h × w) for growing inputs. Right (log y): SPP's length stays
-    put while SPPF's output (4C × h × w) grows with the image.
+    put while SPPF's pools alone ((n + 1)C × h × w, :class:`~spp_viz.dimensions.SPPFStage`) grow with the image.
 
     ``sweep`` is :func:`spp_viz.dimensions.size_sweep`'s rows; ``current`` is its row for the
     analysed image (``size_sweep(..., short_sides=(min(W, H),))[0]``), drawn as a star.
@@ -81,8 +91,8 @@ def size_sweep_figure(sweep: Sequence[SizeSweepRow], *, current: SizeSweepRow | 
              name="SPP vector (fixed)", line=dict(color="#FFD166", width=3),
              hovertemplate="input %{x}<br>SPP length %{y:,}<extra></extra>", **on2),
         dict(type="scatter", x=labels, y=[row.sppf_numbers or None for row in sweep], mode="lines+markers",
-             name="SPPF output 4C × h × w (grows)", line=dict(color="#EF476F", width=3),
-             hovertemplate="input %{x}<br>SPPF numbers %{y:,}<extra></extra>", **on2),
+             name=text.sppf_stage(SPPFStage.POOLS) + " × h × w (grows)", line=dict(color="#EF476F", width=3),
+             hovertemplate="input %{x}<br>" + text.sppf_stage(SPPFStage.POOLS) + " %{y:,}<extra></extra>", **on2),
     ]
     order = labels
     if current is not None:

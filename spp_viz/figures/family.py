@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import numpy as np
 import plotly.graph_objects as go
@@ -30,10 +31,13 @@ def family_costs_figure(family: FamilyComparison, untrained_backbone: bool = Fal
         fig.add_trace(go.Bar(x=ids, y=[v if math.isfinite(v) else None for v in values], name=label,
                              hovertemplate=f"%{{x}}: %{{y:.3f}} ms ({label})<extra></extra>"), row=1, col=3)
     c, h, w = family.feature_shape
+    # the legend sits above the plots, right of the title: below them it met the heads' labels
+    fig.update_xaxes(tickangle=-45 if len(ids) > 4 else 0, automargin=True)
     fig.update_layout(
-        title={"text": text.family_costs_title(c, h, w) + text.untrained_note(untrained_backbone), "x": 0, "font": {"size": 14}},
-        barmode="group", height=360, margin={"l": 4, "r": 4, "t": 70, "b": 4},
-        legend={"orientation": "h", "y": -0.25, "x": 0.7},
+        title={"text": text.family_costs_title(c, h, w) + text.untrained_note(untrained_backbone), "x": 0,
+               "y": 0.98, "yanchor": "top", "font": {"size": 14}},
+        barmode="group", height=400, margin={"l": 4, "r": 4, "t": 96, "b": 4},
+        legend={"orientation": "h", "yanchor": "bottom", "y": 1.1, "xanchor": "right", "x": 1},
         meta=figure_meta("family_costs_figure", heads=ids, k=family.k, n=family.repeats),
     )
     return fig
@@ -47,9 +51,13 @@ def _finite_range(maps: tuple[BranchMap, ...]) -> tuple[float, float]:
     return min(float(v.min()) for v in values), max(float(v.max()) for v in values)
 
 
-def family_branches_figure(report: HeadReport, maps: tuple[BranchMap, ...], untrained_backbone: bool = False) -> go.Figure:
+def family_branches_figure(report: HeadReport, maps: tuple[BranchMap, ...], untrained_backbone: bool = False,
+                           same: Sequence[str] = ()) -> go.Figure:
     """The head's pooling branches on the REAL map, averaged over channels, one small heatmap each
-    on one shared colour scale."""
+    on one shared colour scale. ``same``: every head whose pools are these very tensors
+    (:attr:`~spp_viz.family.FamilyComparison.same_pools`), drawn once for all of them."""
+    heads = list(same) or [report.id]
+    extra = (len(heads) - 1) // 4  # title lines beyond the first (text.family_branches_title: four heads a line)
     cols = max(1, min(MAP_COLUMNS, len(maps)))
     rows = max(1, math.ceil(len(maps) / cols))
     fig = make_subplots(rows, cols, subplot_titles=[m.name for m in maps] or [""], horizontal_spacing=0.03,
@@ -65,9 +73,9 @@ def family_branches_figure(report: HeadReport, maps: tuple[BranchMap, ...], untr
         fig.update_yaxes(scaleanchor=f"x{i + 1 if i else ''}", constrain="domain", row=i // cols + 1, col=i % cols + 1)
     fig.update_layout(
         coloraxis={"colorscale": HEATMAP_SCALE, "cmin": lo, "cmax": hi, "colorbar": {"thickness": 10}},
-        title={"text": text.family_branches_title(report.id, report.untrained) + text.untrained_note(untrained_backbone),
+        title={"text": text.family_branches_title(heads, report.untrained) + text.untrained_note(untrained_backbone),
                "x": 0, "font": {"size": 13}},
-        height=130 + 170 * rows, margin={"l": 4, "r": 4, "t": 70, "b": 4},
-        meta=figure_meta("family_branches_figure", head=report.id, branches=[m.name for m in maps]),
+        height=150 + 170 * rows + 18 * extra, margin={"l": 4, "r": 4, "t": 90 + 18 * extra, "b": 4},
+        meta=figure_meta("family_branches_figure", head=report.id, heads=heads, branches=[m.name for m in maps]),
     )
     return fig

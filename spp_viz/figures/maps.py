@@ -13,6 +13,7 @@ import plotly.graph_objects as go
 
 from ..bins import LevelBins
 from ..choices import Channel, ChannelView
+from ..dimensions import SPPFStage
 from ..family import PooledBranch
 from . import text
 from .reduce import block_reduce, reduce_channels
@@ -60,8 +61,9 @@ def sppf_branches_figure(branches: Sequence[PooledBranch], kernels: Sequence[int
     layout.update(
         annotations=titles,
         coloraxis=dict(colorscale=HEATMAP_SCALE, cmin=lo, cmax=hi, colorbar=dict(thickness=12)),
-        title=dict(text=f"SPPF cascade, {text.channel_label(channel, c)}, {h} × {w} cells each{shown_note}{note}", x=0, font=dict(size=14)),
-        height=int(min(420, max(220, 260 * h / max(w, 1) + 110))), margin=dict(l=4, r=4, t=80, b=4),
+        title=dict(text=f"The {text.sppf_stage(SPPFStage.POOLS, len(kernels))}: its {len(maps)} branches, "
+                        f"{text.channel_label(channel, c)}, {h} × {w} cells each{shown_note}{note}", x=0, font=dict(size=14)),
+        height=int(min(440, max(240, 260 * h / max(w, 1) + 130))), margin=dict(l=4, r=4, t=100, b=4),
         meta=figure_meta("sppf_branches_figure", branches=len(maps)),
     )
     return go.Figure(data=traces, layout=layout)

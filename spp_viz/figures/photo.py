@@ -17,8 +17,8 @@ from ..bins import BinGeometry
 from .style import (
     DISPLAY_MAX_SIDE,
     LEGEND_BELOW,
+    LEVEL_COLOURS,
     figure_meta,
-    level_colour,
     panel_height,
     rect_path,
 )
@@ -58,19 +58,37 @@ def photo_parts(image: Image.Image, max_side: int, photo: Photo | None = None) -
     return trace, layout
 
 
-def bin_labels_figure(image: Image.Image, level: LevelResult, labels: list[list[Prediction]],
-                      geometry: Sequence[BinGeometry], *, levels: Sequence[int] = (), note: str = "",
-                      max_side: int = DISPLAY_MAX_SIDE, photo: Photo | None = None) -> go.Figure:
-    """The photo with one level's bins, each labelled with the classifier's top-1 for that bin alone.
+# Finer levels than this get a number per bin on the photo (their labels are in a table beside
+# it): a 6 x 6 grid of class names in half the page's width is unreadable.
+MAX_NAMED_LEVEL = 4
 
-    ``photo``: ``photo_source(image, max_side)`` if the caller has it already (it is cached)."""
+
+def label_keys(labels: list[list[Prediction]]) -> list[str]:
+    """A level's top-1 labels, most bins first (then by name): the numbers 1, 2, ... on the photo
+    are their positions in this list, plus one (:func:`spp_viz.figures.tables.bin_label_rows`)."""
+    counts: dict[str, int] = {}
+    for row in labels:
+        for p in row:
+            counts[p.label] = counts.get(p.label, 0) + 1
+    return sorted(counts, key=lambda label: (-counts[label], label))
+
+
+def bin_labels_figure(image: Image.Image, level: LevelResult, labels: list[list[Prediction]],
+                      geometry: Sequence[BinGeometry], *, colour: str = LEVEL_COLOURS[0], note: str = "",
+                      max_side: int = DISPLAY_MAX_SIDE, photo: Photo | None = None) -> go.Figure:
+    """The photo with one level's bins, each labelled with the classifier's top-1 for that bin alone
+    (up to :data:`MAX_NAMED_LEVEL`; finer levels show each label's number of :func:`label_keys`).
+
+    ``colour``: the level's colour on the page. ``photo``: ``photo_source(image, max_side)`` if the
+    caller has it already (it is cached)."""
     photo_trace, layout = photo_parts(image, max_side, photo)
     width, height = image.size
-    colour = level_colour(levels or [level.n], level.n)
     boxes = [g.box for g in geometry]
     xs, ys = rect_path((b.x0, b.y0, b.x1, b.y1) for b in boxes)
     outline = dict(type="scatter", x=xs, y=ys, mode="lines", line=dict(color=colour, width=2), hoverinfo="skip", showlegend=False)
     scale = min(max_side, max(width, height)) / max(width, height)
+    named = level.n <= MAX_NAMED_LEVEL
+    keys = {label: i + 1 for i, label in enumerate(label_keys(labels))}
     texts, notes = [], []
     for b, box in zip(level.bins.bins, boxes):
         if b.row >= len(labels) or b.col >= len(labels[b.row]):
@@ -79,13 +97,16 @@ def bin_labels_figure(image: Image.Image, level: LevelResult, labels: list[list[
         chars = max(4, int(box.width * scale / 7))
         name = p.label if len(p.label) <= chars else p.label[:chars - 1] + "…"
         texts.append(p.label)
-        notes.append(dict(x=(box.x0 + box.x1) / 2, y=(box.y0 + box.y1) / 2, text=f"{name}<br>{p.probability:.0%}",
-                          showarrow=False, font=dict(color="#fff", size=11 if level.n <= 4 else 9),
+        notes.append(dict(x=(box.x0 + box.x1) / 2, y=(box.y0 + box.y1) / 2,
+                          text=f"{name}<br>{p.probability:.0%}" if named else str(keys[p.label]),
+                          showarrow=False, font=dict(color="#fff", size=11 if named else 12),
                           bgcolor="rgba(0,0,0,0.6)", borderpad=2,
                           hovertext=f"level {level.n} bin ({b.row}, {b.col}): {p.label} ({p.probability:.1%})"))
+    how = "" if named else "; numbers: the labels in the table"
     layout.update(
-        title=dict(text=f"Top-1 class of each level-{level.n} bin, read by the classifier on its own average{note}", x=0,
-                   font=dict(size=14)),
-        showlegend=False, annotations=notes, meta=figure_meta("bin_labels_figure", level=level.n, labels=texts),
+        title=dict(text=f"Top-1 class of each level-{level.n} bin{note}<br><span style='font-size:12px'>read by the classifier on the bin's own "
+                        f"average{how}</span>", x=0, font=dict(size=14)),
+        margin=dict(l=4, r=4, t=60, b=4), height=layout["height"] + 24, showlegend=False, annotations=notes,
+        meta=figure_meta("bin_labels_figure", level=level.n, labels=texts, named=named, colour=colour),
     )
     return go.Figure(data=[photo_trace, outline], layout=layout)

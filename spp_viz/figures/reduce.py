@@ -67,6 +67,7 @@ class WinnerCell(NamedTuple):
     bin_col: int
     cell_row: int
     cell_col: int
+    channel: int  # whose max it is: the chosen channel, or the bin's strongest for the mean / max views
     note: str  # "channel 7", or "strongest channel 7" for the mean / max views
 
 
@@ -93,5 +94,5 @@ def winner_cells(level: LevelResult, channel: Channel) -> list[WinnerCell]:
     for r in range(rows):
         for k in range(cols):
             ch = chosen[r][k]
-            out.append(WinnerCell(r, k, int(winners[ch, r, k, 0]), int(winners[ch, r, k, 1]), why.format(ch=ch)))
+            out.append(WinnerCell(r, k, int(winners[ch, r, k, 0]), int(winners[ch, r, k, 1]), ch, why.format(ch=ch)))
     return out

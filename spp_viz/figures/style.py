@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Sequence
+import colorsys
+import itertools
+from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 from ..boxes import PixelBox
 
@@ -11,16 +13,46 @@ MAX_DRAWN_LEVEL = 16  # grids finer than 16 x 16 are pooled and counted, not dra
 MAX_VECTOR_POINTS = 200_000  # longer SPP vectors are shown as a min/max envelope
 MAX_HEATMAP_CELLS = 65_536  # feature maps above 256 x 256 cells are block-reduced for display
 MAX_FIGURE_NUMBERS = 1_000_000
-LEVEL_COLOURS = ("#FFD166", "#06D6A0", "#EF476F", "#4CC9F0", "#F78C6B", "#B388FF", "#C5E063", "#FF9FF3")
-DIFFER_COLOUR = "#FF1744"
+# The levels' palette, in the order new levels take it; the colours below are reserved for other
+# marks and no level ever gets one of them (levels beyond the palette get generated hues).
+LEVEL_COLOURS = ("#FFD166", "#06D6A0", "#B388FF", "#4CC9F0", "#F78C6B", "#FF9FF3", "#C5E063", "#EF476F")
+DIFFER_COLOUR = "#FF1744"  # the paper rule's bins that differ from the adaptive rule's (dashed)
+SELECTED_COLOUR = "#FFFFFF"  # the selected bin
+RF_COLOUR = "#00E5FF"  # receptive-field boxes (dashed)
+# SPPF's windows in the explorer: white, told apart by their dashes (k, 2k - 1, 3k - 2, ... cells);
+# the SPP grid is dimmed while they show, so white never reads as a level or the selection
+SPPF_WINDOW_COLOUR = "#FFFFFF"
+SPPF_WINDOW_DASHES: tuple[tuple[int, ...], ...] = ((), (9, 4), (4, 3), (1, 3), (12, 3, 2, 3), (6, 2, 1, 2), (2, 6), (16, 6))
+RESERVED_COLOURS = frozenset({DIFFER_COLOUR, SELECTED_COLOUR, RF_COLOUR, SPPF_WINDOW_COLOUR})
 HEATMAP_SCALE = "Viridis"
 CHART_CONFIG = {"displaylogo": False}  # st.plotly_chart(config=...) of every chart
 
 
-def level_colour(levels: Sequence[int], n: int) -> str:
-    """One colour per level, stable for a given pyramid (by the level's rank among the levels)."""
-    order = sorted(set(levels))
-    return LEVEL_COLOURS[order.index(n) % len(LEVEL_COLOURS)] if n in order else LEVEL_COLOURS[0]
+def _generated_colours() -> Iterator[str]:
+    """Hues after the palette: golden-angle steps at one lightness, skipping the reserved ones."""
+    for i in itertools.count():
+        r, g, b = colorsys.hls_to_rgb((0.11 + i * 0.381966) % 1.0, 0.68, 0.75)
+        colour = f"#{round(r * 255):02X}{round(g * 255):02X}{round(b * 255):02X}"
+        if colour not in RESERVED_COLOURS and colour not in LEVEL_COLOURS:
+            yield colour
+
+
+def assign_level_colours(levels: Sequence[int], kept: Mapping[int, str] | None = None) -> dict[int, str]:
+    """THE assignment of colours to levels, ``{n: colour}`` for ``levels``: all distinct, never a
+    reserved colour. ``kept`` holds the colours levels got before (a session's): a level keeps its
+    colour, and a new level takes the first colour no level has held yet (then generated hues), so
+    the colour of a level that comes back is still its own."""
+    kept = dict(kept or {})
+    out: dict[int, str] = {}
+    for n in levels:
+        if n in kept and kept[n] not in out.values():
+            out[n] = kept[n]
+    taken = set(kept.values()) | set(out.values())
+    fresh = itertools.chain((c for c in LEVEL_COLOURS if c not in taken), (c for c in _generated_colours() if c not in taken))
+    for n in levels:
+        if n not in out:
+            out[n] = next(fresh)
+    return {n: out[n] for n in levels}
 
 
 def rgba(hex_colour: str, alpha: float) -> str:

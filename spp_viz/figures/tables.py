@@ -4,41 +4,99 @@ the family, prediction and scale tables are strings, because a cell may read "no
 from __future__ import annotations
 
 import math
+import re
+from typing import TYPE_CHECKING, Mapping, Sequence
+
+import pandas
 
 from ..analysis import Prediction
-from ..family import FamilyComparison
+from ..dimensions import SPPFStage
+from ..family import EqualityCheck, FamilyComparison
+from ..heads.registry import get_spec
 from ..scales import ScaleRow
-from .text import milliseconds, times
+from .photo import label_keys
+from .text import milliseconds, sppf_stage, times
 
-COST_COLUMNS = ("head", "output shape", "output numbers", "params (with 1x1 convs)", "FLOPs (convs)",
+if TYPE_CHECKING:
+    from pandas.io.formats.style import Styler
+
+COST_COLUMNS = ("head", "module output", "output numbers", "params (with 1x1 convs)", "FLOPs (convs)",
                 "pool ms (median)", "total ms (median)", "timed on")
+# how the costs table shows its numbers (they stay numbers in the rows)
+COST_FORMATS = {"output numbers": "{:,}", "params (with 1x1 convs)": "{:,}", "FLOPs (convs)": "{:,}",
+                "pool ms (median)": "{:.3f}", "total ms (median)": "{:.3f}"}
+
+
+def styled(rows: Sequence[Mapping[str, object]], formats: Mapping[str, str] | None = None) -> Styler:
+    """Rows as a table to show, numbers formatted by ``formats`` (a missing value reads "not measured")."""
+    frame = pandas.DataFrame(list(rows))
+    return frame.style.format(dict(formats or {}), na_rep="not measured")
 
 
 def costs_rows(costs: FamilyComparison) -> list[dict[str, object]]:
     """One row per head of the SPP vs SPPF view: SPPF, YOLOv5's parallel SPP and the current SPP
-    head. ``pool ms`` times the parameter-free pooling alone, ``total ms`` the whole module with
-    its 1 × 1 convs (for classic SPP both are the same call); NaN until measured, ``timed on``
-    the device the medians were measured on (None until then)."""
+    head. ``module output`` is each module's own output (SPPF's cv2 output), ``pool ms`` times
+    the parameter-free pooling alone, ``total ms`` the whole module with its 1 × 1 convs (for
+    classic SPP both are the same call); NaN until measured, ``timed on`` the device the medians
+    were measured on (None until then)."""
     return [dict(zip(COST_COLUMNS, (
-        r.view_name, " × ".join(str(s) for s in r.output_shape), math.prod(r.output_shape), r.params, r.flops,
+        r.view_name, times(*r.output_shape), math.prod(r.output_shape), r.params, r.flops,
         round(r.pool_ms, 3), round(r.total_ms, 3), r.device,
     ))) for r in costs.heads]
 
 
 def family_rows(family: FamilyComparison, measuring: bool = False) -> list[dict[str, str]]:
-    """One row per head, every cell a string (no empty cells); a latency not there yet reads
-    "measuring…" while the page measures, else "not measured"."""
+    """One row per head of what it costs, every cell a string (no empty cells); a latency not
+    there yet reads "measuring…" while the page measures, else "not measured". Six columns, so
+    the table fits beside the sidebar at 1024 px (the device is the caption's: one map, one device)."""
     return [{
-        "head": r.id, "name": r.name, "output": times(*r.output_shape),
-        "fixed length": "yes" if r.fixed_length else "no", "params": f"{r.params:,}",
-        "GFLOPs": f"{r.flops / 1e9:.3f}", "pool ms": milliseconds(r.pool_ms, measuring),
-        "total ms": milliseconds(r.total_ms, measuring) + (" (untrained convs)" if r.untrained else " (no convs)"),
-        "timed on": r.device or ("measuring…" if measuring else "not measured"),
+        "head": r.id, "output": times(*r.output_shape) + (" (fixed length)" if r.fixed_length else ""),
+        "params": f"{r.params:,}", "GFLOPs": f"{r.flops / 1e9:.3f}", "pool ms": milliseconds(r.pool_ms, measuring),
+        "total ms": milliseconds(r.total_ms, measuring),
+    } for r in family.heads]
+
+
+def family_branch_rows(family: FamilyComparison) -> list[dict[str, str]]:
+    """One row per head: its name, its branches' receptive fields and its exact equalities with the
+    other heads compared here: ``sppf (yes)`` with the head as compared, or the other head's
+    settings when the claim is about it at other settings (``SPPF (k=3, x1) (yes)``)."""
+    return [{
+        "head": r.id, "name": r.name,
         "branch RF, cells": ", ".join(f"{b.name}: {b.rf_cells[0]}×{b.rf_cells[1]}" for b in r.branches),
         "branch RF, px": ", ".join(f"{b.rf_pixels[0]}×{b.rf_pixels[1]}" + (" (whole image)" if b.whole_image else "")
                                    for b in r.branches),
-        "exactly equal to": ", ".join(f"{e.other} ({'yes' if e.equal else 'NO'})" for e in r.exact_equal_to) or "none listed",
+        "exactly equal to": ", ".join(_partner(family, e) for e in r.exact_equal_to if e.other in family.ids) or "none here",
     } for r in family.heads]
+
+
+def _partner(family: FamilyComparison, check: EqualityCheck) -> str:
+    verdict = "yes" if check.equal else "NO"
+    other = family.head(check.other)
+    if check.other_args is None or other.args == check.other_args:
+        return f"{check.other} ({verdict})"
+    return f"{get_spec(check.other).view_name(check.other_args)} ({verdict})"
+
+
+def bin_label_rows(labels: list[list[Prediction]]) -> list[dict[str, str]]:
+    """One row per top-1 label of a level's bins, numbered as on the photo (:func:`label_keys`):
+    how many bins read it, and their probabilities."""
+    rows = []
+    for key, label in enumerate(label_keys(labels), start=1):
+        found = [p.probability for row in labels for p in row if p.label == label]
+        rows.append({"#": str(key), "top-1 label": label, "bins": str(len(found)),
+                     "probability": f"{min(found):.0%}–{max(found):.0%}" if len(found) > 1 else f"{found[0]:.0%}"})
+    return rows
+
+
+def dimension_rows(table: Sequence[Mapping[str, object]]) -> list[dict[str, object]]:
+    """The engine's dimension table (:func:`spp_viz.dimensions.dimension_table`, ASCII for the CLI
+    and the JSON) written as the page writes every shape: ``1,280 × 10 × 15``, not ``1280 x 10 x 15``."""
+    return [{key: _as_shown(value) if isinstance(value, str) else value for key, value in row.items()} for row in table]
+
+
+def _as_shown(text: str) -> str:
+    grouped = re.sub(r"(?<![\d,.])(\d{4,})(?![\d,.])", lambda m: f"{int(m.group(1)):,}", text)
+    return grouped.replace(" x ", " × ")
 
 
 def prediction_rows(predictions: tuple[Prediction, ...]) -> list[dict[str, str]]:
@@ -49,7 +107,7 @@ def scale_rows(rows: list[ScaleRow]) -> list[dict[str, str]]:
     """One row per working size: what stays (SPP's length) and what changes."""
     return [{
         "input": f"{r.size[0]}×{r.size[1]}" + (" (scaled up)" if r.upscaled else ""), "feature map": "×".join(map(str, r.feature_map)),
-        "SPP length": f"{r.spp_length:,}", "SPPF numbers": f"{r.sppf_numbers:,}",
+        "SPP length": f"{r.spp_length:,}", sppf_stage(SPPFStage.POOLS): f"{r.sppf_numbers:,}",
         "cosine to first": f"{r.cosine_to_first:.3f}",
         "top-1": f"{r.predictions[0].label} {r.predictions[0].probability:.1%}" if r.predictions else "no classifier",
         "forward ms": f"{r.forward_ms:.0f}",

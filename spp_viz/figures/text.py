@@ -15,8 +15,10 @@ from typing import Sequence
 from ..bins import LevelBins
 from ..boxes import CellWindow
 from ..choices import Channel, ChannelView, Pool
+from ..dimensions import SPPF_STAGE_NAMES, SPPFSize, SPPFStage, sppf_formula, sppf_sizes
 from ..erf import ErfResult
-from ..family import FamilyComparison
+from ..family import FamilyComparison, Speedup
+from ..pooling import SOURCE_N, CascadeCost
 from ..timing import UNRELIABLE_TIMINGS, SingleRun, method
 
 
@@ -98,9 +100,22 @@ def feature_map_caption(shape: tuple[int, int, int], stage: str, pool: Pool, cha
     return f"{c:,} × {h} × {w} = {c * h * w:,} numbers at stage {stage}. {winners} White box: the selected bin's cells."
 
 
-def pooled_caption(what: str) -> str:
-    return (f"Each level pools the map into n × n numbers per channel; shown: {what}, one colour scale for all "
-            "levels. Click a cell to select that bin.")
+def pooled_value(pool: Pool, channel: Channel, channels: int | None = None) -> str:
+    """What one pooled cell shows under a channel view, in one short phrase: with max pooling and
+    the channel mean it is the mean of each channel's max, not a max of the mean map (so it can be
+    far above the mean map's brightest cell)."""
+    each = "max" if pool is Pool.MAX else "average"
+    over = f"{channels:,} channels" if channels else "the channels"
+    if channel is ChannelView.MEAN:
+        return f"the mean over {over} of each channel's {each} in the bin"
+    if channel is ChannelView.MAX:
+        return f"the largest over {over} of each channel's {each} in the bin"
+    return f"channel {int(channel)}'s {each} in the bin"
+
+
+def pooled_caption(pool: Pool, channel: Channel, channels: int) -> str:
+    return (f"Each level pools the map into n × n numbers per channel. A pooled cell shows "
+            f"{pooled_value(pool, channel, channels)}, one colour scale for all levels. Click a cell to select that bin.")
 
 
 def level_numbers(shape: Sequence[int], valid: bool) -> str:
@@ -128,7 +143,24 @@ def vector_broken(length: int, channels: int, levels: Sequence[int]) -> str:
 
 def sweep_caption(expected_length: int) -> str:
     return ("Inputs of growing size at this image's aspect ratio (pure arithmetic, no forward pass): the feature map "
-            f"grows, the SPP vector stays at {expected_length:,}, SPPF's output grows with the map. Star: this image.")
+            f"grows, the SPP vector stays at {expected_length:,}, {sppf_stage(SPPFStage.POOLS)} grows with the map. "
+            "Star: this image.")
+
+
+def sppf_stage(stage: SPPFStage, repeats: int = SOURCE_N) -> str:
+    """A stage's one name with its channels in terms of C: ``SPPF pools alone (4C)``."""
+    return f"{SPPF_STAGE_NAMES[stage]} ({sppf_formula(stage, repeats)})"
+
+
+def sppf_size(size: SPPFSize) -> str:
+    """``SPPF pools alone (4C): 5,120 × 10 × 15 = 768,000 numbers``: the one way a size is worded."""
+    return f"{sppf_stage(size.stage, size.repeats)}: {times(*size.shape)} = {size.numbers:,} numbers"
+
+
+def sppf_stages_note(c: int, h: int, w: int) -> str:
+    """Every SPPF size on this map, one line each, under its one name and what it is."""
+    return "\n".join(f"- **{sppf_stage(size.stage)}**: {times(*size.shape)} = {size.numbers:,}: {size.role}."
+                      for size in sppf_sizes(c, h, w).values())
 
 
 SPPF_INTRO = ("SPPF (YOLOv5) applies **one 5 × 5 stride-1 max pool three times**; chained stride-1 max pools compose, "
@@ -144,13 +176,51 @@ def sppf_equal(kernels: Sequence[int], equal: bool, max_abs_diff: float, shape: 
 
 
 def branch_title(cells: int) -> str:
-    """A cascade branch's title by its window: ``x`` itself (0), or a pool of ``cells`` x ``cells``."""
-    return f"pool {cells} ({cells} × {cells} cells)" if cells else "x (input, 1 cell)"
+    """A cascade branch's title by its window, on two lines (four fit side by side at 1024 px):
+    ``x`` itself (0), or a pool of ``cells`` x ``cells``."""
+    return f"pool {cells}<br>{cells} × {cells} cells" if cells else "x<br>the input, 1 cell"
 
 
-def sppf_output(shape: Sequence[int], numbers: int, spp_length: int) -> str:
-    return (f"Both output **{' × '.join(map(str, shape))}** = {numbers:,} numbers here, growing with the input; "
+def sppf_output(c: int, h: int, w: int, spp_length: int) -> str:
+    """What both YOLO modules give on this map, by SPPF stage, against SPP's fixed length."""
+    sizes = sppf_sizes(c, h, w)
+    return (f"The same tensor from both, the **{sppf_stage(SPPFStage.POOLS)}**: {times(*sizes[SPPFStage.POOLS].shape)} "
+            f"= {sizes[SPPFStage.POOLS].numbers:,} numbers here. With their 1 × 1 convs the modules output the "
+            f"**{sppf_stage(SPPFStage.CV2)}**: {times(*sizes[SPPFStage.CV2].shape)}. Both grow with the input; "
             f"classic SPP gives **{spp_length:,}** for any input.")
+
+
+def sppf_lesson(cost: CascadeCost, speed: Speedup | None, measuring: bool, family: CascadeCost | None = None) -> list[str]:
+    """The SPP vs SPPF lesson in three sentences, with this map's figures: why the cascade equals the
+    parallel pools, why it is cheaper on any machine (``cost``; ``family``: the sidebar's k and n
+    when they differ), and how much faster it ran here (``speed``), or why that is not known."""
+    k, n, windows = cost.k, cost.repeats, cost.windows
+    widen = ", then ".join(map(str, windows))
+    why = (f"**Why the cascade equals {'/'.join(map(str, windows))}:** a stride-1 {k} × {k} max pool widens the window "
+           f"by k − 1 = {k - 1} cells ({widen}), and a max of maxes is the max of the union, so each step of the chain "
+           "is exactly one wider pool.")
+    count = (f"{n} × {k * k} = {cost.cascade}", " + ".join(str(q * q) for q in windows) + f" = {cost.parallel}")
+    cheaper = (f"**Why it is cheaper on any machine:** per output cell and channel the cascade compares {count[0]} "
+               f"cells, the parallel pools {count[1]} ({cost.ratio:.1f}× as many).")
+    if family is not None and (family.k, family.repeats) != (k, n):
+        cheaper += (f" At the sidebar's k = {family.k}, n = {family.repeats}: {family.cascade} against "
+                    f"{family.parallel}.")
+    return [why, cheaper, speed_here(speed, measuring)]
+
+
+def speed_here(speed: Speedup | None, measuring: bool) -> str:
+    """How much faster SPPF's pools ran than the parallel pools on this map, with the spread."""
+    head = "**How much faster it was here:** "
+    if speed is None:
+        return head + ("measuring, now that the page is drawn." if measuring else "not measured.")
+    if not speed.reliable:
+        return head + ("it could not be measured reliably: the runs spread too widely (other work competed for "
+                       "the processor), so no ratio is given.")
+    spread = f"{speed.ratio:.1f}×, {speed.low:.1f}× to {speed.high:.1f}× within the runs' spread"
+    if speed.low <= 1 <= speed.high:
+        return head + (f"about as fast as the parallel pools on this map ({spread}): here the comparisons it saves "
+                       "did not show in the time.")
+    return head + f"SPPF's pools ran {speed.ratio:.1f}× as fast as the parallel pools ({speed.low:.1f}× to {speed.high:.1f}× within the runs' spread)."
 
 
 TIMINGS_UNRELIABLE = UNRELIABLE_TIMINGS  # the engine's sentence (the JSON report's warning too)
@@ -166,8 +236,9 @@ def costs_caption(device: str, costs: FamilyComparison) -> str:
     elif sppf.pool_ms > 0 and sppf.total_ms > 0 and parallel.pool_ms > 0:
         lesson = (f" Here SPPF's pools take {sppf.pool_ms / parallel.pool_ms:.2f}× the parallel pools' time, and its "
                   f"1 × 1 convs take {1 - sppf.pool_ms / sppf.total_ms:.0%} of the whole module's.")
-    return ("pool ms: the parameter-free pooling alone (on as many channels of the real map as the module's pools see: "
-            "C/2, after cv1); total ms: the whole module with its 1 × 1 convs (cv1 halves C, cv2 back to C; random "
+    return (f"module output: the {sppf_stage(SPPFStage.CV2)} for SPPF and the parallel pools, the vector for SPP. "
+            f"pool ms: the parameter-free pooling alone, on as many channels of the real map as the module's pools see "
+            f"(the {sppf_stage(SPPFStage.CV1)}); total ms: the whole module with its 1 × 1 convs cv1 and cv2 (random "
             "weights: the time is real, the values are not). The SPP row is the pyramid on this page. Medians of "
             f"interleaved runs on {device} ({method(device)}), measured after the page was drawn, with nothing else "
             f"running (each head once per map, SPP once per pyramid); FLOPs count convs only.{lesson}")
@@ -184,8 +255,9 @@ def bin_labels_caption(n: int) -> str:
             f"Level {n}.")
 
 
-def moved_bins(n: int, moved: int, shape: tuple[int, int]) -> str:
-    return f"- level {n}: {moved} of {shape[0] * shape[1]} bins differ from the adaptive rule (dashed red on the photo)."
+def moved_bins(n: int, moved: int, shape: tuple[int, int], drawn: bool) -> str:
+    where = " (dashed red on the photo in the pyramid explorer)" if drawn else ""
+    return f"- level {n}: {moved} of {shape[0] * shape[1]} bins differ from the adaptive rule{where}."
 
 
 def paper_same(h: int, w: int) -> str:
@@ -220,10 +292,14 @@ def rule_figure_caption(n: int, h: int, w: int) -> str:
 FAMILY_UNTRAINED = ("The 1 × 1 / 3 × 3 convs of these heads have no pretrained weights for this backbone: they are seeded "
                     "random (untrained). Shapes, parameters, FLOPs and latencies are real; conv outputs are not learned "
                     "features, so only the parameter-free pooling branches are drawn, on the real map.")
-FAMILY_TABLE_CAPTION = ("Params: trainable, sum(p.numel()). FLOPs: torch.utils.flop_counter (convs; pooling counts 0). "
-                        "Pool ms: the head's own pooling layers on the real map, at the width its pools see; total ms: "
-                        "the whole module. Medians, all heads interleaved, on the device in 'timed on', measured once per map, heads, "
-                        "k and n after the page was drawn. RF: theoretical receptive field of one output cell through each branch.")
+def family_table_caption(devices: Sequence[str | None]) -> str:
+    """What the family's tables hold; ``devices``: where each head was timed (None: not yet)."""
+    where = ", ".join(sorted({d for d in devices if d})) or "this map's device"
+    return ("Output: each module's own (C × h × w for the YOLO heads: SPPF's is its cv2 output). Params: trainable, "
+            "sum(p.numel()). FLOPs: torch.utils.flop_counter (convs; pooling counts 0). Pool ms: the head's own pooling "
+            "layers on the real map, at the width its pools see; total ms: the whole module (its convs untrained). "
+            f"Medians, all heads interleaved, timed on {where}, once per map, heads, k and n, after the page was drawn. "
+            "Below, RF: the theoretical receptive field of one output cell through each branch.")
 
 
 def family_equality(head: str, other: str, claim: str, equal: bool, diff: float) -> str:
@@ -235,13 +311,21 @@ def family_purpose(head: str, name: str, purpose: str, source: str) -> str:
     return f"- **`{head}`** ({literal(name)}): {literal(purpose)} Source: {literal(source)}."
 
 
+def family_other_settings(head: str, other: str, claim: str, other_name: str) -> str:
+    """A head whose claim is about ``other`` at other settings than the ``other`` compared here."""
+    return f"- `{head}` is not checked against `{other}` here: {literal(claim)}, while the `{other}` above is {literal(other_name)}."
+
+
 def family_costs_title(c: int, h: int, w: int) -> str:
     return f"Cost on this {times(c, h, w)} map: parameters, FLOPs and latency of each head"
 
 
-def family_branches_title(head: str, untrained_convs: bool) -> str:
+def family_branches_title(heads: Sequence[str], untrained_convs: bool) -> str:
+    """One drawing's title: the heads whose pools it shows (several: their pools are equal, torch.equal)."""
     tail = " · convs untrained, not drawn" if untrained_convs else ""
-    return f"{head}: pooling branches on the real map (mean over channels){tail}"
+    same = "the same tensors (torch.equal above), " if len(heads) > 1 else ""
+    names = "<br>".join(", ".join(heads[i:i + 4]) for i in range(0, len(heads), 4))  # a title does not wrap itself
+    return f"{names}: pooling branches on the real map<br><span style='font-size:12px'>{same}mean over channels{tail}</span>"
 
 
 def family_questions(family: FamilyComparison) -> list[str]:
@@ -319,9 +403,16 @@ REGION_TIMING = ("Pooling time: median of many calls (interleaved timeit blocks)
                  "measured after the page is drawn.")
 
 
+def duration(ms: float) -> str:
+    """A short time as a person reads it: ``0.53 ms``, ``84 µs``, ``138 ms``."""
+    if ms < 0.1:
+        return f"{ms * 1000:.0f} µs"
+    return f"{ms:.2f} ms" if ms < 10 else f"{ms:.0f} ms"
+
+
 def region_pooled(window: CellWindow, pooled_ms: float, device: str | None = None) -> str:
     (r0, r1), (c0, c1) = window.rows, window.cols
-    time = f"{pooled_ms * 1000:.1f} µs (median, {device})" if math.isfinite(pooled_ms) else "measuring…"
+    time = f"{duration(pooled_ms)} (median, {device})" if math.isfinite(pooled_ms) else "measuring…"
     return f"**Pooled from the shared map** (cells rows {r0}–{r1 - 1}, columns {c0}–{c1 - 1}): {time}"
 
 
@@ -336,8 +427,31 @@ def single_run(run: SingleRun) -> str:
     return f"{run.ms:.1f} ms (one run on {run.device}, load average {run.load_average:.2f})"
 
 
+def region_lesson(pooled_ms: float, run: SingleRun | None) -> str:
+    """SPP-net's speed-up on this box, as a ratio (or what is still being measured)."""
+    lesson = ("**SPP-net's speed-up:** pool the box's window from the map the network already computed, instead of "
+              "cropping the photo and running the whole network again")
+    if run is None or not math.isfinite(pooled_ms) or pooled_ms <= 0:
+        return lesson + ": both are measured now that the page is drawn."
+    return lesson + f": {duration(pooled_ms)} against {duration(run.ms)}, {run.ms / pooled_ms:,.0f}× faster here."
+
+
 def region_length(length: int) -> str:
     return f"SPP vector of the window: {length:,} numbers. {REGION_TIMING}"
+
+
+# the scales panel
+def scales_lesson(first: tuple[int, str, float] | None, last: tuple[int, str, float] | None) -> str:
+    """What "cosine to first" measures, and why the classifier's answer changes with the size:
+    ``first`` and ``last`` are (long side, top-1 label, its probability) at the smallest and the
+    largest size (None: no classifier)."""
+    cosine = ("**cosine to first:** how close each size's SPP vector points to the smallest size's (1: the same "
+              "direction), so how much the pooled features change with scale.")
+    if first is None or last is None:
+        return cosine
+    return cosine + (f" **The answer changes with size** because the classifier was trained on 224-px crops: objects look "
+                     f"larger at a larger size (FixRes): {first[1]} {first[2]:.1%} at {first[0]} px, "
+                     f"{last[1]} {last[2]:.1%} at {last[0]} px.")
 
 
 # serving many users: the waiting line

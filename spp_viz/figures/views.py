@@ -8,6 +8,7 @@ from typing import Any
 import plotly.graph_objects as go
 
 from ..boxes import PixelBox
+from ..dimensions import SPPFStage
 from ..erf import ErfResult
 from ..regions import RegionResult
 from ..scales import ScaleRow
@@ -58,10 +59,11 @@ def region_figure(result: RegionResult, photo: tuple[str, tuple[int, int]], size
 
 
 def scales_figure(rows: list[ScaleRow]) -> go.Figure:
-    """SPP length (flat) and SPPF numbers (growing) against the input's long side."""
+    """SPP length (flat) and SPPF's pools alone (growing) against the input's long side."""
     x = [max(r.size) for r in rows]
     fig = go.Figure([go.Scatter(x=x, y=[r.spp_length for r in rows], name="SPP length", mode="lines+markers"),
-                     go.Scatter(x=x, y=[r.sppf_numbers for r in rows], name="SPPF numbers", mode="lines+markers")])
+                     go.Scatter(x=x, y=[r.sppf_numbers for r in rows], name=text.sppf_stage(SPPFStage.POOLS),
+                                mode="lines+markers")])
     fig.update_layout(meta=figure_meta("scales_figure", sizes=x), xaxis_title="long side (px)", yaxis_title="numbers",
                       yaxis_type="log", height=320, margin={"l": 10, "r": 10, "t": 10, "b": 10})
     return fig

@@ -164,10 +164,11 @@ def family_maps(page: PageModel, report: HeadReport) -> tuple[BranchMap, ...]:
 
 @st.cache_resource(max_entries=8, show_spinner=False)
 def _vector_figure(image_key: ImageKey, backbone_key: BackboneKey, config: PyramidConfig, untrained: bool,
-                   _head: PyramidResult) -> go.Figure:
-    """The SPP vector figure once per (feature map, head config): up to 200,000 points, built once."""
-    return build_vector_figure(_head, note=text.untrained_note(untrained))
+                   colours: tuple[tuple[int, str], ...], _head: PyramidResult) -> go.Figure:
+    """The SPP vector figure once per (feature map, head config, level colours): up to 200,000 points, built once."""
+    return build_vector_figure(_head, colours=dict(colours), note=text.untrained_note(untrained))
 
 
 def spp_vector_figure(page: PageModel) -> go.Figure:
-    return _vector_figure(page.image_key, page.backbone_key, page.config, page.untrained, page.pyramid)
+    return _vector_figure(page.image_key, page.backbone_key, page.config, page.untrained, tuple(page.colours.items()),
+                          page.pyramid)

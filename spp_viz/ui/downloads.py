@@ -9,7 +9,7 @@ import streamlit as st
 
 from .. import dimensions, report
 from ..figures import exports
-from . import state, words
+from . import words
 from .model import PageModel
 from .serving import replica_name
 
@@ -22,26 +22,25 @@ def report_json(page: PageModel) -> str:
 
 
 def downloads(page: PageModel) -> None:
+    """One menu of downloads at the foot of the page (the lesson starts at the top)."""
     stem = Path(page.filename).stem
     pyramid = page.pyramid
-    d1, d2, d3, d4 = st.columns(4)
-    d1.download_button(words.DL_NPY, lambda: exports.vector_npy_bytes(pyramid.vector), f"{stem}_spp.npy",
-                       "application/octet-stream", key="dl_npy", on_click="ignore")
-    d2.download_button(words.DL_CSV, lambda: exports.vector_csv(pyramid), f"{stem}_spp.csv", "text/csv",
-                       key="dl_csv", on_click="ignore")
-    d3.download_button(words.DL_TABLE, exports.table_csv(dimensions.dimension_table(page.features, pyramid)),
-                       f"{stem}_dimensions.csv", "text/csv", key="dl_table", on_click="ignore")
-    # built now once the view's heads are measured; before that, only when asked for (the first
-    # phase makes no report)
-    report_data = report_json(page) if page.sppf.measured else (lambda: report_json(page))
-    d4.download_button(words.DL_JSON, report_data, f"{stem}_spp_report.json", "application/json",
-                       key="dl_json", on_click="ignore")
+    with st.popover(words.DOWNLOADS_LABEL, key="downloads"):
+        st.download_button(words.DL_NPY, lambda: exports.vector_npy_bytes(pyramid.vector), f"{stem}_spp.npy",
+                           "application/octet-stream", key="dl_npy", on_click="ignore")
+        st.download_button(words.DL_CSV, lambda: exports.vector_csv(pyramid), f"{stem}_spp.csv", "text/csv",
+                           key="dl_csv", on_click="ignore")
+        st.download_button(words.DL_TABLE, exports.table_csv(dimensions.dimension_table(page.features, pyramid)),
+                           f"{stem}_dimensions.csv", "text/csv", key="dl_table", on_click="ignore")
+        # built now once the view's heads are measured; before that, only when asked for (the first
+        # phase makes no report)
+        report_data = report_json(page) if page.sppf.measured else (lambda: report_json(page))
+        st.download_button(words.DL_JSON, report_data, f"{stem}_spp_report.json", "application/json",
+                           key="dl_json", on_click="ignore")
 
 
 def provenance(page: PageModel) -> None:
-    """Timings, weights, digest, and how often the whole page ran (a bin click does not count)."""
+    """Timings, weights and the image's digest."""
     with st.expander(words.PROVENANCE_TITLE):
         st.write({k: f"{v:.1f} ms" for k, v in page.timings_ms.items()})
         st.caption(words.provenance_line(page.backbone.weights, page.decoded.digest))
-    with st.container(key="full_runs"):
-        st.caption(words.full_runs(int(st.session_state.get(state.KEY_FULL_RUNS, 0))))

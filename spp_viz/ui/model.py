@@ -23,7 +23,7 @@ from ..choices import Pool
 from ..family import SPPF_VIEW, FamilyComparison, FamilyPlan, FamilyRequest, HeadTiming, TimingKey
 from ..figures import MAX_DRAWN_LEVEL, Photo
 from ..images import DecodedImage
-from . import caches, jobs, measure
+from . import caches, jobs, measure, state
 from .caches import BackboneKey, ImageKey
 from .measure import Failed
 from .sidebar import Controls, ImageInput
@@ -62,6 +62,7 @@ class PageModel:
     # every drawable level's bins in image pixels (box, receptive-field box): analysis.level_geometry
     bin_geometry: dict[int, list[BinGeometry]] = field(default_factory=dict)
     family: FamilyOutcome | None = None  # the pyramid-pooling family; its latencies as measured so far
+    colours: dict[int, str] = field(default_factory=dict)  # each level's colour: the session's (state.level_colours)
     measuring: tuple[str, ...] = ()  # what the second phase will measure for this page (empty: everything shown)
 
     @property
@@ -101,6 +102,7 @@ def build_page(controls: Controls) -> PageModel:
         bin_labels=labels,
         bin_geometry={lv.n: analysis.level_geometry(features, lv) for lv in pyramid.levels if lv.n <= MAX_DRAWN_LEVEL},
         family=family, measuring=tuple(job.label for job in measure.pending()),
+        colours=state.level_colours(controls.config.levels),
     )
 
 

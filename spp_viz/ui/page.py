@@ -20,7 +20,7 @@ from .downloads import downloads, provenance
 from .header import intro, summary
 from .model import PageModel, build_page
 from .panels import PANELS, Panel
-from .serving import lost_upload_notice, replica_caption
+from .serving import lost_upload_notice, replica_footer
 from .sidebar import Controls, channel_control, sidebar
 from .state import Source
 from .style import page_style
@@ -47,21 +47,21 @@ def main() -> None:
             st.error(words.levels_error(controls.levels_error, controls.config.levels))
     page = _build(controls)
     if page is None:
-        replica_caption()
+        replica_footer()
         measure.ready_signal()
         return
     channel_control(page.features.shape[0])
     try:
         summary(page)
-        downloads(page)
         render_panels(page, PANELS)
+        downloads(page)
         provenance(page)
     except MemoryError:
         st.error(words.OUT_OF_MEMORY_DRAWING)
     except Exception as exc:  # a display bug must not show a traceback either
         LOG.exception("drawing failed")
         st.error(words.unexpected_drawing(type(exc).__name__))
-    replica_caption()
+    replica_footer()
     measure.ready_signal()
 
 
@@ -122,13 +122,11 @@ def selection_fragment(page: PageModel, panels: list[Panel]) -> None:
     ``page`` is the model of the last full run: a fragment rerun gets the same arguments, and
     the model only changes on a full run. The selection itself is read from session state.
     """
-    runs = state.count_run(state.KEY_FRAGMENT_RUNS)
+    state.count_run(state.KEY_FRAGMENT_RUNS)  # read by tests from session state and the explorer's attributes
     view = current_view(page)
     with st.container(key="selection_text"):
         st.markdown(words.selection_line(view.selected, view.chosen_by_user))
     draw_panels(page, panels)
-    with st.container(key="fragment_runs"):
-        st.caption(words.fragment_runs(runs))
 
 
 def draw_panels(page: PageModel, panels: Sequence[Panel]) -> None:

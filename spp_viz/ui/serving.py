@@ -30,6 +30,13 @@ def replica_name() -> str:
     return replica.identity(st.get_option("server.address"), st.get_option("server.port"))
 
 
+def replica_footer() -> None:
+    """The replica's caption, only where the app runs as replicas (:func:`spp_viz.replica.as_replica`);
+    a single app's page has no such line (nor its timer)."""
+    if replica.as_replica():
+        replica_caption()
+
+
 @st.fragment(run_every=RECONNECT_PROBE_S)
 def replica_caption() -> None:
     """``served by replica 127.0.0.1:8603`` at the foot of the page.

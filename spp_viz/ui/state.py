@@ -16,7 +16,9 @@ from ..backbones import REGISTRY
 from ..boxes import PixelBox
 from ..choices import BinRule, ChannelView, Choice, Pool, Weights
 from ..defaults import DEFAULT_BACKBONE, DEFAULT_FAMILY_HEADS, DEFAULT_LEVELS, LEVEL_PRESETS, SPPF_DEFAULT_K, SPPF_DEFAULT_N
+from ..figures.style import assign_level_colours
 from ..images import DEFAULT_MAX_SIDE
+from ..options import parse_levels, preset_of
 
 # sidebar
 KEY_IMAGE = "image"  # the image uploader
@@ -42,6 +44,7 @@ KEY_USE_UNTRAINED = "use_untrained"
 KEY_LAST_VALID_LEVELS = "last_valid_levels"
 KEY_FULL_RUNS = "_full_runs"
 KEY_FRAGMENT_RUNS = "_fragment_runs"
+KEY_LEVEL_COLOURS = "_level_colours"  # {level: colour} of every level this session has drawn
 CUSTOM_PRESET = "custom"
 # the region panel: the box in working-image pixels, and which image it was drawn for
 KEYS_REGION = ("region_x0", "region_y0", "region_x1", "region_y1")
@@ -71,6 +74,15 @@ def preset_options() -> list[str]:
     return [CUSTOM_PRESET, *LEVEL_PRESETS]
 
 
+def preset_for(typed: str) -> str:
+    """The preset whose levels ``typed`` are (``6, 3,2,1`` is SPP-net's), else ``custom``."""
+    try:
+        levels = parse_levels(typed)
+    except ValueError:
+        return CUSTOM_PRESET
+    return preset_of(levels) or CUSTOM_PRESET
+
+
 def levels_text(levels: tuple[int, ...]) -> str:
     return ",".join(map(str, levels))
 
@@ -78,7 +90,7 @@ def levels_text(levels: tuple[int, ...]) -> str:
 def init_state(default_sample: str | None) -> None:
     """Defaults for every sidebar widget; a backbone or stage no longer offered is reset."""
     defaults: dict[str, Any] = {
-        KEY_USE_CAMERA: False, KEY_LEVELS: levels_text(DEFAULT_LEVELS), KEY_PRESET: CUSTOM_PRESET,
+        KEY_USE_CAMERA: False, KEY_LEVELS: levels_text(DEFAULT_LEVELS), KEY_PRESET: preset_for(levels_text(DEFAULT_LEVELS)),
         KEY_POOL: Pool.MAX.value, KEY_BINS: BinRule.ADAPTIVE.value, KEY_MAX_SIDE: DEFAULT_MAX_SIDE,
         KEY_BACKBONE: DEFAULT_BACKBONE, KEY_WEIGHTS: Weights.PRETRAINED.value, KEY_CHANNEL: ChannelView.MEAN.value,
         KEY_SAMPLE: default_sample,
@@ -121,10 +133,17 @@ def on_preset() -> None:
 
 
 def on_levels() -> None:
-    typed = str(st.session_state.get(KEY_LEVELS, "")).replace(" ", "")
-    preset = LEVEL_PRESETS.get(st.session_state.get(KEY_PRESET, CUSTOM_PRESET))
-    if preset is None or levels_text(preset) != typed:
-        st.session_state[KEY_PRESET] = CUSTOM_PRESET
+    """Typed levels show the preset they match, or ``custom``."""
+    st.session_state[KEY_PRESET] = preset_for(str(st.session_state.get(KEY_LEVELS, "")))
+
+
+def level_colours(levels: tuple[int, ...]) -> dict[int, str]:
+    """The colours of ``levels`` on this page, the same in the explorer and every chart: a level
+    keeps the colour it got first in this session (:func:`~spp_viz.figures.style.assign_level_colours`)."""
+    kept: dict[int, str] = dict(st.session_state.get(KEY_LEVEL_COLOURS, {}))
+    colours = assign_level_colours(levels, kept)
+    st.session_state[KEY_LEVEL_COLOURS] = kept | colours
+    return colours
 
 
 def on_backbone() -> None:
@@ -156,5 +175,5 @@ def region_box_for(image_key: object, default_box: PixelBox) -> None:
     missing = any(key not in st.session_state for key in KEYS_REGION)
     if missing or st.session_state.get(KEY_REGION_IMAGE) != image_key:
         for key, value in zip(KEYS_REGION, default_box.as_json()):
-            st.session_state[key] = float(round(value))
+            st.session_state[key] = int(round(value))  # whole pixels
         st.session_state[KEY_REGION_IMAGE] = image_key

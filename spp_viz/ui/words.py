@@ -11,6 +11,8 @@ from __future__ import annotations
 from typing import Sequence
 
 from ..choices import ChannelView, channel_view
+from ..dimensions import SPPFStage
+from ..figures import text
 from ..figures.style import MAX_DRAWN_LEVEL
 from ..figures.text import literal
 
@@ -130,7 +132,9 @@ INTRO = (
     "several levels and pools each bin, so a map of *any* size becomes a vector of *fixed* length "
     "C × Σ n²: the classifier behind it never sees the image size. **SPPF** (YOLOv5) is a different "
     "module with a similar name: three chained 5 × 5 stride-1 max pools, identical to parallel 5/9/13 pools, "
-    "that keep the map's size and multiply its channels by four. Below, a real pretrained network "
+    "that keep the map's size. Each of its sizes has one name on this page: "
+    + ", ".join(f"the **{text.sppf_stage(stage)}**" for stage in SPPFStage)
+    + " (the pools without convs, on the real map, as drawn here). Below, a real pretrained network "
     "shows both on a photo: hover any bin, click a pooled cell to follow it back to the image."
 )
 WORKING = "Decoding and running the backbone (once per image and setting)…"
@@ -156,10 +160,11 @@ OUT_OF_MEMORY = "Out of memory while analysing this image: choose a smaller work
 OUT_OF_MEMORY_DRAWING = "Out of memory while drawing this analysis: choose a smaller working resolution."
 METRIC_MAP = "Feature map C × h × w"
 METRIC_VECTOR = "SPP vector"
-METRIC_SPPF = "SPPF output (after cv2)"
+METRIC_SPPF = text.sppf_stage(SPPFStage.CV2)
 SPPF_DELTA = "grows with the input"
 METRIC_TOP1 = "Top-1 (global average level)"
 METRIC_TOP1_SHORT = "Top-1"
+DOWNLOADS_LABEL = "Download the results"
 DL_NPY = "SPP vector (.npy)"
 DL_CSV = "SPP vector (.csv)"
 DL_TABLE = "Dimension table (.csv)"
@@ -214,14 +219,6 @@ def no_top1(untrained: bool) -> str:
 
 def provenance_line(weights: str, digest: str) -> str:
     return f"Weights: {literal(weights)}. Image sha256 {digest[:16]}…. Sample photos: see assets/CREDITS.md."
-
-
-def full_runs(count: int) -> str:
-    return f"Whole page drawn {count} time{'s' if count != 1 else ''} in this session."
-
-
-def fragment_runs(count: int) -> str:
-    return f"Selection panels drawn {count} time{'s' if count != 1 else ''} (a bin click redraws only these)."
 
 
 # ----------------------------------------------------------------------------

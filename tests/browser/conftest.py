@@ -168,26 +168,28 @@ class AppPage:
         box.press("Enter")
 
     @contextlib.contextmanager
-    def whole_page_in_view(self) -> Iterator[None]:
-        """Streamlit scrolls inside its main container: grow the viewport to fit all of it (up to
-        12,000 px), so screenshots and checks see every panel, then put it back."""
+    def whole_page_in_view(self, width: int = VIEWPORT["width"]) -> Iterator[None]:
+        """Streamlit scrolls inside its main container: grow the viewport to ``width`` px and the
+        height of all of it (up to 16,000 px), so screenshots and checks see every panel, then put
+        the test's viewport back."""
+        restore = self.page.viewport_size or VIEWPORT
         height = self.page.evaluate(
             """() => Math.max(...['stMain', 'stAppViewContainer', 'stSidebarContent']
                  .map(id => document.querySelector(`[data-testid='${id}']`))
                  .filter(Boolean).map(e => e.scrollHeight), document.body.scrollHeight)"""
         )
-        self.page.set_viewport_size({"width": VIEWPORT["width"], "height": min(int(height) + 40, 12_000)})
+        self.page.set_viewport_size({"width": width, "height": min(int(height) + 40, 16_000)})
         try:
             self.page.wait_for_timeout(600)  # plotly relayouts on resize
             yield
         finally:
-            self.page.set_viewport_size(VIEWPORT)
+            self.page.set_viewport_size(restore)
 
-    def screenshot(self, name: str) -> Path:
-        """The full page, into ``artifacts/``."""
+    def screenshot(self, name: str, width: int = VIEWPORT["width"]) -> Path:
+        """The full page at ``width`` px, into ``artifacts/``."""
         ARTIFACTS.mkdir(exist_ok=True)
         path = ARTIFACTS / name
-        with self.whole_page_in_view():
+        with self.whole_page_in_view(width):
             self.page.screenshot(path=str(path), full_page=True)
         return path
 

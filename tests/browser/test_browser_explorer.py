@@ -1,7 +1,7 @@
 """The pyramid explorer in a real browser: linked hover, click and keyboard selection, the
 client-side levels / receptive-field / SPP-SPPF controls. State is read from the root's
 ``data-*`` attributes (``data-hovered``, ``data-selected``, ``data-highlighted`` ...), never
-from pixels; the run counters on the page prove what reran."""
+from pixels; the session's run counters (``data-full-runs``, ``data-fragment-runs``) prove what reran."""
 
 from __future__ import annotations
 
@@ -42,10 +42,8 @@ def attr(app, name: str) -> str:
 
 
 def runs(app) -> tuple[int, int]:
-    """(full runs, fragment runs) from the page's counters."""
-    full = app.page.locator(".st-key-full_runs").inner_text()
-    fragment = app.page.locator(".st-key-fragment_runs").inner_text()
-    return int(re.findall(r"\d+", full)[0]), int(re.findall(r"\d+", fragment)[0])
+    """(full runs, fragment runs): the session's counters, which the explorer keeps as attributes."""
+    return int(attr(app, "full-runs")), int(attr(app, "fragment-runs"))
 
 
 def canvas(app, view: str, level: int | None = None):
@@ -132,3 +130,31 @@ def _at(loc, fx: float, fy: float) -> dict:
     box = loc.bounding_box()
     assert box is not None
     return {"x": fx * box["width"], "y": fy * box["height"]}
+
+
+def test_sppf_windows_have_a_legend_and_dim_the_grid(app):
+    root(app)
+    legend = app.page.locator(f"{ROOT} [data-testid='explorer-legend']")
+    assert legend.locator("[data-legend^='window-']").count() == 0  # SPP bins: no window legend
+    app.page.locator(f"{ROOT} input[data-control='mode-sppf']").check()
+    items = legend.locator("[data-legend^='window-']")
+    assert [items.nth(i).get_attribute("data-legend") for i in range(items.count())] == ["window-5", "window-9", "window-13"]
+    assert "2k − 1 = 9: 9 × 9 cells" in items.nth(1).inner_text() and "px" in items.nth(1).inner_text()
+    colours = dict(pair.split(":") for pair in attr(app, "colours").split(","))
+    assert len(set(colours.values())) == len(colours) == 3  # each level its own colour
+    app.page.locator(f"{ROOT} input[data-control='mode-spp']").check()
+    assert legend.locator("[data-legend^='window-']").count() == 0
+
+
+def test_the_paper_rules_differing_bins_are_drawn_dashed(app):
+    root(app)
+    assert attr(app, "differing") == "0"  # the adaptive rule: nothing differs
+    app.page.locator(".st-key-bins").get_by_text("paper", exact=True).click()
+    app.settle("differ from the adaptive rule")
+    from playwright.sync_api import expect
+
+    expect(app.page.locator(ROOT)).not_to_have_attribute("data-differing", "0", timeout=60_000)
+    claimed = app.page.locator(".st-key-panel_rules").inner_text()
+    moved = sum(int(m.group(1)) for m in re.finditer(r"level \d+: (\d+) of \d+ bins differ", claimed))
+    assert int(attr(app, "differing")) == moved  # every bin the panel counts is drawn, and no other
+    assert app.page.locator(f"{ROOT} [data-legend='differ']").count() == 1

@@ -23,10 +23,9 @@ def test_selecting_a_head_adds_its_row_and_its_bars(app) -> None:
     panel = app.page.locator(".st-key-panel_family")
     expect(panel).to_be_visible()
     measured(app)
-    # st.dataframe draws on a canvas; its cells are also in the canvas's accessible fallback table
-    table = panel.get_by_test_id("stDataFrame")
-    expect(table.locator("td:text-is('sppf')").first).to_be_attached()
-    expect(table.locator("td:text-is('ppm')")).to_have_count(0)
+    table = panel.locator(".st-key-family_table")  # an HTML table (st.table): a cell per head
+    expect(table.get_by_text("sppf", exact=True)).to_have_count(1, timeout=ACTION_TIMEOUT_MS)
+    expect(table.get_by_text("ppm", exact=True)).to_have_count(0)
 
     box = app.page.locator(".st-key-heads input")
     box.click()
@@ -36,7 +35,7 @@ def test_selecting_a_head_adds_its_row_and_its_bars(app) -> None:
     app.wait_idle(expect_rerun=True)
     measured(app)  # ppm is timed on its own: sppf, spp_yolo and spp keep their timings
 
-    expect(table.locator("td:text-is('ppm')").first).to_be_attached()
+    expect(table.get_by_text("ppm", exact=True)).to_have_count(1, timeout=ACTION_TIMEOUT_MS)
     # the cost chart has a bar (and a tick label) for it
     ticks = app.page.locator(".st-key-family_costs .js-plotly-plot .xtick text:text-is('ppm')")
     expect(ticks).to_have_count(1)

@@ -41,10 +41,11 @@ def test_an_upload_is_drawn_before_anything_is_timed(app) -> None:
     assert app.page.evaluate("() => window.__sppVizMeasuringAtDrawn") >= 2
     # the trigger's rerun measured them: the notes go, the tables come, timed on this machine's CPU
     expect(app.page.locator(MEASURING)).to_have_count(0, timeout=120_000)
-    costs = app.page.locator(".st-key-panel_sppf").get_by_test_id("stDataFrame")
-    expect(costs).to_have_count(2)  # the receptive fields and the costs
+    expect(app.page.locator(".st-key-panel_sppf").get_by_test_id("stDataFrame")).to_have_count(1)  # the receptive fields
+    costs = app.page.locator(".st-key-sppf_costs")
+    expect(costs.get_by_test_id("stTable")).to_have_count(1)
     app.wait_idle()
-    # the grid is drawn on a canvas: the device is read from the caption that names it (the feature here)
+    expect(costs.get_by_text("cpu", exact=True)).to_have_count(3)  # each head timed on this machine's CPU
     expect(app.page.locator(".st-key-panel_sppf").get_by_text("interleaved runs on cpu (")).to_have_count(1)
     region = app.page.locator(".st-key-panel_region")
     expect(region.get_by_text("one run on cpu")).to_have_count(1)

@@ -35,24 +35,29 @@ _MOUNT = st.components.v2.component(
 def payload_for(page: PageModel, channel: Channel) -> ExplorerPayload:
     """This page's payload, built once per image, map, pyramid, channel view and SPPF k, n."""
     k, n = page.controls.family.k, page.controls.family.repeats  # the sidebar's SPPF k and n
-    key = repr((page.image_key, page.backbone_key, page.config, channel, k, n))
+    key = repr((page.image_key, page.backbone_key, page.config, channel, k, n, page.colours))
     kept = st.session_state.get(_PAYLOAD)
     if kept is not None and kept[0] == key:
         return kept[1]
     payload = build_payload(page.features, page.pyramid.levels, page.bin_geometry, page.photo, image_key=page.image_key,
-                            model_key=page.backbone_key, channel=channel, rule=page.config.rule, pool=page.config.pool, sppf_k=k, sppf_n=n)
+                            model_key=page.backbone_key, channel=channel, rule=page.config.rule, pool=page.config.pool, sppf_k=k, sppf_n=n,
+                            colours=page.colours)
     st.session_state[_PAYLOAD] = (key, payload)
     return payload
 
 
 def mount(page: PageModel, channel: Channel, selected: tuple[int, int, int] | None, note: str = "") -> None:
     """Mount (or update) the explorer; only parts the browser lacks travel. ``note`` is added to
-    the views' titles (e.g. that the weights are untrained)."""
+    the views' titles (e.g. that the weights are untrained). The session's run counters travel too:
+    the browser keeps them as the explorer's ``data-full-runs`` and ``data-fragment-runs``
+    attributes, for tests, never as words on the page."""
     payload = payload_for(page, channel)
     sent: set[str] = st.session_state.setdefault(_SENT, set())
     data: dict[str, Any] = to_json(payload, sent)
     data["selected"] = list(selected) if selected else None
     data["note"] = note
+    data["runs"] = {"full": int(st.session_state.get(state.KEY_FULL_RUNS, 0)),
+                    "fragment": int(st.session_state.get(state.KEY_FRAGMENT_RUNS, 0))}
     sent.update(payload.parts())
     _MOUNT(key=KEY_EXPLORER, data=data, default={"selected": None}, on_selected_change=on_selected,
            on_missing_change=on_missing)

@@ -6,9 +6,7 @@
 const PARTS = new Map(); // part id -> part, for the life of the page
 const INSTANCES = new WeakMap(); // parentElement -> explorer
 const VIRIDIS = ["#440154", "#482878", "#3e4989", "#31688e", "#26828e", "#1f9e89", "#35b779", "#6ece58", "#b5de2b", "#fde725"];
-const SELECTED = "#ffffff";
-const RF = "#00e5ff";
-const SPPF = ["#ff9f1c", "#ff6b6b", "#c77dff", "#4cc9f0", "#80ed99", "#ffd166"];
+// Colours come with the data (data.style, data.colours): their one home is spp_viz.figures.style.
 
 function lut() {
   const rgb = VIRIDIS.map((h) => [1, 3, 5].map((i) => parseInt(h.slice(i, i + 2), 16)));
@@ -36,6 +34,20 @@ function decodeMap(part) {
   const bytes = Uint8Array.from(atob(part.values), (c) => c.charCodeAt(0));
   part.floats = new Float32Array(bytes.buffer);
   return part.floats;
+}
+
+const DIMMED = 0.25; // the SPP grid's opacity while SPPF's windows show
+const VIEWS_GAP = 16; // px between the photo and the map: .views' gap in explorer.css
+
+function swatch(colour, dash) { // a short line in a mark's colour and dash, for the legend
+  const ns = "http://www.w3.org/2000/svg";
+  const svg = document.createElementNS(ns, "svg");
+  svg.setAttribute("width", "28"); svg.setAttribute("height", "10"); svg.setAttribute("aria-hidden", "true");
+  const line = document.createElementNS(ns, "line");
+  for (const [k, v] of Object.entries({ x1: 1, y1: 5, x2: 27, y2: 5, stroke: colour, "stroke-width": 2.5 })) line.setAttribute(k, String(v));
+  if (dash && dash.length) line.setAttribute("stroke-dasharray", dash.join(" "));
+  svg.appendChild(line);
+  return svg;
 }
 
 function el(tag, attrs = {}, parent = null) {
@@ -67,13 +79,19 @@ export function sppfWindows(row, col, k, n, rows, cols) { // the same as spp_viz
   return out;
 }
 
-function binTip(level, b, what) {
+function winnerText(b, style) {
+  if (!b.winner) return "no winning cell (average pooling)";
+  const whose = style.winner_of_strongest ? `channel ${b.winner_channel}, the bin's strongest` : `channel ${b.winner_channel}`;
+  return `winning cell (row ${b.winner[0]}, col ${b.winner[1]}) of ${whose}`;
+}
+
+function binTip(level, b, style) {
   const [r0, r1, c0, c1] = b.cells;
   const [x0, y0, x1, y1] = b.box;
-  const win = b.winner ? `winning cell (row ${b.winner[0]}, col ${b.winner[1]})` : "no winning cell (average pooling)";
   return `level ${level.n}, bin (${b.row}, ${b.col}), index ${b.index}; cells rows ${r0}–${r1 - 1}, cols ${c0}–${c1 - 1} ` +
     `(${(r1 - r0) * (c1 - c0)} cells); pixels x ${Math.round(x0)}–${Math.round(x1)}, y ${Math.round(y0)}–${Math.round(y1)}; ` +
-    `pooled value (${what}) ${fmt(b.value)}; ${win}`;
+    `pooled value ${fmt(b.value)}: ${style.value_label}; ${winnerText(b, style)}` +
+    (b.differs ? "; the paper rule's window here differs from the adaptive rule's" : "");
 }
 
 // The explorer -----------------------------------------------------------------------------
@@ -100,7 +118,8 @@ class Explorer {
   constructor(parent, setStateValue) {
     this.setStateValue = setStateValue;
     this.root = el("div", { class: "spp-explorer", "data-hovered": "", "data-selected": "", "data-highlighted": "",
-      "data-server-updates": "0", "data-server-redraws": "0", "data-view": "", "data-levels": "", "data-mode": SETTINGS.mode }, parent);
+      "data-server-updates": "0", "data-server-redraws": "0", "data-view": "", "data-levels": "", "data-mode": SETTINGS.mode,
+      "data-full-runs": "0", "data-fragment-runs": "0", "data-differing": "0", "data-colours": "" }, parent);
     this.latencies = [];
     this.root.sppExplorer = this;
     this.hover = null;
@@ -109,6 +128,7 @@ class Explorer {
     const views = el("div", { class: "views" }, this.root);
     this.photoView = this.view(views, "photo", "Pyramid bins on the image");
     this.mapView = this.view(views, "map", "Feature map");
+    this.pooledNote = el("div", { class: "pooled-note" }, this.root);
     this.pooledRow = el("div", { class: "pooled", "data-testid": "pooled-levels" }, this.root);
     this.tip = el("div", { class: "tip", role: "tooltip", hidden: "" }, this.root);
     this.live = el("div", { class: "live", "aria-live": "polite" }, this.root);
@@ -135,6 +155,10 @@ class Explorer {
   // data from the server ---------------------------------------------------------------------
   update(data) {
     this.root.dataset.serverUpdates = String(+this.root.dataset.serverUpdates + 1);
+    if (data.runs) { // the session's run counters, for tests: attributes, never words on the page
+      this.root.dataset.fullRuns = String(data.runs.full);
+      this.root.dataset.fragmentRuns = String(data.runs.fragment);
+    }
     for (const [id, part] of Object.entries(data.parts || {})) PARTS.set(id, part);
     const missing = [data.photo, data.map, ...data.levels].filter((id) => !PARTS.has(id));
     if (missing.length) return missing;
@@ -146,6 +170,8 @@ class Explorer {
     this.root.dataset.serverRedraws = String(+this.root.dataset.serverRedraws + 1);
     this.root.dataset.view = data.view;
     this.root.dataset.levels = this.levels.map((l) => l.n).join(",");
+    this.root.dataset.colours = this.levels.map((l) => `${l.n}:${this.colour(l)}`).join(",");
+    this.pooledNote.textContent = `Pooled levels: each cell shows ${data.style.value_label}.`;
     this.photoView.fig.firstChild.textContent = `Pyramid bins on the ${this.photo.width} × ${this.photo.height} input${data.note || ""}`;
     this.mapView.fig.firstChild.textContent = `Feature map: ${this.map.label} · ${this.map.channels} × ${this.map.rows} × ${this.map.cols}` +
       `${this.map.block > 1 ? ` (shown in ${this.map.block} × ${this.map.block} blocks)` : ""}${data.note || ""}`;
@@ -180,7 +206,7 @@ class Explorer {
     const levels = el("fieldset", { class: "levels" }, this.controls);
     el("legend", { text: "Levels to draw" }, levels);
     for (const lv of this.levels) {
-      const label = el("label", { style: `color:${lv.colour}` }, levels);
+      const label = el("label", { style: `color:${this.colour(lv)}` }, levels);
       const box = el("input", { type: "checkbox", "data-level": String(lv.n) }, label);
       box.checked = !this.hidden.has(lv.n);
       box.addEventListener("change", (e) => this.toggleLevel(lv.n, box.checked, e));
@@ -200,6 +226,26 @@ class Explorer {
       radio.addEventListener("change", (e) => { if (radio.checked) this.setMode(value, e); });
       label.append(` ${text}`);
     }
+    this.legend = el("div", { class: "legend", "data-testid": "explorer-legend" }, this.controls);
+    this.buildLegend();
+  }
+
+  // what the marks mean: the paper rule's differing bins, and SPPF's windows while they show
+  buildLegend() {
+    this.legend.replaceChildren();
+    const style = this.style;
+    const differing = this.levels.some((lv) => lv.bins.some((b) => b.differs));
+    if (differing) {
+      const item = el("span", { class: "item", "data-legend": "differ" }, this.legend);
+      item.append(swatch(style.differ, [5, 3]), " paper rule's bins that differ from the adaptive rule's");
+    }
+    if (this.mode !== "sppf") return;
+    const title = el("span", { class: "item title" }, this.legend);
+    title.textContent = `SPPF's windows around the cell under the pointer (the SPP grid is dimmed):`;
+    for (const w of this.data.sppf_windows) {
+      const item = el("span", { class: "item", "data-legend": `window-${w.cells}` }, this.legend);
+      item.append(swatch(style.window, w.dash), ` ${w.formula} = ${w.cells}: ${w.cells} × ${w.cells} cells, ${w.pixels} px (RF ${w.rf_pixels} px)`);
+    }
   }
 
   buildPooled() {
@@ -208,7 +254,7 @@ class Explorer {
     for (const lv of this.levels) {
       const fig = el("figure", { class: "view pooled-level", "data-key": `pooled_${lv.n}`, "data-level": String(lv.n) }, this.pooledRow);
       el("figcaption", { text: `level ${lv.n}: ${lv.rows} × ${lv.cols} bins${lv.valid ? "" : " (not n × n)"}`,
-        style: `color:${lv.colour}` }, fig);
+        style: `color:${this.colour(lv)}` }, fig);
       const canvas = el("canvas", { tabindex: "0", role: "img", "aria-label": `level ${lv.n} pooled values` }, fig);
       const v = { name: "pooled", level: lv, fig, canvas, base: document.createElement("canvas"), scale: 1, w: 0, h: 0 };
       this.listen(v);
@@ -221,7 +267,7 @@ class Explorer {
   layout() {
     if (!this.data) return;
     const width = this.root.clientWidth || 800;
-    const half = Math.max(160, Math.floor(width / 2) - 12);
+    const half = Math.max(160, Math.floor((width - VIEWS_GAP) / 2) - 1); // photo and map side by side
     this.size(this.photoView, half, this.photo.width, this.photo.height);
     this.size(this.mapView, half, this.map.width, this.map.height);
     const shown = this.levels.filter((l) => !this.hidden.has(l.n)).length || 1;
@@ -236,6 +282,7 @@ class Explorer {
     v.scale = cssWidth / w; v.w = w; v.h = h;
     for (const c of [v.canvas, v.base]) { c.width = Math.round(cssWidth * ratio); c.height = Math.round(cssHeight * ratio); }
     v.canvas.style.width = `${cssWidth}px`; v.canvas.style.height = `${cssHeight}px`;
+    v.fig.style.width = `${cssWidth}px`; // a long caption wraps instead of widening the view (and pushing the map down)
     v.ratio = ratio;
   }
 
@@ -246,6 +293,10 @@ class Explorer {
   }
 
   shownLevels() { return this.levels.filter((l) => !this.hidden.has(l.n)); }
+
+  colour(lv) { return this.data.colours[String(lv.n)]; }
+
+  get style() { return this.data.style; }
 
   drawBases() {
     if (!this.data) return;
@@ -258,11 +309,23 @@ class Explorer {
     g.clearRect(0, 0, v.w, v.h);
     if (this.image && this.image.complete && this.image.naturalWidth) g.drawImage(this.image, 0, 0, v.w, v.h);
     const px = 1 / v.scale;
+    g.globalAlpha = this.mode === "sppf" ? DIMMED : 1; // SPPF's windows show over a dimmed grid
+    let differing = 0;
     this.shownLevels().forEach((lv, rank) => {
       const m = (1.5 + 2.5 * rank) * px;
-      g.strokeStyle = lv.colour; g.lineWidth = 2 * px;
+      g.strokeStyle = this.colour(lv); g.lineWidth = 2 * px;
       for (const b of lv.bins) g.strokeRect(b.box[0] + m, b.box[1] + m, b.box[2] - b.box[0] - 2 * m, b.box[3] - b.box[1] - 2 * m);
     });
+    g.setLineDash([5 * px, 3 * px]); g.strokeStyle = this.style.differ; g.lineWidth = 2 * px;
+    this.shownLevels().forEach((lv, rank) => { // the paper rule's bins that differ from the adaptive ones: dashed
+      const m = (1.5 + 2.5 * rank) * px;
+      for (const b of lv.bins) if (b.differs) {
+        differing += 1;
+        g.strokeRect(b.box[0] + m, b.box[1] + m, b.box[2] - b.box[0] - 2 * m, b.box[3] - b.box[1] - 2 * m);
+      }
+    });
+    g.setLineDash([]); g.globalAlpha = 1;
+    this.root.dataset.differing = String(differing);
   }
 
   drawMapBase() {
@@ -280,13 +343,15 @@ class Explorer {
     g.imageSmoothingEnabled = false;
     g.drawImage(tmp, 0, 0, v.base.width, v.base.height);
     const c = this.ctx(v, v.base), px = 1 / v.scale, f = m.block;
+    c.globalAlpha = this.mode === "sppf" ? DIMMED : 1;
     this.shownLevels().forEach((lv, rank) => {
-      c.fillStyle = lv.colour; c.strokeStyle = "#111"; c.lineWidth = px;
+      c.fillStyle = this.colour(lv); c.strokeStyle = "#111"; c.lineWidth = px;
       const s = Math.max(0.25, 0.45 - 0.08 * rank);
       for (const b of lv.bins) if (b.winner) {
         c.beginPath(); c.arc((b.winner[1] + 0.5) / f, (b.winner[0] + 0.5) / f, s, 0, 2 * Math.PI); c.fill(); c.stroke();
       }
     });
+    c.globalAlpha = 1;
   }
 
   drawPooledBase(v) {
@@ -358,14 +423,14 @@ class Explorer {
     if (this.mode === "sppf" && h.cell) {
       const ws = sppfWindows(h.cell[0], h.cell[1], this.data.sppf_k, this.data.sppf_n, this.map.rows, this.map.cols);
       return `cell (row ${h.cell[0]}, col ${h.cell[1]}); SPPF windows ` +
-        ws.map((w, i) => `${i * (this.data.sppf_k - 1) + this.data.sppf_k}: rows ${w[0]}–${w[1] - 1}, cols ${w[2]}–${w[3] - 1}`).join("; ");
+        ws.map((w, i) => `${this.data.sppf_windows[i].cells}: rows ${w[0]}–${w[1] - 1}, cols ${w[2]}–${w[3] - 1}`).join("; ");
     }
     if (h.fromMap) {
       const bins = this.shownLevels().flatMap((lv) => this.binsOf(lv, h.cell).map((b) => `L${lv.n} (${b.row}, ${b.col})`));
       const z = decodeMap(this.map)[Math.floor(h.cell[0] / this.map.block) * this.map.width + Math.floor(h.cell[1] / this.map.block)];
       return `cell (row ${h.cell[0]}, col ${h.cell[1]}) value ${fmt(z)}; pooled by ${bins.join(", ") || "no drawn bin"}`;
     }
-    return h.bin ? binTip(h.level, h.bin, this.map.label) : "";
+    return h.bin ? binTip(h.level, h.bin, this.style) : "";
   }
 
   select(sel, e, now) {
@@ -373,7 +438,7 @@ class Explorer {
     this.draw(e);
     const lv = this.levels.find((l) => l.n === sel[0]);
     const b = lv && lv.bins.find((q) => q.row === sel[1] && q.col === sel[2]);
-    if (b) this.live.textContent = binTip(lv, b, this.map.label);
+    if (b) this.live.textContent = binTip(lv, b, this.style);
     clearTimeout(this.sendTimer);
     this.pending = sel; this.resent = 0;
     if (now) this.send(sel); else this.sendTimer = setTimeout(() => this.send(sel), 250);
@@ -407,7 +472,10 @@ class Explorer {
     this.drawBases(); this.draw(e);
   }
 
-  setMode(mode, e) { this.mode = mode; this.root.dataset.mode = mode; this.hover = null; this.draw(e); }
+  setMode(mode, e) {
+    this.mode = mode; this.root.dataset.mode = mode; this.hover = null;
+    this.buildLegend(); this.drawBases(); this.draw(e);
+  }
 
   // the overlay ----------------------------------------------------------------------------------
   lit() { // what is highlighted: [{level, bin, why}] and SPPF windows
@@ -460,17 +528,20 @@ class Explorer {
     for (const { level, bin, why } of lit) {
       const [x0, y0, x1, y1] = bin.box;
       if (why === "hover") { g.fillStyle = "rgba(255,255,255,0.22)"; g.fillRect(x0, y0, x1 - x0, y1 - y0); }
-      this.box(g, v, x0, y0, x1, y1, why === "selected" ? SELECTED : level.colour, why === "selected" ? 4 : 3);
-      if (this.showRf) this.box(g, v, bin.rf[0], bin.rf[1], bin.rf[2], bin.rf[3], RF, 2, [4, 3]);
+      g.globalAlpha = this.mode === "sppf" ? DIMMED : 1;
+      this.box(g, v, x0, y0, x1, y1, why === "selected" ? this.style.selected : this.colour(level), why === "selected" ? 4 : 3);
+      if (this.showRf) this.box(g, v, bin.rf[0], bin.rf[1], bin.rf[2], bin.rf[3], this.style.rf, 2, [4, 3]);
+      g.globalAlpha = 1;
     }
     const [ys, xs] = this.data.axes;
     windows.forEach((w, i) => {
       const [x0, x1] = cellSpan(xs, w[2], w[3]), [y0, y1] = cellSpan(ys, w[0], w[1]);
-      this.box(g, v, x0, y0, x1, y1, SPPF[i % SPPF.length], 2.5);
+      const dash = this.data.sppf_windows[i].dash;
+      this.box(g, v, x0, y0, x1, y1, this.style.window, 2.5, dash);
       if (this.showRf) {
         const [rx0, rx1] = this.data.global_context ? [0, xs.length] : rfSpan(xs, w[2], w[3]);
         const [ry0, ry1] = this.data.global_context ? [0, ys.length] : rfSpan(ys, w[0], w[1]);
-        this.box(g, v, rx0, ry0, rx1, ry1, SPPF[i % SPPF.length], 1.5, [4, 3]);
+        this.box(g, v, rx0, ry0, rx1, ry1, this.style.rf, 1.5, [4, 3]);
       }
     });
   }
@@ -479,20 +550,22 @@ class Explorer {
     const v = this.mapView, g = this.blit(v), f = this.map.block;
     for (const { level, bin, why } of lit) {
       const [r0, r1, c0, c1] = bin.cells;
-      this.box(g, v, c0 / f, r0 / f, c1 / f, r1 / f, why === "selected" ? SELECTED : level.colour, why === "selected" ? 4 : 3);
+      g.globalAlpha = this.mode === "sppf" ? DIMMED : 1;
+      this.box(g, v, c0 / f, r0 / f, c1 / f, r1 / f, why === "selected" ? this.style.selected : this.colour(level), why === "selected" ? 4 : 3);
+      g.globalAlpha = 1;
     }
     if (this.hover && this.hover.cell && this.hover.fromMap) {
       const [r, c] = this.hover.cell;
-      this.box(g, v, c / f, r / f, (c + 1) / f, (r + 1) / f, SELECTED, 1.5);
+      this.box(g, v, c / f, r / f, (c + 1) / f, (r + 1) / f, this.style.selected, 1.5);
     }
-    windows.forEach((w, i) => this.box(g, v, w[2] / f, w[0] / f, w[3] / f, w[1] / f, SPPF[i % SPPF.length], 2.5));
+    windows.forEach((w, i) => this.box(g, v, w[2] / f, w[0] / f, w[3] / f, w[1] / f, this.style.window, 2.5, this.data.sppf_windows[i].dash));
   }
 
   drawPooled(v, lit) {
     const g = this.blit(v);
     for (const { level, bin, why } of lit) {
       if (level.n !== v.level.n) continue;
-      this.box(g, v, bin.col + 0.04, bin.row + 0.04, bin.col + 0.96, bin.row + 0.96, why === "selected" ? SELECTED : "#ff3366", why === "selected" ? 4 : 3);
+      this.box(g, v, bin.col + 0.04, bin.row + 0.04, bin.col + 0.96, bin.row + 0.96, why === "selected" ? this.style.selected : this.colour(level), why === "selected" ? 4 : 3);
     }
   }
 
@@ -510,7 +583,7 @@ class Explorer {
     this.root.dataset.rf = this.showRf ? "1" : "";
     const label = h ? this.tipText(h) : "";
     const sel = lit.find((x) => x.why === "selected");
-    const selText = sel ? binTip(sel.level, sel.bin, this.map.label) : "no bin selected";
+    const selText = sel ? binTip(sel.level, sel.bin, this.style) : "no bin selected";
     this.photoView.canvas.setAttribute("aria-label", `Pyramid bins on the image. ${label || `Selected: ${selText}`}`);
     this.mapView.canvas.setAttribute("aria-label", `Feature map, ${this.map.label}. ${label || `Selected: ${selText}`}`);
     for (const v of this.pooledViews.values()) {

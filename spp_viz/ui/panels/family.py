@@ -2,9 +2,10 @@
 
 The numbers are ``page.family``: the heads chosen in the sidebar (keys ``heads``, ``sppf_k``,
 ``sppf_n``), built once every one is measured (the second phase, once the page is drawn), each
-cached per feature map and what it depends on. This module draws a table, a cost chart
-(``layout.meta["figure"] == "family_costs_figure"``), each head's pooling branches
-(``family_branches_figure``), the equalities, and one sentence per head.
+cached per feature map and what it depends on. This module draws the costs table, a cost chart
+(``layout.meta["figure"] == "family_costs_figure"``), the equalities (once per pair of heads
+compared here), the branches table, the pooling branches (``family_branches_figure``, once per
+group of heads whose pools are equal), and one sentence per head.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from ...defaults import SPPF_DEFAULT_K, SPPF_DEFAULT_N
 from ...figures import text
 from ...figures.family import family_branches_figure, family_costs_figure
 from ...figures.style import CHART_CONFIG
-from ...figures.tables import family_rows
+from ...figures.tables import family_branch_rows, family_rows, styled
 from .. import words
 from ..caches import family_maps
 from ..model import PageModel
@@ -38,14 +39,21 @@ def family_panel(page: PageModel) -> None:
         return
     family = outcome.comparison
     st.info(text.FAMILY_UNTRAINED)
-    st.dataframe(family_rows(family, measuring=bool(page.measuring)), hide_index=True, key="family_table")
-    st.caption(text.FAMILY_TABLE_CAPTION)
+    with st.container(key="family_table"):
+        st.table(styled(family_rows(family, measuring=bool(page.measuring))), hide_index=True)
+    st.caption(text.family_table_caption([r.device for r in family.heads]))
     st.plotly_chart(family_costs_figure(family, page.untrained), key="family_costs", config=CHART_CONFIG)
-    st.markdown("\n".join(text.family_equality(e.head, e.other, e.claim, e.equal, e.max_abs_diff)
-                          for r in family.heads for e in r.exact_equal_to) or "")
-    for report in family.heads:
+    with st.container(key="family_equalities"):
+        st.markdown("\n".join([text.family_equality(e.head, e.other, e.claim, e.equal, e.max_abs_diff) for e in family.equalities]
+                              + [text.family_other_settings(e.head, e.other, e.claim, family.head(e.other).view_name)
+                                 for e in family.other_settings]))
+    with st.container(key="family_branch_table"):
+        st.table(styled(family_branch_rows(family)), hide_index=True)
+    for group in family.same_pools:  # heads whose pools are the same tensors are drawn once
+        report = family.head(group[0])
         maps = family_maps(page, report)
-        st.plotly_chart(family_branches_figure(report, maps, page.untrained), key=f"family_branches_{report.id}", config=CHART_CONFIG)
+        st.plotly_chart(family_branches_figure(report, maps, page.untrained, group), key=f"family_branches_{report.id}",
+                        config=CHART_CONFIG)
     st.markdown("\n".join(text.family_purpose(r.id, r.name, r.purpose, r.source) for r in family.heads))
     with st.expander(words.FAMILY_QUESTIONS_TITLE):
         st.markdown("\n\n".join(text.family_questions(family)))

@@ -8,25 +8,29 @@ import streamlit as st
 from ... import figures, report
 from ...choices import Pool
 from ...figures import text
+from ...figures.photo import MAX_NAMED_LEVEL
 from ...figures.style import CHART_CONFIG
+from ...figures.tables import bin_label_rows, styled
 from .. import state, words
 from ..model import PageModel
 from .scales import training_resolution_block
 
 
 def backbone_sees(page: PageModel) -> None:
-    left, right = st.columns(2, gap="medium")
-    with left:
-        if page.predictions:
+    """The top-5 beside the top-5s at 224 px and at the working size; below, across the page's
+    width (a 6 × 6 grid needs it), every bin's own top-1."""
+    if page.predictions:
+        left, right = st.columns(2, gap="medium")
+        with left:
             st.plotly_chart(figures.predictions_figure(page.predictions, title=words.TOP5_TITLE,
                                                        note=text.untrained_note(page.untrained)),
                             key="predictions", config=CHART_CONFIG)
             st.caption(text.TOP5_CAPTION)
+        with right:
             training_resolution_block(page)  # top-5 at 224 px vs the working size, and why
-        else:
-            st.info(words.no_predictions(report.no_predictions_reason(page.backbone)))
-    with right:
-        _bin_labels(page)
+    else:
+        st.info(words.no_predictions(report.no_predictions_reason(page.backbone)))
+    _bin_labels(page)
 
 
 def _bin_labels(page: PageModel) -> None:
@@ -44,8 +48,10 @@ def _bin_labels(page: PageModel) -> None:
         st.session_state[state.KEY_LABEL_LEVEL] = selected[0] if selected and selected[0] in levels else max(levels)
     n = st.selectbox(words.LABEL_LEVEL_LABEL, levels, key=state.KEY_LABEL_LEVEL, format_func=words.level_name)
     level = next(lv for lv in page.pyramid.levels if lv.n == n)
-    st.plotly_chart(figures.bin_labels_figure(page.decoded.image, level, page.bin_labels[n], page.bin_geometry[n],
-                                              levels=page.config.levels, note=text.untrained_note(page.untrained),
-                                              photo=page.photo),
-                    key="bin_labels", config=CHART_CONFIG)
+    figure = figures.bin_labels_figure(page.decoded.image, level, page.bin_labels[n], page.bin_geometry[n],
+                                       colour=page.colours[n], note=text.untrained_note(page.untrained), photo=page.photo)
+    st.plotly_chart(figure, key="bin_labels", config=CHART_CONFIG)
+    if n > MAX_NAMED_LEVEL:  # a finer grid numbers its bins: the labels are in a table below it
+        with st.container(key="bin_label_table"):
+            st.table(styled(bin_label_rows(page.bin_labels[n])), hide_index=True)
     st.caption(text.bin_labels_caption(n))

@@ -25,7 +25,7 @@ def pyramid_explorer(page: PageModel) -> None:
     drawn = [lv.bins for lv in page.pyramid.levels if lv.n in page.drawable_levels]
     st.caption(text.bins_caption(geometry.stride, [figures.overlap_summary(b) for b in drawn]))
     st.caption(text.feature_map_caption(page.features.shape, page.backbone.stage, page.config.pool, view.channel))
-    st.caption(text.pooled_caption(figures.channel_label(view.channel, page.features.shape[0])))
+    st.caption(text.pooled_caption(page.config.pool, view.channel, page.features.shape[0]))
     hidden = [lv for lv in page.pyramid.levels if lv.n not in page.drawable_levels]
     for level in hidden:
         st.caption(f"level {level.n}: " + text.level_numbers(tuple(level.pooled.shape), level.valid))

@@ -25,14 +25,16 @@ def region_panel(page: PageModel) -> None:
     w, h = page.features.input_size
     state.region_box_for(page.image_key, PixelBox(w / 4, h / 4, 3 * w / 4, 3 * h / 4))
     columns = st.columns(4)
-    box = PixelBox(*(float(c.number_input(words.region_box_label(k), min_value=0.0, max_value=float(w if "x" in k else h),
-                                          step=1.0, key=k))
+    box = PixelBox(*(float(c.number_input(words.region_box_label(k), min_value=0, max_value=int(w if "x" in k else h),
+                                          step=1, key=k))  # whole pixels
                      for c, k in zip(columns, state.KEYS_REGION)))
     try:
         result = region(page, box)
     except ValueError as exc:
         st.error(str(exc))
         return
+    with st.container(key="region_lesson"):
+        st.markdown(text.region_lesson(result.pooled_ms, result.recompute))
     st.plotly_chart(region_figure(result, page.photo, (w, h)), key="region_box", config=CHART_CONFIG)
     left, right = st.columns(2)
     left.markdown(text.region_pooled(result.window, result.pooled_ms, result.pooled_device))

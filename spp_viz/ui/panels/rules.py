@@ -38,7 +38,8 @@ def _paper_rule(page: PageModel) -> LevelResult | None:
         st.warning(lv.problem)
     moved = [lv for lv in page.pyramid.levels if lv.differing]
     if moved:
-        st.markdown("\n".join(text.moved_bins(lv.n, len(lv.differing), lv.bins.shape) for lv in moved))
+        st.markdown("\n".join(text.moved_bins(lv.n, len(lv.differing), lv.bins.shape, lv.n in page.drawable_levels)
+                              for lv in moved))
     if not broken and not moved:
         st.success(text.paper_same(h, w))
     elif not broken:

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import streamlit as st
 
+from ...figures import text
 from ...figures.style import CHART_CONFIG
 from ...figures.tables import prediction_rows, scale_rows
 from ...figures.views import scales_figure
-from ...scales import DEFAULT_SCALE_SIZES, scale_sizes
+from ...scales import DEFAULT_SCALE_SIZES, ScaleRow, scale_sizes
 from .. import words
 from ..measure import Failed
 from ..model import PageModel
@@ -37,8 +38,17 @@ def scales_panel(page: PageModel) -> None:
     if isinstance(rows, Failed):
         st.error(words.measurement_failed("the scales", rows.message))
         return
+    with st.container(key="scales_lesson"):
+        st.markdown(text.scales_lesson(*_ends(rows)))
     st.dataframe(scale_rows(rows), hide_index=True, key="scales_table")
     st.plotly_chart(scales_figure(rows), key="scales_chart", config=CHART_CONFIG)
+
+
+def _ends(rows: list[ScaleRow]) -> tuple[tuple[int, str, float] | None, tuple[int, str, float] | None]:
+    """(long side, top-1, probability) at the smallest and the largest size (None: no classifier)."""
+    ends = [(max(r.size), r.predictions[0].label, r.predictions[0].probability) if r.predictions else None
+            for r in (rows[0], rows[-1])] if rows else [None, None]
+    return ends[0], ends[1]
 
 
 def training_resolution_block(page: PageModel) -> None:
@@ -48,9 +58,9 @@ def training_resolution_block(page: PageModel) -> None:
         return
     comparison = training_resolution(page)
     with st.expander(words.resolution_title(comparison.training_size, comparison.working_size), expanded=True):
-        left, right = st.columns(2)
-        left.markdown(words.resolution_column(comparison.training_size, "training resolution"))
-        left.dataframe(prediction_rows(comparison.training_predictions), hide_index=True, key="resolution_train_top5")
-        right.markdown(words.resolution_column(comparison.working_size, "working size"))
-        right.dataframe(prediction_rows(comparison.working_predictions), hide_index=True, key="resolution_work_top5")
+        # one above the other: side by side, in half the page's width, their labels were cut
+        st.markdown(words.resolution_column(comparison.training_size, "training resolution"))
+        st.dataframe(prediction_rows(comparison.training_predictions), hide_index=True, key="resolution_train_top5")
+        st.markdown(words.resolution_column(comparison.working_size, "working size"))
+        st.dataframe(prediction_rows(comparison.working_predictions), hide_index=True, key="resolution_work_top5")
         st.caption(comparison.note)

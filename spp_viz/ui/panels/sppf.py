@@ -4,14 +4,14 @@ page is drawn: until then the costs table waits and the panel says what is being
 
 from __future__ import annotations
 
-import math
-
 import streamlit as st
 
 from ... import figures
 from ...choices import ChannelView, channel_view
 from ...figures import text
 from ...figures.style import CHART_CONFIG
+from ...figures.tables import COST_FORMATS, styled
+from ...pooling import cascade_cost
 from .. import state, words
 from ..caches import sppf_figure
 from ..measure import MEASURING_KEY
@@ -19,7 +19,8 @@ from ..model import PageModel
 
 
 def spp_vs_sppf(page: PageModel) -> None:
-    """SPPF's three chained 5 × 5 pools equal parallel 5/9/13 pools; both keep h × w."""
+    """SPPF's three chained 5 × 5 pools equal parallel 5/9/13 pools; both keep h × w. The lesson
+    (why equal, why cheaper, how much faster here) is said here, with this map's figures."""
     st.markdown(text.SPPF_INTRO)
     channel = channel_view(st.session_state.get(state.KEY_CHANNEL, ChannelView.MEAN))
     st.plotly_chart(sppf_figure(page, channel),
@@ -30,11 +31,22 @@ def spp_vs_sppf(page: PageModel) -> None:
     with left:
         (st.success if parallel.equal else st.error)(
             text.sppf_equal(page.sppf.kernels, parallel.equal, parallel.max_abs_diff, page.features.shape))
-        st.markdown(text.sppf_output(sppf.pool_shape, math.prod(sppf.pool_shape), page.pyramid.length))
+        st.markdown(text.sppf_output(*page.features.shape, page.pyramid.length))
     with right:
         st.dataframe(sppf.receptive_fields(page.features.geometry), hide_index=True, key="sppf_rf")
         st.caption(text.SPPF_RF_CAPTION)
+    with st.container(key="sppf_lesson"):
+        st.markdown("\n".join(f"- {line}" for line in _lesson(page)))
     _costs(page)
+
+
+def _lesson(page: PageModel) -> list[str]:
+    """Why the cascade equals the parallel pools, why it is cheaper (at the view's k, n and the
+    sidebar's), how much faster it ran here (or why that is not known)."""
+    view, family = page.sppf, page.controls.family
+    speed = None if page.sppf_error else view.pool_speedup()
+    measuring = not page.sppf_error and not view.measured
+    return text.sppf_lesson(cascade_cost(view.k, view.repeats), speed, measuring, cascade_cost(family.k, family.repeats))
 
 
 def _costs(page: PageModel) -> None:
@@ -47,13 +59,8 @@ def _costs(page: PageModel) -> None:
         measuring_note(page, "sppf")
         return
     costs = page.sppf
-    number = st.column_config.NumberColumn(format="localized")
-    ms = st.column_config.NumberColumn(format="%.3f")
-    st.dataframe(figures.costs_rows(costs), hide_index=True, key="sppf_costs", column_config={
-        "head": st.column_config.TextColumn(width="medium"), "output numbers": number,
-        "params (with 1x1 convs)": number, "FLOPs (convs)": number, "pool ms (median)": ms, "total ms (median)": ms,
-        "timed on": st.column_config.TextColumn(),
-    })
+    with st.container(key="sppf_costs"):
+        st.table(styled(figures.costs_rows(costs), COST_FORMATS), hide_index=True)
     if not costs.timings_consistent:
         st.warning(text.TIMINGS_UNRELIABLE)
     st.caption(text.costs_caption(costs.heads[0].device or str(page.features.device), costs))
