@@ -13,6 +13,7 @@ from test_json_contract import inspect_json
 from toy_head import TOY, TOY_KERNEL
 
 from spp_viz.defaults import HEAD_IDS
+from spp_viz.figures.tables import POOL_COLUMN
 from spp_viz.heads import ids
 from spp_viz.heads.registry import REGISTRY, HeadSpec, register, unregister
 from spp_viz.options import parse_heads
@@ -82,7 +83,7 @@ def test_the_page_offers_and_compares_a_registered_head(toy):
     (table,) = [d.value for d in at.dataframe if "branch RF, cells" in d.value.columns]
     assert list(table["head"]) == ["spp", "spp_yolo", "sppf", "toy"]
     toy_row = table[table["head"] == "toy"].iloc[0]
-    assert toy_row["exactly equal to"] == "sppf (yes)" and toy_row["pool ms"] not in ("measuring…", "not measured")
+    assert toy_row["exactly equal to"] == "sppf (yes)" and toy_row[POOL_COLUMN] not in ("measuring…", "not measured")
     metas = [spec["layout"]["meta"] for spec in (__import__("json").loads(el.proto.spec) for el in at.get("plotly_chart"))]
     assert {"figure": "family_branches_figure", "head": "toy", "branches": ["x", "pool 3"]} in metas
 

@@ -1,27 +1,46 @@
-"""Rows for the app's tables. The costs table keeps numbers as numbers (the app formats them);
-the family, prediction and scale tables are strings, because a cell may read "not measured"."""
+"""Rows for the app's tables. Counts stay numbers (the app formats them); every latency is a
+string from :func:`spp_viz.timing.format_latency` ("3.4 ms ± 4%", "· noisy" when its spread stayed
+above 10 %), and a cell may read "measuring…" or "not measured"."""
 
 from __future__ import annotations
 
 import math
 
 from ..analysis import Prediction
-from ..family import FamilyComparison
+from ..family import FamilyComparison, HeadReport
 from ..scales import ScaleRow
-from .text import milliseconds, times
+from ..timing import Latency, format_latency, format_ms
+from .text import times
 
+POOL_COLUMN = "pool (median ± spread)"
+TOTAL_COLUMN = "total (median ± spread)"
 COST_COLUMNS = ("head", "output shape", "output numbers", "params (with 1x1 convs)", "FLOPs (convs)",
-                "pool ms (median)", "total ms (median)", "timed on")
+                POOL_COLUMN, TOTAL_COLUMN, "timed on")
 
 
-def costs_rows(costs: FamilyComparison) -> list[dict[str, object]]:
+def latency_cell(latency: Latency | None, measuring: bool = False) -> str:
+    """A latency as the page writes it, or why there is none (still being measured, or not measured)."""
+    if latency is not None:
+        return format_latency(latency)
+    return "measuring…" if measuring else "not measured"
+
+
+def timed_on(report: HeadReport, measuring: bool = False) -> str:
+    """Where a head was timed and with how many threads (``cpu, 2 threads``)."""
+    if report.timing is not None:
+        return report.timing.pool.where
+    return "measuring…" if measuring else "not measured"
+
+
+def costs_rows(costs: FamilyComparison, measuring: bool = False) -> list[dict[str, object]]:
     """One row per head of the SPP vs SPPF view: SPPF, YOLOv5's parallel SPP and the current SPP
-    head. ``pool ms`` times the parameter-free pooling alone, ``total ms`` the whole module with
-    its 1 × 1 convs (for classic SPP both are the same call); NaN until measured, ``timed on``
-    the device the medians were measured on (None until then)."""
+    head. The pool column times the parameter-free pooling alone, the total column the whole
+    module with its 1 × 1 convs (for classic SPP both are the same call); ``timed on`` the device
+    and thread count the medians were measured with."""
     return [dict(zip(COST_COLUMNS, (
         r.view_name, " × ".join(str(s) for s in r.output_shape), math.prod(r.output_shape), r.params, r.flops,
-        round(r.pool_ms, 3), round(r.total_ms, 3), r.device,
+        latency_cell(r.timing.pool if r.timing else None, measuring),
+        latency_cell(r.timing.total if r.timing else None, measuring), timed_on(r, measuring),
     ))) for r in costs.heads]
 
 
@@ -31,9 +50,10 @@ def family_rows(family: FamilyComparison, measuring: bool = False) -> list[dict[
     return [{
         "head": r.id, "name": r.name, "output": times(*r.output_shape),
         "fixed length": "yes" if r.fixed_length else "no", "params": f"{r.params:,}",
-        "GFLOPs": f"{r.flops / 1e9:.3f}", "pool ms": milliseconds(r.pool_ms, measuring),
-        "total ms": milliseconds(r.total_ms, measuring) + (" (untrained convs)" if r.untrained else " (no convs)"),
-        "timed on": r.device or ("measuring…" if measuring else "not measured"),
+        "GFLOPs": f"{r.flops / 1e9:.3f}", POOL_COLUMN: latency_cell(r.timing.pool if r.timing else None, measuring),
+        TOTAL_COLUMN: latency_cell(r.timing.total if r.timing else None, measuring)
+        + (" (untrained convs)" if r.untrained else " (no convs)"),
+        "timed on": timed_on(r, measuring),
         "branch RF, cells": ", ".join(f"{b.name}: {b.rf_cells[0]}×{b.rf_cells[1]}" for b in r.branches),
         "branch RF, px": ", ".join(f"{b.rf_pixels[0]}×{b.rf_pixels[1]}" + (" (whole image)" if b.whole_image else "")
                                    for b in r.branches),
@@ -52,6 +72,5 @@ def scale_rows(rows: list[ScaleRow]) -> list[dict[str, str]]:
         "SPP length": f"{r.spp_length:,}", "SPPF numbers": f"{r.sppf_numbers:,}",
         "cosine to first": f"{r.cosine_to_first:.3f}",
         "top-1": f"{r.predictions[0].label} {r.predictions[0].probability:.1%}" if r.predictions else "no classifier",
-        "forward ms": f"{r.forward_ms:.0f}",
-        "forward timed": (f"one run on {r.forward.device}, load {r.forward.load_average:.2f}" if r.forward else "one run"),
+        "forward": r.forward.text() if r.forward else f"{format_ms(r.forward_ms)} (one run)",
     } for r in rows]

@@ -35,7 +35,7 @@ def region_panel(page: PageModel) -> None:
         return
     st.plotly_chart(region_figure(result, page.photo, (w, h)), key="region_box", config=CHART_CONFIG)
     left, right = st.columns(2)
-    left.markdown(text.region_pooled(result.window, result.pooled_ms, result.pooled_device))
+    left.markdown(text.region_pooled(result.window, result.pooled))
     left.dataframe(prediction_rows(result.predictions), hide_index=True, key="region_pooled")
     right.markdown(text.region_recomputed(result.recompute))
     right.dataframe(prediction_rows(result.recompute_predictions), hide_index=True, key="region_recomputed")

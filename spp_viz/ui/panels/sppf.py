@@ -48,11 +48,9 @@ def _costs(page: PageModel) -> None:
         return
     costs = page.sppf
     number = st.column_config.NumberColumn(format="localized")
-    ms = st.column_config.NumberColumn(format="%.3f")
     st.dataframe(figures.costs_rows(costs), hide_index=True, key="sppf_costs", column_config={
         "head": st.column_config.TextColumn(width="medium"), "output numbers": number,
-        "params (with 1x1 convs)": number, "FLOPs (convs)": number, "pool ms (median)": ms, "total ms (median)": ms,
-        "timed on": st.column_config.TextColumn(),
+        "params (with 1x1 convs)": number, "FLOPs (convs)": number, "timed on": st.column_config.TextColumn(),
     })
     if not costs.timings_consistent:
         st.warning(text.TIMINGS_UNRELIABLE)
