@@ -245,7 +245,10 @@ class TimingWorker:
                 try:
                     status, value = _receive(self._conn)
                 except EOFError:
-                    code = self._process.wait()
+                    try:
+                        code: int | None = self._process.wait(5)
+                    except subprocess.TimeoutExpired:  # its socket closed but it lingers: killed below
+                        code = None
                     self._restart()
                     return "gone", (f"The timing worker stopped (exit code {code}) before it finished: it was "
                                     "restarted, and these figures are missing.")
