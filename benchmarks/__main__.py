@@ -16,9 +16,11 @@ import time
 import traceback
 import warnings
 
-AREAS = ("heads", "app", "figures", "engine", "memory", "cold", "family", "soak", "sessions", "views", "sizing", "phases", "gpu")
+AREAS = ("heads", "app", "figures", "engine", "memory", "cold", "family", "soak", "sessions", "views", "sizing", "phases", "honest",
+         "gpu")
 AREA_HELP = {
     "phases": "14 the page in two phases: 12 MP first phase and second phase vs a forward (AppTest)",
+    "honest": "17 page SPP vs SPPF readings vs the pools alone (quiet, under load, 8 sessions), 12 MP second phase (Chromium)",
     "gpu": "13 CUDA vs CPU numbers, CUDA-event timings vs the JSON's, forwards at 1024 px and 12 MP (needs a GPU)",
     "heads": "3 SPP head vs bare pooling, 4 SPPF vs parallel SPP",
     "app": "1 interaction and 2 first analysis through AppTest",
@@ -90,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
         if name.startswith("streamlit"):
             logging.getLogger(name).setLevel(logging.ERROR)
 
-    from . import app_interaction, cold_start, figures_size, first_analysis, gpu, heads, memory, phases, sessions, sizing, soak
+    from . import app_interaction, cold_start, figures_size, first_analysis, gpu, heads, honest, memory, phases, sessions, sizing, soak
     from . import family as family_bench
     from . import views as views_bench
     from .common import Engine, Row, Workspace, machine_line
@@ -138,6 +140,7 @@ def main(argv: list[str] | None = None) -> int:
             "sizing": lambda: sizing.run(args.quick),
             "gpu": lambda: gpu.run(ws, args.quick),
             "phases": lambda: phases.run(engine, args.quick),
+            "honest": lambda: honest.run(engine, args.quick),
         }
         for area in AREAS:
             if area in areas:
