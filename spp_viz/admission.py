@@ -213,8 +213,8 @@ class QueueState:
 
 
 class AdmissionQueue:
-    """A bounded, fair line for heavy jobs. Thread-safe; every method is short and never blocks
-    except :meth:`wait`."""
+    """A bounded, fair line for heavy jobs in two classes (:class:`Work`). Thread-safe; every
+    method is short and never blocks except :meth:`wait`."""
 
     def __init__(self, max_jobs: int, alive: Callable[[str], bool] | None = None,
                  clock: Callable[[], float] = time.monotonic, grace_s: float = REJOIN_GRACE_S,
@@ -240,7 +240,8 @@ class AdmissionQueue:
         left its wait: that one's ``leave`` must not touch the new request's place).
         ``follow_up``: this request continues the session's last finished job, and takes that
         job's place in the arrival order (once, within ``follow_up_s`` of its end; a follow-up
-        is never followed up in turn, so no chain keeps an old place)."""
+        is never followed up in turn, so no chain keeps an old place). ``work``: its class; an
+        analysis interrupts the measurement running, if any (:meth:`interrupted`)."""
         with self._lock:
             self._next += 1
             place = next((p for p in self._line if p.session == session), None)

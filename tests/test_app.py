@@ -594,3 +594,22 @@ def test_every_full_run_that_still_needs_measurements_sends_a_new_drawn_token():
     second_phase(at)
     assert_clean(at)
     assert drawn_token(at) is None  # everything measured: nothing to ask for
+
+
+def test_a_timing_worker_that_died_leaves_the_figures_missing_and_says_so(monkeypatch):
+    """The worker died during the second phase (it is restarted for the next one): the page says
+    the figures are missing, draws no latency, and the rest of the page is drawn."""
+    def died(task, stop=None):
+        raise worker.WorkerError("The timing worker stopped (exit code -9) before it finished: it was restarted, "
+                                 "and these figures are missing.")
+
+    monkeypatch.setattr(worker, "run", died)
+    at = new_app()
+    at.run()
+    at.file_uploader(key="image").set_value(("died.png", unique_photo(280, 210), "image/png"))
+    at.run()
+    second_phase(at)
+    assert_clean(at)
+    assert any("figures are missing" in e.value for e in at.error)
+    assert not any(POOL_COLUMN in df.value.columns for df in at.dataframe)  # no half-measured table
+    assert panel_headers(at) == PANELS
