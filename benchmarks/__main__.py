@@ -19,9 +19,10 @@ import warnings
 from pathlib import Path
 
 AREAS = ("heads", "app", "figures", "engine", "memory", "cold", "family", "soak", "sessions", "views", "sizing", "phases", "gpu",
-         "install", "detectors")
+         "install", "detectors", "honest")
 AREA_HELP = {
     "phases": "14 the page in two phases: 12 MP first phase and second phase vs a forward (AppTest)",
+    "honest": "17 page SPP vs SPPF readings vs the pools alone (quiet, under load, 8 sessions), 12 MP second phase (Chromium)",
     "gpu": "13 CUDA vs CPU numbers, CUDA-event timings vs the JSON's, forwards at 1024 px and 12 MP (needs a GPU)",
     "heads": "3 SPP head vs bare pooling, 4 SPPF vs parallel SPP",
     "app": "1 interaction and 2 first analysis through AppTest",
@@ -120,6 +121,7 @@ def _measure(areas: tuple[str, ...], quick: bool) -> dict[str, tuple[float, list
         first_analysis,
         gpu,
         heads,
+        honest,
         install_size,
         memory,
         phases,
@@ -162,6 +164,7 @@ def _measure(areas: tuple[str, ...], quick: bool) -> dict[str, tuple[float, list
         "phases": lambda: phases.run(engine, quick),
         "install": install_size.rows,
         "detectors": lambda: detectors.run(quick),
+        "honest": lambda: honest.run(engine, quick),
     }
     try:
         for area in (a for a in AREAS if a in areas):

@@ -239,27 +239,8 @@ LEVEL_CHANGES = ("1,2,3", "1,2,4")  # each changes the pyramid: a full rerun tha
 EXPLORER = ".st-key-panel_explorer .spp-explorer"  # the explorer's root (Playwright pierces its shadow root)
 LATENCY_LIMIT_MS = 50.0  # hover / click / levels-to-draw: highlight drawn within 50 ms at p95
 PYRAMID_LIMIT_S = 1.0  # a pyramid change: the new pyramid drawn within 1 s of the edit
-HONEST_LIMIT = 1.3  # the page's SPPF/parallel pool-only ratio within x1.3 of the heads timed alone
+HONEST_LIMIT = 1.15  # the page's SPPF/parallel pool-only ratio within x1.15 of the pools timed alone (area 17's rule)
 COFFEE = APP.parent / "assets" / "coffee_espresso.jpg"
-
-# the same heads, timed alone in a fresh process on a random map of the page's shape
-ALONE = r"""
-import json, sys
-import torch
-from spp_viz.pooling import cascade_branches, spp_yolo, sppf_effective_kernels
-from spp_viz.timing import measure_interleaved
-c, h, w = map(int, sys.argv[1:4])
-x = torch.rand(1, c, h, w)
-def run_sppf():
-    with torch.inference_mode():
-        return torch.cat(cascade_branches(x, 5, 3), 1)
-def run_parallel():
-    with torch.inference_mode():
-        return spp_yolo(x, sppf_effective_kernels(5))
-out = measure_interleaved({"sppf": run_sppf, "parallel": run_parallel})
-print(json.dumps({k: v.median_ms for k, v in out.items()}))
-"""
-
 
 # In the page: performance.now() when Enter is pressed in the levels box, and the first animation
 # frame at which the explorer shows the pyramid ``target`` (its root's data-levels).
@@ -405,38 +386,22 @@ def _page_report(page) -> dict:
         return json.load(f)
 
 
-def _pool_ratio(report: dict) -> tuple[float, tuple[int, int, int]] | None:
-    """SPPF / parallel pool-only latency from a report, and the map shape; None before pool_ms exists."""
-    costs = {str(c.get("kind", "")).lower(): c for c in report["sppf"]["costs"]}
-    sppf, parallel = costs.get("sppf"), costs.get("parallel_spp")  # the JSON's name for spp_yolo
-    if not sppf or not parallel or sppf.get("pool_ms") is None or not parallel.get("pool_ms"):
-        return None
-    fm = report["feature_map"]
-    return sppf["pool_ms"] / parallel["pool_ms"], (fm["channels"], fm["height"], fm["width"])
-
-
-def _alone_ratio(shape: tuple[int, int, int]) -> float:
-    """The same two heads timed alone (``measure_interleaved``) in a separate process."""
-    import json
-    import subprocess
-    import sys
-
-    done = subprocess.run([sys.executable, "-c", ALONE, *map(str, shape)], capture_output=True, text=True, check=True,
-                          cwd=APP.parent, timeout=300)
-    ms = json.loads(done.stdout.strip().splitlines()[-1])
-    return ms["sppf"] / ms["parallel"]
-
-
 def _honest_row(label: str, report: dict) -> Row:
-    area, name = "1 interaction", f"  honest timing, {label}: page SPPF/parallel pool-only vs the heads alone"
-    found = _pool_ratio(report)
-    if found is None:
+    """The page's SPPF/parallel pool-only ratio against the same pools timed alone (area 17's
+    :class:`benchmarks.honest.Alone`: a quiet process, C / 2 channels, the worker's threads)."""
+    from .honest import Alone, Reading
+
+    area, name = "1 interaction", f"  honest timing, {label}: page SPPF/parallel pool-only vs the pools alone"
+    try:
+        reading = Reading.of(label, report)
+    except (KeyError, TypeError, ZeroDivisionError):
         return Row(area, name, "skipped: the report has no pool_ms per cost row", f"within x{HONEST_LIMIT}", None)
-    page_ratio, shape = found
-    alone = _alone_ratio(shape)
-    off = max(page_ratio / alone, alone / page_ratio)
-    return Row(area, name, f"page {page_ratio:.2f} vs alone {alone:.2f} (x{off:.2f}, map {shape[0]}x{shape[1]}x{shape[2]})",
-               f"within x{HONEST_LIMIT}", off <= HONEST_LIMIT, off, dict(page=page_ratio, alone=alone, shape=list(shape)))
+    alone = Alone()
+    off = alone.apart(reading)
+    c, h, w = reading.shape
+    return Row(area, name, f"page {reading.ratio:.2f} vs alone {alone.ratio(reading.shape, reading.threads):.2f} "
+               f"(x{off:.2f}, pools on {c}x{h}x{w}, {reading.threads} threads{', noisy' if reading.noisy else ''})",
+               f"within x{HONEST_LIMIT}", off <= HONEST_LIMIT, off, dict(page=reading.ratio, shape=list(reading.shape)))
 
 
 def browser_rows(quick: bool, photo_12mp: Path | None = None) -> list[Row]:

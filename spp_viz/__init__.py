@@ -12,11 +12,11 @@ Streamlit; everything else runs without it. One module per concern:
   ``bins`` (geometry), ``pooling`` (SPP, average SPP,
   YOLO's parallel SPP, SPPF), ``analysis`` (the pipeline), ``dimensions``, ``erf``, ``regions``,
   ``scales``, ``family`` (the pooling heads on one map, SPP vs SPPF included: ``family.compare``),
-  ``heads`` (the pyramid-pooling family's modules, registry and costs), ``timing`` (latency measurements), ``report`` (one image end to
-  end, the JSON report);
+  ``heads`` (the pyramid-pooling family's modules, registry and costs), ``timing`` (latency measurements), ``worker``
+  (the timing worker: every measurement in a process of its own), ``report`` (one image end to end, the JSON report);
 * the app: ``ui`` (the Streamlit page), ``figures`` (plotly figures and the sentences that
   explain results), ``explorer`` (the pyramid explorer's payload);
-* serving: ``admission`` (the heavy-job queue), ``allocator`` (malloc settings), ``replica``
+* serving: ``admission`` (the heavy-job queue: analyses share slots, a measurement runs alone), ``allocator`` (malloc settings), ``replica``
   (which replica this process is), ``deploy`` (replicas behind HAProxy);
 * ``cli`` (``spp-viz``, also ``python -m spp_viz``), ``devtools`` (helpers for tests and benchmarks).
 """

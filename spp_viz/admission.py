@@ -1,8 +1,19 @@
-"""Admission: at most ``max_jobs`` heavy jobs at once in one process, first come, first served.
+"""Admission: heavy work in one process, in two classes, first come, first served within each.
 
-Heavy work (a backbone forward, latency measurements, an ERF, the scales, a region's crop and
-rerun) asks :class:`AdmissionQueue` for a slot before it starts. Each session holds at most one
-place in line, kept in arrival order:
+Heavy work asks :class:`AdmissionQueue` for a slot before it starts, as one of two classes
+(:class:`Work`):
+
+- **analyses** (a backbone forward, an ERF, a training-resolution forward: what draws a user's
+  photo) share ``max_jobs`` slots;
+- **measurements** (the second phase's timings, run by the timing worker) run alone: one starts
+  only when nothing else runs and no analysis waits, and while it runs no analysis starts. A
+  waiting analysis goes before every waiting measurement, so nobody waits for their own photo
+  behind someone else's stopwatch. An analysis that arrives while a measurement runs interrupts
+  it (:meth:`AdmissionQueue.interrupted` turns true; the measurement's holder stops it, throws
+  its samples away and :meth:`AdmissionQueue.requeue` s: it is taken again once the process is
+  quiet, never reported half-done).
+
+Each session holds at most one place in line, kept in arrival order:
 
 - a session that asks again while it waits (it changed its request) takes over its own place:
   the new request replaces the old one and keeps its position (the old ticket is replaced);
@@ -11,27 +22,33 @@ place in line, kept in arrival order:
 - a place whose session is gone (``alive(session)`` is False: the tab was closed) is dropped;
 - a request's follow-up (``join(..., follow_up=True)``: the measurements the browser asks for once
   it has drawn the page the session's last job made) keeps that job's place in the arrival
-  order, once, within ``follow_up_s`` of its end: it goes before everyone who arrived after that
-  job did. First come, first served is then per request (an upload and its numbers), and the
-  slot is free for others while the browser draws.
+  order, once, within ``follow_up_s`` of its end, among the measurements.
 
-Slots go to the first present waiters in arrival order. :meth:`AdmissionQueue.ahead` is what a
-waiting page shows: the jobs running plus the present waiters before this one. The process-wide
-queue (:func:`process_queue`) takes its limit from ``SPP_VIZ_MAX_JOBS`` or, when unset, from
+The queue keeps a record (:meth:`AdmissionQueue.events`: joins, starts, finishes, interruptions,
+requeues, with the queue's clock), which tests read to show that no analysis ran during a
+measurement; with ``SPP_VIZ_QUEUE_RECORD`` set to a file, the process queue also appends each
+event to it as a JSON line (for a test that drives a server from a browser).
+:meth:`AdmissionQueue.position` is what a waiting page shows. The process-wide queue
+(:func:`process_queue`) takes its limit from ``SPP_VIZ_MAX_JOBS`` or, when unset, from
 :func:`default_max_jobs` (usable cores divided by torch's threads, at least 2 where there are
 2 cores).
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import Callable
 
 ENV_MAX_JOBS = "SPP_VIZ_MAX_JOBS"
+ENV_RECORD = "SPP_VIZ_QUEUE_RECORD"  # a file the process queue appends its events to (JSON lines)
+RECORD_EVENTS = 10_000  # events kept in memory
 REJOIN_GRACE_S = 10.0  # how long a session's place waits for it after a rerun interrupted its wait
 FOLLOW_UP_S = 60.0  # how long after a job ends its follow-up keeps the job's place in the arrival order
 LOG = logging.getLogger("spp_viz.admission")
@@ -87,6 +104,91 @@ def configured_max_jobs(env: dict[str, str] | None = None, configured: str | int
     return default_max_jobs()
 
 
+class Work(Enum):
+    """The two classes of heavy work (see the module's docstring)."""
+
+    ANALYSIS = "analysis"  # shares the slots
+    MEASUREMENT = "measurement"  # runs alone, after every waiting analysis; an arriving analysis interrupts it
+
+
+class Step(Enum):
+    """What happened to a ticket, in the queue's record."""
+
+    JOIN = "join"
+    START = "start"
+    FINISH = "finish"
+    INTERRUPT = "interrupt"  # an analysis arrived while this measurement ran: it must stop
+    REQUEUE = "requeue"  # the interrupted measurement gave its slot back and waits again
+    LEAVE = "leave"
+
+
+@dataclass(frozen=True)
+class Event:
+    """One line of the queue's record."""
+
+    at: float  # the queue's clock
+    step: Step
+    session: str
+    ticket: int
+    work: Work
+    kind: str
+
+    def as_json(self) -> dict[str, object]:
+        return {"at": self.at, "step": self.step.value, "session": self.session, "ticket": self.ticket,
+                "work": self.work.value, "kind": self.kind}
+
+    @classmethod
+    def from_json(cls, data: dict[str, object]) -> Event:
+        return cls(float(str(data["at"])), Step(data["step"]), str(data["session"]), int(str(data["ticket"])),
+                   Work(data["work"]), str(data["kind"]))
+
+
+@dataclass(frozen=True)
+class Position:
+    """What a waiting request has before it: analyses (running, and waiting ahead of it) and, for
+    a measurement, measurements (running, and waiting ahead of it)."""
+
+    work: Work
+    analyses: int
+    measurements: int = 0
+
+
+class FileRecord:
+    """Appends each event to a file as one JSON line (``SPP_VIZ_QUEUE_RECORD``)."""
+
+    def __init__(self, path: str):
+        self.path = path
+        self._lock = threading.Lock()
+
+    def __call__(self, event: Event) -> None:
+        with self._lock, open(self.path, "a", encoding="utf-8") as out:
+            out.write(json.dumps(event.as_json()) + "\n")
+
+
+def read_record(path: str) -> list[Event]:
+    """The events a :class:`FileRecord` wrote, in order."""
+    with open(path, encoding="utf-8") as lines:
+        return [Event.from_json(json.loads(line)) for line in lines if line.strip()]
+
+
+def record_problems(events: list[Event] | tuple[Event, ...]) -> list[str]:
+    """Replays a record: one sentence per start that broke the two classes' rule (an analysis
+    that started while a measurement held the process, a measurement that started while anything
+    else ran). Empty: no analysis ran during any measurement."""
+    running: dict[int, Work] = {}
+    problems = []
+    for event in events:
+        if event.step is Step.START:
+            others = set(running.values())
+            if (event.work is Work.ANALYSIS and Work.MEASUREMENT in others) or (event.work is Work.MEASUREMENT and others):
+                problems.append(f"{event.work.value} {event.ticket} of {event.session} started at {event.at:.3f} "
+                                f"while {sorted(w.value for w in others)} ran")
+            running[event.ticket] = event.work
+        elif event.step in (Step.FINISH, Step.REQUEUE, Step.LEAVE):
+            running.pop(event.ticket, None)
+    return problems
+
+
 @dataclass
 class _Place:
     """One session's place in line."""
@@ -95,6 +197,7 @@ class _Place:
     ticket: int
     kind: str
     order: int  # place in the arrival order: its first ticket, or the ticket of the job it follows up
+    work: Work = Work.ANALYSIS
     follows: bool = False  # it follows up an earlier job (and cannot be followed up in turn)
     present: bool = True  # a thread is waiting on it
     left_at: float = 0.0  # when its waiter left (present False)
@@ -110,42 +213,47 @@ class QueueState:
 
 
 class AdmissionQueue:
-    """A bounded, fair line for heavy jobs. Thread-safe; every method is short and never blocks
-    except :meth:`wait`."""
+    """A bounded, fair line for heavy jobs in two classes (:class:`Work`). Thread-safe; every
+    method is short and never blocks except :meth:`wait`."""
 
     def __init__(self, max_jobs: int, alive: Callable[[str], bool] | None = None,
                  clock: Callable[[], float] = time.monotonic, grace_s: float = REJOIN_GRACE_S,
-                 follow_up_s: float = FOLLOW_UP_S):
+                 follow_up_s: float = FOLLOW_UP_S, record: Callable[[Event], None] | None = None):
         self.max_jobs = max(1, int(max_jobs))
         self._alive = alive or (lambda session: True)
         self._clock = clock
         self._grace_s = grace_s
         self._follow_up_s = follow_up_s
+        self._record = record
         self._lock = threading.Condition()
         self._line: list[_Place] = []  # in arrival order (``order``)
         self._running: dict[int, _Place] = {}  # ticket -> the place it started from
+        self._interrupted: set[int] = set()  # running measurements an analysis has interrupted
         self._ended: dict[str, tuple[int, float]] = {}  # session -> (order, end time) of its last finished job
+        self._events: deque[Event] = deque(maxlen=RECORD_EVENTS)
         self._next = 0
 
-    def join(self, session: str, kind: str, follow_up: bool = False) -> int:
+    def join(self, session: str, kind: str, follow_up: bool = False, work: Work = Work.ANALYSIS) -> int:
         """A new ticket for this request. A session already in line keeps its place: the new
         ticket takes it over, and an older ticket of the session still waiting is
         :meth:`replaced` (Streamlit can start a session's next run before the stopped one has
         left its wait: that one's ``leave`` must not touch the new request's place).
         ``follow_up``: this request continues the session's last finished job, and takes that
         job's place in the arrival order (once, within ``follow_up_s`` of its end; a follow-up
-        is never followed up in turn, so no chain keeps an old place)."""
+        is never followed up in turn, so no chain keeps an old place). ``work``: its class; an
+        analysis interrupts the measurement running, if any (:meth:`interrupted`)."""
         with self._lock:
             self._next += 1
-            for place in self._line:
-                if place.session == session:
-                    place.ticket, place.kind, place.present = self._next, kind, True
-                    self._lock.notify_all()
-                    return self._next
-            order = self._follow_up_order(session) if follow_up else self._next
-            place = _Place(session, self._next, kind, order, follows=order != self._next)
-            at = next((i for i, other in enumerate(self._line) if other.order > order), len(self._line))
-            self._line.insert(at, place)
+            place = next((p for p in self._line if p.session == session), None)
+            if place is not None:
+                place.ticket, place.kind, place.work, place.present = self._next, kind, work, True
+            else:
+                order = self._follow_up_order(session) if follow_up else self._next
+                place = _Place(session, self._next, kind, order, work, follows=order != self._next)
+                self._insert(place)
+            self._note(Step.JOIN, place)
+            if work is Work.ANALYSIS:
+                self._interrupt_measurements()
             self._lock.notify_all()
             return self._next
 
@@ -176,33 +284,75 @@ class AdmissionQueue:
             return self._try_start(ticket)
 
     def ahead(self, ticket: int) -> int:
-        """Jobs before this one: those running plus the present waiters ahead of it in line."""
+        """Jobs before this one: :meth:`position`'s analyses and measurements together."""
+        position = self.position(ticket)
+        return position.analyses + position.measurements if position is not None else 0
+
+    def position(self, ticket: int) -> Position | None:
+        """What this waiting request has before it (None: it is not waiting). An analysis counts
+        the running analyses and the present analyses ahead of it in line (a running measurement
+        is about to give way); a measurement counts every running job, every present analysis, and
+        the present measurements ahead of it."""
         with self._lock:
             self._purge()
-            before = 0
-            for place in self._line:
-                if place.ticket == ticket:
-                    return len(self._running) + before
-                before += place.present
-            return 0
+            mine = next((p for p in self._line if p.ticket == ticket), None)
+            if mine is None:
+                return None
+            running = [p.work for p in self._running.values()]
+            present = [p for p in self._line if p.present]
+            before = present[:present.index(mine)] if mine in present else [p for p in present if p.order < mine.order]
+            if mine.work is Work.ANALYSIS:
+                return Position(Work.ANALYSIS, running.count(Work.ANALYSIS) + sum(p.work is Work.ANALYSIS for p in before))
+            return Position(Work.MEASUREMENT, running.count(Work.ANALYSIS) + sum(p.work is Work.ANALYSIS for p in present),
+                            running.count(Work.MEASUREMENT) + sum(p.work is Work.MEASUREMENT for p in before))
+
+    def running(self, ticket: int) -> bool:
+        """True while this ticket's job holds its slot."""
+        with self._lock:
+            return ticket in self._running
+
+    def interrupted(self, ticket: int) -> bool:
+        """True when an analysis arrived while this measurement ran: its holder must stop it,
+        throw its samples away and :meth:`requeue`."""
+        with self._lock:
+            return ticket in self._interrupted
+
+    def requeue(self, ticket: int) -> None:
+        """A running measurement gives its slot back unfinished and waits again, in its place in
+        the arrival order, to be taken again once the process is quiet."""
+        with self._lock:
+            self._interrupted.discard(ticket)
+            place = self._running.pop(ticket, None)
+            if place is not None:
+                place.present = True
+                self._insert(place)
+                self._note(Step.REQUEUE, place)
+            self._lock.notify_all()
 
     def leave(self, ticket: int) -> None:
         """The waiter stopped waiting (a rerun or stop): keep the place for the session's next
         request. A job that had started meanwhile gives its slot back (it will never run)."""
         with self._lock:
-            self._running.pop(ticket, None)
-            for place in self._line:
-                if place.ticket == ticket:
-                    place.present, place.left_at = False, self._clock()
+            self._interrupted.discard(ticket)
+            place = self._running.pop(ticket, None)
+            for waiting in self._line:
+                if waiting.ticket == ticket:
+                    waiting.present, waiting.left_at = False, self._clock()
+                    place = waiting
+            if place is not None:
+                self._note(Step.LEAVE, place)
             self._lock.notify_all()
 
     def finish(self, ticket: int) -> None:
         """A running job ended (normally or not): its slot goes to the next in line, and its place
         in the arrival order is kept for the session's follow-up."""
         with self._lock:
+            self._interrupted.discard(ticket)
             place = self._running.pop(ticket, None)
-            if place is not None and not place.follows:
-                self._ended[place.session] = (place.order, self._clock())
+            if place is not None:
+                self._note(Step.FINISH, place)
+                if not place.follows:
+                    self._ended[place.session] = (place.order, self._clock())
             self._lock.notify_all()
 
     def state(self) -> QueueState:
@@ -211,7 +361,31 @@ class AdmissionQueue:
             return QueueState(tuple(p.session for p in self._running.values()), tuple(p.session for p in self._line),
                               {p.session: p.kind for p in self._line})
 
+    def events(self) -> tuple[Event, ...]:
+        """The record so far (the last :data:`RECORD_EVENTS`), oldest first."""
+        with self._lock:
+            return tuple(self._events)
+
     # -- under the lock
+
+    def _insert(self, place: _Place) -> None:
+        at = next((i for i, other in enumerate(self._line) if other.order > place.order), len(self._line))
+        self._line.insert(at, place)
+
+    def _note(self, step: Step, place: _Place) -> None:
+        event = Event(self._clock(), step, place.session, place.ticket, place.work, place.kind)
+        self._events.append(event)
+        if self._record is not None:
+            try:
+                self._record(event)
+            except OSError as exc:  # a record that cannot be written must not stop the queue
+                LOG.warning("queue record not written: %s", exc)
+
+    def _interrupt_measurements(self) -> None:
+        for ticket, place in self._running.items():
+            if place.work is Work.MEASUREMENT and ticket not in self._interrupted:
+                self._interrupted.add(ticket)
+                self._note(Step.INTERRUPT, place)
 
     def _purge(self) -> None:
         """Drop the places of closed sessions and of waiters that did not come back in time."""
@@ -226,16 +400,27 @@ class AdmissionQueue:
         if ticket in self._running:
             return True
         self._purge()
-        free = self.max_jobs - len(self._running)
-        for place in (p for p in self._line if p.present):
-            if free <= 0:
+        present = [p for p in self._line if p.present]
+        place = next((p for p in present if p.ticket == ticket), None)
+        if place is None or not self._may_start(place, present):
+            return False
+        self._line.remove(place)
+        self._running[ticket] = place
+        self._note(Step.START, place)
+        return True
+
+    def _may_start(self, place: _Place, present: list[_Place]) -> bool:
+        """An analysis: no measurement runs, and it is among the first free-slots analyses in
+        line. A measurement: nothing runs, no analysis waits, and it is the first measurement."""
+        running = [p.work for p in self._running.values()]
+        if place.work is Work.ANALYSIS:
+            if Work.MEASUREMENT in running:
                 return False
-            if place.ticket == ticket:
-                self._line.remove(place)
-                self._running[ticket] = place
-                return True
-            free -= 1
-        return False
+            analyses = [p for p in present if p.work is Work.ANALYSIS]
+            return analyses.index(place) < self.max_jobs - len(running)
+        if running or any(p.work is Work.ANALYSIS for p in present):
+            return False
+        return next(p for p in present if p.work is Work.MEASUREMENT) is place
 
 
 _PROCESS_QUEUE: AdmissionQueue | None = None
@@ -243,9 +428,11 @@ _PROCESS_LOCK = threading.Lock()
 
 
 def process_queue(max_jobs: Callable[[], int], alive: Callable[[str], bool] | None = None) -> AdmissionQueue:
-    """The one queue of this process, made on first use with ``max_jobs()`` slots."""
+    """The one queue of this process, made on first use with ``max_jobs()`` slots (and a record
+    file when ``SPP_VIZ_QUEUE_RECORD`` names one)."""
     global _PROCESS_QUEUE
     with _PROCESS_LOCK:
         if _PROCESS_QUEUE is None:
-            _PROCESS_QUEUE = AdmissionQueue(max_jobs(), alive)
+            path = os.environ.get(ENV_RECORD)
+            _PROCESS_QUEUE = AdmissionQueue(max_jobs(), alive, record=FileRecord(path) if path else None)
         return _PROCESS_QUEUE

@@ -217,10 +217,34 @@ def weights_status(name: str) -> WeightsStatus:
     return WeightsStatus.CACHED if cached else WeightsStatus.NOT_CACHED
 
 
+@dataclass(frozen=True)
+class BackboneLoad:
+    """The arguments :func:`load_backbone` was called with: another process (the timing worker)
+    loads the same model from them (:meth:`loaded`)."""
+
+    name: str
+    stage: str
+    weights: str
+    checkpoint: bytes | None = field(default=None, repr=False)
+    checkpoint_name: str = "checkpoint"
+    download: bool = False
+    device: str = "cpu"
+
+    def loaded(self) -> Backbone:
+        """The model, loaded once per process (the last two kept)."""
+        return _loaded(self)
+
+
+@functools.lru_cache(maxsize=2)
+def _loaded(load: BackboneLoad) -> Backbone:
+    return load_backbone(load.name, load.stage, load.weights, load.checkpoint, load.checkpoint_name, load.download, load.device)
+
+
 @dataclass
 class Backbone:
     """A loaded model cut at ``stage``, in eval mode on ``device``; ``weights_source`` says where
-    its numbers come from (``checkpoint_name``: the file, for a checkpoint)."""
+    its numbers come from (``checkpoint_name``: the file, for a checkpoint); ``load``: how to load
+    it again elsewhere."""
 
     spec: BackboneSpec
     stage: str
@@ -233,6 +257,7 @@ class Backbone:
     # one sentence when the weights hold NaN or inf (a broken checkpoint still loads; it is flagged)
     weights_warning: str | None = None
     checkpoint_name: str = ""
+    load: BackboneLoad | None = field(default=None, repr=False, compare=False)
 
     @property
     def name(self) -> str:
@@ -380,7 +405,9 @@ def _load_detector(stage: str | None, checkpoint: bytes | None, checkpoint_name:
     return DetectorBackbone(
         _detector_spec(detector), stage, WeightsSource.CHECKPOINT, net, functools.partial(net, last=last),
         stage_geometry(net, last, dev), dev, weights_warning=non_finite_warning(net.state_dict(), checkpoint_name),
-        checkpoint_name=checkpoint_name, detector=detector.info)
+        checkpoint_name=checkpoint_name,
+        load=BackboneLoad(DETECTOR_BACKBONE, stage, str(Weights.PRETRAINED), checkpoint, checkpoint_name, False, str(dev)),
+        detector=detector.info)
 
 
 def stage_extractor(model: nn.Module, spec: BackboneSpec, stage: str) -> Callable[[Tensor], Tensor]:
@@ -439,8 +466,9 @@ def load_backbone(
     model = model.eval().to(dev)
     extractor = stage_extractor(model, spec, stage)
     categories = _categories(model, spec, from_checkpoint=checkpoint is not None)
+    load = BackboneLoad(name, stage, str(weights), checkpoint, checkpoint_name, download, str(dev))
     return Backbone(spec, stage, source, model, extractor, layer_tables.stage_geometry(name, stage), dev, categories, weights_warning,
-                    checkpoint_name if checkpoint is not None else "")
+                    checkpoint_name if checkpoint is not None else "", load)
 
 
 def describe_backbones() -> list[dict[str, Any]]:

@@ -118,9 +118,10 @@ def add_family_options(parser: argparse.ArgumentParser) -> None:
 
 def _heads_table(heads: list[dict[str, Any]]) -> list[str]:
     """The report's ``heads`` as a table: one row per head, then its branches and exact equalities."""
-    lines = [f"heads        {'id':<15} {'output':<16} {'fixed':<5} {'params':>12} {'GFLOPs':>8} {'pool ms':>9} {'total ms':>9}"]
+    lines = [f"heads        {'id':<15} {'output':<16} {'fixed':<5} {'params':>12} {'GFLOPs':>8} {'pool ms':>9}{'':11} {'total ms':>9}"]
     for h in heads:
-        ms = [f"{v:9.2f}" if v is not None else f"{'-':>9}" for v in (h["pool_ms"], h["total_ms"])]
+        ms = [f"{h[f'{part}_ms']:9.2f}{_spread(h, part):<11}" if h[f"{part}_ms"] is not None else f"{'-':>9}{'':11}"
+              for part in ("pool", "total")]
         lines.append(f"             {h['id']:<15} {' x '.join(map(str, h['output_shape'])):<16} {str(h['fixed_length']).lower():<5} "
                      f"{h['params']:>12,} {h['flops'] / 1e9:>8.3f} {ms[0]} {ms[1]}")
         rfs = ", ".join(f"{b['name']} {b['rf_cells'][0]}x{b['rf_cells'][1]} cells / {b['rf_pixels'][0]}x{b['rf_pixels'][1]} px"
@@ -243,6 +244,14 @@ def _ms(value: float | None, digits: int = 0) -> str:
     return "-" if value is None else f"{value:.{digits}f} ms"
 
 
+def _spread(row: dict[str, Any], part: str) -> str:
+    """``± 4%`` of a JSON median (its interquartile range as a share of it), ``noisy`` when it stayed wide."""
+    median, iqr = row.get(f"{part}_ms"), row.get(f"{part}_iqr_ms")
+    if not median or iqr is None:
+        return ""
+    return f" ± {100 * iqr / median:.0f}%" + (" noisy" if row.get(f"{part}_noisy") else "")
+
+
 def _predictions_text(predictions: list[dict[str, Any]]) -> str:
     return ", ".join(f"{p['label']} {p['probability']:.1%}" for p in predictions) or "none"
 
@@ -283,8 +292,11 @@ def _sppf_lines(s: dict[str, Any]) -> list[str]:
              f"{s['matches_parallel_spp']} (max |diff| {s['max_abs_diff']:g})"]
     lines.append("  receptive  " + "; ".join(f"{f['branch']}: {f['cells']} x {f['cells']} cells, {f['pixels']} px" for f in s["receptive_fields"]))
     for cost in s["costs"]:
-        lines.append(f"  {cost['name']:<26} pool {_ms(cost['pool_ms'], 3):>11}  total {_ms(cost['total_ms'], 3):>11}  "
-                     f"output {' x '.join(map(str, cost['output_shape']))}")
+        lines.append(f"  {cost['name']:<26} pool {_ms(cost['pool_ms'], 3):>11}{_spread(cost, 'pool'):<11}  "
+                     f"total {_ms(cost['total_ms'], 3):>11}{_spread(cost, 'total'):<11}  output {' x '.join(map(str, cost['output_shape']))}")
+    if s["costs"] and s["costs"][0].get("threads"):
+        lines.append(f"  timed      on {s['costs'][0]['device']} with {s['costs'][0]['threads']} threads, in the timing worker "
+                     "(± is the interquartile range as a share of the median)")
     return lines
 
 
@@ -316,7 +328,7 @@ def _region_lines(g: dict[str, Any], r: dict[str, Any]) -> list[str]:
         f"  from map   {_predictions_text(g['predictions'])}",
         f"  crop+rerun {_predictions_text(g['recompute_predictions'])}",
         "  top-1      " + ("none to compare" if None in top else f"same: {top[0]}" if top[0] == top[1] else f"differ: {top[0]} vs {top[1]}"),
-        f"  pooling    {_ms(g['pooled_ms'], 3)} on {g['pooled_device'] or '-'} (median of repeated runs)",
+        f"  pooling    {_ms(g['pooled_ms'], 3)}{_spread(g, 'pooled')} on {g['pooled_device'] or '-'} (median of repeated runs)",
         f"  rerun      {_single_run_text(g['recompute'])}",
     ]
 
@@ -420,9 +432,9 @@ def _scales(args: argparse.Namespace) -> str:
     from .dimensions import SPPFStage
     from .figures.text import sppf_stage
     from .report import strict_json
-    from .scales import scale_sweep
+    from .scales import measure_scales
 
-    rows = scale_sweep(backbone, decoded.image, sizes, PyramidConfig(args.levels, args.pool, args.bins))
+    rows = measure_scales(backbone, decoded.image, sizes, PyramidConfig(args.levels, args.pool, args.bins))
     pools = sppf_stage(SPPFStage.POOLS)
     if args.json:
         return json.dumps(strict_json({"scales": [row.as_json() for row in rows]}), allow_nan=False)

@@ -8,7 +8,8 @@ built once and reported as a :class:`HeadReport`, with its timing attached when 
   (``FlopCounterMode``, see :mod:`spp_viz.heads.costs`) of the module as its source defines it;
 * pool-only latency (the parameter-free pooling part on the REAL features) and total latency
   (the whole module with seeded random convs), all heads interleaved in one
-  :func:`spp_viz.timing.measure_interleaved` call (:func:`measure_heads`);
+  :func:`spp_viz.timing.measure_interleaved` call, in the timing worker (:func:`measure_heads`,
+  :mod:`spp_viz.worker`: a process of its own, given the map and each head's build arguments);
 * each branch's receptive field in feature cells and input pixels;
 * the exact equalities the family rests on (each head's :attr:`HeadSpec.claims`), checked live
   with ``torch.equal`` and max |diff|.
@@ -34,14 +35,28 @@ import torch
 from torch import Tensor, nn
 from torch.func import functional_call
 
+from . import worker
 from .analysis import FeatureResult, PyramidConfig
-from .defaults import SPPF_DEFAULT_K, SPPF_DEFAULT_N
+from .defaults import HEAD_IDS, SPPF_DEFAULT_K, SPPF_DEFAULT_N
 from .geometry import StageGeometry
 from .heads.costs import flop_model
-from .heads.registry import BranchKind, BranchShape, BuildArgs, build_head, get_spec, spp_fixed_length, trainable_params
+from .heads.registry import (
+    REGISTRY,
+    BranchKind,
+    BranchShape,
+    BuildArgs,
+    HeadSpec,
+    build_head,
+    get_spec,
+    register,
+    spp_fixed_length,
+    trainable_params,
+    unregister,
+)
 from .options import parse_heads, parse_sppf_k, parse_sppf_n
 from .pooling import SOURCE_K, SOURCE_N, check_sppf_fits, exact_compare, sppf_effective_kernels
 from .timing import Latency, measure_interleaved, pool_and_total_consistent
+from .worker import TensorValue
 
 
 @dataclass(frozen=True)
@@ -495,18 +510,74 @@ def _timing_fns(keys: Sequence[TimingKey], x: Tensor) -> dict[str, Callable[[], 
     return fns
 
 
-def measure_heads(features: FeatureResult, keys: Sequence[TimingKey]) -> dict[TimingKey, HeadTiming]:
-    """Time these heads on the map's device, all interleaved in one
-    :func:`spp_viz.timing.measure_interleaved` call (call it where nothing else competes). A
-    self-contradictory result (other work competed after all) is measured once more."""
+def time_heads(x: Tensor, keys: Sequence[TimingKey], stop: Callable[[], bool] | None = None) -> dict[TimingKey, HeadTiming]:
+    """Time these heads on ``x`` ``(1, C, h, w)`` HERE, on its device, all interleaved in one
+    :func:`spp_viz.timing.measure_interleaved` call (rounds until each spread is at most 10 %
+    or the cap); a self-contradictory result (a pooling slower than its module) is measured once
+    more. The timing worker runs this (:class:`HeadsTask`); call :func:`measure_heads` instead."""
+    fns = _timing_fns(keys, x)
+    timings = _timings(keys, measure_interleaved(fns, device=x.device, stop=stop))
+    if any(t.pool.median_ms > t.total.median_ms for t in timings.values()):
+        timings = _timings(keys, measure_interleaved(fns, device=x.device, stop=stop))
+    return timings
+
+
+@dataclass(frozen=True)
+class HeadOrigin:
+    """Where a head added with ``register()`` is defined, so the timing worker can add it too: a
+    module-level :class:`HeadSpec` of ``module`` (importable with ``path``)."""
+
+    id: str
+    module: str
+    path: tuple[str, ...]
+
+    def register(self) -> None:
+        """Import the module and register its spec of this id (again, if another spec had it)."""
+        import importlib
+        import sys
+
+        sys.path.extend(p for p in self.path if p not in sys.path)
+        found = [v for v in vars(importlib.import_module(self.module)).values() if isinstance(v, HeadSpec) and v.id == self.id]
+        if not found:
+            raise ValueError(f"Head {self.id!r} cannot be timed: its HeadSpec is not defined at the top level of {self.module}.")
+        if self.id in REGISTRY and REGISTRY[self.id] is not found[0]:
+            unregister(self.id)
+        if self.id not in REGISTRY:
+            register(found[0])
+
+
+def head_origins(keys: Sequence[TimingKey]) -> tuple[HeadOrigin, ...]:
+    """The origins of the heads among ``keys`` that were added at run time (built-in ones need none)."""
+    import sys
+
+    added = dict.fromkeys(head_id for head_id, _ in keys if head_id not in HEAD_IDS)
+    return tuple(HeadOrigin(head_id, getattr(get_spec(head_id).build, "__module__", ""), tuple(sys.path)) for head_id in added)
+
+
+@dataclass(frozen=True)
+class HeadsTask:
+    """The timing worker's task for :func:`measure_heads`: the map and each head's id and build
+    arguments (the worker builds the same seeded modules), and where run-time heads come from."""
+
+    map: TensorValue
+    keys: tuple[TimingKey, ...]
+    origins: tuple[HeadOrigin, ...] = ()
+
+    def run(self, stop: Callable[[], bool]) -> dict[TimingKey, HeadTiming]:
+        for origin in self.origins:
+            origin.register()
+        return time_heads(self.map.tensor().unsqueeze(0).contiguous(), self.keys, stop)
+
+
+def measure_heads(features: FeatureResult, keys: Sequence[TimingKey],
+                  stop: Callable[[], bool] | None = None) -> dict[TimingKey, HeadTiming]:
+    """Time these heads on the map's device, all interleaved, in the timing worker
+    (:mod:`spp_viz.worker`: a process of its own, with a fixed thread count). ``stop``: asked
+    while it runs; once true, ``timing.Interrupted`` is raised and nothing is kept."""
     if not keys:
         return {}
-    x = features.feature.unsqueeze(0).contiguous()
-    fns = _timing_fns(keys, x)
-    timings = _timings(keys, measure_interleaved(fns, device=x.device))
-    if not all(t.consistent for t in timings.values()):
-        timings = _timings(keys, measure_interleaved(fns, device=x.device))
-    return timings
+    keys = tuple(keys)
+    return worker.run(HeadsTask(TensorValue.of(features.feature), keys, head_origins(keys)), stop)
 
 
 def _timings(keys: Sequence[TimingKey], latencies: Mapping[str, Latency]) -> dict[TimingKey, HeadTiming]:

@@ -8,30 +8,33 @@ window is SPP-pooled with the current levels/pool/rule, and classified from its 
 level (the classifier's own global average pool, restricted to the window). Side by side, the
 box is cropped from the image and the backbone is run on the crop.
 
-Timing (``measure=True``): the window pooling is microseconds, so it is measured with
-``timing.measure_interleaved`` (median of many calls, on the map's device); the crop-and-rerun
-is one synchronised call around crop, preprocessing, the full forward pass and the classifier,
-reported as a single run with the load average (:class:`spp_viz.timing.SingleRun`). Without
-``measure`` neither runs: the pooled side alone, for a page that measures later.
+Timing (``measure=True``), in the timing worker (:mod:`spp_viz.worker`, :class:`RegionTask`): the
+window pooling is microseconds, so it is measured with ``timing.measure_interleaved`` (median of
+many calls, with its spread, on the map's device); the crop-and-rerun is one synchronised call
+around preprocessing, the full forward pass and the classifier, reported as a single run with the
+load average (:class:`spp_viz.timing.SingleRun`). Without ``measure`` neither runs: the pooled
+side alone, for a page that measures later.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
-from typing import Any, cast
+from typing import Any, Callable, cast
 
 import torch
 import torch.nn.functional as F
 from PIL import Image
 from torch import Tensor
 
+from . import worker
 from .analysis import FeatureResult, Prediction, PyramidConfig, extract_features, predict, top_predictions
-from .backbones import Backbone
+from .backbones import Backbone, BackboneLoad
 from .bins import AxisSpans
 from .boxes import CellWindow, PixelBox
 from .pooling import SPPResult, spp
-from .timing import SINGLE_HEAD_MIN_TIME_S, SingleRun, measure_interleaved, time_once
+from .timing import SINGLE_HEAD_MIN_TIME_S, Interrupted, Latency, SingleRun, measure_interleaved, time_once
+from .worker import TensorValue
 
 
 def check_region(box: PixelBox, size: tuple[int, int]) -> PixelBox:
@@ -85,10 +88,14 @@ class RegionResult:
     recompute_predictions: tuple[Prediction, ...]
     pooled_device: str | None = None  # where the pooling was timed (None: not measured)
     recompute: SingleRun | None = None  # recompute_ms with its device and the load average then
+    pooled: Latency | None = None  # pooled_ms with its spread, rounds and threads (None: not measured)
 
     def as_json(self) -> dict[str, Any]:
+        pooled = self.pooled
         return {"box": self.box.as_json(), "window": self.window.as_json(), "length": self.length, "valid": self.valid,
                 "predictions": [p.as_json() for p in self.predictions], "pooled_ms": round(self.pooled_ms, 6), "pooled_device": self.pooled_device,
+                "pooled_threads": pooled.threads if pooled else None,
+                **(pooled.as_json("pooled") if pooled else {"pooled_iqr_ms": None, "pooled_rounds": None, "pooled_noisy": None}),
                 "recompute_ms": round(self.recompute_ms, 3), "recompute": self.recompute.as_json() if self.recompute else None,
                 "recompute_predictions": [p.as_json() for p in self.recompute_predictions]}
 
@@ -109,16 +116,17 @@ def crop_box(image: Image.Image, box: PixelBox) -> Image.Image:
     return image.crop((int(box.x0), int(box.y0), -int(-box.x1 // 1), -int(-box.y1 // 1)))
 
 
-def recompute(backbone: Backbone, image: Image.Image, box: PixelBox, top_k: int) -> tuple[tuple[Prediction, ...], SingleRun]:
-    """R-CNN's way: crop the box and run the whole backbone on the crop; (top-k, one timed run)."""
-    out, run = time_once(lambda: tuple(predict(backbone, extract_features(backbone, crop_box(image, box)), top_k)),
-                         backbone.device)
+def recompute(backbone: Backbone, crop: Image.Image, top_k: int) -> tuple[tuple[Prediction, ...], SingleRun]:
+    """R-CNN's way: run the whole backbone on the box's crop (:func:`crop_box`); (top-k, one timed run)."""
+    out, run = time_once(lambda: tuple(predict(backbone, extract_features(backbone, crop), top_k)), backbone.device)
     return cast(tuple[Prediction, ...], out), run
 
 
 def pool_region(backbone: Backbone, image: Image.Image, features: FeatureResult, box: PixelBox,
-                config: PyramidConfig, top_k: int = 5, measure: bool = True) -> RegionResult:
-    """Pool ``box`` from the shared ``features`` of ``image`` and compare with crop-and-rerun.
+                config: PyramidConfig, top_k: int = 5, measure: bool = True,
+                stop: Callable[[], bool] | None = None) -> RegionResult:
+    """Pool ``box`` from the shared ``features`` of ``image`` and compare with crop-and-rerun
+    (``measure``: both timed in the timing worker; ``stop`` as for :func:`spp_viz.worker.run`).
 
     Raises ValueError (one sentence) for a box outside the image, empty or inverted.
     """
@@ -130,16 +138,38 @@ def pool_region(backbone: Backbone, image: Image.Image, features: FeatureResult,
     predictions = window_predictions(backbone, fmap, window, top_k)
     base = RegionResult(box, window, int(result.vector.shape[1]), result.valid, result.vector[0], predictions,
                         math.nan, math.nan, ())
-    return _measured(base, backbone, image, fmap, config, top_k) if measure else base
+    if not measure:
+        return base
+    if backbone.load is None:
+        raise ValueError("This backbone was not made by load_backbone: the timing worker cannot load it for the crop-and-rerun.")
+    task = RegionTask(TensorValue.of(fmap), window, config, backbone.load, crop_box(image, box), top_k)
+    latency, recomputed, single = worker.run(task, stop)
+    return replace(base, pooled_ms=latency.median_ms, pooled_device=latency.device, pooled=latency,
+                   recompute_ms=single.ms, recompute_predictions=recomputed, recompute=single)
 
 
-def _measured(base: RegionResult, backbone: Backbone, image: Image.Image, fmap: Tensor, config: PyramidConfig,
-              top_k: int) -> RegionResult:
-    """``base`` with the pooling's median, and the crop-and-rerun's predictions and single run."""
-    def run() -> object:
-        with torch.inference_mode():
-            return pool_window(fmap, base.window, config).vector
-    latency = measure_interleaved({"region": run}, device=fmap.device, min_time_s=SINGLE_HEAD_MIN_TIME_S)["region"]
-    recomputed, single = recompute(backbone, image, base.box, top_k)
-    return replace(base, pooled_ms=latency.median_ms, pooled_device=latency.device, recompute_ms=single.ms,
-                   recompute_predictions=recomputed, recompute=single)
+@dataclass(frozen=True)
+class RegionTask:
+    """The timing worker's task for a region: the window pooled from the map, timed with its
+    spread, then the crop run through the backbone (loaded in the worker from ``model``) once."""
+
+    map: TensorValue
+    window: CellWindow
+    config: PyramidConfig
+    model: BackboneLoad
+    crop: Image.Image
+    top_k: int
+
+    def run(self, stop: Callable[[], bool]) -> tuple[Latency, tuple[Prediction, ...], SingleRun]:
+        fmap = self.map.tensor()
+
+        def pooled() -> object:
+            with torch.inference_mode():
+                return pool_window(fmap, self.window, self.config).vector
+
+        latency = measure_interleaved({"region": pooled}, device=fmap.device, min_time_s=SINGLE_HEAD_MIN_TIME_S, stop=stop)["region"]
+        backbone = self.model.loaded()
+        if stop():
+            raise Interrupted("the measurement was stopped before the crop-and-rerun")
+        predictions, single = recompute(backbone, self.crop, self.top_k)
+        return latency, predictions, single

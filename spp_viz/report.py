@@ -189,7 +189,18 @@ def sppf_json(costs: FamilyComparison, geometry: StageGeometry) -> dict[str, Any
 def cost_json(r: HeadReport) -> dict[str, Any]:
     """One row of ``sppf.costs``: a head of the SPP vs SPPF view."""
     return {"name": r.view_name, "kind": COST_KINDS[r.id], "output_shape": list(r.output_shape), "params": r.params,
-            "flops": r.flops, "pool_ms": round(r.pool_ms, 4), "total_ms": round(r.total_ms, 4), "device": r.device}
+            "flops": r.flops, "pool_ms": round(r.pool_ms, 4), "total_ms": round(r.total_ms, 4), "device": r.device,
+            **spread_json(r)}
+
+
+def spread_json(r: HeadReport) -> dict[str, Any]:
+    """Beside a head's medians and device: torch's threads, and each median's interquartile range,
+    sample count (rounds) and whether it stayed noisy (spread above 10 % at the time cap); null
+    when not measured."""
+    if r.timing is None:
+        return dict.fromkeys(("threads", "pool_iqr_ms", "pool_rounds", "pool_noisy", "total_iqr_ms", "total_rounds",
+                              "total_noisy"))
+    return {"threads": r.timing.pool.threads, **r.timing.pool.as_json("pool"), **r.timing.total.as_json("total")}
 
 
 def head_json(r: HeadReport, family: FamilyComparison) -> dict[str, Any]:
@@ -198,7 +209,7 @@ def head_json(r: HeadReport, family: FamilyComparison) -> dict[str, Any]:
         "id": r.id, "name": r.name, "source": r.source, "purpose": r.purpose,
         "output_shape": list(r.output_shape), "fixed_length": r.fixed_length,
         "params": r.params, "flops": r.flops, "pool_ms": round(r.pool_ms, 4), "total_ms": round(r.total_ms, 4),
-        "untrained": r.untrained, "sppf_k": family.k, "sppf_n": family.repeats, "device": r.device,
+        "untrained": r.untrained, "sppf_k": family.k, "sppf_n": family.repeats, "device": r.device, **spread_json(r),
         "branches": [{"name": b.name, "kind": b.kind.value, "rf_cells": list(b.rf_cells),
                       "rf_pixels": list(b.rf_pixels), "whole_map": b.whole_map, "whole_image": b.whole_image}
                      for b in r.branches],

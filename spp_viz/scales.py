@@ -7,7 +7,8 @@ so the long side is the given size: the map's size, SPP's length (constant), SPP
 numbers (its pools alone, ``4C x h x w``: :class:`spp_viz.dimensions.SPPFStage`, growing), the cosine similarity of the scale's SPP vector to the first
 scale's, the top-1 and the forward time: one synchronised call per size (a sweep of forwards is too slow
 to repeat), reported as a single run with the load average next to it
-(:class:`spp_viz.timing.SingleRun`).
+(:class:`spp_viz.timing.SingleRun`). The page and the CLI run the sweep in the timing worker
+(:func:`measure_scales`), where nothing else shares the process with the forwards.
 
 Also the classifier's training resolution: torchvision's ImageNet classifiers were trained on
 224-px crops, and a network tested at another resolution sees objects at another apparent
@@ -24,12 +25,13 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
+from . import worker
 from .analysis import FeatureResult, Prediction, PyramidConfig, extract_features, predict
-from .backbones import Backbone
+from .backbones import Backbone, BackboneLoad
 from .dimensions import SPPFStage, sppf_sizes
 from .images import DEFAULT_MAX_SIDE, resize, working_size
 from .pooling import spp
-from .timing import SingleRun
+from .timing import Interrupted, SingleRun
 
 # the long sides compared by default (the current working size is added)
 DEFAULT_SCALE_SIZES = (224, 320, 448, 640, 896)
@@ -107,6 +109,33 @@ def scale_sweep(backbone: Backbone, source: Image.Image, sizes: Sequence[int], c
         if progress is not None:
             progress(done, len(sizes))
     return rows
+
+
+@dataclass(frozen=True)
+class ScalesTask:
+    """The timing worker's task for the scales: the backbone's load arguments, the decoded image
+    and the sizes; the forwards run there, one after the other."""
+
+    model: BackboneLoad
+    source: Image.Image
+    sizes: tuple[int, ...]
+    config: PyramidConfig
+
+    def run(self, stop: Callable[[], bool]) -> list[ScaleRow]:
+        def check(done: int, total: int) -> None:
+            if stop():
+                raise Interrupted("the scales were stopped before the last forward")
+
+        return scale_sweep(self.model.loaded(), self.source, self.sizes, self.config, progress=check)
+
+
+def measure_scales(backbone: Backbone, source: Image.Image, sizes: Sequence[int], config: PyramidConfig,
+                   stop: Callable[[], bool] | None = None) -> list[ScaleRow]:
+    """:func:`scale_sweep` in the timing worker (the backbone loaded there from ``backbone.load``);
+    ``stop`` as for :func:`spp_viz.worker.run`."""
+    if backbone.load is None:
+        raise ValueError("This backbone was not made by load_backbone: the timing worker cannot load it for the scales.")
+    return worker.run(ScalesTask(backbone.load, source, tuple(sizes), config), stop)
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from spp_viz import admission, replica
-from spp_viz.admission import AdmissionQueue
+from spp_viz.admission import AdmissionQueue, Position, Work, record_problems
 from spp_viz.figures import text
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
@@ -199,10 +199,133 @@ def test_replica_identity():
     assert replica.identity("127.0.0.1", 8603, env={"SPP_VIZ_REPLICA": "pod-7"}) == "pod-7"
 
 
-def test_waiting_line_counts_what_is_ahead():
-    assert "3 analyses ahead of you" in text.waiting_line(3, 12)
-    assert "1 analysis ahead of you" in text.waiting_line(1, 0)
-    assert "sidebar still works" in text.waiting_line(0, 0)
+def test_waiting_line_says_which_of_the_two_a_user_waits_for():
+    assert text.waiting_line(Position(Work.ANALYSIS, 2), 12).startswith("Your photo: 2 analyses ahead")
+    assert "Your photo: 1 analysis ahead of you" in text.waiting_line(Position(Work.ANALYSIS, 1), 0)
+    assert "sidebar still works" in text.waiting_line(Position(Work.ANALYSIS, 0), 0)
+    assert text.waiting_line(Position(Work.MEASUREMENT, 3, 1), 5).startswith("Your timings: waiting for a quiet moment")
+
+
+# ----------------------------------------------------------------------------
+# Two classes: analyses share the slots, a measurement runs alone
+
+
+def steps(queue: AdmissionQueue) -> list[tuple[str, str, str]]:
+    """The record as (step, session, class)."""
+    return [(e.step.value, e.session, e.work.value) for e in queue.events()]
+
+
+def test_a_measurement_waits_for_every_analysis_and_then_runs_alone():
+    queue = AdmissionQueue(2)
+    a = queue.join("a", "forward")
+    assert queue.try_start(a)
+    m = queue.join("m", "measure", work=Work.MEASUREMENT)
+    assert not queue.try_start(m)  # an analysis runs
+    b = queue.join("b", "forward")
+    assert queue.try_start(b)  # a waiting measurement holds no slot: the second analysis runs at once
+    assert queue.position(m) == Position(Work.MEASUREMENT, 2, 0)
+    queue.finish(a)
+    assert not queue.try_start(m)  # b still runs
+    queue.finish(b)
+    assert queue.try_start(m)
+    n = queue.join("n", "measure", work=Work.MEASUREMENT)
+    assert not queue.try_start(n) and queue.position(n) == Position(Work.MEASUREMENT, 0, 1)  # one measurement at a time
+    queue.finish(m)
+    assert queue.try_start(n)
+    queue.finish(n)
+    assert record_problems(queue.events()) == []
+
+
+def test_a_waiting_analysis_goes_before_a_waiting_measurement_that_came_first():
+    """No user waits for their own photo behind someone else's stopwatch, whatever the arrival order."""
+    queue = AdmissionQueue(1)
+    a = queue.join("a", "forward")
+    assert queue.try_start(a)
+    m = queue.join("m", "measure", work=Work.MEASUREMENT)  # arrived first
+    b = queue.join("b", "forward")
+    assert queue.position(b) == Position(Work.ANALYSIS, 1) and queue.ahead(b) == 1  # the measurement is not ahead
+    queue.finish(a)
+    assert not queue.try_start(m) and queue.try_start(b)
+    queue.finish(b)
+    assert queue.try_start(m)
+
+
+def test_an_arriving_analysis_interrupts_a_measurement_which_waits_again_and_is_taken_later():
+    queue = AdmissionQueue(2)
+    m = queue.join("m", "measure", work=Work.MEASUREMENT)
+    assert queue.try_start(m) and not queue.interrupted(m)
+    a = queue.join("a", "forward")  # an upload arrives while the stopwatch runs
+    assert queue.interrupted(m)
+    assert not queue.try_start(a)  # it waits until the measurement has stopped: never both at once
+    queue.requeue(m)  # the measurement threw its samples away and gave its slot back
+    assert queue.try_start(a) and not queue.try_start(m) and not queue.interrupted(m)
+    assert queue.state().waiting == ("m",) and queue.position(m) == Position(Work.MEASUREMENT, 1, 0)
+    queue.finish(a)
+    assert queue.try_start(m)  # the same ticket, taken again once quiet
+    queue.finish(m)
+    assert steps(queue) == [
+        ("join", "m", "measurement"), ("start", "m", "measurement"), ("join", "a", "analysis"),
+        ("interrupt", "m", "measurement"), ("requeue", "m", "measurement"), ("start", "a", "analysis"),
+        ("finish", "a", "analysis"), ("start", "m", "measurement"), ("finish", "m", "measurement")]
+    assert record_problems(queue.events()) == []
+
+
+def test_the_record_replay_finds_an_analysis_that_ran_during_a_measurement():
+    """The check the browser test relies on can fail: a record with overlapping classes is caught."""
+    from spp_viz.admission import Event, Step
+
+    record = [Event(0.0, Step.START, "m", 1, Work.MEASUREMENT, "measure"), Event(0.1, Step.START, "a", 2, Work.ANALYSIS, "forward"),
+              Event(0.2, Step.FINISH, "a", 2, Work.ANALYSIS, "forward"), Event(0.3, Step.FINISH, "m", 1, Work.MEASUREMENT, "measure")]
+    assert len(record_problems(record)) == 1 and "analysis 2 of a started" in record_problems(record)[0]
+
+
+def test_the_record_file_holds_every_event_in_order(tmp_path):
+    from spp_viz.admission import FileRecord, read_record
+
+    path = str(tmp_path / "queue.jsonl")
+    queue = AdmissionQueue(1, record=FileRecord(path))
+    ticket = queue.join("a", "forward")
+    assert queue.try_start(ticket)
+    queue.finish(ticket)
+    assert read_record(path) == list(queue.events()) and [e.step.value for e in read_record(path)] == ["join", "start", "finish"]
+
+
+def test_a_measurement_interrupted_by_an_analysis_is_thrown_away_and_taken_again(one_slot, monkeypatch):
+    """The page side (``waiting.alone``): the measurement sees ``stop()`` turn true when an
+    analysis arrives, its half-run is thrown away, the analysis runs, and the measurement runs
+    again from the start once the process is quiet; only that second run's result is returned."""
+    from spp_viz.ui import waiting
+
+    monkeypatch.setattr(waiting, "session_id", lambda: f"session-{threading.current_thread().name}")
+    runs: list[str] = []
+    analysed = threading.Event()
+
+    @waiting.alone("measure")
+    def measure(*, stop) -> str:
+        runs.append("started")
+        while not stop():
+            if len(runs) > 1:
+                return "numbers"  # the second run is not interrupted
+            time.sleep(0.01)
+        runs.append("interrupted")
+        raise waiting.Interrupted("an analysis arrived")
+
+    def upload() -> None:
+        while not one_slot.state().running:
+            time.sleep(0.01)
+        with waiting.admitted("forward"):
+            analysed.set()
+            time.sleep(0.2)
+
+    other = threading.Thread(target=upload, name="upload")
+    other.start()
+    result = measure()
+    other.join(timeout=10)
+    assert result == "numbers" and runs == ["started", "interrupted", "started"] and analysed.is_set()
+    assert record_problems(one_slot.events()) == []
+    order = [(e.step.value, e.work.value) for e in one_slot.events() if e.step.value in ("start", "interrupt", "requeue", "finish")]
+    assert order == [("start", "measurement"), ("interrupt", "measurement"), ("requeue", "measurement"),
+                     ("start", "analysis"), ("finish", "analysis"), ("start", "measurement"), ("finish", "measurement")]
 
 
 # ----------------------------------------------------------------------------
@@ -225,9 +348,9 @@ def lines(monkeypatch) -> list[int]:
     seen: list[int] = []
     real = waiting.show_waiting
 
-    def recording(scope, ahead, waited_s):
-        seen.append(ahead)
-        real(scope, ahead, waited_s)
+    def recording(scope, position, waited_s):
+        seen.append(position.analyses + position.measurements)
+        real(scope, position, waited_s)
 
     monkeypatch.setattr(waiting, "show_waiting", recording)
     return seen
@@ -272,18 +395,19 @@ def test_a_rerun_served_from_the_caches_never_waits(one_slot, lines):
 
 
 def test_the_second_phase_follows_up_the_first_phases_place(monkeypatch):
-    """The page's measurements (the second phase, after the browser drew the page) join as the
-    follow-up of the analysis that made the page; the analysis itself joins as a new arrival."""
+    """The page's measurements (the second phase, after the browser drew the page) join as
+    measurements, the follow-up of the analysis that made the page; the analysis itself joins as
+    a new arrival, an analysis."""
     import streamlit as st
 
     from spp_viz.ui import measure
 
-    joins: list[tuple[str, bool]] = []
+    joins: list[tuple[str, bool, Work]] = []
 
     class Recording(AdmissionQueue):
-        def join(self, session: str, kind: str, follow_up: bool = False) -> int:
-            joins.append((kind, follow_up))
-            return super().join(session, kind, follow_up)
+        def join(self, session: str, kind: str, follow_up: bool = False, work: Work = Work.ANALYSIS) -> int:
+            joins.append((kind, follow_up, work))
+            return super().join(session, kind, follow_up, work)
 
     monkeypatch.setattr(admission, "_PROCESS_QUEUE", Recording(1))
     st.cache_resource.clear()  # cold, as after a fresh upload: the analysis and the measurements are heavy work
@@ -291,13 +415,13 @@ def test_the_second_phase_follows_up_the_first_phases_place(monkeypatch):
     at = AppTest.from_file(APP, default_timeout=120)
     at.session_state["max_side"] = 256
     at.run()
-    assert joins and all(not follow_up for _, follow_up in joins)
+    assert joins and all(not follow_up and work is Work.ANALYSIS for _, follow_up, work in joins)
     first = len(joins)
     at.session_state[measure.KEY_NOW] = True  # the browser's "drawn"
     at.run()
     st.cache_resource.clear()  # what it measured must not be found by later tests that expect to measure it
     assert not at.exception, [e.value for e in at.exception]
-    assert joins[first:] and joins[first] == ("measure", True)
+    assert joins[first:] and joins[first] == ("measure", True, Work.MEASUREMENT)  # a measurement: it runs alone
 
 
 def _holder_and_asker(queue: AdmissionQueue, fn) -> dict[str, int]:
@@ -367,7 +491,7 @@ def test_a_rerun_that_lands_as_the_slot_is_granted_gives_the_slot_back(one_slot,
 
     other = one_slot.join("another-session", "forward")
     assert one_slot.try_start(other)
-    monkeypatch.setattr(waiting, "show_waiting", lambda scope, ahead, waited_s: setattr(scope, "line", InterruptingLine()))
+    monkeypatch.setattr(waiting, "show_waiting", lambda scope, position, waited_s: setattr(scope, "line", InterruptingLine()))
     release = threading.Timer(1.2, one_slot.finish, args=(other,))  # after the line is shown (every 0.5 s)
     release.start()
     ran = False

@@ -21,9 +21,9 @@ from PIL import Image
 from streamlit import get_option
 from streamlit.testing.v1 import AppTest
 
-from spp_viz import analysis, backbones, dimensions, errors, report
+from spp_viz import analysis, backbones, dimensions, errors, report, worker
 from spp_viz.explorer import ExplorerPayload
-from spp_viz.figures.tables import dimension_rows
+from spp_viz.figures.tables import POOL_COLUMN, TOTAL_COLUMN, dimension_rows
 from spp_viz.images import DEFAULT_MAX_PIXELS, load_image
 from spp_viz.timing import UNRELIABLE_TIMINGS
 from spp_viz.ui import measure, state
@@ -31,6 +31,7 @@ from spp_viz.ui import measure, state
 REPO = Path(__file__).resolve().parents[1]
 APP = str(REPO / "app.py")
 CAT = (REPO / "assets" / "chelsea_cat.jpg").read_bytes()
+THREADS = worker.default_threads()  # the timing worker's fixed thread count, stated beside every figure
 C_LITE0 = 1280
 
 
@@ -88,9 +89,9 @@ def record_head_timings(monkeypatch) -> list[tuple[str, ...]]:
     timed: list[tuple[str, ...]] = []
     real = family.measure_heads
 
-    def recording(features, keys):
+    def recording(features, keys, **kwargs):
         timed.append(tuple(sorted(head_id for head_id, _ in keys)))
-        return real(features, keys)
+        return real(features, keys, **kwargs)
 
     monkeypatch.setattr(family, "measure_heads", recording)
     return timed
@@ -390,13 +391,13 @@ def test_checkpoints_bad_and_good():
 
 def without_measurements(r: dict) -> dict:
     """A JSON report less what depends on how busy the machine was: the latencies
-    (``timings_ms``, every ``*_ms``), where they ran (``timings_device``), the timing-consistency
-    flag and the warning it raises. Two runs on the same input agree on the rest exactly."""
+    (``timings_ms``, every ``*_ms``) and their spreads (``*_rounds``, ``*_noisy``), where they ran
+    (``timings_device``), the timing-consistency flag and the warning it raises. Two runs on the same input agree on the rest exactly."""
     out = json.loads(json.dumps(r))
     del out["timings_ms"], out["timings_device"], out["sppf"]["timings_consistent"]
     out["warnings"] = [w for w in out["warnings"] if w != UNRELIABLE_TIMINGS]
     for row in out["sppf"]["costs"] + out["heads"]:
-        for key in [k for k in row if k.endswith("_ms")]:
+        for key in [k for k in row if k.endswith(("_ms", "_rounds", "_noisy"))]:  # medians and their spreads
             del row[key]
     return out
 
@@ -459,9 +460,9 @@ def test_large_maps_are_timed_without_asking():
     assert (explorer(at).map.channels, explorer(at).map.rows, explorer(at).map.cols) == (C_LITE0, 16, 20)
     assert any("SPPF == parallel SPP(5,9,13): True" in s.value for s in at.success)
     assert "measure_sppf" not in [b.key for b in at.button]  # the costs never wait for a click
-    costs = next(t.value for t in at.table if "pool ms (median)" in t.value.columns)
+    costs = next(t.value for t in at.table if POOL_COLUMN in t.value.columns and "FLOPs (convs)" in t.value.columns)
     assert list(costs["head"])[:2] == ["SPPF (k=5, x3)", "Parallel SPP (5, 9, 13)"]
-    assert (costs["pool ms (median)"] > 0).all() and set(costs["timed on"]) == {"cpu"}
+    assert all(" ± " in cell for cell in costs[POOL_COLUMN]) and set(costs["timed on"]) == {f"cpu, {THREADS} threads"}
 
 
 def test_a_pyramid_change_re_times_only_the_spp_head(monkeypatch):
@@ -488,15 +489,15 @@ def test_a_pyramid_change_re_times_only_the_spp_head(monkeypatch):
         second_phase(at)
         assert_clean(at)
         assert timed == [("spp",)], (key, timed)
-    costs = next(t.value for t in at.table if "pool ms (median)" in t.value.columns)
+    costs = next(t.value for t in at.table if POOL_COLUMN in t.value.columns and "FLOPs (convs)" in t.value.columns)
     assert list(costs["head"])[2] == "SPP 1,2,3 (avg, paper rule)"
-    heads = next(t.value for t in at.table if "total ms" in t.value.columns)
+    heads = next(t.value for t in at.table if TOTAL_COLUMN in t.value.columns and "GFLOPs" in t.value.columns)
     spp_row = heads[heads["head"] == "spp"].iloc[0]
-    assert float(spp_row["pool ms"]) == pytest.approx(costs.iloc[2]["pool ms (median)"], abs=0.006)
+    assert spp_row[POOL_COLUMN] == costs.iloc[2][POOL_COLUMN]  # one measurement, written by one formatter
     for family_id, row in (("sppf", 0), ("spp_yolo", 1)):
         family_row = heads[heads["head"] == family_id].iloc[0]
-        assert float(family_row["pool ms"]) == pytest.approx(costs.iloc[row]["pool ms (median)"], abs=0.006)
-        assert float(family_row["total ms"].split()[0]) == pytest.approx(costs.iloc[row]["total ms (median)"], abs=0.006)
+        assert family_row[POOL_COLUMN] == costs.iloc[row][POOL_COLUMN]
+        assert family_row[TOTAL_COLUMN].startswith(costs.iloc[row][TOTAL_COLUMN])  # the family adds "(untrained convs)"
     at.selectbox(key="sppf_k").set_value(3).run()  # another module: timed on its own
     second_phase(at)
     assert_clean(at)
@@ -547,16 +548,15 @@ def test_the_device_is_offered_only_when_pytorch_has_a_gpu(monkeypatch):
 def test_the_first_phase_times_nothing_and_says_so(monkeypatch):
     """After an upload every first-phase panel is drawn and no timer has run; the costs and family
     tables wait for the browser's ``drawn`` trigger, whose run measures first and then fills them."""
-    from spp_viz import regions, timing
-
     timed = record_head_timings(monkeypatch)
     regions_timed: list[str] = []
+    real = worker.run
 
-    def recording(fns, **kwargs):
-        regions_timed.extend(fns)
-        return timing.measure_interleaved(fns, **kwargs)
+    def recording(task, stop=None):
+        regions_timed.append(type(task).__name__)
+        return real(task, stop)
 
-    monkeypatch.setattr(regions, "measure_interleaved", recording)
+    monkeypatch.setattr(worker, "run", recording)
     at = new_app()
     at.run()
     second_phase(at)
@@ -567,18 +567,18 @@ def test_the_first_phase_times_nothing_and_says_so(monkeypatch):
     assert_clean(at)
     assert panel_headers(at) == PANELS and timed == [] and regions_timed == []
     columns = [set(t.value.columns) for t in [*at.dataframe, *at.table]]
-    assert not any({"total ms"} <= c or {"pool ms (median)"} <= c for c in columns)  # no table of unmeasured numbers
+    assert not any({POOL_COLUMN} <= c for c in columns)  # no table of unmeasured numbers
     asked = [key for job in at.session_state[measure.KEY_JOBS].values() for key in job.keys]
     assert {key[3][0] for key in asked if key[0] == "timing"} == {"sppf", "spp_yolo", "spp"}  # (head id, its args)
     assert any(key[0] == "region" for key in asked)
     chart(at, "spp_vector_figure")  # the first-phase panels are drawn meanwhile
     second_phase(at)
     assert_clean(at)
-    assert timed == [("spp", "spp_yolo", "sppf")] and "region" in regions_timed
-    heads = next(t.value for t in at.table if "total ms" in t.value.columns)
-    assert "measuring…" not in set(heads["pool ms"])
-    costs = next(t.value for t in at.table if "pool ms (median)" in t.value.columns)
-    assert set(costs["timed on"]) == {"cpu"}
+    assert timed == [("spp", "spp_yolo", "sppf")] and "RegionTask" in regions_timed  # both in the timing worker
+    heads = next(t.value for t in at.table if TOTAL_COLUMN in t.value.columns and "GFLOPs" in t.value.columns)
+    assert "measuring…" not in set(heads[POOL_COLUMN])
+    costs = next(t.value for t in at.table if POOL_COLUMN in t.value.columns and "FLOPs (convs)" in t.value.columns)
+    assert set(costs["timed on"]) == {f"cpu, {THREADS} threads"}
     assert at.session_state[measure.KEY_JOBS] == {}  # nothing left to measure: the page asks for no second phase
 
 
@@ -596,3 +596,22 @@ def test_every_full_run_that_still_needs_measurements_sends_a_new_drawn_token():
     second_phase(at)
     assert_clean(at)
     assert drawn_token(at) is None  # everything measured: nothing to ask for
+
+
+def test_a_timing_worker_that_died_leaves_the_figures_missing_and_says_so(monkeypatch):
+    """The worker died during the second phase (it is restarted for the next one): the page says
+    the figures are missing, draws no latency, and the rest of the page is drawn."""
+    def died(task, stop=None):
+        raise worker.WorkerError("The timing worker stopped (exit code -9) before it finished: it was restarted, "
+                                 "and these figures are missing.")
+
+    monkeypatch.setattr(worker, "run", died)
+    at = new_app()
+    at.run()
+    at.file_uploader(key="image").set_value(("died.png", unique_photo(280, 210), "image/png"))
+    at.run()
+    second_phase(at)
+    assert_clean(at)
+    assert any("figures are missing" in e.value for e in at.error)
+    assert not any(POOL_COLUMN in df.value.columns for df in at.dataframe)  # no half-measured table
+    assert panel_headers(at) == PANELS

@@ -120,12 +120,13 @@ def _engine_caller() -> str | None:
 
 
 def test_the_engine_creates_no_tensor_without_a_device(lite0):
+    from spp_viz import worker
     from spp_viz.erf import bin_erf
     from spp_viz.scales import scale_sweep
 
     decoded = images.load_image(CAT, max_side=256)
     audit = FactoryAudit()
-    with audit:
+    with audit, worker.inline():  # the timing worker's tasks run here, where the audit watches
         result = run_inspection(decoded, heads="all", levels="1,2,4")
         pool_region(result.backbone, decoded.image, result.features, PixelBox(10, 10, 120, 90), result.pyramid.config)
         bin_erf(result.backbone, decoded.image, 2, 1, 0, PyramidConfig())

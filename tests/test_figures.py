@@ -120,6 +120,8 @@ def test_size_sweep_figure(features):
 
 def test_sppf_branches_and_costs(features, head):
     from spp_viz.family import pooled_branches, sppf_view
+    from spp_viz.figures.tables import POOL_COLUMN, TOTAL_COLUMN
+    from spp_viz.timing import format_latency
 
     view = sppf_view(features, PyramidConfig())
     branches = pooled_branches(features, view.head("sppf").key)
@@ -133,10 +135,11 @@ def test_sppf_branches_and_costs(features, head):
     assert [r["head"] for r in rows][:2] == ["SPPF (k=5, x3)", "Parallel SPP (5, 9, 13)"]
     assert rows[0]["output numbers"] == 32 * 10 * 15  # after cv2: back to C channels
     assert len(rows) == 3
-    for row in rows:  # no None cell anywhere: every head has both latencies
+    for row, report in zip(rows, view.heads):  # no None cell anywhere: every head has both latencies, as the page writes them
         assert all(value is not None for value in row.values()), row
-        pool, total = float(row["pool ms (median)"]), float(row["total ms (median)"])  # type: ignore[arg-type]
-        assert pool > 0 and total >= pool * 0.5
+        assert report.timing is not None
+        assert row[POOL_COLUMN] == format_latency(report.timing.pool) and row[TOTAL_COLUMN] == format_latency(report.timing.total)
+        assert " ± " in str(row[POOL_COLUMN]) and row["timed on"] == f"cpu, {report.timing.pool.threads} threads"
     other = sppf_view(features, PyramidConfig((6, 3, 2, 1), Pool.AVG), measure=False)
     assert figures.costs_rows(other)[-1]["output numbers"] == 32 * 50  # the SPP row is the current head
 

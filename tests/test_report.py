@@ -8,10 +8,12 @@ import json
 import pytest
 
 from spp_viz.analysis import PyramidConfig, pool_pyramid, predict
-from spp_viz.family import sppf_view
+from spp_viz.family import HeadTiming, sppf_view
 from spp_viz.report import build_report, run_inspection, strict_json
+from spp_viz.timing import Latency
 
-COST_KEYS = {"name", "kind", "output_shape", "params", "flops", "pool_ms", "total_ms", "device"}
+COST_KEYS = {"name", "kind", "output_shape", "params", "flops", "pool_ms", "total_ms", "device", "threads", "pool_iqr_ms",
+             "pool_rounds", "pool_noisy", "total_iqr_ms", "total_rounds", "total_noisy"}
 
 
 @pytest.fixture(scope="module")
@@ -68,11 +70,43 @@ def test_costs_give_pool_and_total_for_the_current_head(inspection):
     assert heads["sppf"]["pool_ms"] == costs[0]["pool_ms"] and heads["spp"]["pool_ms"] == spp_row["pool_ms"]
 
 
+def steady(median_ms: float) -> Latency:
+    """A latency whose samples agree within 2 % (made here: a real one depends on the machine's load)."""
+    return Latency(median_ms, median_ms * 0.99, median_ms * 1.01, 7, 1, 2, "cpu")
+
+
 def test_report_is_strict_json_with_no_none_and_no_warnings(inspection):
-    report = inspection.report()
+    """Every head measured with a steady spread: strict JSON, no null, and no warning at all. (How
+    the real measurement came out, noisy or not, is the machine's business: the warning it may
+    raise is checked on its own below.)"""
+    from spp_viz.family import compare_family
+    from spp_viz.heads.registry import get_spec, trainable_params
+
+    features, config = inspection.features, inspection.pyramid.config
+    timings = {}
+    for key in {**inspection.costs.timings, **inspection.family.timings}:
+        has_convs = trainable_params(get_spec(key[0]).build(key[1])) > 0
+        timings[key] = HeadTiming(steady(1.0), steady(4.0) if has_convs else steady(1.0))
+    measured = dataclasses.replace(
+        inspection, costs=sppf_view(features, config, measure=False, measured=timings),
+        family=compare_family(features, "spp,sppf,ppm", config, measure=False, measured=timings))
+    report = measured.report()
     json.dumps(report, allow_nan=False)
     assert report["warnings"] == []
     assert None not in [v for v in _walk(report["sppf"])]
+    assert {c["pool_noisy"] for c in report["sppf"]["costs"]} == {False} and {c["threads"] for c in report["sppf"]["costs"]} == {2}
+
+
+def test_a_noisy_latency_is_a_warning_and_flagged_in_the_json(inspection, lite0):
+    from spp_viz.timing import UNRELIABLE_TIMINGS
+
+    features, config = inspection.features, inspection.pyramid.config
+    wide = Latency(1.0, 0.9, 1.3, 40, 1, 2, "cpu")  # interquartile range 40 % of the median, at the cap
+    timings = {key: HeadTiming(wide, steady(4.0)) for key in inspection.costs.timings}
+    report = build_report(inspection.decoded, lite0, features, inspection.pyramid,
+                          sppf_view(features, config, measure=False, measured=timings), [], {})
+    assert report["sppf"]["timings_consistent"] is False and report["warnings"] == [UNRELIABLE_TIMINGS]
+    assert {(c["pool_noisy"], c["pool_rounds"], c["pool_iqr_ms"]) for c in report["sppf"]["costs"]} == {(True, 40, 0.4)}
 
 
 def test_non_finite_map_gives_null_one_warning_and_no_predictions(inspection, lite0):

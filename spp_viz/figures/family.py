@@ -10,6 +10,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from ..family import BranchMap, FamilyComparison, HeadReport
+from ..timing import Latency, format_latency
 from . import text
 from .style import HEATMAP_SCALE, figure_meta
 
@@ -18,7 +19,8 @@ MAP_COLUMNS = 5  # branch maps per row
 
 def family_costs_figure(family: FamilyComparison, untrained_backbone: bool = False) -> go.Figure:
     """Parameters, FLOPs and latency side by side: one bar per head in each panel; latency has a
-    bar for the pooling alone and one for the whole module (a head not measured has no bar)."""
+    bar for the pooling alone and one for the whole module, each with its interquartile range
+    (a head not measured has no bar)."""
     heads = family.heads
     ids = [r.id for r in heads]
     fig = make_subplots(1, 3, subplot_titles=["parameters (millions)", "GFLOPs (convs)", "median latency (ms)"],
@@ -27,9 +29,8 @@ def family_costs_figure(family: FamilyComparison, untrained_backbone: bool = Fal
                          hovertemplate="%{x}: %{y:.3f} M parameters<extra></extra>"), row=1, col=1)
     fig.add_trace(go.Bar(x=ids, y=[r.flops / 1e9 for r in heads], name="GFLOPs", showlegend=False,
                          hovertemplate="%{x}: %{y:.3f} GFLOPs<extra></extra>"), row=1, col=2)
-    for label, values in (("pooling only", [r.pool_ms for r in heads]), ("whole module", [r.total_ms for r in heads])):
-        fig.add_trace(go.Bar(x=ids, y=[v if math.isfinite(v) else None for v in values], name=label,
-                             hovertemplate=f"%{{x}}: %{{y:.3f}} ms ({label})<extra></extra>"), row=1, col=3)
+    for label, part in (("pooling only", "pool"), ("whole module", "total")):
+        fig.add_trace(_latency_bars(ids, [getattr(r.timing, part) if r.timing else None for r in heads], label), row=1, col=3)
     c, h, w = family.feature_shape
     # the legend sits above the plots, right of the title: below them it met the heads' labels
     fig.update_xaxes(tickangle=-45 if len(ids) > 4 else 0, automargin=True)
@@ -41,6 +42,17 @@ def family_costs_figure(family: FamilyComparison, untrained_backbone: bool = Fal
         meta=figure_meta("family_costs_figure", heads=ids, k=family.k, n=family.repeats),
     )
     return fig
+
+
+def _latency_bars(ids: list[str], latencies: list[Latency | None], label: str) -> go.Bar:
+    """Medians as bars, the interquartile range as the error bar, and each figure's hover written
+    as the page writes it (:func:`spp_viz.timing.format_latency`); a head not measured has no bar."""
+    return go.Bar(
+        x=ids, y=[lat.median_ms if lat else None for lat in latencies], name=label,
+        error_y={"type": "data", "symmetric": False, "array": [lat.q3_ms - lat.median_ms if lat else None for lat in latencies],
+                 "arrayminus": [lat.median_ms - lat.q1_ms if lat else None for lat in latencies], "thickness": 1},
+        customdata=[format_latency(lat) if lat else "not measured" for lat in latencies],
+        hovertemplate=f"%{{x}}: %{{customdata}} ({label}; bar: median, whisker: interquartile range)<extra></extra>")
 
 
 def _finite_range(maps: tuple[BranchMap, ...]) -> tuple[float, float]:

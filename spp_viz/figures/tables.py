@@ -1,5 +1,6 @@
-"""Rows for the app's tables. The costs table keeps numbers as numbers (the app formats them);
-the family, prediction and scale tables are strings, because a cell may read "not measured"."""
+"""Rows for the app's tables. Counts stay numbers (the app formats them); every latency is a
+string from :func:`spp_viz.timing.format_latency` ("3.4 ms ± 4%", "· noisy" when its spread stayed
+above 10 %), and a cell may read "measuring…" or "not measured"."""
 
 from __future__ import annotations
 
@@ -11,20 +12,22 @@ import pandas
 
 from ..analysis import Prediction
 from ..dimensions import SPPFStage
-from ..family import EqualityCheck, FamilyComparison
+from ..family import EqualityCheck, FamilyComparison, HeadReport
 from ..heads.registry import get_spec
 from ..scales import ScaleRow
+from ..timing import Latency, format_latency, format_ms
 from .photo import label_keys
-from .text import milliseconds, sppf_stage, times
+from .text import sppf_stage, times
 
 if TYPE_CHECKING:
     from pandas.io.formats.style import Styler
 
+POOL_COLUMN = "pool (median ± spread)"
+TOTAL_COLUMN = "total (median ± spread)"
 COST_COLUMNS = ("head", "module output", "output numbers", "params (with 1x1 convs)", "FLOPs (convs)",
-                "pool ms (median)", "total ms (median)", "timed on")
-# how the costs table shows its numbers (they stay numbers in the rows)
-COST_FORMATS = {"output numbers": "{:,}", "params (with 1x1 convs)": "{:,}", "FLOPs (convs)": "{:,}",
-                "pool ms (median)": "{:.3f}", "total ms (median)": "{:.3f}"}
+                POOL_COLUMN, TOTAL_COLUMN, "timed on")
+# how the costs table shows its counts (they stay numbers in the rows; latencies are strings)
+COST_FORMATS = {"output numbers": "{:,}", "params (with 1x1 convs)": "{:,}", "FLOPs (convs)": "{:,}"}
 
 
 def styled(rows: Sequence[Mapping[str, object]], formats: Mapping[str, str] | None = None) -> Styler:
@@ -33,15 +36,30 @@ def styled(rows: Sequence[Mapping[str, object]], formats: Mapping[str, str] | No
     return frame.style.format(dict(formats or {}), na_rep="not measured")
 
 
-def costs_rows(costs: FamilyComparison) -> list[dict[str, object]]:
+def latency_cell(latency: Latency | None, measuring: bool = False) -> str:
+    """A latency as the page writes it, or why there is none (still being measured, or not measured)."""
+    if latency is not None:
+        return format_latency(latency)
+    return "measuring…" if measuring else "not measured"
+
+
+def timed_on(report: HeadReport, measuring: bool = False) -> str:
+    """Where a head was timed and with how many threads (``cpu, 2 threads``)."""
+    if report.timing is not None:
+        return report.timing.pool.where
+    return "measuring…" if measuring else "not measured"
+
+
+def costs_rows(costs: FamilyComparison, measuring: bool = False) -> list[dict[str, object]]:
     """One row per head of the SPP vs SPPF view: SPPF, YOLOv5's parallel SPP and the current SPP
-    head. ``module output`` is each module's own output (SPPF's cv2 output), ``pool ms`` times
-    the parameter-free pooling alone, ``total ms`` the whole module with its 1 × 1 convs (for
-    classic SPP both are the same call); NaN until measured, ``timed on`` the device the medians
-    were measured on (None until then)."""
+    head. ``module output`` is each module's own output (SPPF's cv2 output); the pool column times
+    the parameter-free pooling alone, the total column the whole module with its 1 × 1 convs (for
+    classic SPP both are the same call); ``timed on`` the device and thread count the medians were
+    measured with."""
     return [dict(zip(COST_COLUMNS, (
         r.view_name, times(*r.output_shape), math.prod(r.output_shape), r.params, r.flops,
-        round(r.pool_ms, 3), round(r.total_ms, 3), r.device,
+        latency_cell(r.timing.pool if r.timing else None, measuring),
+        latency_cell(r.timing.total if r.timing else None, measuring), timed_on(r, measuring),
     ))) for r in costs.heads]
 
 
@@ -51,8 +69,8 @@ def family_rows(family: FamilyComparison, measuring: bool = False) -> list[dict[
     the table fits beside the sidebar at 1024 px (the device is the caption's: one map, one device)."""
     return [{
         "head": r.id, "output": times(*r.output_shape) + (" (fixed length)" if r.fixed_length else ""),
-        "params": f"{r.params:,}", "GFLOPs": f"{r.flops / 1e9:.3f}", "pool ms": milliseconds(r.pool_ms, measuring),
-        "total ms": milliseconds(r.total_ms, measuring),
+        "params": f"{r.params:,}", "GFLOPs": f"{r.flops / 1e9:.3f}", POOL_COLUMN: latency_cell(r.timing.pool if r.timing else None, measuring),
+        TOTAL_COLUMN: latency_cell(r.timing.total if r.timing else None, measuring),
     } for r in family.heads]
 
 
@@ -110,6 +128,5 @@ def scale_rows(rows: list[ScaleRow]) -> list[dict[str, str]]:
         "SPP length": f"{r.spp_length:,}", sppf_stage(SPPFStage.POOLS): f"{r.sppf_numbers:,}",
         "cosine to first": f"{r.cosine_to_first:.3f}",
         "top-1": f"{r.predictions[0].label} {r.predictions[0].probability:.1%}" if r.predictions else "no classifier",
-        "forward ms": f"{r.forward_ms:.0f}",
-        "forward timed": (f"one run on {r.forward.device}, load {r.forward.load_average:.2f}" if r.forward else "one run"),
+        "forward": r.forward.text() if r.forward else f"{format_ms(r.forward_ms)} (one run)",
     } for r in rows]

@@ -1,6 +1,6 @@
 """The sentences that explain results (functions of the numbers they put in words), the words drawn
 inside figures (chart titles and labels) and the formatting helpers both use (:func:`literal`,
-:func:`times`, :func:`milliseconds`). A shape or grid is written with "×": ``n × n``, never "x".
+:func:`times`; latencies are written by :func:`spp_viz.timing.format_latency`). A shape or grid is written with "×": ``n × n``, never "x".
 
 The page's labels, help strings, buttons and messages are in :mod:`spp_viz.ui.words`; the engine
 words its own errors and warnings (e.g. :data:`spp_viz.timing.UNRELIABLE_TIMINGS`).
@@ -8,10 +8,10 @@ words its own errors and warnings (e.g. :data:`spp_viz.timing.UNRELIABLE_TIMINGS
 
 from __future__ import annotations
 
-import math
 import re
 from typing import Sequence
 
+from ..admission import Position, Work
 from ..bins import LevelBins
 from ..boxes import CellWindow
 from ..choices import Channel, ChannelView, Pool
@@ -19,7 +19,7 @@ from ..dimensions import SPPF_STAGE_NAMES, SPPFSize, SPPFStage, sppf_formula, sp
 from ..erf import ErfResult
 from ..family import FamilyComparison, Speedup
 from ..pooling import SOURCE_N, CascadeCost
-from ..timing import UNRELIABLE_TIMINGS, SingleRun, method
+from ..timing import MAX_IQR_SHARE, MAX_TIME_S, UNRELIABLE_TIMINGS, Latency, SingleRun, format_latency, format_ms, method
 
 
 def channel_label(channel: Channel, channels: int | None = None) -> str:
@@ -237,11 +237,14 @@ def costs_caption(device: str, costs: FamilyComparison) -> str:
         lesson = (f" Here SPPF's pools take {sppf.pool_ms / parallel.pool_ms:.2f}× the parallel pools' time, and its "
                   f"1 × 1 convs take {1 - sppf.pool_ms / sppf.total_ms:.0%} of the whole module's.")
     return (f"module output: the {sppf_stage(SPPFStage.CV2)} for SPPF and the parallel pools, the vector for SPP. "
-            f"pool ms: the parameter-free pooling alone, on as many channels of the real map as the module's pools see "
-            f"(the {sppf_stage(SPPFStage.CV1)}); total ms: the whole module with its 1 × 1 convs cv1 and cv2 (random "
+            f"pool: the parameter-free pooling alone, on as many channels of the real map as the module's pools see "
+            f"(the {sppf_stage(SPPFStage.CV1)}); total: the whole module with its 1 × 1 convs cv1 and cv2 (random "
             "weights: the time is real, the values are not). The SPP row is the pyramid on this page. Medians of "
-            f"interleaved runs on {device} ({method(device)}), measured after the page was drawn, with nothing else "
-            f"running (each head once per map, SPP once per pyramid); FLOPs count convs only.{lesson}")
+            f"interleaved runs on {device} ({method(device)}), measured after the page was drawn, alone (no analysis "
+            "ran meanwhile) in the timing worker, a process of its own with the thread count in 'timed on'; rounds "
+            f"until each spread (± the interquartile range as a share of the median) is at most {MAX_IQR_SHARE:.0%} or "
+            f"{MAX_TIME_S:g} s have passed, and a figure still wider is marked noisy (each head once per map, SPP once "
+            f"per pyramid); FLOPs count convs only.{lesson}")
 
 
 TOP5_CAPTION = ("Read from the 1 × 1 average level = the backbone's global average pool (GAP), exactly what its "
@@ -292,13 +295,16 @@ def rule_figure_caption(n: int, h: int, w: int) -> str:
 FAMILY_UNTRAINED = ("The 1 × 1 / 3 × 3 convs of these heads have no pretrained weights for this backbone: they are seeded "
                     "random (untrained). Shapes, parameters, FLOPs and latencies are real; conv outputs are not learned "
                     "features, so only the parameter-free pooling branches are drawn, on the real map.")
+
+
 def family_table_caption(devices: Sequence[str | None]) -> str:
     """What the family's tables hold; ``devices``: where each head was timed (None: not yet)."""
     where = ", ".join(sorted({d for d in devices if d})) or "this map's device"
     return ("Output: each module's own (C × h × w for the YOLO heads: SPPF's is its cv2 output). Params: trainable, "
-            "sum(p.numel()). FLOPs: torch.utils.flop_counter (convs; pooling counts 0). Pool ms: the head's own pooling "
-            "layers on the real map, at the width its pools see; total ms: the whole module (its convs untrained). "
-            f"Medians, all heads interleaved, timed on {where}, once per map, heads, k and n, after the page was drawn. "
+            "sum(p.numel()). FLOPs: torch.utils.flop_counter (convs; pooling counts 0). Pool: the head's own pooling "
+            "layers on the real map, at the width its pools see; total: the whole module (its convs untrained). "
+            f"Medians ± their spread, all heads interleaved, timed alone on {where} in the timing worker, once per map, "
+            "heads, k and n, after the page was drawn. "
             "Below, RF: the theoretical receptive field of one output cell through each branch.")
 
 
@@ -351,20 +357,15 @@ def family_questions(family: FamilyComparison) -> list[str]:
     ]
 
 
-def milliseconds(value: float, measuring: bool = False) -> str:
-    """A median in ms, or why there is none (still being measured, or not measured at all)."""
-    if math.isfinite(value):
-        return f"{value:.2f}"
-    return "measuring…" if measuring else "not measured"
-
-
 def family_latency_answer(family: FamilyComparison) -> str:
     if not family.timings_consistent:
         return TIMINGS_UNRELIABLE
     if "sppf" in family.ids and "spp_yolo" in family.ids:
         a, b = family.head("spp_yolo"), family.head("sppf")
-        return (f"parallel pools (spp_yolo) {milliseconds(a.pool_ms)} ms vs SPPF's cascade {milliseconds(b.pool_ms)} ms "
-                f"for the pooling alone; {milliseconds(a.total_ms)} vs {milliseconds(b.total_ms)} ms for the whole modules.")
+        if a.timing is None or b.timing is None:
+            return "not measured yet."
+        return (f"parallel pools (spp_yolo) {format_latency(a.timing.pool)} vs SPPF's cascade {format_latency(b.timing.pool)} "
+                f"for the pooling alone; {format_latency(a.timing.total)} vs {format_latency(b.timing.total)} for the whole modules.")
     return "choose both spp_yolo and sppf in the sidebar's heads to see them timed side by side."
 
 
@@ -398,42 +399,31 @@ def erf_summary(result: ErfResult, untrained: bool) -> str:
 
 
 # the region-pooling panel
-REGION_TIMING = ("Pooling time: median of many calls (interleaved timeit blocks); crop-and-rerun: one "
+REGION_TIMING = ("Pooling time: median of many calls (interleaved timeit blocks) ± its spread; crop-and-rerun: one "
                  "synchronised run of crop, forward and classifier, with the load average at that moment. Both are "
-                 "measured after the page is drawn.")
+                 "measured after the page is drawn, alone, in the timing worker.")
 
 
-def duration(ms: float) -> str:
-    """A short time as a person reads it: ``0.53 ms``, ``84 µs``, ``138 ms``."""
-    if ms < 0.1:
-        return f"{ms * 1000:.0f} µs"
-    return f"{ms:.2f} ms" if ms < 10 else f"{ms:.0f} ms"
-
-
-def region_pooled(window: CellWindow, pooled_ms: float, device: str | None = None) -> str:
+def region_pooled(window: CellWindow, pooled: Latency | None) -> str:
     (r0, r1), (c0, c1) = window.rows, window.cols
-    time = f"{duration(pooled_ms)} (median, {device})" if math.isfinite(pooled_ms) else "measuring…"
+    time = f"{format_latency(pooled)} (median, {pooled.where})" if pooled is not None else "measuring…"
     return f"**Pooled from the shared map** (cells rows {r0}–{r1 - 1}, columns {c0}–{c1 - 1}): {time}"
 
 
 def region_recomputed(run: SingleRun | None) -> str:
     if run is None:
         return "**Cropped and rerun** (a full forward pass): measuring…"
-    return f"**Cropped and rerun** (a full forward pass): {single_run(run)}"
+    return f"**Cropped and rerun** (a full forward pass): {run.text()}"
 
 
-def single_run(run: SingleRun) -> str:
-    """A one-shot time as what it is: one run, where, and how busy the machine was."""
-    return f"{run.ms:.1f} ms (one run on {run.device}, load average {run.load_average:.2f})"
-
-
-def region_lesson(pooled_ms: float, run: SingleRun | None) -> str:
-    """SPP-net's speed-up on this box, as a ratio (or what is still being measured)."""
+def region_lesson(pooled: Latency | None, run: SingleRun | None) -> str:
+    """SPP-net's speed-up on this box, as a ratio of the rerun's single run to the pooling's
+    median (or what is still being measured)."""
     lesson = ("**SPP-net's speed-up:** pool the box's window from the map the network already computed, instead of "
               "cropping the photo and running the whole network again")
-    if run is None or not math.isfinite(pooled_ms) or pooled_ms <= 0:
+    if run is None or pooled is None or pooled.median_ms <= 0:
         return lesson + ": both are measured now that the page is drawn."
-    return lesson + f": {duration(pooled_ms)} against {duration(run.ms)}, {run.ms / pooled_ms:,.0f}× faster here."
+    return lesson + f": {format_latency(pooled)} against {format_ms(run.ms)}, {run.ms / pooled.median_ms:,.0f}× faster here."
 
 
 def region_length(length: int) -> str:
@@ -455,10 +445,18 @@ def scales_lesson(first: tuple[int, str, float] | None, last: tuple[int, str, fl
 
 
 # serving many users: the waiting line
-def waiting_line(ahead: int, waited_s: int) -> str:
-    """One line while a session waits for a slot for its heavy work (it updates as the line moves)."""
+def waiting_line(position: Position, waited_s: int) -> str:
+    """One line while a session waits for its heavy work, saying which of the two it waits for:
+    its photo (the analyses ahead of it) or its timings (a quiet moment: they run alone, after
+    every analysis). It updates as the line moves."""
+    if position.work is Work.MEASUREMENT:
+        busy = position.analyses + position.measurements
+        return (f"Your timings: waiting for a quiet moment ({busy} job{'' if busy == 1 else 's'} before them, "
+                f"{waited_s} s so far). They are taken alone, after everyone's photos, so no figure is timed while "
+                "another analysis runs; the page above is complete meanwhile.")
+    ahead = position.analyses
     who = "your analysis starts next" if ahead < 1 else f"{ahead} analys{'is' if ahead == 1 else 'es'} ahead of you"
-    return (f"Waiting for the model: {who} ({waited_s} s so far). The sidebar still works, and the previous "
+    return (f"Your photo: {who} ({waited_s} s so far). The sidebar still works, and the previous "
             "image's page stays visible below until yours is ready.")
 
 

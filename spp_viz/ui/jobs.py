@@ -2,14 +2,15 @@
 store, and the jobs it asks for when a result is missing.
 
 Nothing here times anything while a page is drawn: a job runs after the browser has drawn the
-page. A head's timing is one record per (map, head, the arguments it depends on): the SPP vs SPPF
+page, alone (no analysis of any session runs meanwhile: :func:`spp_viz.ui.waiting.alone`), in the
+timing worker (:mod:`spp_viz.worker`). A head's timing is one record per (map, head, the arguments it depends on): the SPP vs SPPF
 table and the family read the same one, so a head in both is measured once, and a pyramid change
 re-times only ``spp``. All the heads a page lacks are timed together, interleaved, in one job.
 """
 
 from __future__ import annotations
 
-from typing import Hashable, Mapping, Sequence
+from typing import Callable, Hashable, Mapping, Sequence
 
 from .. import family as pyramid_family  # called through the module, so tests and benchmarks can wrap it
 from ..analysis import FeatureResult
@@ -17,13 +18,13 @@ from ..family import HeadTiming, TimingKey
 from . import measure
 from .caches import BackboneKey, ImageKey
 from .measure import Failed, Job
-from .waiting import heavy
+from .waiting import alone
 
 
-@heavy("measure")
-def time_heads(features: FeatureResult, keys: tuple[TimingKey, ...]) -> list[HeadTiming]:
+@alone("measure")
+def time_heads(features: FeatureResult, keys: tuple[TimingKey, ...], *, stop: Callable[[], bool]) -> list[HeadTiming]:
     """Heads timed on the map, all interleaved (a second-phase job), in the order of ``keys``."""
-    timings = pyramid_family.measure_heads(features, keys)
+    timings = pyramid_family.measure_heads(features, keys, stop=stop)
     return [timings[key] for key in keys]
 
 

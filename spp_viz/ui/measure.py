@@ -6,7 +6,9 @@ forwards) it asks for with :func:`request`: a :class:`Job` under a key. At the f
 :func:`ready_signal` mounts a tiny browser component that waits until the script has finished
 and the browser has painted twice, then sends one ``drawn`` trigger. That trigger's rerun
 runs the jobs first (:func:`run_requested`), before anything is drawn, while the browser is
-idle, and only then draws the page with the numbers. So no figure is ever timed while the page
+idle, and only then draws the page with the numbers. Each job runs alone, in the timing worker
+(:mod:`spp_viz.worker`), once no analysis of any session runs or waits
+(:func:`spp_viz.ui.waiting.alone`). So no figure is ever timed while the page
 is busy sending charts, and the user sees the photo without waiting on a stopwatch.
 
 Results live in one process-wide store (:func:`store`), keyed by what they depend on (image,
@@ -24,6 +26,8 @@ from dataclasses import dataclass
 from typing import Callable, Hashable, Mapping
 
 import streamlit as st
+
+from .. import worker
 
 LOG = logging.getLogger("spp_viz.app")
 
@@ -152,11 +156,13 @@ def lookup(key: Hashable) -> object | None:
 
 
 def request(job: Job) -> None:
-    """Ask for ``job`` after this run's page is drawn (nothing happens when it is stored already)."""
+    """Ask for ``job`` after this run's page is drawn (nothing happens when it is stored already);
+    the timing worker starts meanwhile, if this process has none yet."""
     if job.done(store()):
         return
     jobs: dict[Hashable, Job] = st.session_state.setdefault(KEY_JOBS, {})
     jobs.setdefault(job.keys, job)
+    worker.prestart()
 
 
 def pending() -> list[Job]:

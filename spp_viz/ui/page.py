@@ -12,6 +12,7 @@ from typing import Sequence
 
 import streamlit as st
 
+from ..admission import Work
 from ..errors import BackboneError, WeightsUnavailableError
 from ..figures import text
 from ..images import ImageDecodeError
@@ -66,8 +67,9 @@ def main() -> None:
 
 
 def second_phase(slot) -> None:
-    """When the browser has drawn the last run's page, run the measurements it asked for first
-    (they keep the place in line of the job that made the page),
+    """When the browser has drawn the last run's page, run the measurements it asked for first,
+    alone (after every waiting analysis; an arriving analysis interrupts them, and they are taken
+    again once the process is quiet),
     before anything of this run is drawn (the page stays on screen meanwhile; ``slot``, an
     ``st.empty`` at the top of every run, holds the spinner and any waiting line, then is cleared)."""
     if not measure.drawn():
@@ -76,7 +78,7 @@ def second_phase(slot) -> None:
     try:
         # nothing is drawn meanwhile (the panels' notes already say what is measured): a line or a
         # spinner at the top would move and repaint the whole page while the heads are timed
-        with slot.container(), admission_scope("measure", follow_up=True):
+        with slot.container(), admission_scope("measure", follow_up=True, work=Work.MEASUREMENT):
             measure.run_requested()
         slot.empty()
     except MemoryError:

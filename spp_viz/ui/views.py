@@ -1,10 +1,11 @@
 """The views computed on demand: the effective receptive field of a bin, region pooling and the
 scales. Cached per (image, backbone, stage, weights, levels, pool, rule, bin / box / sizes); what
-they time (the region's crop-and-rerun, the scales' forwards) is a second-phase job."""
+they time (the region's pooling and crop-and-rerun, the scales' forwards) is a second-phase job,
+taken alone in the timing worker."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 import streamlit as st
 from PIL import Image
@@ -18,7 +19,7 @@ from .caches import BackboneKey, ImageKey, decode_image, get_working_limit, imag
 from .jobs import measured
 from .measure import Failed, Job
 from .model import PageModel
-from .waiting import admission_scope, cached_heavy, heavy
+from .waiting import admission_scope, alone, cached_heavy
 
 if TYPE_CHECKING:  # imported where used: the ERF and the scales load only when asked for
     from ..erf import ErfResult
@@ -47,10 +48,10 @@ def _region(image_key: ImageKey, backbone_key: BackboneKey, config: PyramidConfi
     return pool_region(_backbone, _image, _features, box, config, measure=False)
 
 
-@heavy("region")
-def measure_region(page: PageModel, box: PixelBox) -> RegionResult:
+@alone("region")
+def measure_region(page: PageModel, box: PixelBox, *, stop: Callable[[], bool]) -> RegionResult:
     """The region with its pooling timed and its crop-and-rerun run (a second-phase job)."""
-    return pool_region(page.backbone, page.decoded.image, page.features, box, page.config)
+    return pool_region(page.backbone, page.decoded.image, page.features, box, page.config, stop=stop)
 
 
 def region(page: PageModel, box: PixelBox) -> RegionResult:
@@ -74,12 +75,12 @@ def scales_source(page: PageModel, sizes: tuple[int, ...]) -> Image.Image:
     return decoded.image
 
 
-@heavy("scales")
-def run_scales(page: PageModel, sizes: tuple[int, ...]) -> list[ScaleRow]:
-    """One forward pass per size (a second-phase job: its forward times are taken on a quiet page)."""
-    from ..scales import scale_sweep
+@alone("scales")
+def run_scales(page: PageModel, sizes: tuple[int, ...], *, stop: Callable[[], bool]) -> list[ScaleRow]:
+    """One forward pass per size (a second-phase job: its forward times are taken alone, in the worker)."""
+    from ..scales import measure_scales
 
-    return scale_sweep(page.backbone, scales_source(page, sizes), sizes, page.config)
+    return measure_scales(page.backbone, scales_source(page, sizes), sizes, page.config, stop=stop)
 
 
 def scales(page: PageModel, sizes: tuple[int, ...]) -> list[ScaleRow] | Failed | None:

@@ -30,7 +30,9 @@ from typing import Any, Callable, Iterator, TypeVar
 import streamlit as st
 
 from .. import admission
+from ..admission import Position, Work
 from ..figures import text
+from ..timing import Interrupted
 from .streamlit_private import StopException, not_recorded, run_session_id, session_active
 
 POLL_S = 0.5  # how often a waiting page updates its line (and notices a rerun)
@@ -38,6 +40,7 @@ LOCAL_PREFIX = "local:"  # work outside a Streamlit session (a benchmark thread)
 SECRETS_TABLE = "spp_viz"
 WAITING_KEY_PREFIX = "waiting_"  # the line's container key: waiting_<scope name>
 F = TypeVar("F", bound=Callable[..., Any])
+R = TypeVar("R")
 _local = threading.local()
 
 
@@ -46,6 +49,7 @@ class _Scope:
     name: str
     slot: Any  # st.empty(): where the line goes
     follow_up: bool = False  # its job continues the session's last one (see admission.AdmissionQueue.join)
+    work: Work = Work.ANALYSIS
     ticket: int | None = None
     line: Any = None  # the inner st.empty() inside the keyed container, once shown
 
@@ -73,14 +77,14 @@ def session_id() -> str:
 
 
 @contextlib.contextmanager
-def admission_scope(name: str, follow_up: bool = False) -> Iterator[None]:
-    """Heavy work inside holds one admission (taken on the first cache miss, given back at the
-    end). ``follow_up``: the work continues the session's last job (the second phase of the page
-    that job made) and keeps that job's place in line."""
+def admission_scope(name: str, follow_up: bool = False, work: Work = Work.ANALYSIS) -> Iterator[None]:
+    """Heavy work inside holds one admission of class ``work`` (taken on the first cache miss,
+    given back at the end). ``follow_up``: the work continues the session's last job (the second
+    phase of the page that job made) and keeps that job's place in line."""
     if getattr(_local, "scope", None) is not None:
         yield
         return
-    scope = _local.scope = _Scope(name, st.empty(), follow_up)
+    scope = _local.scope = _Scope(name, st.empty(), follow_up, work)
     try:
         yield
     finally:
@@ -137,31 +141,65 @@ def heavy(kind: str) -> Callable[[F], F]:
     return wrap
 
 
+def alone(kind: str) -> Callable[[Callable[..., R]], Callable[..., R]]:
+    """Decorator for a measurement: ``fn(*args, stop=...)`` runs holding the process alone (a
+    :data:`Work.MEASUREMENT` admission). An analysis that arrives meanwhile makes ``stop()`` true:
+    ``fn`` raises ``timing.Interrupted``, its samples are thrown away, it gives its slot back and
+    waits in its place, and it runs again from the start once the process is quiet."""
+    def wrap(fn: Callable[..., R]) -> Callable[..., R]:
+        @functools.wraps(fn)
+        def run(*args: Any, **kwargs: Any) -> R:
+            jobs = queue()
+            while True:
+                with admitted(kind, Work.MEASUREMENT) as ticket:
+                    try:
+                        return fn(*args, stop=lambda: jobs.interrupted(ticket), **kwargs)
+                    except Interrupted:
+                        jobs.requeue(ticket)
+        return run
+    return wrap
+
+
 @contextlib.contextmanager
-def admitted(kind: str) -> Iterator[None]:
-    """Wait for a slot (showing the line when inside a scope), run, and give the slot back."""
+def admitted(kind: str, work: Work | None = None) -> Iterator[int]:
+    """Wait for a slot (showing the line when inside a scope), run, and give the slot back; yields
+    the ticket. Inside a scope the class is the scope's (``work`` outside one, analysis by default);
+    a scope's measurement that gave its slot back (:meth:`AdmissionQueue.requeue`) waits again in
+    its place."""
     scope: _Scope | None = getattr(_local, "scope", None)
-    if (scope is not None and scope.ticket is not None) or getattr(_local, "holding", False):
-        yield  # this session already holds a slot
-        return
     jobs = queue()
-    ticket = jobs.join(session_id(), kind, follow_up=scope is not None and scope.follow_up)
+    if scope is not None and scope.ticket is not None:
+        if not jobs.running(scope.ticket):
+            _wait_or_leave(jobs, scope.ticket, scope)
+            hide_line(scope)
+        yield scope.ticket  # this session holds the scope's slot
+        return
+    held: int | None = getattr(_local, "holding", None)
+    if held is not None:
+        yield held
+        return
+    work = scope.work if scope is not None else (work or Work.ANALYSIS)
+    ticket = jobs.join(session_id(), kind, follow_up=scope is not None and scope.follow_up, work=work)
+    _wait_or_leave(jobs, ticket, scope)
+    if scope is not None:
+        scope.ticket = ticket  # the scope gives it back, even if a rerun lands on the next line
+        hide_line(scope)
+        yield ticket
+        return
+    _local.holding = ticket
+    try:
+        yield ticket
+    finally:
+        _local.holding = None
+        jobs.finish(ticket)
+
+
+def _wait_or_leave(jobs: admission.AdmissionQueue, ticket: int, scope: _Scope | None) -> None:
     try:
         _wait(jobs, ticket, scope)
     except BaseException:  # a rerun, a stop: the place stays reserved for the next request
         jobs.leave(ticket)
         raise
-    if scope is not None:
-        scope.ticket = ticket  # the scope gives it back, even if a rerun lands on the next line
-        hide_line(scope)
-        yield
-        return
-    _local.holding = True
-    try:
-        yield
-    finally:
-        _local.holding = False
-        jobs.finish(ticket)
 
 
 def _wait(jobs: admission.AdmissionQueue, ticket: int, scope: _Scope | None) -> None:
@@ -172,8 +210,9 @@ def _wait(jobs: admission.AdmissionQueue, ticket: int, scope: _Scope | None) -> 
     while not jobs.wait(ticket, POLL_S):
         if jobs.replaced(ticket):  # this run was stopped and the session's next one took its place
             raise StopException()
-        if scope is not None:
-            show_waiting(scope, jobs.ahead(ticket), int(time.monotonic() - started))
+        position = jobs.position(ticket)
+        if scope is not None and position is not None:
+            show_waiting(scope, position, int(time.monotonic() - started))
 
 
 def hide_line(scope: _Scope) -> None:
@@ -182,10 +221,11 @@ def hide_line(scope: _Scope) -> None:
             scope.line.empty()
 
 
-def show_waiting(scope: _Scope, ahead: int, waited_s: int) -> None:
-    """The one updating line (in the scope's slot, under the key ``waiting_<scope name>``)."""
+def show_waiting(scope: _Scope, position: Position, waited_s: int) -> None:
+    """The one updating line (in the scope's slot, under the key ``waiting_<scope name>``): which
+    of the two the user waits for, and what is ahead."""
     with not_recorded():
         if scope.line is None:
             with scope.slot.container(key=f"{WAITING_KEY_PREFIX}{scope.name}"):
                 scope.line = st.empty()
-        scope.line.info(text.waiting_line(ahead, waited_s), icon="⏳")
+        scope.line.info(text.waiting_line(position, waited_s), icon="⏳")

@@ -6,6 +6,9 @@
 - One replica stops while its sessions are open: each of its pages reconnects through the proxy
   to the other replica within 30 s, names that replica, draws a working page and says in one
   line (``upload_lost``) to upload again; the other replica's pages do not rerun.
+- Measured alone: three sessions on one server, one taking its measurements while the two others
+  upload. The server's admission record (``SPP_VIZ_QUEUE_RECORD``) shows that no analysis ran
+  during a measurement, and each upload's photo came before its numbers.
 
 The tests share one deployment and one set of eight sessions, in this order. Small uploads keep
 two cores enough; a missing haproxy skips them (fails with ``SPP_VIZ_REQUIRE_HAPROXY=1``).
@@ -237,3 +240,113 @@ def test_a_stopped_replicas_pages_reconnect_to_the_other_one_and_ask_for_the_upl
         assert full_runs(s.app) == runs_before[id(s)]
         assert s.name in s.app.main.inner_text() and replica_of(s.app) == s.replica
         assert s.app.page.locator(LOST).count() == 0
+
+
+# ----------------------------------------------------------------------------
+# Measured alone: the admission queue's record, read from a server driven by three tabs
+
+
+@pytest.fixture(scope="module")
+def recorded_server(browser, tmp_path_factory):
+    """One ``streamlit run`` whose admission queue appends every event to a file."""
+    import tempfile
+    from unittest import mock
+
+    from spp_viz.admission import ENV_RECORD
+    from spp_viz.devtools.server import start_app
+
+    record = tmp_path_factory.mktemp("queue") / "record.jsonl"
+    log = tempfile.TemporaryFile()  # noqa: SIM115 - closed at teardown
+    with mock.patch.dict(os.environ, {ENV_RECORD: str(record)}):
+        server = start_app(log)
+    try:
+        yield server.url, record
+    finally:
+        server.stop()
+        log.close()
+
+
+MEASURING = "[class*='st-key-measuring']"
+
+
+def running_measurement(record: Path) -> bool:
+    """A measurement has started and has not finished (nor given its slot back) yet."""
+    from spp_viz.admission import Step, Work, read_record
+
+    running: set[int] = set()
+    for event in read_record(str(record)) if record.exists() else []:
+        if event.work is Work.MEASUREMENT and event.step is Step.START:
+            running.add(event.ticket)
+        elif event.step in (Step.FINISH, Step.REQUEUE, Step.LEAVE):
+            running.discard(event.ticket)
+    return bool(running)
+
+
+def photo_then_numbers(app: AppPage, name: str, timeout_s: float = COLD_TIMEOUT_MS / 1000) -> tuple[float, float]:
+    """(when the page showed ``name``, when no "measuring" note was left after that), polled."""
+    deadline, shown = time.monotonic() + timeout_s, None
+    while time.monotonic() < deadline:
+        if shown is None and app.main.get_by_text(name).count():
+            shown = time.monotonic()
+        if shown is not None and app.page.locator(MEASURING).count() == 0 and app.page.locator(IDLE).count():
+            return shown, time.monotonic()
+        time.sleep(0.05)
+    raise AssertionError(f"{name}: photo shown at {shown}, numbers not within {timeout_s:.0f} s: {page_state(app)}")
+
+
+def test_a_measurement_runs_alone_while_two_other_sessions_upload(browser, recorded_server):
+    from spp_viz.admission import Step, Work, read_record, record_problems
+
+    url, record = recorded_server
+    tabs = [open_tab(browser, url) for _ in range(3)]
+    try:
+        for tab in tabs:
+            tab.open()
+            wait_quiet(tab)
+        measuring, uploaders = tabs[0], tabs[1:]
+        box = measuring.page.locator(".st-key-heads input")  # a heavier head: a longer measurement to upload into
+        box.click()
+        box.fill("aspp")
+        box.press("Enter")
+        box.press("Escape")
+        measuring.wait_idle(expect_rerun=True)
+        wait_quiet(measuring)
+        mine = photo(0, 1000)
+        upload(measuring, *mine)
+        measuring.wait_for_text(mine[0], COLD_TIMEOUT_MS)
+        deadline = time.monotonic() + COLD_TIMEOUT_MS / 1000
+        while not running_measurement(record) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert running_measurement(record), "the measuring tab's second phase never started"
+        files = [photo(i, 700) for i in (1, 2)]
+        for tab, (name, data) in zip(uploaders, files):  # while the stopwatch runs
+            upload(tab, name, data)
+        times = [photo_then_numbers(tab, name) for tab, (name, _) in zip(uploaders, files)]
+        photo_then_numbers(measuring, mine[0])
+        for tab in tabs:
+            wait_quiet(tab)
+            assert not tab.exceptions() and not tab.errors()
+    finally:
+        for tab in tabs:
+            tab.page.context.close()
+    events = read_record(str(record))
+    assert record_problems(events) == []  # no analysis of any session ran during a measurement
+    assert all(shown <= numbers for shown, numbers in times)  # each upload's photo came before its numbers
+    # from the record too: every session's measurement started only after its own analysis had finished
+    for session in {e.session for e in events}:
+        own = [e for e in events if e.session == session and e.step in (Step.START, Step.FINISH)]
+        for before, after in zip(own, own[1:]):
+            if after.step is Step.START and after.work is Work.MEASUREMENT:
+                assert not (before.step is Step.START and before.work is Work.ANALYSIS), (session, before, after)
+    # an analysis that arrived while a measurement ran interrupted it before it started itself
+    running: dict[int, Work] = {}
+    for i, event in enumerate(events):
+        if event.step is Step.START:
+            running[event.ticket] = event.work
+        elif event.step in (Step.FINISH, Step.REQUEUE, Step.LEAVE):
+            running.pop(event.ticket, None)
+        if event.step is Step.JOIN and event.work is Work.ANALYSIS:
+            for ticket in [t for t, w in running.items() if w is Work.MEASUREMENT]:
+                later = events[i + 1:]
+                start = next((j for j, e in enumerate(later) if e.ticket == event.ticket and e.step is Step.START), len(later))
+                assert any(e.ticket == ticket and e.step is Step.INTERRUPT for e in later[:start]), (event, ticket)

@@ -41,7 +41,7 @@ def family_panel(page: PageModel) -> None:
     st.info(text.FAMILY_UNTRAINED)
     with st.container(key="family_table"):
         st.table(styled(family_rows(family, measuring=bool(page.measuring))), hide_index=True)
-    st.caption(text.family_table_caption([r.device for r in family.heads]))
+    st.caption(text.family_table_caption([r.timing.pool.where if r.timing else None for r in family.heads]))
     st.plotly_chart(family_costs_figure(family, page.untrained), key="family_costs", config=CHART_CONFIG)
     with st.container(key="family_equalities"):
         st.markdown("\n".join([text.family_equality(e.head, e.other, e.claim, e.equal, e.max_abs_diff) for e in family.equalities]

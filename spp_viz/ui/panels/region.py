@@ -34,10 +34,10 @@ def region_panel(page: PageModel) -> None:
         st.error(str(exc))
         return
     with st.container(key="region_lesson"):
-        st.markdown(text.region_lesson(result.pooled_ms, result.recompute))
+        st.markdown(text.region_lesson(result.pooled, result.recompute))
     st.plotly_chart(region_figure(result, page.photo, (w, h)), key="region_box", config=CHART_CONFIG)
     left, right = st.columns(2)
-    left.markdown(text.region_pooled(result.window, result.pooled_ms, result.pooled_device))
+    left.markdown(text.region_pooled(result.window, result.pooled))
     left.dataframe(prediction_rows(result.predictions), hide_index=True, key="region_pooled")
     right.markdown(text.region_recomputed(result.recompute))
     right.dataframe(prediction_rows(result.recompute_predictions), hide_index=True, key="region_recomputed")
