@@ -11,7 +11,7 @@ from spp_viz.analysis import PyramidConfig, pool_pyramid, predict
 from spp_viz.family import sppf_view
 from spp_viz.report import build_report, run_inspection, strict_json
 
-COST_KEYS = {"name", "kind", "output_shape", "params", "flops", "pool_ms", "total_ms", "device"}
+COST_KEYS = {"name", "kind", "output_shape", "params", "flops", "pool_ms", "total_ms", "device", "weights"}
 
 
 @pytest.fixture(scope="module")
