@@ -17,6 +17,7 @@ changes ``h, w``.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from typing import cast
 
 import torch
 from torch import Tensor, nn
@@ -196,7 +197,7 @@ class Pool(nn.MaxPool2d):
 
 def kernel_of(pool: nn.Module) -> int:
     """A pooling module's (square) kernel size."""
-    size = getattr(pool, "kernel_size")
+    size = cast("int | tuple[int, ...]", pool.kernel_size)
     return int(size) if isinstance(size, int) else int(size[0])
 
 

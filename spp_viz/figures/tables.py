@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 
 from ..analysis import Prediction
-from ..family import FamilyComparison
+from ..family import FamilyComparison, HeadWeights
 from ..scales import ScaleRow
 from .text import milliseconds, times
 
@@ -25,6 +25,9 @@ def costs_rows(costs: FamilyComparison) -> list[dict[str, object]]:
     ))) for r in costs.heads]
 
 
+CONVS = {HeadWeights.TRAINED: " (trained convs)", HeadWeights.SEEDED: " (untrained convs)", HeadWeights.NONE: " (no convs)"}
+
+
 def family_rows(family: FamilyComparison, measuring: bool = False) -> list[dict[str, str]]:
     """One row per head, every cell a string (no empty cells); a latency not there yet reads
     "measuring…" while the page measures, else "not measured"."""
@@ -32,7 +35,7 @@ def family_rows(family: FamilyComparison, measuring: bool = False) -> list[dict[
         "head": r.id, "name": r.name, "output": times(*r.output_shape),
         "fixed length": "yes" if r.fixed_length else "no", "params": f"{r.params:,}",
         "GFLOPs": f"{r.flops / 1e9:.3f}", "pool ms": milliseconds(r.pool_ms, measuring),
-        "total ms": milliseconds(r.total_ms, measuring) + (" (untrained convs)" if r.untrained else " (no convs)"),
+        "total ms": milliseconds(r.total_ms, measuring) + CONVS[r.weights],
         "timed on": r.device or ("measuring…" if measuring else "not measured"),
         "branch RF, cells": ", ".join(f"{b.name}: {b.rf_cells[0]}×{b.rf_cells[1]}" for b in r.branches),
         "branch RF, px": ", ".join(f"{b.rf_pixels[0]}×{b.rf_pixels[1]}" + (" (whole image)" if b.whole_image else "")

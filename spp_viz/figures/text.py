@@ -137,15 +137,23 @@ SPPF_INTRO = ("SPPF (YOLOv5) applies **one 5 × 5 stride-1 max pool three times*
 SPPF_RF_CAPTION = "Theoretical receptive field of one output cell of each branch, in feature cells and input pixels."
 
 
-def sppf_equal(kernels: Sequence[int], equal: bool, max_abs_diff: float, shape: tuple[int, int, int]) -> str:
+def sppf_equal(kernels: Sequence[int], equal: bool, max_abs_diff: float, shape: tuple[int, int, int],
+               on_cv1: bool = False) -> str:
+    """``on_cv1``: compared on the trained cv1's output (a detector's own SPPF), not on the map itself."""
     c, h, w = shape
+    where = f"the trained cv1's {c:,} × {h} × {w} output" if on_cv1 else f"this {c:,} × {h} × {w} map"
     return (f"SPPF == parallel SPP({','.join(map(str, kernels))}): {equal}, max |diff| {max_abs_diff:g} "
-            f"(torch.equal on this {c:,} × {h} × {w} map).")
+            f"(torch.equal on {where}).")
 
 
-def branch_title(cells: int) -> str:
-    """A cascade branch's title by its window: ``x`` itself (0), or a pool of ``cells`` x ``cells``."""
-    return f"pool {cells} ({cells} × {cells} cells)" if cells else "x (input, 1 cell)"
+def branch_title(cells: int, source: str = "x") -> str:
+    """A cascade branch's title by its window: the pools' input ``source`` itself (0), or a pool of ``cells`` x ``cells``."""
+    return f"pool {cells} ({cells} × {cells} cells)" if cells else f"{source} (input, 1 cell)"
+
+
+def trained_pools_note(trained: bool) -> str:
+    """Appended to a branches figure's title when the pools read a checkpoint's trained cv1."""
+    return " · on the <b>trained cv1's output</b>" if trained else ""
 
 
 def sppf_output(shape: Sequence[int], numbers: int, spp_length: int) -> str:
@@ -166,9 +174,11 @@ def costs_caption(device: str, costs: FamilyComparison) -> str:
     elif sppf.pool_ms > 0 and sppf.total_ms > 0 and parallel.pool_ms > 0:
         lesson = (f" Here SPPF's pools take {sppf.pool_ms / parallel.pool_ms:.2f}× the parallel pools' time, and its "
                   f"1 × 1 convs take {1 - sppf.pool_ms / sppf.total_ms:.0%} of the whole module's.")
+    weights = ("the checkpoint's trained weights for the trained row, random for the others: the time is real either way"
+               if any(r.trained for r in costs.heads) else "random weights: the time is real, the values are not")
     return ("pool ms: the parameter-free pooling alone (on as many channels of the real map as the module's pools see: "
-            "C/2, after cv1); total ms: the whole module with its 1 × 1 convs (cv1 halves C, cv2 back to C; random "
-            "weights: the time is real, the values are not). The SPP row is the pyramid on this page. Medians of "
+            f"C/2, after cv1); total ms: the whole module with its 1 × 1 convs (cv1 halves C, cv2 back to C; {weights}). "
+            "The SPP row is the pyramid on this page. Medians of "
             f"interleaved runs on {device} ({method(device)}), measured after the page was drawn, with nothing else "
             f"running (each head once per map, SPP once per pyramid); FLOPs count convs only.{lesson}")
 
@@ -239,7 +249,19 @@ def family_costs_title(c: int, h: int, w: int) -> str:
     return f"Cost on this {times(c, h, w)} map: parameters, FLOPs and latency of each head"
 
 
-def family_branches_title(head: str, untrained_convs: bool) -> str:
+def family_untrained(trained: Sequence[str] = ()) -> str:
+    """The family panel's note on weights: :data:`FAMILY_UNTRAINED`, or, beside a checkpoint's
+    trained head(s) ``trained``, the same said of the other heads."""
+    if not trained:
+        return FAMILY_UNTRAINED
+    heads = ", ".join(f"`{h}`" for h in trained)
+    return (f"{heads} runs the checkpoint's trained block: its convs are the file's, and its branches are drawn on its "
+            "cv1's output. " + FAMILY_UNTRAINED.replace("of these heads", "of the other heads"))
+
+
+def family_branches_title(head: str, untrained_convs: bool, trained: bool = False) -> str:
+    if trained:
+        return f"{head}: pooling branches on the trained cv1's output (mean over channels)"
     tail = " · convs untrained, not drawn" if untrained_convs else ""
     return f"{head}: pooling branches on the real map (mean over channels){tail}"
 

@@ -19,7 +19,7 @@ from ...figures.tables import family_rows
 from .. import words
 from ..caches import family_maps
 from ..model import PageModel
-from .sppf import measuring_note
+from .sppf import measuring_note, trained_note
 
 
 def family_panel(page: PageModel) -> None:
@@ -37,7 +37,8 @@ def family_panel(page: PageModel) -> None:
         st.info(words.FAMILY_NO_HEADS)
         return
     family = outcome.comparison
-    st.info(text.FAMILY_UNTRAINED)
+    trained_note(page, "family")
+    st.info(text.family_untrained([r.id for r in family.heads if r.trained]))
     st.dataframe(family_rows(family, measuring=bool(page.measuring)), hide_index=True, key="family_table")
     st.caption(text.FAMILY_TABLE_CAPTION)
     st.plotly_chart(family_costs_figure(family, page.untrained), key="family_costs", config=CHART_CONFIG)
