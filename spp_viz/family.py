@@ -378,8 +378,18 @@ def check_equalities(head_id: str, x: Tensor, args: BuildArgs, trained: TrainedH
     return tuple(out)
 
 
-def _branch_reports(shapes: tuple[BranchShape, ...], features: FeatureResult) -> tuple[BranchReport, ...]:
-    """Cells -> pixels through the stage (:meth:`StageGeometry.window_pixels`), or the whole image."""
+TRAINED_INPUT = "cv1(x)"  # a trained block's first branch: what its pools read
+
+
+def _named(names: Sequence[str], trained: bool) -> tuple[str, ...]:
+    """Branch names; a trained block's input branch is its cv1's output, not the map."""
+    return (TRAINED_INPUT, *names[1:]) if trained and names else tuple(names)
+
+
+def _branch_reports(shapes: tuple[BranchShape, ...], features: FeatureResult, trained: bool = False) -> tuple[BranchReport, ...]:
+    """Cells -> pixels through the stage (:meth:`StageGeometry.window_pixels`), or the whole image
+    (a trained block's 1 x 1 cv1 widens nothing: its input branch is only renamed)."""
+    shapes = tuple(replace(shape, name=name) for shape, name in zip(shapes, _named([s.name for s in shapes], trained)))
     _, h, w = features.shape
     width, height = features.input_size
     geometry = features.geometry
@@ -419,7 +429,7 @@ def head_report(features: FeatureResult, key: TimingKey) -> HeadReport:
     return HeadReport(
         head_id, spec.name, spec.source, spec.purpose, args, output_shape(module, x),
         tuple(int(s) for s in pool_output(head_id, x, args, trained).shape[1:]), spec.fixed_length and spp_fixed_length(x, args),
-        params, flop_model(head_id, args, trained).at(h, w), _branch_reports(spec.branches(args), features),
+        params, flop_model(head_id, args, trained).at(h, w), _branch_reports(spec.branches(args), features, bool(args.trained)),
         check_equalities(head_id, x, args, trained), weights, trained.label if trained and args.trained else "",
     )
 
@@ -534,8 +544,7 @@ def pooled_branches(features: FeatureResult, key: TimingKey) -> tuple[PooledBran
     with torch.inference_mode():
         source = pools_input(x, args, trained)
         parts = spec.pool_part(build_head(head_id, args, x.device, trained), source)
-    names = spec.part_names(args)
-    names = ("cv1(x)", *names[1:]) if source is not x else names  # the pools' input is the trained cv1's output
+    names = _named(spec.part_names(args), bool(args.trained))
     return tuple(PooledBranch(head_id, name, part[0]) for name, part in zip(names, parts))
 
 
