@@ -145,7 +145,6 @@ class HeadReport:
     branches: tuple[BranchReport, ...]
     exact_equal_to: tuple[EqualityCheck, ...]
     weights: HeadWeights
-    trained_from: str = ""  # the trained block's origin ("yolov8n.pt, layer 9"), when weights is TRAINED
     timing: HeadTiming | None = field(default=None, repr=False)
 
     @property
@@ -430,7 +429,7 @@ def head_report(features: FeatureResult, key: TimingKey) -> HeadReport:
         head_id, spec.name, spec.source, spec.purpose, args, output_shape(module, x),
         tuple(int(s) for s in pool_output(head_id, x, args, trained).shape[1:]), spec.fixed_length and spp_fixed_length(x, args),
         params, flop_model(head_id, args, trained).at(h, w), _branch_reports(spec.branches(args), features, bool(args.trained)),
-        check_equalities(head_id, x, args, trained), weights, trained.label if trained and args.trained else "",
+        check_equalities(head_id, x, args, trained), weights,
     )
 
 
