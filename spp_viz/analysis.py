@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass, field
-from typing import Sequence, cast
+from typing import TYPE_CHECKING, Sequence, cast
 
 import torch
 import torch.nn.functional as F
@@ -36,6 +36,9 @@ from .choices import BinRule, Pool
 from .geometry import StageGeometry
 from .pooling import DEFAULT_LEVELS, bin_argmax, parse_levels, spp
 from .timing import SingleRun, time_once
+
+if TYPE_CHECKING:
+    from .heads.registry import TrainedHead
 
 
 @dataclass(frozen=True)
@@ -67,6 +70,8 @@ class FeatureResult:
     forward_ms: float
     gap_logits: Tensor | None = field(default=None, repr=False)  # (1000,) when the backbone can classify
     forward: SingleRun | None = field(default=None, repr=False, compare=False)  # forward_ms with its device and load
+    # the checkpoint's trained pyramid block that reads this map (a detector at p5): Backbone.trained_head
+    trained_head: TrainedHead | None = field(default=None, repr=False, compare=False)
 
     @property
     def device(self) -> torch.device:
@@ -101,7 +106,7 @@ def extract_features(backbone: Backbone, image: Image.Image) -> FeatureResult:
         logits = backbone.classify(F.adaptive_avg_pool2d(fmap, 1).flatten(1))[0].float().cpu()
     return FeatureResult(
         fmap[0].float(), image.size, backbone.name, backbone.stage, backbone.weights,
-        backbone.geometry, run.ms, logits, run,
+        backbone.geometry, run.ms, logits, run, backbone.trained_head,
     )
 
 

@@ -49,6 +49,7 @@ from .geometry import StageGeometry
 if TYPE_CHECKING:  # a detector is read only when a checkpoint asks for the yolo backbone
     from .detectors.detector import Detector, DetectorInfo
     from .detectors.modules import DetectorNet
+    from .heads.registry import TrainedHead
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -282,6 +283,13 @@ class Backbone:
         return self.weights_source is not WeightsSource.UNTRAINED
 
     @property
+    def trained_head(self) -> TrainedHead | None:
+        """A trained pyramid block of the checkpoint that reads this stage's map (a detector's SPPF,
+        at p5), which the family head it is then runs (:func:`spp_viz.heads.registry.head_key`);
+        None for every zoo backbone: their heads are seeded."""
+        return None
+
+    @property
     def can_classify(self) -> bool:
         """True when the features at this stage feed a trained ImageNet classifier through GAP."""
         return self.spec.classifier is not None and self.stage == self.spec.final_stage and self.pretrained and bool(self.categories)
@@ -371,6 +379,11 @@ class DetectorBackbone(Backbone):
     def net(self) -> DetectorNet:
         """The rebuilt layers: ``net(x, last)`` runs them up to layer ``last``."""
         return cast("DetectorNet", self.model)
+
+    @property
+    def trained_head(self) -> TrainedHead | None:
+        """The file's trained SPPF when this stage is the map it reads (:meth:`DetectorInfo.trained_head`)."""
+        return self.detector.trained_head(self.stage)
 
 
 def _detector_spec(detector: Detector) -> BackboneSpec:

@@ -123,7 +123,7 @@ def _heads_table(heads: list[dict[str, Any]]) -> list[str]:
         ms = [f"{h[f'{part}_ms']:9.2f}{_spread(h, part):<11}" if h[f"{part}_ms"] is not None else f"{'-':>9}{'':11}"
               for part in ("pool", "total")]
         lines.append(f"             {h['id']:<15} {' x '.join(map(str, h['output_shape'])):<16} {str(h['fixed_length']).lower():<5} "
-                     f"{h['params']:>12,} {h['flops'] / 1e9:>8.3f} {ms[0]} {ms[1]}")
+                     f"{h['params']:>12,} {h['flops'] / 1e9:>8.3f} {ms[0]} {ms[1]}  {h['weights']}")
         rfs = ", ".join(f"{b['name']} {b['rf_cells'][0]}x{b['rf_cells'][1]} cells / {b['rf_pixels'][0]}x{b['rf_pixels'][1]} px"
                         for b in h["branches"])
         lines.append(f"               branches: {rfs}")
@@ -268,6 +268,7 @@ def _header_lines(r: dict[str, Any]) -> list[str]:
     if "family" in b:  # a YOLO detector checkpoint
         lines.append(f"  detector   {b['checkpoint']}: {b['family']}{b.get('scale', '')} {b['task']}, saved by {b['saved_by']}; "
                      f"SPPF cv1 activation {b['sppf_cv1_activation']}")
+        lines.append(f"  trained    {b['trained_sppf']['note']}")
     if r["spp"]["global_context"]:
         lines.append("  context    squeeze-excite on the path: every feature cell depends on the whole image")
     lines.append(f"feature map  {r['feature_map']['channels']} x {r['feature_map']['height']} x {r['feature_map']['width']}")
@@ -293,7 +294,8 @@ def _sppf_lines(s: dict[str, Any]) -> list[str]:
     lines.append("  receptive  " + "; ".join(f"{f['branch']}: {f['cells']} x {f['cells']} cells, {f['pixels']} px" for f in s["receptive_fields"]))
     for cost in s["costs"]:
         lines.append(f"  {cost['name']:<26} pool {_ms(cost['pool_ms'], 3):>11}{_spread(cost, 'pool'):<11}  "
-                     f"total {_ms(cost['total_ms'], 3):>11}{_spread(cost, 'total'):<11}  output {' x '.join(map(str, cost['output_shape']))}")
+                     f"total {_ms(cost['total_ms'], 3):>11}{_spread(cost, 'total'):<11}  output {' x '.join(map(str, cost['output_shape']))}  "
+                     f"{cost['params']:,} params ({cost['weights']})")
     if s["costs"] and s["costs"][0].get("threads"):
         lines.append(f"  timed      on {s['costs'][0]['device']} with {s['costs'][0]['threads']} threads, in the timing worker "
                      "(± is the interquartile range as a share of the median)")

@@ -52,6 +52,9 @@ MAX_IMAGE_PIXELS = 89_478_485
 # The smallest working image side: stride-32 backbones need at least one feature cell, and VGG's
 # unpadded 2x2 pools need 32 px. Images are scaled up to it; a smaller --max-side is refused.
 MIN_WORKING_SIDE = 32
+# The image uploader's limit (per file, MB as Streamlit counts them: 2**20 bytes). The server's own
+# limit (.streamlit/config.toml, server.maxUploadSize) is the checkpoint uploader's, larger.
+IMAGE_UPLOAD_MB = 50
 
 # The pyramid-pooling family: head ids are part of the CLI and JSON contract.
 HEAD_IDS: tuple[str, ...] = (

@@ -29,6 +29,7 @@ from .options import parse_levels
 
 if TYPE_CHECKING:
     from .analysis import FeatureResult, PyramidResult
+    from .family import HeadReport
 
 
 class SPPFStage(Choice):
@@ -95,21 +96,33 @@ def sppf_formula(stage: SPPFStage, repeats: int = SPPF_DEFAULT_N) -> str:
             SPPFStage.POOLS: f"{branches}C"}[stage]
 
 
-def sppf_sizes(channels: int, height: int, width: int, repeats: int = SPPF_DEFAULT_N) -> dict[SPPFStage, SPPFSize]:
+@dataclass(frozen=True)
+class SPPFWidths:
+    """A checkpoint's trained block's own widths (cv1's ``hidden`` and cv2's ``out`` channels),
+    which need not be C/2 and C; ``note`` says whose they are (``trained, yolov8n.pt``)."""
+
+    hidden: int
+    out: int
+    note: str
+
+
+def sppf_sizes(channels: int, height: int, width: int, repeats: int = SPPF_DEFAULT_N,
+               widths: SPPFWidths | None = None) -> dict[SPPFStage, SPPFSize]:
     """Every SPPF stage's size on a ``channels x height x width`` map (ultralytics' arithmetic:
-    ``c_ = C // 2``), in :class:`SPPFStage` order."""
-    half = channels // 2
-    count = {SPPFStage.CV1: half, SPPFStage.CONCAT: (repeats + 1) * half, SPPFStage.CV2: channels,
+    ``c_ = C // 2``, or a trained block's own ``widths``), in :class:`SPPFStage` order."""
+    half, out = (widths.hidden, widths.out) if widths else (channels // 2, channels)
+    count = {SPPFStage.CV1: half, SPPFStage.CONCAT: (repeats + 1) * half, SPPFStage.CV2: out,
              SPPFStage.POOLS: (repeats + 1) * channels}
     return {stage: SPPFSize(stage, count[stage], height, width, repeats) for stage in SPPFStage}
 
 
 def dimension_rows(input_size: tuple[int, int], stage: str, stride: int, shape: tuple[int, int, int],
-                   levels: Sequence[LevelBins]) -> list[dict[str, Any]]:
+                   levels: Sequence[LevelBins], widths: SPPFWidths | None = None) -> list[dict[str, Any]]:
     """Rows ``{step, shape, arithmetic, numbers}`` from the input to the SPP vector and SPPF output.
 
     ``input_size`` is ``(width, height)``, ``shape`` the stage's map ``(C, h, w)``, ``levels`` the
-    pyramid's bins on it (a level's part of the vector is ``C x rows x cols``: its real grid)."""
+    pyramid's bins on it (a level's part of the vector is ``C x rows x cols``: its real grid);
+    ``widths``: a trained SPPF block's own channels, named in its rows."""
     c, h, w = shape
     width, height = input_size
     rows = [
@@ -126,16 +139,42 @@ def dimension_rows(input_size: tuple[int, int], stage: str, stride: int, shape: 
     valid = all(level.valid for level in levels)
     rows.append({"step": "SPP vector (fixed length)" if valid else "SPP vector (NOT the fixed length)", "shape": f"{length}",
                  "arithmetic": spp_arithmetic(c, ns) if valid else f"{length:,} != {spp_arithmetic(c, ns)}", "numbers": length})
-    rows += [{"step": f"{size.name} ({size.formula})", "shape": f"{size.channels} x {h} x {w}",
+    rows += [{"step": f"{size.name} ({_sppf_formula(size, widths)})", "shape": f"{size.channels} x {h} x {w}",
               "arithmetic": f"{size.channels:,} x {h} x {w} = {size.numbers:,}", "numbers": size.numbers}
-             for size in sppf_sizes(c, h, w).values()]
+             for size in sppf_sizes(c, h, w, widths=widths).values()]
     return rows
 
 
-def dimension_table(features: FeatureResult, head: PyramidResult) -> list[dict[str, Any]]:
-    """:func:`dimension_rows` of the map the backbone gave and the pyramid pooled on it."""
-    return dimension_rows(features.input_size, features.stage, features.geometry.stride, features.shape,
-                          [level.bins for level in head.levels])
+def trained_widths(features: FeatureResult, sppf: HeadReport | None) -> SPPFWidths | None:
+    """The trained block's widths when ``sppf`` (the view's lead head) runs it on this map, else None."""
+    trained = features.trained_head if sppf is not None and sppf.trained else None
+    return SPPFWidths(trained.hidden, trained.out_channels, f"trained, {trained.label}") if trained else None
+
+
+def dimension_table(features: FeatureResult, head: PyramidResult, sppf: HeadReport | None = None) -> list[dict[str, Any]]:
+    """:func:`dimension_rows` of the map the backbone gave and the pyramid pooled on it; with
+    ``sppf`` (the SPP vs SPPF view's lead head, :func:`spp_viz.family.view_lead`), a checkpoint's
+    trained block's own widths, then its module's parameters and FLOPs on this map."""
+    widths = trained_widths(features, sppf)
+    rows = dimension_rows(features.input_size, features.stage, features.geometry.stride, features.shape,
+                          [level.bins for level in head.levels], widths)
+    if sppf is None:
+        return rows
+    _, h, w = features.shape
+    weights = widths.note if widths else "seeded random weights"
+    return rows + [
+        {"step": f"SPPF parameters (cv1 and cv2, BatchNorm included; {weights})", "shape": "-",
+         "arithmetic": f"{sppf.params:,} parameters", "numbers": sppf.params},
+        {"step": "SPPF FLOPs on this map (convs, torch.utils.flop_counter)", "shape": "-",
+         "arithmetic": f"{sppf.flops:,} FLOPs = {sppf.flops / (h * w):,.0f} per cell x {h} x {w}", "numbers": sppf.flops},
+    ]
+
+
+def _sppf_formula(size: SPPFSize, widths: SPPFWidths | None) -> str:
+    """``C/2`` and the like, or for a trained block's cv1, concat and cv2 its own width and whose it is."""
+    if widths is None or size.stage is SPPFStage.POOLS:
+        return size.formula
+    return f"{size.channels:,} channels, {widths.note}"
 
 
 @dataclass(frozen=True)

@@ -16,8 +16,15 @@ built once and reported as a :class:`HeadReport`, with its timing attached when 
 
 The SPP vs SPPF comparison is a view of the family (:data:`SPPF_VIEW`: ``sppf``, ``spp_yolo`` and
 ``spp``): its branches, equality and costs are those heads'. The convs have no pretrained weights
-for our backbones: anything computed through them is marked ``untrained``; the pooling parts are
-parameter-free and run on the real map.
+for the zoo backbones: anything computed through them is marked ``untrained`` (``seeded``); the
+pooling parts are parameter-free and run on the real map.
+
+A detector checkpoint's own SPPF (or parallel SPP) is the one trained head: on the map it reads
+(:attr:`FeatureResult.trained_head`, a detector at p5), the key of the head it is names it
+(:func:`spp_viz.heads.registry.head_key`, decided once, in :func:`plan`), and everything that
+builds a module for that key gets the file's block (:func:`~spp_viz.heads.registry.build_head`
+given the map's ``trained_head``): its report, parameters and FLOPs, its timing, and its pools,
+which then read the trained ``cv1``'s output, as in the detector (:func:`pools_input`).
 """
 
 from __future__ import annotations
@@ -37,6 +44,7 @@ from torch.func import functional_call
 
 from . import worker
 from .analysis import FeatureResult, PyramidConfig
+from .choices import Choice
 from .defaults import HEAD_IDS, SPPF_DEFAULT_K, SPPF_DEFAULT_N
 from .geometry import StageGeometry
 from .heads.costs import flop_model
@@ -46,8 +54,10 @@ from .heads.registry import (
     BranchShape,
     BuildArgs,
     HeadSpec,
+    TrainedHead,
     build_head,
     get_spec,
+    head_key,
     register,
     spp_fixed_length,
     trainable_params,
@@ -112,9 +122,20 @@ class HeadTiming:
 TimingKey = tuple[str, BuildArgs]  # (head id, the build arguments it depends on: HeadSpec.key)
 
 
-def timing_key(head_id: str, args: BuildArgs) -> TimingKey:
-    """What a head depends on besides the map: its id and its normalised arguments."""
-    return head_id, get_spec(head_id).key(args)
+def timing_key(head_id: str, args: BuildArgs, trained: TrainedHead | None = None) -> TimingKey:
+    """What a head depends on besides the map: its id and its normalised arguments, which name
+    ``trained`` (the checkpoint's block reading this map) when the head is that block
+    (:func:`spp_viz.heads.registry.head_key`)."""
+    return head_id, head_key(head_id, args, trained)
+
+
+class HeadWeights(Choice):
+    """Where a head's conv weights come from: the checkpoint's own block (``trained``), a seeded
+    random init (``seeded``: untrained), or none (``none``: the head is its pooling)."""
+
+    TRAINED = "trained"
+    SEEDED = "seeded"
+    NONE = "none"
 
 
 @dataclass(frozen=True)
@@ -136,7 +157,7 @@ class HeadReport:
     flops: int
     branches: tuple[BranchReport, ...]
     exact_equal_to: tuple[EqualityCheck, ...]
-    untrained: bool  # True when the module has (randomly initialised) conv weights
+    weights: HeadWeights
     timing: HeadTiming | None = field(default=None, repr=False)
 
     @property
@@ -144,9 +165,19 @@ class HeadReport:
         return self.id, self.args
 
     @property
+    def trained(self) -> bool:
+        """The checkpoint's own trained block (its pools read the trained cv1's output)."""
+        return self.weights is HeadWeights.TRAINED
+
+    @property
+    def untrained(self) -> bool:
+        """Its convs are seeded random: what goes through them is not learned."""
+        return self.weights is HeadWeights.SEEDED
+
+    @property
     def view_name(self) -> str:
         """Its name in the SPP vs SPPF table: the settings it runs with (:meth:`HeadSpec.view_name`)."""
-        return get_spec(self.id).view_name(self.args)
+        return get_spec(self.id).view_name(self.args) + (", trained" if self.trained else "")
 
     @property
     def pool_ms(self) -> float:
@@ -345,7 +376,7 @@ def plan(features: FeatureResult, request: FamilyRequest, config: PyramidConfig 
         check_sppf_fits(request.k, request.repeats, *features.shape[1:])
     config = config or PyramidConfig()
     args = BuildArgs(features.shape[0], request.k, request.repeats, config.levels, config.pool, config.rule)
-    return FamilyPlan(request, args, tuple(timing_key(head_id, args) for head_id in request.heads))
+    return FamilyPlan(request, args, tuple(timing_key(head_id, args, features.trained_head) for head_id in request.heads))
 
 
 @dataclass(frozen=True)
@@ -392,38 +423,71 @@ def shared_pools() -> Iterator[None]:
         _shared.pools = None
 
 
-def pool_output(head_id: str, x: Tensor, args: BuildArgs) -> Tensor:
-    """The head's parameter-free pooling part on ``x`` ``(B, C, h, w)``, concatenated (computed
-    once per map, head and arguments inside :func:`shared_pools`)."""
-    spec = get_spec(head_id)
+def _once(x: Tensor, what: tuple[object, ...], compute: Callable[[], Tensor]) -> Tensor:
+    """``compute()`` (under ``inference_mode``), once per map ``x`` and ``what`` inside :func:`shared_pools`."""
     pools: dict[tuple[object, ...], tuple[Tensor, Tensor]] | None = getattr(_shared, "pools", None)
-    key = (x.data_ptr(), tuple(x.shape), x.stride(), str(x.device), x.dtype, head_id, spec.key(args))
+    key = (x.data_ptr(), tuple(x.shape), x.stride(), str(x.device), x.dtype, *what)
     if pools is not None and key in pools:
         return pools[key][1]
     with torch.inference_mode():
-        out = concat_parts(spec.pool_part(build_head(head_id, args, x.device), x))
+        out = compute()
     if pools is not None:
         pools[key] = (x, out)  # x kept alive with it: its address cannot be reused by another map
     return out
 
 
-def check_equalities(head_id: str, x: Tensor, args: BuildArgs) -> tuple[EqualityCheck, ...]:
-    """The head's claims (:attr:`HeadSpec.claims`), run on ``x``: ``torch.equal`` and NaN-aware
-    max |diff| of its pooling part against each other head's (as flat vectors for a head whose
-    pools have several sizes: :attr:`HeadSpec.flat_compare`)."""
+def pools_input(x: Tensor, args: BuildArgs, trained: TrainedHead | None = None) -> Tensor:
+    """What a head's pools read from the map ``x`` ``(B, C, h, w)``: the trained block's ``cv1(x)``
+    when ``args`` names it (its convs are the file's), else ``x`` itself (a seeded head's random
+    convs would only scramble the map)."""
+    if not args.trained:
+        return x
+    if trained is None or trained.digest != args.trained:
+        raise ValueError(f"The trained block {args.trained[:12]} named by these arguments was not given.")
+    return _once(x, ("cv1", args.trained), lambda: trained.pools_input(x))
+
+
+def pool_output(head_id: str, x: Tensor, args: BuildArgs, trained: TrainedHead | None = None) -> Tensor:
+    """The head's parameter-free pooling part on what its pools read from ``x`` ``(B, C, h, w)``
+    (:func:`pools_input`), concatenated (computed once per map, head and arguments inside
+    :func:`shared_pools`)."""
     spec = get_spec(head_id)
-    mine = pool_output(head_id, x, args)
+    key = spec.key(args)
+    source = pools_input(x, key, trained)
+    return _once(source, (head_id, key),
+                 lambda: concat_parts(spec.pool_part(build_head(head_id, key, x.device, trained), source)))
+
+
+def check_equalities(head_id: str, x: Tensor, args: BuildArgs, trained: TrainedHead | None = None) -> tuple[EqualityCheck, ...]:
+    """The head's claims (:attr:`HeadSpec.claims`), run on what its pools read from ``x``:
+    ``torch.equal`` and NaN-aware max |diff| of its pooling part against each other head's pools
+    on the same input (parameter-free: the other head's are seeded's), as flat vectors for a head
+    whose pools have several sizes (:attr:`HeadSpec.flat_compare`)."""
+    spec = get_spec(head_id)
+    key = spec.key(args)
+    mine = pool_output(head_id, x, key, trained)
+    source = pools_input(x, key, trained)
     out = []
-    for claim in spec.claims(args):
-        theirs = pool_output(claim.other, x, claim.args)
+    for claim in spec.claims(key):
+        theirs = pool_output(claim.other, source, replace(claim.args, trained=""))
         a, b = (mine.flatten(1), theirs.flatten(1)) if spec.flat_compare else (mine, theirs)
         equal, diff = exact_compare(a, b)
         out.append(EqualityCheck(head_id, claim.other, claim.text, equal, diff, get_spec(claim.other).key(claim.args)))
     return tuple(out)
 
 
-def _branch_reports(shapes: tuple[BranchShape, ...], features: FeatureResult) -> tuple[BranchReport, ...]:
-    """Cells -> pixels through the stage (:meth:`StageGeometry.window_pixels`), or the whole image."""
+TRAINED_INPUT = "cv1(x)"  # a trained block's first branch: what its pools read
+
+
+def _named(names: Sequence[str], trained: bool) -> tuple[str, ...]:
+    """Branch names; a trained block's input branch is its cv1's output, not the map."""
+    return (TRAINED_INPUT, *names[1:]) if trained and names else tuple(names)
+
+
+def _branch_reports(shapes: tuple[BranchShape, ...], features: FeatureResult, trained: bool = False) -> tuple[BranchReport, ...]:
+    """Cells -> pixels through the stage (:meth:`StageGeometry.window_pixels`), or the whole image
+    (a trained block's 1 x 1 cv1 widens nothing: its input branch is only renamed)."""
+    shapes = tuple(replace(shape, name=name) for shape, name in zip(shapes, _named([s.name for s in shapes], trained)))
     _, h, w = features.shape
     width, height = features.input_size
     geometry = features.geometry
@@ -454,16 +518,17 @@ def head_report(features: FeatureResult, key: TimingKey) -> HeadReport:
     """One head on the map, without its timing: shapes, parameters, FLOPs, branches and the
     checked equalities (its module built once: :func:`spp_viz.heads.registry.build_head`)."""
     head_id, args = key
-    spec = get_spec(head_id)
+    spec, trained = get_spec(head_id), features.trained_head
     x = features.feature.unsqueeze(0).contiguous()
-    module = build_head(head_id, args, x.device)
+    module = build_head(head_id, args, x.device, trained)
     _, h, w = features.shape
     params = trainable_params(module)
+    weights = HeadWeights.TRAINED if args.trained else HeadWeights.SEEDED if params else HeadWeights.NONE
     return HeadReport(
         head_id, spec.name, spec.source, spec.purpose, args, output_shape(module, x),
-        tuple(int(s) for s in pool_output(head_id, x, args).shape[1:]), spec.fixed_length and spp_fixed_length(x, args),
-        params, flop_model(head_id, args).at(h, w), _branch_reports(spec.branches(args), features),
-        check_equalities(head_id, x, args), params > 0,
+        tuple(int(s) for s in pool_output(head_id, x, args, trained).shape[1:]), spec.fixed_length and spp_fixed_length(x, args),
+        params, flop_model(head_id, args, trained).at(h, w), _branch_reports(spec.branches(args), features, bool(args.trained)),
+        check_equalities(head_id, x, args, trained), weights,
     )
 
 
@@ -486,14 +551,15 @@ def compare(features: FeatureResult, family_plan: FamilyPlan, timings: Mapping[T
     return FamilyComparison(request.k, request.repeats, features.shape, heads)
 
 
-def _timing_fns(keys: Sequence[TimingKey], x: Tensor) -> dict[str, Callable[[], object]]:
+def _timing_fns(keys: Sequence[TimingKey], x: Tensor, trained: TrainedHead | None = None) -> dict[str, Callable[[], object]]:
     """``{"<i>/pool": ..., "<i>/total": ...}`` for the i-th key; each runs under ``inference_mode``
     itself. The pool-only run takes the real map's first channels, as many as the module's own
     pools see (cv1 halves C in SPPF-like heads), so pool and total time the same pooling work. A
-    head without parameters is timed once: its module is its pooling."""
+    head without parameters is timed once: its module is its pooling. ``trained``: the map's
+    trained block, the module of the head whose key names it."""
     fns: dict[str, Callable[[], object]] = {}
     for i, (head_id, args) in enumerate(keys):
-        spec, module = get_spec(head_id), build_head(head_id, args, x.device)
+        spec, module = get_spec(head_id), build_head(head_id, args, x.device, trained)
         pool_x = x[:, :spec.pool_channels(x.shape[1])].contiguous()
 
         def pool(spec=spec, module=module, pool_x=pool_x) -> object:
@@ -510,12 +576,14 @@ def _timing_fns(keys: Sequence[TimingKey], x: Tensor) -> dict[str, Callable[[], 
     return fns
 
 
-def time_heads(x: Tensor, keys: Sequence[TimingKey], stop: Callable[[], bool] | None = None) -> dict[TimingKey, HeadTiming]:
+def time_heads(x: Tensor, keys: Sequence[TimingKey], stop: Callable[[], bool] | None = None,
+               trained: TrainedHead | None = None) -> dict[TimingKey, HeadTiming]:
     """Time these heads on ``x`` ``(1, C, h, w)`` HERE, on its device, all interleaved in one
     :func:`spp_viz.timing.measure_interleaved` call (rounds until each spread is at most 10 %
     or the cap); a self-contradictory result (a pooling slower than its module) is measured once
-    more. The timing worker runs this (:class:`HeadsTask`); call :func:`measure_heads` instead."""
-    fns = _timing_fns(keys, x)
+    more. ``trained``: the map's trained block, for the key that names it. The timing worker runs
+    this (:class:`HeadsTask`); call :func:`measure_heads` instead."""
+    fns = _timing_fns(keys, x, trained)
     timings = _timings(keys, measure_interleaved(fns, device=x.device, stop=stop))
     if any(t.pool.median_ms > t.total.median_ms for t in timings.values()):
         timings = _timings(keys, measure_interleaved(fns, device=x.device, stop=stop))
@@ -562,11 +630,12 @@ class HeadsTask:
     map: TensorValue
     keys: tuple[TimingKey, ...]
     origins: tuple[HeadOrigin, ...] = ()
+    trained: TrainedHead | None = None  # the map's trained block (a detector's), pickled by value
 
     def run(self, stop: Callable[[], bool]) -> dict[TimingKey, HeadTiming]:
         for origin in self.origins:
             origin.register()
-        return time_heads(self.map.tensor().unsqueeze(0).contiguous(), self.keys, stop)
+        return time_heads(self.map.tensor().unsqueeze(0).contiguous(), self.keys, stop, self.trained)
 
 
 def measure_heads(features: FeatureResult, keys: Sequence[TimingKey],
@@ -577,7 +646,7 @@ def measure_heads(features: FeatureResult, keys: Sequence[TimingKey],
     if not keys:
         return {}
     keys = tuple(keys)
-    return worker.run(HeadsTask(TensorValue.of(features.feature), keys, head_origins(keys)), stop)
+    return worker.run(HeadsTask(TensorValue.of(features.feature), keys, head_origins(keys), features.trained_head), stop)
 
 
 def _timings(keys: Sequence[TimingKey], latencies: Mapping[str, Latency]) -> dict[TimingKey, HeadTiming]:
@@ -624,13 +693,24 @@ def compare_with_view(features: FeatureResult, config: PyramidConfig, ids: Seque
 
 
 def pooled_branches(features: FeatureResult, key: TimingKey) -> tuple[PooledBranch, ...]:
-    """The head's pooling branches on the REAL map (its parameter-free pooling part), each ``(C, rows, cols)``."""
+    """The head's pooling branches on what its pools read from the REAL map (:func:`pools_input`:
+    the map, or the trained cv1's output), each ``(C, rows, cols)``."""
     head_id, args = key
-    spec = get_spec(head_id)
+    spec, trained = get_spec(head_id), features.trained_head
     x = features.feature.unsqueeze(0)
     with torch.inference_mode():
-        parts = spec.pool_part(build_head(head_id, args, x.device), x)
-    return tuple(PooledBranch(head_id, name, part[0]) for name, part in zip(spec.part_names(args), parts))
+        source = pools_input(x, args, trained)
+        parts = spec.pool_part(build_head(head_id, args, x.device, trained), source)
+    names = _named(spec.part_names(args), bool(args.trained))
+    return tuple(PooledBranch(head_id, name, part[0]) for name, part in zip(names, parts))
+
+
+def view_lead(view: FamilyComparison) -> tuple[HeadReport, EqualityCheck]:
+    """The SPP vs SPPF view's lead head, the one whose branches it draws (the checkpoint's trained
+    block when this map has one, else ``sppf``), and its equality check with the other of SPPF's
+    cascade and YOLOv5's parallel pools."""
+    lead = next((r for r in view.heads if r.trained and r.id in ("sppf", "spp_yolo")), None) or view.head("sppf")
+    return lead, lead.check("spp_yolo" if lead.id == "sppf" else "sppf")
 
 
 def branch_maps(features: FeatureResult, key: TimingKey) -> tuple[BranchMap, ...]:

@@ -30,7 +30,7 @@ from .choices import BinRule, Pool, Weights
 from .defaults import DEFAULT_LEVELS, DEFAULT_TOP_K, SPPF_DEFAULT_K, SPPF_DEFAULT_N
 from .devices import device_name, working_limit
 from .dimensions import dimension_table
-from .family import FamilyComparison, HeadReport, compare_with_view
+from .family import FamilyComparison, HeadReport, compare_with_view, view_lead
 from .geometry import StageGeometry
 from .images import DEFAULT_MAX_PIXELS, DEFAULT_MAX_SIDE, DecodedImage, load_image
 from .pooling import parse_levels
@@ -138,7 +138,7 @@ def build_report(
         "backbone": {"name": backbone.name, "stage": backbone.stage, "weights": backbone.weights,
                      "stride": features.geometry.stride, "channels": c, "receptive_field": features.geometry.receptive_field,
                      "device": device_name(features.device),
-                     **(backbone.detector.as_json() if isinstance(backbone, DetectorBackbone) else {})},
+                     **detector_json(backbone, costs)},
         "feature_map": {"channels": c, "height": h, "width": w},
         "spp": {
             "pool": config.pool, "bins": config.rule, "levels_requested": list(config.levels),
@@ -155,7 +155,7 @@ def build_report(
             "global_context": features.geometry.global_context,
         },
         "sppf": sppf_json(costs, features.geometry),
-        "dimensions": dimension_table(features, pyramid),
+        "dimensions": dimension_table(features, pyramid, view_lead(costs)[0]),
         "predictions": [p.as_json() for p in predictions],
         "predictions_note": "" if predictions else no_predictions_reason(backbone, features),
         "timings_ms": {k: round(v, 3) for k, v in (timings_ms | view_timings_ms(costs)).items()},
@@ -175,10 +175,10 @@ COST_KINDS = {"sppf": "sppf", "spp_yolo": "parallel_spp", "spp": "spp"}
 
 def sppf_json(costs: FamilyComparison, geometry: StageGeometry) -> dict[str, Any]:
     """The report's ``sppf``: the SPP vs SPPF view's heads. SPPF's cascade (its pooling part,
-    ``shape`` before its convs), its NaN-aware equality with YOLOv5's parallel pools, its
+    ``shape`` before its convs; a checkpoint's trained block's on its cv1's output:
+    :func:`spp_viz.family.view_lead`), its NaN-aware equality with YOLOv5's parallel pools, its
     branches' windows, and every head's costs."""
-    sppf = costs.head("sppf")
-    parallel = sppf.check("spp_yolo")
+    sppf, parallel = view_lead(costs)
     return {"k": costs.k, "kernels": list(costs.kernels), "shape": list(sppf.pool_shape),
             "matches_parallel_spp": parallel.equal, "max_abs_diff": parallel.max_abs_diff,
             "receptive_fields": sppf.receptive_fields(geometry),
@@ -190,7 +190,7 @@ def cost_json(r: HeadReport) -> dict[str, Any]:
     """One row of ``sppf.costs``: a head of the SPP vs SPPF view."""
     return {"name": r.view_name, "kind": COST_KINDS[r.id], "output_shape": list(r.output_shape), "params": r.params,
             "flops": r.flops, "pool_ms": round(r.pool_ms, 4), "total_ms": round(r.total_ms, 4), "device": r.device,
-            **spread_json(r)}
+            **spread_json(r), "weights": r.weights}
 
 
 def spread_json(r: HeadReport) -> dict[str, Any]:
@@ -203,13 +203,28 @@ def spread_json(r: HeadReport) -> dict[str, Any]:
     return {"threads": r.timing.pool.threads, **r.timing.pool.as_json("pool"), **r.timing.total.as_json("total")}
 
 
+def detector_json(backbone: Backbone, costs: FamilyComparison) -> dict[str, Any]:
+    """What ``backbone`` gains for a detector checkpoint (nothing for any other backbone): the
+    file's own facts (:meth:`DetectorInfo.as_json`) and ``trained_sppf``, its pyramid block: where
+    it is, the stage it reads, its parameters as the file has them, whether a head of the SPP vs
+    SPPF view ran it (``used``: only on the map it reads) and the sentence that says so."""
+    if not isinstance(backbone, DetectorBackbone):
+        return {}
+    info = backbone.detector
+    block = info.sppf
+    return info.as_json() | {"trained_sppf": {
+        "block": block.title, "layer": block.layer, "reads_stage": info.sppf_input_stage, "head": block.family_head,
+        "used": any(r.trained for r in costs.heads), "params": block.params, "bn_folded": block.bn_folded,
+        "cv1_activation": block.cv1_activation, "note": info.trained_note(backbone.stage)}}
+
+
 def head_json(r: HeadReport, family: FamilyComparison) -> dict[str, Any]:
     """One entry of the report's ``heads`` list (NaN for a latency not measured; null in the JSON)."""
     return {
         "id": r.id, "name": r.name, "source": r.source, "purpose": r.purpose,
         "output_shape": list(r.output_shape), "fixed_length": r.fixed_length,
         "params": r.params, "flops": r.flops, "pool_ms": round(r.pool_ms, 4), "total_ms": round(r.total_ms, 4),
-        "untrained": r.untrained, "sppf_k": family.k, "sppf_n": family.repeats, "device": r.device, **spread_json(r),
+        "untrained": r.untrained, "weights": r.weights, "sppf_k": family.k, "sppf_n": family.repeats, "device": r.device, **spread_json(r),
         "branches": [{"name": b.name, "kind": b.kind.value, "rf_cells": list(b.rf_cells),
                       "rf_pixels": list(b.rf_pixels), "whole_map": b.whole_map, "whole_image": b.whole_image}
                      for b in r.branches],

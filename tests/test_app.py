@@ -21,7 +21,9 @@ from PIL import Image
 from streamlit import get_option
 from streamlit.testing.v1 import AppTest
 
-from spp_viz import analysis, backbones, dimensions, errors, report, worker
+from spp_viz import analysis, backbones, dimensions, errors, family, report, worker
+from spp_viz.defaults import IMAGE_UPLOAD_MB
+from spp_viz.detectors import MAX_CHECKPOINT_BYTES
 from spp_viz.explorer import ExplorerPayload
 from spp_viz.figures.tables import POOL_COLUMN, TOTAL_COLUMN, dimension_rows
 from spp_viz.images import DEFAULT_MAX_PIXELS, load_image
@@ -172,8 +174,12 @@ def test_sidebar_widgets_have_the_specified_keys():
     assert_clean(at)
     assert at.file_uploader(key="image").allowed_type == [".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp", ".tif", ".tiff"]
     assert at.file_uploader(key="checkpoint").allowed_type == [".pt", ".pth"]
+    # images keep their own limit; checkpoints up to the detector reader's, which the server allows
+    assert at.file_uploader(key="image").proto.max_upload_size_mb == IMAGE_UPLOAD_MB
+    assert at.file_uploader(key="checkpoint").proto.max_upload_size_mb == MAX_CHECKPOINT_BYTES // 2**20
+    assert get_option("server.maxUploadSize") == MAX_CHECKPOINT_BYTES // 2**20 > IMAGE_UPLOAD_MB
     helptext = at.file_uploader(key="image").help
-    assert f"{get_option('server.maxUploadSize')} MB" in helptext and f"{DEFAULT_MAX_PIXELS // 1_000_000} megapixels" in helptext
+    assert f"{IMAGE_UPLOAD_MB} MB" in helptext and f"{DEFAULT_MAX_PIXELS // 1_000_000} megapixels" in helptext
     assert "never written to disk" in helptext
     assert at.selectbox(key="sample").value == "chelsea_cat.jpg"
     assert at.text_input(key="levels").value == "1,2,4"
@@ -227,8 +233,10 @@ def test_uploaded_odd_size_photo_renders_every_panel_with_engine_numbers():
     # the dimension table is the engine's, number for number
     model = backbones.load_backbone()
     features = analysis.extract_features(model, decoded.image)
-    head = analysis.pool_pyramid(features, analysis.PyramidConfig((1, 2, 4)))
-    expected = dimension_rows(dimensions.dimension_table(features, head))  # as the page writes shapes
+    config = analysis.PyramidConfig((1, 2, 4))
+    head = analysis.pool_pyramid(features, config)
+    lead = family.view_lead(family.sppf_view(features, config, measure=False))[0]
+    expected = dimension_rows(dimensions.dimension_table(features, head, lead))  # as the page writes shapes
     shown = at.dataframe[0].value
     assert list(shown["numbers"]) == [row["numbers"] for row in expected]
     assert list(shown["step"]) == [row["step"] for row in expected]

@@ -7,6 +7,7 @@ import json
 
 import numpy as np
 import pytest
+import torch
 from conftest import ASSETS, run_cli, run_cli_without_torch
 from yolo_files import detector_pickle, gadgets, raw_checkpoint
 
@@ -59,6 +60,32 @@ def test_inspect_recognises_the_checkpoint_and_writes_the_spp_vector(v8n_file, t
     assert out.read_bytes() == vector_npy_bytes(page.pyramid.vector)  # the page's "SPP vector (.npy)"
     vector = np.load(out)
     assert vector.dtype == np.float32 and vector.shape == (report["spp"]["length"],)
+
+
+def test_the_json_gives_the_trained_sppf_s_parameters_and_costs(v8n_file):
+    """At p5 the family's sppf head is the file's SPPF: its parameters are the file's (BatchNorm
+    included, ultralytics' ``np``), its FLOPs the trained module's; the other heads are seeded."""
+    from spp_viz.backbones import DetectorBackbone, load_backbone
+    from spp_viz.heads.costs import count_flops
+
+    report = json.loads(run(["inspect", str(CAT), "--checkpoint", str(v8n_file), "--heads", "sppf,spp_yolo,ppm", "--json",
+                             "--max-side", "320", "--device", "cpu", "--offline"]))  # a 7 x 10 map: SPPF's windows fit
+    backbone = load_backbone("yolo", "p5", checkpoint=v8n_file.read_bytes(), checkpoint_name="yolov8n.pt", device="cpu")
+    assert isinstance(backbone, DetectorBackbone)
+    block = backbone.detector.sppf.module
+    c, h, w = (report["feature_map"][k] for k in ("channels", "height", "width"))
+    flops = count_flops(block, torch.zeros(1, c, h, w))
+    trained = report["backbone"]["trained_sppf"]
+    assert trained["used"] and trained["params"] == 164_608 and trained["block"] == "SPPF" and trained["layer"] == 9
+    heads = {head["id"]: head for head in report["heads"]}
+    assert (heads["sppf"]["weights"], heads["sppf"]["untrained"], heads["sppf"]["params"], heads["sppf"]["flops"]) == (
+        "trained", False, 164_608, flops)
+    assert [(heads[i]["weights"], heads[i]["untrained"]) for i in ("spp_yolo", "ppm")] == [("seeded", True)] * 2
+    assert all(e["equal"] for e in heads["sppf"]["exact_equal_to"])
+    cost = next(row for row in report["sppf"]["costs"] if row["kind"] == "sppf")
+    assert (cost["weights"], cost["params"], cost["flops"]) == ("trained", 164_608, flops)
+    assert report["sppf"]["shape"] == [4 * block.cv1.out_channels, h, w] and report["sppf"]["matches_parallel_spp"]
+    assert {row["step"].split(" (")[0]: row["numbers"] for row in report["dimensions"]}["SPPF FLOPs on this map"] == flops
 
 
 def test_inspect_npy_works_for_every_backbone(tmp_path):

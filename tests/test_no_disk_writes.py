@@ -1,7 +1,8 @@
 """Nothing a user uploads is written to disk.
 
 One app session (streamlit.testing AppTest) uploads a photo, changes the levels, uploads a bad
-file, a malicious, a wrong and a valid checkpoint. Two independent checks:
+file, a malicious, a wrong and a valid checkpoint, then a YOLO detector's checkpoint and a
+malicious one. Two independent checks:
 
 * the repository tree (minus caches) and ``tempfile.gettempdir()`` gain no new entries during
   the session. The temp folder is a private, empty one for the session (``tempfile.tempdir`` and
@@ -24,6 +25,9 @@ from pathlib import Path
 
 import hostile_files as hf
 import pytest
+from yolo_files import detector_pickle, gadgets, raw_checkpoint
+
+from spp_viz.devtools.detector_files import make_checkpoint
 
 REPO = Path(__file__).resolve().parents[1]
 SKIP_DIRS = {".git", ".pytest_cache", ".hypothesis", "__pycache__", "artifacts", ".ruff_cache", ".mypy_cache"}
@@ -101,6 +105,8 @@ def test_an_app_session_writes_nothing_to_disk(tmp_path, monkeypatch) -> None:
     good_ckpt = _valid_checkpoint()
     pwned = REPO / "pwned_by_checkpoint.txt"
     evil_ckpt = hf.malicious_checkpoint(str(pwned))
+    yolo_ckpt = make_checkpoint("yolov8n").data
+    evil_yolo = raw_checkpoint(detector_pickle(gadgets(str(pwned))["os.system"][0]))
     photo = hf.cat_jpeg((517, 333))
 
     at = AppTest.from_file(str(REPO / "app.py"), default_timeout=300)
@@ -131,6 +137,12 @@ def test_an_app_session_writes_nothing_to_disk(tmp_path, monkeypatch) -> None:
         at.run()
         assert not at.exception and not at.error, [e.value for e in at.error]
         assert "Pyramid explorer: bins on the image, feature map, pooled activations" in [h.value for h in at.header]
+        at.file_uploader(key="checkpoint").set_value(("yolov8n.pt", yolo_ckpt, "application/octet-stream"))
+        at.run()
+        assert not at.exception and not at.error and at.selectbox(key="backbone").value == "yolo"
+        at.file_uploader(key="checkpoint").set_value(("evil_yolo.pt", evil_yolo, "application/octet-stream"))
+        at.run()
+        assert len(at.error) == 1 and "os.system" in at.error[0].value.replace("\\", "")
     finally:
         recorder.active = False
 

@@ -11,9 +11,12 @@ letterbox). A detector has no ImageNet classifier: ``can_classify`` is False and
 
 from __future__ import annotations
 
+import functools
+import hashlib
 from dataclasses import dataclass
 from typing import Any
 
+from ..heads.registry import TrainedHead
 from ..pooling import sppf_effective_kernels
 from .metadata import family_of, scale_of, task_of, version_of
 from .modules import SPP, SPPF, Conv, DetectorNet
@@ -103,6 +106,35 @@ class TrainedSPPF:
         """Parameters of cv1 and cv2, BatchNorm weights and biases included (ultralytics' ``np``)."""
         return sum(p.numel() for p in self.module.parameters())
 
+    @property
+    def title(self) -> str:
+        """``SPPF`` or ``SPP(5, 9, 13)``."""
+        return self.kind if isinstance(self.module, SPPF) else f"SPP({', '.join(map(str, self.windows))})"
+
+    @property
+    def family_head(self) -> str | None:
+        """The family head this block is: ``sppf``, or ``spp_yolo`` for a parallel SPP whose pools
+        are a cascade's windows (5, 9, 13); None for one that is not."""
+        if isinstance(self.module, SPPF):
+            return "sppf"
+        return "spp_yolo" if self.windows == sppf_effective_kernels(self.k, self.n) else None
+
+    @functools.cached_property
+    def digest(self) -> str:
+        """sha256 of its tensors (names, dtypes, shapes, bytes): names these weights in head keys."""
+        sha = hashlib.sha256()
+        for name, tensor in self.module.state_dict().items():
+            sha.update(f"{name}:{tensor.dtype}:{tuple(tensor.shape)};".encode())
+            sha.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+        return sha.hexdigest()
+
+    def head(self, label: str) -> TrainedHead | None:
+        """This block as the family head it is (:attr:`family_head`), or None."""
+        if self.family_head is None:
+            return None
+        return TrainedHead(self.family_head, self.in_channels, self.hidden_channels, self.out_channels, self.k, self.n,
+                           self.digest, label, self.bn_folded, self.module)
+
 
 @dataclass(frozen=True)
 class DetectorInfo:
@@ -136,6 +168,31 @@ class DetectorInfo:
     def stage_label(self, stage: str) -> str:
         """``p5 (layer 8)``."""
         return f"{stage} (layer {self.stage_layers[stage]})"
+
+    @property
+    def sppf_input_stage(self) -> str | None:
+        """The stage the SPPF reads (``p5``: the layer right before it), or None."""
+        return next((stage for stage, layer in self.stage_layers.items() if layer == self.sppf.layer - 1), None)
+
+    def trained_head(self, stage: str) -> TrainedHead | None:
+        """The trained SPPF as a family head on stage ``stage``'s map: only on the map it reads (its
+        cv1 takes p5's channels); on any other stage every family head is seeded."""
+        return self.sppf.head(f"{self.checkpoint}, layer {self.sppf.layer}") if stage == self.sppf_input_stage else None
+
+    def trained_note(self, stage: str) -> str:
+        """One sentence: which family head runs the trained block on stage ``stage``'s map, and why none does elsewhere."""
+        sppf, reads = self.sppf, self.sppf_input_stage
+        block = f"{self.checkpoint}'s trained {sppf.title} (layer {sppf.layer})"
+        if sppf.family_head is None:
+            return f"{block} has pools no SPPF cascade equals, so every family head here is seeded (random convs)."
+        folded = "BatchNorm folded into the convs" if sppf.bn_folded else "BatchNorm not folded"
+        if stage == reads:
+            return (f"The {sppf.family_head} head is {block}: its cv1 and cv2 are the file's ({folded}) and its pools "
+                    f"run on cv1's output; the other heads' convs are seeded random.")
+        where = f"reads {self.stage_label(reads)}" if reads else "reads no stage of this backbone"
+        what = "is its output" if stage == "sppf" else f"has other channels ({self.stage_label(stage)})"
+        return (f"{block} {where}; this map {what}, so the {sppf.family_head} head here is seeded, like every "
+                f"other head{f': choose {reads} to run the trained one' if reads else ''}.")
 
     def as_json(self) -> dict[str, Any]:
         """The keys the report's ``backbone`` object gains (``scale`` only when known)."""

@@ -17,9 +17,12 @@ changes ``h, w``.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from typing import cast
 
 import torch
 from torch import Tensor, nn
+
+from ..pooling import cascade_branches, parallel_branches
 
 __all__ = ["C2f", "C3", "SPP", "SPPF", "Block", "Bottleneck", "Conv", "DetectorNet", "Pool"]
 
@@ -189,12 +192,20 @@ class Pool(nn.MaxPool2d):
 
     @property
     def k(self) -> int:
-        return int(self.kernel_size) if isinstance(self.kernel_size, int) else int(self.kernel_size[0])
+        return kernel_of(self)
+
+
+def kernel_of(pool: nn.Module) -> int:
+    """A pooling module's (square) kernel size."""
+    size = cast("int | tuple[int, ...]", pool.kernel_size)
+    return int(size) if isinstance(size, int) else int(size[0])
 
 
 class SPPF(Block):
     """SPPF: ``y0 = cv1(x)``, ``y_i = m(y_{i-1})`` for ``n`` pools, ``cv2(cat(y0..yn))``, plus
-    ``x`` when ``add`` (ultralytics 8.4's shortcut). YOLOv5 and ultralytics up to 8.3 use n = 3."""
+    ``x`` when ``add`` (ultralytics 8.4's shortcut). YOLOv5 and ultralytics up to 8.3 use n = 3.
+    The cascade is :func:`spp_viz.pooling.cascade_branches`, each step a call of ``m`` (so the
+    geometry trace sees every one)."""
 
     def __init__(self, cv1: Conv, cv2: Conv, m: Pool, n: int, add: bool = False):
         super().__init__()
@@ -210,17 +221,19 @@ class SPPF(Block):
     def mismatch(self) -> str:
         return _pyramid_mismatch(self, self.n, self.add)
 
+    def pool_part(self, y: Tensor) -> list[Tensor]:
+        """``[y, m(y), m(m(y)), ...]`` on cv1's output ``y`` ``(B, hidden, h, w)``: the pools alone."""
+        return cascade_branches(y, kernel_of(self.m), self.n, lambda t, _k: self.m(t))
+
     def forward(self, x: Tensor) -> Tensor:
-        y = [self.cv1(x)]
-        for _ in range(self.n):
-            y.append(self.m(y[-1]))
-        out = self.cv2(torch.cat(y, 1))
+        out = self.cv2(torch.cat(self.pool_part(self.cv1(x)), 1))
         return out + x if self.add else out
 
 
 class SPP(Block):
     """YOLO's parallel SPP: ``y0 = cv1(x)``, ``cv2(cat(y0, m_1(y0), ..., m_j(y0)))`` with pools of
-    growing k (5, 9, 13 in the files that use it)."""
+    growing k (5, 9, 13 in the files that use it); the branches are
+    :func:`spp_viz.pooling.parallel_branches`, each pool a module of ``m``."""
 
     def __init__(self, cv1: Conv, cv2: Conv, m: Sequence[Pool]):
         super().__init__()
@@ -242,9 +255,14 @@ class SPP(Block):
     def mismatch(self) -> str:
         return _pyramid_mismatch(self, len(self.pools), False)
 
+    def pool_part(self, y: Tensor) -> list[Tensor]:
+        """``[y, m_1(y), ..., m_j(y)]`` on cv1's output ``y`` ``(B, hidden, h, w)``: the pools alone."""
+        kernels = tuple(kernel_of(pool) for pool in self.m)
+        pools = dict(zip(kernels, self.m))  # pools of one size compute the same
+        return parallel_branches(y, kernels, lambda t, k: pools[k](t))
+
     def forward(self, x: Tensor) -> Tensor:
-        y = self.cv1(x)
-        return self.cv2(torch.cat([y, *(pool(y) for pool in self.m)], 1))
+        return self.cv2(torch.cat(self.pool_part(self.cv1(x)), 1))
 
 
 def _pyramid_mismatch(block: SPPF | SPP, pools: int, add: bool) -> str:

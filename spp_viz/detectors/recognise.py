@@ -12,6 +12,7 @@ import zipfile
 from enum import Enum
 from pathlib import Path
 
+from .archive import MAX_PICKLE_BYTES
 from .scan import ScanError, scan_pickle
 
 __all__ = ["Layout", "checkpoint_layout", "layout_of"]
@@ -35,11 +36,13 @@ def layout_of(names: tuple[str, ...]) -> Layout | None:
 
 def checkpoint_layout(source: bytes | Path) -> Layout | None:
     """The layout of a checkpoint (its bytes, or a file read in place: only the zip's directory
-    and its pickle), or None when it is not a readable ``torch.save`` zip of a YOLO model."""
+    and its pickle), or None when it is not a readable ``torch.save`` zip of a YOLO model. A
+    pickle stored compressed or larger than :data:`MAX_PICKLE_BYTES` is not inflated: ``torch.save``
+    stores it as it is, and the app asks this of every upload."""
     try:
         with zipfile.ZipFile(source if isinstance(source, Path) else io.BytesIO(source)) as zf:
-            pickles = [n for n in zf.namelist() if n.endswith("/data.pkl") and n.count("/") == 1]
-            if len(pickles) != 1:
+            pickles = [i for i in zf.infolist() if i.filename.endswith("/data.pkl") and i.filename.count("/") == 1]
+            if len(pickles) != 1 or pickles[0].compress_type != zipfile.ZIP_STORED or pickles[0].file_size > MAX_PICKLE_BYTES:
                 return None
             return layout_of(scan_pickle(zf.read(pickles[0])).globals)
     except (OSError, zipfile.BadZipFile, ScanError, EOFError, ValueError):

@@ -85,7 +85,7 @@ def family_branches_figure(report: HeadReport, maps: tuple[BranchMap, ...], untr
         fig.update_yaxes(scaleanchor=f"x{i + 1 if i else ''}", constrain="domain", row=i // cols + 1, col=i % cols + 1)
     fig.update_layout(
         coloraxis={"colorscale": HEATMAP_SCALE, "cmin": lo, "cmax": hi, "colorbar": {"thickness": 10}},
-        title={"text": text.family_branches_title(heads, report.untrained) + text.untrained_note(untrained_backbone),
+        title={"text": text.family_branches_title(heads, report.untrained, report.trained) + text.untrained_note(untrained_backbone),
                "x": 0, "font": {"size": 13}},
         height=150 + 170 * rows + 18 * extra, margin={"l": 4, "r": 4, "t": 90 + 18 * extra, "b": 4},
         meta=figure_meta("family_branches_figure", head=report.id, heads=heads, branches=[m.name for m in maps]),

@@ -35,7 +35,7 @@ def sppf_branches_figure(branches: Sequence[PooledBranch], kernels: Sequence[int
     """The SPPF cascade's outputs [x, pool 5, pool 9, pool 13] side by side, one colour scale:
     ``branches`` are the ``sppf`` head's (:func:`spp_viz.family.pooled_branches`), ``kernels`` the
     windows of its pools."""
-    names = [text.branch_title(0)] + [text.branch_title(k) for k in kernels]
+    names = [text.branch_title(0, branches[0].name if branches else "x")] + [text.branch_title(k) for k in kernels]
     xaxes, yaxes, titles = subplot_row(names[:len(branches)], 0.02)
     maps = []
     f = 1

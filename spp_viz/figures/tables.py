@@ -12,7 +12,7 @@ import pandas
 
 from ..analysis import Prediction
 from ..dimensions import SPPFStage
-from ..family import EqualityCheck, FamilyComparison, HeadReport
+from ..family import EqualityCheck, FamilyComparison, HeadReport, HeadWeights
 from ..heads.registry import get_spec
 from ..scales import ScaleRow
 from ..timing import Latency, format_latency, format_ms
@@ -63,6 +63,9 @@ def costs_rows(costs: FamilyComparison, measuring: bool = False) -> list[dict[st
     ))) for r in costs.heads]
 
 
+CONVS = {HeadWeights.TRAINED: " (trained convs)", HeadWeights.SEEDED: " (untrained convs)", HeadWeights.NONE: " (no convs)"}
+
+
 def family_rows(family: FamilyComparison, measuring: bool = False) -> list[dict[str, str]]:
     """One row per head of what it costs, every cell a string (no empty cells); a latency not
     there yet reads "measuring…" while the page measures, else "not measured". Six columns, so
@@ -70,7 +73,7 @@ def family_rows(family: FamilyComparison, measuring: bool = False) -> list[dict[
     return [{
         "head": r.id, "output": times(*r.output_shape) + (" (fixed length)" if r.fixed_length else ""),
         "params": f"{r.params:,}", "GFLOPs": f"{r.flops / 1e9:.3f}", POOL_COLUMN: latency_cell(r.timing.pool if r.timing else None, measuring),
-        TOTAL_COLUMN: latency_cell(r.timing.total if r.timing else None, measuring),
+        TOTAL_COLUMN: latency_cell(r.timing.total if r.timing else None, measuring) + CONVS[r.weights],
     } for r in family.heads]
 
 

@@ -15,7 +15,7 @@ from ..admission import Position, Work
 from ..bins import LevelBins
 from ..boxes import CellWindow
 from ..choices import Channel, ChannelView, Pool
-from ..dimensions import SPPF_STAGE_NAMES, SPPFSize, SPPFStage, sppf_formula, sppf_sizes
+from ..dimensions import SPPF_STAGE_NAMES, SPPFSize, SPPFStage, SPPFWidths, sppf_formula, sppf_sizes
 from ..erf import ErfResult
 from ..family import FamilyComparison, Speedup
 from ..pooling import SOURCE_N, CascadeCost
@@ -169,23 +169,34 @@ SPPF_INTRO = ("SPPF (YOLOv5) applies **one 5 × 5 stride-1 max pool three times*
 SPPF_RF_CAPTION = "Theoretical receptive field of one output cell of each branch, in feature cells and input pixels."
 
 
-def sppf_equal(kernels: Sequence[int], equal: bool, max_abs_diff: float, shape: tuple[int, int, int]) -> str:
+def sppf_equal(kernels: Sequence[int], equal: bool, max_abs_diff: float, shape: tuple[int, int, int],
+               on_cv1: bool = False) -> str:
+    """``on_cv1``: compared on the trained cv1's output (a detector's own SPPF), not on the map itself."""
     c, h, w = shape
+    where = f"the trained cv1's {c:,} × {h} × {w} output" if on_cv1 else f"this {c:,} × {h} × {w} map"
     return (f"SPPF == parallel SPP({','.join(map(str, kernels))}): {equal}, max |diff| {max_abs_diff:g} "
-            f"(torch.equal on this {c:,} × {h} × {w} map).")
+            f"(torch.equal on {where}).")
 
 
-def branch_title(cells: int) -> str:
+def branch_title(cells: int, source: str = "x") -> str:
     """A cascade branch's title by its window, on two lines (four fit side by side at 1024 px):
-    ``x`` itself (0), or a pool of ``cells`` x ``cells``."""
-    return f"pool {cells}<br>{cells} × {cells} cells" if cells else "x<br>the input, 1 cell"
+    the pools' input ``source`` itself (0), or a pool of ``cells`` x ``cells``."""
+    return f"pool {cells}<br>{cells} × {cells} cells" if cells else f"{source}<br>the input, 1 cell"
 
 
-def sppf_output(c: int, h: int, w: int, spp_length: int) -> str:
-    """What both YOLO modules give on this map, by SPPF stage, against SPP's fixed length."""
-    sizes = sppf_sizes(c, h, w)
-    return (f"The same tensor from both, the **{sppf_stage(SPPFStage.POOLS)}**: {times(*sizes[SPPFStage.POOLS].shape)} "
-            f"= {sizes[SPPFStage.POOLS].numbers:,} numbers here. With their 1 × 1 convs the modules output the "
+def trained_pools_note(trained: bool) -> str:
+    """Appended to a branches figure's title when the pools read a checkpoint's trained cv1."""
+    return " · on the <b>trained cv1's output</b>" if trained else ""
+
+
+def sppf_output(c: int, h: int, w: int, spp_length: int, widths: SPPFWidths | None = None) -> str:
+    """What both YOLO modules give on this map, by SPPF stage, against SPP's fixed length;
+    ``widths``: a checkpoint's trained block, whose pools read its cv1's output (the same tensor
+    from both is then the concatenation)."""
+    sizes = sppf_sizes(c, h, w, widths=widths)
+    same = SPPFStage.CONCAT if widths else SPPFStage.POOLS
+    return (f"The same tensor from both, the **{sppf_stage(same)}**: {times(*sizes[same].shape)} "
+            f"= {sizes[same].numbers:,} numbers here. With their 1 × 1 convs the modules output the "
             f"**{sppf_stage(SPPFStage.CV2)}**: {times(*sizes[SPPFStage.CV2].shape)}. Both grow with the input; "
             f"classic SPP gives **{spp_length:,}** for any input.")
 
@@ -236,10 +247,12 @@ def costs_caption(device: str, costs: FamilyComparison) -> str:
     elif sppf.pool_ms > 0 and sppf.total_ms > 0 and parallel.pool_ms > 0:
         lesson = (f" Here SPPF's pools take {sppf.pool_ms / parallel.pool_ms:.2f}× the parallel pools' time, and its "
                   f"1 × 1 convs take {1 - sppf.pool_ms / sppf.total_ms:.0%} of the whole module's.")
+    weights = ("the checkpoint's trained weights for the trained row, random for the others: the time is real either way"
+               if any(r.trained for r in costs.heads) else "random weights: the time is real, the values are not")
     return (f"module output: the {sppf_stage(SPPFStage.CV2)} for SPPF and the parallel pools, the vector for SPP. "
             f"pool: the parameter-free pooling alone, on as many channels of the real map as the module's pools see "
-            f"(the {sppf_stage(SPPFStage.CV1)}); total: the whole module with its 1 × 1 convs cv1 and cv2 (random "
-            "weights: the time is real, the values are not). The SPP row is the pyramid on this page. Medians of "
+            f"(the {sppf_stage(SPPFStage.CV1)}); total: the whole module with its 1 × 1 convs cv1 and cv2 ("
+            f"{weights}). The SPP row is the pyramid on this page. Medians of "
             f"interleaved runs on {device} ({method(device)}), measured after the page was drawn, alone (no analysis "
             "ran meanwhile) in the timing worker, a process of its own with the thread count in 'timed on'; rounds "
             f"until each spread (± the interquartile range as a share of the median) is at most {MAX_IQR_SHARE:.0%} or "
@@ -326,8 +339,21 @@ def family_costs_title(c: int, h: int, w: int) -> str:
     return f"Cost on this {times(c, h, w)} map: parameters, FLOPs and latency of each head"
 
 
-def family_branches_title(heads: Sequence[str], untrained_convs: bool) -> str:
-    """One drawing's title: the heads whose pools it shows (several: their pools are equal, torch.equal)."""
+def family_untrained(trained: Sequence[str] = ()) -> str:
+    """The family panel's note on weights: :data:`FAMILY_UNTRAINED`, or, beside a checkpoint's
+    trained head(s) ``trained``, the same said of the other heads."""
+    if not trained:
+        return FAMILY_UNTRAINED
+    heads = ", ".join(f"`{h}`" for h in trained)
+    return (f"{heads} runs the checkpoint's trained block: its convs are the file's, and its branches are drawn on its "
+            "cv1's output. " + FAMILY_UNTRAINED.replace("of these heads", "of the other heads"))
+
+
+def family_branches_title(heads: Sequence[str], untrained_convs: bool, trained: bool = False) -> str:
+    """One drawing's title: the heads whose pools it shows (several: their pools are equal, torch.equal);
+    ``trained``: the pools read a checkpoint's trained cv1's output."""
+    if trained:
+        return f"{', '.join(heads)}: pooling branches on the trained cv1's output<br><span style='font-size:12px'>mean over channels</span>"
     tail = " · convs untrained, not drawn" if untrained_convs else ""
     same = "the same tensors (torch.equal above), " if len(heads) > 1 else ""
     names = "<br>".join(", ".join(heads[i:i + 4]) for i in range(0, len(heads), 4))  # a title does not wrap itself

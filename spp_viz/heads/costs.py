@@ -19,7 +19,7 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from .registry import BuildArgs, build_head, get_spec
+from .registry import BuildArgs, TrainedHead, build_head, get_spec
 
 
 @dataclass(frozen=True)
@@ -40,15 +40,24 @@ def count_flops(module: nn.Module, x: torch.Tensor) -> int:
     return int(counter.get_total_flops())
 
 
-@functools.lru_cache(maxsize=64)
-def _flop_model(head_id: str, key: BuildArgs) -> FlopModel:
-    module = build_head(head_id, key)
-    # the CPU copy of the head: FLOPs do not depend on the device
-    one = count_flops(module, torch.zeros(1, key.channels, 1, 1, device="cpu"))
-    two = count_flops(module, torch.zeros(1, key.channels, 1, 2, device="cpu"))
+def module_flop_model(module: nn.Module, channels: int, device: torch.device | str = "cpu") -> FlopModel:
+    """``module``'s :class:`FlopModel` on ``channels``-channel maps, from counts on a 1 x 1 and a
+    1 x 2 map on ``device`` (where the module lives; FLOPs do not depend on it)."""
+    one = count_flops(module, torch.zeros(1, channels, 1, 1, device=device))
+    two = count_flops(module, torch.zeros(1, channels, 1, 2, device=device))
     return FlopModel(one - (two - one), two - one)
 
 
-def flop_model(head_id: str, args: BuildArgs) -> FlopModel:
-    """The head's :class:`FlopModel` for ``args.channels`` (cached per normalised args)."""
-    return _flop_model(head_id, get_spec(head_id).key(args))
+@functools.lru_cache(maxsize=64)
+def _flop_model(head_id: str, key: BuildArgs) -> FlopModel:
+    return module_flop_model(build_head(head_id, key), key.channels)  # the CPU copy of the seeded head
+
+
+def flop_model(head_id: str, args: BuildArgs, trained: TrainedHead | None = None) -> FlopModel:
+    """The head's :class:`FlopModel` for ``args.channels``: the seeded module's (cached per
+    normalised args), or the trained block's when ``args`` names it (counted on its own device)."""
+    key = get_spec(head_id).key(args)
+    if key.trained:
+        module = build_head(head_id, key, next(trained.module.parameters()).device if trained else "cpu", trained)
+        return module_flop_model(module, key.channels, next(module.parameters()).device)
+    return _flop_model(head_id, key)

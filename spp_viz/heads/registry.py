@@ -5,6 +5,12 @@ the CLI's ``--heads`` and the JSON report use), and any added at run time with :
 (docs/adding-a-head.md: a head is one spec and its module). Modules are built with SEEDED random weights (there are no pretrained weights for
 these heads on our backbones) in eval mode, once per (id, C, k, n) and cached: SPPCSPC at
 C = 1280 has about 44 M parameters and takes a second to initialise.
+
+One exception, decided in one place (:func:`head_key`): a detector checkpoint's own pyramid block
+(:class:`TrainedHead`, its trained SPPF or parallel SPP) stands for the head it is (``sppf`` or
+``spp_yolo``) on the map it reads, with the same C, k and n. That head's key then names the
+block's weights (:attr:`BuildArgs.trained`), and :func:`build_head` returns the block itself,
+never a seeded module.
 """
 
 from __future__ import annotations
@@ -13,7 +19,7 @@ import functools
 import re
 import zlib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from enum import Enum
 from typing import cast
 
@@ -63,6 +69,36 @@ class BuildArgs:
     levels: tuple[int, ...] = ()
     pool: Pool = Pool.MAX
     rule: BinRule = BinRule.ADAPTIVE
+    trained: str = ""  # the trained block this head is (its TrainedHead.digest); "" = seeded random weights
+
+
+@dataclass(frozen=True)
+class TrainedHead:
+    """A checkpoint's own trained pyramid block, standing for family head ``head`` (``sppf`` for an
+    SPPF, ``spp_yolo`` for a parallel SPP) on the map it reads: ``channels`` in, ``hidden`` after
+    ``cv1`` (what its pools read), ``out_channels`` after ``cv2``, trained with pools ``k`` and
+    ``repeats`` (SPP(5, 9, 13) is k = 5, n = 3). ``module`` maps ``(B, channels, h, w)`` to
+    ``(B, out_channels, h, w)``; ``module.cv1`` and ``module.pool_part`` are its parts. ``digest``
+    names its weights in the keys of the head it serves; ``label`` says where it comes from."""
+
+    head: str
+    channels: int
+    hidden: int
+    out_channels: int
+    k: int
+    repeats: int
+    digest: str
+    label: str  # e.g. "yolov8n.pt, layer 9"
+    bn_folded: bool
+    module: nn.Module = field(compare=False, repr=False)
+
+    def serves(self, head_id: str, key: BuildArgs) -> bool:
+        """True when head ``head_id`` with the normalised ``key`` is this block: same head, C, k and n."""
+        return head_id == self.head and (key.channels, key.k, key.repeats) == (self.channels, self.k, self.repeats)
+
+    def pools_input(self, x: Tensor) -> Tensor:
+        """What its pools read: ``cv1(x)``, ``(B, hidden, h, w)``."""
+        return cast(nn.Module, self.module.cv1)(x)
 
 
 @dataclass(frozen=True)
@@ -152,11 +188,12 @@ class HeadSpec:
         return self.view_title(args) if self.view_title else self.name
 
     def key(self, args: BuildArgs) -> BuildArgs:
-        """``args`` with what this head ignores set to fixed values (the module cache key)."""
+        """``args`` with what this head ignores set to fixed values (the module cache key); a
+        trained block's name (:attr:`BuildArgs.trained`) is kept."""
         k, repeats = (args.k, args.repeats) if self.uses_sppf_args else (0, 0)
         if self.uses_spp_config:
-            return BuildArgs(args.channels, k, repeats, args.levels, args.pool, args.rule)
-        return BuildArgs(args.channels, k, repeats)
+            return BuildArgs(args.channels, k, repeats, args.levels, args.pool, args.rule, args.trained)
+        return BuildArgs(args.channels, k, repeats, trained=args.trained)
 
 
 def _spp_pools(module: nn.Module, x: Tensor) -> list[Tensor]:
@@ -349,11 +386,30 @@ def _cached_module(head_id: str, key: BuildArgs, device: str) -> nn.Module:
     return module
 
 
-def build_head(head_id: str, args: BuildArgs, device: torch.device | str = "cpu") -> nn.Module:
-    """The head's module (seeded random weights, eval mode) on ``device``, cached per normalised
-    args and device (pass the feature map's ``.device``: the head runs where the map lives)."""
+def head_key(head_id: str, args: BuildArgs, trained: TrainedHead | None = None) -> BuildArgs:
+    """What head ``head_id`` depends on (:meth:`HeadSpec.key`), and THE one decision of whether it
+    is the checkpoint's trained block: ``trained`` (the block that reads this map, if any) names
+    itself in the key of the one head it serves; every other key is seeded (``trained=""``)."""
+    key = get_spec(head_id).key(replace(args, trained=""))
+    return replace(key, trained=trained.digest) if trained is not None and trained.serves(head_id, key) else key
+
+
+def build_head(head_id: str, args: BuildArgs, device: torch.device | str = "cpu",
+               trained: TrainedHead | None = None) -> nn.Module:
+    """The module head ``head_id`` runs, in eval mode on ``device`` (pass the feature map's
+    ``.device``: the head runs where the map lives): the trained block when ``args`` names it
+    (``trained`` must be that block, on that device), else seeded random weights, cached per
+    normalised args and device."""
     spec = get_spec(head_id)
-    return _cached_module(head_id, spec.key(args), str(torch.device(device)))
+    key = spec.key(args)
+    if key.trained:
+        if trained is None or trained.digest != key.trained:
+            raise ValueError(f"Head {head_id!r} is a checkpoint's trained block ({key.trained[:12]}), which was not given.")
+        where = next(trained.module.parameters()).device
+        if where != torch.device(device):
+            raise ValueError(f"The trained block {trained.label} lives on {where}, not on {torch.device(device)}.")
+        return trained.module
+    return _cached_module(head_id, key, str(torch.device(device)))
 
 
 def get_spec(head_id: str) -> HeadSpec:

@@ -142,12 +142,14 @@ def _sppf_figure(image_key: ImageKey, backbone_key: BackboneKey, key: TimingKey,
     """The SPPF branches figure once per (feature map, channel): it never depends on the pyramid.
     Shared read-only: ``st.plotly_chart`` only serialises a deep copy (``Figure.to_dict()``)."""
     branches = _pooled_branches(image_key, backbone_key, key, _features)
-    return sppf_branches_figure(branches, kernels, channel, note=text.untrained_note(untrained))
+    note = text.untrained_note(untrained) + text.trained_pools_note(bool(key[1].trained))
+    return sppf_branches_figure(branches, kernels, channel, note=note)
 
 
 def sppf_figure(page: PageModel, channel: Channel) -> go.Figure:
-    """The SPP vs SPPF view's ``sppf`` head's branches on the real map."""
-    sppf = page.sppf.head("sppf")
+    """The SPP vs SPPF view's lead head's branches (:func:`spp_viz.family.view_lead`: a checkpoint's
+    trained block on its cv1's output, else ``sppf`` on the real map)."""
+    sppf, _ = pyramid_family.view_lead(page.sppf)
     return _sppf_figure(page.image_key, page.backbone_key, sppf.key, page.sppf.kernels, channel, page.untrained, page.features)
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from .. import dimensions, report
+from .. import report
 from ..figures import exports
 from . import words
 from .model import PageModel
@@ -30,7 +30,7 @@ def downloads(page: PageModel) -> None:
                            "application/octet-stream", key="dl_npy", on_click="ignore")
         st.download_button(words.DL_CSV, lambda: exports.vector_csv(pyramid), f"{stem}_spp.csv", "text/csv",
                            key="dl_csv", on_click="ignore")
-        st.download_button(words.DL_TABLE, exports.table_csv(dimensions.dimension_table(page.features, pyramid)),
+        st.download_button(words.DL_TABLE, exports.table_csv(page.dimension_rows),
                            f"{stem}_dimensions.csv", "text/csv", key="dl_table", on_click="ignore")
         # built now once the view's heads are measured; before that, only when asked for (the first
         # phase makes no report)

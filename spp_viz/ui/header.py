@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from ..backbones import DetectorBackbone
 from ..dimensions import SPPFStage, sppf_sizes
 from ..figures import text
 from . import words
@@ -18,8 +19,14 @@ def intro() -> None:
 def summary(page: PageModel) -> None:
     """File, sizes, backbone and stage; untrained weights said once, loudly; the four metrics."""
     decoded, backbone = page.decoded, page.backbone
+    detector = backbone.detector if isinstance(backbone, DetectorBackbone) else None
     st.markdown(words.summary_line(page.filename, decoded.original_size, decoded.working_size, backbone.spec.title,
-                                   backbone.stage, backbone.weights, decoded.n_frames))
+                                   detector.stage_label(backbone.stage) if detector else backbone.stage, backbone.weights,
+                                   decoded.n_frames))
+    if detector:
+        with st.container(key="detector_line"):
+            st.markdown(words.detector_line(detector.checkpoint, detector.title, detector.task, detector.saved_by,
+                                            detector.sppf.title, detector.sppf.layer, detector.sppf.bn_folded))
     if decoded.notes:
         st.caption(words.notes_line(decoded.notes))
     if page.untrained:

@@ -13,17 +13,19 @@ from __future__ import annotations
 import hashlib
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
-from .. import analysis
+from .. import analysis, dimensions
 from .. import family as pyramid_family  # called through the module, so benchmarks can time it
 from ..analysis import FeatureResult, Prediction, PyramidConfig, PyramidResult
 from ..backbones import Backbone
 from ..bins import BinGeometry
 from ..choices import Pool
+from ..defaults import IMAGE_UPLOAD_MB
 from ..family import SPPF_VIEW, FamilyComparison, FamilyPlan, FamilyRequest, HeadTiming, TimingKey
 from ..figures import MAX_DRAWN_LEVEL, Photo
 from ..images import DecodedImage
-from . import caches, jobs, measure, state
+from . import caches, jobs, measure, state, words
 from .caches import BackboneKey, ImageKey
 from .measure import Failed
 from .sidebar import Controls, ImageInput
@@ -74,6 +76,16 @@ class PageModel:
     def drawable_levels(self) -> list[int]:
         return [n for n in self.config.levels if n <= MAX_DRAWN_LEVEL]
 
+    @property
+    def sppf_widths(self) -> dimensions.SPPFWidths | None:
+        """The checkpoint's trained SPPF's own widths when the SPP vs SPPF view runs it, else None."""
+        return dimensions.trained_widths(self.features, pyramid_family.view_lead(self.sppf)[0])
+
+    @property
+    def dimension_rows(self) -> list[dict[str, Any]]:
+        """The dimension table: the engine's rows, SPPF's with the view's lead head's parameters and FLOPs."""
+        return dimensions.dimension_table(self.features, self.pyramid, pyramid_family.view_lead(self.sppf)[0])
+
 
 def build_page(controls: Controls) -> PageModel:
     """Decode, load, run the backbone, pool and compare: the first phase, timing nothing.
@@ -83,6 +95,8 @@ def build_page(controls: Controls) -> PageModel:
     """
     if controls.image is None:
         raise ValueError("No image: upload one in the sidebar.")
+    if len(controls.image.data) > IMAGE_UPLOAD_MB * 2**20:  # the browser checks it; a hand-made request may not
+        raise ValueError(words.image_too_large(controls.image.filename, len(controls.image.data), IMAGE_UPLOAD_MB))
     backbone, key, load_ms = _model(controls)
     decoded, decode_ms = _decode(controls.image, controls.max_side, backbone, key)
     features = caches.get_features(decoded.digest, key, decoded.working_size, backbone, decoded.image)

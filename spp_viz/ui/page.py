@@ -22,7 +22,7 @@ from .header import intro, summary
 from .model import PageModel, build_page
 from .panels import PANELS, Panel
 from .serving import lost_upload_notice, replica_footer
-from .sidebar import Controls, channel_control, sidebar
+from .sidebar import Controls, channel_control, sidebar, stage_control
 from .state import Source
 from .style import page_style
 from .view import current_view
@@ -47,6 +47,7 @@ def main() -> None:
         if controls.levels_error:
             st.error(words.levels_error(controls.levels_error, controls.config.levels))
     page = _build(controls)
+    stage_control(controls, page.backbone if page else None)
     if page is None:
         replica_footer()
         measure.ready_signal()

@@ -7,15 +7,17 @@ All three go through the same decoding and limits.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import streamlit as st
 
 from ..analysis import PyramidConfig
-from ..backbones import REGISTRY, weights_status
+from ..backbones import REGISTRY, Backbone, DetectorBackbone, weights_status
 from ..choices import BinRule, ChannelView, Pool, Weights
-from ..defaults import SPPF_MAX_K, SPPF_MAX_N
+from ..defaults import DETECTOR_BACKBONE, IMAGE_UPLOAD_MB, SPPF_MAX_K, SPPF_MAX_N
+from ..detectors import MAX_CHECKPOINT_BYTES
 from ..devices import default_device, device_choices
 from ..family import FamilyRequest
 from ..figures import MAX_DRAWN_LEVEL, text
@@ -65,6 +67,7 @@ class Controls:
     device: str = "cpu"  # where the model and every head run: cpu, or cuda:N when PyTorch has a GPU
     family: FamilyRequest = FamilyRequest(())  # the family panel's heads and SPPF's k and n
     family_error: str | None = None  # the sentence when they cannot be used (``family`` then asks for no head)
+    stage_slot: Any = field(default=None, compare=False, repr=False)  # where stage_control draws the stage picker
 
 
 def sidebar() -> Controls:
@@ -72,14 +75,14 @@ def sidebar() -> Controls:
     state.init_state(DEFAULT_SAMPLE)
     image = _image_section()
     config, error = _pyramid_section()
-    checkpoint = _backbone_section()
+    stage_slot, checkpoint = _backbone_section()
     device = _device()
     family, family_error = _family_section()
     return Controls(
         image=image, max_side=int(st.session_state[state.KEY_MAX_SIDE]), config=config, levels_error=error,
         backbone=st.session_state[state.KEY_BACKBONE], stage=st.session_state[state.KEY_STAGE],
         weights=Weights.parse(st.session_state[state.KEY_WEIGHTS]), checkpoint=checkpoint, device=device,
-        family=family, family_error=family_error,
+        family=family, family_error=family_error, stage_slot=stage_slot,
     )
 
 
@@ -96,7 +99,8 @@ def _image_section() -> ImageInput | None:
     """Upload, camera (only when switched on) or sample, in that order of precedence."""
     sb = st.sidebar
     sb.header(words.SIDEBAR_IMAGE)
-    uploaded = sb.file_uploader(words.UPLOAD_LABEL, type=IMAGE_TYPES, key=state.KEY_IMAGE, help=words.upload_help(st.get_option("server.maxUploadSize")))
+    uploaded = sb.file_uploader(words.UPLOAD_LABEL, type=IMAGE_TYPES, key=state.KEY_IMAGE, help=words.upload_help(IMAGE_UPLOAD_MB),
+                                max_upload_size=IMAGE_UPLOAD_MB)
     shot = None
     if sb.toggle(words.CAMERA_TOGGLE, key=state.KEY_USE_CAMERA, help=words.CAMERA_HELP):
         shot = sb.camera_input(words.CAMERA_LABEL, key=state.KEY_CAMERA)
@@ -144,19 +148,43 @@ def _parse_config(slot) -> tuple[PyramidConfig, str | None]:
     return config, error
 
 
-def _backbone_section() -> CheckpointInput | None:
+def _backbone_option(name: str) -> str:
+    if name == DETECTOR_BACKBONE:
+        return words.DETECTOR_OPTION
+    return words.backbone_option(REGISTRY[name].title, weights_status(name))
+
+
+def _backbone_section() -> tuple[Any, CheckpointInput | None]:
+    """Backbone, a slot for the stage (drawn once the model is known: :func:`stage_control`),
+    weights and the checkpoint, whose upload may switch the backbone (:func:`state.on_checkpoint`)."""
     sb = st.sidebar
     sb.header(words.SIDEBAR_BACKBONE)
-    sb.selectbox(words.BACKBONE_LABEL, list(REGISTRY), key=state.KEY_BACKBONE, on_change=state.on_backbone,
-                 format_func=lambda n: words.backbone_option(REGISTRY[n].title, weights_status(n)), help=words.BACKBONE_HELP)
-    spec = REGISTRY[st.session_state[state.KEY_BACKBONE]]
-    sb.selectbox(words.STAGE_LABEL, list(spec.stages), key=state.KEY_STAGE, help=words.stage_help(spec.default_stage))
-    sb.radio(words.WEIGHTS_LABEL, Weights.values(), key=state.KEY_WEIGHTS, horizontal=True, help=words.WEIGHTS_HELP)
-    upload = sb.file_uploader(words.CHECKPOINT_LABEL, type=["pt", "pth"], key=state.KEY_CHECKPOINT, help=words.CHECKPOINT_HELP)
+    sb.selectbox(words.BACKBONE_LABEL, state.BACKBONES, key=state.KEY_BACKBONE, on_change=state.on_backbone,
+                 format_func=_backbone_option, help=words.BACKBONE_HELP)
+    slot = sb.empty()
+    detector = st.session_state[state.KEY_BACKBONE] == DETECTOR_BACKBONE
+    sb.radio(words.WEIGHTS_LABEL, Weights.values(), key=state.KEY_WEIGHTS, horizontal=True, help=words.WEIGHTS_HELP,
+             disabled=detector)
+    upload = sb.file_uploader(words.CHECKPOINT_LABEL, type=["pt", "pth"], key=state.KEY_CHECKPOINT, help=words.CHECKPOINT_HELP,
+                              on_change=state.on_checkpoint, max_upload_size=MAX_CHECKPOINT_BYTES // 2**20)
     if upload is None:
-        return None
-    sb.caption(words.checkpoint_note(upload.name))
-    return CheckpointInput(upload.name, upload.getvalue(), f"checkpoint:{upload.file_id}")
+        if detector:
+            sb.caption(words.DETECTOR_NEEDS_FILE)
+        return slot, None
+    sb.caption(words.checkpoint_note(upload.name, detector))
+    return slot, CheckpointInput(upload.name, upload.getvalue(), f"checkpoint:{upload.file_id}")
+
+
+def stage_control(controls: Controls, backbone: Backbone | None) -> None:
+    """The stage picker, in its slot under the backbone (``controls.stage_slot``): drawn after the
+    model is loaded (or has failed to), so that a detector's stages are named with their layers,
+    ``p5 (layer 8)``."""
+    name = controls.backbone
+    info = backbone.detector if isinstance(backbone, DetectorBackbone) else None
+    slot = controls.stage_slot if controls.stage_slot is not None else st.sidebar
+    slot.selectbox(words.STAGE_LABEL, state.stages_of(name), key=state.KEY_STAGE,
+                   format_func=info.stage_label if info else str,
+                   help=words.stage_help(state.default_stage_of(name), name == DETECTOR_BACKBONE))
 
 
 def _family_section() -> tuple[FamilyRequest, str | None]:

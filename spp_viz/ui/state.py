@@ -15,7 +15,17 @@ import streamlit as st
 from ..backbones import REGISTRY
 from ..boxes import PixelBox
 from ..choices import BinRule, ChannelView, Choice, Pool, Weights
-from ..defaults import DEFAULT_BACKBONE, DEFAULT_FAMILY_HEADS, DEFAULT_LEVELS, LEVEL_PRESETS, SPPF_DEFAULT_K, SPPF_DEFAULT_N
+from ..defaults import (
+    DEFAULT_BACKBONE,
+    DEFAULT_FAMILY_HEADS,
+    DEFAULT_LEVELS,
+    DETECTOR_BACKBONE,
+    DETECTOR_DEFAULT_STAGE,
+    DETECTOR_STAGES,
+    LEVEL_PRESETS,
+    SPPF_DEFAULT_K,
+    SPPF_DEFAULT_N,
+)
 from ..figures.style import assign_level_colours
 from ..images import DEFAULT_MAX_SIDE
 from ..options import parse_levels, preset_of
@@ -61,6 +71,19 @@ KEYS_SET_BY_CODE = (KEY_USE_CAMERA, KEY_SAMPLE, KEY_MAX_SIDE, KEY_PRESET, KEY_LE
                     KEY_HEADS, KEY_SPPF_K, KEY_SPPF_N, KEY_LABEL_LEVEL, *KEYS_REGION)
 
 
+# every backbone the sidebar offers: the registry's, then a YOLO detector read from the checkpoint
+BACKBONES: tuple[str, ...] = (*REGISTRY, DETECTOR_BACKBONE)
+
+
+def stages_of(backbone: str) -> tuple[str, ...]:
+    """The stages ``backbone`` offers (a detector's: p3, p4, p5, sppf)."""
+    return DETECTOR_STAGES if backbone == DETECTOR_BACKBONE else tuple(REGISTRY[backbone].stages)
+
+
+def default_stage_of(backbone: str) -> str:
+    return DETECTOR_DEFAULT_STAGE if backbone == DETECTOR_BACKBONE else REGISTRY[backbone].default_stage
+
+
 class Source(Choice):
     """Where the analysed image came from."""
 
@@ -98,11 +121,11 @@ def init_state(default_sample: str | None) -> None:
     }
     for key, value in defaults.items():
         st.session_state.setdefault(key, value)
-    if st.session_state[KEY_BACKBONE] not in REGISTRY:
+    if st.session_state[KEY_BACKBONE] not in BACKBONES:
         st.session_state[KEY_BACKBONE] = DEFAULT_BACKBONE
-    spec = REGISTRY[st.session_state[KEY_BACKBONE]]
-    if st.session_state.get(KEY_STAGE) not in spec.stages:
-        st.session_state[KEY_STAGE] = spec.default_stage
+    backbone = st.session_state[KEY_BACKBONE]
+    if st.session_state.get(KEY_STAGE) not in stages_of(backbone):
+        st.session_state[KEY_STAGE] = default_stage_of(backbone)
     resend_widget_values()
 
 
@@ -147,8 +170,25 @@ def level_colours(levels: tuple[int, ...]) -> dict[int, str]:
 
 
 def on_backbone() -> None:
-    st.session_state[KEY_STAGE] = REGISTRY[st.session_state[KEY_BACKBONE]].default_stage
+    st.session_state[KEY_STAGE] = default_stage_of(st.session_state[KEY_BACKBONE])
     st.session_state.pop(KEY_SELECTED, None)
+
+
+def on_checkpoint() -> None:
+    """A YOLO detector's checkpoint (recognised by its content, without torch) switches the
+    analysis to the detector; removing the file switches back to the default backbone. Any other
+    file leaves the choice alone: the chosen backbone's reader says in one sentence what it is."""
+    from ..detectors import checkpoint_layout
+
+    upload = st.session_state.get(KEY_CHECKPOINT)
+    current = st.session_state.get(KEY_BACKBONE)
+    if upload is not None and current != DETECTOR_BACKBONE and checkpoint_layout(upload.getvalue()) is not None:
+        st.session_state[KEY_BACKBONE] = DETECTOR_BACKBONE
+    elif upload is None and current == DETECTOR_BACKBONE:
+        st.session_state[KEY_BACKBONE] = DEFAULT_BACKBONE
+    else:
+        return
+    on_backbone()
 
 
 def use_untrained() -> None:

@@ -51,9 +51,13 @@ BACKBONE_HELP = "Weights: packaged (always offline), cached (in torch hub's fold
 STAGE_LABEL = "Stage"
 WEIGHTS_LABEL = "Weights"
 WEIGHTS_HELP = "untrained = random init (seeded): shows what the pooling does without learned features."
-CHECKPOINT_LABEL = "Checkpoint (.pt / .pth state_dict)"
-CHECKPOINT_HELP = ("Replaces the weights with your state_dict for this architecture. Loaded with "
-                   "torch.load(weights_only=True): code in a pickle is refused.")
+CHECKPOINT_LABEL = "Checkpoint (.pt / .pth: a state_dict, or a YOLO detector)"
+CHECKPOINT_HELP = ("A state_dict for the chosen architecture replaces its weights; a YOLOv5, YOLOv8 or YOLO11 checkpoint "
+                   "(ultralytics or YOLOv5) switches to the backbone yolo: its own layers up to its trained SPPF. Read with "
+                   "torch.load(weights_only=True), a detector's classes answered by inert stand-ins: nothing in the file "
+                   "is run, and nothing is written to disk.")
+DETECTOR_OPTION = "YOLO detector (from your checkpoint)"
+DETECTOR_NEEDS_FILE = "The yolo backbone is read from your detector checkpoint: upload one below."
 CHANNEL_LABEL = "Channel"
 
 
@@ -76,7 +80,7 @@ def max_side_name(value: int) -> str:
 
 
 def upload_help(max_upload_mb: int) -> str:
-    """The uploader's help; ``max_upload_mb`` is the server's limit (Streamlit's ``server.maxUploadSize``)."""
+    """The image uploader's help; ``max_upload_mb`` is its own limit (``defaults.IMAGE_UPLOAD_MB``)."""
     from ..formats import ALLOWED_FORMATS
     from ..images import DEFAULT_MAX_PIXELS
 
@@ -104,13 +108,22 @@ def backbone_option(title: str, status: str) -> str:
     return f"{title.split(' (')[0]} · weights {status}"
 
 
-def stage_help(default_stage: str) -> str:
+def stage_help(default_stage: str, detector: bool = False) -> str:
+    if detector:
+        return (f"Where the map is taken: the last layer at stride 8, 16, 32 (p3, p4, p5) or the SPPF's output. "
+                f"Default: {default_stage}, the map the SPPF reads.")
     return f"Where the map is taken. Default: {default_stage}, the stage its classifier reads."
 
 
-def checkpoint_note(filename: str) -> str:
+def checkpoint_note(filename: str, detector: bool = False) -> str:
+    if detector:
+        return f"The detector in **{literal(filename)}** is the backbone: its own layers and weights."
     return (f"Weights come from **{literal(filename)}** (the pretrained/untrained choice is ignored while it "
             "is loaded).")
+
+
+def image_too_large(filename: str, size: int, limit_mb: int) -> str:
+    return f"{filename} is {size / 2**20:.0f} MB, above the {limit_mb} MB limit for images."
 
 
 def channel_option(channel: str | int) -> str:
@@ -192,6 +205,13 @@ def summary_line(filename: str, original: tuple[int, int], working: tuple[int, i
     return line + (f" · {frames} frames, the first is used" if frames > 1 else "")
 
 
+def detector_line(checkpoint: str, title: str, task: str, saved_by: str, sppf: str, layer: int, bn_folded: bool) -> str:
+    """The detector the page analyses: its file, YOLO version and scale, and what saved it."""
+    folded = "BatchNorm folded" if bn_folded else "BatchNorm not folded"
+    return (f"Detector **{literal(checkpoint)}**: {literal(title)} ({literal(task)}), saved by **{literal(saved_by)}**; "
+            f"its trained {sppf} is layer {layer} ({folded}). Read without running its pickle.")
+
+
 def notes_line(notes: Sequence[str]) -> str:
     return "Notes: " + "; ".join(notes) + "."
 
@@ -246,6 +266,10 @@ def no_predictions(reason: str) -> str:
     return "No predictions: " + reason
 
 
+def no_bin_labels(reason: str) -> str:
+    return "No bin labels: " + reason
+
+
 # the pyramid-pooling family panel
 FAMILY_HEADS_LABEL = "Heads"
 FAMILY_HEADS_HELP = "Every head runs on this feature map; the defaults are SPP, YOLOv5's SPP and SPPF."
@@ -272,8 +296,9 @@ def erf_button(level: int, row: int, col: int) -> str:
 
 
 # the region-pooling panel
-REGION_NO_CLASSIFIER = ("This backbone/stage has no ImageNet classifier to read: the vectors are pooled, "
-                        "nothing is classified.")
+def region_no_classifier(reason: str) -> str:
+    """Why the region's vectors are pooled but not classified (the backbone's own sentence)."""
+    return "Pooled, not classified: " + reason
 
 
 def region_box_label(key: str) -> str:
@@ -284,6 +309,10 @@ def region_box_label(key: str) -> str:
 # the scales panel
 SCALES_HOW = "One forward pass per size; the result is cached for this image, backbone and pyramid."
 SCALES_QUEUED = "The scales run right after this page is drawn, so their forward times are taken on a quiet page."
+
+
+def scales_no_classifier(reason: str) -> str:
+    return "No top-1 at any size: " + reason
 
 
 def scales_button(sizes: Sequence[int]) -> str:

@@ -22,7 +22,7 @@ def output_dimensions(page: PageModel) -> None:
         st.caption(text.vector_fixed(pyramid.channels, pyramid.config.levels))
     else:
         st.warning(text.vector_broken(pyramid.length, pyramid.channels, pyramid.config.levels))
-    table = dimension_rows(dimensions.dimension_table(page.features, page.pyramid))
+    table = dimension_rows(page.dimension_rows)
     st.dataframe(table, hide_index=True, key="dimension_table", column_config={
         "numbers": st.column_config.NumberColumn("numbers", format="localized"),
     })

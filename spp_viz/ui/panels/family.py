@@ -20,7 +20,7 @@ from ...figures.tables import family_branch_rows, family_rows, styled
 from .. import words
 from ..caches import family_maps
 from ..model import PageModel
-from .sppf import measuring_note
+from .sppf import measuring_note, trained_note
 
 
 def family_panel(page: PageModel) -> None:
@@ -38,7 +38,8 @@ def family_panel(page: PageModel) -> None:
         st.info(words.FAMILY_NO_HEADS)
         return
     family = outcome.comparison
-    st.info(text.FAMILY_UNTRAINED)
+    trained_note(page, "family")
+    st.info(text.family_untrained([r.id for r in family.heads if r.trained]))
     with st.container(key="family_table"):
         st.table(styled(family_rows(family, measuring=bool(page.measuring))), hide_index=True)
     st.caption(text.family_table_caption([r.timing.pool.where if r.timing else None for r in family.heads]))

@@ -36,6 +36,8 @@ def backbone_sees(page: PageModel) -> None:
 def _bin_labels(page: PageModel) -> None:
     """Average pooling: each bin is a global average pool over its cells, so the classifier reads it."""
     if not page.backbone.can_classify:
+        if page.config.pool is Pool.AVG:  # bin labels were asked for: say why there are none
+            st.info(words.no_bin_labels(report.no_predictions_reason(page.backbone)))
         return
     if page.config.pool is Pool.MAX:
         st.info(text.SWITCH_TO_AVG)

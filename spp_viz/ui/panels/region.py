@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from ... import report
 from ...boxes import PixelBox
 from ...figures import text
 from ...figures.style import CHART_CONFIG
@@ -42,5 +43,5 @@ def region_panel(page: PageModel) -> None:
     right.markdown(text.region_recomputed(result.recompute))
     right.dataframe(prediction_rows(result.recompute_predictions), hide_index=True, key="region_recomputed")
     if not result.predictions:
-        st.info(words.REGION_NO_CLASSIFIER)
+        st.info(words.region_no_classifier(report.no_predictions_reason(page.backbone)))
     st.caption(text.region_length(result.length))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from ... import report
 from ...figures import text
 from ...figures.style import CHART_CONFIG
 from ...figures.tables import prediction_rows, scale_rows
@@ -41,6 +42,8 @@ def scales_panel(page: PageModel) -> None:
     with st.container(key="scales_lesson"):
         st.markdown(text.scales_lesson(*_ends(rows)))
     st.dataframe(scale_rows(rows), hide_index=True, key="scales_table")
+    if not page.backbone.can_classify:
+        st.caption(words.scales_no_classifier(report.no_predictions_reason(page.backbone)))
     st.plotly_chart(scales_figure(rows), key="scales_chart", config=CHART_CONFIG)
 
 

@@ -7,7 +7,9 @@ from __future__ import annotations
 import streamlit as st
 
 from ... import figures
+from ...backbones import DetectorBackbone
 from ...choices import ChannelView, channel_view
+from ...family import view_lead
 from ...figures import text
 from ...figures.style import CHART_CONFIG
 from ...figures.tables import COST_FORMATS, styled
@@ -22,16 +24,19 @@ def spp_vs_sppf(page: PageModel) -> None:
     """SPPF's three chained 5 × 5 pools equal parallel 5/9/13 pools; both keep h × w. The lesson
     (why equal, why cheaper, how much faster here) is said here, with this map's figures."""
     st.markdown(text.SPPF_INTRO)
+    trained_note(page, "sppf")
     channel = channel_view(st.session_state.get(state.KEY_CHANNEL, ChannelView.MEAN))
     st.plotly_chart(sppf_figure(page, channel),
                     key="sppf_branches", config=CHART_CONFIG)
-    sppf = page.sppf.head("sppf")
-    parallel = sppf.check("spp_yolo")
+    sppf, parallel = view_lead(page.sppf)
+    c, h, w = page.features.shape
+    trained = page.features.trained_head if sppf.trained else None
     left, right = st.columns([2, 3], gap="medium")
     with left:
         (st.success if parallel.equal else st.error)(
-            text.sppf_equal(page.sppf.kernels, parallel.equal, parallel.max_abs_diff, page.features.shape))
-        st.markdown(text.sppf_output(*page.features.shape, page.pyramid.length))
+            text.sppf_equal(page.sppf.kernels, parallel.equal, parallel.max_abs_diff, (trained.hidden if trained else c, h, w),
+                            trained is not None))
+        st.markdown(text.sppf_output(c, h, w, page.pyramid.length, page.sppf_widths))
     with right:
         st.dataframe(sppf.receptive_fields(page.features.geometry), hide_index=True, key="sppf_rf")
         st.caption(text.SPPF_RF_CAPTION)
@@ -64,6 +69,14 @@ def _costs(page: PageModel) -> None:
     if not costs.timings_consistent:
         st.warning(text.TIMINGS_UNRELIABLE)
     st.caption(text.costs_caption(costs.heads[0].device or str(page.features.device), costs))
+
+
+def trained_note(page: PageModel, panel: str) -> None:
+    """For a detector checkpoint: which head runs its trained SPPF on this map, or why none does
+    (one sentence, :meth:`spp_viz.detectors.DetectorInfo.trained_note`), keyed ``trained_<panel>``."""
+    if isinstance(page.backbone, DetectorBackbone):
+        with st.container(key=f"trained_{panel}"):
+            st.info(text.literal(page.backbone.detector.trained_note(page.backbone.stage)))
 
 
 def measuring_note(page: PageModel, panel: str) -> None:
