@@ -46,8 +46,7 @@ def has_block(at: AppTest, key: str) -> bool:
 
 
 def link_text(at: AppTest) -> str:
-    block = at.get_by_key(links.KEY_LINK)
-    codes = [node for node in block if getattr(node, "type", None) == "code"]
+    codes = at.get_by_key(links.KEY_LINK).code
     assert len(codes) == 1
     return str(codes[0].value)
 
