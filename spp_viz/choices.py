@@ -66,6 +66,12 @@ class ChannelView(Choice):
     MAX = "max"
 
 
+class Language(Choice):
+    """The page's language. English only for now; a new language is a member here and its catalogue."""
+
+    EN = "en"
+
+
 Channel = ChannelView | int  # a figure's view of the channels: their mean or max, or one channel's index
 
 

@@ -91,5 +91,6 @@ def test_the_adapter_answers_outside_a_script_run() -> None:
     DeletedFile = streamlit_private.DeletedFile  # what an uploader holds for a file this process lacks
     assert streamlit_private.session_active("no-such-session")  # no runtime here: every session counts as alive
     assert streamlit_private.run_session_id() is None
+    assert streamlit_private.history_navigation() is False
     assert streamlit_private.is_deleted_upload(DeletedFile("f1")) and streamlit_private.is_deleted_upload([None, DeletedFile("f2")])
     assert not streamlit_private.is_deleted_upload(None) and not streamlit_private.is_deleted_upload([])

@@ -16,7 +16,7 @@ from ..admission import Work
 from ..errors import BackboneError, WeightsUnavailableError
 from ..figures import text
 from ..images import ImageDecodeError
-from . import measure, state, words
+from . import links, measure, state, words
 from .downloads import downloads, provenance
 from .header import intro, summary
 from .model import PageModel, build_page
@@ -40,19 +40,23 @@ def main() -> None:
     # only (the second phase's spinner, a notice) goes into a slot present in all of them, or every
     # element after it would be a new element to the browser and be remounted (the explorer too).
     second_phase(st.empty())
+    links.open_link()  # the URL's view into the controls' state, before any widget is drawn
     controls = sidebar()
     intro()
     with st.container():
         lost_upload_notice()
+        link_notes = st.container(key=links.KEY_LINK_NOTES)
         if controls.levels_error:
             st.error(words.levels_error(controls.levels_error, controls.config.levels))
     page = _build(controls)
     stage_control(controls, page.backbone if page else None)
     if page is None:
+        links.finish_run(controls, None, link_notes)
         replica_footer()
         measure.ready_signal()
         return
     channel_control(page.features.shape[0])
+    state.region_box_for(page.image_key, page.features.input_size)  # before the panels: the link reads it
     try:
         summary(page)
         render_panels(page, PANELS)
@@ -63,6 +67,7 @@ def main() -> None:
     except Exception as exc:  # a display bug must not show a traceback either
         LOG.exception("drawing failed")
         st.error(words.unexpected_drawing(type(exc).__name__))
+    links.finish_run(controls, page, link_notes)
     replica_footer()
     measure.ready_signal()
 
@@ -130,6 +135,9 @@ def selection_fragment(page: PageModel, panels: list[Panel]) -> None:
     with st.container(key="selection_text"):
         st.markdown(words.selection_line(view.selected, view.chosen_by_user))
     draw_panels(page, panels)
+    link = links.shown_view(page.controls, page)  # after the panels: the ERF panel may have opened
+    links.copy_control(link)
+    links.follow(link)
 
 
 def draw_panels(page: PageModel, panels: Sequence[Panel]) -> None:

@@ -24,6 +24,7 @@ from ..figures import MAX_DRAWN_LEVEL, text
 from ..formats import EXTENSIONS
 from ..head_ids import head_ids
 from ..heads.registry import get_spec
+from ..links import LinkProblem, check_channel
 from . import state, words
 from .state import Source
 
@@ -211,6 +212,12 @@ def _family_section() -> tuple[FamilyRequest, str | None]:
 def channel_control(channels: int) -> None:
     """The channel picker (it needs the map's channel count, so it is drawn after the page model is built)."""
     options: list[int | str] = [*ChannelView.values(), *range(channels)]
+    pending, linked = state.take_link_check("channel")
+    if pending:
+        try:
+            check_channel(linked, channels)
+        except ValueError as exc:
+            state.add_link_problem(LinkProblem("channel", str(exc)))
     if st.session_state.get(state.KEY_CHANNEL) not in options:
         st.session_state[state.KEY_CHANNEL] = ChannelView.MEAN.value
     st.sidebar.header(words.SIDEBAR_DISPLAY)

@@ -28,6 +28,7 @@ from ..defaults import (
 )
 from ..figures.style import assign_level_colours
 from ..images import DEFAULT_MAX_SIDE
+from ..links import LinkProblem, check_region
 from ..options import parse_levels, preset_of
 
 # sidebar
@@ -59,6 +60,11 @@ CUSTOM_PRESET = "custom"
 # the region panel: the box in working-image pixels, and which image it was drawn for
 KEYS_REGION = ("region_x0", "region_y0", "region_x1", "region_y1")
 KEY_REGION_IMAGE = "_region_image"
+KEY_REGION_DEFAULT = "_region_default"  # that image's default box: a link leaves it out
+# a link opened (spp_viz.ui.links): its problems, and the values only the built page can check
+KEY_LINK_PROBLEMS = "_link_problems"  # list of spp_viz.links.LinkProblem, shown in the "link_notes" container
+KEY_LINK_CHECKS = "_link_checks"  # {"channel": Channel, "region": PixelBox | None} still to check
+KEY_LANG = "lang"  # the page's language (spp_viz.choices.Language); English only for now
 # the pyramid-pooling family panel's heads and SPPF's k and n: drawn in the sidebar
 KEY_HEADS = "heads"
 KEY_SPPF_K = "sppf_k"
@@ -208,12 +214,49 @@ def set_selected_bin(value: tuple[int, int, int] | None) -> None:
     st.session_state[KEY_SELECTED] = value
 
 
-def region_box_for(image_key: object, default_box: PixelBox) -> None:
+def add_link_problem(problem: LinkProblem) -> None:
+    st.session_state[KEY_LINK_PROBLEMS] = [*st.session_state.get(KEY_LINK_PROBLEMS, []), problem]
+
+
+def take_link_check(field: str) -> tuple[bool, Any]:
+    """``(True, value)`` once for a link's value that waits for the page to check it, else ``(False, None)``."""
+    checks: dict[str, Any] = st.session_state.get(KEY_LINK_CHECKS, {})
+    if field not in checks:
+        return False, None
+    value = checks.pop(field)
+    return True, value
+
+
+def default_region_box(size: tuple[int, int]) -> PixelBox:
+    """The region an image starts from: its middle half, in whole pixels."""
+    w, h = size
+    return PixelBox(*(float(round(v)) for v in (w / 4, h / 4, 3 * w / 4, 3 * h / 4)))
+
+
+def region_box_for(image_key: object, size: tuple[int, int]) -> None:
     """A new image (or working size) starts from its own default box: a box kept from the last
     image would be clamped to this one's size and could come out empty or inverted. So does a
-    box not yet in session state (the first run; :func:`resend_widget_values` keeps it after)."""
+    box not yet in session state (the first run; :func:`resend_widget_values` keeps it after).
+    A link's box is used once the image's size shows that it fits (else one sentence)."""
+    default_box = default_region_box(size)
+    st.session_state[KEY_REGION_DEFAULT] = default_box
+    pending, linked = take_link_check("region")
+    box = default_box
+    if pending and linked is not None:
+        try:
+            check_region(linked, *size)
+            box = linked
+        except ValueError as exc:
+            add_link_problem(LinkProblem("region", str(exc)))
     missing = any(key not in st.session_state for key in KEYS_REGION)
-    if missing or st.session_state.get(KEY_REGION_IMAGE) != image_key:
-        for key, value in zip(KEYS_REGION, default_box.as_json()):
+    if pending or missing or st.session_state.get(KEY_REGION_IMAGE) != image_key:
+        for key, value in zip(KEYS_REGION, box.as_json()):
             st.session_state[key] = int(round(value))  # whole pixels
         st.session_state[KEY_REGION_IMAGE] = image_key
+
+
+def region_box() -> PixelBox | None:
+    """The region box in session state (None before the region panel first set it)."""
+    if any(key not in st.session_state for key in KEYS_REGION):
+        return None
+    return PixelBox(*(float(st.session_state[key]) for key in KEYS_REGION))

@@ -1,9 +1,10 @@
 """Every name the app takes from Streamlit's private modules, in one place.
 
 Streamlit's public API has no way to ask whether a session is still connected, which session a
-script run belongs to, whether an uploader holds a file this process no longer has, or to draw
-from inside a cached function without the cache recording it. The admission line
-(:mod:`.waiting`) and serving behind a proxy (:mod:`.serving`) need all four, so they come from
+script run belongs to, whether an uploader holds a file this process no longer has, to draw
+from inside a cached function without the cache recording it, or whether the browser's back or
+forward button started this run. The admission line (:mod:`.waiting`), serving behind a proxy
+(:mod:`.serving`) and the page's link (:mod:`.links`) need all five, so they come from
 ``streamlit.runtime``, which a Streamlit release may move. Nothing else in ``spp_viz``,
 ``benchmarks`` or ``tests`` imports a private Streamlit module (a test checks this), and
 ``tests/test_streamlit_private.py`` names, in one sentence, any name below that the installed
@@ -20,7 +21,7 @@ from streamlit.runtime.scriptrunner_utils.exceptions import StopException
 from streamlit.runtime.scriptrunner_utils.script_run_context import get_script_run_ctx, in_cached_function
 from streamlit.runtime.uploaded_file_manager import DeletedFile
 
-__all__ = ["StopException", "is_deleted_upload", "not_recorded", "run_session_id", "session_active"]
+__all__ = ["StopException", "history_navigation", "is_deleted_upload", "not_recorded", "run_session_id", "session_active"]
 
 
 def session_active(session_id: str) -> bool:
@@ -35,6 +36,13 @@ def run_session_id() -> str | None:
     """The session of the script run on this thread, or None outside a script run."""
     ctx = get_script_run_ctx(suppress_warning=True)
     return ctx.session_id if ctx is not None else None
+
+
+def history_navigation() -> bool:
+    """True for a script run that the browser's back or forward button started (the frontend
+    sends ``isHistoryNavigation`` with the URL it restored); False otherwise and outside a run."""
+    ctx = get_script_run_ctx(suppress_warning=True)
+    return bool(ctx is not None and ctx.is_history_navigation)
 
 
 def is_deleted_upload(value: Any) -> bool:

@@ -334,3 +334,12 @@ def served_by(replica: str) -> str:
 
 UPLOAD_LOST = ("Your upload is not on this server (another replica took over this page, and uploads are kept only in "
                "the memory of the one that received them): upload the image again.")
+
+# ----------------------------------------------------------------------------
+# The link to this view (spp_viz.ui.links)
+LINK_LABEL = "Link to this view"
+LINK_HELP = ("The page's settings, the selected bin, the region and the panels opened, in the URL (the copy button "
+             "at its right copies it). An uploaded photo never goes into a link.")
+LINK_MADE_ON_UPLOAD = ("This link was made on an uploaded photo, which a link never carries: its settings are shown "
+                       "on the sample photo.")
+LINK_PROBLEMS = "Some values of this link could not be used; each keeps its default:"

@@ -24,7 +24,7 @@ from ..views import region
 def region_panel(page: PageModel) -> None:
     """Number inputs for the box, then both classifications and both times."""
     w, h = page.features.input_size
-    state.region_box_for(page.image_key, PixelBox(w / 4, h / 4, 3 * w / 4, 3 * h / 4))
+    state.region_box_for(page.image_key, (w, h))
     columns = st.columns(4)
     box = PixelBox(*(float(c.number_input(words.region_box_label(k), min_value=0, max_value=int(w if "x" in k else h),
                                           step=1, key=k))  # whole pixels
