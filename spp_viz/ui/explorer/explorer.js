@@ -176,6 +176,7 @@ class Explorer {
     // phase 0: the bins from arithmetic, greyed, no values yet; phase 1: the forward's values
     this.root.dataset.phase = String(data.phase ?? 1);
     this.root.dataset.boxes = JSON.stringify(this.levels.map((l) => [l.n, l.bins.map((b) => [b.cells, b.box, b.rf])]));
+    if (this.geometryOnly) this.root.dataset.phase0Boxes = this.root.dataset.boxes; // kept: phase 1 is checked against it
     this.pooledNote.textContent = `Pooled levels: each cell shows ${data.style.value_label}.`;
     this.photoView.fig.firstChild.textContent = `Pyramid bins on the ${this.photo.width} × ${this.photo.height} input${data.note || ""}`;
     this.mapView.fig.firstChild.textContent = `Feature map: ${this.map.label} · ${this.map.channels} × ${this.map.rows} × ${this.map.cols}` +
@@ -299,9 +300,9 @@ class Explorer {
 
   shownLevels() { return this.levels.filter((l) => !this.hidden.has(l.n)); }
 
-  get pending() { return this.data.phase === 0; } // phase 0: no values yet
+  get geometryOnly() { return this.data.phase === 0; } // phase 0: no values yet
 
-  colour(lv) { return this.pending ? this.style.pending : this.data.colours[String(lv.n)]; }
+  colour(lv) { return this.geometryOnly ? this.style.pending : this.data.colours[String(lv.n)]; }
 
   get style() { return this.data.style; }
 
