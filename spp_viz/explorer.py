@@ -274,18 +274,8 @@ def _assemble(photo: ExplorerPhoto, map_part: ExplorerMap, parts: Sequence[Explo
                            windows, style, phase=phase)
 
 
-def phase0_payload(
-    geometry: Phase0,
-    photo: tuple[str, tuple[int, int]],
-    *,
-    image_key: object,
-    model_key: object = None,
-    channel: Channel = ChannelView.MEAN,
-    pool: Pool = Pool.MAX,
-    sppf_k: int = 5,
-    sppf_n: int = 3,
-    colours: Mapping[int, str] | None = None,
-) -> ExplorerPayload:
+def phase0_payload(geometry: Phase0, photo: tuple[str, tuple[int, int]], *, image_key: object, model_key: object,
+                   channel: Channel, pool: Pool, sppf: tuple[int, int], colours: Mapping[int, str] | None = None) -> ExplorerPayload:
     """The explorer's payload before the forward (phase 0): the photo and every drawable level's
     bins from :func:`spp_viz.phase0.phase0` (the same boxes :func:`build_payload` takes from the
     report's geometry after the forward), with no values; the map part has its size and no cells."""
@@ -308,7 +298,7 @@ def phase0_payload(
     shown = dict(colours) if colours else assign_level_colours([level.bins.n for level in geometry.levels])
     photo_part = ExplorerPhoto(part_id("photo", image_key), photo[0], int(width), int(height))
     return _assemble(photo_part, map_part, parts, shown, geometry.spans, geometry.geometry, channel, pool,
-                     (int(sppf_k), int(sppf_n)), phase=0)
+                     (int(sppf[0]), int(sppf[1])), phase=0)
 
 
 def to_json(payload: ExplorerPayload, known: frozenset[str] | set[str] = frozenset()) -> dict[str, Any]:

@@ -124,8 +124,9 @@ def draw_geometry(view: GeometryPage) -> None:
             st.header(words.PANEL_TITLES[words.PANEL_EXPLORER])
             channel = channel_view(st.session_state.get(state.KEY_CHANNEL, ChannelView.MEAN))
             payload = phase0_payload(geometry, view.photo, image_key=view.image_key, model_key=view.forward_key,
-                                     channel=channel, pool=controls.config.pool, sppf_k=controls.family.k,
-                                     sppf_n=controls.family.repeats, colours=state.level_colours(controls.config.levels))
+                                     channel=channel, pool=controls.config.pool,
+                                     sppf=(controls.family.k, controls.family.repeats),
+                                     colours=state.level_colours(controls.config.levels))
             mount_payload(payload, None, re.sub(r"<[^>]+>", "", text.untrained_note(untrained)))
             drawn = [level.bins for level in geometry.levels if level.bins.n <= MAX_DRAWN_LEVEL]
             st.caption(text.bins_caption(geometry.geometry.stride, [text.overlap_summary(b) for b in drawn]))
