@@ -19,7 +19,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from .analysis import FeatureResult, LevelResult
-from .bins import AxisSpans, BinGeometry
+from .bins import AxisSpans, BinGeometry, differing_bins
 from .boxes import CellWindow
 from .choices import BinRule, Channel, ChannelView, Pool
 from .figures.reduce import block_reduce, reduce_channels, winner_cells
@@ -27,6 +27,7 @@ from .figures.style import (
     DIFFER_COLOUR,
     MAX_DRAWN_LEVEL,
     MAX_HEATMAP_CELLS,
+    PENDING_COLOUR,
     RF_COLOUR,
     SELECTED_COLOUR,
     SPPF_WINDOW_COLOUR,
@@ -35,6 +36,7 @@ from .figures.style import (
 )
 from .figures.text import channel_label, pooled_value
 from .geometry import StageGeometry
+from .phase0 import Phase0
 from .pooling import cascade_window
 
 
@@ -136,6 +138,7 @@ class ExplorerStyle:
     rf: str = RF_COLOUR
     differ: str = DIFFER_COLOUR
     window: str = SPPF_WINDOW_COLOUR
+    pending: str = PENDING_COLOUR  # phase 0's bins, greyed until the values arrive
 
 
 @dataclass(frozen=True)
@@ -157,6 +160,7 @@ class ExplorerPayload:
     colours: dict[int, str] = field(default_factory=dict)
     sppf_windows: tuple[ExplorerWindow, ...] = ()
     style: ExplorerStyle = ExplorerStyle("", False)
+    phase: int = 1  # 0: geometry only (no map values, no pooled values), 1: the forward's values
 
     def parts(self) -> dict[str, Any]:
         """Every part by id (what :func:`to_json` may leave out when the browser has it)."""
@@ -251,15 +255,50 @@ def build_payload(
     parts = tuple(explorer_level(lv, geometry[lv.n], channel, map_part.id, rule, pool)
                   for lv in levels if lv.n <= MAX_DRAWN_LEVEL and lv.n in geometry)
     shown = dict(colours) if colours else assign_level_colours([lv.n for lv in levels])
-    shown = {p.n: shown[p.n] for p in parts}
-    ys, xs = features.spans
     photo_part = ExplorerPhoto(part_id("photo", image_key), photo[0], int(width), int(height))
-    windows = explorer_windows(int(sppf_k), int(sppf_n), features.geometry)
-    style = ExplorerStyle(pooled_value(pool, channel, features.shape[0]), isinstance(channel, ChannelView))
-    view = part_id("view", map_part.id, tuple(p.id for p in parts), sppf_k, sppf_n, tuple(shown.items()), style)
-    return ExplorerPayload(view, photo_part, map_part, parts, (explorer_axis(ys), explorer_axis(xs)),
-                           bool(features.geometry.global_context), pool, int(sppf_k), int(sppf_n),
-                           tuple(p.id for p in parts), shown, windows, style)
+    return _assemble(photo_part, map_part, parts, shown, features.spans, features.geometry, channel, pool,
+                     (int(sppf_k), int(sppf_n)), phase=1)
+
+
+def _assemble(photo: ExplorerPhoto, map_part: ExplorerMap, parts: Sequence[ExplorerLevel], colours: Mapping[int, str],
+              spans: tuple[AxisSpans, AxisSpans], geometry: StageGeometry, channel: Channel, pool: Pool,
+              sppf: tuple[int, int], phase: int) -> ExplorerPayload:
+    """The payload of these parts: the colours of the levels drawn, SPPF's windows, the words, the view's id."""
+    shown = {p.n: colours[p.n] for p in parts}
+    ys, xs = spans
+    windows = explorer_windows(*sppf, geometry)
+    style = ExplorerStyle(pooled_value(pool, channel, map_part.channels), isinstance(channel, ChannelView))
+    view = part_id("view", map_part.id, tuple(p.id for p in parts), *sppf, tuple(shown.items()), style, phase)
+    return ExplorerPayload(view, photo, map_part, tuple(parts), (explorer_axis(ys), explorer_axis(xs)),
+                           bool(geometry.global_context), pool, sppf[0], sppf[1], tuple(p.id for p in parts), shown,
+                           windows, style, phase=phase)
+
+
+def phase0_payload(geometry: Phase0, photo: tuple[str, tuple[int, int]], *, image_key: object, model_key: object,
+                   channel: Channel, pool: Pool, sppf: tuple[int, int], colours: Mapping[int, str] | None = None) -> ExplorerPayload:
+    """The explorer's payload before the forward (phase 0): the photo and every drawable level's
+    bins from :func:`spp_viz.phase0.phase0` (the same boxes :func:`build_payload` takes from the
+    report's geometry after the forward), with no values; the map part has its size and no cells."""
+    width, height = geometry.input_size
+    c, h, w = geometry.shape
+    map_key = ("phase0", image_key, model_key, geometry.backbone, geometry.stage)
+    map_part = ExplorerMap(part_id("map", map_key, channel), str(channel), channel_label(channel, c), c, h, w, 0, 0, 1,
+                           0.0, 0.0, "")
+    parts = []
+    for level in geometry.levels:
+        n = level.bins.n
+        if n > MAX_DRAWN_LEVEL:
+            continue
+        rows, cols = level.bins.shape
+        differing = set(differing_bins(h, w, n)) if geometry.rule is BinRule.PAPER else set()
+        bins = tuple(ExplorerBin(g.row, g.col, g.index, g.cells.as_json(), g.box.as_json(), g.rf_box.as_json(), None, None,
+                                 None, (g.row, g.col) in differing) for g in level.boxes)
+        parts.append(ExplorerLevel(part_id("level", map_part.id, n, geometry.rule, pool), n, rows, cols, level.bins.valid,
+                                   bins))
+    shown = dict(colours) if colours else assign_level_colours([level.bins.n for level in geometry.levels])
+    photo_part = ExplorerPhoto(part_id("photo", image_key), photo[0], int(width), int(height))
+    return _assemble(photo_part, map_part, parts, shown, geometry.spans, geometry.geometry, channel, pool,
+                     (int(sppf[0]), int(sppf[1])), phase=0)
 
 
 def to_json(payload: ExplorerPayload, known: frozenset[str] | set[str] = frozenset()) -> dict[str, Any]:
@@ -272,6 +311,7 @@ def to_json(payload: ExplorerPayload, known: frozenset[str] | set[str] = frozens
         "sppf_k": payload.sppf_k, "sppf_n": payload.sppf_n, "parts": parts,
         "colours": {str(n): colour for n, colour in payload.colours.items()},
         "sppf_windows": [asdict(w) for w in payload.sppf_windows], "style": asdict(payload.style),
+        "phase": payload.phase,
     }
 
 

@@ -342,7 +342,8 @@ def test_selected_bin_reaches_the_explorer_and_its_state_value_selects():
     at = new_app()
     at.run()
     first = explorer_data(at)
-    assert set(first["parts"]) == {first["photo"], first["map"], *first["levels"]}
+    assert first["phase"] == 1  # phase 0's run sent the photo already: phase 1 sends the values' parts
+    assert set(first["parts"]) == {first["map"], *first["levels"]}
     at.session_state["selected_bin"] = (2, 1, 0)
     at.run()
     assert_clean(at)
@@ -386,7 +387,8 @@ def test_checkpoints_bad_and_good():
     at.file_uploader(key="checkpoint").set_value(("broken.pt", b"garbage", "application/octet-stream"))
     at.run()
     assert_clean(at)
-    assert "broken.pt was refused" in shown(at.error[0].value) and panel_headers(at) == []
+    assert "broken.pt was refused" in shown(at.error[0].value)
+    assert panel_headers(at) == [PANELS[0], PANELS[2]]  # phase 0 (the explorer's bins, the dimensions) stays
     model = backbones.load_backbone(weights="untrained")
     buf = io.BytesIO()
     torch.save(model.model.state_dict(), buf)

@@ -92,7 +92,7 @@ def test_phase0_of_the_default_backbone():
     assert p.spp_length == p.expected_length == 1280 * 21 and p.fixed_length
     assert p.levels[0].boxes[0].box == PixelBox(0.0, 0.0, 224.0, 224.0)
     assert [len(level.boxes) for level in p.levels] == [1, 4, 16]
-    assert p.dimensions[1]["shape"] == "1280 x 7 x 7" and next(row for row in p.dimensions if row["step"].startswith("SPP vector"))["numbers"] == p.spp_length
+    assert p.dimensions[1]["shape"] == "1280 x 7 x 7" and [r["numbers"] for r in p.dimensions if r["step"].startswith("SPP vector")] == [p.spp_length]
     ys, xs = p.spans
     assert (ys.count, xs.count) == (7, 7)
 

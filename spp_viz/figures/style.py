@@ -19,6 +19,7 @@ LEVEL_COLOURS = ("#FFD166", "#06D6A0", "#B388FF", "#4CC9F0", "#F78C6B", "#FF9FF3
 DIFFER_COLOUR = "#FF1744"  # the paper rule's bins that differ from the adaptive rule's (dashed)
 SELECTED_COLOUR = "#FFFFFF"  # the selected bin
 RF_COLOUR = "#00E5FF"  # receptive-field boxes (dashed)
+PENDING_COLOUR = "#9E9E9E"  # phase 0: the bins drawn before their values arrive (greyed)
 # SPPF's windows in the explorer: white, told apart by their dashes (k, 2k - 1, 3k - 2, ... cells);
 # the SPP grid is dimmed while they show, so white never reads as a level or the selection
 SPPF_WINDOW_COLOUR = "#FFFFFF"

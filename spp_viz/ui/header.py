@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import streamlit as st
 
 from ..backbones import DetectorBackbone
 from ..dimensions import SPPFStage, sppf_sizes
 from ..figures import text
+from ..images import DecodedImage
+from ..phase0 import Phase0
 from . import words
-from .model import PageModel
+
+if TYPE_CHECKING:
+    from .model import PageModel
+
+SUMMARY_KEY = "summary"  # the summary's container: the same place in both phases
 
 
 def intro() -> None:
@@ -36,17 +44,36 @@ def summary(page: PageModel) -> None:
         _metrics(page)
 
 
-def _metrics(page: PageModel) -> None:
-    """The map, the SPP vector, SPPF's output and the top-1, each as wide as its value."""
-    c, h, w = page.features.shape
-    geometry, pyramid = page.features.geometry, page.pyramid
-    st.metric(words.METRIC_MAP, text.times(c, h, w), words.map_delta(geometry.stride, geometry.receptive_field),
+def geometry_summary(decoded: DecodedImage, filename: str, weights: str, geometry: Phase0, untrained: bool) -> None:
+    """Phase 0's summary: the same line and metrics from arithmetic, the top-1 to come."""
+    st.markdown(words.summary_line(filename, decoded.original_size, decoded.working_size, words.backbone_title(geometry.backbone),
+                                   geometry.stage, weights, decoded.n_frames))
+    if decoded.notes:
+        st.caption(words.notes_line(decoded.notes))
+    if untrained:
+        st.warning(words.untrained_warning(words.backbone_title(geometry.backbone)))
+    with st.container(horizontal=True, gap="medium", key="metrics"):
+        _size_metrics(geometry.shape, geometry.geometry.stride, geometry.geometry.receptive_field, geometry.spp_length,
+                      geometry.fixed_length)
+        st.metric(words.METRIC_TOP1_SHORT, "…", words.TOP1_PENDING, delta_color="off", delta_arrow="off", width="content")
+
+
+def _size_metrics(shape: tuple[int, int, int], stride: int, receptive_field: int, length: int, valid: bool) -> None:
+    """The map, the SPP vector and SPPF's output, each as wide as its value: sizes, known before the forward."""
+    c, h, w = shape
+    st.metric(words.METRIC_MAP, text.times(c, h, w), words.map_delta(stride, receptive_field),
               delta_color="off", delta_arrow="off", width="content")
-    st.metric(words.METRIC_VECTOR, f"{pyramid.length:,}", words.vector_delta(pyramid.valid),
-              delta_color="off" if pyramid.valid else "inverse", delta_arrow="off", width="content")
+    st.metric(words.METRIC_VECTOR, f"{length:,}", words.vector_delta(valid),
+              delta_color="off" if valid else "inverse", delta_arrow="off", width="content")
     cv2 = sppf_sizes(c, h, w)[SPPFStage.CV2]
     st.metric(words.METRIC_SPPF, text.times(*cv2.shape), words.SPPF_DELTA, delta_color="off", delta_arrow="off",
               help=text.sppf_size(cv2), width="content")
+
+
+def _metrics(page: PageModel) -> None:
+    """The map, the SPP vector, SPPF's output and the top-1, each as wide as its value."""
+    geometry, pyramid = page.features.geometry, page.pyramid
+    _size_metrics(page.features.shape, geometry.stride, geometry.receptive_field, pyramid.length, pyramid.valid)
     if page.predictions:
         top = page.predictions[0]
         st.metric(words.METRIC_TOP1, top.label, f"{top.probability:.1%}", delta_color="off", delta_arrow="off",

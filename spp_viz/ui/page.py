@@ -16,11 +16,12 @@ from ..admission import Work
 from ..errors import BackboneError, WeightsUnavailableError
 from ..figures import text
 from ..images import ImageDecodeError
-from . import links, measure, state, words
+from . import caches, links, measure, state, words
 from .downloads import downloads, provenance
-from .header import intro, summary
+from .header import SUMMARY_KEY, intro, summary
 from .model import PageModel, build_page
 from .panels import PANELS, Panel
+from .phase0 import SELECTION_KEY, GeometryPage, draw_geometry, forward_done, geometry_page, record_forward
 from .serving import lost_upload_notice, replica_footer
 from .sidebar import Controls, channel_control, sidebar, stage_control
 from .state import Source
@@ -48,17 +49,21 @@ def main() -> None:
         link_notes = st.container(key=links.KEY_LINK_NOTES)
         if controls.levels_error:
             st.error(words.levels_error(controls.levels_error, controls.config.levels))
-    page = _build(controls)
+    geometry = geometry_page(controls)
+    status = st.empty()  # the spinner while the model loads and runs, or why there is no page
+    if geometry is not None and not forward_done(geometry):
+        geometry_first(controls, geometry, status, link_notes)
+        return
+    page = _build(controls, status)
     stage_control(controls, page.backbone if page else None)
     if page is None:
-        links.finish_run(controls, None, link_notes)
-        replica_footer()
-        measure.ready_signal()
+        _foot(controls, None, link_notes)
         return
     channel_control(page.features.shape[0])
     state.region_box_for(page.image_key, page.features.input_size)  # before the panels: the link reads it
     try:
-        summary(page)
+        with st.container(key=SUMMARY_KEY):
+            summary(page)
         render_panels(page, PANELS)
         downloads(page)
         provenance(page)
@@ -67,6 +72,27 @@ def main() -> None:
     except Exception as exc:  # a display bug must not show a traceback either
         LOG.exception("drawing failed")
         st.error(words.unexpected_drawing(type(exc).__name__))
+    _foot(controls, page, link_notes)
+
+
+def geometry_first(controls: Controls, geometry: GeometryPage, status, link_notes) -> None:
+    """Phase 0 (the bins, the sizes, the table: arithmetic), then the forward, then a rerun that
+    draws the whole page from the cached map in the same places (the explorer is not remounted).
+    When the forward fails, phase 0 stays and ``status`` holds the one sentence of why."""
+    stage_control(controls, None)  # phase 0 has no detector: its stages need no layer names
+    channel_control(geometry.geometry.shape[0])
+    try:
+        draw_geometry(geometry)
+    except Exception as exc:  # a display bug must not show a traceback, nor keep the forward from running
+        LOG.exception("drawing phase 0 failed")
+        st.error(words.unexpected_drawing(type(exc).__name__))
+    if _build(controls, status) is not None:
+        st.rerun()
+    _foot(controls, None, link_notes)
+
+
+def _foot(controls: Controls, page: PageModel | None, link_notes) -> None:
+    """The end of every full run: the URL follows the view, the replica's footer, the drawn signal."""
     links.finish_run(controls, page, link_notes)
     replica_footer()
     measure.ready_signal()
@@ -93,23 +119,26 @@ def second_phase(slot) -> None:
         measure.clear()
 
 
-def _build(controls: Controls) -> PageModel | None:
-    """The page model, or one sentence (and None) when the image or model cannot be used."""
-    try:
-        with admission_scope("analysis"), st.spinner(words.WORKING):
-            return build_page(controls)
-    except WeightsUnavailableError as exc:
-        st.error(text.literal(str(exc)))
-        st.button(words.USE_UNTRAINED, on_click=state.use_untrained, key=state.KEY_USE_UNTRAINED)
-    except (ImageDecodeError, BackboneError, ValueError) as exc:
-        st.error(text.literal(str(exc)))
-        if controls.image is not None and controls.image.source is not Source.SAMPLE:
-            st.info(words.NOTHING_KEPT)
-    except MemoryError:
-        st.error(words.OUT_OF_MEMORY)
-    except Exception as exc:  # never a traceback in front of a user
-        LOG.exception("analysis failed")
-        st.error(words.unexpected_analysis(type(exc).__name__))
+def _build(controls: Controls, status) -> PageModel | None:
+    """The page model, or one sentence (and None) in ``status`` when the image or model cannot be used."""
+    with status.container():
+        try:
+            with admission_scope("analysis"), st.spinner(words.WORKING):
+                page = build_page(controls)
+            record_forward(controls, page.decoded, caches.get_working_limit(page.backbone_key, page.backbone))
+            return page
+        except WeightsUnavailableError as exc:
+            st.error(text.literal(str(exc)))
+            st.button(words.USE_UNTRAINED, on_click=state.use_untrained, key=state.KEY_USE_UNTRAINED)
+        except (ImageDecodeError, BackboneError, ValueError) as exc:
+            st.error(text.literal(str(exc)))
+            if controls.image is not None and controls.image.source is not Source.SAMPLE:
+                st.info(words.NOTHING_KEPT)
+        except MemoryError:
+            st.error(words.OUT_OF_MEMORY)
+        except Exception as exc:  # never a traceback in front of a user
+            LOG.exception("analysis failed")
+            st.error(words.unexpected_analysis(type(exc).__name__))
     return None
 
 
@@ -132,7 +161,7 @@ def selection_fragment(page: PageModel, panels: list[Panel]) -> None:
     """
     state.count_run(state.KEY_FRAGMENT_RUNS)  # read by tests from session state and the explorer's attributes
     view = current_view(page)
-    with st.container(key="selection_text"):
+    with st.container(key=SELECTION_KEY):
         st.markdown(words.selection_line(view.selected, view.chosen_by_user))
     draw_panels(page, panels)
     link = links.shown_view(page.controls, page)  # after the panels: the ERF panel may have opened

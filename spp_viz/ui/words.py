@@ -1,6 +1,6 @@
 """The words the Streamlit page shows around the results: sidebar labels and help, sample titles,
 the header's metrics, buttons, download labels, headings inside panels, prompts, and status and
-error messages. The panels' own titles are in :data:`spp_viz.ui.panels.PANELS`.
+error messages, and the panels' titles (:data:`PANEL_TITLES`, which :data:`spp_viz.ui.panels.PANELS` uses).
 
 The sentences that explain results, and the words drawn inside figures, are in
 :mod:`spp_viz.figures.text`. Nothing here imports Streamlit.
@@ -15,6 +15,21 @@ from ..dimensions import SPPFStage
 from ..figures import text
 from ..figures.style import MAX_DRAWN_LEVEL
 from ..figures.text import literal
+
+# ----------------------------------------------------------------------------
+# The panels' titles, by panel key (phase 0 draws some of them before the panels' modules load)
+PANEL_EXPLORER, PANEL_DIMENSIONS = "explorer", "dimensions"
+PANEL_TITLES = {
+    PANEL_EXPLORER: "Pyramid explorer: bins on the image, feature map, pooled activations",
+    "erf": "Effective receptive field of the bin",
+    PANEL_DIMENSIONS: "Output dimensions",
+    "sppf": "SPP vs SPPF",
+    "family": "Pyramid-pooling family",
+    "predictions": "What the backbone sees",
+    "scales": "Scales",
+    "region": "Region pooling",
+    "rules": "Paper rule vs adaptive rule",
+}
 
 # ----------------------------------------------------------------------------
 # Sidebar
@@ -252,6 +267,17 @@ def selection_line(selected: tuple[int, int, int] | None, by_user: bool) -> str:
     n, row, col = selected
     how = "" if by_user else " (the strongest bin of the finest level, until you click a pooled cell)"
     return f"**Selected: level {n}, bin ({row}, {col})**{how}"
+
+
+PHASE0_SELECTION = "The bins follow from the input size and the backbone's layers: they are drawn before the forward, greyed until its values arrive."
+TOP1_PENDING = "after the forward"
+
+
+def backbone_title(name: str) -> str:
+    """A registry backbone's title (its spec's)."""
+    from ..backbones import REGISTRY
+
+    return REGISTRY[name].title
 
 
 def level_name(n: int) -> str:

@@ -47,11 +47,16 @@ def payload_for(page: PageModel, channel: Channel) -> ExplorerPayload:
 
 
 def mount(page: PageModel, channel: Channel, selected: tuple[int, int, int] | None, note: str = "") -> None:
-    """Mount (or update) the explorer; only parts the browser lacks travel. ``note`` is added to
-    the views' titles (e.g. that the weights are untrained). The session's run counters travel too:
-    the browser keeps them as the explorer's ``data-full-runs`` and ``data-fragment-runs``
-    attributes, for tests, never as words on the page."""
-    payload = payload_for(page, channel)
+    """Mount (or update) the explorer with this page's values (phase 1)."""
+    mount_payload(payload_for(page, channel), selected, note)
+
+
+def mount_payload(payload: ExplorerPayload, selected: tuple[int, int, int] | None, note: str = "") -> None:
+    """Mount (or update) the explorer; only parts the browser lacks travel. The same key in both
+    phases: phase 0's payload (bins, no values) and phase 1's reach the same component, which
+    redraws without remounting. ``note`` is added to the views' titles (e.g. that the weights are
+    untrained). The session's run counters travel too: the browser keeps them as the explorer's
+    ``data-full-runs`` and ``data-fragment-runs`` attributes, for tests, never as words on the page."""
     sent: set[str] = st.session_state.setdefault(_SENT, set())
     data: dict[str, Any] = to_json(payload, sent)
     data["selected"] = list(selected) if selected else None

@@ -5,6 +5,7 @@
 
 const PARTS = new Map(); // part id -> part, for the life of the page
 const INSTANCES = new WeakMap(); // parentElement -> explorer
+let MOUNTS = 0; // explorers built on this page: a new one means the component was remounted
 const VIRIDIS = ["#440154", "#482878", "#3e4989", "#31688e", "#26828e", "#1f9e89", "#35b779", "#6ece58", "#b5de2b", "#fde725"];
 // Colours come with the data (data.style, data.colours): their one home is spp_viz.figures.style.
 
@@ -119,7 +120,8 @@ class Explorer {
     this.setStateValue = setStateValue;
     this.root = el("div", { class: "spp-explorer", "data-hovered": "", "data-selected": "", "data-highlighted": "",
       "data-server-updates": "0", "data-server-redraws": "0", "data-view": "", "data-levels": "", "data-mode": SETTINGS.mode,
-      "data-full-runs": "0", "data-fragment-runs": "0", "data-differing": "0", "data-colours": "" }, parent);
+      "data-full-runs": "0", "data-fragment-runs": "0", "data-differing": "0", "data-colours": "", "data-phase": "",
+      "data-mounts": String(++MOUNTS), "data-boxes": "" }, parent);
     this.latencies = [];
     this.root.sppExplorer = this;
     this.hover = null;
@@ -171,6 +173,10 @@ class Explorer {
     this.root.dataset.view = data.view;
     this.root.dataset.levels = this.levels.map((l) => l.n).join(",");
     this.root.dataset.colours = this.levels.map((l) => `${l.n}:${this.colour(l)}`).join(",");
+    // phase 0: the bins from arithmetic, greyed, no values yet; phase 1: the forward's values
+    this.root.dataset.phase = String(data.phase ?? 1);
+    this.root.dataset.boxes = JSON.stringify(this.levels.map((l) => [l.n, l.bins.map((b) => [b.cells, b.box, b.rf])]));
+    if (this.geometryOnly) this.root.dataset.phase0Boxes = this.root.dataset.boxes; // kept: phase 1 is checked against it
     this.pooledNote.textContent = `Pooled levels: each cell shows ${data.style.value_label}.`;
     this.photoView.fig.firstChild.textContent = `Pyramid bins on the ${this.photo.width} × ${this.photo.height} input${data.note || ""}`;
     this.mapView.fig.firstChild.textContent = `Feature map: ${this.map.label} · ${this.map.channels} × ${this.map.rows} × ${this.map.cols}` +
@@ -269,7 +275,7 @@ class Explorer {
     const width = this.root.clientWidth || 800;
     const half = Math.max(160, Math.floor((width - VIEWS_GAP) / 2) - 1); // photo and map side by side
     this.size(this.photoView, half, this.photo.width, this.photo.height);
-    this.size(this.mapView, half, this.map.width, this.map.height);
+    this.size(this.mapView, half, this.map.width || this.map.cols, this.map.height || this.map.rows);
     const shown = this.levels.filter((l) => !this.hidden.has(l.n)).length || 1;
     const each = Math.max(90, Math.min(260, Math.floor(width / Math.min(4, shown)) - 14));
     for (const v of this.pooledViews.values()) this.size(v, each, v.level.cols || 1, v.level.rows || 1);
@@ -294,7 +300,9 @@ class Explorer {
 
   shownLevels() { return this.levels.filter((l) => !this.hidden.has(l.n)); }
 
-  colour(lv) { return this.data.colours[String(lv.n)]; }
+  get geometryOnly() { return this.data.phase === 0; } // phase 0: no values yet
+
+  colour(lv) { return this.geometryOnly ? this.style.pending : this.data.colours[String(lv.n)]; }
 
   get style() { return this.data.style; }
 
@@ -329,8 +337,14 @@ class Explorer {
   }
 
   drawMapBase() {
-    const v = this.mapView, m = this.map, z = decodeMap(m);
+    const v = this.mapView, m = this.map;
     const g = v.base.getContext("2d");
+    if (!m.values) { // phase 0: the map's size is known, its values are not
+      g.setTransform(1, 0, 0, 1, 0, 0);
+      g.fillStyle = "#2a2a2a"; g.fillRect(0, 0, v.base.width, v.base.height);
+      return;
+    }
+    const z = decodeMap(m);
     const img = new ImageData(m.width, m.height);
     for (let i = 0; i < z.length; i++) {
       const t = Math.max(0, Math.min(255, Math.round(((z[i] - m.lo) / (m.hi - m.lo || 1)) * 255)));
@@ -357,7 +371,7 @@ class Explorer {
   drawPooledBase(v) {
     const lv = v.level, g = this.ctx(v, v.base);
     const values = this.levels.flatMap((l) => l.bins.map((b) => b.value)).filter((x) => x !== null);
-    const lo = Math.min(...values), hi = Math.max(...values);
+    const lo = values.length ? Math.min(...values) : 0, hi = values.length ? Math.max(...values) : 1;
     g.clearRect(0, 0, v.w, v.h);
     g.font = `${Math.min(Math.max(0.18, 0.32 - 0.01 * lv.cols), 20 / v.scale)}px sans-serif`; g.textAlign = "center"; g.textBaseline = "middle";
     for (const b of lv.bins) {

@@ -1,4 +1,4 @@
-"""The page's panels, in page order. Titles live here and nowhere else.
+"""The page's panels, in page order (their titles: :data:`spp_viz.ui.words.PANEL_TITLES`).
 
 A panel is one function of the :class:`~spp_viz.ui.model.PageModel`; the page draws its
 title as a header, then calls it. Consecutive panels with ``selection_fragment=True`` run
@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from ..model import PageModel
+from ..words import PANEL_TITLES
 from . import dimensions, predictions, pyramid, rules, sppf
 from . import erf as erf_panels
 from . import family as family_panels
@@ -29,14 +30,13 @@ class Panel:
 
 
 PANELS: list[Panel] = [
-    Panel("explorer", "Pyramid explorer: bins on the image, feature map, pooled activations", pyramid.pyramid_explorer,
-          selection_fragment=True),
-    Panel("erf", "Effective receptive field of the bin", erf_panels.erf_panel, selection_fragment=True),
-    Panel("dimensions", "Output dimensions", dimensions.output_dimensions),
-    Panel("sppf", "SPP vs SPPF", sppf.spp_vs_sppf),
-    Panel("family", "Pyramid-pooling family", family_panels.family_panel),
-    Panel("predictions", "What the backbone sees", predictions.backbone_sees),
-    Panel("scales", "Scales", scales_panels.scales_panel),
-    Panel("region", "Region pooling", region_panels.region_panel),
-    Panel("rules", "Paper rule vs adaptive rule", rules.paper_vs_adaptive),
+    Panel("explorer", PANEL_TITLES["explorer"], pyramid.pyramid_explorer, selection_fragment=True),
+    Panel("erf", PANEL_TITLES["erf"], erf_panels.erf_panel, selection_fragment=True),
+    Panel("dimensions", PANEL_TITLES["dimensions"], dimensions.output_dimensions),
+    Panel("sppf", PANEL_TITLES["sppf"], sppf.spp_vs_sppf),
+    Panel("family", PANEL_TITLES["family"], family_panels.family_panel),
+    Panel("predictions", PANEL_TITLES["predictions"], predictions.backbone_sees),
+    Panel("scales", PANEL_TITLES["scales"], scales_panels.scales_panel),
+    Panel("region", PANEL_TITLES["region"], region_panels.region_panel),
+    Panel("rules", PANEL_TITLES["rules"], rules.paper_vs_adaptive),
 ]

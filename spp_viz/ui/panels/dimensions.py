@@ -7,9 +7,9 @@ import streamlit as st
 from ... import dimensions, figures
 from ...figures import text
 from ...figures.style import CHART_CONFIG
-from ...figures.tables import dimension_rows
 from ..caches import spp_vector_figure
 from ..model import PageModel
+from ..phase0 import dimension_table
 
 
 def output_dimensions(page: PageModel) -> None:
@@ -22,10 +22,7 @@ def output_dimensions(page: PageModel) -> None:
         st.caption(text.vector_fixed(pyramid.channels, pyramid.config.levels))
     else:
         st.warning(text.vector_broken(pyramid.length, pyramid.channels, pyramid.config.levels))
-    table = dimension_rows(page.dimension_rows)
-    st.dataframe(table, hide_index=True, key="dimension_table", column_config={
-        "numbers": st.column_config.NumberColumn("numbers", format="localized"),
-    })
+    dimension_table(page.dimension_rows)
     width, height = page.features.input_size
     levels = page.config.levels
     geometry = page.features.geometry

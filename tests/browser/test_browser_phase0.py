@@ -1,0 +1,59 @@
+"""Phase 0 in a real browser: the bins the explorer drew before the forward (greyed, from
+arithmetic) are the ones it draws with the forward's values, in the same component (never
+remounted), on the sample and on an odd-sized upload on EfficientNet-Lite0, whose "same" padding
+makes the arithmetic depend on the size. Read from the explorer's attributes, never from pixels."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+
+import pytest
+from PIL import Image
+
+pytestmark = pytest.mark.browser
+
+ROOT = ".st-key-panel_explorer .spp-explorer"
+
+
+def odd_photo(width: int, height: int) -> bytes:
+    """The cat at an odd size no cache has seen (one random pixel)."""
+    image = Image.open(io.BytesIO((__import__("conftest").ASSETS / "chelsea_cat.jpg").read_bytes())).convert("RGB")
+    image = image.resize((width, height))
+    image.putpixel((0, 0), tuple(os.urandom(3)))
+    buf = io.BytesIO()
+    image.save(buf, "PNG")
+    return buf.getvalue()
+
+
+def phase1(app, size: tuple[int, int]) -> dict[str, str]:
+    """The explorer's attributes once it shows the forward's values for a ``size`` photo."""
+    width, height = size
+    loc = app.page.locator(ROOT)
+    from playwright.sync_api import expect
+
+    expect(loc).to_have_attribute("data-phase", "1", timeout=120_000)
+    whole = json.dumps([0.0, 0.0, float(width), float(height)]).replace(" ", "")
+    for _ in range(600):
+        boxes = loc.get_attribute("data-boxes") or ""
+        if loc.get_attribute("data-phase") == "1" and whole in boxes.replace(" ", ""):
+            break
+        app.page.wait_for_timeout(200)
+    return {name: loc.get_attribute(f"data-{name}") or "" for name in ("phase", "boxes", "phase0-boxes", "mounts")}
+
+
+def check(seen: dict[str, str], size: tuple[int, int]) -> None:
+    assert seen["phase"] == "1"
+    phase0, phase1 = json.loads(seen["phase0-boxes"]), json.loads(seen["boxes"])
+    assert phase0 == phase1  # every level's bins: cells, box and receptive-field box
+    assert [n for n, _ in phase1] == [1, 2, 4] and [len(bins) for _, bins in phase1] == [1, 4, 16]
+    assert phase1[0][1][0][1] == [0, 0, size[0], size[1]]  # level 1's one bin is the whole photo
+    assert seen["mounts"] == "1"  # phase 1 redrew the component of phase 0: no remount
+
+
+def test_phase0_bins_are_phase1s_on_the_sample_and_an_odd_upload(app) -> None:
+    check(phase1(app, (451, 300)), (451, 300))
+    app.upload_image_bytes("odd.png", odd_photo(301, 227), "image/png")
+    check(phase1(app, (301, 227)), (301, 227))
+    assert app.exceptions() == [] and app.errors() == []
