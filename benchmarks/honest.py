@@ -85,6 +85,8 @@ class Reading:
         costs = {c["kind"]: c for c in report["sppf"]["costs"]}
         sppf, parallel = costs["sppf"], costs["parallel_spp"]
         fm = report["feature_map"]
+        if sppf["pool_ms"] is None or parallel["pool_ms"] is None:  # the page gave no numbers: a reading that disagrees
+            return cls(label + " (no numbers on the page)", math.nan, (fm["channels"] // 2, fm["height"], fm["width"]), 0, False)
         return cls(label, sppf["pool_ms"] / parallel["pool_ms"], (fm["channels"] // 2, fm["height"], fm["width"]),
                    int(sppf.get("threads") or 0), bool(sppf.get("pool_noisy") or parallel.get("pool_noisy")))
 
@@ -105,6 +107,9 @@ class Alone:
         return self.ratios[key]
 
     def apart(self, reading: Reading) -> float:
+        """How far the page's ratio is from the pools alone (x); infinite when the page gave none."""
+        if not math.isfinite(reading.ratio):
+            return math.inf
         alone = self.ratio(reading.shape, reading.threads)
         return max(reading.ratio / alone, alone / reading.ratio)
 
@@ -155,12 +160,23 @@ async def numbers(page: Any) -> None:
 
 
 async def report(page: Any) -> dict[str, Any]:
-    """The page's JSON report, downloaded as a user would."""
-    async with page.expect_download(timeout=120_000) as info:
-        await page.locator(".st-key-dl_json button").click()
-    download = await info.value
-    with open(await download.path(), encoding="utf-8") as f:
-        return json.load(f)
+    """The page's JSON report, downloaded as a user would (from the downloads menu, closed after).
+    A download the page cancels (a rerun replaced its file meanwhile) is asked for again, twice at most."""
+    for attempt in range(3):
+        await page.locator(".st-key-downloads button").first.click()
+        async with page.expect_download(timeout=120_000) as info:
+            await page.locator(".st-key-dl_json button").click()
+        download = await info.value
+        try:
+            path = await download.path()  # the whole file first: Escape while it downloads may cancel it
+            await page.keyboard.press("Escape")
+            with open(path, encoding="utf-8") as f:
+                return json.load(f)
+        except Exception:
+            if attempt == 2:
+                raise
+            await page.wait_for_timeout(1000)
+    raise AssertionError("unreachable")
 
 
 async def upload(page: Any, name: str, data: bytes) -> float:
@@ -350,7 +366,7 @@ async def eight_sessions(tree: Path, uploads: list[tuple[str, bytes]]) -> list[U
                     took = time.perf_counter() - start
                     try:
                         reading: Reading | None = Reading.of(name, await report(page))
-                    except (KeyError, TypeError, ZeroDivisionError):  # a report without the pool rows
+                    except Exception:  # no report, or one without the pool rows: counted as no numbers
                         reading = None
                     await page.context.close()
                     return Upload(first, took, reading)
@@ -391,11 +407,13 @@ def _agreement_row(figure: str, readings: list[Reading], alone: Alone, details: 
     aparts = [alone.apart(r) for r in readings]
     within = sum(a <= AGREE for a in aparts)
     worst = max(aparts) if aparts else math.inf
-    cells = ", ".join(f"{r.ratio:.2f}/{alone.ratio(r.shape, r.threads):.2f}" + (" noisy" if r.noisy else "") for r in readings)
+    cells = ", ".join((f"{r.ratio:.2f}/{alone.ratio(r.shape, r.threads):.2f}" if math.isfinite(r.ratio) else "no numbers")
+                      + (" noisy" if r.noisy else "") for r in readings)
     return Row(AREA, figure, f"{within} of {len(readings)} within x{AGREE} (worst x{worst:.2f}; page/alone {cells})",
-               f"each within x{AGREE}", within == len(readings), worst,
-               {"readings": [dict(label=r.label, page=round(r.ratio, 4), alone=round(alone.ratio(r.shape, r.threads), 4),
-                                  apart=round(a, 3), shape=list(r.shape), threads=r.threads, noisy=r.noisy)
+               f"each within x{AGREE}", within == len(readings), worst if math.isfinite(worst) else None,
+               {"readings": [dict(label=r.label, page=round(r.ratio, 4) if math.isfinite(r.ratio) else None,
+                                  alone=round(alone.ratio(r.shape, r.threads), 4) if math.isfinite(r.ratio) else None,
+                                  apart=round(a, 3) if math.isfinite(a) else None, shape=list(r.shape), threads=r.threads, noisy=r.noisy)
                              for r, a in zip(readings, aparts)], **(details or {})})
 
 

@@ -28,8 +28,10 @@ FAKE_CAMERA_ARGS = ("--use-fake-ui-for-media-stream", "--use-fake-device-for-med
 # the script is idle (not running): Streamlit's own e2e tests wait for this after every action
 IDLE = "[data-testid='stApp'][data-test-script-state='notRunning']"
 RUNNING = "[data-testid='stApp'][data-test-script-state='running']"
-# the page's second phase is in: no "measuring" note left (spp_viz.ui.measure) and the script idle
-MEASURED_JS = ("() => !document.querySelector(\"[class*='st-key-measuring']\") && "
+# the page's second phase is in: no explorer still in phase 0 (its forward's rerun is due), no
+# "measuring" note left (spp_viz.ui.measure) and the script idle
+MEASURED_JS = ("() => !document.querySelector(\"[data-phase='0']\") && "
+               "!document.querySelector(\"[class*='st-key-measuring']\") && "
                "document.querySelector(\"[data-testid='stApp']\")?.getAttribute('data-test-script-state') === 'notRunning'")
 
 
