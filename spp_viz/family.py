@@ -72,8 +72,9 @@ from .worker import TensorValue
 @dataclass(frozen=True)
 class BranchReport:
     """One branch's receptive field: ``rf_cells`` ``(rows, cols)`` of feature cells and
-    ``rf_pixels`` ``(height, width)`` in input pixels (theoretical, unclipped; the whole
-    image for global branches, or for every branch of a stage with global context)."""
+    ``rf_pixels`` ``(height, width)`` in input pixels (theoretical, unclipped, for every branch;
+    the image's size for a stage with global context, whose windows have no finite size);
+    ``whole_image``: the branch sees every pixel."""
 
     name: str
     kind: BranchKind
@@ -495,7 +496,9 @@ def _branch_reports(shapes: tuple[BranchShape, ...], features: FeatureResult, tr
     for shape in shapes:
         rows, cols = shape.cells(h, w)
         whole_image = shape.whole_map or geometry.global_context  # squeeze-excite: every output sees every pixel
-        pixels = (height, width) if whole_image else (geometry.window_pixels(rows), geometry.window_pixels(cols))
+        # every branch's window in the same theoretical, unclipped pixels (a whole-map branch's too, so
+        # a finer level never reads larger than the whole map); squeeze-excite has no finite window
+        pixels = (height, width) if geometry.global_context else (geometry.window_pixels(rows), geometry.window_pixels(cols))
         out.append(BranchReport(shape.name, shape.kind, (rows, cols), pixels, shape.whole_map, whole_image))
     return tuple(out)
 

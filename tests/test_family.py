@@ -115,7 +115,8 @@ def test_branch_receptive_fields_in_cells_and_pixels():
     assert [b.rf_pixels for b in sppf] == [(200 + (q - 1) * 32,) * 2 for q in (1, 5, 9, 13)]
     aspp = result.head("aspp").branches
     assert [b.rf_cells for b in aspp] == [(1, 1), (25, 25), (49, 49), (73, 73), (10, 15)]
-    assert aspp[-1].whole_image and aspp[-1].rf_pixels == (320, 480)
+    # the whole map's branch sees the whole image; its window in the same unclipped pixels as the others
+    assert aspp[-1].whole_image and aspp[-1].rf_pixels == (200 + 9 * 32, 200 + 14 * 32)
     ppm = result.head("ppm").branches  # x, then bins 1, 2, 3, 6 (adaptive: largest bin)
     assert [b.rf_cells for b in ppm] == [(1, 1), (10, 15), (5, 8), (4, 5), (3, 3)]
     assert [b.rf_cells[0] for b in result.head("sppcspc").branches] == [5, 9, 13, 17, 1]

@@ -371,7 +371,7 @@ def family_questions(family: FamilyComparison) -> list[str]:
         "**Why does YOLO call a size-keeping module 'SPP'?** (yolov5 #8785, AlexeyAB/darknet #4475) It pools with "
         "stride 1 and padding k // 2, so every cell gets its own window and h × w is kept; the name comes from He "
         "et al.'s multi-scale pooling, but only `spp` here turns any map into a fixed-length vector.",
-        f"**Where is the SPP vs SPPF latency comparison?** (yolov5 #8400) In the table and chart above, on this map: {latency}",
+        f"**Where is the SPP vs SPPF latency comparison?** (yolov5 #8400) In the table and chart above, on this map. {latency}",
         "**SPPCSPC vs SPPFCSPC?** (yolov7 #658) SPPFCSPC swaps SPPCSPC's parallel 5/9/13 pools for SPPF's cascade: "
         "the same pooled tensor (see the equalities) with fewer comparisons. YOLOv6's CSPSPPF is that design at half "
         "width. Parallel pools can run concurrently on some hardware, so the cascade is not faster everywhere.",
@@ -385,14 +385,14 @@ def family_questions(family: FamilyComparison) -> list[str]:
 
 def family_latency_answer(family: FamilyComparison) -> str:
     if not family.timings_consistent:
-        return TIMINGS_UNRELIABLE
+        return "No comparison here: " + TIMINGS_UNRELIABLE[0].lower() + TIMINGS_UNRELIABLE[1:]
     if "sppf" in family.ids and "spp_yolo" in family.ids:
         a, b = family.head("spp_yolo"), family.head("sppf")
         if a.timing is None or b.timing is None:
-            return "not measured yet."
-        return (f"parallel pools (spp_yolo) {format_latency(a.timing.pool)} vs SPPF's cascade {format_latency(b.timing.pool)} "
+            return "Not measured yet."
+        return (f"Parallel pools (spp_yolo) {format_latency(a.timing.pool)} vs SPPF's cascade {format_latency(b.timing.pool)} "
                 f"for the pooling alone; {format_latency(a.timing.total)} vs {format_latency(b.timing.total)} for the whole modules.")
-    return "choose both spp_yolo and sppf in the sidebar's heads to see them timed side by side."
+    return "Choose both spp_yolo and sppf in the sidebar's heads to see them timed side by side."
 
 
 def family_elan_answer(family: FamilyComparison) -> str:
@@ -449,6 +449,8 @@ def region_lesson(pooled: Latency | None, run: SingleRun | None) -> str:
               "cropping the photo and running the whole network again")
     if run is None or pooled is None or pooled.median_ms <= 0:
         return lesson + ": both are measured now that the page is drawn."
+    if pooled.noisy:  # as in the SPP vs SPPF panel: no ratio from a figure whose spread stayed wide
+        return lesson + f": {format_latency(pooled)} against {format_ms(run.ms)}; the pooling's spread stayed too wide for a ratio here."
     return lesson + f": {format_latency(pooled)} against {format_ms(run.ms)}, {run.ms / pooled.median_ms:,.0f}× faster here."
 
 

@@ -42,5 +42,6 @@ def downloads(page: PageModel) -> None:
 def provenance(page: PageModel) -> None:
     """Timings, weights and the image's digest."""
     with st.expander(words.PROVENANCE_TITLE):
-        st.write({k: f"{v:.1f} ms" for k, v in page.timings_ms.items()})
+        st.caption(words.FIRST_PHASE_STEPS)
+        st.write({words.FIRST_PHASE_STEP_NAMES.get(k, k): f"{v:.1f} ms" for k, v in page.timings_ms.items()})
         st.caption(words.provenance_line(page.backbone.weights, page.decoded.digest))

@@ -142,6 +142,6 @@ def draw_geometry(view: GeometryPage) -> None:
 
 def dimension_table(rows: Sequence[Mapping[str, object]]) -> None:
     """The engine's dimension rows (:func:`spp_viz.dimensions.dimension_rows`) as the page writes them."""
-    st.dataframe(tables.dimension_rows(rows), hide_index=True, key="dimension_table", column_config={
+    st.dataframe(tables.dimension_rows(rows), hide_index=True, key="dimension_table", height="content", column_config={
         "numbers": st.column_config.NumberColumn("numbers", format="localized"),
     })

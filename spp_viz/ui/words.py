@@ -198,6 +198,13 @@ DL_CSV = "SPP vector (.csv)"
 DL_TABLE = "Dimension table (.csv)"
 DL_JSON = "Report (.json, as spp-viz inspect --json)"
 PROVENANCE_TITLE = "Timings and provenance"
+FIRST_PHASE_STEPS = ("How long each step of this page's first phase took: one run each, beside whatever else the "
+                     "machine was doing, so a record of this visit, not a measurement. The measured latencies, "
+                     "with their spread, are in the SPP vs SPPF and family tables.")
+# the JSON report's keys (unchanged there), as the provenance list names them
+FIRST_PHASE_STEP_NAMES = {"decode": "decode the image (one run)", "load_backbone": "load the backbone (one run)",
+                          "backbone_forward": "the backbone's forward (one run)",
+                          "spp_head": "pool the pyramid, first time (one run)"}
 
 
 def unexpected_analysis(kind: str) -> str:
