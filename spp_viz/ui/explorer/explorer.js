@@ -226,8 +226,10 @@ class Explorer {
     this.levelsInput.value = SETTINGS.levelsPending || "";
     el("span", { id: "spp-levels-hint", class: "hint", text: "e.g. 1,2,4 or a preset; Enter draws the new bins at once, their values follow" }, form);
     this.levelsError = el("span", { id: "spp-levels-error", class: "levels-error", role: "alert", hidden: "" }, form);
-    form.addEventListener("submit", (e) => { e.preventDefault(); this.editLevels(this.levelsInput.value, e); });
-    this.levelsInput.addEventListener("change", (e) => this.editLevels(this.levelsInput.value, e));
+    const edit = (e) => { e.preventDefault(); this.editLevels(this.levelsInput.value, e); };
+    this.levelsInput.addEventListener("keydown", (e) => { if (e.key === "Enter") edit(e); }); // timed from the key
+    form.addEventListener("submit", edit);
+    this.levelsInput.addEventListener("change", (e) => this.editLevels(this.levelsInput.value, e)); // on leaving the box
   }
 
   editLevels(text, e) {
