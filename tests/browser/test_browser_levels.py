@@ -2,7 +2,7 @@
 
 The browser draws an edit's bins from the map's size with ``explorer.js``'s port of
 :mod:`spp_viz.bins` before the server answers, so the port must be the rule: Chromium evaluates it
-for 300 seeded (map side, n, rule) cases and for whole levels of several backbones, and the answers
+for 300 seeded (map side, n, rule) cases and for whole levels of every backbone and stage, and the answers
 must be bins.py's and :func:`spp_viz.explorer.phase0_payload`'s. Its input check must accept what
 :func:`spp_viz.options.parse_levels` accepts. Then, on the app: an edit there is drawn (the root's
 ``data-boxes``) before any message from the server, the server's values follow with the same
@@ -23,7 +23,7 @@ import pytest
 import spp_viz
 from spp_viz.bins import axis_bins, paper_window
 from spp_viz.choices import BinRule, ChannelView, Pool
-from spp_viz.defaults import BACKBONE_NAMES, MAX_LEVEL
+from spp_viz.defaults import BACKBONE_STAGES, MAX_LEVEL
 from spp_viz.devtools.server import IDLE
 from spp_viz.explorer import ExplorerPyramid, phase0_payload, to_json
 from spp_viz.figures.style import PENDING_COLOUR
@@ -79,23 +79,23 @@ def test_the_browsers_levels_are_phase0s(module_page) -> None:
     adaptive rule, the grid's shape) as the browser builds it from the payload's axes."""
     rng = random.Random(7)
     checked = 0
-    for backbone in BACKBONE_NAMES:
-        for rule in BinRule:
-            size = (rng.randint(40, 900), rng.randint(40, 900))
-            levels = (1, 2, 3, 5, 7, 16)
-            try:
-                geometry = phase0(backbone, None, size, levels, rule)
-            except ValueError:  # an input too small for one cell on this backbone
-                continue
-            payload = to_json(phase0_payload(geometry, ("data:,", size), image_key=size, model_key=backbone,
-                                             channel=ChannelView.MEAN, pool=Pool.MAX, sppf=(5, 3)))
-            expected = [{k: v for k, v in payload["parts"][pid].items() if k != "id"} for pid in payload["levels"]]
-            got = module_page.evaluate(
-                """([levels, rule, axes, global]) => levels.map((n) => window.sppExplorer.levelPart(n, rule, axes, global))""",
-                [list(levels), rule.value, payload["axes"], payload["global_context"]])
-            assert json.loads(json.dumps(got)) == json.loads(json.dumps(expected)), (backbone, rule, size)
-            checked += 1
-    assert checked >= 2 * len(BACKBONE_NAMES) - 2
+    cases = [(backbone, stage, rule) for backbone, stages in BACKBONE_STAGES.items() for stage in stages for rule in BinRule]
+    for backbone, stage, rule in cases:
+        size = (rng.randint(40, 900), rng.randint(40, 900))
+        levels = (1, 2, 3, 5, 7, 16)
+        try:
+            geometry = phase0(backbone, stage, size, levels, rule)
+        except ValueError:  # an input too small for one cell on this backbone
+            continue
+        payload = to_json(phase0_payload(geometry, ("data:,", size), image_key=size, model_key=backbone,
+                                         channel=ChannelView.MEAN, pool=Pool.MAX, sppf=(5, 3)))
+        expected = [{k: v for k, v in payload["parts"][pid].items() if k != "id"} for pid in payload["levels"]]
+        got = module_page.evaluate(
+            """([levels, rule, axes, global]) => levels.map((n) => window.sppExplorer.levelPart(n, rule, axes, global))""",
+            [list(levels), rule.value, payload["axes"], payload["global_context"]])
+        assert json.loads(json.dumps(got)) == json.loads(json.dumps(expected)), (backbone, stage, rule, size)
+        checked += 1
+    assert checked >= len(cases) - 4
 
 
 LEVEL_TEXTS = ("1,2,4", " 1 , 2 ", "psp", "PSP", " spp-net ", "default", "", " ", ",", "1,,2", "1,", "0", "1,65", "64",

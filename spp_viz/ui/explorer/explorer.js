@@ -120,7 +120,8 @@ export function parseLevels(text, pyramid) {
   const levels = [];
   for (const part of stripped.split(",").map((p) => p.replace(STRIP, ""))) {
     if (!part) return { error: "An item between commas is empty." };
-    if (!/^[0-9]+$/.test(part)) return { error: `"${part}" is not a level: ${range}.` };
+    const shown = part.length > 12 ? `${part.slice(0, 12)}…` : part; // the message stays short
+    if (!/^[0-9]+$/.test(part)) return { error: `"${shown}" is not a level: ${range}.` };
     levels.push(Number(part));
   }
   const out = levels.find((n) => n < 1 || n > pyramid.max_level);
