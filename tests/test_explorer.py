@@ -190,3 +190,19 @@ def test_the_components_levels_value_is_checked_like_the_sidebars():
                 {"levels": [0], "seq": 1}, {"levels": [MAX_LEVEL + 1], "seq": 1}, {"levels": [1.5], "seq": 1}, {"levels": [True], "seq": 1},
                 {"levels": [], "seq": 1}, {"levels": [1], "seq": True}, {"levels": [1], "seq": "1"}):
         assert edited_levels(bad) is None, bad
+
+
+def test_a_levels_edit_from_the_explorer_becomes_the_sidebars_levels(monkeypatch):
+    import streamlit as st
+
+    from spp_viz.ui import explorer as component
+    from spp_viz.ui import state
+
+    session = {state.KEY_EXPLORER: {"levels": {"levels": [6, 3, 2, 1], "seq": 3}}, state.KEY_LEVELS: "1,2,4",
+               state.KEY_PRESET: "default"}
+    monkeypatch.setattr(st, "session_state", session)
+    component.on_levels()
+    assert session[state.KEY_LEVELS] == "6,3,2,1" and session[state.KEY_PRESET] == "spp-net"
+    session[state.KEY_EXPLORER] = {"levels": {"levels": [2, 2], "seq": 4}}  # refused as the sidebar refuses it
+    component.on_levels()
+    assert session[state.KEY_LEVELS] == "6,3,2,1" and session[state.KEY_PRESET] == "spp-net"
