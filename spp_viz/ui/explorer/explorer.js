@@ -745,6 +745,7 @@ export default function (component) {
     INSTANCES.set(parentElement, explorer);
   }
   explorer.setStateValue = setStateValue;
+  explorer.setTriggerValue = setTriggerValue; // the levels edit is a trigger
   if (!data) return undefined;
   const missing = explorer.update(data);
   if (missing.length) setTriggerValue("missing", missing);
