@@ -172,12 +172,12 @@ def test_the_payload_carries_the_pyramid_and_what_the_levels_control_accepts():
     from spp_viz.figures.style import MAX_DRAWN_LEVEL
 
     features = make_features()
-    head = analysis.pool_pyramid(features, PyramidConfig((1, 2, 4, 20), rule="paper"))
+    head = analysis.pool_pyramid(features, PyramidConfig((1, 2, 4, 20), rule=BinRule.PAPER))
     data = json.loads(json.dumps(explorer.to_json(payload_for(features, head))))
     assert data["pyramid"] == {"levels": [1, 2, 4, 20], "rule": "paper", "max_level": MAX_LEVEL, "max_drawn": MAX_DRAWN_LEVEL,
                                "presets": {name: list(levels) for name, levels in LEVEL_PRESETS.items()}}
     assert len(data["levels"]) == 3  # level 20 is pooled, not drawn
-    other = explorer.to_json(payload_for(features, analysis.pool_pyramid(features, PyramidConfig((1, 2, 4, 21), rule="paper"))))
+    other = explorer.to_json(payload_for(features, analysis.pool_pyramid(features, PyramidConfig((1, 2, 4, 21), rule=BinRule.PAPER))))
     assert other["view"] != data["view"]  # a level not drawn is still part of the view the control shows
 
 
