@@ -13,14 +13,16 @@ selection fragment reruns; the same view's data redraws nothing in the browser.
 from __future__ import annotations
 
 from importlib.resources import files
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import streamlit as st
 
 from ...choices import Channel
 from ...explorer import ExplorerPayload, build_payload, to_json
 from .. import state
-from ..model import PageModel
+
+if TYPE_CHECKING:  # phase 0 mounts a payload without a page model
+    from ..model import PageModel
 
 KEY_EXPLORER = state.KEY_EXPLORER
 _SENT = "_explorer_sent"  # ids of the parts this session has sent to the browser
