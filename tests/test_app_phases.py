@@ -5,8 +5,6 @@ pyramid runs no forward and draws phase 1 in one run."""
 
 from __future__ import annotations
 
-import json
-
 import pytest
 from conftest import PANELS
 from test_app import CountingExtract, assert_clean, explorer, explorer_data, new_app, panel_headers, shown, unique_photo
