@@ -4,7 +4,8 @@ The app (``app.py``) and the CLI (``spp-viz``) both draw on it. Only :mod:`spp_v
 Streamlit; everything else runs without it. One module per concern:
 
 * the engine: ``choices`` and ``defaults`` (shared settings), ``options`` (torch-free option
-  checks), ``formats`` (what a file is) and ``images`` (safe decoding), ``backbones`` and
+  checks), ``configs`` (the pyramid and the family asked for, torch-free), ``catalogue`` (the
+  backbones' titles and weights files, torch-free), ``formats`` (what a file is) and ``images`` (safe decoding), ``backbones`` and
   ``efficientnet_lite`` (models and weights), ``checkpoints`` (reading them), ``detectors`` (a YOLO
   detector checkpoint as a backbone, read without running it), ``geometry``,
   ``trace`` and ``layer_tables`` (what a stage does to space; every backbone's, kept as data),

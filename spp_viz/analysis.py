@@ -33,26 +33,13 @@ from .bins import (
     spp_output_length,
 )
 from .choices import BinRule, Pool
+from .configs import PyramidConfig  # noqa: F401 (re-exported: its torch-free home)
 from .geometry import StageGeometry
-from .pooling import DEFAULT_LEVELS, bin_argmax, parse_levels, spp
+from .pooling import bin_argmax, spp
 from .timing import SingleRun, time_once
 
 if TYPE_CHECKING:
     from .heads.registry import TrainedHead
-
-
-@dataclass(frozen=True)
-class PyramidConfig:
-    """Which pyramid to apply: levels, ``max``/``avg`` pooling, ``adaptive``/``paper`` bins."""
-
-    levels: tuple[int, ...] = DEFAULT_LEVELS
-    pool: Pool = Pool.MAX
-    rule: BinRule = BinRule.ADAPTIVE
-
-    def __post_init__(self) -> None:  # strings are accepted (the CLI's, the widgets') and checked
-        object.__setattr__(self, "levels", parse_levels(self.levels))
-        object.__setattr__(self, "pool", Pool.parse(self.pool))
-        object.__setattr__(self, "rule", BinRule.parse(self.rule))
 
 
 @dataclass(frozen=True)

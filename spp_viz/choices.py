@@ -59,6 +59,15 @@ class Weights(Choice):
     UNTRAINED = "untrained"
 
 
+class HeadWeights(Choice):
+    """Where a head's conv weights come from: the checkpoint's own block (``trained``), a seeded
+    random init (``seeded``: untrained), or none (``none``: the head is its pooling)."""
+
+    TRAINED = "trained"
+    SEEDED = "seeded"
+    NONE = "none"
+
+
 class ChannelView(Choice):
     """What a figure shows of a C-channel map besides one channel index: the mean or the max over channels."""
 

@@ -60,6 +60,12 @@ IMAGE_UPLOAD_MB = 50
 HEAD_IDS: tuple[str, ...] = (
     "spp", "spp_yolo", "sppf", "sppf_separable", "simsppf", "sppcspc", "cspsppf", "sppelan", "ppm", "aspp",
 )
+# Each built-in head's name, as the page's head picker, the family's tables and the JSON write it.
+HEAD_NAMES: dict[str, str] = {
+    "spp": "SPP (He et al.)", "spp_yolo": "SPP (YOLOv5)", "sppf": "SPPF (ultralytics)",
+    "sppf_separable": "SPPF, separable pools", "simsppf": "SimSPPF (YOLOv6)", "sppcspc": "SPPCSPC (YOLOv7)",
+    "cspsppf": "CSPSPPF (YOLOv6)", "sppelan": "SPPELAN (YOLOv9)", "ppm": "PPM (PSPNet)", "aspp": "ASPP (DeepLabV3)",
+}
 DEFAULT_FAMILY_HEADS: tuple[str, ...] = ("spp", "spp_yolo", "sppf")
 SPPF_DEFAULT_K = 5  # ultralytics SPPF(k=5, n=3): windows 5, 9, 13
 SPPF_DEFAULT_N = 3

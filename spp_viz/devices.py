@@ -15,20 +15,29 @@ and is timed there. The working image's pixel budget follows the device:
   backbone's peak activation bytes per input pixel, and the budget is
   :data:`CUDA_MEMORY_SHARE` of the device's free memory divided by that, capped at the
   89.5 MP input limit (the working image can never exceed the decoded one).
+
+Importing this module imports no torch (each function that asks torch imports it), and
+:func:`no_gpu_here` says without torch when no GPU can be there at all: the page's first run
+decides its device before ``import torch`` has finished.
 """
 
 from __future__ import annotations
 
-from typing import Protocol
-
-import torch
-from torch import Tensor
+import os
+import sys
+from typing import TYPE_CHECKING, Protocol
 
 from .images import CPU_WORKING_LIMIT, DEFAULT_MAX_PIXELS, MAX_WORKING_PIXELS, WorkingLimit
 
 PROBE_SIDE = 512  # px: the probe forward's square input
 CUDA_MEMORY_SHARE = 0.5  # of the free device memory: the rest is for the heads, the ERF's backward and other work
+# The device files through which any GPU reaches a Linux process: NVIDIA's driver (and its /proc
+# entry), AMD's ROCm (torch.cuda runs on ROCm too) and WSL2's GPU paravirtualisation.
+GPU_DEVICE_FILES = ("/dev/nvidiactl", "/dev/nvidia0", "/proc/driver/nvidia", "/dev/kfd", "/dev/dxg")
 
+if TYPE_CHECKING:
+    import torch
+    from torch import Tensor
 
 
 class DeviceModel(Protocol):
@@ -47,11 +56,24 @@ class DeviceModel(Protocol):
 
 def cuda_available() -> bool:
     """Whether PyTorch can use a CUDA device here (the sidebar offers the choice only then)."""
+    import torch
+
     return torch.cuda.is_available()
+
+
+def no_gpu_here() -> bool:
+    """True when no GPU can be used here, known without importing torch: on Linux, not one of
+    :data:`GPU_DEVICE_FILES` exists (torch would answer False: it reaches a GPU only through
+    them). False means "ask torch" (:func:`cuda_available`), as on any other system."""
+    if not sys.platform.startswith("linux"):
+        return False
+    return not any(os.path.exists(path) for path in GPU_DEVICE_FILES)
 
 
 def device_choices() -> list[str]:
     """The devices a user may pick: ``cpu``, then ``cuda:N`` for each visible GPU."""
+    import torch
+
     return ["cpu"] + [f"cuda:{i}" for i in range(torch.cuda.device_count())] if cuda_available() else ["cpu"]
 
 
@@ -63,6 +85,8 @@ def default_device() -> str:
 def resolve_device(device: str | torch.device | None = None) -> torch.device:
     """The device to run on, with its index: ``None`` is :func:`default_device`; a bare ``cuda``
     is the current CUDA device (``torch.cuda.current_device()``, as PyTorch reads it)."""
+    import torch
+
     resolved = torch.device(default_device() if device is None else device)
     if resolved.type == "cuda" and resolved.index is None:
         return torch.device("cuda", torch.cuda.current_device())
@@ -78,6 +102,8 @@ def working_limit(backbone: DeviceModel) -> WorkingLimit:
     """The working image's pixel budget on the backbone's device (see the module docstring)."""
     if backbone.device.type != "cuda":
         return CPU_WORKING_LIMIT
+    import torch
+
     free, _ = torch.cuda.mem_get_info(backbone.device)
     per_pixel = bytes_per_pixel(backbone)
     pixels = int(min(DEFAULT_MAX_PIXELS, max(MAX_WORKING_PIXELS, CUDA_MEMORY_SHARE * free / per_pixel)))
@@ -99,6 +125,8 @@ def bytes_per_pixel(backbone: DeviceModel) -> float:
 
 
 def _probe(backbone: DeviceModel) -> float:
+    import torch
+
     x = torch.zeros(1, 3, PROBE_SIDE, PROBE_SIDE, device=backbone.device)
     torch.cuda.synchronize(backbone.device)
     base = torch.cuda.memory_allocated(backbone.device)

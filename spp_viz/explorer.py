@@ -14,16 +14,14 @@ from __future__ import annotations
 import base64
 import hashlib
 from dataclasses import asdict, dataclass, field
-from typing import Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 import numpy as np
 
-from .analysis import FeatureResult, LevelResult
-from .bins import AxisSpans, BinGeometry, differing_bins
+from .bins import AxisSpans, BinGeometry, cascade_window, differing_bins
 from .boxes import CellWindow
 from .choices import BinRule, Channel, ChannelView, Pool
 from .defaults import LEVEL_PRESETS, MAX_LEVEL
-from .figures.reduce import block_reduce, reduce_channels, winner_cells
 from .figures.style import (
     DIFFER_COLOUR,
     MAX_DRAWN_LEVEL,
@@ -38,7 +36,9 @@ from .figures.style import (
 from .figures.text import channel_label, pooled_value
 from .geometry import StageGeometry
 from .phase0 import Phase0
-from .pooling import cascade_window
+
+if TYPE_CHECKING:  # phase 0's payload (no values) is built without torch; phase 1's reads these
+    from .analysis import FeatureResult, LevelResult
 
 
 @dataclass(frozen=True)
@@ -190,6 +190,8 @@ def part_id(*keys: object) -> str:
 
 def explorer_bins(level: LevelResult, geometry: Sequence[BinGeometry], channel: Channel) -> tuple[ExplorerBin, ...]:
     """Every bin of ``level`` in ``geometry`` order, its value and winner under ``channel``."""
+    from .figures.reduce import reduce_channels, winner_cells
+
     values = reduce_channels(level.pooled, channel) if level.pooled.numel() else None
     winners = {(w.bin_row, w.bin_col): w for w in winner_cells(level, channel)}
     differing = set(level.differing)
@@ -226,6 +228,8 @@ def explorer_windows(k: int, n: int, geometry: StageGeometry) -> tuple[ExplorerW
 
 def explorer_map(features: FeatureResult, channel: Channel, map_key: object, max_cells: int = MAX_HEATMAP_CELLS) -> ExplorerMap:
     """The map under ``channel`` (block-reduced above ``max_cells``), taken to the CPU first."""
+    from .figures.reduce import block_reduce, reduce_channels
+
     feature = features.feature.detach().cpu()
     c, h, w = feature.shape
     z = reduce_channels(feature, channel)

@@ -43,8 +43,9 @@ from torch import Tensor, nn
 from torch.func import functional_call
 
 from . import worker
-from .analysis import FeatureResult, PyramidConfig
-from .choices import Choice
+from .analysis import FeatureResult
+from .choices import Choice, HeadWeights  # noqa: F401 (HeadWeights re-exported)
+from .configs import FamilyRequest, PyramidConfig  # noqa: F401 (FamilyRequest re-exported)
 from .defaults import HEAD_IDS, SPPF_DEFAULT_K, SPPF_DEFAULT_N
 from .geometry import StageGeometry
 from .heads.costs import flop_model
@@ -63,7 +64,6 @@ from .heads.registry import (
     trainable_params,
     unregister,
 )
-from .options import parse_heads, parse_sppf_k, parse_sppf_n
 from .pooling import SOURCE_K, SOURCE_N, check_sppf_fits, exact_compare, sppf_effective_kernels
 from .timing import Latency, measure_interleaved, pool_and_total_consistent
 from .worker import TensorValue
@@ -128,15 +128,6 @@ def timing_key(head_id: str, args: BuildArgs, trained: TrainedHead | None = None
     ``trained`` (the checkpoint's block reading this map) when the head is that block
     (:func:`spp_viz.heads.registry.head_key`)."""
     return head_id, head_key(head_id, args, trained)
-
-
-class HeadWeights(Choice):
-    """Where a head's conv weights come from: the checkpoint's own block (``trained``), a seeded
-    random init (``seeded``: untrained), or none (``none``: the head is its pooling)."""
-
-    TRAINED = "trained"
-    SEEDED = "seeded"
-    NONE = "none"
 
 
 @dataclass(frozen=True)
@@ -330,26 +321,6 @@ def speedup(slow: Latency, fast: Latency) -> Speedup:
     high = hi[0] / hi[1] if hi[1] > 0 else math.inf
     finite = all(math.isfinite(v) for v in (ratio, low, high))
     return Speedup(ratio, low, high, finite and not (slow.noisy or fast.noisy))
-
-
-@dataclass(frozen=True)
-class FamilyRequest:
-    """The heads to compare (ids, in order, each once) and SPPF's k and n (``repeats``)."""
-
-    heads: tuple[str, ...]
-    k: int = SPPF_DEFAULT_K
-    repeats: int = SPPF_DEFAULT_N
-
-    @classmethod
-    def parse(cls, heads: Sequence[str] | str, k: int | str = SPPF_DEFAULT_K,
-              repeats: int | str = SPPF_DEFAULT_N) -> FamilyRequest:
-        """Checked ids (``"all"``, ``"sppf,ppm"``, or a sequence: an empty one asks for no head)
-        and k and n; ``ValueError`` (one sentence) for an unknown id or a bad k or n."""
-        if isinstance(heads, str):
-            ids = parse_heads(heads)
-        else:
-            ids = parse_heads(",".join(heads)) if heads else ()
-        return cls(ids, parse_sppf_k(k), parse_sppf_n(repeats))
 
 
 # The SPP vs SPPF comparison: SPPF and YOLOv5's SPP as their source defines them (k = 5, three

@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .bins import paper_window, spp_output_length  # torch-free homes of the bins' arithmetic; re-exported
+from .bins import cascade_window, paper_window, spp_output_length  # torch-free homes of the bins' arithmetic; re-exported
 from .choices import BinRule, Pool
 from .defaults import DEFAULT_LEVELS, LEVEL_PRESETS, MAX_LEVEL, SPPF_DEFAULT_K, SPPF_DEFAULT_N  # noqa: F401 (re-exported)
 from .options import parse_levels, parse_sppf_k, parse_sppf_n  # torch-free homes of the checks; parse_levels re-exported
@@ -175,12 +175,6 @@ def separable_max_pool(x: Tensor, k: int) -> Tensor:
     """
     rows = F.max_pool2d(x, (1, k), 1, (0, k // 2))
     return F.max_pool2d(rows, (k, 1), 1, (k // 2, 0))
-
-
-def cascade_window(k: int, steps: int) -> int:
-    """The window of ``steps`` chained k x k stride-1 max pools as one pool: ``steps * (k - 1) + 1``
-    cells per side (each pool widens it by k - 1: 5, 9, 13 for k = 5; 0 steps: the cell itself)."""
-    return steps * (k - 1) + 1
 
 
 def sppf_effective_kernels(k: int = SOURCE_K, repeats: int = SOURCE_N) -> tuple[int, ...]:

@@ -25,6 +25,9 @@ from the caller's tensors, never from a setting.
 
 A cost that is too slow to repeat on an interaction (a crop-and-rerun forward, one forward per
 scale) is a :class:`SingleRun`: one call, labelled as such, with the load average next to it.
+
+torch is imported by the functions that time, not by this module: the page's sentences about
+latencies (:mod:`spp_viz.figures.text`) read its constants before torch is imported.
 """
 
 from __future__ import annotations
@@ -34,11 +37,12 @@ import statistics
 import time
 import timeit
 from dataclasses import dataclass
-from typing import Callable, Mapping
-
-import torch
+from typing import TYPE_CHECKING, Callable, Mapping
 
 from .devices import device_name
+
+if TYPE_CHECKING:
+    import torch
 
 # At least this many rounds, and rounds until each head has run for at least MIN_TIME_S in all
 # (on a small map a short burst of other work must not be most of the samples; the page times
@@ -153,6 +157,8 @@ def _cpu_block(fn: Callable[[], object], clock: Callable[[], float] = time.perf_
 
 def _cuda_block(fn: Callable[[], object], device: torch.device) -> Callable[[int], float]:
     """Seconds for ``number`` calls between two CUDA events (kernels included, not just launches)."""
+    import torch
+
     def block(number: int) -> float:
         start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
         torch.cuda.synchronize(device)
@@ -169,6 +175,8 @@ def block_timer(fn: Callable[[], object], device: torch.device | str = "cpu",
                 clock: Callable[[], float] = time.perf_counter) -> Callable[[int], float]:
     """``block(number) -> seconds`` for ``number`` calls of ``fn``, timed as :func:`method` says
     (``clock``: the CPU's stopwatch; tests give a simulated one)."""
+    import torch
+
     device = torch.device(device)
     return _cuda_block(fn, device) if device.type == "cuda" else _cpu_block(fn, clock)
 
@@ -205,6 +213,8 @@ def measure_interleaved(
     """
     if not fns:
         return {}
+    import torch
+
     halt = stop or (lambda: False)
     threads = torch.get_num_threads()
     blocks = {name: block_timer(fn, device, clock) for name, fn in fns.items()}
@@ -283,6 +293,8 @@ def load_average() -> float:
 
 def time_once(fn: Callable[[], object], device: torch.device | str = "cpu") -> tuple[object, SingleRun]:
     """``(fn(), SingleRun)``: one call, synchronised on CUDA so the kernels are inside the time."""
+    import torch
+
     device = torch.device(device)
     if device.type == "cuda":
         torch.cuda.synchronize(device)

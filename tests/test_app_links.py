@@ -75,8 +75,8 @@ def test_every_field_set_on_the_page_opens_in_a_fresh_session():
         at.number_input(key=key).set_value(value)
     at.session_state[state.KEY_SELECTED] = (3, 1, 2)  # what the explorer's click sets
     at.run()  # a new stage: phase 0, then the forward's rerun; the panels' buttons are clicked on its page
-    at.button(key=links.KEY_ERF_RUN).click()
-    at.button(key=links.KEY_SCALES_RUN).click()
+    at.button(key=state.KEY_ERF_RUN).click()
+    at.button(key=state.KEY_SCALES_RUN).click()
     at.run()
     assert_clean(at)
     query = dict(at.query_params)

@@ -7,12 +7,11 @@ from __future__ import annotations
 
 import base64
 import io
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import plotly.graph_objects as go
 from PIL import Image
 
-from ..analysis import LevelResult, Prediction
 from ..bins import BinGeometry
 from .style import (
     DISPLAY_MAX_SIDE,
@@ -22,6 +21,9 @@ from .style import (
     panel_height,
     rect_path,
 )
+
+if TYPE_CHECKING:  # the results drawn; drawing them imports no torch
+    from ..analysis import LevelResult, Prediction
 
 
 def photo_source(image: Image.Image, max_side: int = DISPLAY_MAX_SIDE, quality: int = 85) -> tuple[str, tuple[int, int]]:

@@ -10,17 +10,18 @@ from typing import TYPE_CHECKING, Mapping, Sequence
 
 import pandas
 
-from ..analysis import Prediction
+from ..choices import HeadWeights
 from ..dimensions import SPPFStage
-from ..family import EqualityCheck, FamilyComparison, HeadReport, HeadWeights
-from ..heads.registry import get_spec
-from ..scales import ScaleRow
 from ..timing import Latency, format_latency, format_ms
 from .photo import label_keys
 from .text import sppf_stage, times
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the results these rows show; the rows themselves import no torch
     from pandas.io.formats.style import Styler
+
+    from ..analysis import Prediction
+    from ..family import EqualityCheck, FamilyComparison, HeadReport
+    from ..scales import ScaleRow
 
 POOL_COLUMN = "pool (median ± spread)"
 TOTAL_COLUMN = "total (median ± spread)"
@@ -95,6 +96,8 @@ def _partner(family: FamilyComparison, check: EqualityCheck) -> str:
     other = family.head(check.other)
     if check.other_args is None or other.args == check.other_args:
         return f"{check.other} ({verdict})"
+    from ..heads.registry import get_spec  # a head's name with its settings: the module knows them
+
     return f"{get_spec(check.other).view_name(check.other_args)} ({verdict})"
 
 

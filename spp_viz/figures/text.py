@@ -9,17 +9,20 @@ words its own errors and warnings (e.g. :data:`spp_viz.timing.UNRELIABLE_TIMINGS
 from __future__ import annotations
 
 import re
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 from ..admission import Position, Work
 from ..bins import LevelBins
 from ..boxes import CellWindow
 from ..choices import Channel, ChannelView, Pool
+from ..defaults import SPPF_DEFAULT_N
 from ..dimensions import SPPF_STAGE_NAMES, SPPFSize, SPPFStage, SPPFWidths, sppf_formula, sppf_sizes
-from ..erf import ErfResult
-from ..family import FamilyComparison, Speedup
-from ..pooling import SOURCE_N, CascadeCost
 from ..timing import MAX_IQR_SHARE, MAX_TIME_S, UNRELIABLE_TIMINGS, Latency, SingleRun, format_latency, format_ms, method
+
+if TYPE_CHECKING:  # the results these sentences describe; the words themselves import no torch
+    from ..erf import ErfResult
+    from ..family import FamilyComparison, Speedup
+    from ..pooling import CascadeCost
 
 
 def channel_label(channel: Channel, channels: int | None = None) -> str:
@@ -147,7 +150,7 @@ def sweep_caption(expected_length: int) -> str:
             "Star: this image.")
 
 
-def sppf_stage(stage: SPPFStage, repeats: int = SOURCE_N) -> str:
+def sppf_stage(stage: SPPFStage, repeats: int = SPPF_DEFAULT_N) -> str:
     """A stage's one name with its channels in terms of C: ``SPPF pools alone (4C)``."""
     return f"{SPPF_STAGE_NAMES[stage]} ({sppf_formula(stage, repeats)})"
 

@@ -20,19 +20,20 @@ import plotly.graph_objects as go
 import streamlit as st
 from PIL import Image
 
-from .. import allocator, analysis, backbones, images
-from .. import family as pyramid_family
-from ..analysis import FeatureResult, Prediction, PyramidConfig, PyramidResult
-from ..backbones import Backbone
+from .. import allocator, images
 from ..choices import Channel
-from ..family import BranchMap, FamilyComparison, FamilyPlan, HeadReport, HeadTiming, PooledBranch, TimingKey
-from ..figures import MAX_DRAWN_LEVEL, Photo, photo_source, sppf_branches_figure, text
-from ..figures import spp_vector_figure as build_vector_figure
+from ..configs import PyramidConfig
+from ..figures import text
+from ..figures.photo import Photo, photo_source
+from ..figures.style import MAX_DRAWN_LEVEL
 from ..images import DEFAULT_MAX_PIXELS, DecodedImage
 from .sidebar import ASSETS, SAMPLES, ImageInput, Source
 from .waiting import cached_heavy
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the model's steps import the engine where they run: phase 0's run reads the image ones only
+    from ..analysis import FeatureResult, Prediction, PyramidResult
+    from ..backbones import Backbone
+    from ..family import BranchMap, FamilyComparison, FamilyPlan, HeadReport, HeadTiming, PooledBranch, TimingKey
     from .model import PageModel
 
 # Memory of a long-running server (benchmarks/soak.py): glibc arenas and mmap
@@ -77,6 +78,8 @@ def decode_image(cache_key: str, max_side: int, working_pixels: int, _raw: bytes
 def get_backbone(name: str, stage: str, weights: str, checkpoint_digest: str, checkpoint_name: str, device: str,
                  _checkpoint: bytes | None) -> tuple[Backbone, float]:
     """One loaded model per (name, stage, weights, checkpoint sha256, device), shared read-only."""
+    from .. import backbones
+
     start = time.perf_counter()
     model = backbones.load_backbone(name, stage, weights, checkpoint=_checkpoint, checkpoint_name=checkpoint_name,
                                     download=True, device=device)
@@ -95,6 +98,8 @@ def get_working_limit(backbone_key: BackboneKey, _backbone: Backbone) -> images.
 def get_features(image_digest: str, backbone_key: BackboneKey, working_size: tuple[int, int],
                  _backbone: Backbone, _image: Image.Image) -> FeatureResult:
     """The one expensive step. Called through ``analysis.extract_features`` so tests can count runs."""
+    from .. import analysis
+
     return analysis.extract_features(_backbone, _image)
 
 
@@ -108,6 +113,8 @@ def get_photo(image_digest: str, working_size: tuple[int, int], _image: Image.Im
 def get_bin_labels(image_digest: str, backbone_key: BackboneKey, working_size: tuple[int, int], config: PyramidConfig,
                    _backbone: Backbone, _head: PyramidResult) -> dict[int, list[list[Prediction]]]:
     """Top-1 class of every avg-pooled bin of every drawable level (the classifier reads each bin)."""
+    from .. import analysis
+
     return {lv.n: analysis.bin_predictions(_backbone, lv) for lv in _head.levels if lv.n <= MAX_DRAWN_LEVEL}
 
 
@@ -120,12 +127,16 @@ def _head(image_key: ImageKey, backbone_key: BackboneKey, key: TimingKey, _featu
     """One head on the map without its timing, cached by what it depends on (``key``: the head and
     its normalised arguments): a head in two tables is built and checked once, and a head that
     ignores the pyramid is kept across pyramid changes."""
+    from .. import family as pyramid_family
+
     return pyramid_family.head_report(_features, key)
 
 
 def compare(image_key: ImageKey, backbone_key: BackboneKey, features: FeatureResult, family_plan: FamilyPlan,
             timings: Mapping[TimingKey, HeadTiming]) -> FamilyComparison:
     """:func:`spp_viz.family.compare` with each head from the cache (the timings found attached)."""
+    from .. import family as pyramid_family
+
     return pyramid_family.compare(features, family_plan, timings,
                                   report=lambda f, key: _head(image_key, backbone_key, key, f))
 
@@ -133,6 +144,8 @@ def compare(image_key: ImageKey, backbone_key: BackboneKey, features: FeatureRes
 @st.cache_resource(max_entries=PER_IMAGE_CACHE_ENTRIES, show_spinner=False)
 def _pooled_branches(image_key: ImageKey, backbone_key: BackboneKey, key: TimingKey,
                      _features: FeatureResult) -> tuple[PooledBranch, ...]:
+    from .. import family as pyramid_family
+
     return pyramid_family.pooled_branches(_features, key)
 
 
@@ -141,6 +154,8 @@ def _sppf_figure(image_key: ImageKey, backbone_key: BackboneKey, key: TimingKey,
                  untrained: bool, _features: FeatureResult) -> go.Figure:
     """The SPPF branches figure once per (feature map, channel): it never depends on the pyramid.
     Shared read-only: ``st.plotly_chart`` only serialises a deep copy (``Figure.to_dict()``)."""
+    from ..figures.maps import sppf_branches_figure
+
     branches = _pooled_branches(image_key, backbone_key, key, _features)
     note = text.untrained_note(untrained) + text.trained_pools_note(bool(key[1].trained))
     return sppf_branches_figure(branches, kernels, channel, note=note)
@@ -149,12 +164,16 @@ def _sppf_figure(image_key: ImageKey, backbone_key: BackboneKey, key: TimingKey,
 def sppf_figure(page: PageModel, channel: Channel) -> go.Figure:
     """The SPP vs SPPF view's lead head's branches (:func:`spp_viz.family.view_lead`: a checkpoint's
     trained block on its cv1's output, else ``sppf`` on the real map)."""
+    from .. import family as pyramid_family
+
     sppf, _ = pyramid_family.view_lead(page.sppf)
     return _sppf_figure(page.image_key, page.backbone_key, sppf.key, page.sppf.kernels, channel, page.untrained, page.features)
 
 
 @st.cache_resource(max_entries=FAMILY_MAPS_CACHE_ENTRIES, show_spinner=False)
 def _branch_maps(image_key: ImageKey, backbone_key: BackboneKey, key: TimingKey, _features: FeatureResult) -> tuple[BranchMap, ...]:
+    from .. import family as pyramid_family
+
     return pyramid_family.branch_maps(_features, key)
 
 
@@ -168,6 +187,8 @@ def family_maps(page: PageModel, report: HeadReport) -> tuple[BranchMap, ...]:
 def _vector_figure(image_key: ImageKey, backbone_key: BackboneKey, config: PyramidConfig, untrained: bool,
                    colours: tuple[tuple[int, str], ...], _head: PyramidResult) -> go.Figure:
     """The SPP vector figure once per (feature map, head config, level colours): up to 200,000 points, built once."""
+    from ..figures.charts import spp_vector_figure as build_vector_figure
+
     return build_vector_figure(_head, colours=dict(colours), note=text.untrained_note(untrained))
 
 

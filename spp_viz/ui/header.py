@@ -6,7 +6,6 @@ from typing import TYPE_CHECKING
 
 import streamlit as st
 
-from ..backbones import DetectorBackbone
 from ..dimensions import SPPFStage, sppf_sizes
 from ..figures import text
 from ..images import DecodedImage
@@ -26,6 +25,8 @@ def intro() -> None:
 
 def summary(page: PageModel) -> None:
     """File, sizes, backbone and stage; untrained weights said once, loudly; the four metrics."""
+    from ..backbones import DetectorBackbone  # the built page's: the engine is loaded by then
+
     decoded, backbone = page.decoded, page.backbone
     detector = backbone.detector if isinstance(backbone, DetectorBackbone) else None
     st.markdown(words.summary_line(page.filename, decoded.original_size, decoded.working_size, backbone.spec.title,

@@ -18,7 +18,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 import streamlit as st
@@ -28,13 +28,12 @@ from ..figures import text
 from ..images import DEFAULT_MAX_SIDE
 from ..links import KEYS, LinkState, OpenPanel, PageChoices, decode, encode
 from . import state, words
-from .model import PageModel
-from .panels.erf import KEY_ERF_RUN
-from .panels.scales import KEY_SCALES_RUN
 from .sidebar import DEFAULT_SAMPLE, MAX_SIDES, SAMPLES, Controls
 from .state import Source
 from .streamlit_private import history_navigation
-from .view import current_view
+
+if TYPE_CHECKING:  # phase 0's runs have no page model: the link reads the controls alone
+    from .model import PageModel
 
 KEY_LINK = "link"  # the copy control's container
 KEY_LINK_NOTES = "link_notes"  # the container of the notes about the link opened
@@ -44,7 +43,7 @@ KEY_LINK_READ = "_link_read"  # this session has read its URL
 KEY_LINK_HELD = "_link_held"  # this run opened the URL: leave it as it is
 KEY_LINK_OPENED = "_link_opened"  # the LinkState opened last (its photo None: made on an upload)
 KEY_LINK_NOTED = "_link_noted"  # the view the notes are about: they go once it changes
-OPENED_BUTTONS = {OpenPanel.ERF: KEY_ERF_RUN, OpenPanel.SCALES: KEY_SCALES_RUN}  # panel -> its button's key
+OPENED_BUTTONS = {OpenPanel.ERF: state.KEY_ERF_RUN, OpenPanel.SCALES: state.KEY_SCALES_RUN}  # panel -> its button's key
 
 
 def page_choices() -> PageChoices:
@@ -109,6 +108,8 @@ def shown_view(controls: Controls, page: PageModel | None) -> LinkState:
     image = controls.image
     photo = ss.get(state.KEY_SAMPLE) if image is None or image.source is Source.SAMPLE else None
     if page is not None:
+        from .view import current_view  # the built page's view (imports the engine, loaded by then)
+
         view = current_view(page)
         selected, channel = (view.selected if view.chosen_by_user else None), view.channel
     else:

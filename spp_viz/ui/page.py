@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from itertools import groupby
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import streamlit as st
 
@@ -16,18 +16,18 @@ from ..admission import Work
 from ..errors import BackboneError, WeightsUnavailableError
 from ..figures import text
 from ..images import ImageDecodeError
-from . import caches, links, measure, state, words
-from .downloads import downloads, provenance
+from . import caches, links, measure, preload, state, words
 from .header import SUMMARY_KEY, intro, summary
-from .model import PageModel, build_page
-from .panels import PANELS, Panel
 from .phase0 import SELECTION_KEY, GeometryPage, draw_geometry, forward_done, geometry_page, record_forward
 from .serving import lost_upload_notice, replica_footer
 from .sidebar import Controls, channel_control, sidebar, stage_control
 from .state import Source
 from .style import page_style
-from .view import current_view
 from .waiting import admission_scope
+
+if TYPE_CHECKING:  # the page model and the panels import torch: a run imports them after phase 0
+    from .model import PageModel
+    from .panels import Panel
 
 LOG = logging.getLogger("spp_viz.app")  # unexpected errors go to the server log, never to the page
 
@@ -35,6 +35,7 @@ LOG = logging.getLogger("spp_viz.app")  # unexpected errors go to the server log
 def main() -> None:
     """The whole app, top to bottom (``app.py`` calls this)."""
     st.set_page_config(page_title=words.APP_TITLE, page_icon="🔲", layout="wide")
+    preload.start()  # torch and the engine, imported while phase 0 is drawn (once per process)
     page_style()
     state.count_run(state.KEY_FULL_RUNS)
     # Every run draws the same elements in the same places: an element that appears in some runs
@@ -61,6 +62,9 @@ def main() -> None:
         return
     channel_control(page.features.shape[0])
     state.region_box_for(page.image_key, page.features.input_size)  # before the panels: the link reads it
+    from .downloads import downloads, provenance
+    from .panels import PANELS
+
     try:
         with st.container(key=SUMMARY_KEY):
             summary(page)
@@ -107,6 +111,7 @@ def second_phase(slot) -> None:
     if not measure.drawn():
         measure.clear()
         return
+    preload.wait()  # the measurements import the engine: never beside the background import
     try:
         # nothing is drawn meanwhile (the panels' notes already say what is measured): a line or a
         # spinner at the top would move and repaint the whole page while the heads are timed
@@ -120,10 +125,14 @@ def second_phase(slot) -> None:
 
 
 def _build(controls: Controls, status) -> PageModel | None:
-    """The page model, or one sentence (and None) in ``status`` when the image or model cannot be used."""
+    """The page model, or one sentence (and None) in ``status`` when the image or model cannot be used.
+    The engine is imported here, under the spinner, once the background import (:mod:`.preload`) is over."""
     with status.container():
         try:
             with admission_scope("analysis"), st.spinner(words.WORKING):
+                preload.wait()
+                from .model import build_page
+
                 page = build_page(controls)
             record_forward(controls, page.decoded, caches.get_working_limit(page.backbone_key, page.backbone))
             return page
@@ -159,6 +168,8 @@ def selection_fragment(page: PageModel, panels: list[Panel]) -> None:
     ``page`` is the model of the last full run: a fragment rerun gets the same arguments, and
     the model only changes on a full run. The selection itself is read from session state.
     """
+    from .view import current_view
+
     state.count_run(state.KEY_FRAGMENT_RUNS)  # read by tests from session state and the explorer's attributes
     view = current_view(page)
     with st.container(key=SELECTION_KEY):

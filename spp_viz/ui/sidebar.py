@@ -9,24 +9,27 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import streamlit as st
 
-from ..analysis import PyramidConfig
-from ..backbones import REGISTRY, Backbone, DetectorBackbone, weights_status
+from ..catalogue import TITLES, weights_status
 from ..choices import BinRule, ChannelView, Pool, Weights
+from ..configs import FamilyRequest, PyramidConfig
 from ..defaults import DETECTOR_BACKBONE, IMAGE_UPLOAD_MB, SPPF_MAX_K, SPPF_MAX_N
 from ..detectors import MAX_CHECKPOINT_BYTES
-from ..devices import default_device, device_choices
-from ..family import FamilyRequest
-from ..figures import MAX_DRAWN_LEVEL, text
+from ..devices import default_device, device_choices, no_gpu_here
+from ..figures import text
+from ..figures.style import MAX_DRAWN_LEVEL
 from ..formats import EXTENSIONS
-from ..head_ids import head_ids
-from ..heads.registry import get_spec
+from ..head_ids import head_ids, head_name
 from ..links import LinkProblem, check_channel
-from . import state, words
+from . import preload, state, words
 from .state import Source
+
+if TYPE_CHECKING:
+    from ..backbones import Backbone
+    from ..detectors.detector import DetectorInfo
 
 ASSETS = Path(__file__).resolve().parents[2] / "assets"
 SAMPLES = tuple(sorted((p.name for p in ASSETS.glob("*.jpg")), key=words.sample_order))
@@ -88,8 +91,10 @@ def sidebar() -> Controls:
 
 
 def _device() -> str:
-    """The sidebar's device choice, drawn only when PyTorch can use a GPU (else always ``cpu``)."""
-    choices = device_choices()
+    """The sidebar's device choice, drawn only when PyTorch can use a GPU (else always ``cpu``).
+    Until torch is imported, a machine where no GPU can be (:func:`spp_viz.devices.no_gpu_here`)
+    is ``cpu`` without asking torch, as torch would answer: the first run draws phase 0 meanwhile."""
+    choices = ["cpu"] if no_gpu_here() and not preload.imported("torch") else device_choices()
     if len(choices) == 1:
         return choices[0]
     st.session_state.setdefault(state.KEY_DEVICE, default_device())
@@ -152,7 +157,7 @@ def _parse_config(slot) -> tuple[PyramidConfig, str | None]:
 def _backbone_option(name: str) -> str:
     if name == DETECTOR_BACKBONE:
         return words.DETECTOR_OPTION
-    return words.backbone_option(REGISTRY[name].title, weights_status(name))
+    return words.backbone_option(TITLES[name], weights_status(name))
 
 
 def _backbone_section() -> tuple[Any, CheckpointInput | None]:
@@ -181,7 +186,11 @@ def stage_control(controls: Controls, backbone: Backbone | None) -> None:
     model is loaded (or has failed to), so that a detector's stages are named with their layers,
     ``p5 (layer 8)``."""
     name = controls.backbone
-    info = backbone.detector if isinstance(backbone, DetectorBackbone) else None
+    info: DetectorInfo | None = None
+    if backbone is not None:  # a loaded model: the engine is imported by then
+        from ..backbones import DetectorBackbone
+
+        info = backbone.detector if isinstance(backbone, DetectorBackbone) else None
     slot = controls.stage_slot if controls.stage_slot is not None else st.sidebar
     slot.selectbox(words.STAGE_LABEL, state.stages_of(name), key=state.KEY_STAGE,
                    format_func=info.stage_label if info else str,
@@ -197,7 +206,7 @@ def _family_section() -> tuple[FamilyRequest, str | None]:
     options = list(head_ids())
     st.session_state[state.KEY_HEADS] = [h for h in st.session_state[state.KEY_HEADS] if h in options]
     sb.multiselect(words.FAMILY_HEADS_LABEL, options, key=state.KEY_HEADS, help=words.FAMILY_HEADS_HELP,
-                   format_func=lambda i: f"{i} · {get_spec(i).name}")
+                   format_func=lambda i: f"{i} · {head_name(i)}")
     k, n = sb.columns(2)
     k.selectbox(words.FAMILY_K_LABEL, list(range(1, SPPF_MAX_K + 1, 2)), key=state.KEY_SPPF_K, help=words.FAMILY_K_HELP)
     n.number_input(words.FAMILY_N_LABEL, min_value=1, max_value=SPPF_MAX_N, step=1, key=state.KEY_SPPF_N,

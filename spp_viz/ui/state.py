@@ -12,13 +12,15 @@ from typing import Any
 
 import streamlit as st
 
-from ..backbones import REGISTRY
 from ..boxes import PixelBox
 from ..choices import BinRule, ChannelView, Choice, Pool, Weights
 from ..defaults import (
+    BACKBONE_NAMES,
+    BACKBONE_STAGES,
     DEFAULT_BACKBONE,
     DEFAULT_FAMILY_HEADS,
     DEFAULT_LEVELS,
+    DEFAULT_STAGES,
     DETECTOR_BACKBONE,
     DETECTOR_DEFAULT_STAGE,
     DETECTOR_STAGES,
@@ -71,23 +73,27 @@ KEY_SPPF_K = "sppf_k"
 KEY_SPPF_N = "sppf_n"
 # the predictions panel: which level's labels are listed
 KEY_LABEL_LEVEL = "label_level"
+# the buttons that run a bin's ERF and the scales sweep (a link may open either panel)
+KEY_ERF_RUN = "erf_run"
+KEY_SCALES_RUN = "scales_run"
 # widgets whose value code sets (defaults here, presets, a new image's box): see resend_widget_values
 KEYS_SET_BY_CODE = (KEY_USE_CAMERA, KEY_SAMPLE, KEY_MAX_SIDE, KEY_PRESET, KEY_LEVELS, KEY_POOL, KEY_BINS,
                     KEY_BACKBONE, KEY_STAGE, KEY_WEIGHTS, KEY_CHANNEL,
                     KEY_HEADS, KEY_SPPF_K, KEY_SPPF_N, KEY_LABEL_LEVEL, *KEYS_REGION)
 
 
-# every backbone the sidebar offers: the registry's, then a YOLO detector read from the checkpoint
-BACKBONES: tuple[str, ...] = (*REGISTRY, DETECTOR_BACKBONE)
+# every backbone the sidebar offers: the registry's (its names and stages are torch-free data in
+# spp_viz.defaults), then a YOLO detector read from the checkpoint
+BACKBONES: tuple[str, ...] = (*BACKBONE_NAMES, DETECTOR_BACKBONE)
 
 
 def stages_of(backbone: str) -> tuple[str, ...]:
     """The stages ``backbone`` offers (a detector's: p3, p4, p5, sppf)."""
-    return DETECTOR_STAGES if backbone == DETECTOR_BACKBONE else tuple(REGISTRY[backbone].stages)
+    return DETECTOR_STAGES if backbone == DETECTOR_BACKBONE else BACKBONE_STAGES[backbone]
 
 
 def default_stage_of(backbone: str) -> str:
-    return DETECTOR_DEFAULT_STAGE if backbone == DETECTOR_BACKBONE else REGISTRY[backbone].default_stage
+    return DETECTOR_DEFAULT_STAGE if backbone == DETECTOR_BACKBONE else DEFAULT_STAGES[backbone]
 
 
 class Source(Choice):

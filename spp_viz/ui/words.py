@@ -281,10 +281,10 @@ TOP1_PENDING = "after the forward"
 
 
 def backbone_title(name: str) -> str:
-    """A registry backbone's title (its spec's)."""
-    from ..backbones import REGISTRY
+    """A registry backbone's title (its spec's, read from :mod:`spp_viz.catalogue` without torch)."""
+    from ..catalogue import TITLES
 
-    return REGISTRY[name].title
+    return TITLES[name]
 
 
 def level_name(n: int) -> str:

@@ -19,7 +19,7 @@ cached map: no forward. The run echoes the edit's number, so the browser knows i
 from __future__ import annotations
 
 from importlib.resources import files
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import streamlit as st
 
@@ -27,7 +27,9 @@ from ...choices import Channel
 from ...explorer import ExplorerPayload, build_payload, to_json
 from ...options import parse_levels
 from .. import state
-from ..model import PageModel
+
+if TYPE_CHECKING:  # phase 0 mounts a payload without a page model
+    from ..model import PageModel
 
 KEY_EXPLORER = state.KEY_EXPLORER
 _SENT = "_explorer_sent"  # ids of the parts this session has sent to the browser

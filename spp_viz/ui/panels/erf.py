@@ -13,12 +13,10 @@ import streamlit as st
 from ...figures import text
 from ...figures.style import CHART_CONFIG
 from ...figures.views import erf_figure
-from .. import words
+from .. import state, words
 from ..model import PageModel
 from ..view import current_view
 from ..views import bin_erf
-
-KEY_ERF_RUN = "erf_run"
 
 
 def erf_panel(page: PageModel) -> None:
@@ -28,12 +26,12 @@ def erf_panel(page: PageModel) -> None:
         st.info(words.ERF_NO_BIN)
         return
     level, row, col = view.selected
-    asked = st.button(words.erf_button(level, row, col), key=KEY_ERF_RUN)
+    asked = st.button(words.erf_button(level, row, col), key=state.KEY_ERF_RUN)
     # Only after the first request do clicks compute it too: a click must stay a cheap rerun.
-    if not (asked or st.session_state.get(f"{KEY_ERF_RUN}_done")):
+    if not (asked or st.session_state.get(f"{state.KEY_ERF_RUN}_done")):
         st.caption(words.ERF_HOW)
         return
-    st.session_state[f"{KEY_ERF_RUN}_done"] = True
+    st.session_state[f"{state.KEY_ERF_RUN}_done"] = True
     result = bin_erf(page, level, row, col)
     st.plotly_chart(erf_figure(result, page.photo, page.untrained), key="erf_map", config=CHART_CONFIG)
     st.markdown(text.erf_summary(result, page.untrained))

@@ -17,21 +17,19 @@ from ...figures.style import CHART_CONFIG
 from ...figures.tables import prediction_rows, scale_rows
 from ...figures.views import scales_figure
 from ...scales import DEFAULT_SCALE_SIZES, ScaleRow, scale_sizes
-from .. import words
+from .. import state, words
 from ..measure import Failed
 from ..model import PageModel
 from ..views import scales, training_resolution
-
-KEY_SCALES_RUN = "scales_run"
 
 
 def scales_panel(page: PageModel) -> None:
     """The button, then the table and the chart of every size."""
     sizes = scale_sizes(DEFAULT_SCALE_SIZES, max(page.features.input_size))
-    if not (st.button(words.scales_button(sizes), key=KEY_SCALES_RUN) or st.session_state.get(f"{KEY_SCALES_RUN}_done")):
+    if not (st.button(words.scales_button(sizes), key=state.KEY_SCALES_RUN) or st.session_state.get(f"{state.KEY_SCALES_RUN}_done")):
         st.caption(words.SCALES_HOW)
         return
-    st.session_state[f"{KEY_SCALES_RUN}_done"] = True
+    st.session_state[f"{state.KEY_SCALES_RUN}_done"] = True
     rows = scales(page, sizes)
     if rows is None:
         st.info(words.SCALES_QUEUED)

@@ -1,0 +1,109 @@
+"""A cold process draws phase 0 without importing torch, and imports torch in a background thread
+that its first script run starts; the torch-free answers the first run reads (the device, the
+weights' folder, the heads' names, the backbones' titles and stages) are the ones torch and the
+engine give."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+import torch
+
+from spp_viz import catalogue, devices, head_ids
+from spp_viz.backbones import REGISTRY
+from spp_viz.defaults import BACKBONE_STAGES, DEFAULT_STAGES, HEAD_IDS
+from spp_viz.heads.registry import get_spec
+from spp_viz.ui import preload
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# The page's first run in a fresh process, up to phase 0 drawn: the background import is held
+# back (it would put torch in sys.modules on its own), the forward is not run, and the modules
+# of torch are read the moment phase 0 has been drawn.
+FIRST_RUN = textwrap.dedent('''
+    import sys
+    import streamlit as st
+    from spp_viz.ui import page, phase0, preload
+
+    def drawn(view):
+        phase0.draw_geometry(view)
+        st.session_state["torch_at_phase0"] = sorted(m for m in sys.modules if m.split(".")[0] in ("torch", "torchvision"))
+
+    def no_forward(controls, status):
+        st.session_state["forward_asked"] = True
+        return None
+
+    preload.start = lambda: st.session_state.__setitem__("preload_started", True)
+    page.draw_geometry = drawn
+    page._build = no_forward
+    page.main()
+''')
+
+CHILD = textwrap.dedent('''
+    import json, sys, threading
+    from streamlit.testing.v1 import AppTest
+    from spp_viz.ui import preload
+
+    start = preload.start
+    before = sorted(m for m in sys.modules if m.split(".")[0] == "torch")
+    at = AppTest.from_string(sys.argv[1], default_timeout=120).run()
+    state = at.session_state
+    seen = {key: state[key] if key in state else None for key in ("torch_at_phase0", "forward_asked", "preload_started")}
+    start()
+    names = [t.name for t in threading.enumerate()]
+    preload.wait()
+    print(json.dumps({
+        "before": before, "exceptions": [e.value for e in at.exception], "tables": len(at.dataframe), **seen,
+        "thread": preload.THREAD_NAME in names, "imported": [m for m in preload.MODULES if preload.imported(m)],
+    }))
+''')
+
+
+@pytest.mark.skipif(not devices.no_gpu_here(), reason="where a GPU may be, the first run asks torch for the device")
+def test_a_cold_first_run_draws_phase0_without_torch_and_starts_the_background_import():
+    done = subprocess.run([sys.executable, "-c", CHILD, FIRST_RUN], capture_output=True, text=True, timeout=300,
+                          cwd=ROOT, check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    seen = json.loads(done.stdout.strip().splitlines()[-1])
+    assert seen["before"] == [], "AppTest itself imported torch: the check would prove nothing"
+    assert seen["exceptions"] == []
+    assert seen["torch_at_phase0"] == [], f"imported before phase 0 was drawn: {seen['torch_at_phase0'][:5]}"
+    assert seen["tables"] == 1  # phase 0's dimension table
+    assert seen["forward_asked"] is True and seen["preload_started"] is True
+    assert seen["thread"] is True and seen["imported"] == list(preload.MODULES)
+
+
+def test_the_background_import_starts_once_and_waiting_is_free_afterwards():
+    preload.start()
+    preload.start()
+    preload.wait()
+    assert preload.started() and all(preload.imported(m) for m in preload.MODULES)
+
+
+def test_no_gpu_here_is_what_torch_answers():
+    if devices.no_gpu_here():
+        assert not torch.cuda.is_available()
+
+
+@pytest.mark.parametrize("env", [{}, {"TORCH_HOME": "/tmp/th"}, {"XDG_CACHE_HOME": "/tmp/xdg"},
+                                 {"TORCH_HOME": "~/th", "XDG_CACHE_HOME": "/tmp/xdg"}])
+def test_the_weights_folder_without_torch_is_torch_hubs(monkeypatch, env):
+    for name in ("TORCH_HOME", "XDG_CACHE_HOME"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    with_torch = catalogue.checkpoint_dir()
+    monkeypatch.delitem(sys.modules, "torch.hub")  # as before torch is imported
+    assert catalogue.checkpoint_dir() == with_torch == str(Path(torch.hub.get_dir()) / "checkpoints")
+
+
+def test_the_torch_free_catalogue_is_the_registry():
+    assert {name: (spec.title, tuple(spec.stages), spec.default_stage, spec.weights_name) for name, spec in REGISTRY.items()} == {
+        name: (catalogue.TITLES[name], BACKBONE_STAGES[name], DEFAULT_STAGES[name], catalogue.WEIGHTS_FILES.get(name, ""))
+        for name in BACKBONE_STAGES}
+    assert [head_ids.head_name(i) for i in HEAD_IDS] == [get_spec(i).name for i in HEAD_IDS]
