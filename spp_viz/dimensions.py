@@ -161,12 +161,12 @@ def dimension_table(features: FeatureResult, head: PyramidResult, sppf: HeadRepo
     if sppf is None:
         return rows
     _, h, w = features.shape
-    weights = widths.note if widths else "seeded random weights"
+    weights = widths.note if widths else "seeded"
     return rows + [
-        {"step": f"SPPF parameters (cv1 and cv2, BatchNorm included; {weights})", "shape": "-",
-         "arithmetic": f"{sppf.params:,} parameters", "numbers": sppf.params},
-        {"step": "SPPF FLOPs on this map (convs, torch.utils.flop_counter)", "shape": "-",
-         "arithmetic": f"{sppf.flops:,} FLOPs = {sppf.flops / (h * w):,.0f} per cell x {h} x {w}", "numbers": sppf.flops},
+        {"step": f"SPPF parameters (cv1, cv2, BN; {weights})", "shape": "-",
+         "arithmetic": "trainable, sum(p.numel())", "numbers": sppf.params},
+        {"step": "SPPF FLOPs (convs, flop_counter)", "shape": "-",
+         "arithmetic": f"{sppf.flops / (h * w):,.0f} per cell x {h} x {w}", "numbers": sppf.flops},
     ]
 
 
