@@ -163,9 +163,9 @@ def dimension_table(features: FeatureResult, head: PyramidResult, sppf: HeadRepo
     _, h, w = features.shape
     weights = widths.note if widths else "seeded"
     return rows + [
-        {"step": f"SPPF parameters (cv1, cv2, BN; {weights})", "shape": "-",
-         "arithmetic": "trainable, sum(p.numel())", "numbers": sppf.params},
-        {"step": "SPPF FLOPs (convs, flop_counter)", "shape": "-",
+        {"step": f"SPPF parameters ({weights})", "shape": "-",
+         "arithmetic": "sum(p.numel()), cv1 + cv2", "numbers": sppf.params},
+        {"step": "SPPF FLOPs (convs)", "shape": "-",
          "arithmetic": f"{sppf.flops / (h * w):,.0f} per cell x {h} x {w}", "numbers": sppf.flops},
     ]
 
