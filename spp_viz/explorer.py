@@ -21,6 +21,7 @@ import numpy as np
 from .bins import AxisSpans, BinGeometry, cascade_window, differing_bins
 from .boxes import CellWindow
 from .choices import BinRule, Channel, ChannelView, Pool
+from .defaults import LEVEL_PRESETS, MAX_LEVEL
 from .figures.style import (
     DIFFER_COLOUR,
     MAX_DRAWN_LEVEL,
@@ -142,6 +143,20 @@ class ExplorerStyle:
 
 
 @dataclass(frozen=True)
+class ExplorerPyramid:
+    """What the explorer's own levels control needs to draw an edit before the server answers:
+    the pyramid (every level, drawn or not), the bin rule (:mod:`spp_viz.bins`, ported once to
+    ``explorer.js``), what :func:`spp_viz.options.parse_levels` accepts (levels 1 to
+    ``max_level``, the presets by name) and the finest level drawn (``max_drawn``)."""
+
+    levels: tuple[int, ...]
+    rule: BinRule
+    max_level: int = MAX_LEVEL
+    max_drawn: int = MAX_DRAWN_LEVEL
+    presets: dict[str, tuple[int, ...]] = field(default_factory=lambda: dict(LEVEL_PRESETS))
+
+
+@dataclass(frozen=True)
 class ExplorerPayload:
     """The whole view: ``photo``, ``map`` and ``levels`` are the parts; ``colours`` the page's
     level colours (:func:`~spp_viz.figures.style.assign_level_colours`); ``sppf_windows`` the
@@ -161,6 +176,7 @@ class ExplorerPayload:
     sppf_windows: tuple[ExplorerWindow, ...] = ()
     style: ExplorerStyle = ExplorerStyle("", False)
     phase: int = 1  # 0: geometry only (no map values, no pooled values), 1: the forward's values
+    pyramid: ExplorerPyramid = ExplorerPyramid((), BinRule.ADAPTIVE)
 
     def parts(self) -> dict[str, Any]:
         """Every part by id (what :func:`to_json` may leave out when the browser has it)."""
@@ -260,22 +276,25 @@ def build_payload(
                   for lv in levels if lv.n <= MAX_DRAWN_LEVEL and lv.n in geometry)
     shown = dict(colours) if colours else assign_level_colours([lv.n for lv in levels])
     photo_part = ExplorerPhoto(part_id("photo", image_key), photo[0], int(width), int(height))
+    pyramid = ExplorerPyramid(tuple(lv.n for lv in levels), rule)
     return _assemble(photo_part, map_part, parts, shown, features.spans, features.geometry, channel, pool,
-                     (int(sppf_k), int(sppf_n)), phase=1)
+                     (int(sppf_k), int(sppf_n)), phase=1, pyramid=pyramid)
 
 
 def _assemble(photo: ExplorerPhoto, map_part: ExplorerMap, parts: Sequence[ExplorerLevel], colours: Mapping[int, str],
               spans: tuple[AxisSpans, AxisSpans], geometry: StageGeometry, channel: Channel, pool: Pool,
-              sppf: tuple[int, int], phase: int) -> ExplorerPayload:
-    """The payload of these parts: the colours of the levels drawn, SPPF's windows, the words, the view's id."""
+              sppf: tuple[int, int], phase: int, pyramid: ExplorerPyramid) -> ExplorerPayload:
+    """The payload of these parts: the colours of the levels drawn, SPPF's windows, the words, the
+    pyramid its levels control starts from, the view's id."""
     shown = {p.n: colours[p.n] for p in parts}
     ys, xs = spans
     windows = explorer_windows(*sppf, geometry)
     style = ExplorerStyle(pooled_value(pool, channel, map_part.channels), isinstance(channel, ChannelView))
-    view = part_id("view", map_part.id, tuple(p.id for p in parts), *sppf, tuple(shown.items()), style, phase)
+    view = part_id("view", map_part.id, tuple(p.id for p in parts), *sppf, tuple(shown.items()), style, phase,
+                   pyramid.levels, pyramid.rule)
     return ExplorerPayload(view, photo, map_part, tuple(parts), (explorer_axis(ys), explorer_axis(xs)),
                            bool(geometry.global_context), pool, sppf[0], sppf[1], tuple(p.id for p in parts), shown,
-                           windows, style, phase=phase)
+                           windows, style, phase=phase, pyramid=pyramid)
 
 
 def phase0_payload(geometry: Phase0, photo: tuple[str, tuple[int, int]], *, image_key: object, model_key: object,
@@ -301,8 +320,9 @@ def phase0_payload(geometry: Phase0, photo: tuple[str, tuple[int, int]], *, imag
                                    bins))
     shown = dict(colours) if colours else assign_level_colours([level.bins.n for level in geometry.levels])
     photo_part = ExplorerPhoto(part_id("photo", image_key), photo[0], int(width), int(height))
+    pyramid = ExplorerPyramid(tuple(level.bins.n for level in geometry.levels), geometry.rule)
     return _assemble(photo_part, map_part, parts, shown, geometry.spans, geometry.geometry, channel, pool,
-                     (int(sppf[0]), int(sppf[1])), phase=0)
+                     (int(sppf[0]), int(sppf[1])), phase=0, pyramid=pyramid)
 
 
 def to_json(payload: ExplorerPayload, known: frozenset[str] | set[str] = frozenset()) -> dict[str, Any]:
@@ -315,7 +335,7 @@ def to_json(payload: ExplorerPayload, known: frozenset[str] | set[str] = frozens
         "sppf_k": payload.sppf_k, "sppf_n": payload.sppf_n, "parts": parts,
         "colours": {str(n): colour for n, colour in payload.colours.items()},
         "sppf_windows": [asdict(w) for w in payload.sppf_windows], "style": asdict(payload.style),
-        "phase": payload.phase,
+        "phase": payload.phase, "pyramid": asdict(payload.pyramid),
     }
 
 

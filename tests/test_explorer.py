@@ -163,3 +163,46 @@ def test_the_components_selection_value_becomes_a_bin():
     assert chosen_bin({"bin": [4, 3, 2], "seq": 7}) == (4, 3, 2)
     for bad in (None, [4, 3, 2], {"bin": [4, 3]}, {"bin": [4, "3", 2]}, {"bin": [4, -1, 2]}, {"bin": [True, 0, 0]}):
         assert chosen_bin(bad) is None
+
+
+def test_the_payload_carries_the_pyramid_and_what_the_levels_control_accepts():
+    """The explorer's own levels control draws an edit from the payload alone: every level (drawn
+    or not), the rule, and the limits and presets of ``options.parse_levels`` from their one home."""
+    from spp_viz.defaults import LEVEL_PRESETS, MAX_LEVEL
+    from spp_viz.figures.style import MAX_DRAWN_LEVEL
+
+    features = make_features()
+    head = analysis.pool_pyramid(features, PyramidConfig((1, 2, 4, 20), rule=BinRule.PAPER))
+    data = json.loads(json.dumps(explorer.to_json(payload_for(features, head))))
+    assert data["pyramid"] == {"levels": [1, 2, 4, 20], "rule": "paper", "max_level": MAX_LEVEL, "max_drawn": MAX_DRAWN_LEVEL,
+                               "presets": {name: list(levels) for name, levels in LEVEL_PRESETS.items()}}
+    assert len(data["levels"]) == 3  # level 20 is pooled, not drawn
+    other = explorer.to_json(payload_for(features, analysis.pool_pyramid(features, PyramidConfig((1, 2, 4, 21), rule=BinRule.PAPER))))
+    assert other["view"] != data["view"]  # a level not drawn is still part of the view the control shows
+
+
+def test_the_components_levels_value_is_checked_like_the_sidebars():
+    from spp_viz.defaults import MAX_LEVEL
+    from spp_viz.ui.explorer import edited_levels
+
+    assert edited_levels({"levels": [1, 2, 3], "seq": 4}) == ((1, 2, 3), 4)
+    for bad in (None, [1, 2], {"levels": [1, 2]}, {"levels": "1,2", "seq": 1}, {"levels": [1, 1], "seq": 1},
+                {"levels": [0], "seq": 1}, {"levels": [MAX_LEVEL + 1], "seq": 1}, {"levels": [1.5], "seq": 1}, {"levels": [True], "seq": 1},
+                {"levels": [], "seq": 1}, {"levels": [1], "seq": True}, {"levels": [1], "seq": "1"}):
+        assert edited_levels(bad) is None, bad
+
+
+def test_a_levels_edit_from_the_explorer_becomes_the_sidebars_levels(monkeypatch):
+    import streamlit as st
+
+    from spp_viz.ui import explorer as component
+    from spp_viz.ui import state
+
+    session = {state.KEY_EXPLORER: {"levels": {"levels": [6, 3, 2, 1], "seq": 3}}, state.KEY_LEVELS: "1,2,4",
+               state.KEY_PRESET: "default"}
+    monkeypatch.setattr(st, "session_state", session)
+    component.on_levels()
+    assert session[state.KEY_LEVELS] == "6,3,2,1" and session[state.KEY_PRESET] == "spp-net"
+    session[state.KEY_EXPLORER] = {"levels": {"levels": [2, 2], "seq": 4}}  # refused as the sidebar refuses it
+    component.on_levels()
+    assert session[state.KEY_LEVELS] == "6,3,2,1" and session[state.KEY_PRESET] == "spp-net"

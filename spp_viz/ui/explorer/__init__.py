@@ -8,17 +8,24 @@ the pyramid sends just the new levels. Hover, the levels to draw, the receptive-
 SPP/SPPF switches stay in the browser. A click or a key selects a bin: it becomes the
 component's ``selected`` state value, its callback stores it as the selected bin and the
 selection fragment reruns; the same view's data redraws nothing in the browser.
+
+The explorer has its own levels control: an edit there is drawn in the browser at once (its
+bins from the map's size, by the rule of :mod:`spp_viz.bins` ported to ``explorer.js``, greyed
+until the values arrive), then sent as the ``levels`` trigger. Its callback checks it again and
+makes it the sidebar's levels; a fragment run that took it reruns the whole app, which pools the
+cached map: no forward. The run echoes the edit's number, so the browser knows its values came.
 """
 
 from __future__ import annotations
 
 from importlib.resources import files
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Sequence
 
 import streamlit as st
 
 from ...choices import Channel
 from ...explorer import ExplorerPayload, build_payload, to_json
+from ...options import parse_levels
 from .. import state
 
 if TYPE_CHECKING:  # phase 0 mounts a payload without a page model
@@ -27,6 +34,8 @@ if TYPE_CHECKING:  # phase 0 mounts a payload without a page model
 KEY_EXPLORER = state.KEY_EXPLORER
 _SENT = "_explorer_sent"  # ids of the parts this session has sent to the browser
 _PAYLOAD = "_explorer_payload"  # (what it depends on, the payload) of the last run
+_LEVELS_SEQ = "_explorer_levels_seq"  # the number of the last levels edit the explorer sent and the server took
+_LEVELS_EDIT = "_explorer_levels_edit"  # those levels, until a run of the explorer has seen them
 
 _ASSETS = files(__package__)
 _MOUNT = st.components.v2.component(
@@ -49,7 +58,11 @@ def payload_for(page: PageModel, channel: Channel) -> ExplorerPayload:
 
 
 def mount(page: PageModel, channel: Channel, selected: tuple[int, int, int] | None, note: str = "") -> None:
-    """Mount (or update) the explorer with this page's values (phase 1)."""
+    """Mount (or update) the explorer with this page's values (phase 1). A levels edit from the
+    explorer that this page's model does not have yet (a fragment run took it) reruns the whole app."""
+    edit = st.session_state.pop(_LEVELS_EDIT, None)
+    if edit is not None and tuple(edit) != page.config.levels:
+        st.rerun(scope="app")
     mount_payload(payload_for(page, channel), selected, note)
 
 
@@ -65,9 +78,11 @@ def mount_payload(payload: ExplorerPayload, selected: tuple[int, int, int] | Non
     data["note"] = note
     data["runs"] = {"full": int(st.session_state.get(state.KEY_FULL_RUNS, 0)),
                     "fragment": int(st.session_state.get(state.KEY_FRAGMENT_RUNS, 0))}
+    data["levels_seq"] = int(st.session_state.get(_LEVELS_SEQ, 0))
+    st.session_state.pop(_LEVELS_EDIT, None)  # this run draws the sidebar's levels, which the edit set
     sent.update(payload.parts())
     _MOUNT(key=KEY_EXPLORER, data=data, default={"selected": None}, on_selected_change=on_selected,
-           on_missing_change=on_missing)
+           on_missing_change=on_missing, on_levels_change=on_levels)
 
 
 def _value(name: str) -> Any:
@@ -95,3 +110,30 @@ def on_selected() -> None:
 def on_missing() -> None:
     """The browser lacks parts (its ``missing`` trigger: a lost message): send every part on this rerun."""
     st.session_state[_SENT] = set()
+
+
+def edited_levels(value: Any) -> tuple[tuple[int, ...], int] | None:
+    """The component's ``levels`` trigger value, ``{"levels": [1, 2, 4], "seq": k}``, as (levels,
+    seq), checked by :func:`spp_viz.options.parse_levels` like the sidebar's; None when it is not one."""
+    if not isinstance(value, dict):
+        return None
+    levels: Sequence[Any] | None = value.get("levels")
+    seq = value.get("seq")
+    if not isinstance(levels, list) or type(seq) is not int:
+        return None
+    try:
+        return parse_levels(levels), seq
+    except ValueError:
+        return None
+
+
+def on_levels() -> None:
+    """A levels edit in the explorer becomes the sidebar's levels (and its preset, if they are one)."""
+    edit = edited_levels(_value("levels"))
+    if edit is None:
+        return
+    levels, seq = edit
+    st.session_state[state.KEY_LEVELS] = state.levels_text(levels)
+    state.on_levels()
+    st.session_state[_LEVELS_SEQ] = seq
+    st.session_state[_LEVELS_EDIT] = levels

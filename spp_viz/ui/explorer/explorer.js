@@ -71,6 +71,65 @@ function rfSpan(axis, i0, i1) { // receptive field of cells [i0, i1), clipped to
   return [clip(axis.offset + i0 * axis.jump), clip(axis.offset + (i1 - 1) * axis.jump + axis.size)];
 }
 
+// The bin rule of spp_viz/bins.py, ported once (tests/browser/test_browser_levels.py checks both
+// agree): a level's bins from the map's size alone, so a levels edit is drawn before the server answers.
+
+function floorDiv(p, q) { return (p - (((p % q) + q) % q)) / q; } // Python's p // q, exact for integers
+
+export function paperWindow(a, n) { // bins.paper_window: [window, stride, count]
+  const window = Math.ceil(a / n), stride = floorDiv(a, n);
+  return [window, stride, stride > 0 ? floorDiv(a - window, stride) + 1 : 0];
+}
+
+export function axisBins(a, n, rule) { // bins.axis_bins: [start, end) cell ranges along one axis
+  if (!(a >= 1 && n >= 1)) throw new RangeError(`Axis length and bin count must be positive, got a=${a}, n=${n}.`);
+  if (rule === "adaptive") return Array.from({ length: n }, (_, i) => [floorDiv(i * a, n), -floorDiv(-(i + 1) * a, n)]);
+  const [window, stride, count] = paperWindow(a, n);
+  return Array.from({ length: count }, (_, i) => [i * stride, i * stride + window]);
+}
+
+// A level's part as spp_viz.explorer.phase0_payload makes it (bins.pyramid_bins, bin_geometry,
+// differing_bins), without values: axes are the payload's [rows (y), cols (x)].
+export function levelPart(n, rule, axes, globalContext) {
+  const [ys, xs] = axes;
+  const rows = axisBins(ys.count, n, rule), cols = axisBins(xs.count, n, rule);
+  const adaptive = rule === "adaptive" ? null : [axisBins(ys.count, n, "adaptive"), axisBins(xs.count, n, "adaptive")];
+  const same = (a, b) => a !== undefined && a[0] === b[0] && a[1] === b[1];
+  const bins = [];
+  rows.forEach((r, i) => cols.forEach((c, j) => {
+    const [x0, x1] = cellSpan(xs, c[0], c[1]), [y0, y1] = cellSpan(ys, r[0], r[1]);
+    const [rx0, rx1] = globalContext ? [0, xs.length] : rfSpan(xs, c[0], c[1]);
+    const [ry0, ry1] = globalContext ? [0, ys.length] : rfSpan(ys, r[0], r[1]);
+    const differs = adaptive !== null && !(same(adaptive[0][i], r) && same(adaptive[1][j], c));
+    bins.push({ row: i, col: j, index: i * cols.length + j, cells: [r[0], r[1], c[0], c[1]], box: [x0, y0, x1, y1],
+      rf: [rx0, ry0, rx1, ry1], value: null, winner: null, winner_channel: null, differs });
+  }));
+  return { n, rows: rows.length, cols: cols.length, valid: rows.length === n && cols.length === n, bins };
+}
+
+// options.parse_levels, for the explorer's control: the presets and the largest level come with the
+// data (payload.pyramid), so the browser accepts exactly what the sidebar accepts.
+const PY_SPACE = "[\\t\\n\\v\\f\\r\\x1c-\\x1f \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]";
+const STRIP = new RegExp(`^${PY_SPACE}+|${PY_SPACE}+$`, "g"); // Python's str.strip(): its whitespace, not JS's
+
+export function parseLevels(text, pyramid) {
+  const stripped = text.replace(STRIP, ""), name = stripped.toLowerCase();
+  if (Object.hasOwn(pyramid.presets, name)) return { levels: [...pyramid.presets[name]] };
+  const range = `levels are whole numbers from 1 to ${pyramid.max_level}`;
+  if (!stripped) return { error: "Levels are empty: type e.g. 1,2,4 or a preset." };
+  const levels = [];
+  for (const part of stripped.split(",").map((p) => p.replace(STRIP, ""))) {
+    if (!part) return { error: "An item between commas is empty." };
+    const shown = part.length > 12 ? `${part.slice(0, 12)}…` : part; // the message stays short
+    if (!/^[0-9]+$/.test(part)) return { error: `"${shown}" is not a level: ${range}.` };
+    levels.push(Number(part));
+  }
+  const out = levels.find((n) => n < 1 || n > pyramid.max_level);
+  if (out !== undefined) return { error: `Level ${out} is out of range: ${range}.` };
+  if (new Set(levels).size !== levels.length) return { error: "A level appears twice: each may appear once." };
+  return { levels };
+}
+
 export function sppfWindows(row, col, k, n, rows, cols) { // the same as spp_viz.explorer.sppf_windows
   const out = [];
   for (let m = 1; m <= n; m++) {
@@ -99,7 +158,9 @@ function binTip(level, b, style) {
 
 // The user's view settings and a selection not yet echoed by the server outlive a remount of the
 // component (a full rerun that moves it on the page mounts it afresh).
-const SETTINGS = { mode: "spp", showRf: false, hidden: new Set(), pending: null, resent: 0, seq: 0, selected: null };
+// So does a levels edit the server has not taken yet (levelsPending: its levels, "1,2,4"; levelsSeq: its number).
+const SETTINGS = { mode: "spp", showRf: false, hidden: new Set(), pending: null, resent: 0, seq: 0, selected: null,
+  levelsPending: null, levelsSeq: 0, levelsResent: 0, levelsSentAt: 0 };
 
 class Explorer {
   get mode() { return SETTINGS.mode; }
@@ -121,11 +182,14 @@ class Explorer {
     this.root = el("div", { class: "spp-explorer", "data-hovered": "", "data-selected": "", "data-highlighted": "",
       "data-server-updates": "0", "data-server-redraws": "0", "data-view": "", "data-levels": "", "data-mode": SETTINGS.mode,
       "data-full-runs": "0", "data-fragment-runs": "0", "data-differing": "0", "data-colours": "", "data-phase": "",
-      "data-mounts": String(++MOUNTS), "data-boxes": "" }, parent);
+      "data-mounts": String(++MOUNTS), "data-boxes": "", "data-levels-pending": SETTINGS.levelsPending || "",
+      "data-client-redraws": "0", "data-levels-sent": "0", "data-levels-error": "" }, parent);
     this.latencies = [];
+    this.editLatencies = []; // ms from each levels edit to the frame after its bins are drawn
     this.root.sppExplorer = this;
     this.hover = null;
     this.serverSelected = null; this.data = null; this.sendTimer = null;
+    this.levelsEdit(el("div", { class: "edit" }, this.root));
     this.controls = el("div", { class: "controls" }, this.root);
     const views = el("div", { class: "views" }, this.root);
     this.photoView = this.view(views, "photo", "Pyramid bins on the image");
@@ -154,6 +218,67 @@ class Explorer {
     v.canvas.addEventListener("keydown", (e) => this.onKey(e));
   }
 
+  // the levels control: an edit is drawn here at once, then sent ---------------------------------
+  levelsEdit(parent) {
+    const form = el("form", { class: "levels-edit", "data-control": "levels-form", novalidate: "" }, parent);
+    el("label", { for: "spp-levels", text: "Pyramid levels" }, form);
+    this.levelsInput = el("input", { id: "spp-levels", type: "text", "data-control": "levels", autocomplete: "off",
+      spellcheck: "false", "aria-describedby": "spp-levels-hint", "aria-invalid": "false", "aria-errormessage": "spp-levels-error" }, form);
+    this.levelsInput.value = SETTINGS.levelsPending || "";
+    el("span", { id: "spp-levels-hint", class: "hint", text: "e.g. 1,2,4 or a preset; Enter draws the new bins at once, their values follow" }, form);
+    this.levelsError = el("span", { id: "spp-levels-error", class: "levels-error", role: "alert", hidden: "" }, form);
+    const edit = (e) => { e.preventDefault(); this.editLevels(this.levelsInput.value, e); };
+    this.levelsInput.addEventListener("keydown", (e) => { if (e.key === "Enter") edit(e); }); // timed from the key
+    form.addEventListener("submit", edit);
+    this.levelsInput.addEventListener("change", (e) => this.editLevels(this.levelsInput.value, e)); // on leaving the box
+  }
+
+  editLevels(text, e) {
+    if (!this.data) return;
+    const parsed = parseLevels(text, this.data.pyramid);
+    this.levelsError.textContent = parsed.error || ""; this.levelsError.hidden = !parsed.error;
+    this.levelsInput.setAttribute("aria-invalid", parsed.error ? "true" : "false");
+    this.root.dataset.levelsError = parsed.error ? "1" : "";
+    if (parsed.error) return; // one short message here, nothing sent
+    const key = parsed.levels.join(",");
+    if (key === (SETTINGS.levelsPending ?? this.serverLevels)) return; // nothing new
+    this.drawClientLevels(parsed.levels);
+    const start = e.timeStamp;
+    requestAnimationFrame(() => { this.editLatencies.push(performance.now() - start); });
+    SETTINGS.levelsSeq += 1; SETTINGS.levelsPending = key; SETTINGS.levelsResent = 0;
+    this.sendLevels();
+  }
+
+  drawClientLevels(levels) { // the new grid from the map's size (bins.py's rule), greyed until the values arrive
+    const { rule, max_drawn: maxDrawn } = this.data.pyramid;
+    this.levels = levels.filter((n) => n <= maxDrawn)
+      .map((n) => ({ ...levelPart(n, rule, this.data.axes, this.data.global_context), client: true }));
+    this.clientDrawn = true;
+    this.root.dataset.clientRedraws = String(+this.root.dataset.clientRedraws + 1);
+    this.root.dataset.levelsPending = levels.join(",");
+    this.showLevels(); this.layout();
+  }
+
+  sendLevels() {
+    SETTINGS.levelsSentAt = this.data.runs ? this.data.runs.full : 0;
+    this.root.dataset.levelsSent = String(+this.root.dataset.levelsSent + 1);
+    this.setTriggerValue("levels", { levels: SETTINGS.levelsPending.split(",").map(Number), seq: SETTINGS.levelsSeq });
+  }
+
+  // whether to hold this update: it predates the last levels edit (a full run that did not take the
+  // edit, e.g. one under way when it was sent, has it sent again)
+  stale(data) {
+    if (!SETTINGS.levelsPending || (data.levels_seq ?? 0) >= SETTINGS.levelsSeq || SETTINGS.levelsResent >= 3) return false;
+    if (data.runs && data.runs.full > SETTINGS.levelsSentAt) { SETTINGS.levelsResent += 1; this.sendLevels(); }
+    return true;
+  }
+
+  takeLevels(data) { // the server's pyramid: the control shows it (unless it is what the control sent)
+    SETTINGS.levelsPending = null; this.root.dataset.levelsPending = "";
+    const text = data.pyramid.levels.join(",");
+    if (text !== this.serverLevels) { this.serverLevels = text; this.levelsInput.value = text; }
+  }
+
   // data from the server ---------------------------------------------------------------------
   update(data) {
     this.root.dataset.serverUpdates = String(+this.root.dataset.serverUpdates + 1);
@@ -164,24 +289,23 @@ class Explorer {
     for (const [id, part] of Object.entries(data.parts || {})) PARTS.set(id, part);
     const missing = [data.photo, data.map, ...data.levels].filter((id) => !PARTS.has(id));
     if (missing.length) return missing;
+    if (this.data && this.stale(data)) return [];
+    this.takeLevels(data);
     this.syncSelection(data.selected);
-    if (this.data && this.data.view === data.view) { this.data = data; return []; }
-    this.data = data;
+    if (this.data && this.data.view === data.view && !this.clientDrawn) { this.data = data; return []; }
+    this.data = data; this.clientDrawn = false;
     this.photo = PARTS.get(data.photo); this.map = PARTS.get(data.map);
     this.levels = data.levels.map((id) => PARTS.get(id));
     this.root.dataset.serverRedraws = String(+this.root.dataset.serverRedraws + 1);
     this.root.dataset.view = data.view;
-    this.root.dataset.levels = this.levels.map((l) => l.n).join(",");
-    this.root.dataset.colours = this.levels.map((l) => `${l.n}:${this.colour(l)}`).join(",");
     // phase 0: the bins from arithmetic, greyed, no values yet; phase 1: the forward's values
     this.root.dataset.phase = String(data.phase ?? 1);
-    this.root.dataset.boxes = JSON.stringify(this.levels.map((l) => [l.n, l.bins.map((b) => [b.cells, b.box, b.rf])]));
+    this.showLevels();
     if (this.geometryOnly) this.root.dataset.phase0Boxes = this.root.dataset.boxes; // kept: phase 1 is checked against it
     this.pooledNote.textContent = `Pooled levels: each cell shows ${data.style.value_label}.`;
     this.photoView.fig.firstChild.textContent = `Pyramid bins on the ${this.photo.width} × ${this.photo.height} input${data.note || ""}`;
     this.mapView.fig.firstChild.textContent = `Feature map: ${this.map.label} · ${this.map.channels} × ${this.map.rows} × ${this.map.cols}` +
       `${this.map.block > 1 ? ` (shown in ${this.map.block} × ${this.map.block} blocks)` : ""}${data.note || ""}`;
-    this.buildControls(); this.buildPooled();
     if (!this.image || this.imageId !== data.photo) { // the same photo is decoded once
       this.image = new Image(); this.imageId = data.photo;
       this.image.onload = () => { this.drawBases(); this.draw(); };
@@ -189,6 +313,13 @@ class Explorer {
     }
     this.layout();
     return [];
+  }
+
+  showLevels() { // the drawn levels' attributes (tests read them), controls and pooled views
+    this.root.dataset.levels = this.levels.map((l) => l.n).join(",");
+    this.root.dataset.colours = this.levels.map((l) => `${l.n}:${this.colour(l)}`).join(",");
+    this.root.dataset.boxes = JSON.stringify(this.levels.map((l) => [l.n, l.bins.map((b) => [b.cells, b.box, b.rf])]));
+    this.buildControls(); this.buildPooled();
   }
 
   syncSelection(fromServer) { // the server's selection, unless it has not seen ours yet
@@ -302,7 +433,7 @@ class Explorer {
 
   get geometryOnly() { return this.data.phase === 0; } // phase 0: no values yet
 
-  colour(lv) { return this.geometryOnly ? this.style.pending : this.data.colours[String(lv.n)]; }
+  colour(lv) { return this.geometryOnly || lv.client ? this.style.pending : this.data.colours[String(lv.n)]; }
 
   get style() { return this.data.style; }
 
@@ -614,6 +745,7 @@ export default function (component) {
     INSTANCES.set(parentElement, explorer);
   }
   explorer.setStateValue = setStateValue;
+  explorer.setTriggerValue = setTriggerValue; // the levels edit is a trigger
   if (!data) return undefined;
   const missing = explorer.update(data);
   if (missing.length) setTriggerValue("missing", missing);
