@@ -85,3 +85,20 @@ def second_phase(at):
 
     at.session_state[measure.KEY_NOW] = True
     return at.run()
+
+
+@pytest.fixture
+def built_reports(monkeypatch) -> list:
+    """Every report ``spp_viz.report.build_report`` builds during the test, in order (the page's
+    JSON download, to compare with the CLI's)."""
+    from spp_viz import report
+
+    built: list = []
+    real = report.build_report
+
+    def recording(*a, **k):
+        built.append(real(*a, **k))
+        return built[-1]
+
+    monkeypatch.setattr(report, "build_report", recording)
+    return built

@@ -427,15 +427,9 @@ def check_measurements(r: dict) -> None:
     assert r["warnings"].count(UNRELIABLE_TIMINGS) in ((0, 1) if consistent else (1,))
 
 
-def test_json_download_is_the_cli_report(monkeypatch):
+def test_json_download_is_the_cli_report(built_reports):
     """The app builds its JSON with report.build_report from its cached pieces: same as the CLI's."""
-    built = []
-    real = report.build_report
-    def recording(*a, **k):
-        built.append(real(*a, **k))
-        return built[-1]
-
-    monkeypatch.setattr(report, "build_report", recording)
+    built = built_reports
     raw = unique_photo(320, 240)
     at = new_app()
     at.run()

@@ -187,17 +187,10 @@ def test_a_bad_detector_file_is_one_sentence_and_the_page_recovers(v8n, tmp_path
     assert at.selectbox(key=state.KEY_BACKBONE).value == "efficientnet_lite0" and panel_headers(at) == PANELS
 
 
-def test_the_page_json_is_the_cli_report_with_the_trained_sppf(v8n, monkeypatch):
+def test_the_page_json_is_the_cli_report_with_the_trained_sppf(v8n, built_reports):
     from spp_viz import report
 
-    built = []
-    real = report.build_report
-
-    def recording(*a, **k):
-        built.append(real(*a, **k))
-        return built[-1]
-
-    monkeypatch.setattr(report, "build_report", recording)
+    built = built_reports
     at = detector_page(v8n)
     second_phase(at)
     assert_clean(at)
