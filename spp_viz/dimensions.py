@@ -118,7 +118,8 @@ def sppf_sizes(channels: int, height: int, width: int, repeats: int = SPPF_DEFAU
 
 def dimension_rows(input_size: tuple[int, int], stage: str, stride: int, shape: tuple[int, int, int],
                    levels: Sequence[LevelBins], widths: SPPFWidths | None = None) -> list[dict[str, Any]]:
-    """Rows ``{step, shape, arithmetic, numbers}`` from the input to the SPP vector and SPPF output.
+    """Rows ``{key, step, shape, arithmetic, numbers}`` from the input to the SPP vector and SPPF output
+    (``key`` names the row for code: ``input``, ``feature_map``, ``level_<n>``, ``spp_vector``, ``sppf_<stage>``).
 
     ``input_size`` is ``(width, height)``, ``shape`` the stage's map ``(C, h, w)``, ``levels`` the
     pyramid's bins on it (a level's part of the vector is ``C x rows x cols``: its real grid);
@@ -126,20 +127,20 @@ def dimension_rows(input_size: tuple[int, int], stage: str, stride: int, shape: 
     c, h, w = shape
     width, height = input_size
     rows = [
-        {"step": "input", "shape": f"3 x {height} x {width}", "arithmetic": f"3 x {height} x {width} = {3 * height * width:,}", "numbers": 3 * height * width},
-        {"step": f"feature map ({stage}, stride {stride})", "shape": f"{c} x {h} x {w}",
+        {"key": "input", "step": "input", "shape": f"3 x {height} x {width}", "arithmetic": f"3 x {height} x {width} = {3 * height * width:,}", "numbers": 3 * height * width},
+        {"key": "feature_map", "step": f"feature map ({stage}, stride {stride})", "shape": f"{c} x {h} x {w}",
          "arithmetic": f"{c:,} x {h} x {w} = {c * h * w:,}", "numbers": c * h * w},
     ]
     for level in levels:
         r, k = level.shape
         note = "" if level.valid else " (paper rule: not n x n)"
-        rows.append({"step": f"level {level.n}: {r} x {k} bins{note}", "shape": f"{c} x {r} x {k}",
+        rows.append({"key": f"level_{level.n}", "step": f"level {level.n}: {r} x {k} bins{note}", "shape": f"{c} x {r} x {k}",
                      "arithmetic": level_arithmetic(c, r, k), "numbers": c * r * k})
     ns, length = [level.n for level in levels], sum(c * level.shape[0] * level.shape[1] for level in levels)
     valid = all(level.valid for level in levels)
-    rows.append({"step": "SPP vector (fixed length)" if valid else "SPP vector (NOT the fixed length)", "shape": f"{length}",
+    rows.append({"key": "spp_vector", "step": "SPP vector (fixed length)" if valid else "SPP vector (NOT the fixed length)", "shape": f"{length}",
                  "arithmetic": spp_arithmetic(c, ns) if valid else f"{length:,} != {spp_arithmetic(c, ns)}", "numbers": length})
-    rows += [{"step": f"{size.name} ({_sppf_formula(size, widths)})", "shape": f"{size.channels} x {h} x {w}",
+    rows += [{"key": f"sppf_{size.stage.value}", "step": f"{size.name} ({_sppf_formula(size, widths)})", "shape": f"{size.channels} x {h} x {w}",
               "arithmetic": f"{size.channels:,} x {h} x {w} = {size.numbers:,}", "numbers": size.numbers}
              for size in sppf_sizes(c, h, w, widths=widths).values()]
     return rows
@@ -154,7 +155,8 @@ def trained_widths(features: FeatureResult, sppf: HeadReport | None) -> SPPFWidt
 def dimension_table(features: FeatureResult, head: PyramidResult, sppf: HeadReport | None = None) -> list[dict[str, Any]]:
     """:func:`dimension_rows` of the map the backbone gave and the pyramid pooled on it; with
     ``sppf`` (the SPP vs SPPF view's lead head, :func:`spp_viz.family.view_lead`), a checkpoint's
-    trained block's own widths, then its module's parameters and FLOPs on this map."""
+    trained block's own widths, then its module's parameters and FLOPs on this map (keys
+    ``sppf_params``, ``sppf_flops``)."""
     widths = trained_widths(features, sppf)
     rows = dimension_rows(features.input_size, features.stage, features.geometry.stride, features.shape,
                           [level.bins for level in head.levels], widths)
@@ -163,9 +165,9 @@ def dimension_table(features: FeatureResult, head: PyramidResult, sppf: HeadRepo
     _, h, w = features.shape
     weights = widths.note if widths else "seeded"
     return rows + [
-        {"step": f"SPPF parameters ({weights})", "shape": "-",
+        {"key": "sppf_params", "step": f"SPPF parameters ({weights})", "shape": "-",
          "arithmetic": "sum(p.numel()), cv1 + cv2", "numbers": sppf.params},
-        {"step": "SPPF FLOPs (convs)", "shape": "-",
+        {"key": "sppf_flops", "step": "SPPF FLOPs (convs)", "shape": "-",
          "arithmetic": f"{sppf.flops / (h * w):,.0f} per cell x {h} x {w}", "numbers": sppf.flops},
     ]
 

@@ -85,7 +85,7 @@ def test_the_json_gives_the_trained_sppf_s_parameters_and_costs(v8n_file):
     cost = next(row for row in report["sppf"]["costs"] if row["kind"] == "sppf")
     assert (cost["weights"], cost["params"], cost["flops"]) == ("trained", 164_608, flops)
     assert report["sppf"]["shape"] == [4 * block.cv1.out_channels, h, w] and report["sppf"]["matches_parallel_spp"]
-    assert {row["step"].split(" (")[0]: row["numbers"] for row in report["dimensions"]}["SPPF FLOPs on this map"] == flops
+    assert {row["key"]: row["numbers"] for row in report["dimensions"]}["sppf_flops"] == flops
 
 
 def test_inspect_npy_works_for_every_backbone(tmp_path):

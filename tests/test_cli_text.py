@@ -6,6 +6,7 @@ Timings differ between two runs, so their exact formatting is checked on the JSO
 """
 
 import json
+import re
 
 import pytest
 from conftest import ASSETS, run_cli
@@ -59,6 +60,12 @@ def broken_run(tmp_path_factory):
     return _text_and_json(*FAST, "--checkpoint", path)
 
 
+def _spread(region) -> str:
+    """The pooling time's spread as the text must write it: the interquartile range as a share of the median."""
+    share = 100 * region["pooled_iqr_ms"] / region["pooled_ms"]
+    return f" ± {share:.0f}%" + (" noisy" if region["pooled_noisy"] else "")
+
+
 def test_region_text_carries_the_json_numbers(region_run):
     text, report = region_run
     region = report["region"]
@@ -77,7 +84,8 @@ def test_region_text_carries_the_json_numbers(region_run):
     assert f"  top-1      same: {top1}" in block
     pooling = next(line for line in block if line.startswith("  pooling    "))
     rerun = next(line for line in block if line.startswith("  rerun      "))
-    assert pooling.endswith(f" ms on {region['pooled_device']} (median of repeated runs)")
+    # its own run's median and spread (the JSON came from another run)
+    assert re.fullmatch(rf"  pooling +\d+\.\d{{3}} ms ± \d+%( noisy)? on {region['pooled_device']} \(median of repeated runs\)", pooling)
     recompute = region["recompute"]
     assert recompute["single_run"] is True
     assert f" ms on {recompute['device']} (single run, load average " in rerun
@@ -90,7 +98,8 @@ def test_region_text_carries_the_json_numbers(region_run):
 def test_region_timings_are_the_json_numbers(region_run):
     _, report = region_run
     region, block = report["region"], _region_block(report_text(report))
-    assert f"  pooling    {region['pooled_ms']:.3f} ms on {region['pooled_device']} (median of repeated runs)" in block
+    assert region["pooled_iqr_ms"] is not None and region["pooled_rounds"] >= 1
+    assert f"  pooling    {region['pooled_ms']:.3f} ms{_spread(region)} on {region['pooled_device']} (median of repeated runs)" in block
     recompute = region["recompute"]
     assert (f"  rerun      {recompute['ms']:.1f} ms on {recompute['device']} "
             f"(single run, load average {recompute['load_average']:.2f})") in block

@@ -114,8 +114,10 @@ def bin_label_rows(labels: list[list[Prediction]]) -> list[dict[str, str]]:
 
 def dimension_rows(table: Sequence[Mapping[str, object]]) -> list[dict[str, object]]:
     """The engine's dimension table (:func:`spp_viz.dimensions.dimension_table`, ASCII for the CLI
-    and the JSON) written as the page writes every shape: ``1,280 × 10 × 15``, not ``1280 x 10 x 15``."""
-    return [{key: _as_shown(value) if isinstance(value, str) else value for key, value in row.items()} for row in table]
+    and the JSON) written as the page writes every shape: ``1,280 × 10 × 15``, not ``1280 x 10 x 15``;
+    the rows' ``key`` (for code, not for readers) left out."""
+    return [{key: _as_shown(value) if isinstance(value, str) else value for key, value in row.items() if key != "key"}
+            for row in table]
 
 
 def _as_shown(text: str) -> str:
