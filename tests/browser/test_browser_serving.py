@@ -38,6 +38,8 @@ FAILOVER_S = 30
 REPLICA = ".st-key-served_by"
 LOST = ".st-key-upload_lost"
 WAITING = ".st-key-waiting_analysis"
+# the explorer once the network's phase has drawn it (phase 0 shows the upload, its name included, before any job)
+NETWORK_DRAWN = ".st-key-panel_explorer .spp-explorer[data-phase='1']"
 EXPLORER = ".st-key-panel_explorer .spp-explorer"  # keeps the session's run counters as attributes
 
 
@@ -112,7 +114,8 @@ def test_one_job_at_a_time_the_second_tab_shows_the_waiting_line(browser, deploy
             upload(tab, name, data)
         shown = [False, False]
         deadline = time.monotonic() + COLD_TIMEOUT_MS / 1000
-        while time.monotonic() < deadline and not all(t.main.get_by_text(n).count() for t, (n, _) in zip(tabs, files)):
+        while time.monotonic() < deadline and not all(t.main.get_by_text(n).count() and t.page.locator(NETWORK_DRAWN).count()
+                                                      for t, (n, _) in zip(tabs, files)):
             for i, tab in enumerate(tabs):  # read in one step: the line may go between a count and a read
                 line = tab.page.evaluate(f"document.querySelector({WAITING!r})?.innerText || ''")
                 if "ahead of you" in line:
