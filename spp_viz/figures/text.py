@@ -87,7 +87,8 @@ def untrained_note(untrained: bool) -> str:
 def bins_caption(stride: int, overlaps: Sequence[str]) -> str:
     """How bins reach the photo: through the stride (cell i covers pixels [i·s, (i+1)·s))."""
     return (f"Each feature cell covers {stride} × {stride} input pixels (the stage stride), so bin boxes are "
-            f"cells × {stride}. Adaptive bins may share a cell with their neighbour: the darker bands. "
+            f"cells × {stride}. Adaptive bins may share a cell with their neighbour: there the two boxes overlap, "
+            f"by {stride} px per shared cell. "
             + "; ".join(overlaps) + ".")
 
 
@@ -134,6 +135,14 @@ def vector_arithmetic(channels: int, levels: Sequence[int]) -> str:
 
 def vector_fixed(channels: int, levels: Sequence[int]) -> str:
     return f"Length {vector_arithmetic(channels, levels)}, whatever the input size."
+
+
+def vector_ceiling(count: int) -> str:
+    """Why the vector's top is flat: ``count`` numbers sit exactly at ReLU6's 6.0 (empty when none do)."""
+    if not count:
+        return ""
+    return (f" {count:,} of its numbers are exactly 6.0: the backbone's ReLU6 activations, min(max(x, 0), 6), "
+            "stop there; the chart does not clip them.")
 
 
 def vector_broken(length: int, channels: int, levels: Sequence[int]) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Sequence
 
 from ..choices import ChannelView, channel_view
-from ..dimensions import SPPFStage
+from ..dimensions import SPPF_STAGE_ROLES, SPPFStage
 from ..figures import text
 from ..figures.style import MAX_DRAWN_LEVEL
 from ..figures.text import literal
@@ -158,12 +158,12 @@ APP_TITLE = "spp-viz"
 INTRO = (
     "**Spatial pyramid pooling (SPP)** (He et al., 2014) splits a CNN's feature map into n × n bins at "
     "several levels and pools each bin, so a map of *any* size becomes a vector of *fixed* length "
-    "C × Σ n²: the classifier behind it never sees the image size. **SPPF** (YOLOv5) is a different "
-    "module with a similar name: three chained 5 × 5 stride-1 max pools, identical to parallel 5/9/13 pools, "
-    "that keep the map's size. Each of its sizes has one name on this page: "
-    + ", ".join(f"the **{text.sppf_stage(stage)}**" for stage in SPPFStage)
-    + " (the pools without convs, on the real map, as drawn here). Below, a real pretrained network "
-    "shows both on a photo: hover any bin, click a pooled cell to follow it back to the image."
+    "C × Σ n²: the classifier behind it never sees the image size.\n\n"
+    "**SPPF** (YOLOv5) is a different module with a similar name: three chained 5 × 5 stride-1 max pools, "
+    "identical to parallel 5/9/13 pools, that keep the map's size. Its sizes have one name each on this page:\n\n"
+    + "\n".join(f"- **{text.sppf_stage(stage)}**: {SPPF_STAGE_ROLES[stage]}" for stage in SPPFStage)
+    + "\n\nBelow, a real pretrained network shows both on a photo: hover any bin, click a pooled cell to follow "
+    "it back to the image."
 )
 WORKING = "Decoding and running the backbone (once per image and setting)…"
 DEVICE_LABEL = "Device"
@@ -222,7 +222,8 @@ def unexpected_panel(title: str, kind: str) -> str:
 def summary_line(filename: str, original: tuple[int, int], working: tuple[int, int], title: str, stage: str,
                  weights: str, frames: int) -> str:
     (ow, oh), (width, height) = original, working
-    line = (f"**{literal(filename)}** · Original {ow} x {oh}, analysed at {width} x {height} · "
+    line = (f"**{literal(filename)}** · Original {ow} x {oh}, analysed at {width} x {height} (width x height, px; "
+            "the page's maps are h × w) · "
             f"{title.split(' (')[0]} cut at **{stage}**, weights: **{literal(weights)}**")
     return line + (f" · {frames} frames, the first is used" if frames > 1 else "")
 
@@ -268,12 +269,12 @@ def provenance_line(weights: str, digest: str) -> str:
 
 # the selection and the predictions panel
 def selection_line(selected: tuple[int, int, int] | None, by_user: bool) -> str:
-    """The selection in words: ``Selected: level N, bin (r, c)``."""
+    """The selection in words: ``Selected: level N, bin (r, c)``, and what ``(r, c)`` counts."""
     if selected is None:
         return "No bin to select: no level is drawn."
     n, row, col = selected
-    how = "" if by_user else " (the strongest bin of the finest level, until you click a pooled cell)"
-    return f"**Selected: level {n}, bin ({row}, {col})**{how}"
+    how = "" if by_user else "; the strongest bin of the finest level, until you click a pooled cell"
+    return f"**Selected: level {n}, bin ({row}, {col})** (row {row}, column {col} of the level's grid, counted from 0 at the top left{how})"
 
 
 PHASE0_SELECTION = "The bins follow from the input size and the backbone's layers: they are drawn before the forward, greyed until its values arrive."
