@@ -66,7 +66,7 @@ KEY_REGION_DEFAULT = "_region_default"  # that image's default box: a link leave
 # a link opened (spp_viz.ui.links): its problems, and the values only the built page can check
 KEY_LINK_PROBLEMS = "_link_problems"  # list of spp_viz.links.LinkProblem, shown in the "link_notes" container
 KEY_LINK_CHECKS = "_link_checks"  # {"channel": Channel, "region": PixelBox | None} still to check
-KEY_LANG = "lang"  # the page's language (spp_viz.choices.Language); English only for now
+KEY_LANG = "lang"  # the page's language (spp_viz.choices.Language), the sidebar's switch
 # the pyramid-pooling family panel's heads and SPPF's k and n: drawn in the sidebar
 KEY_HEADS = "heads"
 KEY_SPPF_K = "sppf_k"

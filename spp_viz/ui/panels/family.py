@@ -17,6 +17,7 @@ from ...figures import text
 from ...figures.family import family_branches_figure, family_costs_figure
 from ...figures.style import CHART_CONFIG
 from ...figures.tables import family_branch_rows, family_rows, styled
+from ...i18n import _
 from .. import words
 from ..caches import family_maps
 from ..model import PageModel
@@ -35,7 +36,7 @@ def family_panel(page: PageModel) -> None:
         measuring_note(page, "family")
         return
     if outcome is None or outcome.comparison is None:
-        st.info(words.FAMILY_NO_HEADS)
+        st.info(_(words.FAMILY_NO_HEADS))
         return
     family = outcome.comparison
     trained_note(page, "family")
@@ -56,6 +57,6 @@ def family_panel(page: PageModel) -> None:
         st.plotly_chart(family_branches_figure(report, maps, page.untrained, group), key=f"family_branches_{report.id}",
                         config=CHART_CONFIG)
     st.markdown("\n".join(text.family_purpose(r.id, r.name, r.purpose, r.source) for r in family.heads))
-    with st.expander(words.FAMILY_QUESTIONS_TITLE):
+    with st.expander(_(words.FAMILY_QUESTIONS_TITLE)):
         st.markdown("\n\n".join(text.family_questions(family)))
 
