@@ -20,9 +20,11 @@ from __future__ import annotations
 
 import gettext
 import io
+from contextlib import contextmanager
 from contextvars import ContextVar, Token
 from functools import cache
 from pathlib import Path
+from typing import Iterator
 
 from .choices import Language
 
@@ -53,6 +55,16 @@ def set_language(lang: Language) -> Token[Language]:
 
 def reset_language(token: Token[Language]) -> None:
     _active.reset(token)
+
+
+@contextmanager
+def speaking(lang: Language) -> Iterator[None]:
+    """``lang`` inside the block (the page's JSON report is built in English, as the CLI's)."""
+    token = set_language(lang)
+    try:
+        yield
+    finally:
+        reset_language(token)
 
 
 def catalogue_path(lang: Language) -> Path:

@@ -4,13 +4,12 @@ translation), the switch brings English back, and the URL follows the switch."""
 
 from __future__ import annotations
 
-from contextlib import contextmanager
 from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
 from spp_viz.choices import Language
-from spp_viz.i18n import _, reset_language, set_language
+from spp_viz.i18n import _, speaking
 from spp_viz.ui import state, words
 from spp_viz.ui.language import browser_language
 
@@ -18,15 +17,6 @@ REPO = Path(__file__).resolve().parents[1]
 APP = str(REPO / "app.py")
 SIDE = 256
 PANELS = ("explorer", "dimensions", "sppf", "family", "predictions")
-
-
-@contextmanager
-def speaking(lang: Language):
-    token = set_language(lang)
-    try:
-        yield
-    finally:
-        reset_language(token)
 
 
 def new_app(query: dict | None = None) -> AppTest:

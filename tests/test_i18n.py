@@ -16,7 +16,7 @@ from babel.messages.pofile import read_po
 
 from spp_viz import i18n
 from spp_viz.choices import Language
-from spp_viz.i18n import _, language, ngettext, number, percent, reset_language, set_language
+from spp_viz.i18n import _, language, ngettext, number, percent, speaking
 from spp_viz.ui.explorer.words import EXPLORER_WORDS
 
 REPO = Path(__file__).resolve().parents[1]
@@ -98,17 +98,13 @@ def test_the_catalogue_is_up_to_date_with_the_source():
 
 def test_the_explorer_words_are_extracted_and_translated():
     assert set(EXPLORER_WORDS.values()) <= ids(catalogue())
-    token = set_language(Language.ZH)
-    try:
+    with speaking(Language.ZH):
         assert all(_(w) != w for w in EXPLORER_WORDS.values() if re.search(r"[a-z]{3}", w))
-    finally:
-        reset_language(token)
 
 
 def test_english_unless_a_run_sets_a_language():
     assert language() is Language.EN and _("Output dimensions") == "Output dimensions"
-    token = set_language(Language.ZH)
-    try:
+    with speaking(Language.ZH):
         assert _("Output dimensions") == "输出维度"
         assert _("a message no catalogue has") == "a message no catalogue has"
         seen = []
@@ -116,21 +112,16 @@ def test_english_unless_a_run_sets_a_language():
         thread.start()
         thread.join()
         assert seen == [(Language.EN, "Output dimensions")]  # another thread (another session's run) is not this one
-    finally:
-        reset_language(token)
     assert _("Output dimensions") == "Output dimensions"
 
 
 def test_plural_forms_and_numbers_follow_the_locale():
     assert [ngettext("{n} job", "{n} jobs", n) for n in (1, 2)] == ["{n} job", "{n} jobs"]
     assert number(1280) == "1,280" and percent(0.125, 1) == "12.5%"
-    token = set_language(Language.ZH)
-    try:
+    with speaking(Language.ZH):
         assert i18n.translations(Language.ZH).plural(5) == 0  # one form for every count
         assert ngettext("{n} job", "{n} jobs", 1) == ngettext("{n} job", "{n} jobs", 7)
         assert number(1234567.891, 2) == "1,234,567.89" and percent(0.5) == "50%"
-    finally:
-        reset_language(token)
 
 
 @pytest.mark.parametrize("lang", list(Language))

@@ -8,18 +8,20 @@ from pathlib import Path
 import streamlit as st
 
 from .. import report
+from ..choices import Language
 from ..figures import exports
-from ..i18n import _
+from ..i18n import _, speaking
 from . import words
 from .model import PageModel
 from .serving import replica_name
 
 
 def report_json(page: PageModel) -> str:
-    """The page's JSON report: ``report.build_report`` on the cached pieces, as the CLI's, with
-    ``served_by`` naming this replica (latencies not measured yet are null)."""
-    return json.dumps(report.build_report(page.decoded, page.backbone, page.features, page.pyramid, page.sppf,
-                                          page.predictions, page.timings_ms, served_by=replica_name()))
+    """The page's JSON report: ``report.build_report`` on the cached pieces, as the CLI's (in English
+    whatever the page's language), with ``served_by`` naming this replica (latencies not measured yet are null)."""
+    with speaking(Language.EN):
+        return json.dumps(report.build_report(page.decoded, page.backbone, page.features, page.pyramid, page.sppf,
+                                              page.predictions, page.timings_ms, served_by=replica_name()))
 
 
 def downloads(page: PageModel) -> None:

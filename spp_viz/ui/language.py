@@ -30,10 +30,13 @@ def browser_language() -> Language:
 
 
 def chosen_language() -> Language:
-    """The session's language (the switch, or the URL it was opened with), else the browser's."""
+    """The session's language (the switch, or the URL it was opened with), else at a session's
+    first run the URL's ``lang`` (read here too, so that the link's own notes are in it) or the
+    browser's."""
     value = st.session_state.get(state.KEY_LANG)
     if value not in Language.values():
-        value = browser_language().value
+        linked = st.query_params.get(state.KEY_LANG)
+        value = linked if linked in Language.values() else browser_language().value
         st.session_state[state.KEY_LANG] = value
     return Language(value)
 

@@ -71,7 +71,7 @@ def scales_source(page: PageModel, sizes: tuple[int, ...]) -> Image.Image:
     image = page.controls.image
     assert image is not None  # a page exists only for an image
     limit = get_working_limit(page.backbone_key, page.backbone)
-    decoded, _ = decode_image(image.cache_key, decode_side(sizes, page.controls.max_side), limit.pixels, image_bytes(image),
+    decoded, _decode_ms = decode_image(image.cache_key, decode_side(sizes, page.controls.max_side), limit.pixels, image_bytes(image),
                               image.filename, limit)
     return decoded.image
 

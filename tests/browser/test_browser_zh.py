@@ -11,14 +11,13 @@ classes, sample files) and code; axe-core finds no serious or critical violation
 from __future__ import annotations
 
 import re
-from contextlib import contextmanager
 
 import pytest
 
 from spp_viz.catalogue import TITLES
 from spp_viz.choices import Language
 from spp_viz.head_ids import head_ids, head_name
-from spp_viz.i18n import HTML_LANG, _, reset_language, set_language
+from spp_viz.i18n import HTML_LANG, _, speaking
 
 from .conftest import ACTION_TIMEOUT_MS, COLD_TIMEOUT_MS, AppPage
 from .test_browser_axe import BAR, _axe
@@ -46,15 +45,6 @@ TEXTS_JS = """() => {
   return out;
 }"""
 ENGLISH_RUN = re.compile(r"[A-Za-z][A-Za-z'’.-]*(?:[ ,/]+[A-Za-z][A-Za-z'’.-]*){2,}")
-
-
-@contextmanager
-def speaking(lang: Language):
-    token = set_language(lang)
-    try:
-        yield
-    finally:
-        reset_language(token)
 
 
 def names() -> list[str]:

@@ -65,4 +65,4 @@ def training_resolution_block(page: PageModel) -> None:
         st.dataframe(shown(prediction_rows(comparison.training_predictions)), hide_index=True, key="resolution_train_top5")
         st.markdown(words.resolution_column(comparison.working_size, _("working size")))
         st.dataframe(shown(prediction_rows(comparison.working_predictions)), hide_index=True, key="resolution_work_top5")
-        st.caption(comparison.note)
+        st.caption(_(comparison.note))
