@@ -66,8 +66,8 @@ BLOCK_TARGET_S = 0.005  # one block runs a head about this long (calls per block
 # quiet machine a few percent); a head still above it at the cap is noisy, and no lesson is drawn
 # from it.
 MAX_IQR_SHARE = 0.10
-CPU_METHOD = "perf_counter around each block of calls"
-CUDA_METHOD = "CUDA events around each block of calls, read after torch.cuda.synchronize"
+CPU_METHOD = N_("perf_counter around each block of calls")
+CUDA_METHOD = N_("CUDA events around each block of calls, read after torch.cuda.synchronize")
 # the JSON report's warning (English) and, translated from its template, the page's
 UNRELIABLE_TIMINGS_TEMPLATE = N_("Some of these latencies are noisy: their interquartile range stayed above {share} of the "
                                  "median until the time cap, or a pooling measured slower than the module that contains it, "

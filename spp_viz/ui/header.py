@@ -21,7 +21,7 @@ SUMMARY_KEY = "summary"  # the summary's container: the same place in both phase
 
 def intro() -> None:
     st.title(words.APP_TITLE)
-    st.markdown(_(words.INTRO))
+    st.markdown(words.intro())
 
 
 def summary(page: PageModel) -> None:
@@ -68,7 +68,7 @@ def _size_metrics(shape: tuple[int, int, int], stride: int, receptive_field: int
     st.metric(_(words.METRIC_VECTOR), f"{length:,}", words.vector_delta(valid),
               delta_color="off" if valid else "inverse", delta_arrow="off", width="content")
     cv2 = sppf_sizes(c, h, w)[SPPFStage.CV2]
-    st.metric(_(words.METRIC_SPPF), text.times(*cv2.shape), _(words.SPPF_DELTA), delta_color="off", delta_arrow="off",
+    st.metric(words.metric_sppf(), text.times(*cv2.shape), _(words.SPPF_DELTA), delta_color="off", delta_arrow="off",
               help=text.sppf_size(cv2), width="content")
 
 

@@ -46,8 +46,9 @@ def family_panel(page: PageModel) -> None:
     st.caption(text.family_table_caption([r.timing.pool.where if r.timing else None for r in family.heads]))
     st.plotly_chart(family_costs_figure(family, page.untrained), key="family_costs", config=CHART_CONFIG)
     with st.container(key="family_equalities"):
-        st.markdown("\n".join([text.family_equality(e.head, e.other, e.claim, e.equal, e.max_abs_diff) for e in family.equalities]
-                              + [text.family_other_settings(e.head, e.other, e.claim, family.head(e.other).view_name)
+        st.markdown("\n".join([text.family_equality(e.head, e.other, text.claim_words(e), e.equal, e.max_abs_diff)
+                               for e in family.equalities]
+                              + [text.family_other_settings(e.head, e.other, text.claim_words(e), family.head(e.other).view_name)
                                  for e in family.other_settings]))
     with st.container(key="family_branch_table"):
         st.table(styled(family_branch_rows(family)), hide_index=True)

@@ -68,7 +68,7 @@ def _costs(page: PageModel) -> None:
     with st.container(key="sppf_costs"):
         st.table(styled(figures.costs_rows(costs), COST_FORMATS), hide_index=True)
     if not costs.timings_consistent:
-        st.warning(_(text.TIMINGS_UNRELIABLE))
+        st.warning(text.timings_unreliable())
     st.caption(text.costs_caption(costs.heads[0].device or str(page.features.device), costs))
 
 
