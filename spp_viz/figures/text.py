@@ -122,13 +122,15 @@ def pooled_value(pool: Pool, channel: Channel, channels: int | None = None) -> s
     """What one pooled cell shows under a channel view, in one short phrase: with max pooling and
     the channel mean it is the mean of each channel's max, not a max of the mean map (so it can be
     far above the mean map's brightest cell)."""
-    each = _("max") if pool is Pool.MAX else _("average")
     over = _("{channels} channels").format(channels=f"{channels:,}") if channels else _("the channels")
+    maximum = pool is Pool.MAX
     if channel is ChannelView.MEAN:
-        return _("the mean over {over} of each channel's {each} in the bin").format(over=over, each=each)
+        return (_("the mean over {over} of each channel's max in the bin") if maximum
+                else _("the mean over {over} of each channel's average in the bin")).format(over=over)
     if channel is ChannelView.MAX:
-        return _("the largest over {over} of each channel's {each} in the bin").format(over=over, each=each)
-    return _("channel {index}'s {each} in the bin").format(index=int(channel), each=each)
+        return (_("the largest over {over} of each channel's max in the bin") if maximum
+                else _("the largest over {over} of each channel's average in the bin")).format(over=over)
+    return (_("channel {index}'s max in the bin") if maximum else _("channel {index}'s average in the bin")).format(index=int(channel))
 
 
 def pooled_caption(pool: Pool, channel: Channel, channels: int) -> str:
