@@ -173,6 +173,7 @@ def _backbone_section() -> tuple[Any, CheckpointInput | None]:
     slot = sb.empty()
     detector = st.session_state[state.KEY_BACKBONE] == DETECTOR_BACKBONE
     sb.radio(_(words.WEIGHTS_LABEL), Weights.values(), key=state.KEY_WEIGHTS, horizontal=True, help=_(words.WEIGHTS_HELP),
+             format_func=words.weights_label,
              disabled=detector)
     upload = sb.file_uploader(_(words.CHECKPOINT_LABEL), type=["pt", "pth"], key=state.KEY_CHECKPOINT, help=_(words.CHECKPOINT_HELP),
                               on_change=state.on_checkpoint, max_upload_size=MAX_CHECKPOINT_BYTES // 2**20)

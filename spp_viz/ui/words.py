@@ -124,6 +124,21 @@ def not_drawn(levels: Sequence[int]) -> str:
                     "the feature map.", len(levels)).format(levels=", ".join(map(str, levels)), n=MAX_DRAWN_LEVEL)
 
 
+# the weights' labels (spp_viz.choices.Weights, spp_viz.backbones.WeightsSource), as the page shows them
+WEIGHTS_LABELS = {"pretrained": N_("pretrained"), "untrained": N_("untrained"), "pretrained (package)": N_("pretrained (package)"),
+                  "pretrained (cache)": N_("pretrained (cache)"), "pretrained (downloaded)": N_("pretrained (downloaded)")}
+CHECKPOINT_PREFIX = "checkpoint "  # WeightsSource.CHECKPOINT's label: "checkpoint <file name>"
+
+
+def weights_label(weights: str) -> str:
+    """A weights label in the run's language (a checkpoint's file name as it is)."""
+    if weights in WEIGHTS_LABELS:
+        return _(WEIGHTS_LABELS[weights])
+    if weights.startswith(CHECKPOINT_PREFIX):
+        return _("checkpoint {file}").format(file=weights.removeprefix(CHECKPOINT_PREFIX))
+    return weights
+
+
 # spp_viz.catalogue.WeightsStatus's values, as the backbone picker shows them
 WEIGHTS_STATUS = {"packaged": N_("packaged"), "cached": N_("cached"), "not cached": N_("not cached")}
 
@@ -247,7 +262,7 @@ def summary_line(filename: str, original: tuple[int, int], working: tuple[int, i
     (ow, oh), (width, height) = original, working
     line = _("**{file}** · Original {ow} x {oh}, analysed at {width} x {height} · {backbone} cut at **{stage}**, "
              "weights: **{weights}**").format(file=literal(filename), ow=ow, oh=oh, width=width, height=height,
-                                              backbone=title.split(" (")[0], stage=stage, weights=literal(weights))
+                                              backbone=title.split(" (")[0], stage=stage, weights=literal(weights_label(weights)))
     return line + (_(" · {frames} frames, the first is used").format(frames=frames) if frames > 1 else "")
 
 
@@ -287,7 +302,7 @@ def no_top1(untrained: bool) -> str:
 
 def provenance_line(weights: str, digest: str) -> str:
     return _("Weights: {weights}. Image sha256 {digest}…. Sample photos: see assets/CREDITS.md.").format(
-        weights=literal(weights), digest=digest[:16])
+        weights=literal(weights_label(weights)), digest=digest[:16])
 
 
 # ----------------------------------------------------------------------------
