@@ -79,7 +79,7 @@ KEY_SCALES_RUN = "scales_run"
 # widgets whose value code sets (defaults here, presets, a new image's box): see resend_widget_values
 KEYS_SET_BY_CODE = (KEY_USE_CAMERA, KEY_SAMPLE, KEY_MAX_SIDE, KEY_PRESET, KEY_LEVELS, KEY_POOL, KEY_BINS,
                     KEY_BACKBONE, KEY_STAGE, KEY_WEIGHTS, KEY_CHANNEL,
-                    KEY_HEADS, KEY_SPPF_K, KEY_SPPF_N, KEY_LABEL_LEVEL, *KEYS_REGION)
+                    KEY_HEADS, KEY_SPPF_K, KEY_SPPF_N, KEY_LABEL_LEVEL, KEY_LANG, *KEYS_REGION)
 
 
 # every backbone the sidebar offers: the registry's (its names and stages are torch-free data in
