@@ -117,10 +117,10 @@ def test_english_unless_a_run_sets_a_language():
 
 
 def test_plural_forms_and_numbers_follow_the_locale():
-    assert [ngettext("{n} job", "{n} jobs", n) for n in (1, 2)] == ["{n} job", "{n} jobs"]
+    assert [ngettext("{n} thread", "{n} threads", n) for n in (1, 2)] == ["{n} thread", "{n} threads"]
     assert number(1280) == "1,280" and percent(0.125, 1) == "12.5%"
     with speaking(Language.ZH):
-        assert ngettext("{n} job", "{n} jobs", 1) == ngettext("{n} job", "{n} jobs", 7)
+        assert ngettext("{n} thread", "{n} threads", 1) == ngettext("{n} thread", "{n} threads", 7) == "{n} 个线程"
         assert number(1234567.891, 2) == "1,234,567.89" and percent(0.5) == "50%"
 
 
