@@ -43,14 +43,14 @@ def template():
 def source_messages() -> set[str]:
     """Every message the source marks, extracted now as ``pybabel extract -F babel.cfg`` does."""
     found = extract_from_dir(str(REPO), method_map=[("spp_viz/**.py", "python")], keywords=KEYWORDS)
-    messages = set()
+    messages: set[str] = set()
     for _filename, _lineno, message, _comments, _context in found:
         messages.update(message if isinstance(message, tuple) else (message,))
     return {m for m in messages if m}
 
 
 def ids(catalog) -> set[str]:
-    out = set()
+    out: set[str] = set()
     for message in catalog:
         if message.id:
             out.update(message.id if isinstance(message.id, tuple) else (message.id,))
