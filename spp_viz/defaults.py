@@ -62,7 +62,7 @@ HEAD_IDS: tuple[str, ...] = (
 )
 # Each built-in head's name, as the page's head picker, the family's tables and the JSON write it.
 HEAD_NAMES: dict[str, str] = {
-    "spp": "SPP (He et al.)", "spp_yolo": "SPP (YOLOv5)", "sppf": "SPPF (ultralytics)",
+    "spp": "SPP (He et al.)", "spp_yolo": "SPP (YOLOv5)", "sppf": "SPPF (YOLOv5)",
     "sppf_separable": "SPPF, separable pools", "simsppf": "SimSPPF (YOLOv6)", "sppcspc": "SPPCSPC (YOLOv7)",
     "cspsppf": "CSPSPPF (YOLOv6)", "sppelan": "SPPELAN (YOLOv9)", "ppm": "PPM (PSPNet)", "aspp": "ASPP (DeepLabV3)",
 }

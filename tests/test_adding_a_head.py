@@ -14,7 +14,7 @@ from toy_head import TOY, TOY_KERNEL
 
 from spp_viz import head_ids as ids
 from spp_viz.defaults import HEAD_IDS
-from spp_viz.figures.tables import POOL_COLUMN, TOTAL_COLUMN
+from spp_viz.figures.tables import POOL_COLUMN, RF_CELLS_COLUMN, TOTAL_COLUMN
 from spp_viz.heads.registry import REGISTRY, HeadSpec, register, unregister
 from spp_viz.options import parse_heads
 
@@ -81,11 +81,11 @@ def test_the_page_offers_and_compares_a_registered_head(toy):
     second_phase(at)
     assert not at.exception, [e.value for e in at.exception]
     (costs,) = [t.value for t in at.table if TOTAL_COLUMN in t.value.columns and "GFLOPs" in t.value.columns]
-    (branches,) = [t.value for t in at.table if "branch RF, cells" in t.value.columns]
+    (branches,) = [t.value for t in at.table if RF_CELLS_COLUMN in t.value.columns]
     assert list(costs["head"]) == list(branches["head"]) == ["spp", "spp_yolo", "sppf", "toy"]
     assert costs[costs["head"] == "toy"].iloc[0][POOL_COLUMN] not in ("measuring…", "not measured")
     # its claim is about SPPF at k=3, n=1, not the sppf compared here (k=5, n=3): named by its settings
-    assert branches[branches["head"] == "toy"].iloc[0]["exactly equal to"] == "SPPF (k=3, x1) (yes)"
+    assert branches[branches["head"] == "toy"].iloc[0]["exactly equal to"] == "SPPF (YOLOv5): k=3, n=1 (yes)"
     metas = [spec["layout"]["meta"] for spec in (__import__("json").loads(el.proto.spec) for el in at.get("plotly_chart"))]
     assert {"figure": "family_branches_figure", "head": "toy", "heads": ["toy"], "branches": ["x", "pool 3"]} in metas
 

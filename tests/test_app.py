@@ -465,7 +465,7 @@ def test_large_maps_are_timed_without_asking():
     assert any("SPPF == parallel SPP(5,9,13): True" in s.value for s in at.success)
     assert "measure_sppf" not in [b.key for b in at.button]  # the costs never wait for a click
     costs = next(t.value for t in at.table if POOL_COLUMN in t.value.columns and "FLOPs (convs)" in t.value.columns)
-    assert list(costs["head"])[:2] == ["SPPF (k=5, x3)", "Parallel SPP (5, 9, 13)"]
+    assert list(costs["head"])[:2] == ["SPPF (YOLOv5): k=5, n=3", "SPP (YOLOv5): parallel 5, 9, 13"]
     assert all(" ± " in cell for cell in costs[POOL_COLUMN]) and set(costs["timed on"]) == {f"cpu, {THREADS} threads"}
 
 
@@ -494,7 +494,7 @@ def test_a_pyramid_change_re_times_only_the_spp_head(monkeypatch):
         assert_clean(at)
         assert timed == [("spp",)], (key, timed)
     costs = next(t.value for t in at.table if POOL_COLUMN in t.value.columns and "FLOPs (convs)" in t.value.columns)
-    assert list(costs["head"])[2] == "SPP 1,2,3 (avg, paper rule)"
+    assert list(costs["head"])[2] == "SPP (He et al.): levels 1,2,3, avg, paper rule"
     heads = next(t.value for t in at.table if TOTAL_COLUMN in t.value.columns and "GFLOPs" in t.value.columns)
     spp_row = heads[heads["head"] == "spp"].iloc[0]
     assert spp_row[POOL_COLUMN] == costs.iloc[2][POOL_COLUMN]  # one measurement, written by one formatter

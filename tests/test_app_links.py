@@ -164,3 +164,21 @@ def test_back_and_forward_restore_every_field(monkeypatch):
     assert_clean(at)
     assert (at.session_state[state.KEY_LEVELS], at.session_state[state.KEY_POOL]) == ("1,2,4", "avg")
     assert dict(at.query_params) == {"max_side": str(SIDE), "pool": "avg"}
+
+
+def test_a_url_the_session_did_not_write_is_a_history_step_without_the_flag():
+    """Back and forward are known without Streamlit's flag too: when the browser's rerun is merged
+    with one the page asked for (its measurements), the run may not carry the flag, but its URL is
+    not the one this session last wrote, so the view still follows it."""
+    at = new_app()
+    at.run()
+    at.text_input(key=state.KEY_LEVELS).set_value("2,3").run()
+    assert dict(at.query_params) == {"max_side": str(SIDE), "levels": "2,3"}
+    at.run()  # a rerun of the same URL changes nothing
+    assert at.session_state[state.KEY_LEVELS] == "2,3"
+    at.query_params.clear()
+    at.query_params.update({"max_side": str(SIDE)})  # back to the entry before: default levels
+    at.run()
+    assert_clean(at)
+    assert at.session_state[state.KEY_LEVELS] == "1,2,4"
+    assert dict(at.query_params) == {"max_side": str(SIDE)}

@@ -17,7 +17,7 @@ from spp_viz.analysis import FeatureResult, PyramidConfig
 from spp_viz.choices import BinRule, Pool
 from spp_viz.defaults import HEAD_IDS
 from spp_viz.family import branch_maps, check_equalities, compare_family, pool_output, timing_key
-from spp_viz.figures.tables import TOTAL_COLUMN
+from spp_viz.figures.tables import RF_CELLS_COLUMN, TOTAL_COLUMN
 from spp_viz.geometry import StageGeometry
 from spp_viz.heads.costs import count_flops, flop_model
 from spp_viz.heads.registry import BuildArgs, build_head, trainable_params
@@ -297,7 +297,7 @@ def family_table(at):
     """The panel's costs table (AppTest does not expose a table's container key): the frame with
     the total column and GFLOPs, and its branches table (RF columns) joined on ``head``."""
     (costs,) = [t.value for t in at.table if TOTAL_COLUMN in t.value.columns and "GFLOPs" in t.value.columns]
-    (branches,) = [t.value for t in at.table if "branch RF, cells" in t.value.columns]
+    (branches,) = [t.value for t in at.table if RF_CELLS_COLUMN in t.value.columns]
     assert list(costs["head"]) == list(branches["head"])
     return costs.merge(branches, on="head", sort=False)
 

@@ -21,6 +21,7 @@ from spp_viz.bins import pyramid_bins
 from spp_viz.choices import ChannelView, Pool
 from spp_viz.devtools.plotly_arrays import count_numbers
 from spp_viz.family import PooledBranch
+from spp_viz.figures import text
 from spp_viz.geometry import StageGeometry
 
 
@@ -73,7 +74,11 @@ def test_photo_is_downsampled_for_display_only():
 def test_spp_vector_figure_marks_every_level_segment(features, head):
     colours = {1: "#111111", 2: "#222222", 4: "#444444"}
     fig = figures.spp_vector_figure(head, colours=colours)
-    np.testing.assert_allclose(np.asarray(fig.data[0].y), head.vector.numpy())
+    # each level's segment drawn in its own colour, together the whole vector in order
+    lines = [t for t in fig.data if t.name == "SPP vector"]
+    np.testing.assert_allclose(np.concatenate([np.asarray(t.y) for t in lines]), head.vector.numpy())
+    assert [(t.x0, t.line.color) for t in lines] == [(start, colours[level.n])
+                                                      for (start, _), level in zip(head.level_offsets(), head.levels)]
     assert len(fig.layout.shapes) == len(head.levels)
     for shape, (start, end), level in zip(fig.layout.shapes, head.level_offsets(), head.levels):
         assert (shape.x0, shape.x1) == (start, end) and shape.fillcolor == colours[level.n]
@@ -93,10 +98,20 @@ def test_long_vectors_become_a_min_max_envelope():
     fig = figures.spp_vector_figure(head)
     assert fig.layout.meta["downsampled"] is True
     assert "downsampled" in fig.layout.title.text
-    lo, hi = np.asarray(fig.data[0].y), np.asarray(fig.data[1].y)
+    lo = np.concatenate([np.asarray(t.y) for t in fig.data if t.name == "bucket min"])
+    hi = np.concatenate([np.asarray(t.y) for t in fig.data if t.name == "bucket max"])
     assert lo.min() == pytest.approx(float(head.vector.min()))
     assert hi.max() == pytest.approx(float(head.vector.max()))
+    # each level's envelope starts where its segment does, in its colour
+    starts = [t.x0 for t in fig.data if t.name == "bucket min"]
+    assert starts == [start for start, _ in head.level_offsets()]
     assert count_numbers(fig.to_plotly_json()["data"]) <= figures.MAX_VECTOR_POINTS
+
+
+def test_the_relu6_ceiling_is_counted_and_said():
+    vector = np.array([0.0, 6.0, 5.9999, 6.0, 6.001], dtype=np.float32)
+    assert figures.at_ceiling(vector) == 2
+    assert "2 of its numbers are exactly 6.0" in text.vector_ceiling(2) and text.vector_ceiling(0) == ""
 
 
 # ----------------------------------------------------------------------------
@@ -132,7 +147,7 @@ def test_sppf_branches_and_costs(features, head):
         np.testing.assert_allclose(np.asarray(trace.z), branch.pooled[0].numpy())
     assert [a.text for a in fig.layout.annotations][:2] == ["x<br>the input, 1 cell", "pool 5<br>5 × 5 cells"]
     rows = figures.costs_rows(view)
-    assert [r["head"] for r in rows][:2] == ["SPPF (k=5, x3)", "Parallel SPP (5, 9, 13)"]
+    assert [r["head"] for r in rows][:2] == ["SPPF (YOLOv5): k=5, n=3", "SPP (YOLOv5): parallel 5, 9, 13"]
     assert rows[0]["output numbers"] == 32 * 10 * 15  # after cv2: back to C channels
     assert len(rows) == 3
     for row, report in zip(rows, view.heads):  # no None cell anywhere: every head has both latencies, as the page writes them
@@ -179,7 +194,7 @@ def test_vector_exports_round_trip(features, head):
     assert (int(idx), int(level), int(channel), int(row), int(col)) == (i, 4, 1, 2, 3)
     assert float(value) == pytest.approx(float(head.levels[2].pooled[1, 2, 3]))
     table = dimensions.dimension_table(features, head)
-    assert figures.table_csv(table).splitlines()[0] == "step,shape,arithmetic,numbers"
+    assert figures.table_csv(table).splitlines()[0] == "key,step,shape,arithmetic,numbers"  # the key for scripts
 
 
 def test_count_numbers_reads_plotly_typed_arrays(features, head):

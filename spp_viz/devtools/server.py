@@ -29,8 +29,9 @@ FAKE_CAMERA_ARGS = ("--use-fake-ui-for-media-stream", "--use-fake-device-for-med
 IDLE = "[data-testid='stApp'][data-test-script-state='notRunning']"
 RUNNING = "[data-testid='stApp'][data-test-script-state='running']"
 # the page's second phase is in: no explorer still in phase 0 (its forward's rerun is due), no
-# "measuring" note left (spp_viz.ui.measure) and the script idle
+# "measuring" note left (spp_viz.ui.measure), no element of an earlier run still shown (stale), the script idle
 MEASURED_JS = ("() => !document.querySelector(\"[data-phase='0']\") && "
+               "!document.querySelector(\"[data-stale='true']\") && "
                "!document.querySelector(\"[class*='st-key-measuring']\") && "
                "document.querySelector(\"[data-testid='stApp']\")?.getAttribute('data-test-script-state') === 'notRunning'")
 

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from .exports import table_csv, vector_csv, vector_npy_bytes
     from .maps import rule_comparison_figure, sppf_branches_figure
     from .photo import Photo, bin_labels_figure, photo_source
-    from .reduce import block_reduce, reduce_channels, vector_envelope, winner_cells
+    from .reduce import at_ceiling, block_reduce, reduce_channels, vector_envelope, winner_cells
     from .style import (
         DISPLAY_MAX_SIDE,
         MAX_DRAWN_LEVEL,
@@ -44,7 +44,7 @@ _HOMES = {
     "exports": ("table_csv", "vector_csv", "vector_npy_bytes"),
     "maps": ("rule_comparison_figure", "sppf_branches_figure"),
     "photo": ("Photo", "bin_labels_figure", "photo_source"),
-    "reduce": ("block_reduce", "reduce_channels", "vector_envelope", "winner_cells"),
+    "reduce": ("at_ceiling", "block_reduce", "reduce_channels", "vector_envelope", "winner_cells"),
     "style": ("DISPLAY_MAX_SIDE", "MAX_DRAWN_LEVEL", "MAX_FIGURE_NUMBERS", "MAX_HEATMAP_CELLS", "MAX_VECTOR_POINTS",
               "assign_level_colours"),
     "tables": ("costs_rows",),
@@ -54,7 +54,7 @@ _HOME_OF = {name: module for module, names in _HOMES.items() for name in names}
 
 __all__ = [
     "DISPLAY_MAX_SIDE", "MAX_DRAWN_LEVEL", "MAX_FIGURE_NUMBERS", "MAX_HEATMAP_CELLS", "MAX_VECTOR_POINTS",
-    "Photo", "bin_labels_figure", "block_reduce", "channel_label", "costs_rows",
+    "Photo", "at_ceiling", "bin_labels_figure", "block_reduce", "channel_label", "costs_rows",
     "assign_level_colours", "overlap_summary", "photo_source",
     "predictions_figure", "reduce_channels", "rule_comparison_figure", "size_sweep_figure",
     "spp_vector_figure", "sppf_branches_figure", "table_csv", "vector_csv", "vector_envelope", "vector_npy_bytes",

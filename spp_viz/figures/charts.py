@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any, Mapping, Sequence
 
+import numpy as np
 import plotly.graph_objects as go
 
 from ..analysis import Prediction, PyramidResult
 from ..dimensions import SizeSweepRow, SPPFStage
 from ..i18n import _
 from . import text
-from .reduce import vector_envelope
+from .reduce import bucket_extremes
 from .style import (
     MAX_VECTOR_POINTS,
     assign_level_colours,
@@ -20,57 +22,63 @@ from .style import (
 )
 from .text import size_label
 
-VECTOR_COLOUR = "#4CC9F0"
-
 
 def spp_vector_figure(head: PyramidResult, *, colours: Mapping[int, str] | None = None,
                       max_points: int = MAX_VECTOR_POINTS, note: str = "") -> go.Figure:
-    """The whole fixed-length vector, its level segments shaded in their level's colour and
-    named in a legend above the chart (a label over a narrow segment would be clipped).
+    """The whole fixed-length vector, each level's segment drawn (and shaded) in its level's colour
+    and named in a legend above the chart (a label over a narrow segment would be clipped).
 
     Inside a segment the order is channel-major (channel 0's n x n bins, then channel 1's...),
-    as ``pooled.flatten()``. Above ``max_points`` numbers it is drawn as a min/max envelope.
-    ``colours`` is the page's level colours (:func:`~spp_viz.figures.style.assign_level_colours`).
+    as ``pooled.flatten()``. Above ``max_points`` numbers each segment is drawn as a min/max
+    envelope of buckets of ``k`` numbers. ``colours`` is the page's level colours
+    (:func:`~spp_viz.figures.style.assign_level_colours`).
     """
     v = head.vector.detach().float().cpu().numpy()
     colours = dict(colours) if colours else assign_level_colours(head.config.levels)
     downsampled = len(v) > max_points
-    if downsampled:
-        lo, hi, k = vector_envelope(v, max_points)
-        traces = [
-            dict(type="scatter", y=lo, x0=0, dx=k, mode="lines", line=dict(width=0.5, color=VECTOR_COLOUR), name="bucket min",
-                 hovertemplate=_("indices %{x:,}… min %{y:.4g}") + "<extra></extra>", showlegend=False),
-            dict(type="scatter", y=hi, x0=0, dx=k, mode="lines", line=dict(width=0.5, color=VECTOR_COLOUR), fill="tonexty",
-                 fillcolor="rgba(76,201,240,0.35)", name="bucket max", showlegend=False,
-                 hovertemplate=_("indices %{x:,}… max %{y:.4g}") + "<extra></extra>"),
-        ]
-        how = _(" · downsampled for display: min/max of every {k} numbers ({buckets} buckets)").format(k=f"{k:,}", buckets=f"{len(lo):,}")
-    else:
-        traces = [dict(type="scatter", y=v, x0=0, dx=1, mode="lines", line=dict(width=1, color=VECTOR_COLOUR), name="SPP vector",
-                       hovertemplate=_("index %{x:,}<br>value %{y:.4g}") + "<extra></extra>", showlegend=False)]
-        how = ""
+    # every segment's last bucket may be partial: leave room for one extra bucket per level
+    k = math.ceil(len(v) / max(1, max_points // 2 - len(head.levels))) if downsampled else 1
+    traces: list[dict[str, Any]] = []
     shapes, names = [], []
     for level, (start, end) in zip(head.levels, head.level_offsets()):
         if end <= start:
             continue
         colour = colours[level.n]
+        traces += _segment_traces(v[start:end], start, k, colour)
         shapes.append(dict(type="rect", xref="x", yref="paper", x0=start, x1=end, y0=0, y1=1, fillcolor=colour,
-                           opacity=0.16, line_width=0, layer="below"))
+                           opacity=0.10, line_width=0, layer="below"))
         rows, cols = level.bins.shape
         name = _("level {n}: {shape}").format(n=level.n, shape=f"{level.pooled.shape[0]:,} × {rows} × {cols}")
         names.append(name)
         traces.append(dict(type="scatter", x=[None], y=[None], mode="markers", name=name, hoverinfo="skip",
                            marker=dict(symbol="square", size=12, color=colour)))
+    how = _(" · downsampled for display: min/max of every {k} numbers").format(k=f"{k:,}") if downsampled else ""
     return go.Figure(data=traces, layout=dict(
         shapes=shapes,
         xaxis=dict(title=_("position in the vector"), range=[0, max(1, len(v))], showgrid=False),
         yaxis=dict(title=_("value"), zeroline=False),
-        title=dict(text=_("The SPP vector: {length} numbers ({pool} pooling)").format(length=f"{len(v):,}", pool=head.config.pool) + how + note, x=0, font=dict(size=14), y=0.98),
+        title=dict(text=_("The SPP vector: {length} numbers ({pool} pooling)").format(length=f"{len(v):,}", pool=head.config.pool)
+                   + how + note, x=0, font=dict(size=14), y=0.98),
         height=320, margin=dict(l=4, r=4, t=80, b=4), hovermode="x",
         legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0, font=dict(size=12)),
         meta=figure_meta("spp_vector_figure", length=int(len(v)), downsampled=downsampled, levels=names,
                          colours={str(n): colours[n] for n in head.config.levels}),
     ))
+
+
+def _segment_traces(segment: np.ndarray, start: int, k: int, colour: str) -> list[dict[str, Any]]:
+    """One level's part of the vector, from index ``start``: its values as a line (``k == 1``), or the
+    min and max of every ``k`` numbers with the band between them filled (its last bucket may be partial)."""
+    if k == 1:
+        return [dict(type="scatter", y=segment, x0=start, dx=1, mode="lines", line=dict(width=1, color=colour),
+                     name="SPP vector", hovertemplate=_("index %{x:,}<br>value %{y:.4g}") + "<extra></extra>", showlegend=False)]
+    lo, hi = bucket_extremes(segment, k)
+    return [
+        dict(type="scatter", y=lo, x0=start, dx=k, mode="lines", line=dict(width=0.5, color=colour), name="bucket min",
+             hovertemplate=_("indices %{x:,}… min %{y:.4g}") + "<extra></extra>", showlegend=False),
+        dict(type="scatter", y=hi, x0=start, dx=k, mode="lines", line=dict(width=0.5, color=colour), fill="tonexty",
+             name="bucket max", showlegend=False, hovertemplate=_("indices %{x:,}… max %{y:.4g}") + "<extra></extra>"),
+    ]
 
 
 def size_sweep_figure(sweep: Sequence[SizeSweepRow], *, current: SizeSweepRow | None = None) -> go.Figure:

@@ -49,15 +49,27 @@ def block_reduce(array: np.ndarray, max_cells: int = MAX_HEATMAP_CELLS,
     return pooled[0, 0].numpy(), f
 
 
+RELU6_CEILING = 6.0  # nn.ReLU6's upper bound
+
+
 def vector_envelope(vector: np.ndarray, max_points: int = MAX_VECTOR_POINTS) -> tuple[np.ndarray, np.ndarray, int]:
     """Min and max of every bucket of ``k`` numbers, with at most ``max_points // 2`` buckets."""
-    buckets = max(1, max_points // 2)
-    k = math.ceil(len(vector) / buckets)
+    k = math.ceil(len(vector) / max(1, max_points // 2))
+    return (*bucket_extremes(vector, k), k)
+
+
+def bucket_extremes(vector: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Min and max of every ``k`` consecutive numbers (the last bucket may be shorter)."""
     pad = (-len(vector)) % k
     v = np.asarray(vector, dtype=np.float32)
     lo = np.pad(v, (0, pad), constant_values=np.inf).reshape(-1, k).min(1)
     hi = np.pad(v, (0, pad), constant_values=-np.inf).reshape(-1, k).max(1)
-    return lo, hi, k
+    return lo, hi
+
+
+def at_ceiling(vector: np.ndarray, ceiling: float = RELU6_CEILING) -> int:
+    """How many numbers are exactly ``ceiling`` (ReLU6's 6.0: min(max(x, 0), 6) saturated there)."""
+    return int(np.count_nonzero(np.asarray(vector) == ceiling))
 
 
 class WinnerCell(NamedTuple):

@@ -90,14 +90,17 @@ def family_rows(family: FamilyComparison, measuring: bool = False) -> list[dict[
     } for r in family.heads]
 
 
+RF_CELLS_COLUMN = N_("branch RF, cells (h × w)")  # rows × columns, as every map size on the page
+
+
 def family_branch_rows(family: FamilyComparison) -> list[dict[str, str]]:
     """One row per head: its name, its branches' receptive fields and its exact equalities with the
     other heads compared here: ``sppf (yes)`` with the head as compared, or the other head's
-    settings when the claim is about it at other settings (``SPPF (k=3, x1) (yes)``)."""
+    settings when the claim is about it at other settings (``SPPF (YOLOv5): k=3, n=1 (yes)``)."""
     return [{
         N_("head"): r.id, N_("name"): r.name,
-        N_("branch RF, cells"): ", ".join(f"{b.name}: {b.rf_cells[0]}×{b.rf_cells[1]}" for b in r.branches),
-        N_("branch RF, px"): ", ".join(f"{b.rf_pixels[0]}×{b.rf_pixels[1]}" + (_(" (whole image)") if b.whole_image else "")
+        RF_CELLS_COLUMN: ", ".join(f"{b.name}: {b.rf_cells[0]}×{b.rf_cells[1]}" for b in r.branches),
+        N_("branch RF, px (h × w)"): ", ".join(f"{b.rf_pixels[0]}×{b.rf_pixels[1]}" + (_(" (whole image)") if b.whole_image else "")
                                    for b in r.branches),
         N_("exactly equal to"): ", ".join(_partner(family, e) for e in r.exact_equal_to if e.other in family.ids) or _("none here"),
     } for r in family.heads]

@@ -101,8 +101,8 @@ def untrained_note(untrained: bool) -> str:
 def bins_caption(stride: int, overlaps: Sequence[str]) -> str:
     """How bins reach the photo: through the stride (cell i covers pixels [i·s, (i+1)·s))."""
     return _("Each feature cell covers {stride} × {stride} input pixels (the stage stride), so bin boxes are "
-             "cells × {stride}. Adaptive bins may share a cell with their neighbour: the darker bands. {overlaps}.").format(
-        stride=stride, overlaps=_("; ").join(overlaps))
+             "cells × {stride}. Adaptive bins may share a cell with their neighbour: there the two boxes overlap, "
+             "by {stride} px per shared cell. {overlaps}.").format(stride=stride, overlaps=_("; ").join(overlaps))
 
 
 def feature_map_caption(shape: tuple[int, int, int], stage: str, pool: Pool, channel: Channel) -> str:
@@ -152,6 +152,14 @@ def vector_arithmetic(channels: int, levels: Sequence[int]) -> str:
 
 def vector_fixed(channels: int, levels: Sequence[int]) -> str:
     return _("Length {arithmetic}, whatever the input size.").format(arithmetic=vector_arithmetic(channels, levels))
+
+
+def vector_ceiling(count: int) -> str:
+    """Why the vector's top is flat: ``count`` numbers sit exactly at ReLU6's 6.0 (empty when none do)."""
+    if not count:
+        return ""
+    return _(" {count} of its numbers are exactly 6.0: the backbone's ReLU6 activations, min(max(x, 0), 6), "
+             "stop there; the chart does not clip them.").format(count=f"{count:,}")
 
 
 def vector_broken(length: int, channels: int, levels: Sequence[int]) -> str:

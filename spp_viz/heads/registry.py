@@ -279,7 +279,7 @@ _SOURCE_POOLS = N_("its pools are SPPF's cascade with k={k}, n={n} (windows {win
 
 
 def _spp_title(a: BuildArgs) -> str:
-    return f"SPP {_joined(a.levels, ',')} ({a.pool}{'' if a.rule == BinRule.ADAPTIVE else ', paper rule'})"
+    return f"{HEAD_NAMES['spp']}: levels {_joined(a.levels, ',')}, {a.pool}{'' if a.rule == BinRule.ADAPTIVE else ', paper rule'}"
 
 
 def _aspp(args: BuildArgs) -> nn.Module:
@@ -306,14 +306,14 @@ _SPECS = (
         build=lambda a: ParallelPoolBlock(a.channels, a.channels, sppf_effective_kernels(a.k, a.repeats)),
         branches=_sppf_branches, pool_names=_sppf_names,
         claims=lambda a: (_cascade("sppf", a), _cascade("sppf_separable", a, _SEPARABLE_CASCADE)),
-        view_title=lambda a: f"Parallel SPP ({_joined(sppf_effective_kernels(a.k, a.repeats))})",
+        view_title=lambda a: f"{HEAD_NAMES['spp_yolo']}: parallel {_joined(sppf_effective_kernels(a.k, a.repeats))}",
         uses_sppf_args=True, pools_halve=True),
     HeadSpec(
         id="sppf", name=HEAD_NAMES["sppf"], source="https://github.com/ultralytics/ultralytics/blob/main/ultralytics/nn/modules/block.py (class SPPF)",
         purpose=N_("The same tensor as YOLO's SPP from n chained k x k pools (windows k, 2k-1, ...), cheaper because each step reuses the last."),
         build=lambda a: SPPFBlock(a.channels, a.channels, a.k, a.repeats), branches=_sppf_branches, pool_names=_sppf_names,
         claims=lambda a: (_cascade("spp_yolo", a), worded("sppf_separable", N_("{k}x{k} max = 1x{k} then {k}x1 max"), a, k=a.k)),
-        view_title=lambda a: f"SPPF (k={a.k}, x{a.repeats})", uses_sppf_args=True, pools_halve=True),
+        view_title=lambda a: f"{HEAD_NAMES['sppf']}: k={a.k}, n={a.repeats}", uses_sppf_args=True, pools_halve=True),
     HeadSpec(
         id="sppf_separable", name=HEAD_NAMES["sppf_separable"], source="https://github.com/ultralytics/ultralytics/pull/26082",
         purpose=N_("SPPF with each k x k pool done as 1 x k then k x 1: exactly equal, fewer comparisons per cell (k + k instead of k x k)."),

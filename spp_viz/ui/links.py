@@ -42,6 +42,7 @@ KEY_LINK_UPLOAD = "link_upload"  # in it: the link was made on an uploaded photo
 KEY_LINK_PROBLEM_LIST = "link_problems"  # in it: the values that kept their defaults
 KEY_LINK_READ = "_link_read"  # this session has read its URL
 KEY_LINK_HELD = "_link_held"  # this run opened the URL: leave it as it is
+KEY_LINK_QUERY = "_link_query"  # the URL's query as this session last read or wrote it
 KEY_LINK_OPENED = "_link_opened"  # the LinkState opened last (its photo None: made on an upload)
 KEY_LINK_NOTED = "_link_noted"  # the view the notes are about: they go once it changes
 OPENED_BUTTONS = {OpenPanel.ERF: state.KEY_ERF_RUN, OpenPanel.SCALES: state.KEY_SCALES_RUN}  # panel -> its button's key
@@ -53,12 +54,18 @@ def page_choices() -> PageChoices:
 
 
 def open_link() -> None:
-    """Put the URL's view into the controls at a session's first run and on back or forward."""
+    """Put the URL's view into the controls at a session's first run and on back or forward.
+
+    A back or forward is known by Streamlit's flag for the run, or by a URL that is not the one
+    this session last read or wrote (a rerun the page asked for, e.g. its measurements, may be
+    merged with the browser's, and the merged run may not carry the flag)."""
     first = not st.session_state.get(KEY_LINK_READ)
-    if not (first or history_navigation()):
+    query = {key: st.query_params.get_all(key) for key in st.query_params}
+    moved = KEY_LINK_QUERY in st.session_state and st.session_state[KEY_LINK_QUERY] != query
+    if not (first or history_navigation() or moved):
         return
     st.session_state[KEY_LINK_READ] = True
-    query = {key: st.query_params.get_all(key) for key in st.query_params}
+    st.session_state[KEY_LINK_QUERY] = query
     view, problems = decode(query, page_choices())
     given = {key for key in query if key in KEYS} | ({"stage"} if "backbone" in query else set())
     _apply(view, given if first else set(KEYS))
@@ -133,8 +140,10 @@ def follow(view: LinkState) -> None:
         return
     query = encode(view, page_choices())
     current = {key: st.query_params.get_all(key) for key in st.query_params}
-    if current != {key: [value] for key, value in query.items()}:
+    wanted = {key: [value] for key, value in query.items()}
+    if current != wanted:
         st.query_params.from_dict(query)
+    st.session_state[KEY_LINK_QUERY] = wanted
 
 
 def link_url(view: LinkState) -> str:

@@ -177,9 +177,11 @@ def selection_fragment(page: PageModel, panels: list[Panel]) -> None:
     view = current_view(page)
     with st.container(key=SELECTION_KEY):
         st.markdown(words.selection_line(view.selected, view.chosen_by_user))
+    link_slot = st.empty()  # the link sits under the selection it names, filled once the panels are drawn
     draw_panels(page, panels)
     link = links.shown_view(page.controls, page)  # after the panels: the ERF panel may have opened
-    links.copy_control(link)
+    with link_slot.container():
+        links.copy_control(link)
     links.follow(link)
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Sequence
 
 from ..choices import ChannelView, channel_view
-from ..dimensions import SPPFStage
+from ..dimensions import SPPF_STAGE_ROLES, SPPFStage
 from ..figures import text
 from ..figures.style import MAX_DRAWN_LEVEL
 from ..figures.text import literal
@@ -187,17 +187,18 @@ APP_TITLE = "spp-viz"
 INTRO = N_(
     "**Spatial pyramid pooling (SPP)** (He et al., 2014) splits a CNN's feature map into n × n bins at "
     "several levels and pools each bin, so a map of *any* size becomes a vector of *fixed* length "
-    "C × Σ n²: the classifier behind it never sees the image size. **SPPF** (YOLOv5) is a different "
-    "module with a similar name: three chained 5 × 5 stride-1 max pools, identical to parallel 5/9/13 pools, "
-    "that keep the map's size. Each of its sizes has one name on this page: {stages} (the pools without convs, "
-    "on the real map, as drawn here). Below, a real pretrained network shows both on a photo: hover any bin, "
-    "click a pooled cell to follow it back to the image."
+    "C × Σ n²: the classifier behind it never sees the image size.\n\n"
+    "**SPPF** (YOLOv5) is a different module with a similar name: three chained 5 × 5 stride-1 max pools, "
+    "identical to parallel 5/9/13 pools, that keep the map's size. Its sizes have one name each on this page:\n\n"
+    "{stages}\n\nBelow, a real pretrained network shows both on a photo: hover any bin, click a pooled cell to follow "
+    "it back to the image."
 )
 
 
 def intro() -> str:
-    """:data:`INTRO` with SPPF's sizes by their one name (:func:`spp_viz.figures.text.sppf_stage`)."""
-    return _(INTRO).format(stages=", ".join(_("the **{stage}**").format(stage=text.sppf_stage(stage)) for stage in SPPFStage))
+    """:data:`INTRO` with SPPF's sizes by their one name (:func:`spp_viz.figures.text.sppf_stage`) and what each is."""
+    return _(INTRO).format(stages="\n".join(_("- **{stage}**: {role}").format(stage=text.sppf_stage(stage), role=_(SPPF_STAGE_ROLES[stage]))
+                                             for stage in SPPFStage))
 WORKING = N_("Decoding and running the backbone (once per image and setting)…")
 DEVICE_LABEL = N_("Device")
 DEVICE_HELP = N_("Where the backbone and every head run and are timed. The feature map stays on this device; "
@@ -260,9 +261,10 @@ def unexpected_panel(title: str, kind: str) -> str:
 def summary_line(filename: str, original: tuple[int, int], working: tuple[int, int], title: str, stage: str,
                  weights: str, frames: int) -> str:
     (ow, oh), (width, height) = original, working
-    line = _("**{file}** · Original {ow} x {oh}, analysed at {width} x {height} · {backbone} cut at **{stage}**, "
-             "weights: **{weights}**").format(file=literal(filename), ow=ow, oh=oh, width=width, height=height,
-                                              backbone=title.split(" (")[0], stage=stage, weights=literal(weights_label(weights)))
+    line = _("**{file}** · Original {ow} x {oh}, analysed at {width} x {height} (width x height, px; the page's maps are "
+             "h × w) · {backbone} cut at **{stage}**, weights: **{weights}**").format(
+        file=literal(filename), ow=ow, oh=oh, width=width, height=height, backbone=title.split(" (")[0], stage=stage,
+        weights=literal(weights_label(weights)))
     return line + (_(" · {frames} frames, the first is used").format(frames=frames) if frames > 1 else "")
 
 
@@ -310,14 +312,15 @@ def provenance_line(weights: str, digest: str) -> str:
 
 # the selection and the predictions panel
 def selection_line(selected: tuple[int, int, int] | None, by_user: bool) -> str:
-    """The selection in words: ``Selected: level N, bin (r, c)``."""
+    """The selection in words: ``Selected: level N, bin (r, c)``, and what ``(r, c)`` counts."""
     if selected is None:
         return _("No bin to select: no level is drawn.")
     n, row, col = selected
     if by_user:
-        return _("**Selected: level {n}, bin ({row}, {col})**").format(n=n, row=row, col=col)
-    return _("**Selected: level {n}, bin ({row}, {col})** (the strongest bin of the finest level, until you click a "
-             "pooled cell)").format(n=n, row=row, col=col)
+        return _("**Selected: level {n}, bin ({row}, {col})** (row {row}, column {col} of the level's grid, counted from 0 "
+                 "at the top left)").format(n=n, row=row, col=col)
+    return _("**Selected: level {n}, bin ({row}, {col})** (row {row}, column {col} of the level's grid, counted from 0 at "
+             "the top left; the strongest bin of the finest level, until you click a pooled cell)").format(n=n, row=row, col=col)
 
 
 PHASE0_SELECTION = N_("The bins follow from the input size and the backbone's layers: they are drawn before the forward, greyed until its values arrive.")

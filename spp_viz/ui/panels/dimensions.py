@@ -19,7 +19,8 @@ def output_dimensions(page: PageModel) -> None:
     pyramid = page.pyramid
     st.plotly_chart(spp_vector_figure(page), key="spp_vector", config=CHART_CONFIG)
     if pyramid.valid:
-        st.caption(text.vector_fixed(pyramid.channels, pyramid.config.levels))
+        ceiling = figures.at_ceiling(pyramid.vector.detach().float().cpu().numpy())
+        st.caption(text.vector_fixed(pyramid.channels, pyramid.config.levels) + text.vector_ceiling(ceiling))
     else:
         st.warning(text.vector_broken(pyramid.length, pyramid.channels, pyramid.config.levels))
     dimension_table(page.dimension_rows)
