@@ -33,7 +33,7 @@ PANEL_TITLES = {  # translated where they are drawn (N_: extracted, not translat
 }
 
 # ----------------------------------------------------------------------------
-# Sidebar
+# Sidebar (one line a word, however long: the block keeps no repeating shape for `duplicates`)
 # Words marked N_ here are translated where they are shown (``_(words.UPLOAD_LABEL)``); a function
 # returns its sentence in the run's language (spp_viz.i18n).
 SAMPLE_TITLES = {
@@ -49,13 +49,11 @@ SIDEBAR_FAMILY = N_("Pooling heads")  # the family panel's heads, k and n
 UPLOAD_LABEL = N_("Upload an image")
 CAMERA_TOGGLE = N_("Take a photo with the camera")
 CAMERA_LABEL = N_("Camera")
-CAMERA_HELP = N_("Shows a camera preview in the sidebar (the browser asks for permission first). The photo is decoded "
-               "like an upload, in memory, never written to disk.")
+CAMERA_HELP = N_("Shows a camera preview in the sidebar (the browser asks for permission first). The photo is decoded like an upload, in memory, never written to disk.")
 SAMPLE_LABEL = N_("…or a sample photo")
 SAMPLE_HELP = N_("Used when nothing is uploaded or taken with the camera. Credits: assets/CREDITS.md.")
 MAX_SIDE_LABEL = N_("Working resolution (long side, px)")
-MAX_SIDE_HELP = N_("The image is resized so its long side is at most this before the backbone runs (never cropped). "
-                 "'native' keeps its own size; bigger is slower.")
+MAX_SIDE_HELP = N_("The image is resized so its long side is at most this before the backbone runs (never cropped). 'native' keeps its own size; bigger is slower.")
 PRESET_LABEL = N_("Preset")
 PRESET_HELP = N_("SPP-net's classification pyramid {6,3,2,1} (He et al.) or PSPNet's bins {1,2,3,6}.")
 LEVELS_LABEL = N_("Levels (n × n bins each)")
@@ -63,18 +61,14 @@ LEVELS_HELP = N_("Comma-separated positive integers, e.g. 1,2,4. Length = C × �
 POOL_LABEL = N_("Pooling")
 POOL_HELP = N_("max: the paper's choice. avg: 'SPP with global average pooling'; its 1 × 1 level is the backbone's GAP.")
 BINS_LABEL = N_("Bin rule")
-BINS_HELP = N_("adaptive: [floor(i·a/n), ceil((i+1)·a/n)), always n bins (released SPP code, PyTorch). "
-             "paper: window ceil(a/n), stride floor(a/n), which can give the wrong number of bins.")
+BINS_HELP = N_("adaptive: [floor(i·a/n), ceil((i+1)·a/n)), always n bins (released SPP code, PyTorch). paper: window ceil(a/n), stride floor(a/n), which can give the wrong number of bins.")
 BACKBONE_LABEL = N_("Backbone")
 BACKBONE_HELP = N_("Weights: packaged (always offline), cached (in torch hub's folder) or not cached (needs a download).")
 STAGE_LABEL = N_("Stage")
 WEIGHTS_LABEL = N_("Weights")
 WEIGHTS_HELP = N_("untrained = random init (seeded): shows what the pooling does without learned features.")
 CHECKPOINT_LABEL = N_("Checkpoint (.pt / .pth: a state_dict, or a YOLO detector)")
-CHECKPOINT_HELP = N_("A state_dict for the chosen architecture replaces its weights; a YOLOv5, YOLOv8 or YOLO11 checkpoint "
-                   "(ultralytics or YOLOv5) switches to the backbone yolo: its own layers up to its trained SPPF. Read with "
-                   "torch.load(weights_only=True), a detector's classes answered by inert stand-ins: nothing in the file "
-                   "is run, and nothing is written to disk.")
+CHECKPOINT_HELP = N_("A state_dict for the chosen architecture replaces its weights; a YOLOv5, YOLOv8 or YOLO11 checkpoint (ultralytics or YOLOv5) switches to the backbone yolo: its own layers up to its trained SPPF. Read with torch.load(weights_only=True), a detector's classes answered by inert stand-ins: nothing in the file is run, and nothing is written to disk.")
 DETECTOR_OPTION = N_("YOLO detector (from your checkpoint)")
 DETECTOR_NEEDS_FILE = N_("The yolo backbone is read from your detector checkpoint: upload one below.")
 CHANNEL_LABEL = N_("Channel")
