@@ -17,7 +17,7 @@ from ..boxes import CellWindow
 from ..choices import Channel, ChannelView, Pool
 from ..defaults import SPPF_DEFAULT_N
 from ..dimensions import SPPF_STAGE_NAMES, SPPF_STAGE_ROLES, SPPFSize, SPPFStage, SPPFWidths, sppf_formula, sppf_sizes
-from ..i18n import N_, _, ngettext
+from ..i18n import N_, _, ngettext, number
 from ..timing import (
     MAX_IQR_SHARE,
     MAX_TIME_S,
@@ -87,7 +87,7 @@ def literal(text: str) -> str:
 
 def times(*parts: object) -> str:
     """``a × b × c``: the one way a shape is written for a person."""
-    return " × ".join(f"{p:,}" if isinstance(p, int) else str(p) for p in parts)
+    return " × ".join(number(p) if isinstance(p, int) else str(p) for p in parts)
 
 
 # ----------------------------------------------------------------------------
