@@ -23,6 +23,7 @@ import pytest
 
 from spp_viz.defaults import HEAD_IDS
 from spp_viz.devtools.server import MEASURED_JS
+from spp_viz.ui import words
 
 from .conftest import ACTION_TIMEOUT_MS, COLD_TIMEOUT_MS, AppPage
 
@@ -127,6 +128,12 @@ def test_nothing_is_cut(browser, app_server, width) -> None:
         app.set_levels("6,3,2,1")  # SPP-net's pyramid
         app.wait_idle(expect_rerun=True)
         app.page.locator(".st-key-pool").get_by_text("avg", exact=True).click()
+        app.wait_idle(expect_rerun=True)
+        # the labels follow the level of a bin clicked before (at 1400 px, level 2 or 4): show level 6's
+        label_level = app.main.get_by_role("combobox", name=words.LABEL_LEVEL_LABEL)
+        expect(label_level).to_be_visible(timeout=COLD_TIMEOUT_MS)
+        label_level.click()
+        app.page.get_by_role("option", name=words.level_name(6)).click()
         app.wait_idle(expect_rerun=True)
         # level 6's labels are in a table; every head has a tick in each of the cost chart's three panels
         expect(app.page.locator(".st-key-bin_label_table")).to_have_count(1, timeout=COLD_TIMEOUT_MS)
