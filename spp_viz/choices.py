@@ -76,9 +76,11 @@ class ChannelView(Choice):
 
 
 class Language(Choice):
-    """The page's language. English only for now; a new language is a member here and its catalogue."""
+    """The page's language (the URL's ``lang``); a new language is a member here and its catalogue
+    (:mod:`spp_viz.i18n`, ``docs/languages.md``)."""
 
     EN = "en"
+    ZH = "zh"  # Simplified Chinese
 
 
 Channel = ChannelView | int  # a figure's view of the channels: their mean or max, or one channel's index

@@ -2,7 +2,8 @@
 SPPF's output (:func:`dimension_rows`, from sizes alone; :func:`dimension_table` for a map the
 backbone gave), and the same arithmetic over input sizes (:func:`size_sweep`): SPP's length
 never changes, SPPF's output grows. Torch-free: the page shows the table before the forward
-(:mod:`spp_viz.phase0`), and the report's table comes from the same rows after it.
+(:mod:`spp_viz.phase0`), and the report's table comes from the same rows after it. The rows'
+words are the run's language (:mod:`spp_viz.i18n`: English for the CLI and the report).
 
 SPPF has four sizes worth naming, and each is named once, here (:class:`SPPFStage`,
 :func:`sppf_sizes`): every text, card, table, chart and JSON label reads its name and size from
@@ -25,6 +26,7 @@ from .bins import LevelBins, level_arithmetic, spp_arithmetic, spp_output_length
 from .choices import Choice
 from .defaults import SPPF_DEFAULT_N
 from .geometry import StageGeometry
+from .i18n import N_, _
 from .options import parse_levels
 
 if TYPE_CHECKING:
@@ -41,19 +43,20 @@ class SPPFStage(Choice):
     POOLS = "pools"
 
 
-# The one name of each stage: every place that shows an SPPF size uses it.
+# The one name of each stage: every place that shows an SPPF size uses it (N_: the page translates
+# names and roles where it shows them, spp_viz.figures.text).
 SPPF_STAGE_NAMES: dict[SPPFStage, str] = {
-    SPPFStage.CV1: "SPPF cv1 output",
-    SPPFStage.CONCAT: "SPPF concatenation",
-    SPPFStage.CV2: "SPPF cv2 output",
-    SPPFStage.POOLS: "SPPF pools alone",
+    SPPFStage.CV1: N_("SPPF cv1 output"),
+    SPPFStage.CONCAT: N_("SPPF concatenation"),
+    SPPFStage.CV2: N_("SPPF cv2 output"),
+    SPPFStage.POOLS: N_("SPPF pools alone"),
 }
 # What each stage is, in a few words (tables' and tooltips' second line).
 SPPF_STAGE_ROLES: dict[SPPFStage, str] = {
-    SPPFStage.CV1: "the 1 × 1 conv cv1 halves the channels",
-    SPPFStage.CONCAT: "cv1's output and its n pools, side by side",
-    SPPFStage.CV2: "the 1 × 1 conv cv2 back to C: the module's output",
-    SPPFStage.POOLS: "the n chained pools on the C-channel map itself, no convs (what this page draws and checks)",
+    SPPFStage.CV1: N_("the 1 × 1 conv cv1 halves the channels"),
+    SPPFStage.CONCAT: N_("cv1's output and its n pools, side by side"),
+    SPPFStage.CV2: N_("the 1 × 1 conv cv2 back to C: the module's output"),
+    SPPFStage.POOLS: N_("the n chained pools on the C-channel map itself, no convs (what this page draws and checks)"),
 }
 
 
@@ -127,20 +130,21 @@ def dimension_rows(input_size: tuple[int, int], stage: str, stride: int, shape: 
     c, h, w = shape
     width, height = input_size
     rows = [
-        {"key": "input", "step": "input", "shape": f"3 x {height} x {width}", "arithmetic": f"3 x {height} x {width} = {3 * height * width:,}", "numbers": 3 * height * width},
-        {"key": "feature_map", "step": f"feature map ({stage}, stride {stride})", "shape": f"{c} x {h} x {w}",
+        {"key": "input", "step": _("input"), "shape": f"3 x {height} x {width}", "arithmetic": f"3 x {height} x {width} = {3 * height * width:,}", "numbers": 3 * height * width},
+        {"key": "feature_map", "step": _("feature map ({stage}, stride {stride})").format(stage=stage, stride=stride), "shape": f"{c} x {h} x {w}",
          "arithmetic": f"{c:,} x {h} x {w} = {c * h * w:,}", "numbers": c * h * w},
     ]
     for level in levels:
         r, k = level.shape
-        note = "" if level.valid else " (paper rule: not n x n)"
-        rows.append({"key": f"level_{level.n}", "step": f"level {level.n}: {r} x {k} bins{note}", "shape": f"{c} x {r} x {k}",
+        note = "" if level.valid else _(" (paper rule: not n x n)")
+        rows.append({"key": f"level_{level.n}", "step": _("level {n}: {rows} x {cols} bins").format(n=level.n, rows=r, cols=k) + note,
+                     "shape": f"{c} x {r} x {k}",
                      "arithmetic": level_arithmetic(c, r, k), "numbers": c * r * k})
     ns, length = [level.n for level in levels], sum(c * level.shape[0] * level.shape[1] for level in levels)
     valid = all(level.valid for level in levels)
-    rows.append({"key": "spp_vector", "step": "SPP vector (fixed length)" if valid else "SPP vector (NOT the fixed length)", "shape": f"{length}",
+    rows.append({"key": "spp_vector", "step": _("SPP vector (fixed length)") if valid else _("SPP vector (NOT the fixed length)"), "shape": f"{length}",
                  "arithmetic": spp_arithmetic(c, ns) if valid else f"{length:,} != {spp_arithmetic(c, ns)}", "numbers": length})
-    rows += [{"key": f"sppf_{size.stage.value}", "step": f"{size.name} ({_sppf_formula(size, widths)})", "shape": f"{size.channels} x {h} x {w}",
+    rows += [{"key": f"sppf_{size.stage.value}", "step": f"{_(size.name)} ({_sppf_formula(size, widths)})", "shape": f"{size.channels} x {h} x {w}",
               "arithmetic": f"{size.channels:,} x {h} x {w} = {size.numbers:,}", "numbers": size.numbers}
              for size in sppf_sizes(c, h, w, widths=widths).values()]
     return rows
@@ -162,13 +166,13 @@ def dimension_table(features: FeatureResult, head: PyramidResult, sppf: HeadRepo
                           [level.bins for level in head.levels], widths)
     if sppf is None:
         return rows
-    _, h, w = features.shape
-    weights = widths.note if widths else "seeded"
+    _channels, h, w = features.shape
+    weights = widths.note if widths else _("seeded")
     return rows + [
-        {"key": "sppf_params", "step": f"SPPF parameters ({weights})", "shape": "-",
+        {"key": "sppf_params", "step": _("SPPF parameters ({weights})").format(weights=weights), "shape": "-",
          "arithmetic": "sum(p.numel()), cv1 + cv2", "numbers": sppf.params},
-        {"key": "sppf_flops", "step": "SPPF FLOPs (convs)", "shape": "-",
-         "arithmetic": f"{sppf.flops / (h * w):,.0f} per cell x {h} x {w}", "numbers": sppf.flops},
+        {"key": "sppf_flops", "step": _("SPPF FLOPs (convs)"), "shape": "-",
+         "arithmetic": _("{flops} per cell x {h} x {w}").format(flops=f"{sppf.flops / (h * w):,.0f}", h=h, w=w), "numbers": sppf.flops},
     ]
 
 
@@ -176,7 +180,7 @@ def _sppf_formula(size: SPPFSize, widths: SPPFWidths | None) -> str:
     """``C/2`` and the like, or for a trained block's cv1, concat and cv2 its own width and whose it is."""
     if widths is None or size.stage is SPPFStage.POOLS:
         return size.formula
-    return f"{size.channels:,} channels, {widths.note}"
+    return _("{channels} channels, {note}").format(channels=f"{size.channels:,}", note=widths.note)
 
 
 @dataclass(frozen=True)

@@ -35,6 +35,7 @@ from .figures.style import (
 )
 from .figures.text import channel_label, pooled_value
 from .geometry import StageGeometry
+from .i18n import language
 from .phase0 import Phase0
 
 if TYPE_CHECKING:  # phase 0's payload (no values) is built without torch; phase 1's reads these
@@ -236,7 +237,7 @@ def explorer_map(features: FeatureResult, channel: Channel, map_key: object, max
     shown, block = block_reduce(z, max_cells, channel)
     shown = np.ascontiguousarray(shown, dtype="<f4")
     lo, hi = (float(shown.min()), float(shown.max())) if shown.size else (0.0, 1.0)
-    return ExplorerMap(part_id("map", map_key, channel, max_cells), str(channel), channel_label(channel, c), c, h, w,
+    return ExplorerMap(part_id("map", map_key, channel, max_cells, language()), str(channel), channel_label(channel, c), c, h, w,
                        int(shown.shape[0]), int(shown.shape[1]), block, lo, hi,
                        base64.b64encode(shown.tobytes()).decode("ascii"))
 
@@ -305,7 +306,7 @@ def phase0_payload(geometry: Phase0, photo: tuple[str, tuple[int, int]], *, imag
     width, height = geometry.input_size
     c, h, w = geometry.shape
     map_key = ("phase0", image_key, model_key, geometry.backbone, geometry.stage)
-    map_part = ExplorerMap(part_id("map", map_key, channel), str(channel), channel_label(channel, c), c, h, w, 0, 0, 1,
+    map_part = ExplorerMap(part_id("map", map_key, channel, language()), str(channel), channel_label(channel, c), c, h, w, 0, 0, 1,
                            0.0, 0.0, "")
     parts = []
     for level in geometry.levels:

@@ -95,6 +95,8 @@ class EqualityCheck:
     equal: bool
     max_abs_diff: float
     other_args: BuildArgs | None = None
+    claim_template: str = ""  # the claim before its values were filled in (the page translates it)
+    claim_values: tuple[tuple[str, str], ...] = ()
 
     @property
     def pair(self) -> frozenset[str]:
@@ -444,7 +446,8 @@ def check_equalities(head_id: str, x: Tensor, args: BuildArgs, trained: TrainedH
         theirs = pool_output(claim.other, source, replace(claim.args, trained=""))
         a, b = (mine.flatten(1), theirs.flatten(1)) if spec.flat_compare else (mine, theirs)
         equal, diff = exact_compare(a, b)
-        out.append(EqualityCheck(head_id, claim.other, claim.text, equal, diff, get_spec(claim.other).key(claim.args)))
+        out.append(EqualityCheck(head_id, claim.other, claim.text, equal, diff, get_spec(claim.other).key(claim.args),
+                                 claim.template, claim.values))
     return tuple(out)
 
 

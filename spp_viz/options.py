@@ -38,6 +38,7 @@ from .defaults import (
     SPPF_MAX_N,
 )
 from .head_ids import head_ids
+from .i18n import N_, _
 
 __all__ = [
     "argparse_type",
@@ -61,7 +62,7 @@ __all__ = [
 
 T = TypeVar("T")
 
-_LEVELS_HINT = "give comma-separated positive integers such as 1,2,4, or a preset: " + ", ".join(LEVEL_PRESETS)
+_LEVELS_HINT = N_("give comma-separated positive integers such as 1,2,4, or a preset: {presets}")
 _DEVICE = re.compile(r"^(cpu|cuda(:[0-9]{1,2})?)$")
 
 
@@ -106,23 +107,28 @@ def parse_int(text: str | int, what: str, low: int, high: int, allowed: str = ""
     return value
 
 
+def _levels_hint() -> str:
+    return _(_LEVELS_HINT).format(presets=", ".join(LEVEL_PRESETS))
+
+
 def parse_levels(levels: str | Sequence[int]) -> tuple[int, ...]:
     """Pyramid levels from ``"1,2,4"``, a preset name (``spp-net``, ``psp``) or a sequence of ints.
 
-    Each level n (an n x n grid of bins) is a whole number from 1 to ``MAX_LEVEL``, once.
+    Each level n (an n x n grid of bins) is a whole number from 1 to ``MAX_LEVEL``, once. The
+    messages are in the run's language (:mod:`spp_viz.i18n`: English for the CLI).
     """
     if isinstance(levels, str):
         text = levels.strip()
         if text.lower() in LEVEL_PRESETS:
             return LEVEL_PRESETS[text.lower()]
         if not text:
-            raise ValueError(f"Levels are empty: {_LEVELS_HINT}.")
+            raise ValueError(_("Levels are empty: {hint}.").format(hint=_levels_hint()))
         out = []
         for part in (p.strip() for p in text.split(",")):
             if not part:
-                raise ValueError(f"Levels {levels!r} contain an empty item: {_LEVELS_HINT}.")
+                raise ValueError(_("Levels {levels!r} contain an empty item: {hint}.").format(levels=levels, hint=_levels_hint()))
             if not (part.isascii() and part.isdigit()) or len(part) > 6:
-                raise ValueError(f"Level {part!r} is not a positive integer: {_LEVELS_HINT}.")
+                raise ValueError(_("Level {part!r} is not a positive integer: {hint}.").format(part=part, hint=_levels_hint()))
             out.append(int(part))
         levels = out
     try:  # operator.index: ints and numpy integers, never floats, strings or bools
@@ -130,14 +136,14 @@ def parse_levels(levels: str | Sequence[int]) -> tuple[int, ...]:
             raise TypeError("a bool is not a level")
         result = tuple(operator.index(n) for n in levels)
     except TypeError:
-        raise ValueError(f"Levels {list(levels)!r} are not all integers: {_LEVELS_HINT}.") from None
+        raise ValueError(_("Levels {levels!r} are not all integers: {hint}.").format(levels=list(levels), hint=_levels_hint())) from None
     if not result:
-        raise ValueError("Levels are empty: give at least one positive integer such as 1.")
+        raise ValueError(_("Levels are empty: give at least one positive integer such as 1."))
     for n in result:
         if n < 1 or n > MAX_LEVEL:
-            raise ValueError(f"Level {n} is out of range: each level must be between 1 and {MAX_LEVEL}.")
+            raise ValueError(_("Level {n} is out of range: each level must be between 1 and {max}.").format(n=n, max=MAX_LEVEL))
     if len(set(result)) != len(result):
-        raise ValueError(f"Levels {list(result)} repeat a value: each level may appear once.")
+        raise ValueError(_("Levels {levels} repeat a value: each level may appear once.").format(levels=list(result)))
     return result
 
 

@@ -29,6 +29,7 @@ from . import worker
 from .analysis import FeatureResult, Prediction, PyramidConfig, extract_features, predict
 from .backbones import Backbone, BackboneLoad
 from .dimensions import SPPFStage, sppf_sizes
+from .i18n import N_
 from .images import DEFAULT_MAX_SIDE, resize, working_size
 from .pooling import spp
 from .timing import Interrupted, SingleRun
@@ -37,8 +38,8 @@ from .timing import Interrupted, SingleRun
 DEFAULT_SCALE_SIZES = (224, 320, 448, 640, 896)
 # the long side torchvision's ImageNet classifiers were trained and evaluated at
 TRAINING_RESOLUTION = 224
-FIXRES_NOTE = ("The classifier was trained on 224-px crops; at another working size the objects look larger or smaller "
-               "than in training, so its predictions shift (the train-test resolution discrepancy, Touvron et al. 2019, \"FixRes\").")
+FIXRES_NOTE = N_("The classifier was trained on 224-px crops; at another working size the objects look larger or smaller "
+                 "than in training, so its predictions shift (the train-test resolution discrepancy, Touvron et al. 2019, \"FixRes\").")
 
 
 @dataclass(frozen=True)

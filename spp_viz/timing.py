@@ -40,6 +40,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable, Mapping
 
 from .devices import device_name
+from .i18n import N_, _, ngettext
 
 if TYPE_CHECKING:
     import torch
@@ -65,11 +66,13 @@ BLOCK_TARGET_S = 0.005  # one block runs a head about this long (calls per block
 # quiet machine a few percent); a head still above it at the cap is noisy, and no lesson is drawn
 # from it.
 MAX_IQR_SHARE = 0.10
-CPU_METHOD = "perf_counter around each block of calls"
-CUDA_METHOD = "CUDA events around each block of calls, read after torch.cuda.synchronize"
-UNRELIABLE_TIMINGS = ("Some of these latencies are noisy: their interquartile range stayed above "
-                      f"{MAX_IQR_SHARE:.0%} of the median until the time cap, or a pooling measured slower than the "
-                      "module that contains it, even after a second measurement. Read them as unreliable, not as a comparison.")
+CPU_METHOD = N_("perf_counter around each block of calls")
+CUDA_METHOD = N_("CUDA events around each block of calls, read after torch.cuda.synchronize")
+# the JSON report's warning (English) and, translated from its template, the page's
+UNRELIABLE_TIMINGS_TEMPLATE = N_("Some of these latencies are noisy: their interquartile range stayed above {share} of the "
+                                 "median until the time cap, or a pooling measured slower than the module that contains it, "
+                                 "even after a second measurement. Read them as unreliable, not as a comparison.")
+UNRELIABLE_TIMINGS = UNRELIABLE_TIMINGS_TEMPLATE.format(share=f"{MAX_IQR_SHARE:.0%}")
 
 
 class Interrupted(Exception):
@@ -113,8 +116,8 @@ class Latency:
 
     @property
     def where(self) -> str:
-        """``cpu, 2 threads``: the device and torch's thread count it ran with."""
-        return f"{self.device}, {threads_text(self.threads)}"
+        """``cpu, 2 threads``: the device and torch's thread count it ran with (in the run's language)."""
+        return _("{device}, {threads}").format(device=self.device, threads=threads_text(self.threads))
 
     def as_json(self, prefix: str) -> dict[str, object]:
         """``{prefix}_iqr_ms``, ``{prefix}_rounds`` and ``{prefix}_noisy`` (the JSON's keys beside the median)."""
@@ -122,7 +125,7 @@ class Latency:
 
 
 def threads_text(threads: int) -> str:
-    return f"{threads} thread{'' if threads == 1 else 's'}"
+    return ngettext("{n} thread", "{n} threads", threads).format(n=threads)
 
 
 def format_ms(ms: float) -> str:
@@ -136,7 +139,7 @@ def format_latency(latency: Latency) -> str:
     range as a share of it; ``· noisy`` when that share stayed above :data:`MAX_IQR_SHARE`."""
     share = latency.spread * 100
     text = f"{format_ms(latency.median_ms)} ± {share:.1f}%" if share < 1 else f"{format_ms(latency.median_ms)} ± {share:.0f}%"
-    return text + (" · noisy" if latency.noisy else "")
+    return text + (_(" · noisy") if latency.noisy else "")
 
 
 def pool_and_total_consistent(pool_ms: float, total_ms: float, pool: Latency | None, total: Latency | None) -> bool:
@@ -163,7 +166,7 @@ def _cuda_block(fn: Callable[[], object], device: torch.device) -> Callable[[int
         start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
         torch.cuda.synchronize(device)
         start.record()
-        for _ in range(number):
+        for _call in range(number):
             fn()
         end.record()
         torch.cuda.synchronize(device)
@@ -219,9 +222,9 @@ def measure_interleaved(
     threads = torch.get_num_threads()
     blocks = {name: block_timer(fn, device, clock) for name, fn in fns.items()}
     calibrated = {name: _calibrate(blocks[name], fn, halt) for name, fn in fns.items()}
-    number = {name: n for name, (n, _) in calibrated.items()}
+    number = {name: n for name, (n, _block_s) in calibrated.items()}
     needed = {name: max(1, min(min_rounds, SLOW_MIN_ROUNDS) if once >= SLOW_CALL_S else min_rounds)
-              for name, (_, once) in calibrated.items()}
+              for name, (_number, once) in calibrated.items()}
     # a head slower than a block was just timed for one whole call, after its warm-up: a sample
     samples: dict[str, list[float]] = {name: [once] if n == 1 else [] for name, (n, once) in calibrated.items()}
     spent = {name: sum(values) for name, values in samples.items()}
@@ -279,8 +282,9 @@ class SingleRun:
                 "load_average": round(self.load_average, 2), "threads": self.threads}
 
     def text(self) -> str:
-        """``123 ms (one run on cpu, 2 threads, load average 0.42)``."""
-        return f"{format_ms(self.ms)} (one run on {self.device}, {threads_text(self.threads)}, load average {self.load_average:.2f})"
+        """``123 ms (one run on cpu, 2 threads, load average 0.42)`` (in the run's language)."""
+        return _("{time} (one run on {device}, {threads}, load average {load})").format(
+            time=format_ms(self.ms), device=self.device, threads=threads_text(self.threads), load=f"{self.load_average:.2f}")
 
 
 def load_average() -> float:

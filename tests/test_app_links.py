@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from spp_viz.choices import Language
+from spp_viz.i18n import speaking
 from spp_viz.links import KEYS, MAX_QUERY_CHARS, UNKNOWN_KEYS, WHOLE_QUERY
 from spp_viz.ui import links, state
 
@@ -73,14 +75,16 @@ def test_every_field_set_on_the_page_opens_in_a_fresh_session():
     at.selectbox(key=state.KEY_CHANNEL).set_value(5)
     for key, value in zip(state.KEYS_REGION, (10, 20, 100, 120)):
         at.number_input(key=key).set_value(value)
+    at.radio(key=state.KEY_LANG).set_value("zh")
     at.session_state[state.KEY_SELECTED] = (3, 1, 2)  # what the explorer's click sets
     at.run()  # a new stage: phase 0, then the forward's rerun; the panels' buttons are clicked on its page
-    at.button(key=state.KEY_ERF_RUN).click()
-    at.button(key=state.KEY_SCALES_RUN).click()
-    at.run()
+    with speaking(Language.ZH):  # AppTest formats the widgets' values in this thread: in the page's language now
+        at.button(key=state.KEY_ERF_RUN).click()
+        at.button(key=state.KEY_SCALES_RUN).click()
+        at.run()
     assert_clean(at)
     query = dict(at.query_params)
-    assert set(query) == set(KEYS) - {"lang"}  # English is the default, so not written
+    assert set(query) == set(KEYS) and query["lang"] == "zh"
     assert link_text(at).endswith("?" + "&".join(f"{k}={v.replace(',', '%2C')}" for k, v in query.items()))
 
     fresh = new_app(query, max_side=None)

@@ -88,7 +88,7 @@ def test_a_backbone_without_a_stage_gets_its_own_default_stage():
     ("heads", "spp,nope"), ("sppf_k", "4"), ("sppf_k", "99"), ("sppf_n", "0"), ("bin", "4,4,0"),
     ("bin", "8,0,0"), ("bin", "4"), ("channel", "-1"), ("channel", "sum"), ("region", "5,5,5,9"),
     ("region", "1,2,3"), ("region", "nan,0,1,1"), ("region", "0.2,0,0.4,1"), ("open", "erf,nope"),
-    ("lang", "zh"), ("lang", "EN"),
+    ("lang", "fr"), ("lang", "EN"),
 ])
 def test_a_bad_value_is_one_sentence_and_that_field_keeps_its_default(key, value):
     good = {"levels": "1,2,4", "pool": "avg"}

@@ -120,8 +120,8 @@ def test_every_sppf_size_has_one_name_on_the_page_and_in_the_json(sample):
                     last = max(SPPF_STAGE_NAMES, key=lambda s: before.rfind(SPPF_STAGE_NAMES[s]))
                     assert before.rfind(SPPF_STAGE_NAMES[last]) >= 0 and last is stage, t
     # the intro names every stage; the card is cv2's
-    assert all(SPPF_STAGE_NAMES[stage] in words.INTRO for stage in SPPFStage)
-    assert words.METRIC_SPPF.startswith(SPPF_STAGE_NAMES[SPPFStage.CV2])
+    assert all(SPPF_STAGE_NAMES[stage] in words.intro() for stage in SPPFStage)
+    assert words.metric_sppf().startswith(SPPF_STAGE_NAMES[SPPFStage.CV2])
 
 
 def test_the_json_uses_the_same_names_and_sizes(asset_bytes):

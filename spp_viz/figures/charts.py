@@ -10,6 +10,7 @@ import plotly.graph_objects as go
 
 from ..analysis import Prediction, PyramidResult
 from ..dimensions import SizeSweepRow, SPPFStage
+from ..i18n import _
 from . import text
 from .reduce import bucket_extremes
 from .style import (
@@ -47,16 +48,17 @@ def spp_vector_figure(head: PyramidResult, *, colours: Mapping[int, str] | None 
         shapes.append(dict(type="rect", xref="x", yref="paper", x0=start, x1=end, y0=0, y1=1, fillcolor=colour,
                            opacity=0.10, line_width=0, layer="below"))
         rows, cols = level.bins.shape
-        name = f"level {level.n}: {level.pooled.shape[0]:,} × {rows} × {cols}"
+        name = _("level {n}: {shape}").format(n=level.n, shape=f"{level.pooled.shape[0]:,} × {rows} × {cols}")
         names.append(name)
         traces.append(dict(type="scatter", x=[None], y=[None], mode="markers", name=name, hoverinfo="skip",
                            marker=dict(symbol="square", size=12, color=colour)))
-    how = f" · downsampled for display: min/max of every {k:,} numbers" if downsampled else ""
+    how = _(" · downsampled for display: min/max of every {k} numbers").format(k=f"{k:,}") if downsampled else ""
     return go.Figure(data=traces, layout=dict(
         shapes=shapes,
-        xaxis=dict(title="position in the vector", range=[0, max(1, len(v))], showgrid=False),
-        yaxis=dict(title="value", zeroline=False),
-        title=dict(text=f"The SPP vector: {len(v):,} numbers ({head.config.pool} pooling){how}{note}", x=0, font=dict(size=14), y=0.98),
+        xaxis=dict(title=_("position in the vector"), range=[0, max(1, len(v))], showgrid=False),
+        yaxis=dict(title=_("value"), zeroline=False),
+        title=dict(text=_("The SPP vector: {length} numbers ({pool} pooling)").format(length=f"{len(v):,}", pool=head.config.pool)
+                   + how + note, x=0, font=dict(size=14), y=0.98),
         height=320, margin=dict(l=4, r=4, t=80, b=4), hovermode="x",
         legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0, font=dict(size=12)),
         meta=figure_meta("spp_vector_figure", length=int(len(v)), downsampled=downsampled, levels=names,
@@ -69,13 +71,13 @@ def _segment_traces(segment: np.ndarray, start: int, k: int, colour: str) -> lis
     min and max of every ``k`` numbers with the band between them filled (its last bucket may be partial)."""
     if k == 1:
         return [dict(type="scatter", y=segment, x0=start, dx=1, mode="lines", line=dict(width=1, color=colour),
-                     name="SPP vector", hovertemplate="index %{x:,}<br>value %{y:.4g}<extra></extra>", showlegend=False)]
+                     name="SPP vector", hovertemplate=_("index %{x:,}<br>value %{y:.4g}") + "<extra></extra>", showlegend=False)]
     lo, hi = bucket_extremes(segment, k)
     return [
         dict(type="scatter", y=lo, x0=start, dx=k, mode="lines", line=dict(width=0.5, color=colour), name="bucket min",
-             hovertemplate="indices %{x:,}… min %{y:.4g}<extra></extra>", showlegend=False),
+             hovertemplate=_("indices %{x:,}… min %{y:.4g}") + "<extra></extra>", showlegend=False),
         dict(type="scatter", y=hi, x0=start, dx=k, mode="lines", line=dict(width=0.5, color=colour), fill="tonexty",
-             name="bucket max", showlegend=False, hovertemplate="indices %{x:,}… max %{y:.4g}<extra></extra>"),
+             name="bucket max", showlegend=False, hovertemplate=_("indices %{x:,}… max %{y:.4g}") + "<extra></extra>"),
     ]
 
 
@@ -87,29 +89,29 @@ def size_sweep_figure(sweep: Sequence[SizeSweepRow], *, current: SizeSweepRow | 
     analysed image (``size_sweep(..., short_sides=(min(W, H),))[0]``), drawn as a star.
     """
     labels = [size_label(row.input_width, row.input_height) for row in sweep]
-    xaxes, yaxes, titles = subplot_row(("feature-map cells h × w", "output numbers (log scale)"), 0.1)
+    xaxes, yaxes, titles = subplot_row((_("feature-map cells h × w"), _("output numbers (log scale)")), 0.1)
     on1, on2 = (dict(zip(("xaxis", "yaxis"), axis_refs(i))) for i in (0, 1))
     traces = [
         dict(type="bar", x=labels, y=[row.feature_height * row.feature_width for row in sweep], marker_color="#4CC9F0",
-             name="h × w cells", text=[f"{row.feature_height} × {row.feature_width}" for row in sweep], textposition="outside",
-             hovertemplate="input %{x}<br>feature map %{customdata}<extra></extra>",
+             name=_("h × w cells"), text=[f"{row.feature_height} × {row.feature_width}" for row in sweep], textposition="outside",
+             hovertemplate=_("input %{x}<br>feature map %{customdata}") + "<extra></extra>",
              customdata=[" × ".join(map(str, row.feature)) for row in sweep], **on1),
         dict(type="scatter", x=labels, y=[row.spp_length or None for row in sweep], mode="lines+markers",
-             name="SPP vector (fixed)", line=dict(color="#FFD166", width=3),
-             hovertemplate="input %{x}<br>SPP length %{y:,}<extra></extra>", **on2),
+             name=_("SPP vector (fixed)"), line=dict(color="#FFD166", width=3),
+             hovertemplate=_("input %{x}<br>SPP length %{y:,}") + "<extra></extra>", **on2),
         dict(type="scatter", x=labels, y=[row.sppf_numbers or None for row in sweep], mode="lines+markers",
-             name=text.sppf_stage(SPPFStage.POOLS) + " × h × w (grows)", line=dict(color="#EF476F", width=3),
-             hovertemplate="input %{x}<br>" + text.sppf_stage(SPPFStage.POOLS) + " %{y:,}<extra></extra>", **on2),
+             name=_("{stage} × h × w (grows)").format(stage=text.sppf_stage(SPPFStage.POOLS)), line=dict(color="#EF476F", width=3),
+             hovertemplate=_("input %{{x}}<br>{stage} %{{y:,}}").format(stage=text.sppf_stage(SPPFStage.POOLS)) + "<extra></extra>", **on2),
     ]
     order = labels
     if current is not None:
         traces += _sweep_star(current, on1, on2)
         # keep the axis ordered by size: the current input goes in by its short side
         pairs = {(row.short_side, size_label(row.input_width, row.input_height)) for row in (*sweep, current)}
-        order = [label for _, label in sorted(pairs)]
+        order = [label for _short, label in sorted(pairs)]
     for x in xaxes:
-        x.update(categoryorder="array", categoryarray=order, title="input (W × H)", tickangle=-30)
-    yaxes[0].update(title="cells")
+        x.update(categoryorder="array", categoryarray=order, title=_("input (W × H)"), tickangle=-30)
+    yaxes[0].update(title=_("cells"))
     yaxes[1].update(type="log")
     return go.Figure(data=traces, layout=dict(
         xaxis=xaxes[0], yaxis=yaxes[0], xaxis2=xaxes[1], yaxis2=yaxes[1], annotations=titles,
@@ -124,9 +126,9 @@ def _sweep_star(current: SizeSweepRow, on1: dict[str, Any], on2: dict[str, Any])
     marker = dict(symbol="star", size=14, color="#fff", line=dict(color="#111", width=1))
     return [
         dict(type="scatter", x=[label], y=[current.feature_height * current.feature_width], mode="markers", marker=marker,
-             name="this image", cliponaxis=False, hovertemplate="this image %{x}: %{y:,} cells<extra></extra>", **on1),
+             name=_("this image"), cliponaxis=False, hovertemplate=_("this image %{x}: %{y:,} cells") + "<extra></extra>", **on1),
         dict(type="scatter", x=[label], y=[current.sppf_numbers], mode="markers", marker=marker, showlegend=False,
-             hovertemplate="this image %{x}: %{y:,} numbers<extra></extra>", **on2),
+             hovertemplate=_("this image %{x}: %{y:,} numbers") + "<extra></extra>", **on2),
     ]
 
 
@@ -140,7 +142,7 @@ def predictions_figure(predictions: Sequence[Prediction], *, title: str = "Image
         hovertemplate="%{y}: %{x:.2%}<extra></extra>",
     )
     return go.Figure(data=[bars], layout=dict(
-        xaxis=dict(title="probability (softmax)", tickformat=".0%", range=[0, max([p.probability for p in preds] + [0.05]) * 1.15]),
+        xaxis=dict(title=_("probability (softmax)"), tickformat=".0%", range=[0, max([p.probability for p in preds] + [0.05]) * 1.15]),
         title=dict(text=title + note, x=0, font=dict(size=14)), height=280, margin=dict(l=4, r=4, t=40, b=4),
         meta=figure_meta("predictions_figure", labels=[p.label for p in predictions]),
     ))

@@ -10,6 +10,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from ..family import BranchMap, FamilyComparison, HeadReport
+from ..i18n import _
 from ..timing import Latency, format_latency
 from . import text
 from .style import HEATMAP_SCALE, figure_meta
@@ -23,13 +24,13 @@ def family_costs_figure(family: FamilyComparison, untrained_backbone: bool = Fal
     (a head not measured has no bar)."""
     heads = family.heads
     ids = [r.id for r in heads]
-    fig = make_subplots(1, 3, subplot_titles=["parameters (millions)", "GFLOPs (convs)", "median latency (ms)"],
+    fig = make_subplots(1, 3, subplot_titles=[_("parameters (millions)"), _("GFLOPs (convs)"), _("median latency (ms)")],
                         horizontal_spacing=0.07)
-    fig.add_trace(go.Bar(x=ids, y=[r.params / 1e6 for r in heads], name="parameters", showlegend=False,
-                         hovertemplate="%{x}: %{y:.3f} M parameters<extra></extra>"), row=1, col=1)
+    fig.add_trace(go.Bar(x=ids, y=[r.params / 1e6 for r in heads], name=_("parameters"), showlegend=False,
+                         hovertemplate=_("%{x}: %{y:.3f} M parameters") + "<extra></extra>"), row=1, col=1)
     fig.add_trace(go.Bar(x=ids, y=[r.flops / 1e9 for r in heads], name="GFLOPs", showlegend=False,
-                         hovertemplate="%{x}: %{y:.3f} GFLOPs<extra></extra>"), row=1, col=2)
-    for label, part in (("pooling only", "pool"), ("whole module", "total")):
+                         hovertemplate=_("%{x}: %{y:.3f} GFLOPs") + "<extra></extra>"), row=1, col=2)
+    for label, part in ((_("pooling only"), "pool"), (_("whole module"), "total")):
         fig.add_trace(_latency_bars(ids, [getattr(r.timing, part) if r.timing else None for r in heads], label), row=1, col=3)
     c, h, w = family.feature_shape
     # the legend sits above the plots, right of the title: below them it met the heads' labels
@@ -51,8 +52,8 @@ def _latency_bars(ids: list[str], latencies: list[Latency | None], label: str) -
         x=ids, y=[lat.median_ms if lat else None for lat in latencies], name=label,
         error_y={"type": "data", "symmetric": False, "array": [lat.q3_ms - lat.median_ms if lat else None for lat in latencies],
                  "arrayminus": [lat.median_ms - lat.q1_ms if lat else None for lat in latencies], "thickness": 1},
-        customdata=[format_latency(lat) if lat else "not measured" for lat in latencies],
-        hovertemplate=f"%{{x}}: %{{customdata}} ({label}; bar: median, whisker: interquartile range)<extra></extra>")
+        customdata=[format_latency(lat) if lat else _("not measured") for lat in latencies],
+        hovertemplate=_("%{{x}}: %{{customdata}} ({label}; bar: median, whisker: interquartile range)").format(label=label) + "<extra></extra>")
 
 
 def _finite_range(maps: tuple[BranchMap, ...]) -> tuple[float, float]:
@@ -77,7 +78,7 @@ def family_branches_figure(report: HeadReport, maps: tuple[BranchMap, ...], untr
     lo, hi = _finite_range(maps)
     for i, m in enumerate(maps):
         fig.add_trace(go.Heatmap(z=m.values, coloraxis="coloraxis", name=m.name,
-                                 hovertemplate=f"{m.name}<br>row %{{y}}, col %{{x}}<br>%{{z:.4g}}<extra></extra>"),
+                                 hovertemplate=_("{name}<br>row %{{y}}, col %{{x}}<br>%{{z:.4g}}").format(name=m.name) + "<extra></extra>"),
                       row=i // cols + 1, col=i % cols + 1)
     fig.update_yaxes(autorange="reversed", showticklabels=False)
     fig.update_xaxes(showticklabels=False)

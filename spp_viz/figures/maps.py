@@ -15,6 +15,7 @@ from ..bins import LevelBins
 from ..choices import Channel, ChannelView
 from ..dimensions import SPPFStage
 from ..family import PooledBranch
+from ..i18n import _
 from . import text
 from .reduce import block_reduce, reduce_channels
 from .style import (
@@ -50,19 +51,20 @@ def sppf_branches_figure(branches: Sequence[PooledBranch], kernels: Sequence[int
     for i, z in enumerate(maps):
         x_ref, y_ref = axis_refs(i)
         traces.append(dict(type="heatmap", z=z, x0=(f - 1) / 2, dx=f, y0=(f - 1) / 2, dy=f, coloraxis="coloraxis", name=names[i],
-                           hovertemplate=f"{names[i]}<br>cell (row %{{y}}, col %{{x}})<br>value %{{z:.4g}}<extra></extra>",
+                           hovertemplate=_("{name}<br>cell (row %{{y}}, col %{{x}})<br>value %{{z:.4g}}").format(name=names[i]) + "<extra></extra>",
                            xaxis=x_ref, yaxis=y_ref))
         x_name, y_name = axis_names(i)
         layout[x_name] = dict(xaxes[i], showticklabels=False, showgrid=False, zeroline=False, range=[-0.5, w - 0.5],
                               constrain="domain")
         layout[y_name] = dict(yaxes[i], showticklabels=False, showgrid=False, zeroline=False, range=[h - 0.5, -0.5],
                               constrain="domain", scaleanchor=x_ref)
-    shown_note = f" (shown in {f} × {f} blocks)" if f > 1 else ""
+    shown_note = _(" (shown in {f} × {f} blocks)").format(f=f) if f > 1 else ""
     layout.update(
         annotations=titles,
         coloraxis=dict(colorscale=HEATMAP_SCALE, cmin=lo, cmax=hi, colorbar=dict(thickness=12)),
-        title=dict(text=f"The {text.sppf_stage(SPPFStage.POOLS, len(kernels))}: its {len(maps)} branches, "
-                        f"{text.channel_label(channel, c)}, {h} × {w} cells each{shown_note}{note}", x=0, font=dict(size=14)),
+        title=dict(text=_("The {stage}: its {branches} branches, {channel}, {h} × {w} cells each").format(
+            stage=text.sppf_stage(SPPFStage.POOLS, len(kernels)), branches=len(maps), channel=text.channel_label(channel, c), h=h, w=w)
+            + shown_note + note, x=0, font=dict(size=14)),
         height=int(min(440, max(240, 260 * h / max(w, 1) + 130))), margin=dict(l=4, r=4, t=100, b=4),
         meta=figure_meta("sppf_branches_figure", branches=len(maps)),
     )
@@ -73,8 +75,8 @@ def rule_comparison_figure(adaptive: LevelBins, paper: LevelBins, max_cells: int
     """The same ``h x w`` map split by both rules: adaptive bins (always n x n, may share a cell)
     next to the paper's ceil/floor windows (may give more or fewer bins). Shared cells are darker."""
     h, w = adaptive.height, adaptive.width
-    titles = (f"adaptive: {adaptive.shape[0]} × {adaptive.shape[1]} bins",
-              f"paper: {paper.shape[0]} × {paper.shape[1]} bins" + ("" if paper.valid else " (not n × n)"))
+    titles = (_("adaptive: {rows} × {cols} bins").format(rows=adaptive.shape[0], cols=adaptive.shape[1]),
+              _("paper: {rows} × {cols} bins").format(rows=paper.shape[0], cols=paper.shape[1]) + ("" if paper.valid else _(" (not n × n)")))
     xaxes, yaxes, notes = subplot_row(titles, 0.06)
     traces = []
     layout: dict[str, Any] = {}
@@ -86,8 +88,9 @@ def rule_comparison_figure(adaptive: LevelBins, paper: LevelBins, max_cells: int
         traces.append(dict(type="heatmap", z=shown, x0=(f - 1) / 2, dx=f, y0=(f - 1) / 2, dy=f,
                            colorscale=[[0, "#1b1f2a"], [0.5, rgba(colour, 0.45)], [1, colour]],
                            zmin=0, zmax=zmax, showscale=False,
-                           hovertemplate="cell (row %{y}, col %{x}) pooled by %{z} bin(s)<extra></extra>" if f == 1 else
-                           f"{f} × {f} cells around (row %{{y}}, col %{{x}}): pooled by %{{z:.2f}} bins on average<extra></extra>",
+                           hovertemplate=(_("cell (row %{y}, col %{x}) pooled by %{z} bin(s)") if f == 1 else
+                                          _("{f} × {f} cells around (row %{{y}}, col %{{x}}): pooled by %{{z:.2f}} bins on average").format(f=f))
+                           + "<extra></extra>",
                            xaxis=x_ref, yaxis=y_ref))
         xs, ys = rect_path((b.cols[0] - 0.45, b.rows[0] - 0.45, b.cols[1] - 0.55, b.rows[1] - 0.55) for b in bins.bins)
         traces.append(dict(type="scatter", x=xs, y=ys, mode="lines",
@@ -95,7 +98,7 @@ def rule_comparison_figure(adaptive: LevelBins, paper: LevelBins, max_cells: int
                            hoverinfo="skip", showlegend=False, xaxis=x_ref, yaxis=y_ref))
         x_name, y_name = axis_names(i)
         layout[x_name] = dict(xaxes[i], range=[-0.5, w - 0.5], showgrid=False, zeroline=False, constrain="domain",
-                              title="columns (cells)")
+                              title=_("columns (cells)"))
         layout[y_name] = dict(yaxes[i], range=[h - 0.5, -0.5], showgrid=False, zeroline=False, constrain="domain",
                               scaleanchor=x_ref)
     layout.update(annotations=notes, height=int(min(420, max(220, 300 * h / max(w, 1) + 100))),

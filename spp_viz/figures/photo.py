@@ -13,6 +13,7 @@ import plotly.graph_objects as go
 from PIL import Image
 
 from ..bins import BinGeometry
+from ..i18n import _
 from .style import (
     DISPLAY_MAX_SIDE,
     LEGEND_BELOW,
@@ -103,11 +104,13 @@ def bin_labels_figure(image: Image.Image, level: LevelResult, labels: list[list[
                           text=f"{name}<br>{p.probability:.0%}" if named else str(keys[p.label]),
                           showarrow=False, font=dict(color="#fff", size=11 if named else 12),
                           bgcolor="rgba(0,0,0,0.6)", borderpad=2,
-                          hovertext=f"level {level.n} bin ({b.row}, {b.col}): {p.label} ({p.probability:.1%})"))
-    how = "" if named else "; numbers: the labels in the table"
+                          hovertext=_("level {n} bin ({row}, {col}): {label} ({probability})").format(
+                              n=level.n, row=b.row, col=b.col, label=p.label, probability=f"{p.probability:.1%}")))
+    how = _("read by the classifier on the bin's own average") if named else \
+        _("read by the classifier on the bin's own average; numbers: the labels in the table")
     layout.update(
-        title=dict(text=f"Top-1 class of each level-{level.n} bin{note}<br><span style='font-size:12px'>read by the classifier on the bin's own "
-                        f"average{how}</span>", x=0, font=dict(size=14)),
+        title=dict(text=_("Top-1 class of each level-{n} bin").format(n=level.n) + note
+                   + f"<br><span style='font-size:12px'>{how}</span>", x=0, font=dict(size=14)),
         margin=dict(l=4, r=4, t=60, b=4), height=layout["height"] + 24, showlegend=False, annotations=notes,
         meta=figure_meta("bin_labels_figure", level=level.n, labels=texts, named=named, colour=colour),
     )

@@ -12,6 +12,7 @@ import pandas
 
 from ..choices import HeadWeights
 from ..dimensions import SPPFStage
+from ..i18n import N_, _
 from ..timing import Latency, format_latency, format_ms
 from .photo import label_keys
 from .text import sppf_stage, times
@@ -23,32 +24,41 @@ if TYPE_CHECKING:  # the results these rows show; the rows themselves import no 
     from ..family import EqualityCheck, FamilyComparison, HeadReport
     from ..scales import ScaleRow
 
-POOL_COLUMN = "pool (median ± spread)"
-TOTAL_COLUMN = "total (median ± spread)"
-COST_COLUMNS = ("head", "module output", "output numbers", "params (with 1x1 convs)", "FLOPs (convs)",
-                POOL_COLUMN, TOTAL_COLUMN, "timed on")
+# Column names stay English in the rows (tests and exports read them); the page shows them through
+# :func:`shown` / :func:`styled`, which translate each (hence N_: extracted, translated when shown).
+POOL_COLUMN = N_("pool (median ± spread)")
+TOTAL_COLUMN = N_("total (median ± spread)")
+COST_COLUMNS = (N_("head"), N_("module output"), N_("output numbers"), N_("params (with 1x1 convs)"), N_("FLOPs (convs)"),
+                POOL_COLUMN, TOTAL_COLUMN, N_("timed on"))
 # how the costs table shows its counts (they stay numbers in the rows; latencies are strings)
 COST_FORMATS = {"output numbers": "{:,}", "params (with 1x1 convs)": "{:,}", "FLOPs (convs)": "{:,}"}
 
 
-def styled(rows: Sequence[Mapping[str, object]], formats: Mapping[str, str] | None = None) -> Styler:
-    """Rows as a table to show, numbers formatted by ``formats`` (a missing value reads "not measured")."""
+def shown(rows: Sequence[Mapping[str, object]]) -> pandas.DataFrame:
+    """Rows as the page shows them: a frame whose column names are in the page's language."""
     frame = pandas.DataFrame(list(rows))
-    return frame.style.format(dict(formats or {}), na_rep="not measured")
+    return frame.rename(columns={column: _(column) for column in frame.columns})
+
+
+def styled(rows: Sequence[Mapping[str, object]], formats: Mapping[str, str] | None = None) -> Styler:
+    """Rows as a table to show (:func:`shown`), numbers formatted by ``formats`` (by the rows' column
+    names; a missing value reads "not measured")."""
+    frame = shown(rows)
+    return frame.style.format({_(column): f for column, f in (formats or {}).items()}, na_rep=_("not measured"))
 
 
 def latency_cell(latency: Latency | None, measuring: bool = False) -> str:
     """A latency as the page writes it, or why there is none (still being measured, or not measured)."""
     if latency is not None:
         return format_latency(latency)
-    return "measuring…" if measuring else "not measured"
+    return _("measuring…") if measuring else _("not measured")
 
 
 def timed_on(report: HeadReport, measuring: bool = False) -> str:
     """Where a head was timed and with how many threads (``cpu, 2 threads``)."""
     if report.timing is not None:
         return report.timing.pool.where
-    return "measuring…" if measuring else "not measured"
+    return _("measuring…") if measuring else _("not measured")
 
 
 def costs_rows(costs: FamilyComparison, measuring: bool = False) -> list[dict[str, object]]:
@@ -64,7 +74,9 @@ def costs_rows(costs: FamilyComparison, measuring: bool = False) -> list[dict[st
     ))) for r in costs.heads]
 
 
-CONVS = {HeadWeights.TRAINED: " (trained convs)", HeadWeights.SEEDED: " (untrained convs)", HeadWeights.NONE: " (no convs)"}
+# the engine's own tables' columns (the dimension table, SPPF's receptive fields), shown through :func:`shown`
+ENGINE_COLUMNS = (N_("step"), N_("shape"), N_("arithmetic"), N_("numbers"), N_("branch"), N_("cells"), N_("pixels"))
+CONVS = {HeadWeights.TRAINED: N_(" (trained convs)"), HeadWeights.SEEDED: N_(" (untrained convs)"), HeadWeights.NONE: N_(" (no convs)")}
 
 
 def family_rows(family: FamilyComparison, measuring: bool = False) -> list[dict[str, str]]:
@@ -72,13 +84,13 @@ def family_rows(family: FamilyComparison, measuring: bool = False) -> list[dict[
     there yet reads "measuring…" while the page measures, else "not measured". Six columns, so
     the table fits beside the sidebar at 1024 px (the device is the caption's: one map, one device)."""
     return [{
-        "head": r.id, "output": times(*r.output_shape) + (" (fixed length)" if r.fixed_length else ""),
-        "params": f"{r.params:,}", "GFLOPs": f"{r.flops / 1e9:.3f}", POOL_COLUMN: latency_cell(r.timing.pool if r.timing else None, measuring),
-        TOTAL_COLUMN: latency_cell(r.timing.total if r.timing else None, measuring) + CONVS[r.weights],
+        N_("head"): r.id, N_("output"): times(*r.output_shape) + (_(" (fixed length)") if r.fixed_length else ""),
+        N_("params"): f"{r.params:,}", N_("GFLOPs"): f"{r.flops / 1e9:.3f}", POOL_COLUMN: latency_cell(r.timing.pool if r.timing else None, measuring),
+        TOTAL_COLUMN: latency_cell(r.timing.total if r.timing else None, measuring) + _(CONVS[r.weights]),
     } for r in family.heads]
 
 
-RF_CELLS_COLUMN = "branch RF, cells (h × w)"  # rows × columns, as every map size on the page
+RF_CELLS_COLUMN = N_("branch RF, cells (h × w)")  # rows × columns, as every map size on the page
 
 
 def family_branch_rows(family: FamilyComparison) -> list[dict[str, str]]:
@@ -86,16 +98,16 @@ def family_branch_rows(family: FamilyComparison) -> list[dict[str, str]]:
     other heads compared here: ``sppf (yes)`` with the head as compared, or the other head's
     settings when the claim is about it at other settings (``SPPF (YOLOv5): k=3, n=1 (yes)``)."""
     return [{
-        "head": r.id, "name": r.name,
+        N_("head"): r.id, N_("name"): r.name,
         RF_CELLS_COLUMN: ", ".join(f"{b.name}: {b.rf_cells[0]}×{b.rf_cells[1]}" for b in r.branches),
-        "branch RF, px (h × w)": ", ".join(f"{b.rf_pixels[0]}×{b.rf_pixels[1]}" + (" (whole image)" if b.whole_image else "")
+        N_("branch RF, px (h × w)"): ", ".join(f"{b.rf_pixels[0]}×{b.rf_pixels[1]}" + (_(" (whole image)") if b.whole_image else "")
                                    for b in r.branches),
-        "exactly equal to": ", ".join(_partner(family, e) for e in r.exact_equal_to if e.other in family.ids) or "none here",
+        N_("exactly equal to"): ", ".join(_partner(family, e) for e in r.exact_equal_to if e.other in family.ids) or _("none here"),
     } for r in family.heads]
 
 
 def _partner(family: FamilyComparison, check: EqualityCheck) -> str:
-    verdict = "yes" if check.equal else "NO"
+    verdict = _("yes") if check.equal else _("NO")
     other = family.head(check.other)
     if check.other_args is None or other.args == check.other_args:
         return f"{check.other} ({verdict})"
@@ -110,8 +122,8 @@ def bin_label_rows(labels: list[list[Prediction]]) -> list[dict[str, str]]:
     rows = []
     for key, label in enumerate(label_keys(labels), start=1):
         found = [p.probability for row in labels for p in row if p.label == label]
-        rows.append({"#": str(key), "top-1 label": label, "bins": str(len(found)),
-                     "probability": f"{min(found):.0%}–{max(found):.0%}" if len(found) > 1 else f"{found[0]:.0%}"})
+        rows.append({"#": str(key), N_("top-1 label"): label, N_("bins"): str(len(found)),
+                     N_("probability"): f"{min(found):.0%}–{max(found):.0%}" if len(found) > 1 else f"{found[0]:.0%}"})
     return rows
 
 
@@ -129,15 +141,15 @@ def _as_shown(text: str) -> str:
 
 
 def prediction_rows(predictions: tuple[Prediction, ...]) -> list[dict[str, str]]:
-    return [{"label": p.label, "probability": f"{p.probability:.1%}"} for p in predictions]
+    return [{N_("label"): p.label, N_("probability"): f"{p.probability:.1%}"} for p in predictions]
 
 
 def scale_rows(rows: list[ScaleRow]) -> list[dict[str, str]]:
     """One row per working size: what stays (SPP's length) and what changes."""
     return [{
-        "input": f"{r.size[0]}×{r.size[1]}" + (" (scaled up)" if r.upscaled else ""), "feature map": "×".join(map(str, r.feature_map)),
-        "SPP length": f"{r.spp_length:,}", sppf_stage(SPPFStage.POOLS): f"{r.sppf_numbers:,}",
-        "cosine to first": f"{r.cosine_to_first:.3f}",
-        "top-1": f"{r.predictions[0].label} {r.predictions[0].probability:.1%}" if r.predictions else "no classifier",
-        "forward": r.forward.text() if r.forward else f"{format_ms(r.forward_ms)} (one run)",
+        N_("input"): f"{r.size[0]}×{r.size[1]}" + (_(" (scaled up)") if r.upscaled else ""), N_("feature map"): "×".join(map(str, r.feature_map)),
+        N_("SPP length"): f"{r.spp_length:,}", sppf_stage(SPPFStage.POOLS): f"{r.sppf_numbers:,}",
+        N_("cosine to first"): f"{r.cosine_to_first:.3f}",
+        N_("top-1"): f"{r.predictions[0].label} {r.predictions[0].probability:.1%}" if r.predictions else _("no classifier"),
+        N_("forward"): r.forward.text() if r.forward else _("{time} (one run)").format(time=format_ms(r.forward_ms)),
     } for r in rows]

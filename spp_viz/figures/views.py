@@ -10,6 +10,7 @@ import plotly.graph_objects as go
 from ..boxes import PixelBox
 from ..dimensions import SPPFStage
 from ..erf import ErfResult
+from ..i18n import _
 from ..regions import RegionResult
 from ..scales import ScaleRow
 from . import text
@@ -38,7 +39,7 @@ def erf_figure(result: ErfResult, photo: tuple[str, tuple[int, int]], untrained:
     h, w = result.shape
     shown, f = block_reduce(result.map)  # display only: a 1024-px map is 786k numbers for the browser
     fig = go.Figure(go.Heatmap(z=shown, colorscale=HEATMAP_SCALE, opacity=0.6, showscale=True,
-                               x0=f / 2, dx=f, y0=f / 2, dy=f, hovertemplate="x %{x}, y %{y}: %{z:.3g}<extra></extra>"))
+                               x0=f / 2, dx=f, y0=f / 2, dy=f, hovertemplate=_("x %{x}, y %{y}: %{z:.3g}") + "<extra></extra>"))
     _photo_axes(fig, photo, (w, h))
     fig.update_layout(shapes=[_rect(result.box, BOX_COLOUR, "solid"), _rect(result.rf_box, RF_BOX_COLOUR, "dash")],
                       title=text.erf_title(result.level, result.bin, untrained),
@@ -61,9 +62,9 @@ def region_figure(result: RegionResult, photo: tuple[str, tuple[int, int]], size
 def scales_figure(rows: list[ScaleRow]) -> go.Figure:
     """SPP length (flat) and SPPF's pools alone (growing) against the input's long side."""
     x = [max(r.size) for r in rows]
-    fig = go.Figure([go.Scatter(x=x, y=[r.spp_length for r in rows], name="SPP length", mode="lines+markers"),
+    fig = go.Figure([go.Scatter(x=x, y=[r.spp_length for r in rows], name=_("SPP length"), mode="lines+markers"),
                      go.Scatter(x=x, y=[r.sppf_numbers for r in rows], name=text.sppf_stage(SPPFStage.POOLS),
                                 mode="lines+markers")])
-    fig.update_layout(meta=figure_meta("scales_figure", sizes=x), xaxis_title="long side (px)", yaxis_title="numbers",
+    fig.update_layout(meta=figure_meta("scales_figure", sizes=x), xaxis_title=_("long side (px)"), yaxis_title=_("numbers"),
                       yaxis_type="log", height=320, margin={"l": 10, "r": 10, "t": 10, "b": 10})
     return fig

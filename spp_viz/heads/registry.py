@@ -30,6 +30,7 @@ from .. import head_ids as ids
 from ..bins import axis_bins
 from ..choices import BinRule, Pool
 from ..defaults import HEAD_IDS, HEAD_NAMES, SPPF_DEFAULT_K, SPPF_DEFAULT_N
+from ..i18n import N_
 from ..pooling import SOURCE_K, SOURCE_N, SPP, YOLO_KERNELS, spp, sppf_effective_kernels
 from .modules import (
     Act,
@@ -131,11 +132,21 @@ class BranchShape:
 @dataclass(frozen=True)
 class Claim:
     """An exact equality a head rests on: its pooling part equals head ``other``'s, built with
-    ``args`` (``text`` says what is equal). :func:`spp_viz.family.check_equalities` runs it."""
+    ``args`` (``text`` says what is equal). :func:`spp_viz.family.check_equalities` runs it.
+    ``template`` and ``values``, when given (:func:`worded`), are ``text`` before formatting: the
+    page translates the template and fills in the values (``text`` stays English, for the JSON)."""
 
     other: str
     text: str
     args: BuildArgs
+    template: str = ""
+    values: tuple[tuple[str, str], ...] = ()
+
+
+def worded(other: str, template: str, args: BuildArgs, **values: object) -> Claim:
+    """A claim whose sentence is ``template`` (marked with N_) filled with ``values``."""
+    shown = tuple((name, str(value)) for name, value in values.items())
+    return Claim(other, template.format(**dict(shown)), args, template, shown)
 
 
 def _no_claims(args: BuildArgs) -> tuple[Claim, ...]:
@@ -244,21 +255,27 @@ def _joined(values: tuple[int, ...], sep: str = ", ") -> str:
     return sep.join(map(str, values))
 
 
-def _cascade(a: BuildArgs) -> str:
-    return f"{a.repeats} chained {a.k}x{a.k} max pools = parallel pools {_joined(sppf_effective_kernels(a.k, a.repeats))}"
+_CASCADE = N_("{n} chained {k}x{k} max pools = parallel pools {windows}")
+_SEPARABLE_CASCADE = N_("separable {n} chained {k}x{k} max pools = parallel pools {windows}")
 
 
-def _source_sppf(text: str) -> Callable[[BuildArgs], tuple[Claim, ...]]:
+def _cascade(other: str, a: BuildArgs, template: str = _CASCADE) -> Claim:
+    return worded(other, template, a, n=a.repeats, k=a.k, windows=_joined(sppf_effective_kernels(a.k, a.repeats)))
+
+
+def _source_sppf(template: str) -> Callable[[BuildArgs], tuple[Claim, ...]]:
     """A source-fixed head's one claim: its pools are SPPF's as the sources fix it (k = 5, n = 3)."""
-    return lambda a: (Claim("sppf", text, BuildArgs(a.channels, SOURCE_K, SOURCE_N)),)
+    return lambda a: (worded("sppf", template, BuildArgs(a.channels, SOURCE_K, SOURCE_N), k=SOURCE_K, n=SOURCE_N,
+                             windows=_joined(YOLO_KERNELS)),)
 
 
-def _average_spp(text: str, levels: tuple[int, ...]) -> Callable[[BuildArgs], tuple[Claim, ...]]:
+def _average_spp(template: str, levels: tuple[int, ...]) -> Callable[[BuildArgs], tuple[Claim, ...]]:
     """A segmentation head's one claim: its pooling is He et al.'s adaptive average SPP at ``levels``."""
-    return lambda a: (Claim("spp", text, BuildArgs(a.channels, levels=levels, pool=Pool.AVG, rule=BinRule.ADAPTIVE)),)
+    return lambda a: (worded("spp", template, BuildArgs(a.channels, levels=levels, pool=Pool.AVG, rule=BinRule.ADAPTIVE),
+                             levels=_joined(levels)),)
 
 
-_SOURCE_POOLS = f"its pools are SPPF's cascade with k={SOURCE_K}, n={SOURCE_N} (windows {_joined(YOLO_KERNELS)})"
+_SOURCE_POOLS = N_("its pools are SPPF's cascade with k={k}, n={n} (windows {windows})")
 
 
 def _spp_title(a: BuildArgs) -> str:
@@ -279,67 +296,66 @@ def _sppf_branches(a: BuildArgs) -> tuple[BranchShape, ...]:
 _SPECS = (
     HeadSpec(
         id="spp", name=HEAD_NAMES["spp"], source="https://arxiv.org/abs/1406.4729 (spp_viz/pooling.py)",
-        purpose="Pools any map into a fixed-length vector (C x sum of n squared bins) so fully connected layers take images of any size.",
+        purpose=N_("Pools any map into a fixed-length vector (C x sum of n squared bins) so fully connected layers take images of any size."),
         build=lambda a: SPP(a.levels, a.pool, a.rule), branches=_spp_branches, pool_part=_spp_pools,
         pool_names=lambda a: tuple(f"level {n}" for n in a.levels), view_title=_spp_title,
         uses_spp_config=True, fixed_length=True),
     HeadSpec(
         id="spp_yolo", name=HEAD_NAMES["spp_yolo"], source="https://github.com/ultralytics/yolov5/blob/master/models/common.py (class SPP)",
-        purpose="YOLO's size-keeping 'SPP': parallel stride-1 max pools (5, 9, 13 by default) concatenated with the input to widen the receptive field of a detection neck.",
+        purpose=N_("YOLO's size-keeping 'SPP': parallel stride-1 max pools (5, 9, 13 by default) concatenated with the input to widen the receptive field of a detection neck."),
         build=lambda a: ParallelPoolBlock(a.channels, a.channels, sppf_effective_kernels(a.k, a.repeats)),
         branches=_sppf_branches, pool_names=_sppf_names,
-        claims=lambda a: (Claim("sppf", _cascade(a), a), Claim("sppf_separable", f"separable {_cascade(a)}", a)),
+        claims=lambda a: (_cascade("sppf", a), _cascade("sppf_separable", a, _SEPARABLE_CASCADE)),
         view_title=lambda a: f"{HEAD_NAMES['spp_yolo']}: parallel {_joined(sppf_effective_kernels(a.k, a.repeats))}",
         uses_sppf_args=True, pools_halve=True),
     HeadSpec(
         id="sppf", name=HEAD_NAMES["sppf"], source="https://github.com/ultralytics/ultralytics/blob/main/ultralytics/nn/modules/block.py (class SPPF)",
-        purpose="The same tensor as YOLO's SPP from n chained k x k pools (windows k, 2k-1, ...), cheaper because each step reuses the last.",
+        purpose=N_("The same tensor as YOLO's SPP from n chained k x k pools (windows k, 2k-1, ...), cheaper because each step reuses the last."),
         build=lambda a: SPPFBlock(a.channels, a.channels, a.k, a.repeats), branches=_sppf_branches, pool_names=_sppf_names,
-        claims=lambda a: (Claim("spp_yolo", _cascade(a), a),
-                          Claim("sppf_separable", f"{a.k}x{a.k} max = 1x{a.k} then {a.k}x1 max", a)),
+        claims=lambda a: (_cascade("spp_yolo", a), worded("sppf_separable", N_("{k}x{k} max = 1x{k} then {k}x1 max"), a, k=a.k)),
         view_title=lambda a: f"{HEAD_NAMES['sppf']}: k={a.k}, n={a.repeats}", uses_sppf_args=True, pools_halve=True),
     HeadSpec(
         id="sppf_separable", name=HEAD_NAMES["sppf_separable"], source="https://github.com/ultralytics/ultralytics/pull/26082",
-        purpose="SPPF with each k x k pool done as 1 x k then k x 1: exactly equal, fewer comparisons per cell (k + k instead of k x k).",
+        purpose=N_("SPPF with each k x k pool done as 1 x k then k x 1: exactly equal, fewer comparisons per cell (k + k instead of k x k)."),
         build=lambda a: SPPFBlock(a.channels, a.channels, a.k, a.repeats, separable=True), branches=_sppf_branches,
         pool_names=_sppf_names,
-        claims=lambda a: (Claim("sppf", f"1x{a.k} then {a.k}x1 max = {a.k}x{a.k} max", a),
-                          Claim("spp_yolo", f"separable {_cascade(a)}", a)),
+        claims=lambda a: (worded("sppf", N_("1x{k} then {k}x1 max = {k}x{k} max"), a, k=a.k),
+                          _cascade("spp_yolo", a, _SEPARABLE_CASCADE)),
         uses_sppf_args=True, pools_halve=True),
     HeadSpec(
         id="simsppf", name=HEAD_NAMES["simsppf"], source="https://github.com/meituan/YOLOv6/blob/main/yolov6/layers/common.py (class SimSPPF)",
-        purpose="YOLOv6's SPPF with Conv-BN-ReLU instead of SiLU, for faster inference on deployment hardware.",
+        purpose=N_("YOLOv6's SPPF with Conv-BN-ReLU instead of SiLU, for faster inference on deployment hardware."),
         build=lambda a: SPPFBlock(a.channels, a.channels, SOURCE_K, SOURCE_N, Act.RELU, Act.RELU),
         branches=lambda a: _pool_branches(YOLO_KERNELS), claims=_source_sppf(_SOURCE_POOLS), pools_halve=True),
     HeadSpec(
         id="sppcspc", name=HEAD_NAMES["sppcspc"], source="https://github.com/WongKinYiu/yolov7/blob/main/models/common.py (class SPPCSPC)",
-        purpose="YOLOv7's parallel 5/9/13 pools inside a CSP block (3x3 convs around the pools, a 1x1 shortcut) at full width c_ = C.",
+        purpose=N_("YOLOv7's parallel 5/9/13 pools inside a CSP block (3x3 convs around the pools, a 1x1 shortcut) at full width c_ = C."),
         build=lambda a: CSPPoolBlock(a.channels, a.channels, a.channels, ParallelPools(YOLO_KERNELS)),
         branches=lambda a: _csp_branches(YOLO_KERNELS), pool_names=lambda a: _window_names(YOLO_KERNELS),
-        claims=_source_sppf(f"its parallel {_joined(YOLO_KERNELS)} pools are SPPF's cascade with k={SOURCE_K}, n={SOURCE_N}")),
+        claims=_source_sppf(N_("its parallel {windows} pools are SPPF's cascade with k={k}, n={n}"))),
     HeadSpec(
         id="cspsppf", name=HEAD_NAMES["cspsppf"], source="https://github.com/meituan/YOLOv6/blob/main/yolov6/layers/common.py (class CSPSPPF)",
-        purpose="YOLOv6's CSP block around SPPF's chained 5x5 pools at half width: SPPCSPC's structure with the cheaper cascade.",
+        purpose=N_("YOLOv6's CSP block around SPPF's chained 5x5 pools at half width: SPPCSPC's structure with the cheaper cascade."),
         build=lambda a: CSPPoolBlock(a.channels, a.channels, a.channels // 2, CascadePools(SOURCE_K, SOURCE_N), shortcut_first=True),
         branches=lambda a: _csp_branches(YOLO_KERNELS), pool_names=lambda a: _window_names(YOLO_KERNELS),
         claims=_source_sppf(_SOURCE_POOLS), pools_halve=True),
     HeadSpec(
         id="sppelan", name=HEAD_NAMES["sppelan"], source="https://github.com/WongKinYiu/yolov9/blob/main/models/common.py (class SPPELAN)",
-        purpose="YOLOv9's SPP-ELAN: SPPF's structure with a free hidden width c3 (here C / 2) for small models.",
+        purpose=N_("YOLOv9's SPP-ELAN: SPPF's structure with a free hidden width c3 (here C / 2) for small models."),
         build=lambda a: SPPELANBlock(a.channels, a.channels, a.channels // 2, SOURCE_K),
         branches=lambda a: _pool_branches(YOLO_KERNELS), claims=_source_sppf(_SOURCE_POOLS), pools_halve=True),
     HeadSpec(
         id="ppm", name=HEAD_NAMES["ppm"], source="https://github.com/hszhao/semseg/blob/master/model/pspnet.py (class PPM)",
-        purpose="PSPNet's pyramid pooling for segmentation: average SPP levels 1, 2, 3, 6, each 1x1-conv'd and upsampled back onto the map.",
+        purpose=N_("PSPNet's pyramid pooling for segmentation: average SPP levels 1, 2, 3, 6, each 1x1-conv'd and upsampled back onto the map."),
         build=lambda a: PyramidPoolingModule(a.channels, a.channels // 4, PPM_BINS), branches=_ppm_branches,
         pool_names=lambda a: tuple(f"bin {b}" for b in PPM_BINS),
-        claims=_average_spp(f"its bins are He et al.'s adaptive average SPP levels {_joined(PPM_BINS)}", PPM_BINS),
+        claims=_average_spp(N_("its bins are He et al.'s adaptive average SPP levels {levels}"), PPM_BINS),
         flat_compare=True),
     HeadSpec(
         id="aspp", name=HEAD_NAMES["aspp"], source="https://github.com/pytorch/vision/blob/main/torchvision/models/segmentation/deeplabv3.py (class ASPP)",
-        purpose="DeepLabV3's atrous pyramid: 3x3 convs with dilation 12, 24, 36, a 1x1 conv and a global image pooling, for segmentation context.",
+        purpose=N_("DeepLabV3's atrous pyramid: 3x3 convs with dilation 12, 24, 36, a 1x1 conv and a global image pooling, for segmentation context."),
         build=_aspp, branches=_aspp_branches, pool_part=_aspp_pools, pool_names=lambda a: ("image pooling",),
-        claims=_average_spp("its image pooling is average SPP's 1 x 1 level (global average pooling)", (1,)),
+        claims=_average_spp(N_("its image pooling is average SPP's 1 x 1 level (global average pooling)"), (1,)),
         flat_compare=True),
 )
 

@@ -21,11 +21,12 @@ import streamlit as st
 from PIL import Image
 
 from .. import allocator, images
-from ..choices import Channel
+from ..choices import Channel, Language
 from ..configs import PyramidConfig
 from ..figures import text
 from ..figures.photo import Photo, photo_source
 from ..figures.style import MAX_DRAWN_LEVEL
+from ..i18n import language
 from ..images import DEFAULT_MAX_PIXELS, DecodedImage
 from .sidebar import ASSETS, SAMPLES, ImageInput, Source
 from .waiting import cached_heavy
@@ -151,8 +152,8 @@ def _pooled_branches(image_key: ImageKey, backbone_key: BackboneKey, key: Timing
 
 @st.cache_resource(max_entries=PER_IMAGE_CACHE_ENTRIES, show_spinner=False)
 def _sppf_figure(image_key: ImageKey, backbone_key: BackboneKey, key: TimingKey, kernels: tuple[int, ...], channel: Channel,
-                 untrained: bool, _features: FeatureResult) -> go.Figure:
-    """The SPPF branches figure once per (feature map, channel): it never depends on the pyramid.
+                 untrained: bool, lang: Language, _features: FeatureResult) -> go.Figure:
+    """The SPPF branches figure once per (feature map, channel, language): it never depends on the pyramid.
     Shared read-only: ``st.plotly_chart`` only serialises a deep copy (``Figure.to_dict()``)."""
     from ..figures.maps import sppf_branches_figure
 
@@ -167,7 +168,8 @@ def sppf_figure(page: PageModel, channel: Channel) -> go.Figure:
     from .. import family as pyramid_family
 
     sppf, _ = pyramid_family.view_lead(page.sppf)
-    return _sppf_figure(page.image_key, page.backbone_key, sppf.key, page.sppf.kernels, channel, page.untrained, page.features)
+    return _sppf_figure(page.image_key, page.backbone_key, sppf.key, page.sppf.kernels, channel, page.untrained, language(),
+                        page.features)
 
 
 @st.cache_resource(max_entries=FAMILY_MAPS_CACHE_ENTRIES, show_spinner=False)
@@ -185,8 +187,8 @@ def family_maps(page: PageModel, report: HeadReport) -> tuple[BranchMap, ...]:
 
 @st.cache_resource(max_entries=8, show_spinner=False)
 def _vector_figure(image_key: ImageKey, backbone_key: BackboneKey, config: PyramidConfig, untrained: bool,
-                   colours: tuple[tuple[int, str], ...], _head: PyramidResult) -> go.Figure:
-    """The SPP vector figure once per (feature map, head config, level colours): up to 200,000 points, built once."""
+                   colours: tuple[tuple[int, str], ...], lang: Language, _head: PyramidResult) -> go.Figure:
+    """The SPP vector figure once per (feature map, head config, level colours, language): up to 200,000 points, built once."""
     from ..figures.charts import spp_vector_figure as build_vector_figure
 
     return build_vector_figure(_head, colours=dict(colours), note=text.untrained_note(untrained))
@@ -194,4 +196,4 @@ def _vector_figure(image_key: ImageKey, backbone_key: BackboneKey, config: Pyram
 
 def spp_vector_figure(page: PageModel) -> go.Figure:
     return _vector_figure(page.image_key, page.backbone_key, page.config, page.untrained, tuple(page.colours.items()),
-                          page.pyramid)
+                          language(), page.pyramid)

@@ -8,6 +8,7 @@ import streamlit as st
 
 from ..dimensions import SPPFStage, sppf_sizes
 from ..figures import text
+from ..i18n import _
 from ..images import DecodedImage
 from ..phase0 import Phase0
 from . import words
@@ -20,7 +21,7 @@ SUMMARY_KEY = "summary"  # the summary's container: the same place in both phase
 
 def intro() -> None:
     st.title(words.APP_TITLE)
-    st.markdown(words.INTRO)
+    st.markdown(words.intro())
 
 
 def summary(page: PageModel) -> None:
@@ -56,18 +57,18 @@ def geometry_summary(decoded: DecodedImage, filename: str, weights: str, geometr
     with st.container(horizontal=True, gap="medium", key="metrics"):
         _size_metrics(geometry.shape, geometry.geometry.stride, geometry.geometry.receptive_field, geometry.spp_length,
                       geometry.fixed_length)
-        st.metric(words.METRIC_TOP1_SHORT, "…", words.TOP1_PENDING, delta_color="off", delta_arrow="off", width="content")
+        st.metric(_(words.METRIC_TOP1_SHORT), "…", _(words.TOP1_PENDING), delta_color="off", delta_arrow="off", width="content")
 
 
 def _size_metrics(shape: tuple[int, int, int], stride: int, receptive_field: int, length: int, valid: bool) -> None:
     """The map, the SPP vector and SPPF's output, each as wide as its value: sizes, known before the forward."""
     c, h, w = shape
-    st.metric(words.METRIC_MAP, text.times(c, h, w), words.map_delta(stride, receptive_field),
+    st.metric(_(words.METRIC_MAP), text.times(c, h, w), words.map_delta(stride, receptive_field),
               delta_color="off", delta_arrow="off", width="content")
-    st.metric(words.METRIC_VECTOR, f"{length:,}", words.vector_delta(valid),
+    st.metric(_(words.METRIC_VECTOR), f"{length:,}", words.vector_delta(valid),
               delta_color="off" if valid else "inverse", delta_arrow="off", width="content")
     cv2 = sppf_sizes(c, h, w)[SPPFStage.CV2]
-    st.metric(words.METRIC_SPPF, text.times(*cv2.shape), words.SPPF_DELTA, delta_color="off", delta_arrow="off",
+    st.metric(words.metric_sppf(), text.times(*cv2.shape), _(words.SPPF_DELTA), delta_color="off", delta_arrow="off",
               help=text.sppf_size(cv2), width="content")
 
 
@@ -77,7 +78,7 @@ def _metrics(page: PageModel) -> None:
     _size_metrics(page.features.shape, geometry.stride, geometry.receptive_field, pyramid.length, pyramid.valid)
     if page.predictions:
         top = page.predictions[0]
-        st.metric(words.METRIC_TOP1, top.label, f"{top.probability:.1%}", delta_color="off", delta_arrow="off",
+        st.metric(_(words.METRIC_TOP1), top.label, f"{top.probability:.1%}", delta_color="off", delta_arrow="off",
                   help=words.top1_help(top.label, top.index), width="content")
     else:
-        st.metric(words.METRIC_TOP1_SHORT, "none", words.no_top1(page.untrained), delta_color="off", delta_arrow="off", width="content")
+        st.metric(_(words.METRIC_TOP1_SHORT), _("none"), words.no_top1(page.untrained), delta_color="off", delta_arrow="off", width="content")

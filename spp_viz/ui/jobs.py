@@ -15,6 +15,7 @@ from typing import Callable, Hashable, Mapping, Sequence
 from .. import family as pyramid_family  # called through the module, so tests and benchmarks can wrap it
 from ..analysis import FeatureResult
 from ..family import HeadTiming, TimingKey
+from ..i18n import _
 from . import measure
 from .caches import BackboneKey, ImageKey
 from .measure import Failed, Job
@@ -50,8 +51,8 @@ def head_timings(image_key: ImageKey, backbone_key: BackboneKey, features: Featu
             found[key] = result
     missing = tuple(key for key in dict.fromkeys(wanted) if key not in found)
     if missing:
-        names = ", ".join(dict.fromkeys(head_id for head_id, _ in missing))
-        measure.request(Job(tuple(stored(key) for key in missing), f"the heads' latencies ({names})",
+        names = ", ".join(dict.fromkeys(head_id for head_id, _args in missing))
+        measure.request(Job(tuple(stored(key) for key in missing), _("the heads' latencies ({names})").format(names=names),
                             lambda: dict(zip((stored(key) for key in missing), time_heads(features, missing)))))
     return found
 

@@ -25,6 +25,7 @@ import streamlit as st
 
 from ..choices import ChannelView, Language, channel_view
 from ..figures import text
+from ..i18n import _
 from ..images import DEFAULT_MAX_SIDE
 from ..links import KEYS, LinkState, OpenPanel, PageChoices, decode, encode
 from . import state, words
@@ -155,7 +156,7 @@ def link_url(view: LinkState) -> str:
 def copy_control(view: LinkState) -> None:
     """The link to ``view``, as a code block whose copy button copies it."""
     with st.container(key=KEY_LINK):
-        st.caption(words.LINK_LABEL, help=words.LINK_HELP)
+        st.caption(_(words.LINK_LABEL), help=_(words.LINK_HELP))
         st.code(link_url(view), language=None, wrap_lines=True)
 
 
@@ -180,7 +181,7 @@ def notes(slot, controls: Controls, view: LinkState) -> None:
     with slot:
         if opened is not None and opened.photo is None and on_sample:
             with st.container(key=KEY_LINK_UPLOAD):
-                st.info(words.LINK_MADE_ON_UPLOAD)
+                st.info(_(words.LINK_MADE_ON_UPLOAD))
         if problems:
             with st.container(key=KEY_LINK_PROBLEM_LIST):
-                st.warning("\n".join([words.LINK_PROBLEMS, *(f"- {text.literal(str(p))}" for p in problems)]))
+                st.warning("\n".join([_(words.LINK_PROBLEMS), *(f"- {text.literal(str(p))}" for p in problems)]))

@@ -24,6 +24,7 @@ from ..choices import Pool
 from ..defaults import IMAGE_UPLOAD_MB
 from ..family import SPPF_VIEW, FamilyComparison, FamilyPlan, FamilyRequest, HeadTiming, TimingKey
 from ..figures import MAX_DRAWN_LEVEL, Photo
+from ..i18n import _
 from ..images import DecodedImage
 from . import caches, jobs, measure, state, words
 from .caches import BackboneKey, ImageKey
@@ -94,7 +95,7 @@ def build_page(controls: Controls) -> PageModel:
     ``WeightsUnavailableError``, ``ValueError``); the page shows them.
     """
     if controls.image is None:
-        raise ValueError("No image: upload one in the sidebar.")
+        raise ValueError(_("No image: upload one in the sidebar."))
     if len(controls.image.data) > IMAGE_UPLOAD_MB * 2**20:  # the browser checks it; a hand-made request may not
         raise ValueError(words.image_too_large(controls.image.filename, len(controls.image.data), IMAGE_UPLOAD_MB))
     backbone, key, load_ms = _model(controls)

@@ -15,8 +15,9 @@ import streamlit as st
 from ..admission import Work
 from ..errors import BackboneError, WeightsUnavailableError
 from ..figures import text
+from ..i18n import _
 from ..images import ImageDecodeError
-from . import caches, links, measure, preload, state, words
+from . import caches, language, links, measure, preload, state, words
 from .header import SUMMARY_KEY, intro, summary
 from .phase0 import SELECTION_KEY, GeometryPage, draw_geometry, forward_done, geometry_page, record_forward
 from .serving import lost_upload_notice, replica_footer
@@ -36,6 +37,7 @@ def main() -> None:
     """The whole app, top to bottom (``app.py`` calls this)."""
     st.set_page_config(page_title=words.APP_TITLE, page_icon="🔲", layout="wide")
     preload.start()  # torch and the engine, imported while phase 0 is drawn (once per process)
+    language.activate()  # the session's language for every word of this run (the switch may change it below)
     page_style()
     state.count_run(state.KEY_FULL_RUNS)
     # Every run draws the same elements in the same places: an element that appears in some runs
@@ -72,7 +74,7 @@ def main() -> None:
         downloads(page)
         provenance(page)
     except MemoryError:
-        st.error(words.OUT_OF_MEMORY_DRAWING)
+        st.error(_(words.OUT_OF_MEMORY_DRAWING))
     except Exception as exc:  # a display bug must not show a traceback either
         LOG.exception("drawing failed")
         st.error(words.unexpected_drawing(type(exc).__name__))
@@ -119,7 +121,7 @@ def second_phase(slot) -> None:
             measure.run_requested()
         slot.empty()
     except MemoryError:
-        slot.error(words.OUT_OF_MEMORY)
+        slot.error(_(words.OUT_OF_MEMORY))
     finally:
         measure.clear()
 
@@ -129,7 +131,7 @@ def _build(controls: Controls, status) -> PageModel | None:
     The engine is imported here, under the spinner, once the background import (:mod:`.preload`) is over."""
     with status.container():
         try:
-            with admission_scope("analysis"), st.spinner(words.WORKING):
+            with admission_scope("analysis"), st.spinner(_(words.WORKING)):
                 preload.wait()
                 from .model import build_page
 
@@ -138,13 +140,13 @@ def _build(controls: Controls, status) -> PageModel | None:
             return page
         except WeightsUnavailableError as exc:
             st.error(text.literal(str(exc)))
-            st.button(words.USE_UNTRAINED, on_click=state.use_untrained, key=state.KEY_USE_UNTRAINED)
+            st.button(_(words.USE_UNTRAINED), on_click=state.use_untrained, key=state.KEY_USE_UNTRAINED)
         except (ImageDecodeError, BackboneError, ValueError) as exc:
             st.error(text.literal(str(exc)))
             if controls.image is not None and controls.image.source is not Source.SAMPLE:
-                st.info(words.NOTHING_KEPT)
+                st.info(_(words.NOTHING_KEPT))
         except MemoryError:
-            st.error(words.OUT_OF_MEMORY)
+            st.error(_(words.OUT_OF_MEMORY))
         except Exception as exc:  # never a traceback in front of a user
             LOG.exception("analysis failed")
             st.error(words.unexpected_analysis(type(exc).__name__))
@@ -170,6 +172,7 @@ def selection_fragment(page: PageModel, panels: list[Panel]) -> None:
     """
     from .view import current_view
 
+    language.activate()  # a fragment rerun does not pass through main()
     state.count_run(state.KEY_FRAGMENT_RUNS)  # read by tests from session state and the explorer's attributes
     view = current_view(page)
     with st.container(key=SELECTION_KEY):
@@ -202,11 +205,11 @@ def draw_panels(page: PageModel, panels: Sequence[Panel]) -> None:
 def _draw(page: PageModel, panel: Panel) -> None:
     """One panel; a bug in it is logged and named in one sentence, and the other panels still draw."""
     with st.container(key=f"panel_{panel.key}"):
-        st.header(panel.title)
+        st.header(_(panel.title))
         try:
             panel.render(page)
         except MemoryError:
-            st.error(words.OUT_OF_MEMORY_DRAWING)
+            st.error(_(words.OUT_OF_MEMORY_DRAWING))
         except Exception as exc:
             LOG.exception("panel %s failed", panel.key)
-            st.error(words.unexpected_panel(panel.title, type(exc).__name__))
+            st.error(words.unexpected_panel(_(panel.title), type(exc).__name__))

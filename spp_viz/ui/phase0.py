@@ -25,6 +25,7 @@ from ..defaults import DETECTOR_BACKBONE
 from ..explorer import phase0_payload
 from ..figures import tables, text
 from ..figures.style import MAX_DRAWN_LEVEL
+from ..i18n import _
 from ..images import CPU_WORKING_LIMIT, DecodedImage, ImageDecodeError, WorkingLimit
 from ..phase0 import Phase0, phase0
 from . import caches, state, words
@@ -66,7 +67,7 @@ def geometry_page(controls: Controls) -> GeometryPage | None:
     if limit is None:
         return None
     try:
-        decoded, _ = caches.decode_image(image.cache_key, controls.max_side, limit.pixels, caches.image_bytes(image),
+        decoded, _decode_ms = caches.decode_image(image.cache_key, controls.max_side, limit.pixels, caches.image_bytes(image),
                                          image.filename, limit)
         geometry = phase0(controls.backbone, controls.stage, decoded.working_size, controls.config.levels,
                           controls.config.rule)
@@ -119,9 +120,9 @@ def draw_geometry(view: GeometryPage) -> None:
                          geometry, untrained)
     with st.container():  # the selection fragment's container on the full page
         with st.container(key=SELECTION_KEY):
-            st.markdown(words.PHASE0_SELECTION)
+            st.markdown(_(words.PHASE0_SELECTION))
         with st.container(key=f"panel_{words.PANEL_EXPLORER}"):
-            st.header(words.PANEL_TITLES[words.PANEL_EXPLORER])
+            st.header(_(words.PANEL_TITLES[words.PANEL_EXPLORER]))
             channel = channel_view(st.session_state.get(state.KEY_CHANNEL, ChannelView.MEAN))
             payload = phase0_payload(geometry, view.photo, image_key=view.image_key, model_key=view.forward_key,
                                      channel=channel, pool=controls.config.pool,
@@ -131,7 +132,7 @@ def draw_geometry(view: GeometryPage) -> None:
             drawn = [level.bins for level in geometry.levels if level.bins.n <= MAX_DRAWN_LEVEL]
             st.caption(text.bins_caption(geometry.geometry.stride, [text.overlap_summary(b) for b in drawn]))
     with st.container(key=f"panel_{words.PANEL_DIMENSIONS}"):
-        st.header(words.PANEL_TITLES[words.PANEL_DIMENSIONS])
+        st.header(_(words.PANEL_TITLES[words.PANEL_DIMENSIONS]))
         dimension_table(geometry.dimensions)
         levels = [level.bins.n for level in geometry.levels]
         if geometry.fixed_length:
@@ -142,6 +143,6 @@ def draw_geometry(view: GeometryPage) -> None:
 
 def dimension_table(rows: Sequence[Mapping[str, object]]) -> None:
     """The engine's dimension rows (:func:`spp_viz.dimensions.dimension_rows`) as the page writes them."""
-    st.dataframe(tables.dimension_rows(rows), hide_index=True, key="dimension_table", height="content", column_config={
-        "numbers": st.column_config.NumberColumn("numbers", format="localized"),
+    st.dataframe(tables.shown(tables.dimension_rows(rows)), hide_index=True, key="dimension_table", height="content", column_config={
+        _("numbers"): st.column_config.NumberColumn(_("numbers"), format="localized"),
     })

@@ -17,6 +17,7 @@ import pandas  # noqa: F401
 import streamlit as st
 
 from .. import replica
+from ..i18n import _
 from . import state, words
 from .streamlit_private import is_deleted_upload
 
@@ -59,4 +60,4 @@ def lost_upload_notice() -> None:
     """One line (``upload_lost``) when the page's upload stayed with another replica."""
     if upload_lost():
         with st.container(key=UPLOAD_LOST_KEY):
-            st.warning(words.UPLOAD_LOST)
+            st.warning(_(words.UPLOAD_LOST))

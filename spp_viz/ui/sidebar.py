@@ -23,8 +23,10 @@ from ..figures import text
 from ..figures.style import MAX_DRAWN_LEVEL
 from ..formats import EXTENSIONS
 from ..head_ids import head_ids, head_name
+from ..i18n import _
 from ..links import LinkProblem, check_channel
 from . import preload, state, words
+from .language import language_switch
 from .state import Source
 
 if TYPE_CHECKING:
@@ -77,6 +79,7 @@ class Controls:
 def sidebar() -> Controls:
     """Draw the sidebar (image, pyramid, backbone, the family's heads) and return the choices."""
     state.init_state(DEFAULT_SAMPLE)
+    language_switch()
     image = _image_section()
     config, error = _pyramid_section()
     stage_slot, checkpoint = _backbone_section()
@@ -98,22 +101,22 @@ def _device() -> str:
     if len(choices) == 1:
         return choices[0]
     st.session_state.setdefault(state.KEY_DEVICE, default_device())
-    return str(st.sidebar.selectbox(words.DEVICE_LABEL, choices, key=state.KEY_DEVICE, help=words.DEVICE_HELP))
+    return str(st.sidebar.selectbox(_(words.DEVICE_LABEL), choices, key=state.KEY_DEVICE, help=_(words.DEVICE_HELP)))
 
 
 def _image_section() -> ImageInput | None:
     """Upload, camera (only when switched on) or sample, in that order of precedence."""
     sb = st.sidebar
-    sb.header(words.SIDEBAR_IMAGE)
-    uploaded = sb.file_uploader(words.UPLOAD_LABEL, type=IMAGE_TYPES, key=state.KEY_IMAGE, help=words.upload_help(IMAGE_UPLOAD_MB),
+    sb.header(_(words.SIDEBAR_IMAGE))
+    uploaded = sb.file_uploader(_(words.UPLOAD_LABEL), type=IMAGE_TYPES, key=state.KEY_IMAGE, help=words.upload_help(IMAGE_UPLOAD_MB),
                                 max_upload_size=IMAGE_UPLOAD_MB)
     shot = None
-    if sb.toggle(words.CAMERA_TOGGLE, key=state.KEY_USE_CAMERA, help=words.CAMERA_HELP):
-        shot = sb.camera_input(words.CAMERA_LABEL, key=state.KEY_CAMERA)
-    sb.selectbox(words.SAMPLE_LABEL, SAMPLES, key=state.KEY_SAMPLE, format_func=words.sample_title,
-                 disabled=uploaded is not None or shot is not None, help=words.SAMPLE_HELP)
-    sb.select_slider(words.MAX_SIDE_LABEL, MAX_SIDES, key=state.KEY_MAX_SIDE, format_func=words.max_side_name,
-                     help=words.MAX_SIDE_HELP)
+    if sb.toggle(_(words.CAMERA_TOGGLE), key=state.KEY_USE_CAMERA, help=_(words.CAMERA_HELP)):
+        shot = sb.camera_input(_(words.CAMERA_LABEL), key=state.KEY_CAMERA)
+    sb.selectbox(_(words.SAMPLE_LABEL), SAMPLES, key=state.KEY_SAMPLE, format_func=words.sample_title,
+                 disabled=uploaded is not None or shot is not None, help=_(words.SAMPLE_HELP))
+    sb.select_slider(_(words.MAX_SIDE_LABEL), MAX_SIDES, key=state.KEY_MAX_SIDE, format_func=words.max_side_name,
+                     help=_(words.MAX_SIDE_HELP))
     if shot is not None:
         return ImageInput(Source.CAMERA, shot.name or "camera.jpg", shot.getvalue(), f"camera:{shot.file_id}")
     if uploaded is not None:
@@ -126,13 +129,13 @@ def _image_section() -> ImageInput | None:
 
 def _pyramid_section() -> tuple[PyramidConfig, str | None]:
     sb = st.sidebar
-    sb.header(words.SIDEBAR_PYRAMID)
-    sb.selectbox(words.PRESET_LABEL, state.preset_options(), key=state.KEY_PRESET, on_change=state.on_preset,
-                 format_func=words.preset_name, help=words.PRESET_HELP)
-    sb.text_input(words.LEVELS_LABEL, key=state.KEY_LEVELS, on_change=state.on_levels, help=words.LEVELS_HELP)
+    sb.header(_(words.SIDEBAR_PYRAMID))
+    sb.selectbox(_(words.PRESET_LABEL), state.preset_options(), key=state.KEY_PRESET, on_change=state.on_preset,
+                 format_func=words.preset_name, help=_(words.PRESET_HELP))
+    sb.text_input(_(words.LEVELS_LABEL), key=state.KEY_LEVELS, on_change=state.on_levels, help=_(words.LEVELS_HELP))
     slot = sb.container()
-    sb.radio(words.POOL_LABEL, Pool.values(), key=state.KEY_POOL, horizontal=True, help=words.POOL_HELP)
-    sb.radio(words.BINS_LABEL, BinRule.values(), key=state.KEY_BINS, horizontal=True, help=words.BINS_HELP)
+    sb.radio(_(words.POOL_LABEL), Pool.values(), key=state.KEY_POOL, horizontal=True, help=_(words.POOL_HELP))
+    sb.radio(_(words.BINS_LABEL), BinRule.values(), key=state.KEY_BINS, horizontal=True, help=_(words.BINS_HELP))
     return _parse_config(slot)
 
 
@@ -156,7 +159,7 @@ def _parse_config(slot) -> tuple[PyramidConfig, str | None]:
 
 def _backbone_option(name: str) -> str:
     if name == DETECTOR_BACKBONE:
-        return words.DETECTOR_OPTION
+        return _(words.DETECTOR_OPTION)
     return words.backbone_option(TITLES[name], weights_status(name))
 
 
@@ -164,18 +167,19 @@ def _backbone_section() -> tuple[Any, CheckpointInput | None]:
     """Backbone, a slot for the stage (drawn once the model is known: :func:`stage_control`),
     weights and the checkpoint, whose upload may switch the backbone (:func:`state.on_checkpoint`)."""
     sb = st.sidebar
-    sb.header(words.SIDEBAR_BACKBONE)
-    sb.selectbox(words.BACKBONE_LABEL, state.BACKBONES, key=state.KEY_BACKBONE, on_change=state.on_backbone,
-                 format_func=_backbone_option, help=words.BACKBONE_HELP)
+    sb.header(_(words.SIDEBAR_BACKBONE))
+    sb.selectbox(_(words.BACKBONE_LABEL), state.BACKBONES, key=state.KEY_BACKBONE, on_change=state.on_backbone,
+                 format_func=_backbone_option, help=_(words.BACKBONE_HELP))
     slot = sb.empty()
     detector = st.session_state[state.KEY_BACKBONE] == DETECTOR_BACKBONE
-    sb.radio(words.WEIGHTS_LABEL, Weights.values(), key=state.KEY_WEIGHTS, horizontal=True, help=words.WEIGHTS_HELP,
+    sb.radio(_(words.WEIGHTS_LABEL), Weights.values(), key=state.KEY_WEIGHTS, horizontal=True, help=_(words.WEIGHTS_HELP),
+             format_func=words.weights_label,
              disabled=detector)
-    upload = sb.file_uploader(words.CHECKPOINT_LABEL, type=["pt", "pth"], key=state.KEY_CHECKPOINT, help=words.CHECKPOINT_HELP,
+    upload = sb.file_uploader(_(words.CHECKPOINT_LABEL), type=["pt", "pth"], key=state.KEY_CHECKPOINT, help=_(words.CHECKPOINT_HELP),
                               on_change=state.on_checkpoint, max_upload_size=MAX_CHECKPOINT_BYTES // 2**20)
     if upload is None:
         if detector:
-            sb.caption(words.DETECTOR_NEEDS_FILE)
+            sb.caption(_(words.DETECTOR_NEEDS_FILE))
         return slot, None
     sb.caption(words.checkpoint_note(upload.name, detector))
     return slot, CheckpointInput(upload.name, upload.getvalue(), f"checkpoint:{upload.file_id}")
@@ -192,7 +196,7 @@ def stage_control(controls: Controls, backbone: Backbone | None) -> None:
 
         info = backbone.detector if isinstance(backbone, DetectorBackbone) else None
     slot = controls.stage_slot if controls.stage_slot is not None else st.sidebar
-    slot.selectbox(words.STAGE_LABEL, state.stages_of(name), key=state.KEY_STAGE,
+    slot.selectbox(_(words.STAGE_LABEL), state.stages_of(name), key=state.KEY_STAGE,
                    format_func=info.stage_label if info else str,
                    help=words.stage_help(state.default_stage_of(name), name == DETECTOR_BACKBONE))
 
@@ -202,15 +206,15 @@ def _family_section() -> tuple[FamilyRequest, str | None]:
     head registered is offered (a chosen head no longer registered is dropped); values that cannot
     be used ask for no head and say why, in the panel."""
     sb = st.sidebar
-    sb.header(words.SIDEBAR_FAMILY)
+    sb.header(_(words.SIDEBAR_FAMILY))
     options = list(head_ids())
     st.session_state[state.KEY_HEADS] = [h for h in st.session_state[state.KEY_HEADS] if h in options]
-    sb.multiselect(words.FAMILY_HEADS_LABEL, options, key=state.KEY_HEADS, help=words.FAMILY_HEADS_HELP,
+    sb.multiselect(_(words.FAMILY_HEADS_LABEL), options, key=state.KEY_HEADS, help=_(words.FAMILY_HEADS_HELP),
                    format_func=lambda i: f"{i} · {head_name(i)}")
     k, n = sb.columns(2)
-    k.selectbox(words.FAMILY_K_LABEL, list(range(1, SPPF_MAX_K + 1, 2)), key=state.KEY_SPPF_K, help=words.FAMILY_K_HELP)
-    n.number_input(words.FAMILY_N_LABEL, min_value=1, max_value=SPPF_MAX_N, step=1, key=state.KEY_SPPF_N,
-                   help=words.FAMILY_N_HELP)
+    k.selectbox(_(words.FAMILY_K_LABEL), list(range(1, SPPF_MAX_K + 1, 2)), key=state.KEY_SPPF_K, help=_(words.FAMILY_K_HELP))
+    n.number_input(_(words.FAMILY_N_LABEL), min_value=1, max_value=SPPF_MAX_N, step=1, key=state.KEY_SPPF_N,
+                   help=_(words.FAMILY_N_HELP))
     try:
         return FamilyRequest.parse(tuple(st.session_state[state.KEY_HEADS]), int(st.session_state[state.KEY_SPPF_K]),
                                    int(st.session_state[state.KEY_SPPF_N])), None
@@ -229,6 +233,6 @@ def channel_control(channels: int) -> None:
             state.add_link_problem(LinkProblem("channel", str(exc)))
     if st.session_state.get(state.KEY_CHANNEL) not in options:
         st.session_state[state.KEY_CHANNEL] = ChannelView.MEAN.value
-    st.sidebar.header(words.SIDEBAR_DISPLAY)
-    st.sidebar.selectbox(words.CHANNEL_LABEL, options, key=state.KEY_CHANNEL, format_func=words.channel_option,
+    st.sidebar.header(_(words.SIDEBAR_DISPLAY))
+    st.sidebar.selectbox(_(words.CHANNEL_LABEL), options, key=state.KEY_CHANNEL, format_func=words.channel_option,
                          help=words.channel_help(channels))

@@ -66,7 +66,7 @@ KEY_REGION_DEFAULT = "_region_default"  # that image's default box: a link leave
 # a link opened (spp_viz.ui.links): its problems, and the values only the built page can check
 KEY_LINK_PROBLEMS = "_link_problems"  # list of spp_viz.links.LinkProblem, shown in the "link_notes" container
 KEY_LINK_CHECKS = "_link_checks"  # {"channel": Channel, "region": PixelBox | None} still to check
-KEY_LANG = "lang"  # the page's language (spp_viz.choices.Language); English only for now
+KEY_LANG = "lang"  # the page's language (spp_viz.choices.Language), the sidebar's switch
 # the pyramid-pooling family panel's heads and SPPF's k and n: drawn in the sidebar
 KEY_HEADS = "heads"
 KEY_SPPF_K = "sppf_k"
@@ -79,7 +79,7 @@ KEY_SCALES_RUN = "scales_run"
 # widgets whose value code sets (defaults here, presets, a new image's box): see resend_widget_values
 KEYS_SET_BY_CODE = (KEY_USE_CAMERA, KEY_SAMPLE, KEY_MAX_SIDE, KEY_PRESET, KEY_LEVELS, KEY_POOL, KEY_BINS,
                     KEY_BACKBONE, KEY_STAGE, KEY_WEIGHTS, KEY_CHANNEL,
-                    KEY_HEADS, KEY_SPPF_K, KEY_SPPF_N, KEY_LABEL_LEVEL, *KEYS_REGION)
+                    KEY_HEADS, KEY_SPPF_K, KEY_SPPF_N, KEY_LABEL_LEVEL, KEY_LANG, *KEYS_REGION)
 
 
 # every backbone the sidebar offers: the registry's (its names and stages are torch-free data in

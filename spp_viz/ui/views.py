@@ -13,6 +13,7 @@ from PIL import Image
 from ..analysis import FeatureResult, PyramidConfig
 from ..backbones import Backbone
 from ..boxes import PixelBox
+from ..i18n import _
 from ..regions import RegionResult, pool_region
 from ..scales import ScaleRow
 from .caches import BackboneKey, ImageKey, decode_image, get_working_limit, image_bytes
@@ -58,7 +59,7 @@ def region(page: PageModel, box: PixelBox) -> RegionResult:
     """The box pooled from the shared map (ValueError, one sentence, for a bad box), with its times
     and crop-and-rerun once the second phase has measured them (NaN and empty until then)."""
     base = _region(page.image_key, page.backbone_key, page.config, box, page.backbone, page.decoded.image, page.features)
-    done = measured(Job.single(("region", page.image_key, page.backbone_key, page.config, box), "the region's crop-and-rerun",
+    done = measured(Job.single(("region", page.image_key, page.backbone_key, page.config, box), _("the region's crop-and-rerun"),
                         lambda: measure_region(page, box)))
     return done if isinstance(done, RegionResult) else base
 
@@ -70,7 +71,7 @@ def scales_source(page: PageModel, sizes: tuple[int, ...]) -> Image.Image:
     image = page.controls.image
     assert image is not None  # a page exists only for an image
     limit = get_working_limit(page.backbone_key, page.backbone)
-    decoded, _ = decode_image(image.cache_key, decode_side(sizes, page.controls.max_side), limit.pixels, image_bytes(image),
+    decoded, _decode_ms = decode_image(image.cache_key, decode_side(sizes, page.controls.max_side), limit.pixels, image_bytes(image),
                               image.filename, limit)
     return decoded.image
 
@@ -86,7 +87,7 @@ def run_scales(page: PageModel, sizes: tuple[int, ...], *, stop: Callable[[], bo
 def scales(page: PageModel, sizes: tuple[int, ...]) -> list[ScaleRow] | Failed | None:
     """:class:`spp_viz.scales.ScaleRow` per size once measured; None: asked for, it runs after this
     page is drawn."""
-    rows = measured(Job.single(("scales", page.image_key, page.backbone_key, page.config, sizes), "the scales",
+    rows = measured(Job.single(("scales", page.image_key, page.backbone_key, page.config, sizes), _("the scales"),
                         lambda: run_scales(page, sizes)))
     return rows if isinstance(rows, (list, Failed)) else None
 

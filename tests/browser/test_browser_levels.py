@@ -29,6 +29,7 @@ from spp_viz.explorer import ExplorerPyramid, phase0_payload, to_json
 from spp_viz.figures.style import PENDING_COLOUR
 from spp_viz.options import parse_levels
 from spp_viz.phase0 import phase0
+from spp_viz.ui.explorer.words import EXPLORER_WORDS
 
 pytestmark = pytest.mark.browser
 
@@ -104,8 +105,8 @@ LEVEL_TEXTS = ("1,2,4", " 1 , 2 ", "psp", "PSP", " spp-net ", "default", "", " "
 
 def test_the_controls_check_is_parse_levels(module_page) -> None:
     pyramid = json.loads(json.dumps(asdict(ExplorerPyramid((1, 2, 4), BinRule.ADAPTIVE))))
-    got = module_page.evaluate("([texts, p]) => texts.map((t) => window.sppExplorer.parseLevels(t, p))",
-                               [list(LEVEL_TEXTS), pyramid])
+    got = module_page.evaluate("([texts, p, words]) => texts.map((t) => window.sppExplorer.parseLevels(t, p, words))",
+                               [list(LEVEL_TEXTS), pyramid, EXPLORER_WORDS])
     for text, answer in zip(LEVEL_TEXTS, got):
         try:
             expected = list(parse_levels(text))

@@ -25,8 +25,10 @@ import streamlit as st
 
 from ...choices import Channel
 from ...explorer import ExplorerPayload, build_payload, to_json
+from ...i18n import language
 from ...options import parse_levels
 from .. import state
+from .words import explorer_words
 
 if TYPE_CHECKING:  # phase 0 mounts a payload without a page model
     from ..model import PageModel
@@ -44,9 +46,9 @@ _MOUNT = st.components.v2.component(
 
 
 def payload_for(page: PageModel, channel: Channel) -> ExplorerPayload:
-    """This page's payload, built once per image, map, pyramid, channel view and SPPF k, n."""
+    """This page's payload, built once per image, map, pyramid, channel view, SPPF k, n and language."""
     k, n = page.controls.family.k, page.controls.family.repeats  # the sidebar's SPPF k and n
-    key = repr((page.image_key, page.backbone_key, page.config, channel, k, n, page.colours))
+    key = repr((page.image_key, page.backbone_key, page.config, channel, k, n, page.colours, language()))
     kept = st.session_state.get(_PAYLOAD)
     if kept is not None and kept[0] == key:
         return kept[1]
@@ -76,6 +78,7 @@ def mount_payload(payload: ExplorerPayload, selected: tuple[int, int, int] | Non
     data: dict[str, Any] = to_json(payload, sent)
     data["selected"] = list(selected) if selected else None
     data["note"] = note
+    data["words"] = explorer_words()
     data["runs"] = {"full": int(st.session_state.get(state.KEY_FULL_RUNS, 0)),
                     "fragment": int(st.session_state.get(state.KEY_FRAGMENT_RUNS, 0))}
     data["levels_seq"] = int(st.session_state.get(_LEVELS_SEQ, 0))

@@ -38,6 +38,15 @@ function decodeMap(part) {
 }
 
 const DIMMED = 0.25; // the SPP grid's opacity while SPPF's windows show
+
+// The words around the numbers come with the data (data.words: spp_viz.ui.explorer.words, in the
+// page's language), as templates with {name} placeholders; a missing word shows its key.
+let WORDS = {};
+
+export function t(key, vars = {}, words = WORDS) {
+  const template = Object.hasOwn(words, key) ? words[key] : key;
+  return template.replace(/\{(\w+)\}/g, (m, name) => (Object.hasOwn(vars, name) ? String(vars[name]) : m));
+}
 const VIEWS_GAP = 16; // px between the photo and the map: .views' gap in explorer.css
 
 function swatch(colour, dash) { // a short line in a mark's colour and dash, for the legend
@@ -112,21 +121,21 @@ export function levelPart(n, rule, axes, globalContext) {
 const PY_SPACE = "[\\t\\n\\v\\f\\r\\x1c-\\x1f \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]";
 const STRIP = new RegExp(`^${PY_SPACE}+|${PY_SPACE}+$`, "g"); // Python's str.strip(): its whitespace, not JS's
 
-export function parseLevels(text, pyramid) {
+export function parseLevels(text, pyramid, words = WORDS) {
   const stripped = text.replace(STRIP, ""), name = stripped.toLowerCase();
   if (Object.hasOwn(pyramid.presets, name)) return { levels: [...pyramid.presets[name]] };
-  const range = `levels are whole numbers from 1 to ${pyramid.max_level}`;
-  if (!stripped) return { error: "Levels are empty: type e.g. 1,2,4 or a preset." };
+  const range = t("levels_range", { max: pyramid.max_level }, words);
+  if (!stripped) return { error: t("levels_empty", {}, words) };
   const levels = [];
   for (const part of stripped.split(",").map((p) => p.replace(STRIP, ""))) {
-    if (!part) return { error: "An item between commas is empty." };
+    if (!part) return { error: t("levels_empty_item", {}, words) };
     const shown = part.length > 12 ? `${part.slice(0, 12)}…` : part; // the message stays short
-    if (!/^[0-9]+$/.test(part)) return { error: `"${shown}" is not a level: ${range}.` };
+    if (!/^[0-9]+$/.test(part)) return { error: t("levels_not_level", { text: shown, range }, words) };
     levels.push(Number(part));
   }
   const out = levels.find((n) => n < 1 || n > pyramid.max_level);
-  if (out !== undefined) return { error: `Level ${out} is out of range: ${range}.` };
-  if (new Set(levels).size !== levels.length) return { error: "A level appears twice: each may appear once." };
+  if (out !== undefined) return { error: t("levels_out_of_range", { n: out, range }, words) };
+  if (new Set(levels).size !== levels.length) return { error: t("levels_twice", {}, words) };
   return { levels };
 }
 
@@ -140,18 +149,18 @@ export function sppfWindows(row, col, k, n, rows, cols) { // the same as spp_viz
 }
 
 function winnerText(b, style) {
-  if (!b.winner) return "no winning cell (average pooling)";
-  const whose = style.winner_of_strongest ? `channel ${b.winner_channel}, the bin's strongest` : `channel ${b.winner_channel}`;
-  return `winning cell (row ${b.winner[0]}, col ${b.winner[1]}) of ${whose}`;
+  if (!b.winner) return t("no_winner");
+  const where = { row: b.winner[0], col: b.winner[1], channel: b.winner_channel };
+  return t(style.winner_of_strongest ? "winner_strongest" : "winner", where);
 }
 
 function binTip(level, b, style) {
   const [r0, r1, c0, c1] = b.cells;
   const [x0, y0, x1, y1] = b.box;
-  return `level ${level.n}, bin (${b.row}, ${b.col}), index ${b.index}; cells rows ${r0}–${r1 - 1}, cols ${c0}–${c1 - 1} ` +
-    `(${(r1 - r0) * (c1 - c0)} cells); pixels x ${Math.round(x0)}–${Math.round(x1)}, y ${Math.round(y0)}–${Math.round(y1)}; ` +
-    `pooled value ${fmt(b.value)}: ${style.value_label}; ${winnerText(b, style)}` +
-    (b.differs ? "; the paper rule's window here differs from the adaptive rule's" : "");
+  const tip = t("bin_tip", { n: level.n, row: b.row, col: b.col, index: b.index, r0, r1: r1 - 1, c0, c1: c1 - 1,
+    cells: (r1 - r0) * (c1 - c0), x0: Math.round(x0), x1: Math.round(x1), y0: Math.round(y0), y1: Math.round(y1),
+    value: fmt(b.value), value_label: style.value_label, winner: winnerText(b, style) });
+  return b.differs ? t("bin_tip_differs", { tip }) : tip;
 }
 
 // The explorer -----------------------------------------------------------------------------
@@ -192,14 +201,18 @@ class Explorer {
     this.levelsEdit(el("div", { class: "edit" }, this.root));
     this.controls = el("div", { class: "controls" }, this.root);
     const views = el("div", { class: "views" }, this.root);
-    this.photoView = this.view(views, "photo", "Pyramid bins on the image");
-    this.mapView = this.view(views, "map", "Feature map");
+    this.photoView = this.view(views, "photo", t("photo_title"));
+    this.mapView = this.view(views, "map", t("map_title"));
     this.pooledNote = el("div", { class: "pooled-note" }, this.root);
     this.pooledRow = el("div", { class: "pooled", "data-testid": "pooled-levels" }, this.root);
     this.tip = el("div", { class: "tip", role: "tooltip", hidden: "" }, this.root);
     this.live = el("div", { class: "live", "aria-live": "polite" }, this.root);
     this.pooledViews = new Map();
     new ResizeObserver(() => this.layout()).observe(this.root);
+  }
+
+  retitle() { // the words drawn before any data (the language may have changed since)
+    this.levelsLabel.textContent = t("levels_label"); this.levelsHint.textContent = t("levels_hint");
   }
 
   view(parent, name, title) {
@@ -221,11 +234,11 @@ class Explorer {
   // the levels control: an edit is drawn here at once, then sent ---------------------------------
   levelsEdit(parent) {
     const form = el("form", { class: "levels-edit", "data-control": "levels-form", novalidate: "" }, parent);
-    el("label", { for: "spp-levels", text: "Pyramid levels" }, form);
+    this.levelsLabel = el("label", { for: "spp-levels", text: t("levels_label") }, form);
     this.levelsInput = el("input", { id: "spp-levels", type: "text", "data-control": "levels", autocomplete: "off",
       spellcheck: "false", "aria-describedby": "spp-levels-hint", "aria-invalid": "false", "aria-errormessage": "spp-levels-error" }, form);
     this.levelsInput.value = SETTINGS.levelsPending || "";
-    el("span", { id: "spp-levels-hint", class: "hint", text: "e.g. 1,2,4 or a preset; Enter draws the new bins at once, their values follow" }, form);
+    this.levelsHint = el("span", { id: "spp-levels-hint", class: "hint", text: t("levels_hint") }, form);
     this.levelsError = el("span", { id: "spp-levels-error", class: "levels-error", role: "alert", hidden: "" }, form);
     const edit = (e) => { e.preventDefault(); this.editLevels(this.levelsInput.value, e); };
     this.levelsInput.addEventListener("keydown", (e) => { if (e.key === "Enter") edit(e); }); // timed from the key
@@ -282,6 +295,7 @@ class Explorer {
   // data from the server ---------------------------------------------------------------------
   update(data) {
     this.root.dataset.serverUpdates = String(+this.root.dataset.serverUpdates + 1);
+    this.retitle();
     if (data.runs) { // the session's run counters, for tests: attributes, never words on the page
       this.root.dataset.fullRuns = String(data.runs.full);
       this.root.dataset.fragmentRuns = String(data.runs.fragment);
@@ -302,10 +316,10 @@ class Explorer {
     this.root.dataset.phase = String(data.phase ?? 1);
     this.showLevels();
     if (this.geometryOnly) this.root.dataset.phase0Boxes = this.root.dataset.boxes; // kept: phase 1 is checked against it
-    this.pooledNote.textContent = `Pooled levels: each cell shows ${data.style.value_label}.`;
-    this.photoView.fig.firstChild.textContent = `Pyramid bins on the ${this.photo.width} × ${this.photo.height} input${data.note || ""}`;
-    this.mapView.fig.firstChild.textContent = `Feature map: ${this.map.label} · ${this.map.channels} × ${this.map.rows} × ${this.map.cols}` +
-      `${this.map.block > 1 ? ` (shown in ${this.map.block} × ${this.map.block} blocks)` : ""}${data.note || ""}`;
+    this.pooledNote.textContent = t("pooled_note", { value_label: data.style.value_label });
+    this.photoView.fig.firstChild.textContent = t("photo_caption", { width: this.photo.width, height: this.photo.height }) + (data.note || "");
+    this.mapView.fig.firstChild.textContent = t("map_caption", { label: this.map.label, channels: this.map.channels, rows: this.map.rows,
+      cols: this.map.cols }) + (this.map.block > 1 ? t("map_blocks", { block: this.map.block }) : "") + (data.note || "");
     if (!this.image || this.imageId !== data.photo) { // the same photo is decoded once
       this.image = new Image(); this.imageId = data.photo;
       this.image.onload = () => { this.drawBases(); this.draw(); };
@@ -341,22 +355,22 @@ class Explorer {
   buildControls() {
     this.controls.replaceChildren();
     const levels = el("fieldset", { class: "levels" }, this.controls);
-    el("legend", { text: "Levels to draw" }, levels);
+    el("legend", { text: t("levels_legend") }, levels);
     for (const lv of this.levels) {
       const label = el("label", { style: `color:${this.colour(lv)}` }, levels);
       const box = el("input", { type: "checkbox", "data-level": String(lv.n) }, label);
       box.checked = !this.hidden.has(lv.n);
       box.addEventListener("change", (e) => this.toggleLevel(lv.n, box.checked, e));
-      label.append(` level ${lv.n}`);
+      label.append(` ${t("level_toggle", { n: lv.n })}`);
     }
     const rf = el("label", { class: "rf" }, this.controls);
     const rfBox = el("input", { type: "checkbox", "data-control": "rf" }, rf);
     rfBox.checked = this.showRf;
     rfBox.addEventListener("change", (e) => { this.showRf = rfBox.checked; this.drawBases(); this.draw(e); });
-    rf.append(" Receptive fields");
+    rf.append(` ${t("rf_toggle")}`);
     const mode = el("fieldset", { class: "mode" }, this.controls);
-    el("legend", { text: "Hover shows" }, mode);
-    for (const [value, text] of [["spp", "SPP bins"], ["sppf", `SPPF windows (k ${this.data.sppf_k}, n ${this.data.sppf_n})`]]) {
+    el("legend", { text: t("mode_legend") }, mode);
+    for (const [value, text] of [["spp", t("mode_spp")], ["sppf", t("mode_sppf", { k: this.data.sppf_k, n: this.data.sppf_n })]]) {
       const label = el("label", {}, mode);
       const radio = el("input", { type: "radio", name: "spp-mode", value, "data-control": `mode-${value}` }, label);
       radio.checked = this.mode === value;
@@ -374,14 +388,14 @@ class Explorer {
     const differing = this.levels.some((lv) => lv.bins.some((b) => b.differs));
     if (differing) {
       const item = el("span", { class: "item", "data-legend": "differ" }, this.legend);
-      item.append(swatch(style.differ, [5, 3]), " paper rule's bins that differ from the adaptive rule's");
+      item.append(swatch(style.differ, [5, 3]), ` ${t("legend_differ")}`);
     }
     if (this.mode !== "sppf") return;
     const title = el("span", { class: "item title" }, this.legend);
-    title.textContent = `SPPF's windows around the cell under the pointer (the SPP grid is dimmed):`;
+    title.textContent = t("legend_windows");
     for (const w of this.data.sppf_windows) {
       const item = el("span", { class: "item", "data-legend": `window-${w.cells}` }, this.legend);
-      item.append(swatch(style.window, w.dash), ` ${w.formula} = ${w.cells}: ${w.cells} × ${w.cells} cells, ${w.pixels} px (RF ${w.rf_pixels} px)`);
+      item.append(swatch(style.window, w.dash), ` ${t("legend_window", { formula: w.formula, cells: w.cells, pixels: w.pixels, rf: w.rf_pixels })}`);
     }
   }
 
@@ -390,9 +404,9 @@ class Explorer {
     this.pooledViews.clear();
     for (const lv of this.levels) {
       const fig = el("figure", { class: "view pooled-level", "data-key": `pooled_${lv.n}`, "data-level": String(lv.n) }, this.pooledRow);
-      el("figcaption", { text: `level ${lv.n}: ${lv.rows} × ${lv.cols} bins${lv.valid ? "" : " (not n × n)"}`,
+      el("figcaption", { text: t("pooled_caption", { n: lv.n, rows: lv.rows, cols: lv.cols }) + (lv.valid ? "" : t("not_n_by_n")),
         style: `color:${this.colour(lv)}` }, fig);
-      const canvas = el("canvas", { tabindex: "0", role: "img", "aria-label": `level ${lv.n} pooled values` }, fig);
+      const canvas = el("canvas", { tabindex: "0", role: "img", "aria-label": t("pooled_aria", { n: lv.n }) }, fig);
       const v = { name: "pooled", level: lv, fig, canvas, base: document.createElement("canvas"), scale: 1, w: 0, h: 0 };
       this.listen(v);
       this.pooledViews.set(lv.n, v);
@@ -567,13 +581,14 @@ class Explorer {
   tipText(h) {
     if (this.mode === "sppf" && h.cell) {
       const ws = sppfWindows(h.cell[0], h.cell[1], this.data.sppf_k, this.data.sppf_n, this.map.rows, this.map.cols);
-      return `cell (row ${h.cell[0]}, col ${h.cell[1]}); SPPF windows ` +
-        ws.map((w, i) => `${this.data.sppf_windows[i].cells}: rows ${w[0]}–${w[1] - 1}, cols ${w[2]}–${w[3] - 1}`).join("; ");
+      const windows = ws.map((w, i) => t("tip_sppf_window", { cells: this.data.sppf_windows[i].cells, r0: w[0], r1: w[1] - 1,
+        c0: w[2], c1: w[3] - 1 })).join("; ");
+      return t("tip_sppf", { row: h.cell[0], col: h.cell[1], windows });
     }
     if (h.fromMap) {
       const bins = this.shownLevels().flatMap((lv) => this.binsOf(lv, h.cell).map((b) => `L${lv.n} (${b.row}, ${b.col})`));
       const z = decodeMap(this.map)[Math.floor(h.cell[0] / this.map.block) * this.map.width + Math.floor(h.cell[1] / this.map.block)];
-      return `cell (row ${h.cell[0]}, col ${h.cell[1]}) value ${fmt(z)}; pooled by ${bins.join(", ") || "no drawn bin"}`;
+      return t("tip_cell", { row: h.cell[0], col: h.cell[1], value: fmt(z), bins: bins.join(", ") || t("no_drawn_bin") });
     }
     return h.bin ? binTip(h.level, h.bin, this.style) : "";
   }
@@ -728,17 +743,18 @@ class Explorer {
     this.root.dataset.rf = this.showRf ? "1" : "";
     const label = h ? this.tipText(h) : "";
     const sel = lit.find((x) => x.why === "selected");
-    const selText = sel ? binTip(sel.level, sel.bin, this.style) : "no bin selected";
-    this.photoView.canvas.setAttribute("aria-label", `Pyramid bins on the image. ${label || `Selected: ${selText}`}`);
-    this.mapView.canvas.setAttribute("aria-label", `Feature map, ${this.map.label}. ${label || `Selected: ${selText}`}`);
+    const detail = label || t("selected", { bin: sel ? binTip(sel.level, sel.bin, this.style) : t("no_selection") });
+    this.photoView.canvas.setAttribute("aria-label", t("aria_photo", { detail }));
+    this.mapView.canvas.setAttribute("aria-label", t("aria_map", { label: this.map.label, detail }));
     for (const v of this.pooledViews.values()) {
-      v.canvas.setAttribute("aria-label", `Level ${v.level.n} pooled values. ${label || `Selected: ${selText}`}`);
+      v.canvas.setAttribute("aria-label", t("aria_pooled", { n: v.level.n, detail }));
     }
   }
 }
 
 export default function (component) {
   const { data, parentElement, setStateValue, setTriggerValue } = component;
+  if (data && data.words) WORDS = data.words; // before anything is built: the words of this run's language
   let explorer = INSTANCES.get(parentElement);
   if (!explorer) {
     explorer = new Explorer(parentElement, setStateValue);

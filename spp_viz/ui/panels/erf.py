@@ -13,6 +13,7 @@ import streamlit as st
 from ...figures import text
 from ...figures.style import CHART_CONFIG
 from ...figures.views import erf_figure
+from ...i18n import _
 from .. import state, words
 from ..model import PageModel
 from ..view import current_view
@@ -23,13 +24,13 @@ def erf_panel(page: PageModel) -> None:
     """The ERF of the selected bin (or the default bin, after the button)."""
     view = current_view(page)
     if view.selected is None:
-        st.info(words.ERF_NO_BIN)
+        st.info(_(words.ERF_NO_BIN))
         return
     level, row, col = view.selected
     asked = st.button(words.erf_button(level, row, col), key=state.KEY_ERF_RUN)
     # Only after the first request do clicks compute it too: a click must stay a cheap rerun.
     if not (asked or st.session_state.get(f"{state.KEY_ERF_RUN}_done")):
-        st.caption(words.ERF_HOW)
+        st.caption(_(words.ERF_HOW))
         return
     st.session_state[f"{state.KEY_ERF_RUN}_done"] = True
     result = bin_erf(page, level, row, col)

@@ -17,6 +17,7 @@ from ...figures import text
 from ...figures.family import family_branches_figure, family_costs_figure
 from ...figures.style import CHART_CONFIG
 from ...figures.tables import family_branch_rows, family_rows, styled
+from ...i18n import _
 from .. import words
 from ..caches import family_maps
 from ..model import PageModel
@@ -35,7 +36,7 @@ def family_panel(page: PageModel) -> None:
         measuring_note(page, "family")
         return
     if outcome is None or outcome.comparison is None:
-        st.info(words.FAMILY_NO_HEADS)
+        st.info(_(words.FAMILY_NO_HEADS))
         return
     family = outcome.comparison
     trained_note(page, "family")
@@ -45,8 +46,9 @@ def family_panel(page: PageModel) -> None:
     st.caption(text.family_table_caption([r.timing.pool.where if r.timing else None for r in family.heads]))
     st.plotly_chart(family_costs_figure(family, page.untrained), key="family_costs", config=CHART_CONFIG)
     with st.container(key="family_equalities"):
-        st.markdown("\n".join([text.family_equality(e.head, e.other, e.claim, e.equal, e.max_abs_diff) for e in family.equalities]
-                              + [text.family_other_settings(e.head, e.other, e.claim, family.head(e.other).view_name)
+        st.markdown("\n".join([text.family_equality(e.head, e.other, text.claim_words(e), e.equal, e.max_abs_diff)
+                               for e in family.equalities]
+                              + [text.family_other_settings(e.head, e.other, text.claim_words(e), family.head(e.other).view_name)
                                  for e in family.other_settings]))
     with st.container(key="family_branch_table"):
         st.table(styled(family_branch_rows(family)), hide_index=True)
@@ -56,6 +58,6 @@ def family_panel(page: PageModel) -> None:
         st.plotly_chart(family_branches_figure(report, maps, page.untrained, group), key=f"family_branches_{report.id}",
                         config=CHART_CONFIG)
     st.markdown("\n".join(text.family_purpose(r.id, r.name, r.purpose, r.source) for r in family.heads))
-    with st.expander(words.FAMILY_QUESTIONS_TITLE):
+    with st.expander(_(words.FAMILY_QUESTIONS_TITLE)):
         st.markdown("\n\n".join(text.family_questions(family)))
 

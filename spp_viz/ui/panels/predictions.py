@@ -11,6 +11,7 @@ from ...figures import text
 from ...figures.photo import MAX_NAMED_LEVEL
 from ...figures.style import CHART_CONFIG
 from ...figures.tables import bin_label_rows, styled
+from ...i18n import _
 from .. import state, words
 from ..model import PageModel
 from .scales import training_resolution_block
@@ -22,10 +23,10 @@ def backbone_sees(page: PageModel) -> None:
     if page.predictions:
         left, right = st.columns(2, gap="medium")
         with left:
-            st.plotly_chart(figures.predictions_figure(page.predictions, title=words.TOP5_TITLE,
+            st.plotly_chart(figures.predictions_figure(page.predictions, title=_(words.TOP5_TITLE),
                                                        note=text.untrained_note(page.untrained)),
                             key="predictions", config=CHART_CONFIG)
-            st.caption(text.TOP5_CAPTION)
+            st.caption(_(text.TOP5_CAPTION))
         with right:
             training_resolution_block(page)  # top-5 at 224 px vs the working size, and why
     else:
@@ -40,7 +41,7 @@ def _bin_labels(page: PageModel) -> None:
             st.info(words.no_bin_labels(report.no_predictions_reason(page.backbone)))
         return
     if page.config.pool is Pool.MAX:
-        st.info(text.SWITCH_TO_AVG)
+        st.info(_(text.SWITCH_TO_AVG))
         return
     levels = [n for n in page.drawable_levels if page.bin_labels.get(n)]
     if not levels:
@@ -48,7 +49,7 @@ def _bin_labels(page: PageModel) -> None:
     selected = state.selected_bin()
     if st.session_state.get(state.KEY_LABEL_LEVEL) not in levels:
         st.session_state[state.KEY_LABEL_LEVEL] = selected[0] if selected and selected[0] in levels else max(levels)
-    n = st.selectbox(words.LABEL_LEVEL_LABEL, levels, key=state.KEY_LABEL_LEVEL, format_func=words.level_name)
+    n = st.selectbox(_(words.LABEL_LEVEL_LABEL), levels, key=state.KEY_LABEL_LEVEL, format_func=words.level_name)
     level = next(lv for lv in page.pyramid.levels if lv.n == n)
     figure = figures.bin_labels_figure(page.decoded.image, level, page.bin_labels[n], page.bin_geometry[n],
                                        colour=page.colours[n], note=text.untrained_note(page.untrained), photo=page.photo)

@@ -12,6 +12,7 @@ import streamlit as st
 
 from ... import figures
 from ...figures import text
+from ...i18n import _
 from ..explorer import mount
 from ..model import PageModel
 from ..view import current_view
@@ -28,4 +29,4 @@ def pyramid_explorer(page: PageModel) -> None:
     st.caption(text.pooled_caption(page.config.pool, view.channel, page.features.shape[0]))
     hidden = [lv for lv in page.pyramid.levels if lv.n not in page.drawable_levels]
     for level in hidden:
-        st.caption(f"level {level.n}: " + text.level_numbers(tuple(level.pooled.shape), level.valid))
+        st.caption(_("level {n}: {numbers}").format(n=level.n, numbers=text.level_numbers(tuple(level.pooled.shape), level.valid)))

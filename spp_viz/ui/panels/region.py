@@ -14,7 +14,7 @@ from ... import report
 from ...boxes import PixelBox
 from ...figures import text
 from ...figures.style import CHART_CONFIG
-from ...figures.tables import prediction_rows
+from ...figures.tables import prediction_rows, shown
 from ...figures.views import region_figure
 from .. import state, words
 from ..model import PageModel
@@ -39,9 +39,9 @@ def region_panel(page: PageModel) -> None:
     st.plotly_chart(region_figure(result, page.photo, (w, h)), key="region_box", config=CHART_CONFIG)
     left, right = st.columns(2)
     left.markdown(text.region_pooled(result.window, result.pooled))
-    left.dataframe(prediction_rows(result.predictions), hide_index=True, key="region_pooled")
+    left.dataframe(shown(prediction_rows(result.predictions)), hide_index=True, key="region_pooled")
     right.markdown(text.region_recomputed(result.recompute))
-    right.dataframe(prediction_rows(result.recompute_predictions), hide_index=True, key="region_recomputed")
+    right.dataframe(shown(prediction_rows(result.recompute_predictions)), hide_index=True, key="region_recomputed")
     if not result.predictions:
         st.info(words.region_no_classifier(report.no_predictions_reason(page.backbone)))
     st.caption(text.region_length(result.length))

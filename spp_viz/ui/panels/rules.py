@@ -19,7 +19,7 @@ def paper_vs_adaptive(page: PageModel) -> None:
     shown = _paper_rule(page) if page.config.rule is BinRule.PAPER else _adaptive_rule(page)
     if shown is None or shown.n not in page.drawable_levels:
         return
-    _, h, w = page.features.shape
+    _channels, h, w = page.features.shape
     st.plotly_chart(figures.rule_comparison_figure(pyramid_bins(h, w, shown.n, BinRule.ADAPTIVE), pyramid_bins(h, w, shown.n, BinRule.PAPER)),
                     key="rule_comparison", config=CHART_CONFIG)
     st.caption(text.rule_figure_caption(shown.n, h, w))
@@ -32,7 +32,7 @@ def _finest_drawable(page: PageModel) -> LevelResult | None:
 
 def _paper_rule(page: PageModel) -> LevelResult | None:
     """Under the paper rule: each broken level's sentence, and how many bins moved."""
-    _, h, w = page.features.shape
+    _channels, h, w = page.features.shape
     broken = [lv for lv in page.pyramid.levels if lv.problem]
     for lv in broken:
         st.warning(lv.problem)
@@ -49,7 +49,7 @@ def _paper_rule(page: PageModel) -> LevelResult | None:
 
 def _adaptive_rule(page: PageModel) -> LevelResult | None:
     """Under the adaptive rule: what the paper's rule would do to each level on this map."""
-    _, h, w = page.features.shape
+    _channels, h, w = page.features.shape
     st.markdown(text.adaptive_intro(h, w))
     lines, broken, moved = [], None, None
     for lv in page.pyramid.levels:

@@ -14,8 +14,9 @@ import streamlit as st
 from ... import report
 from ...figures import text
 from ...figures.style import CHART_CONFIG
-from ...figures.tables import prediction_rows, scale_rows
+from ...figures.tables import prediction_rows, scale_rows, shown
 from ...figures.views import scales_figure
+from ...i18n import _
 from ...scales import DEFAULT_SCALE_SIZES, ScaleRow, scale_sizes
 from .. import state, words
 from ..measure import Failed
@@ -27,19 +28,19 @@ def scales_panel(page: PageModel) -> None:
     """The button, then the table and the chart of every size."""
     sizes = scale_sizes(DEFAULT_SCALE_SIZES, max(page.features.input_size))
     if not (st.button(words.scales_button(sizes), key=state.KEY_SCALES_RUN) or st.session_state.get(f"{state.KEY_SCALES_RUN}_done")):
-        st.caption(words.SCALES_HOW)
+        st.caption(_(words.SCALES_HOW))
         return
     st.session_state[f"{state.KEY_SCALES_RUN}_done"] = True
     rows = scales(page, sizes)
     if rows is None:
-        st.info(words.SCALES_QUEUED)
+        st.info(_(words.SCALES_QUEUED))
         return
     if isinstance(rows, Failed):
-        st.error(words.measurement_failed("the scales", rows.message))
+        st.error(words.measurement_failed(_("the scales"), rows.message))
         return
     with st.container(key="scales_lesson"):
         st.markdown(text.scales_lesson(*_ends(rows)))
-    st.dataframe(scale_rows(rows), hide_index=True, key="scales_table")
+    st.dataframe(shown(scale_rows(rows)), hide_index=True, key="scales_table")
     if not page.backbone.can_classify:
         st.caption(words.scales_no_classifier(report.no_predictions_reason(page.backbone)))
     st.plotly_chart(scales_figure(rows), key="scales_chart", config=CHART_CONFIG)
@@ -60,8 +61,8 @@ def training_resolution_block(page: PageModel) -> None:
     comparison = training_resolution(page)
     with st.expander(words.resolution_title(comparison.training_size, comparison.working_size), expanded=True):
         # one above the other: side by side, in half the page's width, their labels were cut
-        st.markdown(words.resolution_column(comparison.training_size, "training resolution"))
-        st.dataframe(prediction_rows(comparison.training_predictions), hide_index=True, key="resolution_train_top5")
-        st.markdown(words.resolution_column(comparison.working_size, "working size"))
-        st.dataframe(prediction_rows(comparison.working_predictions), hide_index=True, key="resolution_work_top5")
-        st.caption(comparison.note)
+        st.markdown(words.resolution_column(comparison.training_size, _("training resolution")))
+        st.dataframe(shown(prediction_rows(comparison.training_predictions)), hide_index=True, key="resolution_train_top5")
+        st.markdown(words.resolution_column(comparison.working_size, _("working size")))
+        st.dataframe(shown(prediction_rows(comparison.working_predictions)), hide_index=True, key="resolution_work_top5")
+        st.caption(_(comparison.note))

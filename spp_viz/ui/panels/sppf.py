@@ -12,7 +12,8 @@ from ...choices import ChannelView, channel_view
 from ...family import view_lead
 from ...figures import text
 from ...figures.style import CHART_CONFIG
-from ...figures.tables import COST_FORMATS, styled
+from ...figures.tables import COST_FORMATS, shown, styled
+from ...i18n import _
 from ...pooling import cascade_cost
 from .. import state, words
 from ..caches import sppf_figure
@@ -23,7 +24,7 @@ from ..model import PageModel
 def spp_vs_sppf(page: PageModel) -> None:
     """SPPF's three chained 5 × 5 pools equal parallel 5/9/13 pools; both keep h × w. The lesson
     (why equal, why cheaper, how much faster here) is said here, with this map's figures."""
-    st.markdown(text.SPPF_INTRO)
+    st.markdown(_(text.SPPF_INTRO))
     trained_note(page, "sppf")
     channel = channel_view(st.session_state.get(state.KEY_CHANNEL, ChannelView.MEAN))
     st.plotly_chart(sppf_figure(page, channel),
@@ -38,8 +39,8 @@ def spp_vs_sppf(page: PageModel) -> None:
                             trained is not None))
         st.markdown(text.sppf_output(c, h, w, page.pyramid.length, page.sppf_widths))
     with right:
-        st.dataframe(sppf.receptive_fields(page.features.geometry), hide_index=True, key="sppf_rf")
-        st.caption(text.SPPF_RF_CAPTION)
+        st.dataframe(shown(sppf.receptive_fields(page.features.geometry)), hide_index=True, key="sppf_rf")
+        st.caption(_(text.SPPF_RF_CAPTION))
     with st.container(key="sppf_lesson"):
         st.markdown("\n".join(f"- {line}" for line in _lesson(page)))
     _costs(page)
@@ -58,7 +59,7 @@ def _costs(page: PageModel) -> None:
     """Parameters, FLOPs, pool-only and whole-module latency side by side (the family's SPP vs SPPF
     view), measured after the page was drawn (until then, what is being measured)."""
     if page.sppf_error:
-        st.error(words.measurement_failed("the heads' latencies", page.sppf_error))
+        st.error(words.measurement_failed(_("the heads' latencies"), page.sppf_error))
         return
     if not page.sppf.measured:
         measuring_note(page, "sppf")
@@ -67,7 +68,7 @@ def _costs(page: PageModel) -> None:
     with st.container(key="sppf_costs"):
         st.table(styled(figures.costs_rows(costs), COST_FORMATS), hide_index=True)
     if not costs.timings_consistent:
-        st.warning(text.TIMINGS_UNRELIABLE)
+        st.warning(text.timings_unreliable())
     st.caption(text.costs_caption(costs.heads[0].device or str(page.features.device), costs))
 
 
@@ -82,4 +83,4 @@ def trained_note(page: PageModel, panel: str) -> None:
 def measuring_note(page: PageModel, panel: str) -> None:
     """What the second phase will measure, in a container keyed ``measuring_<panel>`` (gone once it has)."""
     with st.container(key=f"{MEASURING_KEY}_{panel}"):
-        st.info(words.measuring_note(page.measuring or ("the heads",)), icon="⏱️")
+        st.info(words.measuring_note(page.measuring or (_("the heads"),)), icon="⏱️")
