@@ -17,7 +17,7 @@ import os
 import re
 import tempfile
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 import pytest
 
@@ -106,6 +106,20 @@ class AppPage:
     def goto(self, timeout_ms: int = COLD_TIMEOUT_MS) -> AppPage:
         self.page.goto(self.url, wait_until="domcontentloaded", timeout=timeout_ms)
         return self
+
+    def choose(self, box: Any, option: str, tries: int = 3) -> None:
+        """Open the select box ``box`` (a locator) and click its ``option``; a rerun that redraws
+        the box closes its list (the page's measuring run, after a change), so it is opened again."""
+        for attempt in range(tries):
+            box.click()  # opens the list
+            try:
+                self.page.get_by_role("option", name=option).click(timeout=10_000)
+                return
+            except Exception:
+                if attempt == tries - 1:
+                    raise
+                self.page.keyboard.press("Escape")
+                self.wait_idle()
 
     def wait_loaded(self, timeout_ms: int = COLD_TIMEOUT_MS) -> AppPage:
         self.wait_for_text("Paper rule vs adaptive rule", timeout_ms)

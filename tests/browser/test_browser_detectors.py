@@ -59,24 +59,9 @@ def test_a_large_yolo_checkpoint_uploads_and_the_page_shows_its_trained_sppf(app
     app.screenshot("detector_page.png")
 
     app.page.wait_for_function(MEASURED_JS, timeout=DETECTOR_TIMEOUT_MS, polling=200)  # no rerun to close the list
-    choose_option(app, ".st-key-stage input", "p3 (layer 4)")
+    app.choose(app.page.locator(".st-key-stage input"), "p3 (layer 4)")
     app.settle(re.compile(r"choose p5 to run the trained one"), DETECTOR_TIMEOUT_MS)
     assert app.exceptions() == [] and app.errors() == []
-
-
-def choose_option(app, box: str, option: str, tries: int = 3) -> None:
-    """Open a select box's list and click ``option``; a rerun that redraws the box closes its
-    list, so it is opened again (``tries`` times at most)."""
-    for attempt in range(tries):
-        app.page.locator(box).click()  # opens the list
-        try:
-            app.page.locator("[role=option]", has_text=option).click(timeout=10_000)
-            return
-        except Exception:
-            if attempt == tries - 1:
-                raise
-            app.page.keyboard.press("Escape")
-            app.wait_idle()
 
 
 def test_an_image_over_its_50_mb_is_refused_by_its_uploader(app, tmp_path) -> None:

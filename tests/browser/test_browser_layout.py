@@ -132,8 +132,8 @@ def test_nothing_is_cut(browser, app_server, width) -> None:
         # the labels follow the level of a bin clicked before (at 1400 px, level 2 or 4): show level 6's
         label_level = app.main.get_by_role("combobox", name=words.LABEL_LEVEL_LABEL)
         expect(label_level).to_be_visible(timeout=COLD_TIMEOUT_MS)
-        label_level.click()
-        app.page.get_by_role("option", name=words.level_name(6)).click()
+        app.page.wait_for_function(MEASURED_JS, timeout=COLD_TIMEOUT_MS, polling=200)  # no rerun to close the list
+        app.choose(label_level, words.level_name(6))
         app.wait_idle(expect_rerun=True)
         # level 6's labels are in a table; every head has a tick in each of the cost chart's three panels
         expect(app.page.locator(".st-key-bin_label_table")).to_have_count(1, timeout=COLD_TIMEOUT_MS)
