@@ -31,6 +31,14 @@ def spp_output_length(channels: int, levels: Sequence[int]) -> int:
     return channels * sum(n * n for n in levels)
 
 
+def rule_length(channels: int, height: int, width: int, levels: Sequence[int], rule: BinRule | str = BinRule.ADAPTIVE) -> int:
+    """The vector's length on an ``height x width`` map: ``C * sum(n^2)`` under the adaptive rule (any
+    size), ``C * sum(rows * cols)`` of the windows the paper rule really yields (which follows the map)."""
+    if BinRule.parse(rule) is BinRule.ADAPTIVE:
+        return spp_output_length(channels, levels)
+    return channels * sum(paper_window(height, n)[2] * paper_window(width, n)[2] for n in levels)
+
+
 def level_arithmetic(channels: int, rows: int, cols: int) -> str:
     """``"C x rows x cols = length"``: how long one level's part of the vector is."""
     return f"{channels:,} x {rows} x {cols} = {channels * rows * cols:,}"

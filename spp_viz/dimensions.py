@@ -22,8 +22,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Sequence
 
-from .bins import LevelBins, level_arithmetic, spp_arithmetic, spp_output_length
-from .choices import Choice
+from .bins import LevelBins, level_arithmetic, rule_length, spp_arithmetic
+from .choices import BinRule, Choice
 from .defaults import SPPF_DEFAULT_N
 from .geometry import StageGeometry
 from .i18n import N_, _
@@ -191,7 +191,7 @@ class SizeSweepRow:
     input_height: int
     short_side: int
     feature: tuple[int, int, int]  # (C, h, w) of the stage's map for this input
-    spp_length: int  # C * sum(n^2): the same for every size (0 when the input is too small for a map)
+    spp_length: int  # the bin rule's length: C * sum(n^2) for every size under the adaptive rule (0: no map)
     sppf_numbers: int  # SPPF's pools alone, (n + 1)C * h * w (SPPFStage.POOLS): grows with the input
 
     @property
@@ -204,15 +204,17 @@ class SizeSweepRow:
 
 
 def size_sweep(geometry: StageGeometry, levels: Sequence[int], aspect: float = 1.0,
-               short_sides: Sequence[int] = (64, 128, 224, 320, 448, 640, 800, 1024)) -> list[SizeSweepRow]:
-    """For inputs of each short side (at ``aspect`` = width / height): feature map size,
-    SPP length (constant) and SPPF output size (growing). Pure arithmetic, no forward pass."""
+               short_sides: Sequence[int] = (64, 128, 224, 320, 448, 640, 800, 1024),
+               rule: BinRule | str = BinRule.ADAPTIVE) -> list[SizeSweepRow]:
+    """For inputs of each short side (at ``aspect`` = width / height): feature map size, SPP length
+    under ``rule`` (constant under the adaptive rule; the paper rule's follows the map) and SPPF
+    output size (growing). Pure arithmetic, no forward pass."""
     levels = parse_levels(levels)
     c = geometry.channels
     rows = []
     for s in short_sides:
         height, width = (s, round(s * aspect)) if aspect >= 1 else (round(s / aspect), s)
         h, w = geometry.feature_size(height, width)
-        rows.append(SizeSweepRow(width, height, s, (c, h, w), spp_output_length(c, levels) if h and w else 0,
+        rows.append(SizeSweepRow(width, height, s, (c, h, w), rule_length(c, h, w, levels, rule) if h and w else 0,
                                  sppf_sizes(c, h, w)[SPPFStage.POOLS].numbers))
     return rows

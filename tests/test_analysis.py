@@ -131,6 +131,22 @@ def test_size_sweep_spp_constant_sppf_growing(lite0):
     assert (tall.input_width, tall.input_height) == (100, 200)
 
 
+def test_size_sweep_under_the_paper_rule_gives_each_size_its_real_length(lite0):
+    """Under the paper rule the length follows the map: each row's length is what phase 0 (the
+    bins drawn for that input) gives, and the sweep is not flat for levels a small map cannot hold."""
+    from spp_viz.phase0 import phase0_of
+
+    levels = (16, 4, 1)
+    rows = size_sweep(lite0.geometry, levels, aspect=1.5, rule="paper")
+    lengths = [row.spp_length for row in rows if row.spp_length]
+    assert len(set(lengths)) > 1 and 1280 * 273 in lengths  # more or fewer bins than n x n, or just n x n
+    for row in rows:
+        if row.spp_length:
+            drawn = phase0_of(lite0.geometry, (row.input_width, row.input_height), levels, "paper")
+            assert row.spp_length == drawn.spp_length
+    assert {row.spp_length for row in size_sweep(lite0.geometry, levels, aspect=1.5) if row.spp_length} == {1280 * 273}
+
+
 def _non_finite_features(features, logits_too=True):
     fmap = features.feature.clone()
     fmap[0, 0, 0] = float("nan")

@@ -418,7 +418,8 @@ def test_unreliable_timings_are_flagged_not_taught():
         broken = sppf_view(features, config, measure=False, measured={sppf: broken_sppf, parallel: _timing(3.0, 6.0)})
         assert not broken.timings_consistent
         caption = text.costs_caption("cpu", broken)
-        assert text.TIMINGS_UNRELIABLE in caption and "the parallel pools' time" not in caption  # no lesson from them
+        # no lesson from them; the panel's warning above the caption says why, once (not again in the caption)
+        assert "the parallel pools' time" not in caption and text.TIMINGS_UNRELIABLE not in caption
     fine = sppf_view(features, config, measure=False, measured={sppf: _timing(1.0, 4.0, pool_spread=0.08), parallel: _timing(3.0, 6.0)})
     assert fine.timings_consistent
     assert "75%" in text.costs_caption("cpu", fine)  # convs: 1 - 1/4 of SPPF
@@ -445,3 +446,19 @@ def test_family_figures_and_table_say_not_measured_instead_of_drawing_a_number()
     finite = finite[torch.isfinite(finite)]
     assert branches.layout.coloraxis.cmin == float(finite.min()) and branches.layout.coloraxis.cmax == float(finite.max())
     assert branches.layout.meta["branches"] == [m.name for m in maps]
+
+
+def test_a_paper_level_with_no_bins_has_no_receptive_field():
+    """On a 13 x 19 map the paper rule gives level 16 no windows along the rows (0 x 18): its
+    branch pools nothing, so the table says "no bins" instead of a 0 x 2 receptive field."""
+    from spp_viz.figures.tables import family_branch_rows
+
+    features = fake_features(8, 13, 19)
+    family = compare_family(features, ["spp"], PyramidConfig((16, 4, 1), rule=BinRule.PAPER), measure=False)
+    branches = {b.name: b for b in family.head("spp").branches}
+    level16 = next(b for name, b in branches.items() if name.startswith("level 16"))
+    assert level16.rf_cells == (0, 0) and level16.rf_pixels == (0, 0)
+    (row,) = family_branch_rows(family)
+    assert "level 16 (16 x 16 bins): no bins" in row[RF_CELLS_COLUMN]
+    level4 = next(b for name, b in branches.items() if name.startswith("level 4"))
+    assert level4.rf_cells == (4, 5)  # rows: window ceil(13/4) = 4; columns: ceil(19/4) = 5

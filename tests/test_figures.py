@@ -63,6 +63,32 @@ def test_overlap_summary_names_shared_cells(head):
     assert figures.overlap_summary(head.levels[0].bins) == "level 1: no overlap"
 
 
+def test_overlap_summary_says_when_a_level_has_no_bins_or_more_bins_than_cells():
+    """The walkthrough's 13 x 19 map: the paper rule's level 16 has 0 x 18 windows (no bins at all),
+    and the adaptive rule's level 16 has more bins than the 13 rows, so bins share or repeat cells."""
+    paper = pyramid_bins(13, 19, 16, "paper")
+    assert paper.shape == (0, 18)
+    assert figures.overlap_summary(paper) == "level 16: no bins (the paper rule gives 0 × 18 windows here)"
+    adaptive = pyramid_bins(13, 19, 16)
+    assert "on only 13 cells" in figures.overlap_summary(adaptive)
+    assert "share 1 cell" in figures.overlap_summary(pyramid_bins(13, 19, 4))  # 4 < 13: the usual phrase
+
+
+def test_bins_caption_names_the_rule_that_drew_the_bins():
+    from spp_viz.choices import BinRule
+
+    assert "Adaptive bins" in text.bins_caption(32, ["level 1: no overlap"])
+    paper = text.bins_caption(32, ["level 1: no overlap"], BinRule.PAPER)
+    assert "Adaptive" not in paper and "ceil(a/n)" in paper
+
+
+def test_sppf_output_says_the_fixed_length_and_what_the_paper_rule_gave():
+    fixed = 1280 * (256 + 16 + 1)
+    assert "(With adaptive bins" not in text.sppf_output(1280, 13, 19, fixed)
+    said = text.sppf_output(1280, 13, 19, fixed, paper_length=1280 * 17)
+    assert f"**{fixed:,}**" in said and f"{1280 * 17:,}" in said
+
+
 def test_photo_is_downsampled_for_display_only():
     image = make_image(2048, 1536)
     source, size = figures.photo_source(image)

@@ -81,9 +81,10 @@ def _segment_traces(segment: np.ndarray, start: int, k: int, colour: str) -> lis
     ]
 
 
-def size_sweep_figure(sweep: Sequence[SizeSweepRow], *, current: SizeSweepRow | None = None) -> go.Figure:
+def size_sweep_figure(sweep: Sequence[SizeSweepRow], *, current: SizeSweepRow | None = None, fixed: bool = True) -> go.Figure:
     """Left: feature-map cells (h × w) for growing inputs. Right (log y): SPP's length stays
-    put while SPPF's pools alone ((n + 1)C × h × w, :class:`~spp_viz.dimensions.SPPFStage`) grow with the image.
+    put while SPPF's pools alone ((n + 1)C × h × w, :class:`~spp_viz.dimensions.SPPFStage`) grow with the image;
+    ``fixed`` False: the sweep follows the paper rule, whose length is named as following the map.
 
     ``sweep`` is :func:`spp_viz.dimensions.size_sweep`'s rows; ``current`` is its row for the
     analysed image (``size_sweep(..., short_sides=(min(W, H),))[0]``), drawn as a star.
@@ -97,7 +98,7 @@ def size_sweep_figure(sweep: Sequence[SizeSweepRow], *, current: SizeSweepRow | 
              hovertemplate=_("input %{x}<br>feature map %{customdata}") + "<extra></extra>",
              customdata=[" × ".join(map(str, row.feature)) for row in sweep], **on1),
         dict(type="scatter", x=labels, y=[row.spp_length or None for row in sweep], mode="lines+markers",
-             name=_("SPP vector (fixed)"), line=dict(color="#FFD166", width=3),
+             name=_("SPP vector (fixed)") if fixed else _("SPP vector (paper rule: follows the map)"), line=dict(color="#FFD166", width=3),
              hovertemplate=_("input %{x}<br>SPP length %{y:,}") + "<extra></extra>", **on2),
         dict(type="scatter", x=labels, y=[row.sppf_numbers or None for row in sweep], mode="lines+markers",
              name=_("{stage} × h × w (grows)").format(stage=text.sppf_stage(SPPFStage.POOLS)), line=dict(color="#EF476F", width=3),

@@ -99,11 +99,16 @@ def family_branch_rows(family: FamilyComparison) -> list[dict[str, str]]:
     settings when the claim is about it at other settings (``SPPF (YOLOv5): k=3, n=1 (yes)``)."""
     return [{
         N_("head"): r.id, N_("name"): r.name,
-        RF_CELLS_COLUMN: ", ".join(f"{b.name}: {b.rf_cells[0]}×{b.rf_cells[1]}" for b in r.branches),
-        N_("branch RF, px (h × w)"): ", ".join(f"{b.rf_pixels[0]}×{b.rf_pixels[1]}" + (_(" (whole image)") if b.whole_image else "")
+        RF_CELLS_COLUMN: ", ".join(f"{b.name}: " + _rf(b.rf_cells) for b in r.branches),
+        N_("branch RF, px (h × w)"): ", ".join(_rf(b.rf_pixels) + (_(" (whole image)") if b.whole_image else "")
                                    for b in r.branches),
         N_("exactly equal to"): ", ".join(_partner(family, e) for e in r.exact_equal_to if e.other in family.ids) or _("none here"),
     } for r in family.heads]
+
+
+def _rf(size: tuple[int, int]) -> str:
+    """``rows×cols``, or that a branch pools nothing (a paper-rule level with no bins on this map)."""
+    return f"{size[0]}×{size[1]}" if any(size) else _("no bins")
 
 
 def _partner(family: FamilyComparison, check: EqualityCheck) -> str:
@@ -122,8 +127,9 @@ def bin_label_rows(labels: list[list[Prediction]]) -> list[dict[str, str]]:
     rows = []
     for key, label in enumerate(label_keys(labels), start=1):
         found = [p.probability for row in labels for p in row if p.label == label]
+        low, high = f"{min(found):.0%}", f"{max(found):.0%}"
         rows.append({"#": str(key), N_("top-1 label"): label, N_("bins"): str(len(found)),
-                     N_("probability"): f"{min(found):.0%}–{max(found):.0%}" if len(found) > 1 else f"{found[0]:.0%}"})
+                     N_("probability"): low if low == high else f"{low}–{high}"})
     return rows
 
 

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Sequence
 from ..admission import Position, Work
 from ..bins import LevelBins
 from ..boxes import CellWindow
-from ..choices import Channel, ChannelView, Pool
+from ..choices import BinRule, Channel, ChannelView, Pool
 from ..defaults import SPPF_DEFAULT_N
 from ..dimensions import SPPF_STAGE_NAMES, SPPF_STAGE_ROLES, SPPFSize, SPPFStage, SPPFWidths, sppf_formula, sppf_sizes
 from ..i18n import N_, _, ngettext, number
@@ -52,8 +52,14 @@ def size_label(width: int, height: int) -> str:
 
 def overlap_summary(bins: LevelBins) -> str:
     """One phrase on how a level's neighbouring bins share cells (from ``row_overlaps``/``col_overlaps``)."""
+    rows, cols = bins.shape
+    if not rows or not cols:
+        return _("level {n}: no bins (the paper rule gives {rows} × {cols} windows here)").format(n=bins.n, rows=rows, cols=cols)
     ro, co = bins.row_overlaps, bins.col_overlaps
     rows_shared, cols_shared = sum(1 for o in ro if o), sum(1 for o in co if o)
+    if bins.n > min(bins.height, bins.width) and bins.rule is BinRule.ADAPTIVE:
+        return _("level {n}: {n} bins per side on only {cells} cells along the map's shorter side, so neighbouring bins "
+                 "share or repeat cells").format(n=bins.n, cells=min(bins.height, bins.width))
     if not rows_shared and not cols_shared:
         return _("level {n}: no overlap").format(n=bins.n)
     parts = []
@@ -98,8 +104,13 @@ def untrained_note(untrained: bool) -> str:
     return _(" · <b>untrained weights</b>") if untrained else ""
 
 
-def bins_caption(stride: int, overlaps: Sequence[str]) -> str:
+def bins_caption(stride: int, overlaps: Sequence[str], rule: BinRule = BinRule.ADAPTIVE) -> str:
     """How bins reach the photo: through the stride (cell i covers pixels [i·s, (i+1)·s))."""
+    if rule is BinRule.PAPER:
+        return _("Each feature cell covers {stride} × {stride} input pixels (the stage stride), so bin boxes are "
+                 "cells × {stride}. The paper rule's windows (ceil(a/n) cells wide, one every floor(a/n) cells) may share "
+                 "cells with their neighbour: there the two boxes overlap, by {stride} px per shared cell. {overlaps}.").format(
+            stride=stride, overlaps=_("; ").join(overlaps))
     return _("Each feature cell covers {stride} × {stride} input pixels (the stage stride), so bin boxes are "
              "cells × {stride}. Adaptive bins may share a cell with their neighbour: there the two boxes overlap, "
              "by {stride} px per shared cell. {overlaps}.").format(stride=stride, overlaps=_("; ").join(overlaps))
@@ -170,10 +181,18 @@ def vector_broken(length: int, channels: int, levels: Sequence[int]) -> str:
 # ----------------------------------------------------------------------------
 # Output dimensions, SPPF, predictions, rules
 
-def sweep_caption(expected_length: int) -> str:
+def sweep_caption(expected_length: int, lengths: Sequence[int] = ()) -> str:
+    """What the size sweep shows; ``lengths``: the sweep's SPP lengths under the paper rule (empty:
+    the adaptive rule, whose length never moves)."""
+    low, high = min(lengths, default=expected_length), max(lengths, default=expected_length)
+    if low == high == expected_length:
+        return _("Inputs of growing size at this image's aspect ratio (pure arithmetic, no forward pass): the feature map "
+                 "grows, the SPP vector stays at {length}, {stage} grows with the map. Star: this image.").format(
+            length=f"{expected_length:,}", stage=sppf_stage(SPPFStage.POOLS))
     return _("Inputs of growing size at this image's aspect ratio (pure arithmetic, no forward pass): the feature map "
-             "grows, the SPP vector stays at {length}, {stage} grows with the map. Star: this image.").format(
-        length=f"{expected_length:,}", stage=sppf_stage(SPPFStage.POOLS))
+             "grows, and under the paper rule the SPP vector's length follows it ({low} to {high} here, where C × Σ n² "
+             "asks for {length}); {stage} grows with the map. Star: this image.").format(
+        low=f"{low:,}", high=f"{high:,}", length=f"{expected_length:,}", stage=sppf_stage(SPPFStage.POOLS))
 
 
 def sppf_stage(stage: SPPFStage, repeats: int = SPPF_DEFAULT_N) -> str:
@@ -222,17 +241,22 @@ def trained_pools_note(trained: bool) -> str:
     return _(" · on the <b>trained cv1's output</b>") if trained else ""
 
 
-def sppf_output(c: int, h: int, w: int, spp_length: int, widths: SPPFWidths | None = None) -> str:
-    """What both YOLO modules give on this map, by SPPF stage, against SPP's fixed length;
-    ``widths``: a checkpoint's trained block, whose pools read its cv1's output (the same tensor
-    from both is then the concatenation)."""
+def sppf_output(c: int, h: int, w: int, spp_length: int, widths: SPPFWidths | None = None, paper_length: int | None = None) -> str:
+    """What both YOLO modules give on this map, by SPPF stage, against SPP's fixed length
+    ``spp_length`` (C × Σ n²); ``widths``: a checkpoint's trained block, whose pools read its cv1's
+    output (the same tensor from both is then the concatenation); ``paper_length``: what the paper
+    rule gave on this map when that is not the fixed length."""
     sizes = sppf_sizes(c, h, w, widths=widths)
     same = SPPFStage.CONCAT if widths else SPPFStage.POOLS
-    return _("The same tensor from both, the **{same}**: {shape} = {numbers} numbers here. With their 1 × 1 convs the "
+    said = _("The same tensor from both, the **{same}**: {shape} = {numbers} numbers here. With their 1 × 1 convs the "
              "modules output the **{output}**: {output_shape}. Both grow with the input; classic SPP gives **{length}** for "
              "any input.").format(same=sppf_stage(same), shape=times(*sizes[same].shape), numbers=f"{sizes[same].numbers:,}",
                                   output=sppf_stage(SPPFStage.CV2), output_shape=times(*sizes[SPPFStage.CV2].shape),
                                   length=f"{spp_length:,}")
+    if paper_length is None or paper_length == spp_length:
+        return said
+    return said + " " + _("(With adaptive bins. The paper rule chosen here gave {paper} on this map instead: see the warning "
+                          "under the SPP vector.)").format(paper=f"{paper_length:,}")
 
 
 def sppf_lesson(cost: CascadeCost, speed: Speedup | None, measuring: bool, family: CascadeCost | None = None) -> list[str]:
@@ -279,12 +303,10 @@ def timings_unreliable() -> str:
 
 def costs_caption(device: str, costs: FamilyComparison) -> str:
     """What the costs table measured, and what it says: SPPF's pools vs the convs around them
-    (no lesson from timings that contradict themselves)."""
+    (no lesson from noisy timings: the warning above the caption says why)."""
     sppf, parallel = costs.head("sppf"), costs.head("spp_yolo")
     lesson = ""
-    if not costs.timings_consistent:
-        lesson = " " + timings_unreliable()
-    elif sppf.pool_ms > 0 and sppf.total_ms > 0 and parallel.pool_ms > 0:
+    if costs.timings_consistent and sppf.pool_ms > 0 and sppf.total_ms > 0 and parallel.pool_ms > 0:
         lesson = _(" Here SPPF's pools take {ratio}× the parallel pools' time, and its 1 × 1 convs take {share} of the "
                    "whole module's.").format(ratio=f"{sppf.pool_ms / parallel.pool_ms:.2f}", share=f"{1 - sppf.pool_ms / sppf.total_ms:.0%}")
     weights = (_("the checkpoint's trained weights for the trained row, random for the others: the time is real either way")
@@ -300,8 +322,9 @@ def costs_caption(device: str, costs: FamilyComparison) -> str:
         method=_(method(device)), share=f"{MAX_IQR_SHARE:.0%}", cap=f"{MAX_TIME_S:g}") + lesson
 
 
-TOP5_CAPTION = N_("Read from the 1 × 1 average level = the backbone's global average pool (GAP), exactly what its "
-                "classifier was trained on, here at this image's own size.")
+TOP5_CAPTION = N_("Read from a 1 × 1 average pool of the whole map = the backbone's global average pool (GAP), exactly "
+                "what its classifier was trained on, here at this image's own size. It is taken beside the pyramid "
+                "whatever the pyramid's pooling (max or avg).")
 SWITCH_TO_AVG = N_("Switch pooling to **avg** to label every bin with the classifier's top-1: an avg-pooled bin is a "
                  "global average pool over its cells, what the classifier was trained on; a max-pooled bin is not.")
 

@@ -115,13 +115,14 @@ class BranchShape:
     rule: BinRule = BinRule.ADAPTIVE
 
     def cells(self, h: int, w: int) -> tuple[int, int]:
-        """Receptive field in feature cells ``(rows, cols)`` on an ``h x w`` map (unclipped for windows)."""
+        """Receptive field in feature cells ``(rows, cols)`` on an ``h x w`` map (unclipped for windows);
+        ``(0, 0)`` for a level the paper rule gives no bins on (no windows along an axis: it pools nothing)."""
         if self.kind is BranchKind.GLOBAL or (self.kind is BranchKind.BINS and self.bins == 1):
             return h, w
         if self.kind is BranchKind.BINS:
             rows = max((e - s for s, e in axis_bins(h, self.bins, self.rule)), default=0)
             cols = max((e - s for s, e in axis_bins(w, self.bins, self.rule)), default=0)
-            return rows, cols
+            return (rows, cols) if rows and cols else (0, 0)
         return self.width, self.width
 
     @property

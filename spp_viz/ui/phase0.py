@@ -130,7 +130,7 @@ def draw_geometry(view: GeometryPage) -> None:
                                      colours=state.level_colours(controls.config.levels))
             mount_payload(payload, None, re.sub(r"<[^>]+>", "", text.untrained_note(untrained)))
             drawn = [level.bins for level in geometry.levels if level.bins.n <= MAX_DRAWN_LEVEL]
-            st.caption(text.bins_caption(geometry.geometry.stride, [text.overlap_summary(b) for b in drawn]))
+            st.caption(text.bins_caption(geometry.geometry.stride, [text.overlap_summary(b) for b in drawn], geometry.rule))
     with st.container(key=f"panel_{words.PANEL_DIMENSIONS}"):
         st.header(_(words.PANEL_TITLES[words.PANEL_DIMENSIONS]))
         dimension_table(geometry.dimensions)

@@ -289,7 +289,8 @@ def vector_delta(valid: bool) -> str:
 
 
 def top1_help(label: str, index: int) -> str:
-    return _("{label}: ImageNet class {index}.").format(label=label, index=index)
+    return _("{label}: ImageNet class {index}, read by the backbone's own classifier from a global average pool of the "
+             "whole map (taken beside the pyramid, whatever its pooling).").format(label=label, index=index)
 
 
 def no_top1(untrained: bool) -> str:
@@ -314,7 +315,7 @@ def selection_line(selected: tuple[int, int, int] | None, by_user: bool) -> str:
         return _("**Selected: level {n}, bin ({row}, {col})** (row {row}, column {col} of the level's grid, counted from 0 "
                  "at the top left)").format(n=n, row=row, col=col)
     return _("**Selected: level {n}, bin ({row}, {col})** (row {row}, column {col} of the level's grid, counted from 0 at "
-             "the top left; the strongest bin of the finest level, until you click a pooled cell)").format(n=n, row=row, col=col)
+             "the top left; the strongest bin of the finest level drawn, until you click a pooled cell)").format(n=n, row=row, col=col)
 
 
 PHASE0_SELECTION = N_("The bins follow from the input size and the backbone's layers: they are drawn before the forward, greyed until its values arrive.")
@@ -413,8 +414,8 @@ UPLOAD_LOST = N_("Your upload is not on this server (another replica took over t
 # ----------------------------------------------------------------------------
 # The link to this view (spp_viz.ui.links)
 LINK_LABEL = N_("Link to this view")
-LINK_HELP = N_("The page's settings, the selected bin, the region and the panels opened, in the URL (the copy button "
-             "at its right copies it). An uploaded photo never goes into a link.")
+LINK_HELP = N_("The page's settings, the selected bin, the region and the panels opened, in the URL (point at it: "
+             "the copy button that appears at its right copies it). An uploaded photo never goes into a link.")
 LINK_MADE_ON_UPLOAD = N_("This link was made on an uploaded photo, which a link never carries: its settings are shown "
                        "on the sample photo.")
 LINK_PROBLEMS = N_("Some values of this link could not be used; each keeps its default:")

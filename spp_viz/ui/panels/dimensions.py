@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from ... import dimensions, figures
+from ...choices import BinRule
 from ...figures import text
 from ...figures.style import CHART_CONFIG
 from ..caches import spp_vector_figure
@@ -25,10 +26,12 @@ def output_dimensions(page: PageModel) -> None:
         st.warning(text.vector_broken(pyramid.length, pyramid.channels, pyramid.config.levels))
     dimension_table(page.dimension_rows)
     width, height = page.features.input_size
-    levels = page.config.levels
+    levels, rule = page.config.levels, page.config.rule
     geometry = page.features.geometry
-    sweep = dimensions.size_sweep(geometry, levels, aspect=width / height)
-    current = dimensions.size_sweep(geometry, levels, aspect=width / height, short_sides=(min(width, height),))[0]
-    st.plotly_chart(figures.size_sweep_figure(sweep, current=current),
+    sweep = dimensions.size_sweep(geometry, levels, aspect=width / height, rule=rule)
+    current = dimensions.size_sweep(geometry, levels, aspect=width / height, short_sides=(min(width, height),), rule=rule)[0]
+    adaptive = rule is BinRule.ADAPTIVE
+    st.plotly_chart(figures.size_sweep_figure(sweep, current=current, fixed=adaptive),
                     key="size_sweep", config=CHART_CONFIG)
-    st.caption(text.sweep_caption(page.pyramid.expected_length))
+    lengths = () if adaptive else [row.spp_length for row in (*sweep, current) if row.spp_length]
+    st.caption(text.sweep_caption(page.pyramid.expected_length, lengths))

@@ -24,7 +24,7 @@ def pyramid_explorer(page: PageModel) -> None:
     geometry = page.features.geometry
     mount(page, view.channel, view.selected, re.sub(r"<[^>]+>", "", text.untrained_note(page.untrained)))
     drawn = [lv.bins for lv in page.pyramid.levels if lv.n in page.drawable_levels]
-    st.caption(text.bins_caption(geometry.stride, [figures.overlap_summary(b) for b in drawn]))
+    st.caption(text.bins_caption(geometry.stride, [figures.overlap_summary(b) for b in drawn], page.config.rule))
     st.caption(text.feature_map_caption(page.features.shape, page.backbone.stage, page.config.pool, view.channel))
     st.caption(text.pooled_caption(page.config.pool, view.channel, page.features.shape[0]))
     hidden = [lv for lv in page.pyramid.levels if lv.n not in page.drawable_levels]

@@ -41,7 +41,8 @@ def region_panel(page: PageModel) -> None:
     left.markdown(text.region_pooled(result.window, result.pooled))
     left.dataframe(shown(prediction_rows(result.predictions)), hide_index=True, key="region_pooled")
     right.markdown(text.region_recomputed(result.recompute))
-    right.dataframe(shown(prediction_rows(result.recompute_predictions)), hide_index=True, key="region_recomputed")
+    if result.recompute is not None:  # until the second phase has rerun the crop there is no top-5 to show
+        right.dataframe(shown(prediction_rows(result.recompute_predictions)), hide_index=True, key="region_recomputed")
     if not result.predictions:
         st.info(words.region_no_classifier(report.no_predictions_reason(page.backbone)))
     st.caption(text.region_length(result.length))

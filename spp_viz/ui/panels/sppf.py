@@ -37,7 +37,7 @@ def spp_vs_sppf(page: PageModel) -> None:
         (st.success if parallel.equal else st.error)(
             text.sppf_equal(page.sppf.kernels, parallel.equal, parallel.max_abs_diff, (trained.hidden if trained else c, h, w),
                             trained is not None))
-        st.markdown(text.sppf_output(c, h, w, page.pyramid.length, page.sppf_widths))
+        st.markdown(text.sppf_output(c, h, w, page.pyramid.expected_length, page.sppf_widths, page.pyramid.length))
     with right:
         st.dataframe(shown(sppf.receptive_fields(page.features.geometry)), hide_index=True, key="sppf_rf")
         st.caption(_(text.SPPF_RF_CAPTION))
