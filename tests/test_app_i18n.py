@@ -192,7 +192,7 @@ def paper_sentences(at: AppTest) -> list[str]:
 def test_one_language_after_the_other_in_one_process(first):
     """Nothing a session computed in one language reaches the next session in the other: the same
     photo and settings, the caches warm."""
-    seen = {}
+    seen: dict[Language, set[str]] = {}
     for lang in (first, *(x for x in (Language.ZH, Language.EN) if x is not first), first):
         with speaking(lang):
             at = new_app({"lang": lang.value})
