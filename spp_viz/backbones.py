@@ -46,6 +46,7 @@ from .defaults import (
 from .devices import resolve_device
 from .errors import BackboneError, WeightsUnavailableError
 from .geometry import StageGeometry
+from .i18n import N_, _
 
 if TYPE_CHECKING:  # a detector is read only when a checkpoint asks for the yolo backbone
     from .detectors.detector import Detector, DetectorInfo
@@ -173,7 +174,7 @@ _SPECS = {spec.name: spec for spec in (
     _spec("resnet18", _tv("resnet18"), _fc_classifier),
     _spec("resnet50", _tv("resnet50"), _fc_classifier),
     _spec("vgg16", _tv("vgg16"), None, nodes=("features.15", "features.22", "features.29", "features.30"),
-          classifier_note="VGG-16's classifier reads a 7 x 7 average pool (25,088 numbers), not global average pooling, so no predictions are shown."),
+          classifier_note=N_("VGG-16's classifier reads a 7 x 7 average pool (25,088 numbers), not global average pooling, so no predictions are shown.")),
     _spec("mobilenet_v3_large", _tv("mobilenet_v3_large"), _classifier_module),
     _spec("efficientnet_b0", _tv("efficientnet_b0"), _classifier_module),
     _spec("convnext_tiny", _tv("convnext_tiny"), _convnext_classifier),
@@ -280,7 +281,8 @@ class Backbone:
         """ImageNet logits ``(B, 1000)`` from average-pooled final-stage features ``(B, C)``."""
         classifier = self.spec.classifier
         if classifier is None or not self.can_classify:
-            raise BackboneError(f"{self.spec.title} at stage {self.stage} with {self.weights} weights has no ImageNet classifier to read.")
+            raise BackboneError(_("{title} at stage {stage} with {weights} weights has no ImageNet classifier to read.").format(
+                title=self.spec.title, stage=self.stage, weights=self.weights))
         return classifier(self.model, pooled.to(self.device))
 
 
@@ -291,18 +293,19 @@ def _pretrained_state_dict(spec: BackboneSpec, download: bool) -> tuple[dict[str
     path = os.path.join(checkpoint_dir(), spec.weights_file())
     if os.path.exists(path):
         return read_weights_file(path), WeightsSource.CACHE
-    message = (
-        f"{spec.title}'s ImageNet weights are not cached: put {spec.weights_file()} in {checkpoint_dir()} "
-        f"(or let torchvision download it when online), or choose untrained weights (random init)."
-    )
+    names = {"title": spec.title, "file": spec.weights_file(), "folder": checkpoint_dir()}
     if not download:
-        raise WeightsUnavailableError(message)
+        raise WeightsUnavailableError(_(
+            "{title}'s ImageNet weights are not cached: put {file} in {folder} (or let torchvision download it when "
+            "online), or choose untrained weights (random init).").format(**names))
     try:
         state_dict = torch.hub.load_state_dict_from_url(
             spec.weights_enum().url, map_location="cpu", progress=False, check_hash=True, weights_only=True
         )
     except Exception:
-        raise WeightsUnavailableError(message.replace("are not cached", "are not cached and could not be downloaded")) from None
+        raise WeightsUnavailableError(_(
+            "{title}'s ImageNet weights are not cached and could not be downloaded: put {file} in {folder} (or let "
+            "torchvision download it when online), or choose untrained weights (random init).").format(**names)) from None
     return state_dict, WeightsSource.DOWNLOAD
 
 
@@ -317,11 +320,11 @@ def _load_weights(
         except BackboneError:
             _refuse_detector_file(checkpoint, checkpoint_name)
             raise
-        apply_state_dict(model, state_dict, f"The checkpoint {checkpoint_name}")
+        apply_state_dict(model, state_dict, _("The checkpoint {name}").format(name=checkpoint_name))
         return WeightsSource.CHECKPOINT, non_finite_warning(state_dict, checkpoint_name)
     if weights is Weights.PRETRAINED:
         state_dict, source = _pretrained_state_dict(spec, download)
-        apply_state_dict(model, state_dict, f"The weights file {spec.weights_file()}")
+        apply_state_dict(model, state_dict, _("The weights file {name}").format(name=spec.weights_file()))
         return source, None
     return WeightsSource.UNTRAINED, None
 
@@ -332,8 +335,9 @@ def _refuse_detector_file(checkpoint: bytes, checkpoint_name: str) -> None:
 
     layout = checkpoint_layout(checkpoint)
     if layout is not None:
-        raise BackboneError(f"{checkpoint_name} is a YOLO detector checkpoint ({layout.value}): load it as the backbone "
-                            f"{DETECTOR_BACKBONE!r}, which rebuilds its own layers.")
+        raise BackboneError(_("{name} is a YOLO detector checkpoint ({layout}): load it as the backbone {backbone!r}, "
+                              "which rebuilds its own layers.").format(name=checkpoint_name, layout=layout.value,
+                                                                      backbone=DETECTOR_BACKBONE))
 
 
 @dataclass
@@ -371,11 +375,12 @@ def _load_detector(stage: str | None, checkpoint: bytes | None, checkpoint_name:
     cut at ``stage`` (``p3``, ``p4``, ``p5`` (default) or ``sppf``). Preprocessing is ultralytics'
     predictor's: RGB divided by 255, no mean or std, at any size (no letterbox)."""
     if checkpoint is None:
-        raise BackboneError(f"The {DETECTOR_BACKBONE} backbone is read from your detector checkpoint: give one "
-                            "(a YOLOv5, YOLOv8 or YOLO11 .pt file).")
+        raise BackboneError(_("The {backbone} backbone is read from your detector checkpoint: give one "
+                              "(a YOLOv5, YOLOv8 or YOLO11 .pt file).").format(backbone=DETECTOR_BACKBONE))
     stage = stage or DETECTOR_DEFAULT_STAGE
     if stage not in DETECTOR_STAGES:
-        raise BackboneError(f"Stage {stage!r} is not a stage of a YOLO detector: choose one of {', '.join(DETECTOR_STAGES)}.")
+        raise BackboneError(_("Stage {stage!r} is not a stage of a YOLO detector: choose one of {stages}.").format(
+            stage=stage, stages=", ".join(DETECTOR_STAGES)))
     from .detectors.detector import read_detector
     from .detectors.stages import stage_geometry
 
@@ -435,9 +440,11 @@ def load_backbone(
     spec = get_spec(name)
     stage = stage or spec.default_stage
     if stage not in spec.stages:
-        raise BackboneError(f"Stage {stage!r} is not a stage of {spec.title}: choose one of {', '.join(spec.stages)}.")
+        raise BackboneError(_("Stage {stage!r} is not a stage of {title}: choose one of {stages}.").format(
+            stage=stage, title=spec.title, stages=", ".join(spec.stages)))
     if weights not in Weights.values():
-        raise BackboneError(f"Weights {weights!r} are not supported: choose one of {', '.join(Weights.values())}.")
+        raise BackboneError(_("Weights {weights!r} are not supported: choose one of {choices}.").format(
+            weights=weights, choices=", ".join(Weights.values())))
     dev = resolve_device(device)
     # an untrained model is the same random init every time, without resetting the caller's random state
     with torch.random.fork_rng(devices=[]):

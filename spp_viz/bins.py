@@ -21,9 +21,21 @@ from typing import TYPE_CHECKING, Sequence
 
 from .boxes import CellWindow, PixelBox
 from .choices import BinRule
+from .i18n import N_, _
 
 if TYPE_CHECKING:
     import numpy as np
+
+
+# the paper rule's broken-level sentence, one clause per axis (whole clauses: the catalogue translates each)
+_NO_WINDOWS = {
+    "rows": N_("rows: {a} cells < {n} bins, so the stride floor({a}/{n}) is 0 and there are no windows"),
+    "columns": N_("columns: {a} cells < {n} bins, so the stride floor({a}/{n}) is 0 and there are no windows"),
+}
+_TOO_MANY = {
+    "rows": N_("rows: window ceil({a}/{n})={window}, stride floor({a}/{n})={stride} gives {got} bins, not {n}"),
+    "columns": N_("columns: window ceil({a}/{n})={window}, stride floor({a}/{n})={stride} gives {got} bins, not {n}"),
+}
 
 
 def spp_output_length(channels: int, levels: Sequence[int]) -> int:
@@ -149,12 +161,11 @@ class LevelBins:
         parts = []
         for axis, a, got in (("rows", self.height, len(self.row_ranges)), ("columns", self.width, len(self.col_ranges))):
             if got != self.n:
-                window, stride, _ = paper_window(a, self.n)
-                if stride == 0:
-                    parts.append(f"{axis}: {a} cells < {self.n} bins, so the stride floor({a}/{self.n}) is 0 and there are no windows")
-                else:
-                    parts.append(f"{axis}: window ceil({a}/{self.n})={window}, stride floor({a}/{self.n})={stride} gives {got} bins, not {self.n}")
-        return f"Level {self.n} under the paper rule: " + "; ".join(parts) + "."
+                window, stride, _unused = paper_window(a, self.n)
+                template = (_NO_WINDOWS if stride == 0 else _TOO_MANY)[axis]
+                parts.append(_(template).format(a=a, n=self.n, window=window, stride=stride, got=got))
+        reasons = parts[0] if len(parts) == 1 else _("{rows}; {columns}").format(rows=parts[0], columns=parts[1])
+        return _("Level {n} under the paper rule: {reasons}.").format(n=self.n, reasons=reasons)
 
     def coverage(self) -> np.ndarray:
         """``(height, width)`` count of how many bins pool each feature cell (0 = never pooled).

@@ -14,6 +14,7 @@ import sys
 from .choices import Choice
 from .defaults import BACKBONE_NAMES
 from .errors import BackboneError
+from .i18n import _
 
 TITLES: dict[str, str] = {
     "efficientnet_lite0": "EfficientNet-Lite0 (ImageNet, offline)",
@@ -54,7 +55,8 @@ class WeightsStatus(Choice):
 def check_backbone(name: str) -> str:
     """``name`` when it is a registry backbone, else a ``BackboneError`` that lists them."""
     if name not in BACKBONE_NAMES:
-        raise BackboneError(f"Backbone {name!r} is not known: choose one of {', '.join(BACKBONE_NAMES)}.")
+        raise BackboneError(_("Backbone {name!r} is not known: choose one of {choices}.").format(
+            name=name, choices=", ".join(BACKBONE_NAMES)))
     return name
 
 

@@ -18,23 +18,30 @@ import torch
 from torch import Tensor, nn
 
 from .errors import BackboneError, WeightsUnavailableError
+from .i18n import N_, _
 
 __all__ = ["apply_state_dict", "non_finite_warning", "read_checkpoint", "read_weights_file"]
 
 _NESTED_KEYS = ("state_dict", "model_state_dict", "model")
+# what does not fit, one clause per kind of key (apply_state_dict)
+_MISSING = N_("{count} missing ({keys})")
+_UNEXPECTED = N_("{count} unexpected ({keys})")
+_WRONG_SHAPE = N_("{count} wrong shape ({keys})")
 
 
 def read_checkpoint(data: bytes, filename: str = "checkpoint") -> dict[str, Tensor]:
     """A state_dict from an uploaded checkpoint's bytes; :class:`BackboneError` (one sentence) otherwise."""
     if not data:
-        raise BackboneError(f"{filename} is empty.")
+        raise BackboneError(_("{name} is empty.").format(name=filename))
     try:
         obj = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
     except pickle.UnpicklingError:
         # torch's own message is many lines of advice to load it unsafely: not for a user here
-        raise BackboneError(f"{filename} was refused: it holds objects other than tensors and plain containers, which a safe load (torch.load with weights_only=True) never runs.") from None
+        raise BackboneError(_("{name} was refused: it holds objects other than tensors and plain containers, which a safe "
+                              "load (torch.load with weights_only=True) never runs.").format(name=filename)) from None
     except Exception as exc:  # zip, EOF, unknown format: a bad upload, not a crash
-        raise BackboneError(f"{filename} is not a readable PyTorch checkpoint ({type(exc).__name__}).") from None
+        raise BackboneError(_("{name} is not a readable PyTorch checkpoint ({error}).").format(
+            name=filename, error=type(exc).__name__)) from None
     return _unwrap_state_dict(obj)
 
 
@@ -63,9 +70,10 @@ def apply_state_dict(model: nn.Module, state_dict: dict[str, Tensor], what: str)
     unexpected = [k for k in state_dict if k not in own]
     wrong = [k for k in own if k in state_dict and tuple(state_dict[k].shape) != tuple(own[k].shape)]
     if missing or unexpected or wrong:
-        parts = [f"{len(keys)} {label} ({_first_keys(keys)})"
-                 for label, keys in (("missing", missing), ("unexpected", unexpected), ("wrong shape", wrong)) if keys]
-        raise BackboneError(f"{what} does not fit this architecture: " + "; ".join(parts) + ".")
+        parts = [_(label).format(count=len(keys), keys=_first_keys(keys))
+                 for label, keys in ((_MISSING, missing), (_UNEXPECTED, unexpected), (_WRONG_SHAPE, wrong)) if keys]
+        raise BackboneError(_("{what} does not fit this architecture: {problems}.").format(
+            what=what, problems=_("; ").join(parts)))
     model.load_state_dict(state_dict)
 
 
@@ -77,7 +85,7 @@ def _unwrap_state_dict(obj: object) -> dict[str, Tensor]:
                 obj = obj[key]
                 break
     if not isinstance(obj, dict) or not all(isinstance(v, Tensor) for v in obj.values()):
-        raise BackboneError("The checkpoint is not a state_dict (a mapping of parameter names to tensors).")
+        raise BackboneError(_("The checkpoint is not a state_dict (a mapping of parameter names to tensors)."))
     # checkpoints saved from DataParallel prefix every key
     if obj and all(k.startswith("module.") for k in obj):
         obj = {k[len("module."):]: v for k, v in obj.items()}

@@ -14,6 +14,15 @@ from typing import TypeVar
 C = TypeVar("C", bound="Choice")
 
 
+def N_(message: str) -> str:
+    """:func:`spp_viz.i18n.N_` (which cannot be imported here: spp_viz.i18n imports this module)."""
+    return message
+
+
+# each choice's noun in its refusal (Choice.parse), marked for the catalogue
+_NOUNS = (N_("Pool"), N_("Bin rule"), N_("Weights"), N_("Head weights"), N_("Channel view"), N_("Language"))
+
+
 class Choice(str, Enum):
     """A closed set of strings; ``str(member)`` and f-strings give the value."""
 
@@ -30,8 +39,11 @@ class Choice(str, Enum):
         try:
             return cls(value)
         except ValueError:
+            from .i18n import _  # here: spp_viz.i18n imports this module
+
             noun = re.sub(r"(?<!^)([A-Z])", r" \1", cls.__name__).capitalize()  # BinRule -> "Bin rule"
-            raise ValueError(f"{noun} {value!r} is not supported: choose one of {', '.join(cls.values())}.") from None
+            raise ValueError(_("{noun} {value!r} is not supported: choose one of {choices}.").format(
+                noun=_(noun), value=value, choices=", ".join(cls.values()))) from None
 
 
 class Pool(Choice):

@@ -33,6 +33,7 @@ from .backbones import Backbone
 from .bins import BinGeometry, bin_geometry, pyramid_bins
 from .boxes import CellWindow, PixelBox
 from .choices import BinRule, Pool
+from .i18n import _
 
 # the radii reported around the centroid: the discs holding these fractions of the mass
 RADIUS_FRACTIONS = (0.5, 0.9)
@@ -76,12 +77,14 @@ def bin_geometry_for(backbone: Backbone, size: tuple[int, int], level: int, row:
     width, height = size
     h, w = backbone.geometry.feature_size(height, width)
     if h < 1 or w < 1:
-        raise ValueError(f"The {width} x {height} image gives an empty feature map at stage {backbone.stage}: use a larger image.")
+        raise ValueError(_("The {width} x {height} image gives an empty feature map at stage {stage}: use a larger image.").format(
+            width=width, height=height, stage=backbone.stage))
     bins = pyramid_bins(h, w, level, rule)
     rows, cols = bins.shape
     if not (0 <= row < rows and 0 <= col < cols):
-        raise ValueError(f"Bin {row},{col} does not exist: level {level} has {rows} x {cols} bins on the {h} x {w} map "
-                         f"(rows 0 to {rows - 1}, columns 0 to {cols - 1}).")
+        raise ValueError(_("Bin {row},{col} does not exist: level {level} has {rows} x {cols} bins on the {h} x {w} map "
+                           "(rows 0 to {last_row}, columns 0 to {last_col}).").format(
+            row=row, col=col, level=level, rows=rows, cols=cols, h=h, w=w, last_row=rows - 1, last_col=cols - 1))
     spans = backbone.geometry.spans(height, width)
     geometry = bin_geometry(bins, spans, size, backbone.geometry.global_context)
     return next(g for g in geometry if g.row == row and g.col == col)
@@ -122,7 +125,7 @@ def centroid_and_radii(erf: np.ndarray) -> tuple[tuple[float, float], tuple[floa
     weights = erf.astype(np.float64)
     total = weights.sum()
     if not total > 0:
-        return (w / 2, h / 2), tuple(0.0 for _ in RADIUS_FRACTIONS)
+        return (w / 2, h / 2), tuple(0.0 for _fraction in RADIUS_FRACTIONS)
     ys, xs = np.mgrid[0:h, 0:w] + 0.5
     cx, cy = float((weights * xs).sum() / total), float((weights * ys).sum() / total)
     dist = np.hypot(xs - cx, ys - cy).ravel()

@@ -11,6 +11,8 @@ a JPEG).
 
 from __future__ import annotations
 
+from .i18n import N_, _
+
 __all__ = [
     "ALLOWED_FORMATS",
     "ALLOWED_TEXT",
@@ -32,29 +34,35 @@ EXTENSIONS: dict[str, tuple[str, ...]] = {
 }
 ALLOWED_TEXT = f"supported formats are {', '.join(ALLOWED_FORMATS[:-1])} and {ALLOWED_FORMATS[-1]}"
 
+
+def allowed_text() -> str:
+    """:data:`ALLOWED_TEXT` in this run's language (English outside the page)."""
+    return _("supported formats are {formats} and {last}").format(formats=", ".join(ALLOWED_FORMATS[:-1]),
+                                                                  last=ALLOWED_FORMATS[-1])
+
 _JPEG_FORMATS = {"JPEG", "MPO"}  # Pillow reports multi-picture JPEGs as MPO
 # Formats recognised only to name them in the refusal.
 _UNSUPPORTED_NAMES = {
-    "SVG": "an SVG (vector) image",
-    "HTML": "an HTML page",
-    "TEXT": "a text file",
-    "PDF": "a PDF document",
-    "ICO": "an ICO icon",
-    "PSD": "a Photoshop (PSD) file",
-    "EPS": "a PostScript/EPS file",
-    "HEIC": "a HEIC/HEIF image",
-    "AVIF": "an AVIF image",
-    "JPEG2000": "a JPEG 2000 image",
-    "JPEGXL": "a JPEG XL image",
-    "ICNS": "a macOS icon (ICNS)",
-    "DDS": "a DDS texture",
-    "QOI": "a QOI image",
-    "PNM": "a PNM/PPM image",
-    "TGA": "a TGA image",
-    "VIDEO": "a video file",
-    "AUDIO": "an audio file",
-    "ZIP": "a ZIP archive",
-    "GZIP": "a gzip archive",
+    "SVG": N_("an SVG (vector) image"),
+    "HTML": N_("an HTML page"),
+    "TEXT": N_("a text file"),
+    "PDF": N_("a PDF document"),
+    "ICO": N_("an ICO icon"),
+    "PSD": N_("a Photoshop (PSD) file"),
+    "EPS": N_("a PostScript/EPS file"),
+    "HEIC": N_("a HEIC/HEIF image"),
+    "AVIF": N_("an AVIF image"),
+    "JPEG2000": N_("a JPEG 2000 image"),
+    "JPEGXL": N_("a JPEG XL image"),
+    "ICNS": N_("a macOS icon (ICNS)"),
+    "DDS": N_("a DDS texture"),
+    "QOI": N_("a QOI image"),
+    "PNM": N_("a PNM/PPM image"),
+    "TGA": N_("a TGA image"),
+    "VIDEO": N_("a video file"),
+    "AUDIO": N_("an audio file"),
+    "ZIP": N_("a ZIP archive"),
+    "GZIP": N_("a gzip archive"),
 }
 _NOT_IMAGES = {"HTML", "TEXT", "PDF", "VIDEO", "AUDIO", "ZIP", "GZIP"}
 # Magic bytes at the start of a file that name its format on their own.
@@ -88,9 +96,11 @@ def format_name(pillow_format: str | None) -> str:
 
 def unsupported_message(subject: str, kind: str) -> str:
     """One sentence refusing a file that :func:`sniff` named ``kind`` (not an allowed format)."""
-    what = _UNSUPPORTED_NAMES.get(kind, f"a {kind} file")
-    verdict = "not an image" if kind in _NOT_IMAGES else "which is not supported"
-    return f"{subject} is {what}, {verdict}; {ALLOWED_TEXT}."
+    what = _(_UNSUPPORTED_NAMES[kind]) if kind in _UNSUPPORTED_NAMES else _("a {kind} file").format(kind=kind)
+    if kind in _NOT_IMAGES:
+        return _("{subject} is {what}, not an image; {allowed}.").format(subject=subject, what=what, allowed=allowed_text())
+    return _("{subject} is {what}, which is not supported; {allowed}.").format(subject=subject, what=what,
+                                                                               allowed=allowed_text())
 
 
 def sniff(raw: bytes) -> str | None:

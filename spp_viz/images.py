@@ -29,6 +29,7 @@ replay in ``tests/test_fuzz.py`` checks that stderr stays empty.)
 from __future__ import annotations
 
 import ctypes
+import functools
 import hashlib
 import io
 import logging
@@ -42,7 +43,8 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from .defaults import MAX_IMAGE_PIXELS, MIN_WORKING_SIDE
-from .formats import ALLOWED_FORMATS, ALLOWED_TEXT, format_name, sniff, unsupported_message
+from .formats import ALLOWED_FORMATS, allowed_text, format_name, sniff, unsupported_message
+from .i18n import N_, _
 
 __all__ = [
     "DEFAULT_MAX_PIXELS",
@@ -74,6 +76,46 @@ class WorkingLimit:
 
     def note(self) -> str:
         return f"kept within the {_mp(self.pixels)} MP working limit, {self.reason}"
+
+
+# The notes a decoded image carries, in English (they stay with the image in the page's cache and go
+# into the JSON report as they are): the page shows each in its language (note_in_language).
+NOTES = (
+    N_("EXIF orientation applied"),
+    N_("first of {count} pages used"),
+    N_("first of {count} frames used"),
+    N_("kept within the {mp} MP working limit, which bounds the backbone's memory on the CPU"),
+    N_("kept within the {mp} MP working limit, derived from {free} GiB free on {device} at {bytes} bytes of "
+       "activations per input pixel ({share} of the free memory)"),
+    N_("downscaled from {width} x {height} to {new_width} x {new_height}"),
+    N_("upscaled to reach the {side} px minimum side"),
+    N_("32-bit integer image rescaled to 8 bits"),
+    N_("32-bit float image rescaled to 8 bits"),
+    N_("16-bit image rescaled to 8 bits"),
+    N_("CMYK converted to RGB"),
+    N_("alpha composited on white"),
+)
+_FIELD = re.compile(r"\{(\w+)\}")
+
+
+@functools.cache
+def _note_patterns() -> tuple[tuple[re.Pattern[str], str], ...]:
+    """Each note template as a pattern that reads its fields back from the English note."""
+    out = []
+    for template in NOTES:
+        parts = _FIELD.split(template)  # literal, field, literal, field, ...
+        pattern = "".join(re.escape(p) if i % 2 == 0 else f"(?P<{p}>.+?)" for i, p in enumerate(parts))
+        out.append((re.compile(pattern), template))
+    return tuple(out)
+
+
+def note_in_language(note: str) -> str:
+    """An image's English note in this run's language (:mod:`spp_viz.i18n`); a note of no known form as it is."""
+    for pattern, template in _note_patterns():
+        match = pattern.fullmatch(note)
+        if match:
+            return _(template).format(**match.groupdict())
+    return note
 
 
 # On the CPU the limit bounds the process's memory; a CUDA device derives its own from its free
@@ -218,7 +260,7 @@ def load_image(
         raise ValueError(f"max_pixels must be from 1 to {DEFAULT_MAX_PIXELS:,} (the limit for any image), got {max_pixels:,}")
     raw = bytes(data)
     digest = hashlib.sha256(raw).hexdigest()
-    subjects = _subject(filename, "This file"), _subject(filename, "This image")
+    subjects = _subject(filename, _("This file")), _subject(filename, _("This image"))
     return _one_sentence(lambda: _decode(raw, digest, *subjects, (max_side, limit), max_pixels), *subjects)
 
 
@@ -228,7 +270,7 @@ def check_header(data: bytes | bytearray | memoryview, *, max_pixels: int = DEFA
     format not allowed, a file Pillow cannot identify, a header over ``max_pixels``. The same
     one-sentence :class:`ImageDecodeError`; the CLI calls this before it loads torch and a model,
     then decodes the file once, within the model's device's limit."""
-    subjects = _subject(filename, "This file"), _subject(filename, "This image")
+    subjects = _subject(filename, _("This file")), _subject(filename, _("This image"))
     _one_sentence(lambda: _open(bytes(data), *subjects, max_pixels).close(), *subjects)
 
 
@@ -240,13 +282,13 @@ def _one_sentence(step: Callable[[], T], file_subject: str, image_subject: str) 
         raise
     except MemoryError as exc:
         raise ImageDecodeError(
-            f"{image_subject} is too large to decode with the memory available."
+            _("{subject} is too large to decode with the memory available.").format(subject=image_subject)
         ) from exc
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise ImageDecodeError(_bomb_message(image_subject, exc)) from exc
     except Exception as exc:  # Pillow raises OSError, SyntaxError, ValueError, struct.error, ...
         raise ImageDecodeError(
-            f"{file_subject} is truncated or corrupt and could not be decoded."
+            _("{subject} is truncated or corrupt and could not be decoded.").format(subject=file_subject)
         ) from exc
 
 
@@ -274,7 +316,7 @@ def _decode(
 def _open(raw: bytes, file_subject: str, image_subject: str, max_pixels: int) -> Image.Image:
     """The file opened (its header read, no pixel decoded), in an allowed format and within ``max_pixels``."""
     if not raw:
-        raise ImageDecodeError(f"{file_subject} is empty.")
+        raise ImageDecodeError(_("{subject} is empty.").format(subject=file_subject))
     kind = sniff(raw)
     if kind is not None and kind not in ALLOWED_FORMATS:
         raise ImageDecodeError(unsupported_message(file_subject, kind))
@@ -289,9 +331,9 @@ def _open(raw: bytes, file_subject: str, image_subject: str, max_pixels: int) ->
             im = Image.open(io.BytesIO(raw), formats=ALLOWED_FORMATS)
     except UnidentifiedImageError as exc:
         if kind in ALLOWED_FORMATS:
-            msg = f"{file_subject} looks like a {kind} file but is truncated or corrupt."
+            msg = _("{subject} looks like a {kind} file but is truncated or corrupt.").format(subject=file_subject, kind=kind)
         else:
-            msg = f"{file_subject} is not an image we can read; {ALLOWED_TEXT}."
+            msg = _("{subject} is not an image we can read; {allowed}.").format(subject=file_subject, allowed=allowed_text())
         raise ImageDecodeError(msg) from exc
     try:
         _check_size(im.size, max_pixels, image_subject)
@@ -393,18 +435,20 @@ def _check_size(size: tuple[int, int], max_pixels: int, subject: str) -> None:
     which is above ours, and gives the same sentence: :func:`_bomb_message`)."""
     width, height = size
     if width < 1 or height < 1:
-        raise ImageDecodeError(f"{subject} has an invalid size of {width} x {height}.")
+        raise ImageDecodeError(_("{subject} has an invalid size of {width} x {height}.").format(subject=subject, width=width,
+                                                                                            height=height))
     pixels = width * height
     limit = _pixel_limit(max_pixels)
     if pixels > limit:
         raise ImageDecodeError(
-            f"{subject} is {width} x {height} = {_mp(pixels, limit=False)} MP, above the {_mp(limit)} MP limit."
+            _("{subject} is {width} x {height} = {mp} MP, above the {limit} MP limit.").format(
+                subject=subject, width=width, height=height, mp=_mp(pixels, limit=False), limit=_mp(limit))
         )
     ratio = max(width, height) / min(width, height)
     if ratio > MAX_ASPECT:
         raise ImageDecodeError(
-            f"{subject} is {width} x {height}, an aspect ratio of {ratio:.0f}:1, "
-            f"above the {MAX_ASPECT}:1 limit."
+            _("{subject} is {width} x {height}, an aspect ratio of {ratio:.0f}:1, above the {limit}:1 limit.").format(
+                subject=subject, width=width, height=height, ratio=ratio, limit=MAX_ASPECT)
         )
 
 
@@ -440,7 +484,7 @@ def _to_resizable(im: Image.Image, subject: str, notes: list[str]) -> Image.Imag
         return im.convert("RGB")
     except ValueError as exc:
         raise ImageDecodeError(
-            f"{subject} uses the {mode} colour mode, which is not supported."
+            _("{subject} uses the {mode} colour mode, which is not supported.").format(subject=subject, mode=mode)
         ) from exc
 
 
@@ -512,5 +556,6 @@ def _bomb_message(subject: str, exc: BaseException) -> str:
     limit = _mp(_pixel_limit(DEFAULT_MAX_PIXELS))
     match = re.search(r"\((\d+) pixels\)", str(exc))
     if match:
-        return f"{subject} is {_mp(int(match.group(1)), limit=False)} MP, above the {limit} MP limit."
-    return f"{subject} has more pixels than the {limit} MP limit."
+        return _("{subject} is {mp} MP, above the {limit} MP limit.").format(subject=subject,
+                                                                             mp=_mp(int(match.group(1)), limit=False), limit=limit)
+    return _("{subject} has more pixels than the {limit} MP limit.").format(subject=subject, limit=limit)

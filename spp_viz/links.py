@@ -33,6 +33,7 @@ from .defaults import (
     SPPF_DEFAULT_K,
     SPPF_DEFAULT_N,
 )
+from .i18n import N_, _, ngettext
 from .options import (
     check_backbone,
     check_bin,
@@ -103,9 +104,11 @@ class PageChoices:
     default_sample: str
     max_sides: tuple[int, ...]
     default_max_side: int
+    # the language a URL without ``lang`` opens in (the browser's): a link leaves ``lang`` out only when it is that one
+    language: Language = Language.EN
 
     def default_state(self) -> LinkState:
-        return LinkState(photo=self.default_sample, max_side=self.default_max_side)
+        return LinkState(photo=self.default_sample, max_side=self.default_max_side, lang=self.language)
 
 
 @dataclass(frozen=True)
@@ -147,24 +150,25 @@ def _photo(text: str, parsed: Parsed, choices: PageChoices) -> str | None:
     if text == UPLOAD:
         return None
     if text not in choices.samples:
-        raise ValueError(f"Photo {text!r} is not a sample photo: choose one of {', '.join(choices.samples)} "
-                         "(an uploaded photo never goes into a link).")
+        raise ValueError(_("Photo {text!r} is not a sample photo: choose one of {samples} (an uploaded photo never goes "
+                           "into a link).").format(text=text, samples=", ".join(choices.samples)))
     return text
 
 
 def _max_side(text: str, parsed: Parsed, choices: PageChoices) -> int:
     value = parse_max_side(text)
     if value not in choices.max_sides:
-        offered = ", ".join("0 (native)" if side == 0 else str(side) for side in choices.max_sides)
-        raise ValueError(f"Working resolution {value:,} is not offered on the page: choose one of {offered}.")
+        offered = ", ".join(_("0 (native)") if side == 0 else str(side) for side in choices.max_sides)
+        raise ValueError(_("Working resolution {value} is not offered on the page: choose one of {offered}.").format(
+            value=f"{value:,}", offered=offered))
     return value
 
 
 def _backbone(text: str, parsed: Parsed, choices: PageChoices) -> str:
     name = check_backbone(text)
     if name not in BACKBONE_NAMES:
-        raise ValueError(f"Backbone {name!r} needs a checkpoint file, which a link never carries: "
-                         f"choose one of {', '.join(BACKBONE_NAMES)}.")
+        raise ValueError(_("Backbone {name!r} needs a checkpoint file, which a link never carries: choose one of "
+                           "{choices}.").format(name=name, choices=", ".join(BACKBONE_NAMES)))
     return name
 
 
@@ -177,28 +181,30 @@ def _heads(text: str, parsed: Parsed, choices: PageChoices) -> tuple[str, ...]:
 
 
 def _selected(text: str, parsed: Parsed, choices: PageChoices) -> tuple[int, int, int]:
-    level_text, _, rest = text.partition(",")
+    level_text, _comma, rest = text.partition(",")
     level = parse_level(level_text)
     row, col = parse_bin(rest)
     check_bin(level, row, col)
     levels = parsed["levels"]
     if level not in levels:
-        raise ValueError(f"bin {text!r} is in level {level}, which is not one of the levels "
-                         f"{','.join(map(str, levels))}: give LEVEL,ROW,COL of a level on the page.")
+        raise ValueError(_("bin {text!r} is in level {level}, which is not one of the levels {levels}: give "
+                           "LEVEL,ROW,COL of a level on the page.").format(text=text, level=level,
+                                                                           levels=",".join(map(str, levels))))
     return level, row, col
 
 
 def _channel(text: str, parsed: Parsed, choices: PageChoices) -> Channel:
     if text in ChannelView.values():
         return ChannelView(text)
-    return parse_int(text, "channel", 0, MAX_CHANNEL, "give mean, max or a channel index from 0")
+    return parse_int(text, N_("channel"), 0, MAX_CHANNEL, _("give mean, max or a channel index from 0"))
 
 
 def _region(text: str, parsed: Parsed, choices: PageChoices) -> PixelBox:
     box = parse_region(text)
     whole = PixelBox(*(float(round(v)) for v in (box.x0, box.y0, box.x1, box.y1)))  # the page's boxes are whole pixels
     if not (whole.x0 < whole.x1 and whole.y0 < whole.y1):
-        raise ValueError(f"region {text!r} is empty in whole pixels: give X0,Y0,X1,Y1 with X0 < X1 and Y0 < Y1.")
+        raise ValueError(_("region {text!r} is empty in whole pixels: give X0,Y0,X1,Y1 with X0 < X1 and Y0 < Y1.").format(
+            text=text))
     return whole
 
 
@@ -287,8 +293,8 @@ def decode(query: Mapping[str, str | Sequence[str]], choices: PageChoices) -> tu
     length = query_length(given)
     if length > MAX_QUERY_CHARS:
         return choices.default_state(), (LinkProblem(WHOLE_QUERY, (
-            f"The link's query is {length:,} characters long, over the limit of {MAX_QUERY_CHARS:,}: none of it "
-            "was used, so the page shows its defaults.")),)
+            _("The link's query is {length} characters long, over the limit of {limit}: none of it was used, so the "
+              "page shows its defaults.").format(length=f"{length:,}", limit=f"{MAX_QUERY_CHARS:,}"))),)
     unknown = sorted(set(given) - set(KEYS))
     problems = [LinkProblem(UNKNOWN_KEYS, _unknown(unknown))] if unknown else []
     parsed = asdict_shallow(choices.default_state())
@@ -306,10 +312,11 @@ def _read(f: _Field, values: list[str] | None, parsed: Parsed, choices: PageChoi
     if values is None:
         return None
     if len(values) > 1:
-        return LinkProblem(f.key, f"the link gives it {len(values)} times, so its default is used.")
+        return LinkProblem(f.key, _("the link gives it {count} times, so its default is used.").format(count=len(values)))
     text = values[0]
     if len(text) > MAX_VALUE_CHARS:
-        return LinkProblem(f.key, f"the value is {len(text):,} characters long, over the limit of {MAX_VALUE_CHARS}.")
+        return LinkProblem(f.key, _("the value is {length} characters long, over the limit of {limit}.").format(
+            length=f"{len(text):,}", limit=MAX_VALUE_CHARS))
     try:
         parsed[f.attribute] = f.read(text, parsed, choices)
     except ValueError as exc:
@@ -319,9 +326,13 @@ def _read(f: _Field, values: list[str] | None, parsed: Parsed, choices: PageChoi
 
 def _unknown(keys: list[str]) -> str:
     quoted = [repr(key[:_QUOTED] + ("…" if len(key) > _QUOTED else "")) for key in keys[:3]]
-    more = f" and {len(keys) - 3:,} more" if len(keys) > 3 else ""
-    return (f"The link's {', '.join(quoted)}{more} {'is not a setting' if len(keys) == 1 else 'are not settings'} "
-            f"of this page and {'was' if len(keys) == 1 else 'were'} ignored: the settings are {', '.join(KEYS)}.")
+    names = {"keys": ", ".join(quoted), "settings": ", ".join(KEYS)}
+    if len(keys) > 3:
+        return _("The link's {keys} and {more} more are not settings of this page and were ignored: the settings are "
+                 "{settings}.").format(more=f"{len(keys) - 3:,}", **names)
+    return ngettext("The link's {keys} is not a setting of this page and was ignored: the settings are {settings}.",
+                    "The link's {keys} are not settings of this page and were ignored: the settings are {settings}.",
+                    len(keys)).format(**names)
 
 
 # ----------------------------------------------------------------------------
@@ -331,13 +342,13 @@ def _unknown(keys: list[str]) -> str:
 def check_channel(channel: Channel, channels: int) -> None:
     """A channel index names one of the map's ``channels`` channels."""
     if isinstance(channel, int) and channel >= channels:
-        raise ValueError(f"channel {channel:,} is not a channel of this map: give mean, max or an index "
-                         f"from 0 to {channels - 1:,}.")
+        raise ValueError(_("channel {channel} is not a channel of this map: give mean, max or an index from 0 to "
+                           "{last}.").format(channel=f"{channel:,}", last=f"{channels - 1:,}"))
 
 
 def check_region(box: PixelBox, width: int, height: int) -> None:
     """The region lies inside the ``width`` x ``height`` working image."""
     if box.x1 > width or box.y1 > height:
-        raise ValueError(f"region {','.join(map(_whole, (box.x0, box.y0, box.x1, box.y1)))} does not fit the "
-                         f"{width:,} × {height:,} working image: give a box inside it.")
+        raise ValueError(_("region {box} does not fit the {width} × {height} working image: give a box inside it.").format(
+            box=",".join(map(_whole, (box.x0, box.y0, box.x1, box.y1))), width=f"{width:,}", height=f"{height:,}"))
 

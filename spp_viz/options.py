@@ -89,10 +89,10 @@ def parse_int(text: str | int, what: str, low: int, high: int, allowed: str = ""
     option: "argument --top-k: 0 is out of range: ..."); ``allowed`` replaces the default
     "give a whole number from LOW to HIGH" when the rule is more particular.
     """
-    allowed = allowed or f"give a whole number from {low:,} to {high:,}"
-    what = f"{what} " if what else ""
+    allowed = allowed or _("give a whole number from {low} to {high}").format(low=f"{low:,}", high=f"{high:,}")
+    what = _(what) if what else ""
     if isinstance(text, bool):
-        raise ValueError(f"{what}{text!r} is not a whole number: {allowed}.")
+        raise ValueError(_not_whole(what, text, allowed))
     if isinstance(text, int):
         value = text
     else:
@@ -100,11 +100,23 @@ def parse_int(text: str | int, what: str, low: int, high: int, allowed: str = ""
         sign = -1 if digits.startswith("-") else 1
         digits = digits.removeprefix("-")
         if not (digits.isascii() and digits.isdigit()) or len(digits) > 18:
-            raise ValueError(f"{what}{text!r} is not a whole number: {allowed}.")
+            raise ValueError(_not_whole(what, text, allowed))
         value = sign * int(digits)
     if not low <= value <= high:
-        raise ValueError(f"{what}{value:,} is out of range: {allowed}.")
+        raise ValueError(_out_of_range(what, f"{value:,}", allowed))
     return value
+
+
+def _not_whole(what: str, text: object, allowed: str) -> str:
+    if what:
+        return _("{what} {value!r} is not a whole number: {allowed}.").format(what=what, value=text, allowed=allowed)
+    return _("{value!r} is not a whole number: {allowed}.").format(value=text, allowed=allowed)
+
+
+def _out_of_range(what: str, value: str, allowed: str) -> str:
+    if what:
+        return _("{what} {value} is out of range: {allowed}.").format(what=what, value=value, allowed=allowed)
+    return _("{value} is out of range: {allowed}.").format(value=value, allowed=allowed)
 
 
 def _levels_hint() -> str:
@@ -155,16 +167,17 @@ def preset_of(levels: Sequence[int]) -> str | None:
 
 def parse_max_side(text: str | int) -> int:
     """The working image's longer side in pixels: 0 (native size) or at least 32."""
-    allowed = f"give 0 (native size) or a whole number of pixels from {MIN_WORKING_SIDE} to 65,535"
+    allowed = _("give 0 (native size) or a whole number of pixels from {low} to {high}").format(low=MIN_WORKING_SIDE,
+                                                                                                high="65,535")
     value = parse_int(text, "", 0, 65_535, allowed)
     if 0 < value < MIN_WORKING_SIDE:
-        raise ValueError(f"{value} is out of range: {allowed}.")
+        raise ValueError(_out_of_range("", str(value), allowed))
     return value
 
 
 def parse_max_pixels(text: str | int) -> int:
     """Refuse image files with more pixels than this; it may only LOWER the one limit."""
-    allowed = f"give a whole number of pixels from 1 to {MAX_IMAGE_PIXELS:,} (the limit for any image)"
+    allowed = _("give a whole number of pixels from 1 to {high} (the limit for any image)").format(high=f"{MAX_IMAGE_PIXELS:,}")
     return parse_int(text, "", 1, MAX_IMAGE_PIXELS, allowed)
 
 
@@ -177,14 +190,15 @@ def parse_device(text: str) -> str:
     """``cpu``, ``cuda`` or ``cuda:N``. Whether CUDA is actually there is checked once torch is loaded."""
     device = text.strip().lower()
     if not _DEVICE.match(device):
-        raise ValueError(f"Device {text!r} is not supported: choose cpu, cuda or cuda:N (e.g. cuda:0).")
+        raise ValueError(_("Device {device!r} is not supported: choose cpu, cuda or cuda:N (e.g. cuda:0).").format(device=text))
     return device
 
 
 def check_backbone(name: str) -> str:
     """A backbone name from the registry, or ``yolo`` (a detector checkpoint); ``spp-viz backbones`` lists them."""
     if name not in BACKBONE_STAGES and name != DETECTOR_BACKBONE:
-        raise ValueError(f"Backbone {name!r} is not known: choose one of {', '.join((*BACKBONE_NAMES, DETECTOR_BACKBONE))}.")
+        raise ValueError(_("Backbone {name!r} is not known: choose one of {choices}.").format(
+            name=name, choices=", ".join((*BACKBONE_NAMES, DETECTOR_BACKBONE))))
     return name
 
 
@@ -197,7 +211,8 @@ def check_stage(backbone: str, stage: str | None) -> str:
     if stage is None:
         return default
     if stage not in stages:
-        raise ValueError(f"Stage {stage!r} is not a stage of {backbone}: choose one of {', '.join(stages)}.")
+        raise ValueError(_("Stage {stage!r} is not a stage of {title}: choose one of {stages}.").format(
+            stage=stage, title=backbone, stages=", ".join(stages)))
     return stage
 
 
@@ -208,16 +223,16 @@ def parse_heads(text: str) -> tuple[str, ...]:
     """``"all"`` or comma-separated head ids -> the ids in the order given, each once (the
     built-in ids and any registered at run time: :func:`spp_viz.head_ids.head_ids`)."""
     known = head_ids()
-    hint = "give 'all' or comma-separated ids from " + ", ".join(known)
+    hint = _("give 'all' or comma-separated ids from {ids}").format(ids=", ".join(known))
     stripped = text.strip()
     if stripped.lower() == "all":
         return known
     if not stripped:
-        raise ValueError(f"Heads are empty: {hint}.")
+        raise ValueError(_("Heads are empty: {hint}.").format(hint=hint))
     out: list[str] = []
     for part in (p.strip() for p in stripped.split(",")):
         if part not in known:
-            raise ValueError(f"Head {part!r} is unknown: {hint}.")
+            raise ValueError(_("Head {head!r} is unknown: {hint}.").format(head=part, hint=hint))
         if part not in out:
             out.append(part)
     return tuple(out)
@@ -225,16 +240,16 @@ def parse_heads(text: str) -> tuple[str, ...]:
 
 def parse_sppf_k(text: str | int) -> int:
     """SPPF's pool size k: odd (a stride-1 'same' pool needs a centre cell), 1 to ``SPPF_MAX_K``."""
-    allowed = f"k must be an odd integer from 1 to {SPPF_MAX_K} (ultralytics uses 5)"
+    allowed = _("k must be an odd integer from 1 to {high} (ultralytics uses 5)").format(high=SPPF_MAX_K)
     k = parse_int(text, "SPPF k", 1, SPPF_MAX_K, allowed)
     if k % 2 == 0:
-        raise ValueError(f"SPPF k {k} is even: {allowed}.")
+        raise ValueError(_("SPPF k {k} is even: {allowed}.").format(k=k, allowed=allowed))
     return k
 
 
 def parse_sppf_n(text: str | int) -> int:
     """SPPF's number of chained pools n: 1 to ``SPPF_MAX_N``."""
-    return parse_int(text, "SPPF n", 1, SPPF_MAX_N, f"n must be an integer from 1 to {SPPF_MAX_N} (ultralytics uses 3)")
+    return parse_int(text, "SPPF n", 1, SPPF_MAX_N, _("n must be an integer from 1 to {high} (ultralytics uses 3)").format(high=SPPF_MAX_N))
 
 
 # --- views: --level, --bin, --region, --sizes
@@ -245,23 +260,24 @@ MAX_SCALE_COUNT = 12  # at most this many sizes (each is a full forward pass)
 
 def parse_level(text: str | int) -> int:
     """A pyramid level n (an n x n grid of bins): 1 to ``MAX_LEVEL``."""
-    return parse_int(text, "level", 1, MAX_LEVEL)
+    return parse_int(text, N_("level"), 1, MAX_LEVEL)
 
 
 def parse_bin(text: str) -> tuple[int, int]:
     """``R,C``: a bin's row and column, whole numbers from 0."""
     parts = text.split(",")
-    allowed = "give the bin's row and column as R,C, e.g. 0,1 (whole numbers from 0)"
+    allowed = _("give the bin's row and column as R,C, e.g. 0,1 (whole numbers from 0)")
     if len(parts) != 2:
-        raise ValueError(f"bin {text!r} is not R,C: {allowed}.")
-    row, col = (parse_int(p, "bin", 0, MAX_LEVEL - 1, allowed) for p in parts)
+        raise ValueError(_("bin {text!r} is not R,C: {allowed}.").format(text=text, allowed=allowed))
+    row, col = (parse_int(p, N_("bin"), 0, MAX_LEVEL - 1, allowed) for p in parts)
     return row, col
 
 
 def check_bin(level: int, row: int, col: int) -> None:
     """A bin of level n has row and column below n (the map may give fewer under the paper rule)."""
     if row >= level or col >= level:
-        raise ValueError(f"bin {row},{col} is not a bin of level {level}: rows and columns go from 0 to {level - 1}.")
+        raise ValueError(_("bin {row},{col} is not a bin of level {level}: rows and columns go from 0 to {last}.").format(
+            row=row, col=col, level=level, last=level - 1))
 
 
 def parse_region(text: str) -> PixelBox:
@@ -269,27 +285,28 @@ def parse_region(text: str) -> PixelBox:
 
     Whether the box lies inside the image is checked once the image's working size is known.
     """
-    allowed = "give X0,Y0,X1,Y1 in working-image pixels with X0 < X1 and Y0 < Y1, e.g. 10,20,200,180"
+    allowed = _("give X0,Y0,X1,Y1 in working-image pixels with X0 < X1 and Y0 < Y1, e.g. 10,20,200,180")
     parts = text.split(",")
     if len(parts) != 4:
-        raise ValueError(f"region {text!r} is not four numbers: {allowed}.")
+        raise ValueError(_("region {text!r} is not four numbers: {allowed}.").format(text=text, allowed=allowed))
     values = []
     for part in parts:
         p = part.strip()
         if not (p.isascii() and re.fullmatch(r"[0-9]+(\.[0-9]*)?|\.[0-9]+", p)) or len(p) > 18:
-            raise ValueError(f"region {text!r} has {part!r}, not a non-negative number: {allowed}.")
+            raise ValueError(_("region {text!r} has {part!r}, not a non-negative number: {allowed}.").format(
+                text=text, part=part, allowed=allowed))
         values.append(float(p))
     box = PixelBox(*values)
     if not (box.x0 < box.x1 and box.y0 < box.y1):
-        raise ValueError(f"region {text!r} is empty or inverted: {allowed}.")
+        raise ValueError(_("region {text!r} is empty or inverted: {allowed}.").format(text=text, allowed=allowed))
     return box
 
 
 def parse_sizes(text: str) -> tuple[int, ...]:
     """Comma-separated long sides for ``spp-viz scales``: each ``MIN_WORKING_SIDE`` to ``MAX_SCALE_SIDE``."""
-    allowed = (f"give up to {MAX_SCALE_COUNT} comma-separated whole numbers from {MIN_WORKING_SIDE} to "
-               f"{MAX_SCALE_SIDE}, e.g. 224,448,896")
+    allowed = _("give up to {count} comma-separated whole numbers from {low} to {high}, e.g. 224,448,896").format(
+        count=MAX_SCALE_COUNT, low=MIN_WORKING_SIDE, high=MAX_SCALE_SIDE)
     parts = text.split(",")
     if len(parts) > MAX_SCALE_COUNT:
-        raise ValueError(f"sizes {text!r} has {len(parts)} sizes: {allowed}.")
-    return tuple(parse_int(p, "size", MIN_WORKING_SIDE, MAX_SCALE_SIDE, allowed) for p in parts)
+        raise ValueError(_("sizes {text!r} has {count} sizes: {allowed}.").format(text=text, count=len(parts), allowed=allowed))
+    return tuple(parse_int(p, N_("size"), MIN_WORKING_SIDE, MAX_SCALE_SIDE, allowed) for p in parts)

@@ -30,6 +30,7 @@ from torch import Tensor, nn
 from .bins import cascade_window, paper_window, spp_output_length  # torch-free homes of the bins' arithmetic; re-exported
 from .choices import BinRule, Pool
 from .defaults import DEFAULT_LEVELS, LEVEL_PRESETS, MAX_LEVEL, SPPF_DEFAULT_K, SPPF_DEFAULT_N  # noqa: F401 (re-exported)
+from .i18n import _
 from .options import parse_levels, parse_sppf_k, parse_sppf_n  # torch-free homes of the checks; parse_levels re-exported
 
 
@@ -124,13 +125,13 @@ def bin_argmax(feature: Tensor, n: int, rule: BinRule | str = BinRule.ADAPTIVE) 
     c, h, w = feature.shape
     x = feature.unsqueeze(0)
     if BinRule.parse(rule) is BinRule.ADAPTIVE:
-        _, idx = F.adaptive_max_pool2d(x, n, return_indices=True)
+        _values, idx = F.adaptive_max_pool2d(x, n, return_indices=True)
     else:
         wh, sh, ch = paper_window(h, n)
         ww, sw, cw = paper_window(w, n)
         if ch == 0 or cw == 0:
             return torch.empty((c, ch, cw, 2), dtype=torch.long, device=feature.device)
-        _, idx = F.max_pool2d(x, (wh, ww), (sh, sw), return_indices=True)
+        _values, idx = F.max_pool2d(x, (wh, ww), (sh, sw), return_indices=True)
     idx = idx[0]
     return torch.stack((idx // w, idx % w), dim=-1)
 
@@ -227,7 +228,7 @@ def cascade_branches(x: Tensor, k: int = SOURCE_K, repeats: int = SOURCE_N, pool
     Branch i equals one max pool of :func:`cascade_window` ``(k, i)`` cells (5, 9, 13 for k=5).
     """
     branches = [x]
-    for _ in range(repeats):
+    for _repeat in range(repeats):
         branches.append(pool(branches[-1], k))
     return branches
 
@@ -257,11 +258,11 @@ def check_sppf_fits(k: int, n: int, h: int, w: int) -> None:
     side = max(h, w)
     whole, before_last = 2 * side - 1, cascade_window(k, n - 1)
     if before_last >= whole:
-        raise ValueError(
-            f"SPPF k={k}, n={n} reaches beyond this {h} x {w} map: branch {n - 1} ({before_last} cells wide) "
-            f"already covers the whole map ({whole} = 2 x {side} - 1 cells), so pool {n} would repeat it; "
+        raise ValueError(_(
+            "SPPF k={k}, n={n} reaches beyond this {h} x {w} map: branch {branch} ({before_last} cells wide) "
+            "already covers the whole map ({whole} = 2 x {side} - 1 cells), so pool {n} would repeat it; "
             "choose a smaller k or n."
-        )
+        ).format(k=k, n=n, h=h, w=w, branch=n - 1, before_last=before_last, whole=whole, side=side))
 
 
 def exact_compare(a: Tensor, b: Tensor) -> tuple[bool, float]:

@@ -32,6 +32,7 @@ from .analysis import FeatureResult, Prediction, PyramidConfig, extract_features
 from .backbones import Backbone, BackboneLoad
 from .bins import AxisSpans
 from .boxes import CellWindow, PixelBox
+from .i18n import _
 from .pooling import SPPResult, spp
 from .timing import SINGLE_HEAD_MIN_TIME_S, Interrupted, Latency, SingleRun, measure_interleaved, time_once
 from .worker import TensorValue
@@ -41,11 +42,12 @@ def check_region(box: PixelBox, size: tuple[int, int]) -> PixelBox:
     """``box`` if it is a non-empty box inside the ``(width, height)`` image; else ValueError (one sentence)."""
     width, height = size
     if not (box.x0 < box.x1 and box.y0 < box.y1):
-        raise ValueError(f"The region {box.x0:g},{box.y0:g},{box.x1:g},{box.y1:g} is empty or inverted: "
-                         "give X0,Y0,X1,Y1 with X0 < X1 and Y0 < Y1.")
+        raise ValueError(_("The region {box} is empty or inverted: give X0,Y0,X1,Y1 with X0 < X1 and Y0 < Y1.").format(
+            box=f"{box.x0:g},{box.y0:g},{box.x1:g},{box.y1:g}"))
     if box.x0 < 0 or box.y0 < 0 or box.x1 > width or box.y1 > height:
-        raise ValueError(f"The region {box.x0:g},{box.y0:g},{box.x1:g},{box.y1:g} is not inside the {width} x {height} "
-                         f"working image: use 0 <= X0 < X1 <= {width} and 0 <= Y0 < Y1 <= {height}.")
+        raise ValueError(_("The region {box} is not inside the {width} x {height} working image: use 0 <= X0 < X1 <= "
+                           "{width} and 0 <= Y0 < Y1 <= {height}.").format(box=f"{box.x0:g},{box.y0:g},{box.x1:g},{box.y1:g}",
+                                                                          width=width, height=height))
     return box
 
 

@@ -32,6 +32,7 @@ from .devices import device_name, working_limit
 from .dimensions import dimension_table
 from .family import FamilyComparison, HeadReport, compare_with_view, view_lead
 from .geometry import StageGeometry
+from .i18n import _
 from .images import DEFAULT_MAX_PIXELS, DEFAULT_MAX_SIDE, DecodedImage, load_image
 from .pooling import parse_levels
 from .regions import RegionResult
@@ -289,11 +290,12 @@ def report_warnings(backbone: Backbone, features: FeatureResult) -> list[str]:
 def no_predictions_reason(backbone: Backbone, features: FeatureResult | None = None) -> str:
     """Why there are no predictions, in one sentence (pass ``features`` to check its logits)."""
     if features is not None and not finite_logits(features):
-        return "The classifier's logits are not finite (NaN or inf), so there is nothing to rank."
+        return _("The classifier's logits are not finite (NaN or inf), so there is nothing to rank.")
     if backbone.spec.classifier is None:
-        return backbone.spec.classifier_note
+        return _(backbone.spec.classifier_note)  # marked with N_ where it is defined
     if not backbone.pretrained:
-        return "Untrained (random) weights: no meaningful ImageNet predictions."
+        return _("Untrained (random) weights: no meaningful ImageNet predictions.")
     if backbone.stage != backbone.spec.final_stage:
-        return f"Predictions need the final stage ({backbone.spec.final_stage}), whose average pool feeds the classifier."
-    return "This checkpoint's classifier does not have the 1,000 ImageNet classes."
+        return _("Predictions need the final stage ({stage}), whose average pool feeds the classifier.").format(
+            stage=backbone.spec.final_stage)
+    return _("This checkpoint's classifier does not have the 1,000 ImageNet classes.")

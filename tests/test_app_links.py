@@ -60,7 +60,8 @@ def view_of(at: AppTest) -> dict:
 def test_every_field_set_on_the_page_opens_in_a_fresh_session():
     at = new_app()
     at.run()
-    assert at.query_params == {} and link_text(at) == f"?max_side={SIDE}"  # the opened URL stays; the link says it all
+    # the opened URL stays; the link says it all, its language too (a visitor's browser may ask for another)
+    assert at.query_params == {} and link_text(at) == f"?max_side={SIDE}&lang=en"
     at.selectbox(key=state.KEY_SAMPLE).set_value("rocket_launch.jpg")
     at.selectbox(key=state.KEY_BACKBONE).set_value("resnet18")
     at.radio(key=state.KEY_WEIGHTS).set_value("untrained")

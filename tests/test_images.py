@@ -683,3 +683,22 @@ def test_native_request_on_a_large_jpeg_says_it_was_capped():
     decoded = load_image(buffer.getvalue(), max_side=0)
     assert decoded.working_size[0] * decoded.working_size[1] <= MAX_WORKING_PIXELS
     assert any("4.2 MP working limit" in note for note in decoded.notes)
+
+
+def test_an_images_notes_stay_english_and_the_page_shows_them_in_its_language():
+    """The notes go into the JSON as the engine wrote them; the page reads each back into its language."""
+    from spp_viz.choices import Language
+    from spp_viz.i18n import speaking
+    from spp_viz.images import CPU_WORKING_LIMIT, note_in_language
+
+    notes = ["EXIF orientation applied", "first of 3 frames used", "first of 2 pages used", CPU_WORKING_LIMIT.note(),
+             "downscaled from 4000 x 3000 to 1024 x 768", "upscaled to reach the 32 px minimum side",
+             "16-bit image rescaled to 8 bits", "CMYK converted to RGB", "alpha composited on white",
+             "kept within the 16.8 MP working limit, derived from 70.1 GiB free on cuda:0 at 1,234 bytes of "
+             "activations per input pixel (50% of the free memory)"]
+    assert [note_in_language(n) for n in notes] == notes
+    with speaking(Language.ZH):
+        shown = [note_in_language(n) for n in notes]
+        assert note_in_language("a note of no known form") == "a note of no known form"
+    assert all(s != n for s, n in zip(shown, notes))
+    assert "4000 x 3000" in shown[4] and "cuda:0" in shown[-1] and "16.8" in shown[-1]

@@ -75,6 +75,27 @@ def test_the_default_view_is_the_bare_url_and_each_field_has_its_own_key():
     assert set(links.KEYS) >= set(encode(changed, CHOICES)) | {"lang"}
 
 
+def test_lang_is_left_out_only_where_it_is_the_language_a_bare_url_opens_in():
+    """A Chinese browser opens a bare URL in Chinese: its English view says ``lang=en``, its Chinese one nothing."""
+    chinese_browser = PageChoices(CHOICES.samples, CHOICES.default_sample, CHOICES.max_sides, CHOICES.default_max_side,
+                                  Language.ZH)
+    english = LinkState(photo=CHOICES.default_sample, max_side=CHOICES.default_max_side, lang=Language.EN)
+    chinese = LinkState(photo=CHOICES.default_sample, max_side=CHOICES.default_max_side, lang=Language.ZH)
+    assert encode(english, chinese_browser) == {"lang": "en"} and encode(chinese, chinese_browser) == {}
+    assert encode(english, CHOICES) == {} and encode(chinese, CHOICES) == {"lang": "zh"}
+    assert decode({}, chinese_browser)[0].lang is Language.ZH and decode({"lang": "en"}, chinese_browser)[0] == english
+
+
+def test_a_bad_value_in_chinese_is_one_chinese_sentence():
+    from spp_viz.i18n import speaking
+
+    with speaking(Language.ZH):
+        _view, problems = decode({"pool": "zz", "levels": "1,x", "bin": "9,0,0", "region": "1,2", "utm": "1"}, CHOICES)
+    sentences = [str(p) for p in problems]
+    assert len(sentences) == 5 and all(re.search("[\u4e00-\u9fff]", s) for s in sentences), sentences
+    assert not any(re.search(r"[A-Za-z]{3,} [A-Za-z]{3,} [A-Za-z]{3,}", s) for s in sentences), sentences
+
+
 def test_a_backbone_without_a_stage_gets_its_own_default_stage():
     view, problems = decode({"backbone": "vgg16"}, CHOICES)
     assert (view.stage, problems) == ("conv5_3", ())

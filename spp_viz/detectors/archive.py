@@ -14,6 +14,7 @@ import zipfile
 from dataclasses import dataclass
 
 from ..errors import CheckpointProblem, DetectorCheckpointError
+from ..i18n import _
 
 __all__ = ["MAX_CHECKPOINT_BYTES", "MAX_PICKLE_BYTES", "Archive", "open_archive"]
 
@@ -39,19 +40,20 @@ def open_archive(data: bytes, filename: str) -> Archive:
     """The archive inside ``data``; :class:`DetectorCheckpointError` (one sentence) when it is not
     a complete, uncompressed ``torch.save`` zip within the size limit."""
     if not data:
-        raise DetectorCheckpointError(CheckpointProblem.EMPTY, f"{filename} is empty.")
+        raise DetectorCheckpointError(CheckpointProblem.EMPTY, _("{name} is empty.").format(name=filename))
     if len(data) > MAX_CHECKPOINT_BYTES:
         raise DetectorCheckpointError(
             CheckpointProblem.TOO_LARGE,
-            f"{filename} is {len(data) / 2**20:,.0f} MB, more than the {MAX_CHECKPOINT_BYTES // 2**20} MB spp-viz reads "
-            "(the largest YOLO detection checkpoints are about 140 MB).")
+            _("{name} is {size} MB, more than the {limit} MB spp-viz reads (the largest YOLO detection checkpoints are "
+              "about 140 MB).").format(name=filename, size=f"{len(data) / 2**20:,.0f}", limit=MAX_CHECKPOINT_BYTES // 2**20))
     try:
         zf = zipfile.ZipFile(io.BytesIO(data))
     except zipfile.BadZipFile:
         raise _not_a_zip(data, filename) from None
     entries = zf.infolist()
     if len(entries) > MAX_ENTRIES:
-        raise DetectorCheckpointError(CheckpointProblem.LAYOUT, f"{filename} holds {len(entries):,} entries, more than a checkpoint has.")
+        raise DetectorCheckpointError(CheckpointProblem.LAYOUT, _("{name} holds {count} entries, more than a checkpoint has.").format(
+            name=filename, count=f"{len(entries):,}"))
     folder = _folder(entries, filename)
     for info in entries:
         _check_entry(info, len(data), filename)
@@ -59,12 +61,12 @@ def open_archive(data: bytes, filename: str) -> Archive:
     if pickle_info.file_size > MAX_PICKLE_BYTES:
         raise DetectorCheckpointError(
             CheckpointProblem.TOO_LARGE,
-            f"{filename}'s pickle is {pickle_info.file_size / 2**20:,.0f} MB, more than the {MAX_PICKLE_BYTES // 2**20} MB "
-            "a checkpoint's model description needs.")
+            _("{name}'s pickle is {size} MB, more than the {limit} MB a checkpoint's model description needs.").format(
+                name=filename, size=f"{pickle_info.file_size / 2**20:,.0f}", limit=MAX_PICKLE_BYTES // 2**20))
     try:
         pickle = zf.read(pickle_info)
     except (zipfile.BadZipFile, OSError, EOFError):
-        raise DetectorCheckpointError(CheckpointProblem.TRUNCATED, f"{filename} is damaged: its pickle does not match its checksum.") from None
+        raise DetectorCheckpointError(CheckpointProblem.TRUNCATED, _("{name} is damaged: its pickle does not match its checksum.").format(name=filename)) from None
     prefix = f"{folder}/data/"
     records = {info.filename[len(prefix):]: info.file_size for info in entries if info.filename.startswith(prefix)}
     return Archive(folder, pickle, records, len(data))
@@ -75,13 +77,15 @@ def _not_a_zip(data: bytes, filename: str) -> DetectorCheckpointError:
     if data.startswith(b"PK\x03\x04"):
         return DetectorCheckpointError(
             CheckpointProblem.TRUNCATED,
-            f"{filename} is truncated or damaged: it starts as a zip file but its directory at the end is missing.")
+            _("{name} is truncated or damaged: it starts as a zip file but its directory at the end is missing.").format(
+                name=filename))
     if data.startswith(b"\x80"):
         return DetectorCheckpointError(
             CheckpointProblem.LEGACY,
-            f"{filename} is a legacy (non-zip) PyTorch pickle, which spp-viz does not read: save it again with "
-            "torch.save from PyTorch 1.6 or later.")
-    return DetectorCheckpointError(CheckpointProblem.NOT_ZIP, f"{filename} is not a PyTorch checkpoint (a torch.save zip file).")
+            _("{name} is a legacy (non-zip) PyTorch pickle, which spp-viz does not read: save it again with torch.save from "
+              "PyTorch 1.6 or later.").format(name=filename))
+    return DetectorCheckpointError(CheckpointProblem.NOT_ZIP, _("{name} is not a PyTorch checkpoint (a torch.save zip file).").format(
+        name=filename))
 
 
 def _folder(entries: list[zipfile.ZipInfo], filename: str) -> str:
@@ -89,7 +93,8 @@ def _folder(entries: list[zipfile.ZipInfo], filename: str) -> str:
     pickles = [info.filename for info in entries if info.filename.endswith("/data.pkl") and info.filename.count("/") == 1]
     if len(pickles) != 1:
         raise DetectorCheckpointError(
-            CheckpointProblem.LAYOUT, f"{filename} is a zip file but not a torch.save checkpoint (it has no single data.pkl).")
+            CheckpointProblem.LAYOUT,
+            _("{name} is a zip file but not a torch.save checkpoint (it has no single data.pkl).").format(name=filename))
     return pickles[0].split("/")[0]
 
 
@@ -98,9 +103,11 @@ def _check_entry(info: zipfile.ZipInfo, size: int, filename: str) -> None:
     if info.compress_type != zipfile.ZIP_STORED or info.compress_size != info.file_size:
         raise DetectorCheckpointError(
             CheckpointProblem.COMPRESSED,
-            f"{filename} has a compressed entry ({info.filename}); torch.save stores every entry uncompressed.",
+            _("{name} has a compressed entry ({entry}); torch.save stores every entry uncompressed.").format(
+                name=filename, entry=info.filename),
             info.filename)
     if info.header_offset + _LOCAL_HEADER_BYTES + len(info.filename) + info.file_size > size:
         raise DetectorCheckpointError(
-            CheckpointProblem.TRUNCATED, f"{filename} is truncated: its entry {info.filename} ends past the end of the file.",
+            CheckpointProblem.TRUNCATED,
+            _("{name} is truncated: its entry {entry} ends past the end of the file.").format(name=filename, entry=info.filename),
             info.filename)

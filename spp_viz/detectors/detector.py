@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..heads.registry import TrainedHead
+from ..i18n import N_, _
 from ..pooling import sppf_effective_kernels
 from .metadata import family_of, scale_of, task_of, version_of
 from .modules import SPP, SPPF, Conv, DetectorNet
@@ -27,8 +28,8 @@ from .stages import stage_layers
 
 __all__ = ["NO_CLASSIFIER", "Detector", "DetectorInfo", "TrainedSPPF", "read_detector"]
 
-NO_CLASSIFIER = ("A YOLO detector has no ImageNet classifier: spp-viz reads its backbone and its SPPF, "
-                 "so there are no class predictions.")
+NO_CLASSIFIER = N_("A YOLO detector has no ImageNet classifier: spp-viz reads its backbone and its SPPF, "
+                   "so there are no class predictions.")
 _FAMILY_TITLES = {"yolov5": "YOLOv5", "yolov8": "YOLOv8", "yolo11": "YOLO11"}
 
 
@@ -182,17 +183,32 @@ class DetectorInfo:
     def trained_note(self, stage: str) -> str:
         """One sentence: which family head runs the trained block on stage ``stage``'s map, and why none does elsewhere."""
         sppf, reads = self.sppf, self.sppf_input_stage
-        block = f"{self.checkpoint}'s trained {sppf.title} (layer {sppf.layer})"
+        names = {"file": self.checkpoint, "block": sppf.title, "layer": sppf.layer, "head": sppf.family_head}
         if sppf.family_head is None:
-            return f"{block} has pools no SPPF cascade equals, so every family head here is seeded (random convs)."
-        folded = "BatchNorm folded into the convs" if sppf.bn_folded else "BatchNorm not folded"
+            return _("{file}'s trained {block} (layer {layer}) has pools no SPPF cascade equals, so every family head "
+                     "here is seeded (random convs).").format(**names)
         if stage == reads:
-            return (f"The {sppf.family_head} head is {block}: its cv1 and cv2 are the file's ({folded}) and its pools "
-                    f"run on cv1's output; the other heads' convs are seeded random.")
-        where = f"reads {self.stage_label(reads)}" if reads else "reads no stage of this backbone"
-        what = "is its output" if stage == "sppf" else f"has other channels ({self.stage_label(stage)})"
-        return (f"{block} {where}; this map {what}, so the {sppf.family_head} head here is seeded, like every "
-                f"other head{f': choose {reads} to run the trained one' if reads else ''}.")
+            if sppf.bn_folded:
+                return _("The {head} head is {file}'s trained {block} (layer {layer}): its cv1 and cv2 are the file's "
+                         "(BatchNorm folded into the convs) and its pools run on cv1's output; the other heads' convs "
+                         "are seeded random.").format(**names)
+            return _("The {head} head is {file}'s trained {block} (layer {layer}): its cv1 and cv2 are the file's "
+                     "(BatchNorm not folded) and its pools run on cv1's output; the other heads' convs are seeded "
+                     "random.").format(**names)
+        if reads is None:
+            if stage == "sppf":
+                return _("{file}'s trained {block} (layer {layer}) reads no stage of this backbone; this map is its "
+                         "output, so the {head} head here is seeded, like every other head.").format(**names)
+            return _("{file}'s trained {block} (layer {layer}) reads no stage of this backbone; this map has other "
+                     "channels ({stage}), so the {head} head here is seeded, like every other head.").format(
+                         stage=self.stage_label(stage), **names)
+        if stage == "sppf":
+            return _("{file}'s trained {block} (layer {layer}) reads {input}; this map is its output, so the {head} head "
+                     "here is seeded, like every other head: choose {reads} to run the trained one.").format(
+                         input=self.stage_label(reads), reads=reads, **names)
+        return _("{file}'s trained {block} (layer {layer}) reads {input}; this map has other channels ({stage}), so the "
+                 "{head} head here is seeded, like every other head: choose {reads} to run the trained one.").format(
+                     input=self.stage_label(reads), stage=self.stage_label(stage), reads=reads, **names)
 
     def as_json(self) -> dict[str, Any]:
         """The keys the report's ``backbone`` object gains (``scale`` only when known)."""

@@ -26,6 +26,7 @@ from typing import Any, Callable
 import torch
 
 from ..errors import CheckpointProblem, DetectorCheckpointError
+from ..i18n import _
 from .archive import Archive, open_archive
 from .recognise import Layout, layout_of
 from .scan import PickleScan, ScanError, scan_pickle
@@ -60,13 +61,14 @@ def read_detector_file(data: bytes, filename: str = "checkpoint") -> DetectorFil
     try:
         scan = scan_pickle(archive.pickle)
     except ScanError as exc:
-        raise DetectorCheckpointError(CheckpointProblem.LAYOUT, f"{filename} is not a readable checkpoint: {exc}.") from None
+        raise DetectorCheckpointError(CheckpointProblem.LAYOUT, _("{name} is not a readable checkpoint: {reason}.").format(
+            name=filename, reason=exc)) from None
     tensor_bytes = _check_storages(scan, archive, filename)
     layout = layout_of(scan.globals)
     if layout is None:
         raise DetectorCheckpointError(
             CheckpointProblem.NOT_A_DETECTOR,
-            f"{filename} holds no YOLO model: its pickle names no ultralytics or YOLOv5 class.")
+            _("{name} holds no YOLO model: its pickle names no ultralytics or YOLOv5 class.").format(name=filename))
     obj = _load(data, scan, filename)
     model, from_ema = _model_record(obj, filename)
     return DetectorFile(filename, layout, obj, model, from_ema, scan.globals, tensor_bytes)
@@ -74,7 +76,7 @@ def read_detector_file(data: bytes, filename: str = "checkpoint") -> DetectorFil
 
 def _element_size(storage_type: str) -> int | None:
     """Bytes per element of ``torch.HalfStorage`` and its kin; None for a name torch has no storage for."""
-    module, _, name = storage_type.rpartition(".")
+    module, _dot, name = storage_type.rpartition(".")
     if module != "torch" or not name.endswith("Storage"):
         return None
     try:
@@ -90,19 +92,24 @@ def _check_storages(scan: PickleScan, archive: Archive, filename: str) -> int:
         size = _element_size(decl.storage_type)
         if size is None:
             raise DetectorCheckpointError(CheckpointProblem.STORAGE,
-                                          f"{filename} declares a storage of unknown type {decl.storage_type}.", decl.storage_type)
+                                          _("{name} declares a storage of unknown type {type}.").format(
+                                              name=filename, type=decl.storage_type), decl.storage_type)
         asked, held = decl.numel * size, archive.records.get(decl.key)
         if held is None or asked != held:
             raise DetectorCheckpointError(
                 CheckpointProblem.STORAGE,
-                f"{filename}'s pickle asks for {asked:,} bytes for tensor storage {decl.key!r}, but the file holds "
-                f"{'no such record' if held is None else f'{held:,} bytes there'}.", decl.key)
+                (_("{name}'s pickle asks for {asked} bytes for tensor storage {key!r}, but the file holds no such record.")
+                 if held is None else
+                 _("{name}'s pickle asks for {asked} bytes for tensor storage {key!r}, but the file holds {held} bytes there."))
+                .format(name=filename, asked=f"{asked:,}", key=decl.key, held=f"{held or 0:,}"), decl.key)
         total += asked
     if total > min(archive.size, MAX_TENSOR_BYTES):
-        limit = "the file's own size" if total > archive.size else f"the {MAX_TENSOR_BYTES // 2**20} MB limit"
+        sentence = (_("{name}'s pickle asks for {total} bytes of tensors, more than the file's own size.")
+                    if total > archive.size else
+                    _("{name}'s pickle asks for {total} bytes of tensors, more than the {limit} MB limit."))
         raise DetectorCheckpointError(
             CheckpointProblem.TOO_LARGE if total <= archive.size else CheckpointProblem.STORAGE,
-            f"{filename}'s pickle asks for {total:,} bytes of tensors, more than {limit}.")
+            sentence.format(name=filename, total=f"{total:,}", limit=MAX_TENSOR_BYTES // 2**20))
     return total
 
 
@@ -116,9 +123,11 @@ def _load(data: bytes, scan: PickleScan, filename: str) -> dict[str, Any]:
         raise _refusal(str(exc), scan, filename) from None
     except Exception as exc:  # torch's own checks (record sizes, tensor bounds) and malformed records
         raise DetectorCheckpointError(
-            CheckpointProblem.LAYOUT, f"{filename} could not be read safely ({type(exc).__name__}: {_first_line(exc)}).") from None
+            CheckpointProblem.LAYOUT, _("{name} could not be read safely ({error}: {detail}).").format(
+                name=filename, error=type(exc).__name__, detail=_first_line(exc))) from None
     if not isinstance(obj, dict):
-        raise DetectorCheckpointError(CheckpointProblem.NOT_A_DETECTOR, f"{filename} holds a {type(obj).__name__}, not a checkpoint dictionary.")
+        raise DetectorCheckpointError(CheckpointProblem.NOT_A_DETECTOR, _("{name} holds a {type}, not a checkpoint dictionary.").format(
+            name=filename, type=type(obj).__name__))
     return obj
 
 
@@ -129,12 +138,14 @@ def _refusal(message: str, scan: PickleScan, filename: str) -> DetectorCheckpoin
     if match is None:
         return DetectorCheckpointError(
             CheckpointProblem.REFUSED_GLOBAL,
-            f"{filename} was refused: its pickle asks for something a safe load never does ({_first_line(message)}).")
+            _("{name} was refused: its pickle asks for something a safe load never does ({detail}).").format(
+                name=filename, detail=_first_line(message)))
     name = match.group(1)
     name = next((g for g in scan.globals if g in (name, f"builtins.{name}")), name)
     return DetectorCheckpointError(
         CheckpointProblem.REFUSED_GLOBAL,
-        f"{filename} was refused: its pickle names {name}, which a checkpoint does not need; nothing in it was run.", name)
+        _("{file} was refused: its pickle names {name}, which a checkpoint does not need; nothing in it was run.").format(
+            file=filename, name=name), name)
 
 
 def _model_record(obj: dict[str, Any], filename: str) -> tuple[StandIn, bool]:
@@ -144,7 +155,8 @@ def _model_record(obj: dict[str, Any], filename: str) -> tuple[StandIn, bool]:
         if isinstance(record, StandIn) and record.name.startswith(("ultralytics.", "models.")):
             return record, key == "ema"
     raise DetectorCheckpointError(
-        CheckpointProblem.NOT_A_DETECTOR, f"{filename} has no YOLO model under 'ema' or 'model' (keys: {', '.join(map(str, list(obj)[:8]))}).")
+        CheckpointProblem.NOT_A_DETECTOR, _("{name} has no YOLO model under 'ema' or 'model' (keys: {keys}).").format(
+            name=filename, keys=", ".join(map(str, list(obj)[:8]))))
 
 
 def _first_line(exc: object) -> str:

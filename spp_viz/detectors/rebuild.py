@@ -22,6 +22,7 @@ import torch
 from torch import Tensor, nn
 
 from ..errors import CheckpointProblem, DetectorCheckpointError
+from ..i18n import _
 from .modules import C3, SPP, SPPF, Block, Bottleneck, C2f, Conv, DetectorNet, Pool
 from .standins import MODEL_PREFIXES, StandIn
 
@@ -68,7 +69,8 @@ def rebuild(model: StandIn, filename: str) -> Rebuilt:
     sppf_index = next((i for i, r in enumerate(layers) if r.kind in PYRAMID_KINDS and r.name.startswith(MODEL_PREFIXES)), None)
     if sppf_index is None:
         raise DetectorCheckpointError(
-            CheckpointProblem.NO_SPPF, f"{filename} has no SPPF or SPP layer, so there is no pyramid pooling block to show.")
+            CheckpointProblem.NO_SPPF,
+            _("{name} has no SPPF or SPP layer, so there is no pyramid pooling block to show.").format(name=filename))
     for i, record in enumerate(layers[:sppf_index + 1]):
         if record.attr("f", -1) != -1:
             raise ctx.fail(CheckpointProblem.BAD_RECORD, f"layer {i} ({record.kind})",

@@ -18,6 +18,7 @@ KEY_HTML_LANG = "html_lang"  # the container of the script that sets <html lang>
 LANGUAGE_NAMES = {Language.EN: "English", Language.ZH: "简体中文"}
 # the switch's label is the same in every language: whoever cannot read the page can still find it
 SWITCH_LABEL = "Language · 语言"
+KEY_LANG_CHOSEN = "_lang_chosen"  # the language was chosen (the switch, or a URL's lang): links then always carry it
 
 
 def browser_language() -> Language:
@@ -38,7 +39,17 @@ def chosen_language() -> Language:
         linked = st.query_params.get(state.KEY_LANG)
         value = linked if linked in Language.values() else browser_language().value
         st.session_state[state.KEY_LANG] = value
+        st.session_state[KEY_LANG_CHOSEN] = linked in Language.values()
     return Language(value)
+
+
+def _chosen() -> None:
+    st.session_state[KEY_LANG_CHOSEN] = True
+
+
+def language_chosen() -> bool:
+    """Whether this session's language was chosen (the switch, or the URL it opened), not just the browser's."""
+    return bool(st.session_state.get(KEY_LANG_CHOSEN))
 
 
 def activate() -> Language:
@@ -52,7 +63,7 @@ def language_switch() -> Language:
     """The switch at the top of the sidebar, and ``<html lang>`` for the language it shows."""
     chosen_language()
     st.sidebar.radio(SWITCH_LABEL, Language.values(), key=state.KEY_LANG, format_func=lambda v: LANGUAGE_NAMES[Language(v)],
-                     horizontal=True)
+                     horizontal=True, on_change=_chosen)
     lang = activate()
     with st.sidebar.container(key=KEY_HTML_LANG):
         st.html(f"<script>document.documentElement.lang = {HTML_LANG[lang]!r};</script>", unsafe_allow_javascript=True)

@@ -29,6 +29,7 @@ from ..i18n import _
 from ..images import DEFAULT_MAX_SIDE
 from ..links import KEYS, LinkState, OpenPanel, PageChoices, decode, encode
 from . import state, words
+from .language import browser_language, language_chosen
 from .sidebar import DEFAULT_SAMPLE, MAX_SIDES, SAMPLES, Controls
 from .state import Source
 from .streamlit_private import history_navigation
@@ -50,7 +51,17 @@ OPENED_BUTTONS = {OpenPanel.ERF: state.KEY_ERF_RUN, OpenPanel.SCALES: state.KEY_
 
 def page_choices() -> PageChoices:
     """The sample photos and working resolutions the sidebar offers, and their defaults."""
-    return PageChoices(SAMPLES, DEFAULT_SAMPLE or "", tuple(MAX_SIDES), DEFAULT_MAX_SIDE)
+    return PageChoices(SAMPLES, DEFAULT_SAMPLE or "", tuple(MAX_SIDES), DEFAULT_MAX_SIDE, browser_language())
+
+
+def page_query(view: LinkState, always_lang: bool = False) -> dict[str, str]:
+    """``view``'s query. ``lang`` is left out only where it is the browser's language and nobody
+    chose it (the switch, the URL opened): a chosen language stays with the URL, so that a visitor
+    whose browser asks for another still gets it; ``always_lang`` (the link to copy) keeps it always."""
+    query = encode(view, page_choices())
+    if (always_lang or language_chosen()) and state.KEY_LANG not in query:
+        query[state.KEY_LANG] = view.lang.value
+    return query
 
 
 def open_link() -> None:
@@ -138,7 +149,7 @@ def follow(view: LinkState) -> None:
     """Write ``view`` to the URL when it differs from it (not in the run that opened the URL)."""
     if st.session_state.get(KEY_LINK_HELD):
         return
-    query = encode(view, page_choices())
+    query = page_query(view)
     current = {key: st.query_params.get_all(key) for key in st.query_params}
     wanted = {key: [value] for key, value in query.items()}
     if current != wanted:
@@ -147,8 +158,9 @@ def follow(view: LinkState) -> None:
 
 
 def link_url(view: LinkState) -> str:
-    """The page's address with ``view``'s query: what the browser's address bar shows for it."""
-    query = encode(view, page_choices())
+    """The page's address with ``view``'s query: what the browser's address bar shows for it, with
+    the page's language always (whoever opens it sees the language it was made in)."""
+    query = page_query(view, always_lang=True)
     base = st.context.url or ""
     return base + (f"?{urlencode(query)}" if query else "") or "/"
 

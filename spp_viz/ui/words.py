@@ -272,7 +272,9 @@ def detector_line(checkpoint: str, title: str, task: str, saved_by: str, sppf: s
 
 
 def notes_line(notes: Sequence[str]) -> str:
-    return _("Notes: {notes}.").format(notes="; ".join(notes))
+    from ..images import note_in_language
+
+    return _("Notes: {notes}.").format(notes=_("; ").join(note_in_language(note) for note in notes))
 
 
 def untrained_warning(title: str) -> str:

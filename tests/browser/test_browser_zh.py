@@ -5,18 +5,16 @@
 explorer's (inside its shadow root) or its ARIA labels, outside names (backbones, heads, ImageNet
 classes, sample files) and code; axe-core finds no serious or critical violation; nothing is cut at
 1400 or 1024 px. A screenshot goes to ``artifacts/page-zh.png`` (and, with
-``SPP_VIZ_DOCS_SCREENSHOTS=1``, to ``docs/page-zh.png``).
+``SPP_VIZ_DOCS_SCREENSHOTS=1``, to ``docs/page-zh.png``). The English page's URL, opened by
+another Chinese browser, is English.
 """
 
 from __future__ import annotations
 
-import re
-
 import pytest
+from english_text import english_runs
 
-from spp_viz.catalogue import TITLES
 from spp_viz.choices import Language
-from spp_viz.head_ids import head_ids, head_name
 from spp_viz.i18n import HTML_LANG, _, speaking
 
 from .conftest import ACTION_TIMEOUT_MS, COLD_TIMEOUT_MS, AppPage
@@ -44,31 +42,6 @@ TEXTS_JS = """() => {
   }
   return out;
 }"""
-# three or more words of two or more letters in a row (single letters are symbols here: k x k, C × h × w)
-ENGLISH_RUN = re.compile(r"[A-Za-z][A-Za-z'’.-]+(?:[ ,/]+[A-Za-z][A-Za-z'’.-]+){2,}")
-URL = re.compile(r"https?:\S*|\b[\w-]+(?:\.[\w-]+)+/\S*")  # a head's source: an address, not a sentence
-
-
-def names() -> list[str]:
-    """Names the page shows as they are, longest first: backbones, heads, ImageNet's classes."""
-    from spp_viz.backbones import imagenet_categories
-
-    found = {*TITLES.values(), *(t.split(" (")[0] for t in TITLES.values()), *(head_name(h) for h in head_ids()),
-             *imagenet_categories(), "Source Han Sans", "spp-viz"}
-    return sorted(found, key=len, reverse=True)
-
-
-def english_runs(lines: list[str]) -> list[str]:
-    allowed = names()
-    found = []
-    for line in lines:
-        line = URL.sub(" ", line)
-        for name in allowed:
-            line = line.replace(name, " ")
-        found += ENGLISH_RUN.findall(line)
-    return found
-
-
 def open_chinese(context, url: str) -> AppPage:
     app = AppPage(context.new_page(), url)
     app.goto(COLD_TIMEOUT_MS)
@@ -115,5 +88,9 @@ def test_a_chinese_browser_gets_the_chinese_page_and_the_switch_gives_english(br
         app.page.locator(".st-key-lang").get_by_text("English", exact=True).click()
         app.settle("Paper rule vs adaptive rule", COLD_TIMEOUT_MS)
         app.page.wait_for_function("() => document.documentElement.lang === 'en'", timeout=ACTION_TIMEOUT_MS)
+        # the English page's URL names its language: another Chinese browser opens it in English
+        app.page.wait_for_function("() => location.search.includes('lang=en')", timeout=ACTION_TIMEOUT_MS)
+        other = AppPage(context.new_page(), app.page.url).open(COLD_TIMEOUT_MS)
+        assert other.page.evaluate("() => document.documentElement.lang") == "en"
     finally:
         context.close()
