@@ -30,7 +30,6 @@ which then read the trained ``cv1``'s output, as in the detector (:func:`pools_i
 from __future__ import annotations
 
 import contextlib
-import itertools
 import math
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -40,7 +39,6 @@ from typing import Any
 import numpy as np
 import torch
 from torch import Tensor, nn
-from torch.func import functional_call
 
 from . import worker
 from .analysis import FeatureResult
@@ -59,6 +57,7 @@ from .heads.registry import (
     build_head,
     get_spec,
     head_key,
+    meta_head,
     register,
     spp_fixed_length,
     trainable_params,
@@ -477,15 +476,15 @@ def _branch_reports(shapes: tuple[BranchShape, ...], features: FeatureResult, tr
     return tuple(out)
 
 
-def output_shape(module: nn.Module, x: Tensor) -> tuple[int, ...]:
+def output_shape(meta: nn.Module, module: nn.Module, x: Tensor) -> tuple[int, ...]:
     """The module's output shape on ``x``, batch dimension dropped, from PyTorch's own shape
-    inference: the same ops run on the ``meta`` device (tensors without data), so asking costs
-    no arithmetic even for a 44 M-parameter SPPCSPC on a large map. A module with an op that has
-    no meta kernel is run for real."""
-    meta = {name: t.to("meta") for name, t in itertools.chain(module.named_parameters(), module.named_buffers())}
+    inference: ``meta``, the same head on the ``meta`` device (:func:`~spp_viz.heads.registry.meta_head`,
+    its own object: the shared ``module`` is never touched, so sessions' threads cannot race on it),
+    runs on ``x``'s shape without data, costing no arithmetic even for a 44 M-parameter SPPCSPC
+    on a large map. A head with an op that has no meta kernel runs ``module`` for real."""
     with torch.inference_mode():
         try:
-            out = functional_call(module, meta, (x.to("meta"),))
+            out = meta(x.to("meta"))
         except (NotImplementedError, RuntimeError):
             out = module(x)
     return tuple(int(s) for s in out.shape[1:])
@@ -502,7 +501,7 @@ def head_report(features: FeatureResult, key: TimingKey) -> HeadReport:
     params = trainable_params(module)
     weights = HeadWeights.TRAINED if args.trained else HeadWeights.SEEDED if params else HeadWeights.NONE
     return HeadReport(
-        head_id, spec.name, spec.source, spec.purpose, args, output_shape(module, x),
+        head_id, spec.name, spec.source, spec.purpose, args, output_shape(meta_head(head_id, args, trained), module, x),
         tuple(int(s) for s in pool_output(head_id, x, args, trained).shape[1:]), spec.fixed_length and spp_fixed_length(x, args),
         params, flop_model(head_id, args, trained).at(h, w), _branch_reports(spec.branches(args), features, bool(args.trained)),
         check_equalities(head_id, x, args, trained), weights,

@@ -462,3 +462,41 @@ def test_a_paper_level_with_no_bins_has_no_receptive_field():
     assert "level 16 (16 x 16 bins): no bins" in row[RF_CELLS_COLUMN]
     level4 = next(b for name, b in branches.items() if name.startswith("level 4"))
     assert level4.rf_cells == (4, 5)  # rows: window ceil(13/4) = 4; columns: ceil(19/4) = 5
+
+
+def test_asking_a_heads_output_shape_never_touches_the_module_sessions_share():
+    """Shape inference runs a meta copy of its own: the cached module other sessions' threads run
+    is never called nor has its tensors swapped (torch.func.functional_call swapped them in place,
+    and two sessions at once met meta weights: 'Tensor on device meta is not on the expected device cpu')."""
+    import threading
+
+    from spp_viz.family import output_shape
+    from spp_viz.heads.registry import get_spec, meta_head
+
+    args = get_spec("sppf").key(BuildArgs(channels=16))
+    shared = build_head("sppf", args)
+    x = torch.randn(1, 16, 9, 13)
+    handle = shared.register_forward_pre_hook(lambda *_: (_ for _ in ()).throw(AssertionError("the shared module ran")))
+    try:
+        assert output_shape(meta_head("sppf", args), shared, x) == (16, 9, 13)
+    finally:
+        handle.remove()
+    failures: list[BaseException] = []
+
+    def run(fn) -> None:
+        try:
+            for _ in range(40):
+                fn()
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            failures.append(exc)
+
+    with torch.inference_mode():
+        reference = shared(x)
+    threads = [threading.Thread(target=run, args=(lambda: output_shape(meta_head("sppf", args), shared, x),)),
+               threading.Thread(target=run, args=(lambda: torch.equal(shared(x), reference) or failures.append(AssertionError("changed")),))]
+    with torch.inference_mode():
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    assert failures == [] and all(p.device.type == "cpu" for p in shared.parameters())

@@ -15,6 +15,7 @@ never a seeded module.
 
 from __future__ import annotations
 
+import copy
 import functools
 import re
 import zlib
@@ -427,6 +428,21 @@ def build_head(head_id: str, args: BuildArgs, device: torch.device | str = "cpu"
             raise ValueError(f"The trained block {trained.label} lives on {where}, not on {torch.device(device)}.")
         return trained.module
     return _cached_module(head_id, key, str(torch.device(device)))
+
+
+def meta_head(head_id: str, args: BuildArgs, trained: TrainedHead | None = None) -> nn.Module:
+    """A head of its own on the ``meta`` device (shapes, no data) for shape inference: a new object,
+    so asking for a shape never swaps tensors in the module that other sessions' threads run (the
+    cached one of :func:`build_head`). Built under ``torch.device("meta")``, it allocates nothing; a
+    checkpoint's trained block (a few hundred thousand weights) is copied."""
+    spec = get_spec(head_id)
+    key = spec.key(args)
+    if key.trained:
+        if trained is None or trained.digest != key.trained:
+            raise ValueError(f"Head {head_id!r} is a checkpoint's trained block ({key.trained[:12]}), which was not given.")
+        return copy.deepcopy(trained.module).to("meta")
+    with torch.device("meta"):
+        return spec.build(key).eval()
 
 
 def get_spec(head_id: str) -> HeadSpec:
