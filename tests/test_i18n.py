@@ -140,3 +140,22 @@ def test_the_cli_stays_english():
     cjk = re.compile(r"[\u3000-\u9fff\uff00-\uffef]")
     assert run.returncode == 0 and "usage" in run.stdout and not cjk.search(run.stdout)
     assert bad.returncode != 0 and "Level 0 is out of range" in bad.stderr and not cjk.search(bad.stdout + bad.stderr)
+
+
+def test_the_engines_branch_and_head_names_are_shown_in_the_pages_language():
+    """Every branch and settings name the family's heads give (the engine's, English in the JSON)
+    reads the same in English and has no English word left in Chinese, names of modules aside."""
+    from spp_viz.choices import BinRule, Pool
+    from spp_viz.figures.text import engine_name
+    from spp_viz.heads.registry import REGISTRY, BuildArgs
+
+    names = set()
+    for args in (BuildArgs(64, levels=(1, 2, 4)), BuildArgs(64, 3, 4, (6, 3, 2, 1), Pool.AVG, BinRule.PAPER)):
+        for spec in REGISTRY.values():
+            key = spec.key(args)
+            names |= {b.name for b in spec.branches(key)} | set(spec.part_names(key)) | {spec.view_name(key), spec.view_name(key) + ", trained"}
+    assert all(engine_name(name) == name for name in names)
+    words = re.compile(r"\b(level|levels|pool|bins?|rate|conv|image|pooling|shortcut|parallel|trained|paper|rule)\b")
+    with speaking(Language.ZH):
+        left = {name: engine_name(name) for name in names if words.search(engine_name(name))}
+    assert left == {}

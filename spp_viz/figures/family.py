@@ -73,12 +73,13 @@ def family_branches_figure(report: HeadReport, maps: tuple[BranchMap, ...], untr
     extra = (len(heads) - 1) // 4  # title lines beyond the first (text.family_branches_title: four heads a line)
     cols = max(1, min(MAP_COLUMNS, len(maps)))
     rows = max(1, math.ceil(len(maps) / cols))
-    fig = make_subplots(rows, cols, subplot_titles=[m.name for m in maps] or [""], horizontal_spacing=0.03,
+    fig = make_subplots(rows, cols, subplot_titles=[text.engine_name(m.name) for m in maps] or [""], horizontal_spacing=0.03,
                         vertical_spacing=0.15)
     lo, hi = _finite_range(maps)
     for i, m in enumerate(maps):
         fig.add_trace(go.Heatmap(z=m.values, coloraxis="coloraxis", name=m.name,
-                                 hovertemplate=_("{name}<br>row %{{y}}, col %{{x}}<br>%{{z:.4g}}").format(name=m.name) + "<extra></extra>"),
+                                 hovertemplate=_("{name}<br>row %{{y}}, col %{{x}}<br>%{{z:.4g}}").format(name=text.engine_name(m.name))
+                                 + "<extra></extra>"),
                       row=i // cols + 1, col=i % cols + 1)
     fig.update_yaxes(autorange="reversed", showticklabels=False)
     fig.update_xaxes(showticklabels=False)

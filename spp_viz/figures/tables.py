@@ -15,7 +15,7 @@ from ..dimensions import SPPFStage
 from ..i18n import N_, _
 from ..timing import Latency, format_latency, format_ms
 from .photo import label_keys
-from .text import sppf_stage, times
+from .text import engine_name, sppf_stage, times
 
 if TYPE_CHECKING:  # the results these rows show; the rows themselves import no torch
     from pandas.io.formats.style import Styler
@@ -68,7 +68,7 @@ def costs_rows(costs: FamilyComparison, measuring: bool = False) -> list[dict[st
     classic SPP both are the same call); ``timed on`` the device and thread count the medians were
     measured with."""
     return [dict(zip(COST_COLUMNS, (
-        r.view_name, times(*r.output_shape), math.prod(r.output_shape), r.params, r.flops,
+        engine_name(r.view_name), times(*r.output_shape), math.prod(r.output_shape), r.params, r.flops,
         latency_cell(r.timing.pool if r.timing else None, measuring),
         latency_cell(r.timing.total if r.timing else None, measuring), timed_on(r, measuring),
     ))) for r in costs.heads]
@@ -99,7 +99,7 @@ def family_branch_rows(family: FamilyComparison) -> list[dict[str, str]]:
     settings when the claim is about it at other settings (``SPPF (YOLOv5): k=3, n=1 (yes)``)."""
     return [{
         N_("head"): r.id, N_("name"): r.name,
-        RF_CELLS_COLUMN: ", ".join(f"{b.name}: " + _rf(b.rf_cells) for b in r.branches),
+        RF_CELLS_COLUMN: ", ".join(f"{engine_name(b.name)}: " + _rf(b.rf_cells) for b in r.branches),
         N_("branch RF, px (h × w)"): ", ".join(_rf(b.rf_pixels) + (_(" (whole image)") if b.whole_image else "")
                                    for b in r.branches),
         N_("exactly equal to"): ", ".join(_partner(family, e) for e in r.exact_equal_to if e.other in family.ids) or _("none here"),
@@ -118,7 +118,7 @@ def _partner(family: FamilyComparison, check: EqualityCheck) -> str:
         return f"{check.other} ({verdict})"
     from ..heads.registry import get_spec  # a head's name with its settings: the module knows them
 
-    return f"{get_spec(check.other).view_name(check.other_args)} ({verdict})"
+    return f"{engine_name(get_spec(check.other).view_name(check.other_args))} ({verdict})"
 
 
 def bin_label_rows(labels: list[list[Prediction]]) -> list[dict[str, str]]:

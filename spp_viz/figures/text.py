@@ -74,6 +74,42 @@ def overlap_summary(bins: LevelBins) -> str:
 
 
 # ----------------------------------------------------------------------------
+# The engine's names of branches and head settings, in the page's language
+
+# (the engine's English name, its template): the names stay English in the engine and the JSON
+_ENGINE_NAMES = (
+    (re.compile(r"level (?P<n>\d+) \((?P=n) x (?P=n) bins\)"), N_("level {n} ({n} x {n} bins)")),
+    (re.compile(r"level (?P<n>\d+)"), N_("level {n}")),
+    (re.compile(r"pool (?P<q>\d+)"), N_("pool {q}")),
+    (re.compile(r"bin (?P<b>\d+) \((?P=b) x (?P=b)\)"), N_("bin {b} ({b} x {b})")),
+    (re.compile(r"bin (?P<b>\d+)"), N_("bin {b}")),
+    (re.compile(r"3x3 rate (?P<d>\d+)"), N_("3x3 rate {d}")),
+    (re.compile(r"1x1 conv"), N_("1x1 conv")),
+    (re.compile(r"image pooling"), N_("image pooling")),
+    (re.compile(r"shortcut cv2"), N_("shortcut cv2")),
+    (re.compile(r"x1 \(cv1, 3x3 cv3, cv4\)"), N_("x1 (cv1, 3x3 cv3, cv4)")),
+    (re.compile(r"(?P<name>.+): parallel (?P<kernels>[\d, ]+)"), N_("{name}: parallel {kernels}")),
+    (re.compile(r"(?P<name>.+): levels (?P<levels>[\d,]+), (?P<pool>max|avg), paper rule"), N_("{name}: levels {levels}, {pool}, paper rule")),
+    (re.compile(r"(?P<name>.+): levels (?P<levels>[\d,]+), (?P<pool>max|avg)"), N_("{name}: levels {levels}, {pool}")),
+    (re.compile(r"(?P<name>.+), trained"), N_("{name}, trained")),
+)
+
+
+def engine_name(name: str) -> str:
+    """A branch's or a head's name as the engine writes it (``pool 5``, ``level 2 (2 x 2 bins)``,
+    ``SPP (YOLOv5): parallel 5, 9, 13``), in the page's language (in English: the same name); any
+    other name as it is."""
+    for pattern, template in _ENGINE_NAMES:
+        found = pattern.fullmatch(name)
+        if found:
+            values = found.groupdict()
+            if "name" in values:
+                values["name"] = engine_name(values["name"])
+            return _(template).format(**values)
+    return name
+
+
+# ----------------------------------------------------------------------------
 # User text shown as typed
 
 # Markdown, LaTeX ($) and Streamlit's :colour[...] / :emoji: syntax: all backslash-escaped in user text

@@ -48,7 +48,7 @@ def family_panel(page: PageModel) -> None:
     with st.container(key="family_equalities"):
         st.markdown("\n".join([text.family_equality(e.head, e.other, text.claim_words(e), e.equal, e.max_abs_diff)
                                for e in family.equalities]
-                              + [text.family_other_settings(e.head, e.other, text.claim_words(e), family.head(e.other).view_name)
+                              + [text.family_other_settings(e.head, e.other, text.claim_words(e), text.engine_name(family.head(e.other).view_name))
                                  for e in family.other_settings]))
     with st.container(key="family_branch_table"):
         st.table(styled(family_branch_rows(family)), hide_index=True)

@@ -39,7 +39,8 @@ def spp_vs_sppf(page: PageModel) -> None:
                             trained is not None))
         st.markdown(text.sppf_output(c, h, w, page.pyramid.expected_length, page.sppf_widths, page.pyramid.length))
     with right:
-        st.dataframe(shown(sppf.receptive_fields(page.features.geometry)), hide_index=True, key="sppf_rf")
+        fields = [{**row, "branch": text.engine_name(row["branch"])} for row in sppf.receptive_fields(page.features.geometry)]
+        st.dataframe(shown(fields), hide_index=True, key="sppf_rf")
         st.caption(_(text.SPPF_RF_CAPTION))
     with st.container(key="sppf_lesson"):
         st.markdown("\n".join(f"- {line}" for line in _lesson(page)))
