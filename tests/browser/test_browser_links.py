@@ -46,11 +46,12 @@ def test_a_link_opens_its_view_and_copy_link_copies_the_address(new_app_page, br
     expect(app.page.locator(".st-key-selection_text")).to_contain_text("level 2, bin (1, 0)")
     expect(app.page.locator(f".st-key-{links.KEY_LINK_PROBLEM_LIST}")).to_have_count(1)  # the unknown key, in one line
     assert app.page.get_by_test_id("stException").count() == 0
-    # the link shown is the view's: the opened query less the key that is not a setting
+    # the link shown is the view's: the opened query less the key that is not a setting, and the
+    # page's language (a copied link always names it, so it opens in English in any browser)
     code = app.page.locator(f"{LINK} code")
     expect(code).to_contain_text("levels=1%2C2")
     shown = code.inner_text().strip()
-    assert query_of(shown) == {"max_side": ["384"], "levels": ["1,2"], "pool": ["avg"], "bin": ["2,1,0"]}
+    assert query_of(shown) == {"max_side": ["384"], "levels": ["1,2"], "pool": ["avg"], "bin": ["2,1,0"], "lang": ["en"]}
     # Copy link: Streamlit's copy button on the code block puts it on the clipboard
     app.page.context.grant_permissions(["clipboard-read", "clipboard-write"])
     app.page.locator(LINK).hover()
