@@ -421,13 +421,19 @@ def build_head(head_id: str, args: BuildArgs, device: torch.device | str = "cpu"
     spec = get_spec(head_id)
     key = spec.key(args)
     if key.trained:
-        if trained is None or trained.digest != key.trained:
-            raise ValueError(f"Head {head_id!r} is a checkpoint's trained block ({key.trained[:12]}), which was not given.")
+        trained = _given(head_id, key, trained)
         where = next(trained.module.parameters()).device
         if where != torch.device(device):
             raise ValueError(f"The trained block {trained.label} lives on {where}, not on {torch.device(device)}.")
         return trained.module
     return _cached_module(head_id, key, str(torch.device(device)))
+
+
+def _given(head_id: str, key: BuildArgs, trained: TrainedHead | None) -> TrainedHead:
+    """The trained block ``key`` names, which the caller must have passed."""
+    if trained is None or trained.digest != key.trained:
+        raise ValueError(f"Head {head_id!r} is a checkpoint's trained block ({key.trained[:12]}), which was not given.")
+    return trained
 
 
 def meta_head(head_id: str, args: BuildArgs, trained: TrainedHead | None = None) -> nn.Module:
@@ -438,9 +444,7 @@ def meta_head(head_id: str, args: BuildArgs, trained: TrainedHead | None = None)
     spec = get_spec(head_id)
     key = spec.key(args)
     if key.trained:
-        if trained is None or trained.digest != key.trained:
-            raise ValueError(f"Head {head_id!r} is a checkpoint's trained block ({key.trained[:12]}), which was not given.")
-        return copy.deepcopy(trained.module).to("meta")
+        return copy.deepcopy(_given(head_id, key, trained).module).to("meta")
     with torch.device("meta"):
         return spec.build(key).eval()
 
