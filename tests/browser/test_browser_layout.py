@@ -74,11 +74,24 @@ CUT_JS = """() => {
 }"""
 
 
+# True once the page's layout has held still for a second: the explorer's two views and the main
+# column's height read the same at five polls in a row (a late rerun or relayout moves them).
+SETTLED_JS = """() => {
+  const rect = (s) => { const r = document.querySelector(s)?.getBoundingClientRect(); return r ? [r.x, r.y, r.width, r.height] : null; };
+  const now = JSON.stringify([rect("%s figure[data-view='photo']"), rect("%s figure[data-view='map']"),
+                              document.querySelector("[data-testid='stMain']")?.scrollHeight]);
+  const same = window.__sppLayout === now;
+  window.__sppLayout = now;
+  window.__sppStill = same ? (window.__sppStill || 0) + 1 : 0;
+  return window.__sppStill >= 5;
+}""" % (EXPLORER, EXPLORER)
+
+
 def measured(app: AppPage) -> None:
     app.page.wait_for_function(MEASURED_JS, timeout=COLD_TIMEOUT_MS, polling=200)
     app.page.wait_for_timeout(1500)  # a second phase asked for by the last run starts now, if any
     app.page.wait_for_function(MEASURED_JS, timeout=COLD_TIMEOUT_MS, polling=200)
-    app.page.wait_for_timeout(800)  # plotly's last relayout
+    app.page.wait_for_function(SETTLED_JS, timeout=ACTION_TIMEOUT_MS, polling=200)  # plotly's last relayout
 
 
 def cut(app: AppPage) -> str:
