@@ -78,13 +78,13 @@ CUT_JS = """() => {
 # column's height read the same at five polls in a row (a late rerun or relayout moves them).
 SETTLED_JS = """() => {
   const rect = (s) => { const r = document.querySelector(s)?.getBoundingClientRect(); return r ? [r.x, r.y, r.width, r.height] : null; };
-  const now = JSON.stringify([rect("%s figure[data-view='photo']"), rect("%s figure[data-view='map']"),
+  const now = JSON.stringify([rect("EXPLORER figure[data-view='photo']"), rect("EXPLORER figure[data-view='map']"),
                               document.querySelector("[data-testid='stMain']")?.scrollHeight]);
   const same = window.__sppLayout === now;
   window.__sppLayout = now;
   window.__sppStill = same ? (window.__sppStill || 0) + 1 : 0;
   return window.__sppStill >= 5;
-}""" % (EXPLORER, EXPLORER)
+}""".replace("EXPLORER", EXPLORER)
 
 
 def measured(app: AppPage) -> None:
