@@ -36,7 +36,6 @@ LOG = logging.getLogger("spp_viz.app")  # unexpected errors go to the server log
 def main() -> None:
     """The whole app, top to bottom (``app.py`` calls this)."""
     st.set_page_config(page_title=words.APP_TITLE, page_icon="🔲", layout="wide")
-    preload.start()  # torch and the engine, imported while phase 0 is drawn (once per process)
     language.activate()  # the session's language for every word of this run (the switch may change it below)
     page_style()
     state.count_run(state.KEY_FULL_RUNS)
@@ -57,6 +56,7 @@ def main() -> None:
     if geometry is not None and not forward_done(geometry):
         geometry_first(controls, geometry, status, link_notes)
         return
+    preload.start()
     page = _build(controls, status)
     stage_control(controls, page.backbone if page else None)
     if page is None:
@@ -92,6 +92,7 @@ def geometry_first(controls: Controls, geometry: GeometryPage, status, link_note
     except Exception as exc:  # a display bug must not show a traceback, nor keep the forward from running
         LOG.exception("drawing phase 0 failed")
         st.error(words.unexpected_drawing(type(exc).__name__))
+    preload.start()  # torch and the engine, once per process: only now, so phase 0 never waits on the import
     if _build(controls, status) is not None:
         st.rerun()
     _foot(controls, None, link_notes)

@@ -1,9 +1,11 @@
-"""torch and the engine, imported in a background thread that the first script run starts.
+"""torch and the engine, imported in a background thread that the first script run starts once
+it has sent phase 0.
 
-A cold process draws phase 0 (:mod:`spp_viz.ui.phase0`: arithmetic, no torch) while this thread
-imports torch, the engine and the page's heavy modules (:data:`MODULES`), so the forward that
-follows phase 0 waits only for what is left of the import. Once per process: later runs and
-other sessions find the thread started (or done).
+A cold process draws phase 0 (:mod:`spp_viz.ui.phase0`: arithmetic, no torch) first, then this
+thread imports torch, the engine and the page's heavy modules (:data:`MODULES`) while the browser
+draws phase 0. Started earlier, the import held the GIL while phase 0 was computed and sent, and
+the bins came about a second later. Once per process: later runs and other sessions find the
+thread started (or done).
 
 Before a run imports any of :data:`MODULES` itself it calls :func:`wait`: two threads importing
 the same modules at once could each hold one module's import lock and wait for the other's
