@@ -42,6 +42,20 @@ def boxes(data: dict) -> dict[int, list[tuple]]:
     return out
 
 
+def explorer_path(at) -> tuple[int, ...]:
+    """Where the explorer component sits in the page: its indices from the root (the delta path).
+    The same path in both phases is what keeps the browser from remounting it."""
+    def walk(node, path: tuple[int, ...]):
+        if getattr(node, "type", None) == "bidi_component" and node.proto.component_name == "spp_viz_explorer":
+            yield path
+        for index, child in getattr(node, "children", {}).items():
+            yield from walk(child, (*path, index))
+
+    found = list(walk(at._tree, ()))
+    assert len(found) == 1
+    return found[0]
+
+
 def full_runs(at) -> int:
     return int(at.session_state[state.KEY_FULL_RUNS])
 
@@ -73,7 +87,7 @@ def test_phase0_boxes_and_table_are_phase1s(monkeypatch):
     failing = FailingForward()
     monkeypatch.setattr(analysis, "extract_features", failing)
     at.run()
-    first = explorer_data(at)
+    first, path0 = explorer_data(at), explorer_path(at)
     table0 = at.dataframe[0].value
     metrics0 = {m.label: m.value for m in at.metric if m.label != words.METRIC_TOP1_SHORT}
     monkeypatch.undo()
@@ -83,6 +97,7 @@ def test_phase0_boxes_and_table_are_phase1s(monkeypatch):
     assert full_runs(at) == runs + 2  # phase 0, then the forward's rerun
     second = explorer_data(at)
     assert first["phase"] == 0 and second["phase"] == 1
+    assert path0 == explorer_path(at)  # drawn in the same place: updated, not remounted
     assert boxes(first) == boxes(second) and len(boxes(first)[4]) == 16
     assert first["axes"] == second["axes"]
     # phase 1's table is phase 0's rows, then SPPF's parameters and FLOPs (they need the built module)

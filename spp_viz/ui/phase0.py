@@ -121,6 +121,9 @@ def draw_geometry(view: GeometryPage) -> None:
     with st.container():  # the selection fragment's container on the full page
         with st.container(key=SELECTION_KEY):
             st.markdown(_(words.PHASE0_SELECTION))
+        # the full page's link slot (``selection_fragment``): without it the explorer's panel sat one
+        # place earlier, and a browser that drew between phase 1's first deltas remounted it
+        st.empty()
         with st.container(key=f"panel_{words.PANEL_EXPLORER}"):
             st.header(_(words.PANEL_TITLES[words.PANEL_EXPLORER]))
             channel = channel_view(st.session_state.get(state.KEY_CHANNEL, ChannelView.MEAN))
