@@ -13,6 +13,7 @@ against a floor app (``st.file_uploader`` and ``st.image``) showing the same upl
 
 from __future__ import annotations
 
+import contextlib
 import os
 import statistics
 import subprocess
@@ -20,6 +21,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any, Iterator
 
 from spp_viz.deploy.process import healthy, kill_group, streamlit_command
 from spp_viz.devtools.server import CHROMIUM, CHROMIUM_ARGS, MEASURED_JS, free_port
@@ -71,13 +73,14 @@ def _wait_healthy(proc: subprocess.Popen, url: str, start: float) -> None:
         time.sleep(0.05)
 
 
-def floor_cold_start_s(browser) -> float:
-    """Seconds from ``Popen`` to the sample photo drawn by a Streamlit app that only calls
-    ``st.image`` on it (the floor of any cold start of a Streamlit page showing that photo)."""
+@contextlib.contextmanager
+def floor_page(browser, source: str) -> Iterator[tuple[Any, float]]:
+    """A floor app (``source``, a Streamlit script) served from ``Popen`` on, and a tab on it once
+    it is healthy: yields the tab and the ``perf_counter`` at ``Popen``; the server is killed after."""
     with tempfile.TemporaryDirectory() as folder, tempfile.TemporaryFile() as log:
         script = os.path.join(folder, "floor.py")
         with open(script, "w", encoding="utf-8") as out:
-            out.write(f"import streamlit as st\nst.image({str(SAMPLE)!r})\n")
+            out.write(source)
         port = free_port()
         start = time.perf_counter()
         proc = _serve(script, port, log)
@@ -85,12 +88,18 @@ def floor_cold_start_s(browser) -> float:
             _wait_healthy(proc, f"http://127.0.0.1:{port}", start)
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             page.goto(f"http://127.0.0.1:{port}", wait_until="domcontentloaded", timeout=TIMEOUT_S * 1000)
-            page.wait_for_function(FLOOR_DRAWN, timeout=TIMEOUT_S * 1000, polling=50)
-            drawn = time.perf_counter() - start
+            yield page, start
             page.close()
-            return drawn
         finally:
             kill_group(proc)
+
+
+def floor_cold_start_s(browser) -> float:
+    """Seconds from ``Popen`` to the sample photo drawn by a Streamlit app that only calls
+    ``st.image`` on it (the floor of any cold start of a Streamlit page showing that photo)."""
+    with floor_page(browser, f"import streamlit as st\nst.image({str(SAMPLE)!r})\n") as (page, start):
+        page.wait_for_function(FLOOR_DRAWN, timeout=TIMEOUT_S * 1000, polling=50)
+        return time.perf_counter() - start
 
 
 # the explorer's boxes, read through its component's shadow root ("" before it has drawn)
@@ -104,26 +113,15 @@ EXPLORER_BOXES = """() => {
 def floor_upload_s(browser, photo: Path) -> float:
     """Seconds from handing ``photo`` to a floor app's uploader (``st.file_uploader`` then
     ``st.image``, on a warm server) to the photo drawn."""
-    with tempfile.TemporaryDirectory() as folder, tempfile.TemporaryFile() as log:
-        script = os.path.join(folder, "floor_upload.py")
-        with open(script, "w", encoding="utf-8") as out:
-            out.write("import streamlit as st\nf = st.file_uploader('image')\nif f is not None:\n    st.image(f)\n")
-        port = free_port()
-        proc = _serve(script, port, log)
-        try:
-            _wait_healthy(proc, f"http://127.0.0.1:{port}", time.perf_counter())
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            page.goto(f"http://127.0.0.1:{port}", wait_until="domcontentloaded", timeout=TIMEOUT_S * 1000)
-            page.get_by_test_id("stFileUploaderDropzoneInput").wait_for(state="attached", timeout=TIMEOUT_S * 1000)
-            page.wait_for_timeout(1000)  # the warm page settled
-            start = time.perf_counter()
-            page.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(str(photo))
-            page.wait_for_function(FLOOR_DRAWN, timeout=TIMEOUT_S * 1000, polling=20)
-            drawn = time.perf_counter() - start
-            page.close()
-            return drawn
-        finally:
-            kill_group(proc)
+    source = "import streamlit as st\nf = st.file_uploader('image')\nif f is not None:\n    st.image(f)\n"
+    with floor_page(browser, source) as (page, _served):
+        uploader = page.get_by_test_id("stFileUploaderDropzoneInput")
+        uploader.wait_for(state="attached", timeout=TIMEOUT_S * 1000)
+        page.wait_for_timeout(1000)  # the warm page settled
+        start = time.perf_counter()
+        uploader.set_input_files(str(photo))
+        page.wait_for_function(FLOOR_DRAWN, timeout=TIMEOUT_S * 1000, polling=20)
+        return time.perf_counter() - start
 
 
 def upload_bins_s(page, photo: Path) -> float:
