@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from spp_viz.deploy.process import healthy, kill_group, streamlit_command
-from spp_viz.devtools.server import CHROMIUM, CHROMIUM_ARGS, MEASURED_JS, free_port
+from spp_viz.devtools.server import CHROMIUM, CHROMIUM_ARGS, EXPLORERS_JS, MEASURED_JS, free_port
 
 from .common import APP, ROOT, Row, Workspace
 
@@ -102,12 +102,11 @@ def floor_cold_start_s(browser) -> float:
         return time.perf_counter() - start
 
 
-# the explorer's boxes, read through its component's shadow root ("" before it has drawn)
+# the explorer's boxes once it has drawn a view of either phase ("" before)
 EXPLORER_BOXES = """() => {
-  const hosts = [...document.querySelectorAll(".st-key-panel_explorer *")].filter((e) => e.shadowRoot);
-  const root = hosts.map((e) => e.shadowRoot.querySelector(".spp-explorer")).find(Boolean);
-  return root && ["0", "1"].includes(root.getAttribute("data-phase")) ? root.getAttribute("data-boxes") : "";
-}"""
+  const root = (EXPLORERS).find((e) => ["0", "1"].includes(e.getAttribute("data-phase")));
+  return root ? root.getAttribute("data-boxes") : "";
+}""".replace("EXPLORERS", EXPLORERS_JS)
 
 
 def floor_upload_s(browser, photo: Path) -> float:

@@ -28,17 +28,17 @@ FAKE_CAMERA_ARGS = ("--use-fake-ui-for-media-stream", "--use-fake-device-for-med
 # the script is idle (not running): Streamlit's own e2e tests wait for this after every action
 IDLE = "[data-testid='stApp'][data-test-script-state='notRunning']"
 RUNNING = "[data-testid='stApp'][data-test-script-state='running']"
-# the page's second phase is in: no explorer still in phase 0 (its forward's rerun is due; the
-# explorer lives in its component's shadow root, which document.querySelector does not enter), no
+# every explorer root on the page, also inside its component's shadow root (which
+# document.querySelector does not enter): a JS expression for the checks below and the tests'
+EXPLORERS_JS = ('[...document.querySelectorAll(".spp-explorer"), ...[...document.querySelectorAll(".st-key-panel_explorer *")]'
+                '.filter((e) => e.shadowRoot).flatMap((e) => [...e.shadowRoot.querySelectorAll(".spp-explorer")])]')
+# the page's second phase is in: no explorer still in phase 0 (its forward's rerun is due), no
 # "measuring" note left (spp_viz.ui.measure), no element of an earlier run still shown (stale), the script idle
-MEASURED_JS = """() => {
-  const hosts = [...document.querySelectorAll(".st-key-panel_explorer *")].filter((e) => e.shadowRoot);
-  const explorers = [...document.querySelectorAll(".spp-explorer"), ...hosts.flatMap((e) => [...e.shadowRoot.querySelectorAll(".spp-explorer")])];
-  return !explorers.some((e) => e.getAttribute("data-phase") === "0") &&
-    !document.querySelector("[data-stale='true']") &&
-    !document.querySelector("[class*='st-key-measuring']") &&
-    document.querySelector("[data-testid='stApp']")?.getAttribute("data-test-script-state") === "notRunning";
-}"""
+MEASURED_JS = """() => !(EXPLORERS).some((e) => e.getAttribute("data-phase") === "0") &&
+  !document.querySelector("[data-stale='true']") &&
+  !document.querySelector("[class*='st-key-measuring']") &&
+  document.querySelector("[data-testid='stApp']")?.getAttribute("data-test-script-state") === "notRunning"
+""".replace("EXPLORERS", EXPLORERS_JS)
 
 
 def chromium_available() -> bool:

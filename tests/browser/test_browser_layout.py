@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from spp_viz.defaults import HEAD_IDS
-from spp_viz.devtools.server import MEASURED_JS
+from spp_viz.devtools.server import EXPLORERS_JS, MEASURED_JS
 from spp_viz.ui import words
 
 from .conftest import ACTION_TIMEOUT_MS, COLD_TIMEOUT_MS, AppPage
@@ -77,14 +77,14 @@ CUT_JS = """() => {
 # True once the page's layout has held still for a second: the explorer's two views and the main
 # column's height read the same at five polls in a row (a late rerun or relayout moves them).
 SETTLED_JS = """() => {
-  const rect = (s) => { const r = document.querySelector(s)?.getBoundingClientRect(); return r ? [r.x, r.y, r.width, r.height] : null; };
-  const now = JSON.stringify([rect("EXPLORER figure[data-view='photo']"), rect("EXPLORER figure[data-view='map']"),
-                              document.querySelector("[data-testid='stMain']")?.scrollHeight]);
-  const same = window.__sppLayout === now;
+  const root = (EXPLORERS)[0];
+  const rect = (view) => { const r = root?.querySelector(`figure[data-view='${view}']`)?.getBoundingClientRect(); return r ? [r.x, r.y, r.width, r.height] : null; };
+  const now = JSON.stringify([rect("photo"), rect("map"), document.querySelector("[data-testid='stMain']")?.scrollHeight]);
+  const same = root !== undefined && window.__sppLayout === now;
   window.__sppLayout = now;
   window.__sppStill = same ? (window.__sppStill || 0) + 1 : 0;
   return window.__sppStill >= 5;
-}""".replace("EXPLORER", EXPLORER)
+}""".replace("EXPLORERS", EXPLORERS_JS)
 
 
 def measured(app: AppPage) -> None:
