@@ -130,8 +130,8 @@ def upload_bins_s(page, photo: Path) -> float:
     page.wait_for_timeout(1000)  # the complete page settled, as for the floor
     start = time.perf_counter()
     page.locator(".st-key-image").get_by_test_id("stFileUploaderDropzoneInput").set_input_files(str(photo))
-    page.wait_for_function(f"() => {{ const b = ({EXPLORER_BOXES})(); return b !== '' && b !== {before!r}; }}",
-                           timeout=TIMEOUT_S * 1000, polling=20)
+    page.wait_for_function(f"(before) => {{ const b = ({EXPLORER_BOXES})(); return b !== '' && b !== before; }}",
+                           arg=before, timeout=TIMEOUT_S * 1000, polling=20)
     return time.perf_counter() - start
 
 
@@ -165,7 +165,7 @@ def run(ws: Workspace, quick: bool) -> list[Row]:
         return [Row(area, name, "skipped: playwright not installed (pip install playwright; never 'playwright install')")]
 
     upload = None if quick else ws.photo()
-    twelve_mp = ws.photo()
+    twelve_mp = ws.photo((3000, 4000))  # 12 MP, portrait: not the photo the full run's second tab uploads
     before = torch_import_s()
     port = free_port()
     url = f"http://127.0.0.1:{port}"
