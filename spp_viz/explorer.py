@@ -16,8 +16,6 @@ import hashlib
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
-import numpy as np
-
 from .bins import AxisSpans, BinGeometry, cascade_window, differing_bins
 from .boxes import CellWindow
 from .choices import BinRule, Channel, ChannelView, Pool
@@ -229,6 +227,8 @@ def explorer_windows(k: int, n: int, geometry: StageGeometry) -> tuple[ExplorerW
 
 def explorer_map(features: FeatureResult, channel: Channel, map_key: object, max_cells: int = MAX_HEATMAP_CELLS) -> ExplorerMap:
     """The map under ``channel`` (block-reduced above ``max_cells``), taken to the CPU first."""
+    import numpy as np  # here, not with the module: phase 0's payload needs none
+
     from .figures.reduce import block_reduce, reduce_channels
 
     feature = features.feature.detach().cpu()

@@ -39,7 +39,6 @@ import warnings
 from dataclasses import dataclass
 from typing import Callable, TypeVar, cast
 
-import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from .defaults import MAX_IMAGE_PIXELS, MIN_WORKING_SIDE
@@ -492,8 +491,11 @@ def _rescale_to_l(im: Image.Image) -> Image.Image:
     """Map the image's actual min..max linearly onto 0..255.
 
     Pillow's own conversion clips 16-bit values at 255, which turns most
-    16-bit images white; a linear stretch keeps the content visible.
+    16-bit images white; a linear stretch keeps the content visible. numpy is imported here:
+    phase 0 decodes the page's photo before anything has imported it.
     """
+    import numpy as np
+
     arr = np.asarray(im if im.mode == "F" else im.convert("F"), dtype=np.float32)
     finite = np.isfinite(arr)
     if not finite.all():

@@ -29,6 +29,7 @@ from spp_viz.figures.tables import POOL_COLUMN, TOTAL_COLUMN, dimension_rows
 from spp_viz.images import DEFAULT_MAX_PIXELS, load_image
 from spp_viz.timing import UNRELIABLE_TIMINGS
 from spp_viz.ui import measure, state
+from spp_viz.ui.explorer import PAYLOAD
 
 REPO = Path(__file__).resolve().parents[1]
 APP = str(REPO / "app.py")
@@ -81,7 +82,7 @@ def explorer_data(at: AppTest) -> dict:
     """What the last run sent the explorer component (parts already sent travel as ids)."""
     found = [e.proto for e in at.get("bidi_component") if e.proto.component_name == "spp_viz_explorer"]
     assert len(found) == 1
-    return json.loads(found[0].json)
+    return json.loads(json.loads(found[0].json)[PAYLOAD])
 
 
 def record_head_timings(monkeypatch) -> list[tuple[str, ...]]:

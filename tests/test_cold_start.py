@@ -1,7 +1,7 @@
-"""A cold process draws phase 0 without importing torch, and imports torch in a background thread
-that its first script run starts; the torch-free answers the first run reads (the device, the
-weights' folder, the heads' names, the backbones' titles and stages) are the ones torch and the
-engine give."""
+"""A cold process draws phase 0 without importing torch, ends the run there, and starts the
+background import (then the forward) in the run the browser's echo brings, once it has drawn
+phase 0; the torch-free answers the first run reads (the device, the weights' folder, the heads'
+names, the backbones' titles and stages) are the ones torch and the engine give."""
 
 from __future__ import annotations
 
@@ -22,17 +22,18 @@ from spp_viz.ui import preload
 
 ROOT = Path(__file__).resolve().parents[1]
 
-# The page's first run in a fresh process, up to phase 0 drawn: the background import is held
-# back (it would put torch in sys.modules on its own), the forward is not run, and the modules
-# of torch are read the moment phase 0 has been drawn.
+# The page's first two runs in a fresh process: the background import is held back (it would put
+# torch in sys.modules on its own), the forward is not run, and the modules of torch are read the
+# moment phase 0 has been drawn.
 FIRST_RUN = textwrap.dedent('''
     import sys
     import streamlit as st
     from spp_viz.ui import page, phase0, preload
 
-    def drawn(view):
-        phase0.draw_geometry(view)
+    def drawn(view, gate=None):
+        phase0.draw_geometry(view, gate)
         st.session_state["torch_at_phase0"] = sorted(m for m in sys.modules if m.split(".")[0] in ("torch", "torchvision"))
+        st.session_state["gate"] = gate
 
     def no_forward(controls, status):
         st.session_state["forward_asked"] = True
@@ -44,37 +45,47 @@ FIRST_RUN = textwrap.dedent('''
     page.main()
 ''')
 
+# Run 1 as a cold process's first run; run 2 as the one the explorer's echo of the gate brings.
 CHILD = textwrap.dedent('''
     import json, sys, threading
     from streamlit.testing.v1 import AppTest
-    from spp_viz.ui import preload
+    from spp_viz.ui import preload, state
 
     start = preload.start
     before = sorted(m for m in sys.modules if m.split(".")[0] == "torch")
+    keys = ("torch_at_phase0", "forward_asked", "preload_started", "gate")
     at = AppTest.from_string(sys.argv[1], default_timeout=120).run()
-    state = at.session_state
-    seen = {key: state[key] if key in state else None for key in ("torch_at_phase0", "forward_asked", "preload_started")}
+    runs = [{key: at.session_state[key] if key in at.session_state else None for key in keys} | {"tables": len(at.dataframe)}]
+    at.session_state[state.KEY_PHASE0_DRAWN] = runs[0]["gate"]  # what the explorer's on_drawn stores
+    at.run()
+    runs.append({key: at.session_state[key] if key in at.session_state else None for key in keys} | {"tables": len(at.dataframe)})
     start()
     names = [t.name for t in threading.enumerate()]
     preload.wait()
     print(json.dumps({
-        "before": before, "exceptions": [e.value for e in at.exception], "tables": len(at.dataframe), **seen,
+        "before": before, "exceptions": [e.value for e in at.exception], "runs": runs,
         "thread": preload.THREAD_NAME in names, "imported": [m for m in preload.MODULES if preload.imported(m)],
     }))
 ''')
 
 
 @pytest.mark.skipif(not devices.no_gpu_here(), reason="where a GPU may be, the first run asks torch for the device")
-def test_a_cold_first_run_draws_phase0_without_torch_and_starts_the_background_import():
+def test_a_cold_first_run_draws_phase0_without_torch_and_the_echo_starts_the_import_and_forward():
     done = subprocess.run([sys.executable, "-c", CHILD, FIRST_RUN], capture_output=True, text=True, timeout=300,
                           cwd=ROOT, check=False)
     assert done.returncode == 0, done.stderr[-3000:]
     seen = json.loads(done.stdout.strip().splitlines()[-1])
     assert seen["before"] == [], "AppTest itself imported torch: the check would prove nothing"
     assert seen["exceptions"] == []
-    assert seen["torch_at_phase0"] == [], f"imported before phase 0 was drawn: {seen['torch_at_phase0'][:5]}"
-    assert seen["tables"] == 1  # phase 0's dimension table
-    assert seen["forward_asked"] is True and seen["preload_started"] is True
+    first, echoed = seen["runs"]
+    assert first["torch_at_phase0"] == [], f"imported before phase 0 was drawn: {first['torch_at_phase0'][:5]}"
+    # run 1 ends after phase 0: no import, no forward, no table yet (st.dataframe imports pandas)
+    assert isinstance(first["gate"], str) and first["gate"]
+    assert first["forward_asked"] is None and first["preload_started"] is None and first["tables"] == 0
+    # the echo's run: the same phase 0 with its table, then the import and the forward
+    assert echoed["gate"] is None and echoed["tables"] == 1
+    assert echoed["forward_asked"] is True and echoed["preload_started"] is True
+    assert echoed["torch_at_phase0"] == []
     assert seen["thread"] is True and seen["imported"] == list(preload.MODULES)
 
 

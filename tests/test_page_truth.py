@@ -26,6 +26,7 @@ from spp_viz.figures.style import RESERVED_COLOURS
 from spp_viz.pooling import cascade_cost
 from spp_viz.replica import ENV_REPLICA
 from spp_viz.ui import state, words
+from spp_viz.ui.explorer import PAYLOAD
 
 APP = str(ASSETS.parent / "app.py")
 SHAPE = re.compile(r"(\d[\d,]*) ?[×x] ?(\d+) ?[×x] ?(\d+)")
@@ -52,7 +53,7 @@ def payload(at: AppTest):
 
 def explorer_data(at: AppTest) -> dict:
     (found,) = [e.proto for e in at.get("bidi_component") if e.proto.component_name == "spp_viz_explorer"]
-    return json.loads(found.json)
+    return json.loads(json.loads(found.json)[PAYLOAD])
 
 
 def _figure_words(spec: dict) -> list[str]:

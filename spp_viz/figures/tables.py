@@ -8,8 +8,6 @@ import math
 import re
 from typing import TYPE_CHECKING, Mapping, Sequence
 
-import pandas
-
 from ..choices import HeadWeights
 from ..dimensions import SPPFStage
 from ..i18n import N_, _
@@ -18,6 +16,7 @@ from .photo import label_keys
 from .text import engine_name, sppf_stage, times
 
 if TYPE_CHECKING:  # the results these rows show; the rows themselves import no torch
+    import pandas
     from pandas.io.formats.style import Styler
 
     from ..analysis import Prediction
@@ -35,7 +34,10 @@ COST_FORMATS = {"output numbers": "{:,}", "params (with 1x1 convs)": "{:,}", "FL
 
 
 def shown(rows: Sequence[Mapping[str, object]]) -> pandas.DataFrame:
-    """Rows as the page shows them: a frame whose column names are in the page's language."""
+    """Rows as the page shows them: a frame whose column names are in the page's language.
+    pandas is imported here, not with the module: phase 0 imports it after the explorer is sent."""
+    import pandas
+
     frame = pandas.DataFrame(list(rows))
     return frame.rename(columns={column: _(column) for column in frame.columns})
 

@@ -19,7 +19,7 @@ from ..i18n import _
 from ..images import ImageDecodeError
 from . import caches, language, links, measure, preload, state, words
 from .header import SUMMARY_KEY, intro, summary
-from .phase0 import SELECTION_KEY, GeometryPage, draw_geometry, forward_done, geometry_page, record_forward
+from .phase0 import SELECTION_KEY, GeometryPage, draw_geometry, forward_done, geometry_page, hold_forward, record_forward
 from .serving import lost_upload_notice, replica_footer
 from .sidebar import Controls, channel_control, sidebar, stage_control
 from .state import Source
@@ -84,15 +84,24 @@ def main() -> None:
 def geometry_first(controls: Controls, geometry: GeometryPage, status, link_notes) -> None:
     """Phase 0 (the bins, the sizes, the table: arithmetic), then the forward, then a rerun that
     draws the whole page from the cached map in the same places (the explorer is not remounted).
-    When the forward fails, phase 0 stays and ``status`` holds the one sentence of why."""
+    When the forward fails, phase 0 stays and ``status`` holds the one sentence of why. On a cold
+    process the run ends after phase 0: the forward comes with the browser's word that it has
+    drawn it (:func:`.phase0.hold_forward`)."""
     stage_control(controls, None)  # phase 0 has no detector: its stages need no layer names
     channel_control(geometry.geometry.shape[0])
+    gate = hold_forward(geometry)
+    if gate is None:  # the browser has drawn phase 0 (or the process is warm): import while it is redrawn
+        preload.start()
     try:
-        draw_geometry(geometry)
+        draw_geometry(geometry, gate)
     except Exception as exc:  # a display bug must not show a traceback, nor keep the forward from running
         LOG.exception("drawing phase 0 failed")
         st.error(words.unexpected_drawing(type(exc).__name__))
-    preload.start()  # torch and the engine, once per process: only now, so phase 0 never waits on the import
+        gate = None
+    if gate is not None:  # a cold process: the forward starts once the browser has drawn phase 0
+        _foot(controls, None, link_notes)
+        return
+    preload.start()  # a no-op unless phase 0 failed to draw
     if _build(controls, status) is not None:
         st.rerun()
     _foot(controls, None, link_notes)

@@ -28,7 +28,7 @@ from ..figures.style import MAX_DRAWN_LEVEL
 from ..i18n import _
 from ..images import CPU_WORKING_LIMIT, DecodedImage, ImageDecodeError, WorkingLimit
 from ..phase0 import Phase0, phase0
-from . import caches, state, words
+from . import caches, preload, state, words
 from .explorer import mount_payload
 from .header import SUMMARY_KEY, geometry_summary
 from .sidebar import Controls
@@ -85,6 +85,20 @@ def forward_key(controls: Controls, decoded: DecodedImage) -> ForwardKey:
             controls.device)
 
 
+def hold_forward(view: GeometryPage) -> str | None:
+    """On a cold process (no torch, no background import yet), the token of this phase 0 that
+    the browser echoes once it has painted it; the run ends after phase 0 and the forward (with
+    torch's import) starts in the run that echo brings. None: the forward may start now.
+
+    Why: the browser fetches Streamlit's scripts for every kind of element and renders the page
+    while torch's import holds the GIL and a core; on two cores the bins came about a second
+    later than with the server idle (docs/phases.md)."""
+    if not preload.cold():
+        return None
+    token = hashlib.sha256(repr(view.forward_key).encode()).hexdigest()[:16]
+    return None if st.session_state.get(state.KEY_PHASE0_DRAWN) == token else token
+
+
 def forward_done(view: GeometryPage) -> bool:
     """Whether this session already saw this forward succeed (its map is then in the cache)."""
     return view.forward_key in st.session_state.get(KEY_DONE, {})
@@ -109,10 +123,11 @@ def _known_limit(controls: Controls) -> WorkingLimit | None:
     return limit
 
 
-def draw_geometry(view: GeometryPage) -> None:
+def draw_geometry(view: GeometryPage, gate: str | None = None) -> None:
     """Phase 0 where the full page draws the same things: the summary (its container), the
     explorer with the greyed bins (in the container where the full page's selection fragment
-    draws it, under the same key) and the dimension table with the vector's length."""
+    draws it, under the same key) and the dimension table with the vector's length. ``gate``:
+    the token the explorer echoes once drawn (:func:`hold_forward`)."""
     controls, geometry = view.controls, view.geometry
     untrained = controls.weights is Weights.UNTRAINED
     with st.container(key=SUMMARY_KEY):
@@ -131,12 +146,15 @@ def draw_geometry(view: GeometryPage) -> None:
                                      channel=channel, pool=controls.config.pool,
                                      sppf=(controls.family.k, controls.family.repeats),
                                      colours=state.level_colours(controls.config.levels))
-            mount_payload(payload, None, re.sub(r"<[^>]+>", "", text.untrained_note(untrained)))
+            mount_payload(payload, None, re.sub(r"<[^>]+>", "", text.untrained_note(untrained)), gate)
             drawn = [level.bins for level in geometry.levels if level.bins.n <= MAX_DRAWN_LEVEL]
             st.caption(text.bins_caption(geometry.geometry.stride, [text.overlap_summary(b) for b in drawn], geometry.rule))
     with st.container(key=f"panel_{words.PANEL_DIMENSIONS}"):
         st.header(_(words.PANEL_TITLES[words.PANEL_DIMENSIONS]))
-        dimension_table(geometry.dimensions)
+        if gate is None:
+            dimension_table(geometry.dimensions)
+        else:  # a cold process: the table (st.dataframe imports pandas) comes with the browser's echo
+            st.empty()
         levels = [level.bins.n for level in geometry.levels]
         if geometry.fixed_length:
             st.caption(text.vector_fixed(geometry.geometry.channels, levels))

@@ -1,16 +1,19 @@
-"""torch and the engine, imported in a background thread that the first script run starts once
-it has sent phase 0.
+"""torch and the engine, imported in a background thread that starts once the browser has
+drawn the process's first phase 0.
 
-A cold process draws phase 0 (:mod:`spp_viz.ui.phase0`: arithmetic, no torch) first, then this
-thread imports torch, the engine and the page's heavy modules (:data:`MODULES`) while the browser
-draws phase 0. Started earlier, the import held the GIL while phase 0 was computed and sent, and
-the bins came about a second later. Once per process: later runs and other sessions find the
-thread started (or done).
+A cold process draws phase 0 (:mod:`spp_viz.ui.phase0`: arithmetic, no torch) and ends the run;
+the explorer echoes once it has painted it, and the run that echo starts begins this thread,
+which imports pandas, torch, the engine and the page's heavy modules (:data:`MODULES`), then
+runs the forward. Started with phase 0 or right after it, the import held the GIL and a core
+while the browser fetched Streamlit's scripts and drew the page, and the bins came about a
+second later (docs/phases.md). Once per process: later runs and other sessions find the thread
+started (or done).
 
-Before a run imports any of :data:`MODULES` itself it calls :func:`wait`: two threads importing
-the same modules at once could each hold one module's import lock and wait for the other's
-(Python raises a deadlock error then). An import that fails here is logged and raised again,
-in one sentence as always, where the run imports the module itself.
+Before a run imports any of :data:`MODULES` itself it calls :func:`wait` (pandas aside, see
+:data:`MODULES`): two threads importing the same modules at once could each hold one module's
+import lock and wait for the other's (Python raises a deadlock error then). An import that
+fails here is logged and raised again, in one sentence as always, where the run imports the
+module itself.
 """
 
 from __future__ import annotations
@@ -21,9 +24,15 @@ import sys
 import threading
 
 LOG = logging.getLogger("spp_viz.app")
-# What the page needs after phase 0, heaviest first: torch, then the engine and the page's
-# modules that import it (the forward, the panels, the downloads).
+# What the page needs after phase 0: pandas, torch, then the engine and the page's modules that
+# import it (the forward, the panels, the downloads). pandas is imported whole here, before any
+# session builds a figure: plotly takes pandas from sys.modules when it is there, and a session
+# that did so while another thread was importing it saw it half imported ("partially initialized
+# module 'pandas' has no attribute 'Series'", six tabs at once). Phase 0's dimension table imports
+# it too, without waiting: pandas comes first here, so both threads start at ``import pandas``
+# with no other import lock held, and the second waits on the first's.
 MODULES = (
+    "pandas",
     "torch",
     "spp_viz.analysis",
     "spp_viz.backbones",
@@ -64,6 +73,12 @@ def wait() -> None:
     thread = _thread
     if thread is not None and thread is not threading.current_thread():
         thread.join()
+
+
+def cold() -> bool:
+    """Whether this process has neither torch nor the background import started: the first
+    phase 0 it draws is then drawn before anything heavy starts (:func:`spp_viz.ui.phase0.hold_forward`)."""
+    return _thread is None and "torch" not in sys.modules
 
 
 def started() -> bool:

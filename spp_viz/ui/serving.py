@@ -10,10 +10,6 @@ script was idle runs again on the new replica as soon as it has reconnected (see
 
 from __future__ import annotations
 
-# Imported whole here, once per process, before any session builds a figure: plotly imports pandas
-# on first use, and two sessions' threads doing that at once can see it half imported
-# ("partially initialized module 'pandas' has no attribute 'Series'", seen with six tabs at once).
-import pandas  # noqa: F401
 import streamlit as st
 
 from .. import replica

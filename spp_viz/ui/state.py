@@ -52,6 +52,7 @@ KEY_CHANNEL = "channel"
 # the selection fragment
 KEY_EXPLORER = "explorer"  # the pyramid explorer component: its state is st.session_state["explorer"]
 KEY_SELECTED = "selected_bin"
+KEY_PHASE0_DRAWN = "_phase0_drawn"  # the token the explorer echoed once it had drawn phase 0 (ui.phase0.hold_forward)
 # buttons, downloads and charts
 KEY_USE_UNTRAINED = "use_untrained"
 KEY_LAST_VALID_LEVELS = "last_valid_levels"

@@ -10,11 +10,14 @@ from __future__ import annotations
 import io
 import json
 import os
+import tempfile
+import time
+from pathlib import Path
 
 import pytest
 from PIL import Image
 
-from spp_viz.devtools.server import MEASURED_JS
+from spp_viz.devtools.server import MEASURED_JS, start_app
 
 pytestmark = pytest.mark.browser
 
@@ -70,3 +73,40 @@ def test_phase0_bins_are_phase1s_on_two_fresh_uploads(app) -> None:
     app.upload_image_bytes("odd.png", odd_photo(301, 227), "image/png")
     check(phase1(app, (301, 227)), (301, 227))
     assert app.exceptions() == [] and app.errors() == []
+
+
+def torch_mapped(pid: int) -> bool:
+    """Whether process ``pid`` has loaded torch's library (Linux: its memory map names the file)."""
+    return "libtorch" in Path(f"/proc/{pid}/maps").read_text(errors="replace")
+
+
+@pytest.mark.skipif(not Path("/proc/self/maps").exists(), reason="reads the server's memory map (Linux)")
+def test_a_cold_server_loads_torch_only_once_the_browser_has_drawn_phase0(browser) -> None:
+    """A fresh server draws phase 0, and loads torch only after the explorer has echoed that it
+    drew it (``data-released``, set before the echo is sent): at every poll where the server's
+    memory map holds libtorch, the attribute read right after it is set. Then phase 1 comes, in
+    the same component."""
+    with tempfile.TemporaryFile() as log:
+        server = start_app(log)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        try:
+            page.goto(server.url, wait_until="domcontentloaded")
+            root = page.locator(ROOT)
+            phase0_seen = False
+            deadline = time.monotonic() + 120
+            while not torch_mapped(server.proc.pid):
+                attrs = {name: root.get_attribute(f"data-{name}") if root.count() else None for name in ("phase", "released")}
+                phase0_seen = phase0_seen or attrs["phase"] == "0"
+                assert attrs["phase"] != "1", "phase 1 came before torch was loaded"
+                assert time.monotonic() < deadline, f"torch never loaded: {server.output()[-2000:]}"
+                time.sleep(0.02)
+            released = root.get_attribute("data-released") if root.count() else None
+            assert released, "torch was loaded before the browser had drawn phase 0"
+            assert phase0_seen
+            from playwright.sync_api import expect
+
+            expect(root).to_have_attribute("data-phase", "1", timeout=120_000)
+            assert root.get_attribute("data-mounts") == "1" and root.get_attribute("data-released") == released
+        finally:
+            page.close()
+            server.stop()

@@ -14,10 +14,15 @@ bins from the map's size, by the rule of :mod:`spp_viz.bins` ported to ``explore
 until the values arrive), then sent as the ``levels`` trigger. Its callback checks it again and
 makes it the sidebar's levels; a fragment run that took it reruns the whole app, which pools the
 cached map: no forward. The run echoes the edit's number, so the browser knows its values came.
+
+On a cold process phase 0's payload carries a ``gate`` token: once drawn, the explorer echoes it
+as the ``phase0_drawn`` trigger, and the forward starts in the run it brings
+(:func:`spp_viz.ui.phase0.hold_forward`).
 """
 
 from __future__ import annotations
 
+import json
 from importlib.resources import files
 from typing import TYPE_CHECKING, Any, Sequence
 
@@ -38,6 +43,10 @@ _SENT = "_explorer_sent"  # ids of the parts this session has sent to the browse
 _PAYLOAD = "_explorer_payload"  # (what it depends on, the payload) of the last run
 _LEVELS_SEQ = "_explorer_levels_seq"  # the number of the last levels edit the explorer sent and the server took
 _LEVELS_EDIT = "_explorer_levels_edit"  # those levels, until a run of the explorer has seen them
+# The component's data is {PAYLOAD: one JSON string}: Streamlit checks each value of a data dict for
+# a dataframe, and that check imports pandas (about half a second, on a cold server before phase 0
+# could be sent); a string is passed as it is.
+PAYLOAD = "payload"
 
 _ASSETS = files(__package__)
 _MOUNT = st.components.v2.component(
@@ -68,12 +77,14 @@ def mount(page: PageModel, channel: Channel, selected: tuple[int, int, int] | No
     mount_payload(payload_for(page, channel), selected, note)
 
 
-def mount_payload(payload: ExplorerPayload, selected: tuple[int, int, int] | None, note: str = "") -> None:
+def mount_payload(payload: ExplorerPayload, selected: tuple[int, int, int] | None, note: str = "", gate: str | None = None) -> None:
     """Mount (or update) the explorer; only parts the browser lacks travel. The same key in both
     phases: phase 0's payload (bins, no values) and phase 1's reach the same component, which
     redraws without remounting. ``note`` is added to the views' titles (e.g. that the weights are
     untrained). The session's run counters travel too: the browser keeps them as the explorer's
-    ``data-full-runs`` and ``data-fragment-runs`` attributes, for tests, never as words on the page."""
+    ``data-full-runs`` and ``data-fragment-runs`` attributes, for tests, never as words on the page.
+    ``gate`` (phase 0 on a cold process): a token the browser echoes as the ``phase0_drawn`` trigger once
+    it has painted this phase 0; the forward waits for it (:func:`spp_viz.ui.phase0.hold_forward`)."""
     sent: set[str] = st.session_state.setdefault(_SENT, set())
     data: dict[str, Any] = to_json(payload, sent)
     data["selected"] = list(selected) if selected else None
@@ -82,10 +93,11 @@ def mount_payload(payload: ExplorerPayload, selected: tuple[int, int, int] | Non
     data["runs"] = {"full": int(st.session_state.get(state.KEY_FULL_RUNS, 0)),
                     "fragment": int(st.session_state.get(state.KEY_FRAGMENT_RUNS, 0))}
     data["levels_seq"] = int(st.session_state.get(_LEVELS_SEQ, 0))
+    data["gate"] = gate
     st.session_state.pop(_LEVELS_EDIT, None)  # this run draws the sidebar's levels, which the edit set
     sent.update(payload.parts())
-    _MOUNT(key=KEY_EXPLORER, data=data, default={"selected": None}, on_selected_change=on_selected,
-           on_missing_change=on_missing, on_levels_change=on_levels)
+    _MOUNT(key=KEY_EXPLORER, data={PAYLOAD: json.dumps(data, separators=(",", ":"))}, default={"selected": None}, on_selected_change=on_selected,
+           on_missing_change=on_missing, on_levels_change=on_levels, on_phase0_drawn_change=on_phase0_drawn)
 
 
 def _value(name: str) -> Any:
@@ -108,6 +120,13 @@ def on_selected() -> None:
     chosen = chosen_bin(_value("selected"))
     if chosen is not None:
         state.set_selected_bin(chosen)
+
+
+def on_phase0_drawn() -> None:
+    """The browser has painted phase 0 (its ``phase0_drawn`` trigger echoes the payload's ``gate``)."""
+    token = _value("phase0_drawn")
+    if isinstance(token, str):
+        st.session_state[state.KEY_PHASE0_DRAWN] = token
 
 
 def on_missing() -> None:

@@ -48,6 +48,7 @@ export function t(key, vars = {}, words = WORDS) {
   return template.replace(/\{(\w+)\}/g, (m, name) => (Object.hasOwn(vars, name) ? String(vars[name]) : m));
 }
 const VIEWS_GAP = 16; // px between the photo and the map: .views' gap in explorer.css
+const RELEASE_FALLBACK_MS = 1000; // the phase-0 echo without a painted frame (a hidden tab)
 
 function swatch(colour, dash) { // a short line in a mark's colour and dash, for the legend
   const ns = "http://www.w3.org/2000/svg";
@@ -190,7 +191,7 @@ class Explorer {
     this.setStateValue = setStateValue;
     this.root = el("div", { class: "spp-explorer", "data-hovered": "", "data-selected": "", "data-highlighted": "",
       "data-server-updates": "0", "data-server-redraws": "0", "data-view": "", "data-levels": "", "data-mode": SETTINGS.mode,
-      "data-full-runs": "0", "data-fragment-runs": "0", "data-differing": "0", "data-colours": "", "data-phase": "",
+      "data-full-runs": "0", "data-fragment-runs": "0", "data-differing": "0", "data-colours": "", "data-phase": "", "data-released": "",
       "data-mounts": String(++MOUNTS), "data-boxes": "", "data-levels-pending": SETTINGS.levelsPending || "",
       "data-client-redraws": "0", "data-levels-sent": "0", "data-levels-error": "" }, parent);
     this.latencies = [];
@@ -290,6 +291,19 @@ class Explorer {
     SETTINGS.levelsPending = null; this.root.dataset.levelsPending = "";
     const text = data.pyramid.levels.join(",");
     if (text !== this.serverLevels) { this.serverLevels = text; this.levelsInput.value = text; }
+  }
+
+  // A cold server holds the forward until this phase 0 is painted (spp_viz.ui.phase0.hold_forward):
+  // echo its token after the next frame; a hidden tab paints no frame, but its timers still run.
+  release(gate) {
+    const fire = () => {
+      if (this.released === gate) return;
+      this.released = gate;
+      this.root.dataset.released = gate; // for tests: the echo was sent
+      this.setTriggerValue("phase0_drawn", gate);
+    };
+    requestAnimationFrame(() => setTimeout(fire, 0));
+    setTimeout(fire, RELEASE_FALLBACK_MS);
   }
 
   // data from the server ---------------------------------------------------------------------
@@ -753,7 +767,9 @@ class Explorer {
 }
 
 export default function (component) {
-  const { data, parentElement, setStateValue, setTriggerValue } = component;
+  const { parentElement, setStateValue, setTriggerValue } = component;
+  // the payload travels as one JSON string (spp_viz.ui.explorer.PAYLOAD)
+  const data = component.data && component.data.payload ? JSON.parse(component.data.payload) : null;
   if (data && data.words) WORDS = data.words; // before anything is built: the words of this run's language
   let explorer = INSTANCES.get(parentElement);
   if (!explorer) {
@@ -765,5 +781,6 @@ export default function (component) {
   if (!data) return undefined;
   const missing = explorer.update(data);
   if (missing.length) setTriggerValue("missing", missing);
+  else if (data.gate) explorer.release(data.gate);
   return undefined;
 }
