@@ -46,9 +46,8 @@ from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Protocol, TypeVar
 
-import numpy as np
-
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the page imports this module for its first run, which needs neither
+    import numpy as np
     from torch import Tensor
 
 T = TypeVar("T")
