@@ -49,13 +49,14 @@ FIRST_RUN = textwrap.dedent('''
 CHILD = textwrap.dedent('''
     import json, sys, threading
     from streamlit.testing.v1 import AppTest
-    from spp_viz.ui import preload, state
+    from spp_viz.ui import links, preload, state
 
     start = preload.start
     before = sorted(m for m in sys.modules if m.split(".")[0] == "torch")
     keys = ("torch_at_phase0", "forward_asked", "preload_started", "gate")
     at = AppTest.from_string(sys.argv[1], default_timeout=120).run()
     runs = [{key: at.session_state[key] if key in at.session_state else None for key in keys} | {"tables": len(at.dataframe)}]
+    runs[0]["link_held"] = links.KEY_LINK_HELD in at.session_state
     at.session_state[state.KEY_PHASE0_DRAWN] = runs[0]["gate"]  # what the explorer's on_drawn stores
     at.run()
     runs.append({key: at.session_state[key] if key in at.session_state else None for key in keys} | {"tables": len(at.dataframe)})
@@ -82,6 +83,8 @@ def test_a_cold_first_run_draws_phase0_without_torch_and_the_echo_starts_the_imp
     # run 1 ends after phase 0: no import, no forward, no table yet (st.dataframe imports pandas)
     assert isinstance(first["gate"], str) and first["gate"]
     assert first["forward_asked"] is None and first["preload_started"] is None and first["tables"] == 0
+    # nor the page's foot: the opened link's view is held until the page that has its view (phase 1)
+    assert first["link_held"] is True
     # the echo's run: the same phase 0 with its table, then the import and the forward
     assert echoed["gate"] is None and echoed["tables"] == 1
     assert echoed["forward_asked"] is True and echoed["preload_started"] is True

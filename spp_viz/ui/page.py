@@ -99,8 +99,7 @@ def geometry_first(controls: Controls, geometry: GeometryPage, status, link_note
         st.error(words.unexpected_drawing(type(exc).__name__))
         gate = None
     if gate is not None:  # a cold process: the forward starts once the browser has drawn phase 0
-        _foot(controls, None, link_notes)
-        return
+        return  # no foot, as when the forward follows: the link is written by the page that has its view
     preload.start()  # a no-op unless phase 0 failed to draw
     if _build(controls, status) is not None:
         st.rerun()

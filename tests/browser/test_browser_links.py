@@ -9,7 +9,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from playwright.sync_api import expect
 
-from spp_viz.devtools.server import IDLE
+from spp_viz.devtools.server import IDLE, MEASURED_JS
 from spp_viz.ui import links, state
 
 EXPLORER = ".st-key-panel_explorer .spp-explorer"
@@ -22,12 +22,19 @@ def query_of(url: str) -> dict[str, list[str]]:
     return parse_qs(urlsplit(url).query, keep_blank_values=True)
 
 
+def measured(app) -> None:
+    """The page's runs are over, its measuring run included: a step taken while that run starts
+    is merged with it, and the merged run may carry the address the browser had before."""
+    app.page.wait_for_function(MEASURED_JS, timeout=240_000, polling=200)
+
+
 def wait_for_query(app, wanted: dict[str, str]) -> None:
-    """Until the address bar's query is ``wanted`` and the script is idle."""
+    """Until the address bar's query is ``wanted`` and the page's runs are over."""
     expect_query = {k: [v] for k, v in wanted.items()}
     app.page.wait_for_function("() => true")  # a tick for the history update
     for _ in range(300):
         if query_of(app.page.url) == expect_query and app.page.locator(IDLE).count():
+            measured(app)
             return
         app.page.wait_for_timeout(200)
     assert query_of(app.page.url) == expect_query
@@ -72,6 +79,7 @@ def test_back_and_forward_step_through_the_views(new_app_page) -> None:
     app = new_app_page(open_=False)
     app.url = app.url.rstrip("/") + "/?max_side=384"
     app.open()
+    measured(app)
     navigations: list[str] = []
     app.page.on("framenavigated", lambda frame: navigations.append(frame.url) if frame == app.page.main_frame else None)
     app.set_levels("1,2")
