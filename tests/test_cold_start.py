@@ -57,7 +57,7 @@ CHILD = textwrap.dedent('''
     at = AppTest.from_string(sys.argv[1], default_timeout=120).run()
     runs = [{key: at.session_state[key] if key in at.session_state else None for key in keys} | {"tables": len(at.dataframe)}]
     runs[0]["link_held"] = links.KEY_LINK_HELD in at.session_state
-    at.session_state[state.KEY_PHASE0_DRAWN] = runs[0]["gate"]  # what the explorer's on_drawn stores
+    at.session_state[state.KEY_PHASE0_DRAWN] = runs[0]["gate"]  # what the explorer's on_phase0_drawn stores
     at.run()
     runs.append({key: at.session_state[key] if key in at.session_state else None for key in keys} | {"tables": len(at.dataframe)})
     start()

@@ -17,6 +17,8 @@ import re
 import pytest
 from conftest import ASSETS, second_phase
 from streamlit.testing.v1 import AppTest
+from test_app import explorer as payload
+from test_app import explorer_data
 
 from spp_viz import report
 from spp_viz.bins import differing_bins
@@ -26,7 +28,6 @@ from spp_viz.figures.style import RESERVED_COLOURS
 from spp_viz.pooling import cascade_cost
 from spp_viz.replica import ENV_REPLICA
 from spp_viz.ui import state, words
-from spp_viz.ui.explorer import PAYLOAD
 
 APP = str(ASSETS.parent / "app.py")
 SHAPE = re.compile(r"(\d[\d,]*) ?[×x] ?(\d+) ?[×x] ?(\d+)")
@@ -45,15 +46,6 @@ def charts(at: AppTest) -> list[dict]:
 def chart(at: AppTest, name: str) -> dict:
     (found,) = [c for c in charts(at) if c["layout"].get("meta", {}).get("figure") == name]
     return found
-
-
-def payload(at: AppTest):
-    return at.session_state["_explorer_payload"][1]
-
-
-def explorer_data(at: AppTest) -> dict:
-    (found,) = [e.proto for e in at.get("bidi_component") if e.proto.component_name == "spp_viz_explorer"]
-    return json.loads(json.loads(found.json)[PAYLOAD])
 
 
 def _figure_words(spec: dict) -> list[str]:
