@@ -476,18 +476,39 @@ def _branch_reports(shapes: tuple[BranchShape, ...], features: FeatureResult, tr
     return tuple(out)
 
 
-def output_shape(meta: nn.Module, module: nn.Module, x: Tensor) -> tuple[int, ...]:
-    """The module's output shape on ``x``, batch dimension dropped, from PyTorch's own shape
-    inference: ``meta``, the same head on the ``meta`` device (:func:`~spp_viz.heads.registry.meta_head`,
-    its own object: the shared ``module`` is never touched, so sessions' threads cannot race on it),
-    runs on ``x``'s shape without data, costing no arithmetic even for a 44 M-parameter SPPCSPC
-    on a large map. A head with an op that has no meta kernel runs ``module`` for real."""
+PROBE = (2, 3)  # the corner a size-keeping head's shape is read from: unequal sides, so a transposed output shows
+
+
+def output_shape(head_id: str, args: BuildArgs, module: nn.Module, x: Tensor, trained: TrainedHead | None = None) -> tuple[int, ...]:
+    """The module's output shape on ``x`` ``(1, C, h, w)``, batch dimension dropped, from running
+    PyTorch's modules, never from a formula of ours:
+
+    - a head without parameters (SPP) is its pooling: it runs on ``x`` (milliseconds);
+    - a size-keeping head (:attr:`~spp_viz.heads.registry.HeadSpec.keeps_size`) runs on ``x``'s
+      top-left 2 x 3 corner, and its channels are given ``x``'s h x w: milliseconds even for the
+      44 M-parameter SPPCSPC on a large map. An output that did not keep the corner's size falls
+      through to the next way;
+    - any other head runs as a copy of its own on the ``meta`` device
+      (:func:`~spp_viz.heads.registry.meta_head`: shapes without data). A process's first meta
+      run imports 1 to 2 s of torch's Python shape machinery, which is why the two ways above
+      come first. A head with an op that has no meta kernel runs ``module`` on ``x``.
+
+    The shared ``module`` is only ever called, under ``inference_mode``, as the timings call it:
+    its tensors are never swapped, so sessions' threads can run it at once."""
+    _, _, h, w = x.shape
     with torch.inference_mode():
+        if not trainable_params(module):
+            return tuple(int(s) for s in module(x).shape[1:])
+        if get_spec(head_id).keeps_size:
+            corner = x[:, :, :PROBE[0], :PROBE[1]]
+            out = module(corner).shape
+            if len(out) == 4 and tuple(out[2:]) == tuple(corner.shape[2:]):
+                return int(out[1]), int(h), int(w)
         try:
-            out = meta(x.to("meta"))
+            out = meta_head(head_id, args, trained)(x.to("meta")).shape
         except (NotImplementedError, RuntimeError):
-            out = module(x)
-    return tuple(int(s) for s in out.shape[1:])
+            out = module(x).shape
+    return tuple(int(s) for s in out[1:])
 
 
 def head_report(features: FeatureResult, key: TimingKey) -> HeadReport:
@@ -501,7 +522,7 @@ def head_report(features: FeatureResult, key: TimingKey) -> HeadReport:
     params = trainable_params(module)
     weights = HeadWeights.TRAINED if args.trained else HeadWeights.SEEDED if params else HeadWeights.NONE
     return HeadReport(
-        head_id, spec.name, spec.source, spec.purpose, args, output_shape(meta_head(head_id, args, trained), module, x),
+        head_id, spec.name, spec.source, spec.purpose, args, output_shape(head_id, args, module, x, trained),
         tuple(int(s) for s in pool_output(head_id, x, args, trained).shape[1:]), spec.fixed_length and spp_fixed_length(x, args),
         params, flop_model(head_id, args, trained).at(h, w), _branch_reports(spec.branches(args), features, bool(args.trained)),
         check_equalities(head_id, x, args, trained), weights,

@@ -169,7 +169,9 @@ class HeadSpec:
     of ``pool_names`` (default: the module's own ``pool_part``, named as its branches);
     ``claims`` are the exact equalities it rests on, checked on every map (``flat_compare``:
     compared as flat vectors, for pools of several sizes against SPP's vector); ``view_title`` is
-    its name with the settings it runs with (None: ``name``), as the SPP vs SPPF table shows it.
+    its name with the settings it runs with (None: ``name``), as the SPP vs SPPF table shows it;
+    ``keeps_size``: its output is ``(C', h, w)`` on every ``h x w`` map (its shape is then read
+    from a run on a small corner of the map, :func:`spp_viz.family.output_shape`).
     """
 
     id: str
@@ -187,6 +189,7 @@ class HeadSpec:
     uses_spp_config: bool = False
     fixed_length: bool = False
     pools_halve: bool = False  # the module's pools see cv1's C // 2 channels, not C
+    keeps_size: bool = False  # its output keeps the map's h x w on any map (stride-1 pools, 'same' convs)
 
     def pool_channels(self, channels: int) -> int:
         """How many channels the module's own pools run on (pool-only timing uses that width)."""
@@ -309,13 +312,13 @@ _SPECS = (
         branches=_sppf_branches, pool_names=_sppf_names,
         claims=lambda a: (_cascade("sppf", a), _cascade("sppf_separable", a, _SEPARABLE_CASCADE)),
         view_title=lambda a: f"{HEAD_NAMES['spp_yolo']}: parallel {_joined(sppf_effective_kernels(a.k, a.repeats))}",
-        uses_sppf_args=True, pools_halve=True),
+        uses_sppf_args=True, pools_halve=True, keeps_size=True),
     HeadSpec(
         id="sppf", name=HEAD_NAMES["sppf"], source="https://github.com/ultralytics/ultralytics/blob/main/ultralytics/nn/modules/block.py (class SPPF)",
         purpose=N_("The same tensor as YOLO's SPP from n chained k x k pools (windows k, 2k-1, ...), cheaper because each step reuses the last."),
         build=lambda a: SPPFBlock(a.channels, a.channels, a.k, a.repeats), branches=_sppf_branches, pool_names=_sppf_names,
         claims=lambda a: (_cascade("spp_yolo", a), worded("sppf_separable", N_("{k}x{k} max = 1x{k} then {k}x1 max"), a, k=a.k)),
-        view_title=lambda a: f"{HEAD_NAMES['sppf']}: k={a.k}, n={a.repeats}", uses_sppf_args=True, pools_halve=True),
+        view_title=lambda a: f"{HEAD_NAMES['sppf']}: k={a.k}, n={a.repeats}", uses_sppf_args=True, pools_halve=True, keeps_size=True),
     HeadSpec(
         id="sppf_separable", name=HEAD_NAMES["sppf_separable"], source="https://github.com/ultralytics/ultralytics/pull/26082",
         purpose=N_("SPPF with each k x k pool done as 1 x k then k x 1: exactly equal, fewer comparisons per cell (k + k instead of k x k)."),
@@ -323,42 +326,42 @@ _SPECS = (
         pool_names=_sppf_names,
         claims=lambda a: (worded("sppf", N_("1x{k} then {k}x1 max = {k}x{k} max"), a, k=a.k),
                           _cascade("spp_yolo", a, _SEPARABLE_CASCADE)),
-        uses_sppf_args=True, pools_halve=True),
+        uses_sppf_args=True, pools_halve=True, keeps_size=True),
     HeadSpec(
         id="simsppf", name=HEAD_NAMES["simsppf"], source="https://github.com/meituan/YOLOv6/blob/main/yolov6/layers/common.py (class SimSPPF)",
         purpose=N_("YOLOv6's SPPF with Conv-BN-ReLU instead of SiLU, for faster inference on deployment hardware."),
         build=lambda a: SPPFBlock(a.channels, a.channels, SOURCE_K, SOURCE_N, Act.RELU, Act.RELU),
-        branches=lambda a: _pool_branches(YOLO_KERNELS), claims=_source_sppf(_SOURCE_POOLS), pools_halve=True),
+        branches=lambda a: _pool_branches(YOLO_KERNELS), claims=_source_sppf(_SOURCE_POOLS), pools_halve=True, keeps_size=True),
     HeadSpec(
         id="sppcspc", name=HEAD_NAMES["sppcspc"], source="https://github.com/WongKinYiu/yolov7/blob/main/models/common.py (class SPPCSPC)",
         purpose=N_("YOLOv7's parallel 5/9/13 pools inside a CSP block (3x3 convs around the pools, a 1x1 shortcut) at full width c_ = C."),
         build=lambda a: CSPPoolBlock(a.channels, a.channels, a.channels, ParallelPools(YOLO_KERNELS)),
         branches=lambda a: _csp_branches(YOLO_KERNELS), pool_names=lambda a: _window_names(YOLO_KERNELS),
-        claims=_source_sppf(N_("its parallel {windows} pools are SPPF's cascade with k={k}, n={n}"))),
+        claims=_source_sppf(N_("its parallel {windows} pools are SPPF's cascade with k={k}, n={n}")), keeps_size=True),
     HeadSpec(
         id="cspsppf", name=HEAD_NAMES["cspsppf"], source="https://github.com/meituan/YOLOv6/blob/main/yolov6/layers/common.py (class CSPSPPF)",
         purpose=N_("YOLOv6's CSP block around SPPF's chained 5x5 pools at half width: SPPCSPC's structure with the cheaper cascade."),
         build=lambda a: CSPPoolBlock(a.channels, a.channels, a.channels // 2, CascadePools(SOURCE_K, SOURCE_N), shortcut_first=True),
         branches=lambda a: _csp_branches(YOLO_KERNELS), pool_names=lambda a: _window_names(YOLO_KERNELS),
-        claims=_source_sppf(_SOURCE_POOLS), pools_halve=True),
+        claims=_source_sppf(_SOURCE_POOLS), pools_halve=True, keeps_size=True),
     HeadSpec(
         id="sppelan", name=HEAD_NAMES["sppelan"], source="https://github.com/WongKinYiu/yolov9/blob/main/models/common.py (class SPPELAN)",
         purpose=N_("YOLOv9's SPP-ELAN: SPPF's structure with a free hidden width c3 (here C / 2) for small models."),
         build=lambda a: SPPELANBlock(a.channels, a.channels, a.channels // 2, SOURCE_K),
-        branches=lambda a: _pool_branches(YOLO_KERNELS), claims=_source_sppf(_SOURCE_POOLS), pools_halve=True),
+        branches=lambda a: _pool_branches(YOLO_KERNELS), claims=_source_sppf(_SOURCE_POOLS), pools_halve=True, keeps_size=True),
     HeadSpec(
         id="ppm", name=HEAD_NAMES["ppm"], source="https://github.com/hszhao/semseg/blob/master/model/pspnet.py (class PPM)",
         purpose=N_("PSPNet's pyramid pooling for segmentation: average SPP levels 1, 2, 3, 6, each 1x1-conv'd and upsampled back onto the map."),
         build=lambda a: PyramidPoolingModule(a.channels, a.channels // 4, PPM_BINS), branches=_ppm_branches,
         pool_names=lambda a: tuple(f"bin {b}" for b in PPM_BINS),
         claims=_average_spp(N_("its bins are He et al.'s adaptive average SPP levels {levels}"), PPM_BINS),
-        flat_compare=True),
+        flat_compare=True, keeps_size=True),
     HeadSpec(
         id="aspp", name=HEAD_NAMES["aspp"], source="https://github.com/pytorch/vision/blob/main/torchvision/models/segmentation/deeplabv3.py (class ASPP)",
         purpose=N_("DeepLabV3's atrous pyramid: 3x3 convs with dilation 12, 24, 36, a 1x1 conv and a global image pooling, for segmentation context."),
         build=_aspp, branches=_aspp_branches, pool_part=_aspp_pools, pool_names=lambda a: ("image pooling",),
         claims=_average_spp(N_("its image pooling is average SPP's 1 x 1 level (global average pooling)"), (1,)),
-        flat_compare=True),
+        flat_compare=True, keeps_size=True),
 )
 
 REGISTRY: dict[str, HeadSpec] = {spec.id: spec for spec in _SPECS}

@@ -172,6 +172,22 @@ function binTip(level, b, style) {
 const SETTINGS = { mode: "spp", showRf: false, hidden: new Set(), pending: null, resent: 0, seq: 0, selected: null,
   levelsPending: null, levelsSeq: 0, levelsResent: 0, levelsSentAt: 0 };
 
+// Streamlit's own code files named in ``names``, preloaded once each (the front end imports them
+// relative to its index script, so the same URL is asked for: the module map answers it)
+function preloadModules(names) {
+  const index = document.querySelector('script[type="module"][src*="/static/js/index."]');
+  if (!index) return;
+  for (const name of names) {
+    const href = new URL(name, index.src).href;
+    if (document.querySelector(`link[rel="modulepreload"][href="${href}"]`)) continue;
+    const link = document.createElement("link");
+    link.rel = "modulepreload";
+    link.crossOrigin = "anonymous"; // as the index script: the same module map entry
+    link.href = href;
+    document.head.appendChild(link);
+  }
+}
+
 class Explorer {
   get mode() { return SETTINGS.mode; }
   set mode(v) { SETTINGS.mode = v; }
@@ -295,12 +311,15 @@ class Explorer {
 
   // A cold server holds the forward until this phase 0 is painted (spp_viz.ui.phase0.hold_forward):
   // echo its token after the next frame; a hidden tab paints no frame, but its timers still run.
-  release(gate) {
+  // Then fetch Streamlit's chart code (``prefetch``: file names beside its index script) while the
+  // server imports torch, as a module preload: the first chart's import finds it in the module map.
+  release(gate, prefetch) {
     const fire = () => {
       if (this.released === gate) return;
       this.released = gate;
       this.root.dataset.released = gate; // for tests: the echo was sent
       this.setTriggerValue("phase0_drawn", gate);
+      preloadModules(prefetch || []);
     };
     requestAnimationFrame(() => setTimeout(fire, 0));
     setTimeout(fire, RELEASE_FALLBACK_MS);
@@ -781,6 +800,6 @@ export default function (component) {
   if (!data) return undefined;
   const missing = explorer.update(data);
   if (missing.length) setTriggerValue("missing", missing);
-  else if (data.gate) explorer.release(data.gate);
+  else if (data.gate) explorer.release(data.gate, data.prefetch);
   return undefined;
 }
