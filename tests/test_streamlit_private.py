@@ -96,11 +96,12 @@ def test_the_adapter_answers_outside_a_script_run() -> None:
     assert not streamlit_private.is_deleted_upload(None) and not streamlit_private.is_deleted_upload([])
 
 
-def test_the_chart_code_the_explorer_preloads_is_what_streamlits_front_end_imports() -> None:
-    """The explorer preloads these files at phase 0's echo: each must be a file of the installed
-    front end that its index script imports (else the preload fetches code nobody runs)."""
-    from spp_viz.ui.streamlit_private import chart_chunks
+def test_the_code_the_explorer_preloads_is_code_streamlits_front_end_imports() -> None:
+    """The explorer preloads these files at phase 0's echo: one for each stem, each a file of the
+    installed front end that another of its files imports (else the preload fetches code nobody runs)."""
+    from spp_viz.ui.streamlit_private import PAGE_CHUNKS, page_chunks
 
     folder = Path(streamlit.__file__).parent / "static" / "static" / "js"
-    index = "".join(p.read_text(encoding="utf-8") for p in folder.glob("index.*.js"))
-    assert chart_chunks() and all((folder / name).is_file() and name in index for name in chart_chunks())
+    files = {p.name: p.read_text(encoding="utf-8") for p in folder.glob("*.js")}
+    assert sorted(name.split(".")[0] for name in page_chunks()) == sorted(PAGE_CHUNKS)
+    assert all(any(name in text for other, text in files.items() if other != name) for name in page_chunks())

@@ -3,13 +3,13 @@
 Streamlit's public API has no way to ask whether a session is still connected, which session a
 script run belongs to, whether an uploader holds a file this process no longer has, to draw
 from inside a cached function without the cache recording it, whether the browser's back or
-forward button started this run, or which file of its front end draws a chart. The admission
-line (:mod:`.waiting`), serving behind a proxy (:mod:`.serving`), the page's link
-(:mod:`.links`) and the explorer's prefetch (:mod:`.explorer`) need all six, so they come from
-``streamlit.runtime`` and ``streamlit.file_util``, which a Streamlit release may move. Nothing else in ``spp_viz``,
-``benchmarks`` or ``tests`` imports a private Streamlit module (a test checks this), and
-``tests/test_streamlit_private.py`` names, in one sentence, any name below that the installed
-Streamlit no longer has where it is imported from.
+forward button started this run, or which file of its front end draws a chart.
+The admission line (:mod:`.waiting`), serving behind a proxy (:mod:`.serving`), the page's
+link (:mod:`.links`) and the explorer's preload (:mod:`.explorer`) need all six, so they come
+from ``streamlit.runtime`` and ``streamlit.file_util``, which a Streamlit release may move.
+Nothing else in ``spp_viz``, ``benchmarks`` or ``tests`` imports a private Streamlit module (a
+test checks this), and ``tests/test_streamlit_private.py`` names, in one sentence, any name
+below that the installed Streamlit no longer has where it is imported from.
 """
 
 from __future__ import annotations
@@ -25,11 +25,13 @@ from streamlit.runtime.scriptrunner_utils.exceptions import StopException
 from streamlit.runtime.scriptrunner_utils.script_run_context import get_script_run_ctx, in_cached_function
 from streamlit.runtime.uploaded_file_manager import DeletedFile
 
-__all__ = ["StopException", "chart_chunks", "history_navigation", "is_deleted_upload", "not_recorded", "run_session_id",
+__all__ = ["StopException", "page_chunks", "history_navigation", "is_deleted_upload", "not_recorded", "run_session_id",
            "session_active"]
-# the front end's lazily loaded code for st.plotly_chart: 4.7 MB in Streamlit 1.5x, fetched when
-# the page's first chart arrives (static/js/PlotlyChart.<hash>.js)
-CHART_CHUNK = "PlotlyChart"
+# the front end's lazily loaded code (static/js/<stem>.<hash>.js) for st.plotly_chart, 4.7 MB,
+# fetched when the first chart arrives; the page waits for it before it shows the elements that
+# came with that chart (the explorer's values too). st.code's and st.button's code were preloaded
+# too for a while: no difference in four alternated cold starts, so they load when asked.
+PAGE_CHUNKS = ("PlotlyChart",)
 
 
 def session_active(session_id: str) -> bool:
@@ -71,9 +73,9 @@ def not_recorded() -> Iterator[None]:
 
 
 @functools.cache
-def chart_chunks() -> tuple[str, ...]:
-    """The file names (``PlotlyChart.<hash>.js``, beside the front end's ``index.<hash>.js``) of
-    the installed Streamlit's code that draws ``st.plotly_chart``; empty when this release names
-    or places it otherwise (nothing is prefetched then)."""
+def page_chunks() -> tuple[str, ...]:
+    """The file names (``PlotlyChart.<hash>.js``, ..., beside the front end's ``index.<hash>.js``)
+    of the installed Streamlit's code for :data:`PAGE_CHUNKS`; a stem this release names or
+    places otherwise is left out (nothing is preloaded for it)."""
     folder = Path(get_static_dir()) / "static" / "js"
-    return tuple(sorted(p.name for p in folder.glob(f"{CHART_CHUNK}.*.js")))
+    return tuple(sorted(p.name for stem in PAGE_CHUNKS for p in folder.glob(f"{stem}.*.js")))

@@ -88,15 +88,15 @@ def test_a_cold_server_loads_torch_only_once_the_browser_has_drawn_phase0(browse
     """A fresh server draws phase 0, and loads torch only after the explorer has echoed that it
     drew it (``data-released``, set before the echo is sent): at every poll where the server's
     memory map holds libtorch, the attribute read right after it is set. Then phase 1 comes, in
-    the same component. Streamlit's chart code was asked for once, as the explorer's module
-    preload at its echo, before phase 1 (the page's charts then find it loaded)."""
-    from spp_viz.ui.streamlit_private import chart_chunks
+    the same component. Streamlit's code for the page's charts was asked for once, as the
+    explorer's module preload at its echo, before phase 1 (the page then finds it loaded)."""
+    from spp_viz.ui.streamlit_private import page_chunks
 
     with tempfile.TemporaryFile() as log:
         server = start_app(log)
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        chart_requests: list[float] = []
-        page.on("request", lambda r: chart_requests.append(time.monotonic()) if r.url.endswith(chart_chunks()) else None)
+        chunk_requests: list[float] = []
+        page.on("request", lambda r: chunk_requests.append(time.monotonic()) if r.url.endswith(page_chunks()) else None)
         try:
             page.goto(server.url, wait_until="domcontentloaded")
             root = page.locator(ROOT)
@@ -111,14 +111,14 @@ def test_a_cold_server_loads_torch_only_once_the_browser_has_drawn_phase0(browse
             released = root.get_attribute("data-released") if root.count() else None
             assert released, "torch was loaded before the browser had drawn phase 0"
             preloads = page.evaluate(PRELOADS_JS)  # no chart yet: only the explorer's preload can be there
-            assert chart_chunks() and all(any(h.endswith(name) for h in preloads) for name in chart_chunks()), preloads
+            assert page_chunks() and all(any(h.endswith(name) for h in preloads) for name in page_chunks()), preloads
             assert phase0_seen
             from playwright.sync_api import expect
 
             expect(root).to_have_attribute("data-phase", "1", timeout=120_000)
             assert root.get_attribute("data-mounts") == "1" and root.get_attribute("data-released") == released
             page.locator("[data-testid='stPlotlyChart']").first.wait_for(state="visible", timeout=120_000)
-            assert len(chart_requests) == len(chart_chunks()), chart_requests  # the charts asked for it no more
+            assert len(chunk_requests) == len(page_chunks()), chunk_requests  # the page asked for none again
         finally:
             page.close()
             server.stop()

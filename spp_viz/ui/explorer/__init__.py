@@ -33,7 +33,7 @@ from ...explorer import ExplorerPayload, build_payload, to_json
 from ...i18n import language
 from ...options import parse_levels
 from .. import state
-from ..streamlit_private import chart_chunks
+from ..streamlit_private import page_chunks
 from .words import explorer_words
 
 if TYPE_CHECKING:  # phase 0 mounts a payload without a page model
@@ -86,9 +86,10 @@ def mount_payload(payload: ExplorerPayload, selected: tuple[int, int, int] | Non
     ``data-full-runs`` and ``data-fragment-runs`` attributes, for tests, never as words on the page.
     ``gate`` (phase 0 on a cold process): a token the browser echoes as the ``phase0_drawn`` trigger once
     it has painted this phase 0; the forward waits for it (:func:`spp_viz.ui.phase0.hold_forward`).
-    With it travel the names of Streamlit's chart code (:func:`.streamlit_private.chart_chunks`),
-    which the browser then fetches while the server imports torch: the first page's charts no
-    longer wait for 4.7 MB to come from a server busy drawing them."""
+    With it travel the names of Streamlit's code for the first page's charts
+    (:func:`.streamlit_private.page_chunks`, 4.7 MB), which the browser then preloads while the
+    server imports torch: the first page (the explorer's values with it) no longer waits for it
+    to come from a server busy drawing that page."""
     sent: set[str] = st.session_state.setdefault(_SENT, set())
     data: dict[str, Any] = to_json(payload, sent)
     data["selected"] = list(selected) if selected else None
@@ -98,7 +99,7 @@ def mount_payload(payload: ExplorerPayload, selected: tuple[int, int, int] | Non
                     "fragment": int(st.session_state.get(state.KEY_FRAGMENT_RUNS, 0))}
     data["levels_seq"] = int(st.session_state.get(_LEVELS_SEQ, 0))
     data["gate"] = gate
-    data["prefetch"] = list(chart_chunks()) if gate else []
+    data["prefetch"] = list(page_chunks()) if gate else []
     st.session_state.pop(_LEVELS_EDIT, None)  # this run draws the sidebar's levels, which the edit set
     sent.update(payload.parts())
     _MOUNT(key=KEY_EXPLORER, data={PAYLOAD: json.dumps(data, separators=(",", ":"))}, default={"selected": None}, on_selected_change=on_selected,

@@ -311,8 +311,9 @@ class Explorer {
 
   // A cold server holds the forward until this phase 0 is painted (spp_viz.ui.phase0.hold_forward):
   // echo its token after the next frame; a hidden tab paints no frame, but its timers still run.
-  // Then fetch Streamlit's chart code (``prefetch``: file names beside its index script) while the
-  // server imports torch, as a module preload: the first chart's import finds it in the module map.
+  // Then fetch Streamlit's code for the first page's charts (``prefetch``: file names beside its
+  // index script) while the server imports torch, as module preloads: the page's import of it
+  // finds it in the module map, and the page shows its elements without waiting for it.
   release(gate, prefetch) {
     const fire = () => {
       if (this.released === gate) return;
