@@ -177,6 +177,39 @@ def test_an_edit_in_the_explorer_is_drawn_before_the_server_answers(app) -> None
     assert app.exceptions() == [] and app.errors() == []
 
 
+# In the page: as RECORD, with Enter pressed in the sidebar's levels box.
+RECORD_SIDEBAR = RECORD.replace('root.querySelector("input[data-control=\'levels\']")',
+                                'document.querySelector(".st-key-levels input")')
+
+
+def test_an_edit_in_the_sidebar_is_drawn_in_the_explorer_before_the_server_answers(app) -> None:
+    """Enter in the sidebar's levels box draws the new bins in the explorer at once (greyed, from
+    the map's size), before any message of the run it starts; the explorer sends nothing itself,
+    and the run's values land on the same bins."""
+    from playwright.sync_api import expect
+
+    root = app.page.locator(ROOT)
+    expect(root).to_have_attribute("data-phase", "1", timeout=120_000)
+    quiet(app)
+    full_runs, before = int(attr(app, "full-runs")), attr(app, "boxes")
+    assert RECORD_SIDEBAR != RECORD
+    root.evaluate(RECORD_SIDEBAR)
+    sidebar = app.page.locator(".st-key-levels input")
+    sidebar.fill("1,2,3")
+    sidebar.press("Enter")
+    expect(root).to_have_attribute("data-levels", "1,2,3", timeout=60_000)
+    expect(root).to_have_attribute("data-levels-pending", "", timeout=60_000)
+    quiet(app, 1.0)
+    record = app.page.evaluate("() => window.__levels")
+    first = next(r for r in record if r["boxes"] != before)
+    assert first["updates"] == app.page.evaluate("() => window.__enterUpdates")  # drawn before any message from the server
+    assert first["pending"] == "1,2,3" and PENDING_COLOUR in first["colours"]  # greyed until the values come
+    assert json.loads(first["boxes"]) == json.loads(attr(app, "boxes"))  # the server's bins are the browser's
+    assert PENDING_COLOUR not in attr(app, "colours") and int(attr(app, "full-runs")) > full_runs
+    assert attr(app, "client-redraws") == "1" and attr(app, "levels-sent") == "0" and attr(app, "mounts") == "1"
+    assert app.exceptions() == [] and app.errors() == []
+
+
 def test_a_bad_value_is_one_message_and_sends_nothing(app) -> None:
     from playwright.sync_api import expect
 

@@ -172,6 +172,19 @@ function binTip(level, b, style) {
 const SETTINGS = { mode: "spp", showRf: false, hidden: new Set(), pending: null, resent: 0, seq: 0, selected: null,
   levelsPending: null, levelsSeq: 0, levelsResent: 0, levelsSentAt: 0 };
 
+// The sidebar's levels box (its key, ``state.KEY_LEVELS``, names its container ``st-key-levels``):
+// an edit committed there (Enter, or leaving the box) is drawn in the explorer at once, greyed, as
+// an edit of the explorer's own control is; Streamlit's rerun with the new levels brings the values.
+// Nothing is sent from here: the box's own commit is the round trip.
+let LIVE = null; // the explorer drawn last
+function mirrorSidebarLevels(e) {
+  const box = e.target instanceof HTMLInputElement ? e.target.closest(".st-key-levels") : null;
+  if (!LIVE || !box || (e.type === "keydown" && e.key !== "Enter")) return;
+  LIVE.mirrorLevels(e.target.value, e);
+}
+document.addEventListener("keydown", mirrorSidebarLevels, true);
+document.addEventListener("change", mirrorSidebarLevels, true);
+
 // Streamlit's own code files named in ``names``, preloaded once each (the front end imports them
 // relative to its index script, so the same URL is asked for: the module map answers it)
 function preloadModules(names) {
@@ -212,6 +225,7 @@ class Explorer {
       "data-client-redraws": "0", "data-levels-sent": "0", "data-levels-error": "" }, parent);
     this.latencies = [];
     this.editLatencies = []; // ms from each levels edit to the frame after its bins are drawn
+    this.sidebarLatencies = []; // the same for each edit committed in the sidebar's levels box
     this.root.sppExplorer = this;
     this.hover = null;
     this.serverSelected = null; this.data = null; this.sendTimer = null;
@@ -279,6 +293,28 @@ class Explorer {
     this.sendLevels();
   }
 
+  mirrorLevels(text, e) { // the sidebar's levels box committed ``text``: its bins drawn here at once
+    if (!this.data) return;
+    const parsed = parseLevels(text, this.data.pyramid);
+    if (parsed.error) return; // the sidebar says why, after its run
+    const key = parsed.levels.join(",");
+    if (key === (this.mirrored ?? SETTINGS.levelsPending ?? this.serverLevels)) return; // nothing new
+    this.mirrored = key; this.mirroredAt = this.data.runs ? this.data.runs.full : 0;
+    this.drawClientLevels(parsed.levels);
+    const start = e.timeStamp;
+    requestAnimationFrame(() => { this.sidebarLatencies.push(performance.now() - start); });
+  }
+
+  // whether to hold this update: it comes from a run that started before the sidebar's edit and
+  // draws other levels (the edit's own run, a later full run, follows)
+  beforeMirror(data) {
+    if (!this.mirrored) return false;
+    const full = data.runs ? data.runs.full : 0;
+    if (full <= this.mirroredAt && data.pyramid.levels.join(",") !== this.mirrored) return true;
+    this.mirrored = null;
+    return false;
+  }
+
   drawClientLevels(levels) { // the new grid from the map's size (bins.py's rule), greyed until the values arrive
     const { rule, max_drawn: maxDrawn } = this.data.pyramid;
     this.levels = levels.filter((n) => n <= maxDrawn)
@@ -337,7 +373,7 @@ class Explorer {
     for (const [id, part] of Object.entries(data.parts || {})) PARTS.set(id, part);
     const missing = [data.photo, data.map, ...data.levels].filter((id) => !PARTS.has(id));
     if (missing.length) return missing;
-    if (this.data && this.stale(data)) return [];
+    if (this.data && (this.stale(data) || this.beforeMirror(data))) return [];
     this.takeLevels(data);
     this.syncSelection(data.selected);
     if (this.data && this.data.view === data.view && !this.clientDrawn) { this.data = data; return []; }
@@ -797,6 +833,7 @@ export default function (component) {
     INSTANCES.set(parentElement, explorer);
   }
   explorer.setStateValue = setStateValue;
+  LIVE = explorer;
   explorer.setTriggerValue = setTriggerValue; // the levels edit is a trigger
   if (!data) return undefined;
   const missing = explorer.update(data);
