@@ -238,7 +238,8 @@ CLICK_CELLS = ((2, 1, 1), (2, 0, 0), (4, 3, 2), (4, 0, 1), (2, 0, 1), (4, 2, 3))
 LEVEL_CHANGES = ("1,2,3", "1,2,4")  # each changes the pyramid: a full rerun that draws a new one
 EXPLORER = ".st-key-panel_explorer .spp-explorer"  # the explorer's root (Playwright pierces its shadow root)
 LATENCY_LIMIT_MS = 50.0  # hover / click / levels-to-draw: highlight drawn within 50 ms at p95
-PYRAMID_LIMIT_S = 1.0  # a pyramid change: the new pyramid drawn within 1 s of the edit
+PYRAMID_LIMIT_S = 0.3  # a sidebar levels edit: the new pyramid drawn, old levels gone, within 0.3 s of the edit
+VALUES_LIMIT_S = 0.5  # ... and its pooled values (from the cached map) within 0.5 s
 HONEST_LIMIT = 1.15  # the page's SPPF/parallel pool-only ratio within x1.15 of the pools timed alone (area 17's rule)
 COFFEE = APP.parent / "assets" / "coffee_espresso.jpg"
 
@@ -253,8 +254,11 @@ PYRAMID_PROBE = """
     .filter(Boolean).map(r => r.querySelector('.spp-explorer')).find(Boolean);
   const poll = () => {
     const root = find();
-    if (root && root.dataset.levels === target) window.__pyramid.drawn = performance.now();
-    else requestAnimationFrame(poll);
+    if (root && root.dataset.levels === target) {
+      window.__pyramid.drawn ??= performance.now();  // the new bins (greyed until their values come)
+      if (root.dataset.levelsPending === '') window.__pyramid.values = performance.now();  // the server's values on them
+    }
+    if (!window.__pyramid.values) requestAnimationFrame(poll);
   };
   requestAnimationFrame(poll);
 }
@@ -328,8 +332,9 @@ def _toggle_levels(page, repeats: int) -> tuple[list[float], int]:
     return _latencies(page)[before:before + repeats], int(after != runs)
 
 
-def _change_levels(page, levels: str) -> float:
-    """Type new levels and press Enter; seconds (page time) until the explorer shows the new pyramid."""
+def _change_levels(page, levels: str) -> tuple[float, float]:
+    """Type new levels in the sidebar and press Enter; seconds (page time) until the explorer shows
+    the new pyramid, and until it shows the server's values on it."""
     from spp_viz.devtools.server import IDLE
 
     target = ",".join(sorted(levels.split(","), key=int))
@@ -337,10 +342,10 @@ def _change_levels(page, levels: str) -> float:
     box = page.locator(".st-key-levels input")
     box.fill(levels)
     box.press("Enter")
-    page.wait_for_function("() => window.__pyramid && window.__pyramid.drawn", timeout=120_000)
-    seconds = page.evaluate("() => (window.__pyramid.drawn - window.__pyramid.edit) / 1000")
+    page.wait_for_function("() => window.__pyramid && window.__pyramid.values", timeout=120_000)
+    drawn, values = page.evaluate("() => [window.__pyramid.drawn, window.__pyramid.values].map((t) => (t - window.__pyramid.edit) / 1000)")
     page.wait_for_selector(IDLE, state="attached", timeout=120_000)
-    return float(seconds)
+    return float(drawn), float(values)
 
 
 def explorer_edits(page, edits: int) -> list[float]:
@@ -461,12 +466,15 @@ def browser_rows(quick: bool, photo_12mp: Path | None = None) -> list[Row]:
         finally:
             server.stop()
             browser.close()
-    median = statistics.median(pyramid)
+    drawn, values = statistics.median(t for t, _ in pyramid), statistics.median(v for _, v in pyramid)
     return [
         *found,
-        Row(area, "pyramid change (levels typed) -> new pyramid drawn by the explorer (sample; full rerun)",
-            f"median {median * 1000:.0f} ms (n={len(pyramid)})", f"<= {PYRAMID_LIMIT_S:.1f} s", median <= PYRAMID_LIMIT_S,
-            median * 1000, dict(s=[round(t, 3) for t in pyramid])),
+        Row(area, "pyramid change (levels typed in the sidebar) -> new pyramid drawn by the explorer (sample)",
+            f"median {drawn * 1000:.0f} ms (n={len(pyramid)})", f"<= {PYRAMID_LIMIT_S:.1f} s", drawn <= PYRAMID_LIMIT_S,
+            drawn * 1000, dict(s=[round(t, 3) for t, _ in pyramid])),
+        Row(area, "  ... and its pooled values drawn (the full rerun on the cached map)",
+            f"median {values * 1000:.0f} ms (n={len(pyramid)})", f"<= {VALUES_LIMIT_S:.1f} s", values <= VALUES_LIMIT_S,
+            values * 1000, dict(s=[round(v, 3) for _, v in pyramid])),
         _latency_row("levels edited in the explorer's own control -> new bins drawn in the browser (sample; no server "
                      "round trip)", edits),
         *rows,
