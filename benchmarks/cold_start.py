@@ -8,9 +8,9 @@ page** (the second phase's numbers are in: no ``measuring`` note left, script id
 the first phase drawn at most 2.5 s after what importing torch alone takes on the same machine,
 measured just before and after. The **activations** (the explorer's phase 1: the forward's
 values on phase 0's bins, ``data-phase='1'``): at most 0.5 s after the bins plus importing torch
-plus the sample's first forward in a fresh process (:func:`first_forward_s`). Then, on the same warm page, a 12 MP upload to its bins drawn,
-against a floor app (``st.file_uploader`` and ``st.image``) showing the same upload: at most
-0.5 s more. The server runs in its own process group and is killed (the whole group) afterwards.
+plus the sample's first forward in a fresh process (:func:`first_forward_s`). Then, on the same
+warm page, a 12 MP upload to its bins drawn, against a floor app (``st.file_uploader`` and
+``st.image``) showing the same upload: at most 0.5 s more. The server runs in its own process group and is killed (the whole group) afterwards.
 """
 
 from __future__ import annotations

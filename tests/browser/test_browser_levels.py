@@ -147,6 +147,16 @@ def attr(app, name: str) -> str:
     return app.page.locator(ROOT).get_attribute(f"data-{name}") or ""
 
 
+def first_drawn(app, before: str, levels: str) -> dict:
+    """The first bins RECORD saw after Enter: drawn before any message from the server, greyed
+    as ``levels`` pending, and the same boxes as the server's answer drawn now."""
+    first = next(r for r in app.page.evaluate("() => window.__levels") if r["boxes"] != before)
+    assert first["updates"] == app.page.evaluate("() => window.__enterUpdates")  # drawn before any message from the server
+    assert first["pending"] == levels and PENDING_COLOUR in first["colours"]  # greyed until the values come
+    assert json.loads(first["boxes"]) == json.loads(attr(app, "boxes"))  # the server's bins are the browser's
+    return first
+
+
 def test_an_edit_in_the_explorer_is_drawn_before_the_server_answers(app) -> None:
     from playwright.sync_api import expect
 
@@ -162,12 +172,8 @@ def test_an_edit_in_the_explorer_is_drawn_before_the_server_answers(app) -> None
     expect(app.page.locator(".st-key-levels input")).to_have_value("1,2,3", timeout=60_000)  # the sidebar follows
     expect(root).to_have_attribute("data-levels-pending", "", timeout=60_000)
     quiet(app, 1.0)
-    record = app.page.evaluate("() => window.__levels")
-    first = next(r for r in record if r["boxes"] != before)
-    assert first["updates"] == app.page.evaluate("() => window.__enterUpdates")  # drawn before any message from the server
-    assert first["pending"] == "1,2,3" and PENDING_COLOUR in first["colours"]  # greyed until the values come
+    first = first_drawn(app, before, "1,2,3")
     assert [n for n, _ in json.loads(first["boxes"])] == [1, 2, 3]
-    assert json.loads(first["boxes"]) == json.loads(attr(app, "boxes"))  # the server's bins are the browser's
     assert PENDING_COLOUR not in attr(app, "colours") and attr(app, "levels") == "1,2,3"
     assert app.page.locator(f"{ROOT} [data-key='pooled_3']").count() == 1
     assert int(attr(app, "full-runs")) > full_runs and attr(app, "mounts") == "1"
@@ -200,11 +206,7 @@ def test_an_edit_in_the_sidebar_is_drawn_in_the_explorer_before_the_server_answe
     expect(root).to_have_attribute("data-levels", "1,2,3", timeout=60_000)
     expect(root).to_have_attribute("data-levels-pending", "", timeout=60_000)
     quiet(app, 1.0)
-    record = app.page.evaluate("() => window.__levels")
-    first = next(r for r in record if r["boxes"] != before)
-    assert first["updates"] == app.page.evaluate("() => window.__enterUpdates")  # drawn before any message from the server
-    assert first["pending"] == "1,2,3" and PENDING_COLOUR in first["colours"]  # greyed until the values come
-    assert json.loads(first["boxes"]) == json.loads(attr(app, "boxes"))  # the server's bins are the browser's
+    first_drawn(app, before, "1,2,3")
     assert PENDING_COLOUR not in attr(app, "colours") and int(attr(app, "full-runs")) > full_runs
     assert attr(app, "client-redraws") == "1" and attr(app, "levels-sent") == "0" and attr(app, "mounts") == "1"
     assert app.exceptions() == [] and app.errors() == []
