@@ -29,8 +29,7 @@ __all__ = ["StopException", "page_chunks", "history_navigation", "is_deleted_upl
            "session_active"]
 # the front end's lazily loaded code (static/js/<stem>.<hash>.js) for st.plotly_chart, 4.7 MB,
 # fetched when the first chart arrives; the page waits for it before it shows the elements that
-# came with that chart (the explorer's values too). st.code's and st.button's code were preloaded
-# too for a while: no difference in four alternated cold starts, so they load when asked.
+# came with that chart (the explorer's values too)
 PAGE_CHUNKS = ("PlotlyChart",)
 
 

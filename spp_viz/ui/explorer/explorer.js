@@ -180,7 +180,7 @@ let LIVE = null; // the explorer drawn last
 function mirrorSidebarLevels(e) {
   const box = e.target instanceof HTMLInputElement ? e.target.closest(".st-key-levels") : null;
   if (!LIVE || !box || (e.type === "keydown" && e.key !== "Enter")) return;
-  LIVE.mirrorLevels(e.target.value, e);
+  LIVE.mirrorLevels(e.target.value);
 }
 document.addEventListener("keydown", mirrorSidebarLevels, true);
 document.addEventListener("change", mirrorSidebarLevels, true);
@@ -225,7 +225,6 @@ class Explorer {
       "data-client-redraws": "0", "data-levels-sent": "0", "data-levels-error": "" }, parent);
     this.latencies = [];
     this.editLatencies = []; // ms from each levels edit to the frame after its bins are drawn
-    this.sidebarLatencies = []; // the same for each edit committed in the sidebar's levels box
     this.root.sppExplorer = this;
     this.hover = null;
     this.serverSelected = null; this.data = null; this.sendTimer = null;
@@ -293,7 +292,7 @@ class Explorer {
     this.sendLevels();
   }
 
-  mirrorLevels(text, e) { // the sidebar's levels box committed ``text``: its bins drawn here at once
+  mirrorLevels(text) { // the sidebar's levels box committed ``text``: its bins drawn here at once
     if (!this.data) return;
     const parsed = parseLevels(text, this.data.pyramid);
     if (parsed.error) return; // the sidebar says why, after its run
@@ -301,8 +300,6 @@ class Explorer {
     if (key === (this.mirrored ?? SETTINGS.levelsPending ?? this.serverLevels)) return; // nothing new
     this.mirrored = key; this.mirroredAt = this.data.runs ? this.data.runs.full : 0;
     this.drawClientLevels(parsed.levels);
-    const start = e.timeStamp;
-    requestAnimationFrame(() => { this.sidebarLatencies.push(performance.now() - start); });
   }
 
   // whether to hold this update: it comes from a run that started before the sidebar's edit and
