@@ -124,6 +124,33 @@ def test_every_heads_output_shape_is_the_shape_of_its_output_on_the_whole_map(he
     assert output_shape(head, args, module, x) == whole
 
 
+@settings(max_examples=40, deadline=None)
+@given(head=st.sampled_from(HEAD_IDS), h=st.integers(1, 17), w=st.integers(1, 17), k=st.sampled_from((3, 5, 7)),
+       n=st.integers(1, 3), seed=st.integers(0, 2**16), specials=st.booleans())
+def test_the_page_pools_give_the_bits_of_the_heads_own_pools(head, h, w, k, n, seed, specials):
+    """What the page shows runs a max-pool-only head's pools in channels-last layout (faster on the
+    CPU): each part must be bit for bit its own pool_part's, NaN, infinities and ties included,
+    and back in the standard layout; any other head's pools run as they are."""
+    from spp_viz.family import run_pools
+    from spp_viz.heads.registry import get_spec
+
+    spec = get_spec(head)
+    args = spec.key(BuildArgs(16, k, n, (1, 2, 3), Pool.MAX, BinRule.ADAPTIVE))
+    module = build_head(head, args)
+    x = torch.randn(1, 16, h, w, generator=torch.Generator().manual_seed(seed))
+    if specials:
+        x = x.round()  # ties
+        x.view(-1)[:: 7] = float("nan")
+        x.view(-1)[3:: 11] = float("-inf")
+    with torch.inference_mode():
+        theirs, ours = spec.pool_part(module, x), run_pools(spec, module, x)
+    assert len(ours) == len(theirs)
+    for a, b in zip(ours, theirs):
+        assert a.is_contiguous() and a.shape == b.shape
+        assert torch.equal(a.isnan(), b.isnan()) and torch.equal(a.nan_to_num(0.5), b.nan_to_num(0.5))
+    assert spec.max_pools == (head in ("spp_yolo", "sppf", "sppf_separable", "simsppf", "sppcspc", "cspsppf", "sppelan"))
+
+
 def test_a_process_reports_the_built_in_heads_without_importing_torch_dynamo():
     """The meta device's Python kernels and FlopCounterMode import torch._dynamo (1.3 to 2 s): the
     first page of a cold process waited for it. Every built-in head's report (shapes, FLOPs,

@@ -171,7 +171,9 @@ class HeadSpec:
     compared as flat vectors, for pools of several sizes against SPP's vector); ``view_title`` is
     its name with the settings it runs with (None: ``name``), as the SPP vs SPPF table shows it;
     ``keeps_size``: its output is ``(C', h, w)`` on every ``h x w`` map (its shape is then read
-    from a run on a small corner of the map, :func:`spp_viz.family.output_shape`).
+    from a run on a small corner of the map, :func:`spp_viz.family.output_shape`); ``max_pools``:
+    its pooling part is max pools only, so it gives the same bits in any memory layout (a max
+    selects a value, where an average's sum depends on the order it adds in).
     """
 
     id: str
@@ -190,6 +192,7 @@ class HeadSpec:
     fixed_length: bool = False
     pools_halve: bool = False  # the module's pools see cv1's C // 2 channels, not C
     keeps_size: bool = False  # its output keeps the map's h x w on any map (stride-1 pools, 'same' convs)
+    max_pools: bool = False  # its pooling part is max pools only: the same bits in any memory layout
 
     def pool_channels(self, channels: int) -> int:
         """How many channels the module's own pools run on (pool-only timing uses that width)."""
@@ -312,13 +315,13 @@ _SPECS = (
         branches=_sppf_branches, pool_names=_sppf_names,
         claims=lambda a: (_cascade("sppf", a), _cascade("sppf_separable", a, _SEPARABLE_CASCADE)),
         view_title=lambda a: f"{HEAD_NAMES['spp_yolo']}: parallel {_joined(sppf_effective_kernels(a.k, a.repeats))}",
-        uses_sppf_args=True, pools_halve=True, keeps_size=True),
+        uses_sppf_args=True, pools_halve=True, keeps_size=True, max_pools=True),
     HeadSpec(
         id="sppf", name=HEAD_NAMES["sppf"], source="https://github.com/ultralytics/ultralytics/blob/main/ultralytics/nn/modules/block.py (class SPPF)",
         purpose=N_("The same tensor as YOLO's SPP from n chained k x k pools (windows k, 2k-1, ...), cheaper because each step reuses the last."),
         build=lambda a: SPPFBlock(a.channels, a.channels, a.k, a.repeats), branches=_sppf_branches, pool_names=_sppf_names,
         claims=lambda a: (_cascade("spp_yolo", a), worded("sppf_separable", N_("{k}x{k} max = 1x{k} then {k}x1 max"), a, k=a.k)),
-        view_title=lambda a: f"{HEAD_NAMES['sppf']}: k={a.k}, n={a.repeats}", uses_sppf_args=True, pools_halve=True, keeps_size=True),
+        view_title=lambda a: f"{HEAD_NAMES['sppf']}: k={a.k}, n={a.repeats}", uses_sppf_args=True, pools_halve=True, keeps_size=True, max_pools=True),
     HeadSpec(
         id="sppf_separable", name=HEAD_NAMES["sppf_separable"], source="https://github.com/ultralytics/ultralytics/pull/26082",
         purpose=N_("SPPF with each k x k pool done as 1 x k then k x 1: exactly equal, fewer comparisons per cell (k + k instead of k x k)."),
@@ -326,29 +329,30 @@ _SPECS = (
         pool_names=_sppf_names,
         claims=lambda a: (worded("sppf", N_("1x{k} then {k}x1 max = {k}x{k} max"), a, k=a.k),
                           _cascade("spp_yolo", a, _SEPARABLE_CASCADE)),
-        uses_sppf_args=True, pools_halve=True, keeps_size=True),
+        uses_sppf_args=True, pools_halve=True, keeps_size=True, max_pools=True),
     HeadSpec(
         id="simsppf", name=HEAD_NAMES["simsppf"], source="https://github.com/meituan/YOLOv6/blob/main/yolov6/layers/common.py (class SimSPPF)",
         purpose=N_("YOLOv6's SPPF with Conv-BN-ReLU instead of SiLU, for faster inference on deployment hardware."),
         build=lambda a: SPPFBlock(a.channels, a.channels, SOURCE_K, SOURCE_N, Act.RELU, Act.RELU),
-        branches=lambda a: _pool_branches(YOLO_KERNELS), claims=_source_sppf(_SOURCE_POOLS), pools_halve=True, keeps_size=True),
+        branches=lambda a: _pool_branches(YOLO_KERNELS), claims=_source_sppf(_SOURCE_POOLS), pools_halve=True, keeps_size=True, max_pools=True),
     HeadSpec(
         id="sppcspc", name=HEAD_NAMES["sppcspc"], source="https://github.com/WongKinYiu/yolov7/blob/main/models/common.py (class SPPCSPC)",
         purpose=N_("YOLOv7's parallel 5/9/13 pools inside a CSP block (3x3 convs around the pools, a 1x1 shortcut) at full width c_ = C."),
         build=lambda a: CSPPoolBlock(a.channels, a.channels, a.channels, ParallelPools(YOLO_KERNELS)),
         branches=lambda a: _csp_branches(YOLO_KERNELS), pool_names=lambda a: _window_names(YOLO_KERNELS),
-        claims=_source_sppf(N_("its parallel {windows} pools are SPPF's cascade with k={k}, n={n}")), keeps_size=True),
+        claims=_source_sppf(N_("its parallel {windows} pools are SPPF's cascade with k={k}, n={n}")), keeps_size=True,
+        max_pools=True),
     HeadSpec(
         id="cspsppf", name=HEAD_NAMES["cspsppf"], source="https://github.com/meituan/YOLOv6/blob/main/yolov6/layers/common.py (class CSPSPPF)",
         purpose=N_("YOLOv6's CSP block around SPPF's chained 5x5 pools at half width: SPPCSPC's structure with the cheaper cascade."),
         build=lambda a: CSPPoolBlock(a.channels, a.channels, a.channels // 2, CascadePools(SOURCE_K, SOURCE_N), shortcut_first=True),
         branches=lambda a: _csp_branches(YOLO_KERNELS), pool_names=lambda a: _window_names(YOLO_KERNELS),
-        claims=_source_sppf(_SOURCE_POOLS), pools_halve=True, keeps_size=True),
+        claims=_source_sppf(_SOURCE_POOLS), pools_halve=True, keeps_size=True, max_pools=True),
     HeadSpec(
         id="sppelan", name=HEAD_NAMES["sppelan"], source="https://github.com/WongKinYiu/yolov9/blob/main/models/common.py (class SPPELAN)",
         purpose=N_("YOLOv9's SPP-ELAN: SPPF's structure with a free hidden width c3 (here C / 2) for small models."),
         build=lambda a: SPPELANBlock(a.channels, a.channels, a.channels // 2, SOURCE_K),
-        branches=lambda a: _pool_branches(YOLO_KERNELS), claims=_source_sppf(_SOURCE_POOLS), pools_halve=True, keeps_size=True),
+        branches=lambda a: _pool_branches(YOLO_KERNELS), claims=_source_sppf(_SOURCE_POOLS), pools_halve=True, keeps_size=True, max_pools=True),
     HeadSpec(
         id="ppm", name=HEAD_NAMES["ppm"], source="https://github.com/hszhao/semseg/blob/master/model/pspnet.py (class PPM)",
         purpose=N_("PSPNet's pyramid pooling for segmentation: average SPP levels 1, 2, 3, 6, each 1x1-conv'd and upsampled back onto the map."),
