@@ -121,3 +121,4 @@ def test_the_torch_free_catalogue_is_the_registry():
         name: (catalogue.TITLES[name], BACKBONE_STAGES[name], DEFAULT_STAGES[name], catalogue.WEIGHTS_FILES.get(name, ""))
         for name in BACKBONE_STAGES}
     assert [head_ids.head_name(i) for i in HEAD_IDS] == [get_spec(i).name for i in HEAD_IDS]
+

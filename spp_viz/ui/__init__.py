@@ -11,7 +11,12 @@ from __future__ import annotations
 
 
 def main() -> None:
-    """Run the app (imported lazily: importing ``spp_viz.ui`` alone starts nothing)."""
+    """Run the app (imported lazily: importing ``spp_viz.ui`` alone starts nothing); every run
+    ends by handing its freed memory back (:func:`spp_viz.allocator.trim`), a rerun's too."""
+    from .. import allocator
     from .page import main as run
 
-    run()
+    try:
+        run()
+    finally:
+        allocator.trim()

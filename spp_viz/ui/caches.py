@@ -41,6 +41,7 @@ if TYPE_CHECKING:  # the model's steps import the engine where they run: phase 0
 # threshold fixed once per process; per-image caches hold this many entries (eight sessions,
 # one image each); each new image first frees what earlier ones left (allocator.release).
 allocator.tune()
+allocator.freeze()  # the server, Streamlit and plotly, imported by now: release() need not walk them
 PER_IMAGE_CACHE_ENTRIES = 8
 FAMILY_MAPS_CACHE_ENTRIES = 32  # one entry per (image, head): about 10 images of the default family
 HEAD_CACHE_ENTRIES = 64  # one head on one map without latencies: the view's and the family's, a few images

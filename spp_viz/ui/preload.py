@@ -66,6 +66,9 @@ def _import_all() -> None:
         except Exception:  # the run that needs it imports it again and says why in one sentence
             LOG.exception("importing %s in the background failed", name)
             return
+    from .. import allocator
+
+    allocator.freeze()  # torch and the engine: each new image's release() walks them no more
 
 
 def wait() -> None:
