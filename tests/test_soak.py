@@ -30,4 +30,4 @@ def test_twenty_distinct_uploads_keep_memory_bounded_and_flat() -> None:
     assert result.slope_mb_per_100 < soak.TREND_TARGET_MB_PER_100, result.rss_mb
     late = result.rss_mb[WARMUP:]
     assert max(late) - min(late) < 400, result.rss_mb  # no swings of hundreds of MB between uploads
-    assert result.errors == [], result.errors[:3]  # every upload rendered every panel
+    assert result.errors == [], result.errors[:3]  # every upload's page ran its forward and drew every panel
