@@ -151,12 +151,19 @@ async def open_page(browser: Any, url: str) -> Any:
     return page
 
 
+# The SPP vs SPPF panel's latency table, or an error saying why it has none. MEASURED_JS alone once
+# held on a fresh server's first page before its full page was drawn: the report downloaded then had
+# no latencies, and the server, whose tab was closed right after, never started a measurement.
+NUMBERS_JS = "document.querySelector(\"[class*='st-key-sppf_costs'], [data-testid='stAlertContentError']\") !== null"
+
+
 async def numbers(page: Any) -> None:
-    """Until the page's second phase is in (no "measuring" note left, the script idle)."""
+    """Until the page's second phase is in: the latency table (or an error) on the page, no
+    "measuring" note left, the script idle."""
     from spp_viz.devtools.server import MEASURED_JS
 
     await page.get_by_test_id("stMetricValue").first.wait_for(state="visible", timeout=TIMEOUT_MS)
-    await page.wait_for_function(MEASURED_JS, timeout=TIMEOUT_MS, polling=100)
+    await page.wait_for_function(f"() => ({NUMBERS_JS}) && ({MEASURED_JS})()", timeout=TIMEOUT_MS, polling=100)
 
 
 async def report(page: Any) -> dict[str, Any]:
