@@ -3,9 +3,10 @@
 ``python -m benchmarks.soak --uploads 100 --seed 0`` runs the app's script with Streamlit's
 ``AppTest`` in a fresh process (its caches are process-wide, as in ``streamlit run``), uploads
 ``N`` distinct photo-like images of random size (200-1600 px per side, JPEG or PNG), checks
-that each page got past its forward to the downloads, and samples the process's RSS (``/proc/self/status`` VmRSS) after every
-upload. It prints one JSON object. ``run(...)`` (area ``soak`` of ``python -m benchmarks``)
-and ``tests/test_soak.py`` start it as a subprocess, so every soak starts from a cold process.
+that each page got past its forward to the downloads, and samples the process's RSS
+(``/proc/self/status`` VmRSS) after every upload. It prints one JSON object. ``run(...)`` (area
+``soak`` of ``python -m benchmarks``) and ``tests/test_soak.py`` start it as a subprocess, so
+every soak starts from a cold process.
 
 Targets: over 100 distinct uploads, peak RSS <= 1.6 GB and no upward trend: the
 least-squares slope of RSS over the uploads after the caches have filled (the warm-up: the
