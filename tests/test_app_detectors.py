@@ -87,6 +87,25 @@ def test_a_yolo_checkpoint_switches_the_page_to_its_detector_and_names_it(v8n):
     assert chart(at, "spp_vector_figure")["layout"]["meta"]["length"] == 256 * 21
 
 
+def test_a_rerun_does_not_hash_the_checkpoint_again(v8n, monkeypatch):
+    """The file's sha256 (the model cache's key) is taken once per upload, not on every rerun."""
+    import hashlib
+
+    at = detector_page(v8n)
+    real, hashed = hashlib.sha256, []
+
+    def counting(data=b"", *args, **kwargs):
+        hashed.append(len(data))
+        return real(data, *args, **kwargs)
+
+    monkeypatch.setattr(hashlib, "sha256", counting)
+    at.run()
+    at.run()
+    assert_clean(at)
+    assert at.selectbox(key=state.KEY_BACKBONE).value == "yolo"
+    assert hashed and len(v8n) not in hashed, hashed  # other bytes were hashed meanwhile, never the file
+
+
 def test_the_sppf_panel_runs_the_trained_sppf_on_its_cv1_output(v8n):
     at = detector_page(v8n)
     backbone, features = engine_features(v8n)

@@ -10,7 +10,6 @@ table waits for its timings); the family once every head it asks for is measured
 
 from __future__ import annotations
 
-import hashlib
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -124,7 +123,7 @@ def build_page(controls: Controls) -> PageModel:
 def _model(controls: Controls) -> tuple[Backbone, BackboneKey, float]:
     """The loaded model, its cache key and how long it took to load (0 when cached)."""
     ckpt = controls.checkpoint
-    ckpt_digest = hashlib.sha256(ckpt.data).hexdigest() if ckpt is not None else ""
+    ckpt_digest = ckpt.digest if ckpt is not None else ""
     backbone, load_ms = caches.get_backbone(controls.backbone, controls.stage, controls.weights, ckpt_digest,
                                             ckpt.filename if ckpt else "checkpoint", controls.device, ckpt.data if ckpt else None)
     return backbone, (controls.backbone, controls.stage, backbone.weights, ckpt_digest, str(backbone.device)), load_ms

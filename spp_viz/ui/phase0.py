@@ -79,8 +79,7 @@ def geometry_page(controls: Controls) -> GeometryPage | None:
 
 def forward_key(controls: Controls, decoded: DecodedImage) -> ForwardKey:
     """What the forward depends on: the image at its working size and the model."""
-    ckpt = controls.checkpoint
-    digest = hashlib.sha256(ckpt.data).hexdigest() if ckpt is not None else ""
+    digest = controls.checkpoint.digest if controls.checkpoint is not None else ""
     return (decoded.digest, decoded.working_size, controls.backbone, controls.stage, controls.weights.value, digest,
             controls.device)
 

@@ -7,6 +7,7 @@ All three go through the same decoding and limits.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -53,9 +54,13 @@ class ImageInput:
 
 @dataclass(frozen=True)
 class CheckpointInput:
+    """An uploaded checkpoint: its bytes, the upload's file id and their sha256 (hashed once per
+    upload by :func:`_checkpoint_digest`, not on every rerun: a detector file is megabytes)."""
+
     filename: str
     data: bytes
     cache_key: str  # the upload's file id
+    digest: str  # sha256 of ``data``
 
 
 @dataclass(frozen=True)
@@ -182,7 +187,15 @@ def _backbone_section() -> tuple[Any, CheckpointInput | None]:
             sb.caption(_(words.DETECTOR_NEEDS_FILE))
         return slot, None
     sb.caption(words.checkpoint_note(upload.name, detector))
-    return slot, CheckpointInput(upload.name, upload.getvalue(), f"checkpoint:{upload.file_id}")
+    data = upload.getvalue()
+    cache_key = f"checkpoint:{upload.file_id}"
+    return slot, CheckpointInput(upload.name, data, cache_key, _checkpoint_digest(cache_key, data))
+
+
+@st.cache_data(max_entries=4, show_spinner=False)
+def _checkpoint_digest(cache_key: str, _data: bytes) -> str:
+    """The sha256 of an upload's bytes, once per upload (``cache_key`` is its file id)."""
+    return hashlib.sha256(_data).hexdigest()
 
 
 def stage_control(controls: Controls, backbone: Backbone | None) -> None:
