@@ -264,12 +264,17 @@ class Backbone:
         return self.spec.classifier is not None and self.stage == self.spec.final_stage and self.pretrained and bool(self.categories)
 
     def preprocess(self, image: Image.Image) -> Tensor:
-        """RGB PIL image -> normalised ``(1, 3, H, W)`` on the device, at the image's own size (no crop)."""
-        array = np.array(image.convert("RGB"), dtype=np.uint8)  # a writable copy for torch
-        x = torch.from_numpy(array).to(self.device).permute(2, 0, 1).unsqueeze(0).float().div_(255)
+        """RGB PIL image -> normalised ``(1, 3, H, W)`` on the device, at the image's own size (no crop).
+
+        The bytes go planar (``(3, H, W)`` uint8) before the float conversion, and the
+        normalisation is in place: the same arithmetic as ``(x / 255 - mean) / std``, in a third
+        of the time of converting the strided view."""
+        rgb = image if image.mode == "RGB" else image.convert("RGB")
+        planar = np.ascontiguousarray(np.asarray(rgb, dtype=np.uint8).transpose(2, 0, 1))  # a fresh, writable copy
+        x = torch.from_numpy(planar).to(self.device).unsqueeze(0).float().div_(255)
         mean = torch.tensor(self.spec.mean, device=self.device).view(1, 3, 1, 1)
         std = torch.tensor(self.spec.std, device=self.device).view(1, 3, 1, 1)
-        return (x - mean) / std
+        return x.sub_(mean).div_(std)
 
     @torch.inference_mode()
     def features(self, x: Tensor) -> Tensor:

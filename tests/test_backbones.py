@@ -31,6 +31,18 @@ def test_lite0_logits_equal_reference_package(height, width):
         assert torch.allclose(ours(x), reference(x), atol=1e-4)
 
 
+@pytest.mark.parametrize("mode", ["RGB", "RGBA", "L", "P", "CMYK"])
+def test_preprocess_equals_torchvisions_to_tensor_and_normalize(lite0, mode):
+    """Bit for bit: the planar, in-place preprocessing is the same arithmetic as the reference."""
+    from PIL import Image
+    from torchvision.transforms import functional as TF
+
+    pixels = torch.randint(0, 256, (37, 53, 3), generator=torch.Generator().manual_seed(3), dtype=torch.uint8)
+    image = Image.fromarray(pixels.numpy()).convert(mode)
+    reference = TF.normalize(TF.to_tensor(image.convert("RGB")), list(lite0.spec.mean), list(lite0.spec.std)).unsqueeze(0)
+    assert torch.equal(lite0.preprocess(image), reference)
+
+
 def test_loading_the_default_prints_nothing(capfd):
     load_backbone(download=False)
     out, _err = capfd.readouterr()
