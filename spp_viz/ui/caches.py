@@ -64,12 +64,14 @@ def image_bytes(image: ImageInput) -> bytes:
     return image.data
 
 
-@st.cache_data(max_entries=PER_IMAGE_CACHE_ENTRIES, show_spinner=False)
+@st.cache_resource(max_entries=PER_IMAGE_CACHE_ENTRIES, show_spinner=False)
 def decode_image(cache_key: str, max_side: int, working_pixels: int, _raw: bytes, _filename: str,
                  _limit: images.WorkingLimit = images.CPU_WORKING_LIMIT) -> tuple[DecodedImage, float]:
     """Decode once per (source key, max side, the device's working limit): ``load_image`` hashes
     the bytes, once; errors are raised, never cached. ``cache_key`` is a sample's name or an
-    upload's file id; ``working_pixels`` is ``_limit.pixels`` (the part of the limit that matters)."""
+    upload's file id; ``working_pixels`` is ``_limit.pixels`` (the part of the limit that matters).
+    One shared, read-only image (nothing draws on it): no pickled copy per upload, and none
+    unpickled on every rerun."""
     allocator.release()  # a new image: free what the previous analyses left, before this one's
     start = time.perf_counter()
     decoded = images.load_image(_raw, max_side=max_side, max_pixels=DEFAULT_MAX_PIXELS, filename=_filename, limit=_limit)
