@@ -52,6 +52,11 @@ def _libc() -> ctypes.CDLL | None:
     return libc
 
 
+def glibc() -> bool:
+    """Whether this process's C library is glibc, whose knobs :func:`tune` and :func:`trim` use."""
+    return _libc() is not None
+
+
 @cache
 def tune() -> bool:
     """Apply the arena, mmap-threshold and trim-threshold settings once per process; False when

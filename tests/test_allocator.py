@@ -15,7 +15,7 @@ from spp_viz import allocator
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.mark.skipif(allocator._libc() is None, reason="glibc only")
+@pytest.mark.skipif(not allocator.glibc(), reason="glibc only")
 def test_glibc_takes_every_setting():
     assert allocator.tune() is True
 
