@@ -357,6 +357,10 @@ def lines(monkeypatch) -> list[int]:
 
 
 def test_the_page_waits_for_a_slot_and_says_how_many_are_ahead(one_slot, lines):
+    import streamlit as st
+
+    st.cache_resource.clear()  # the page's analysis must be heavy work, whichever test ran it before
+    st.cache_data.clear()
     other = one_slot.join("another-session", "forward")
     assert one_slot.try_start(other)
     waited: list[float] = []
