@@ -133,3 +133,28 @@ def test_a_new_stage_draws_its_phase0_then_runs_its_forward_once(counted):
     assert_clean(at)
     assert counted.calls == 1 and full_runs(at) == runs + 2
     assert explorer_data(at)["phase"] == 1 and panel_headers(at) == PANELS
+
+
+def test_the_timing_worker_starts_after_the_pages_forwards(monkeypatch):
+    """A process's timing worker imports torch for seconds: started by the first request, mid-run,
+    it took a core from the page's own forwards (the 224-px one of "What the backbone sees" came
+    after it). It starts at the foot of the page, once every forward of the run is done."""
+    from spp_viz import backbones, worker
+
+    events: list[str] = []
+    real = backbones.Backbone.features
+
+    def features(self, x):
+        events.append("forward")
+        return real(self, x)
+
+    monkeypatch.setattr(backbones.Backbone, "features", features)
+    monkeypatch.setattr(worker, "prestart", lambda: events.append("worker"))
+    at = new_app()
+    at.run()
+    events.clear()
+    at.file_uploader(key=state.KEY_IMAGE).set_value(("odd.png", unique_photo(301, 203), "image/png"))
+    at.run()
+    assert_clean(at)
+    assert events.count("forward") >= 2 and "worker" in events, events  # the photo's and the 224-px one
+    assert "forward" not in events[events.index("worker"):], events

@@ -156,13 +156,11 @@ def lookup(key: Hashable) -> object | None:
 
 
 def request(job: Job) -> None:
-    """Ask for ``job`` after this run's page is drawn (nothing happens when it is stored already);
-    the timing worker starts meanwhile, if this process has none yet."""
+    """Ask for ``job`` after this run's page is drawn (nothing happens when it is stored already)."""
     if job.done(store()):
         return
     jobs: dict[Hashable, Job] = st.session_state.setdefault(KEY_JOBS, {})
     jobs.setdefault(job.keys, job)
-    worker.prestart()
 
 
 def pending() -> list[Job]:
@@ -213,6 +211,11 @@ def ready_signal() -> None:
     """At the foot of the page: a component that sends ``drawn`` once the browser has painted this
     run's page, when this run asked for measurements (a token that names them; None: nothing)."""
     jobs = pending()
+    if jobs:
+        # The timing worker (if this process has none yet) imports torch while the browser draws:
+        # started with the first request, mid-run, its import took a core from the page's own
+        # forwards and charts, and a 2-thread forward beside it ran several times slower.
+        worker.prestart()
     token = hashlib.sha256(repr(sorted(repr(job.keys) for job in jobs)).encode()).hexdigest()[:16] if jobs else None
     round_ = int(st.session_state.get(KEY_ROUND, 0))
     _signal(key=KEY_SIGNAL, data={"token": f"{token}-{round_}" if token else None}, on_drawn_change=_on_drawn, height=0)
