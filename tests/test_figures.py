@@ -249,3 +249,29 @@ def test_every_figure_stays_under_a_million_numbers_for_a_2048_px_image(stride, 
     for fig in built:
         assert count_numbers(fig) < figures.MAX_FIGURE_NUMBERS, fig.layout.meta
         assert len(fig.to_json()) < 1_500_000, fig.layout.meta
+
+
+@pytest.mark.parametrize("rows,cols,h_spacing,v_spacing,n_titles", [
+    (1, 3, 0.07, 0.0, 3), (1, 2, 0.1, 0.0, 2), (2, 3, 0.03, 0.15, 4), (2, 5, 0.03, 0.15, 7), (3, 2, 0.1, 0.2, 6),
+    (1, 1, 0.03, 0.15, 1), (2, 2, 0.06, 0.1, 3), (2, 5, 0.03, 0.15, 10),
+])
+def test_subplot_grid_is_make_subplots_layout(rows, cols, h_spacing, v_spacing, n_titles):
+    """The figures built in one call lay out their cells as ``make_subplots`` does: every axis's
+    domain and anchor, and the titles' annotations (an empty title has none)."""
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    from spp_viz.figures.style import axis_names, subplot_grid
+
+    titles = [f"map {i}" if i != 1 else "" for i in range(n_titles)]
+    reference = make_subplots(rows, cols, subplot_titles=titles, horizontal_spacing=h_spacing,
+                              vertical_spacing=v_spacing).to_dict()["layout"]
+    xaxes, yaxes, notes = subplot_grid(titles, rows, cols, h_spacing, v_spacing)
+    layout: dict[str, object] = {"annotations": notes}
+    for i, (x_axis, y_axis) in enumerate(zip(xaxes, yaxes)):
+        x_name, y_name = axis_names(i)
+        layout[x_name], layout[y_name] = x_axis, y_axis
+    ours = go.Figure(layout=layout).to_dict()["layout"]
+    reference.pop("template")
+    ours.pop("template")
+    assert ours == reference
