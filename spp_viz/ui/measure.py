@@ -212,9 +212,8 @@ def ready_signal() -> None:
     run's page, when this run asked for measurements (a token that names them; None: nothing)."""
     jobs = pending()
     if jobs:
-        # The timing worker (if this process has none yet) imports torch while the browser draws:
-        # started with the first request, mid-run, its import took a core from the page's own
-        # forwards and charts, and a 2-thread forward beside it ran several times slower.
+        # The timing worker (if this process has none yet) imports torch while the browser draws,
+        # not while this run's forwards and charts want both cores (docs/timing.md).
         worker.prestart()
     token = hashlib.sha256(repr(sorted(repr(job.keys) for job in jobs)).encode()).hexdigest()[:16] if jobs else None
     round_ = int(st.session_state.get(KEY_ROUND, 0))
