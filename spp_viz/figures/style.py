@@ -83,12 +83,12 @@ def subplot_grid(titles: Sequence[str], rows: int, cols: int, h_spacing: float,
         y_start = sum([height] * below) + below * v_spacing
         y_domain = [max(0.0, y_start), min(1.0, y_start + height)]
         for c in range(cols):
+            i = r * cols + c
             start = sum([width] * c) + c * h_spacing  # sum(widths[:c]) + c * spacing, as plotly computes it
             domain = [max(0.0, start), min(1.0, start + width)]
-            x_ref, y_ref = axis_refs(r * cols + c)
+            x_ref, y_ref = axis_refs(i)
             xaxes.append(dict(anchor=y_ref, domain=domain))
             yaxes.append(dict(anchor=x_ref, domain=y_domain))
-            i = r * cols + c
             if i < len(titles) and titles[i]:
                 notes.append(dict(y=y_domain[1], xref="paper", x=sum(domain) / 2.0, yref="paper", text=titles[i], showarrow=False,
                                   font=dict(size=16), xanchor="center", yanchor="bottom"))
