@@ -183,3 +183,19 @@ def test_a_url_the_session_did_not_write_is_a_history_step_without_the_flag():
     assert_clean(at)
     assert at.session_state[state.KEY_LEVELS] == "1,2,4"
     assert dict(at.query_params) == {"max_side": str(SIDE)}
+
+
+def test_an_edit_sent_with_the_url_from_before_the_last_write_is_kept():
+    """The browser's rerun carries the URL it shows. A user who edits while a run is writing a new
+    URL sends the edit with the URL from before it; that is no step back in history: the edit, and
+    the view it was made on, stay, and the run writes the URL again."""
+    at = new_app()
+    at.run()
+    at.text_input(key=state.KEY_LEVELS).set_value("2,3").run()
+    assert dict(at.query_params) == {"max_side": str(SIDE), "levels": "2,3"}
+    at.query_params.clear()
+    at.query_params.update({"max_side": str(SIDE)})  # the URL the browser showed before the last write
+    at.radio(key=state.KEY_POOL).set_value("avg").run()
+    assert_clean(at)
+    assert (at.session_state[state.KEY_LEVELS], at.session_state[state.KEY_POOL]) == ("2,3", "avg")
+    assert dict(at.query_params) == {"max_side": str(SIDE), "levels": "2,3", "pool": "avg"}

@@ -44,8 +44,13 @@ KEY_LINK_PROBLEM_LIST = "link_problems"  # in it: the values that kept their def
 KEY_LINK_READ = "_link_read"  # this session has read its URL
 KEY_LINK_HELD = "_link_held"  # this run opened the URL: leave it as it is
 KEY_LINK_QUERY = "_link_query"  # the URL's query as this session last read or wrote it
+KEY_LINK_CONTROLS = "_link_controls"  # the controls' values when this session last wrote the URL
 KEY_LINK_OPENED = "_link_opened"  # the LinkState opened last (its photo None: made on an upload)
 KEY_LINK_NOTED = "_link_noted"  # the view the notes are about: they go once it changes
+# the controls a user edits: a run whose values differ from those of the last URL written carries an edit
+EDITABLE = (state.KEY_IMAGE, state.KEY_USE_CAMERA, state.KEY_CAMERA, state.KEY_SAMPLE, state.KEY_MAX_SIDE, state.KEY_PRESET,
+            state.KEY_LEVELS, state.KEY_POOL, state.KEY_BINS, state.KEY_BACKBONE, state.KEY_STAGE, state.KEY_WEIGHTS,
+            state.KEY_CHECKPOINT, state.KEY_CHANNEL, state.KEY_HEADS, state.KEY_SPPF_K, state.KEY_SPPF_N, state.KEY_LANG)
 OPENED_BUTTONS = {OpenPanel.ERF: state.KEY_ERF_RUN, OpenPanel.SCALES: state.KEY_SCALES_RUN}  # panel -> its button's key
 
 
@@ -69,11 +74,14 @@ def open_link() -> None:
 
     A back or forward is known by Streamlit's flag for the run, or by a URL that is not the one
     this session last read or wrote (a rerun the page asked for, e.g. its measurements, may be
-    merged with the browser's, and the merged run may not carry the flag)."""
+    merged with the browser's, and the merged run may not carry the flag). Such a URL without the
+    flag, in a run that carries an edit, is none: the browser sent the edit with the URL it showed
+    before this session's last write reached it. The edit stays, and the run writes the URL again."""
     first = not st.session_state.get(KEY_LINK_READ)
     query = {key: st.query_params.get_all(key) for key in st.query_params}
     moved = KEY_LINK_QUERY in st.session_state and st.session_state[KEY_LINK_QUERY] != query
-    if not (first or history_navigation() or moved):
+    navigated = history_navigation()
+    if not (first or navigated or moved) or (moved and not navigated and _edited()):
         return
     st.session_state[KEY_LINK_READ] = True
     st.session_state[KEY_LINK_QUERY] = query
@@ -84,6 +92,25 @@ def open_link() -> None:
     st.session_state[KEY_LINK_OPENED] = view
     st.session_state[KEY_LINK_HELD] = True
     st.session_state.pop(KEY_LINK_NOTED, None)
+
+
+def _controls() -> dict[str, Any]:
+    """The values of the :data:`EDITABLE` controls in session state (an upload by its file id)."""
+    ss = st.session_state
+    out = {}
+    for key in EDITABLE:
+        if key in ss:
+            value = ss[key]
+            out[key] = [getattr(v, "file_id", v) for v in value] if isinstance(value, list) else getattr(value, "file_id", value)
+    return out
+
+
+def _edited() -> bool:
+    """True when a control holds another value than when this session last wrote the URL (a
+    control drawn in only one of the two runs does not count)."""
+    written: dict[str, Any] = st.session_state.get(KEY_LINK_CONTROLS, {})
+    now = _controls()
+    return any(now[key] != value for key, value in written.items() if key in now)
 
 
 def _apply(view: LinkState, keys: set[str]) -> None:
@@ -147,6 +174,7 @@ def shown_view(controls: Controls, page: PageModel | None) -> LinkState:
 
 def follow(view: LinkState) -> None:
     """Write ``view`` to the URL when it differs from it (not in the run that opened the URL)."""
+    st.session_state[KEY_LINK_CONTROLS] = _controls()
     if st.session_state.get(KEY_LINK_HELD):
         return
     query = page_query(view)
