@@ -10,6 +10,7 @@ from __future__ import annotations
 import pytest
 
 from spp_viz.timing import (
+    CONTENDED_CAP,
     MAX_IQR_SHARE,
     MAX_TIME_S,
     MIN_ROUNDS,
@@ -20,6 +21,7 @@ from spp_viz.timing import (
     format_latency,
     format_ms,
     measure_interleaved,
+    run_delay_s,
 )
 
 
@@ -48,7 +50,33 @@ class Head:
 
 
 def measure(clock: Clock, fns, **kwargs) -> dict[str, Latency]:
+    kwargs.setdefault("waited", lambda: 0.0)  # nothing else runs on the simulated machine
     return measure_interleaved(fns, clock=clock, **kwargs)
+
+
+class Busy:
+    """Other work on the simulated machine: ``pattern[i]`` says whether it takes the CPU during
+    the i-th call of any head (repeating), which then runs ``slower`` times as long and waits for
+    the CPU half of that time."""
+
+    def __init__(self, clock: Clock, pattern: list[bool], slower: float = 2.0):
+        self.clock, self.pattern, self.slower = clock, pattern, slower
+        self.calls, self.waited = 0, 0.0
+        self.per_head: dict[str, int] = {}
+
+    def head(self, name: str, seconds: float):
+        def call() -> None:
+            if self.pattern[self.calls % len(self.pattern)]:
+                self.clock.now += seconds * self.slower
+                self.waited += seconds * self.slower / 2
+            else:
+                self.clock.now += seconds
+            self.calls += 1
+            self.per_head[name] = self.per_head.get(name, 0) + 1
+        return call
+
+    def __call__(self) -> float:
+        return self.waited
 
 
 def test_a_slow_head_costs_one_warm_up_then_only_samples():
@@ -120,6 +148,43 @@ def test_a_head_still_spread_at_the_cap_is_noisy_and_says_so():
     assert clock.now == pytest.approx(MAX_TIME_S, abs=0.05)  # it ran until the cap, no longer
     assert out.noisy and out.spread > MAX_IQR_SHARE
     assert format_latency(out).endswith("· noisy")
+
+
+def test_a_block_run_beside_other_work_is_thrown_away():
+    """Every third call, other work holds the CPU: the head waits for it and runs twice as long.
+    Those blocks are no samples; the figure is the head's own cost, taken alone, not noisy."""
+    clock = Clock()
+    busy = Busy(clock, [False, False, True])
+    out = measure(clock, {"sppf": busy.head("sppf", 0.006), "parallel": busy.head("parallel", 0.015)}, min_time_s=0.0, waited=busy)
+    for name, ms in (("sppf", 6.0), ("parallel", 15.0)):
+        assert out[name].median_ms == pytest.approx(ms) and out[name].iqr_ms == pytest.approx(0.0)
+        assert out[name].contended > 0 and out[name].alone and not out[name].noisy
+        assert out[name].rounds >= MIN_ROUNDS
+        assert out[name].as_json("pool")["pool_contended"] == out[name].contended
+        assert out[name].rounds + out[name].contended == busy.per_head[name] - 1  # each call after the warm-up: one or the other
+
+
+def test_a_head_never_taken_alone_is_timed_from_all_its_blocks_and_is_noisy():
+    clock = Clock()
+    busy = Busy(clock, [True])
+    out = measure(clock, {"x": busy.head("x", 0.006)}, min_time_s=0.0, waited=busy)["x"]
+    assert clock.now == pytest.approx(CONTENDED_CAP * MAX_TIME_S, abs=0.05)  # rounds went on to the longer cap
+    assert not out.alone and out.noisy and out.contended == out.rounds
+    assert out.median_ms == pytest.approx(12.0)  # what it measured, labelled, not a made-up figure
+    assert format_latency(out).endswith("· noisy")
+
+
+def test_the_run_queue_delay_is_read_where_linux_reports_it():
+    import os
+
+    delay = run_delay_s()
+    if not os.path.exists("/proc/self/task"):
+        assert delay is None
+    else:
+        assert delay is not None and delay >= 0.0
+        sum(range(200_000))
+        later = run_delay_s()
+        assert later is not None and later >= delay
 
 
 def test_a_stopped_measurement_raises_and_returns_nothing():
