@@ -209,13 +209,14 @@ async def numbers(page: Any) -> None:
 
 async def report(page: Any) -> dict[str, Any]:
     """The page's JSON report, downloaded as a user would (from the downloads menu, closed after).
-    A download the page cancels (a rerun replaced its file meanwhile) is asked for again, twice at most."""
+    A download the page cancels (a rerun replaced its file meanwhile), or a menu that did not open
+    within two minutes (a loaded machine), is asked for again, twice at most."""
     for attempt in range(3):
-        await page.locator(".st-key-downloads button").first.click()
-        async with page.expect_download(timeout=120_000) as info:
-            await page.locator(".st-key-dl_json button").click()
-        download = await info.value
         try:
+            await page.locator(".st-key-downloads button").first.click(timeout=120_000)
+            async with page.expect_download(timeout=120_000) as info:
+                await page.locator(".st-key-dl_json button").click(timeout=120_000)
+            download = await info.value
             path = await download.path()  # the whole file first: Escape while it downloads may cancel it
             await page.keyboard.press("Escape")
             with open(path, encoding="utf-8") as f:

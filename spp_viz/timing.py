@@ -75,10 +75,17 @@ MAX_IQR_SHARE = 0.10
 # on it, 10-50 %.
 CONTENDED_SHARE = 0.05
 # Blocks thrown away may keep a head short of samples past the time cap: rounds go on until
-# CONTENDED_CAP times it at most, then a head with fewer than MIN_ALONE blocks taken alone is
-# timed from all of its, and is noisy.
+# CONTENDED_CAP times it at most. If a head is still short of MIN_ALONE blocks taken alone then,
+# the comparison was not taken alone: every head is timed from all its blocks (their ratio then
+# compares like with like), and is noisy.
 CONTENDED_CAP = 2
 MIN_ALONE = 3
+# After a block thrown away, the worker sleeps: the other work's burst ends sooner without the
+# worker's threads competing with it, and the next block is more likely alone. The pause doubles
+# after each block thrown away in a row, up to CONTENDED_PAUSE_MAX_S (a browser drawing a page
+# on two cores takes about a second).
+CONTENDED_PAUSE_S = 0.02
+CONTENDED_PAUSE_MAX_S = 0.32
 CPU_METHOD = N_("perf_counter around each block of calls")
 CUDA_METHOD = N_("CUDA events around each block of calls, read after torch.cuda.synchronize")
 # the JSON report's warning (English) and, translated from its template, the page's
@@ -253,6 +260,7 @@ def measure_interleaved(
     stop: Callable[[], bool] | None = None,
     clock: Callable[[], float] = time.perf_counter,
     waited: Callable[[], float | None] = run_delay_s,
+    pause: Callable[[float], None] = time.sleep,
 ) -> dict[str, Latency]:
     """Time each callable, interleaved: round r runs once (one block) every head that still
     lacks samples (at least ``min_rounds`` blocks, ``min_time_s`` in all, fewer blocks for a head
@@ -265,8 +273,10 @@ def measure_interleaved(
     torch's current intra-op thread count (recorded in each :class:`Latency`). ``stop`` is asked
     before every block: when it says so, :class:`Interrupted` is raised and nothing is returned.
     ``clock`` is the CPU blocks' stopwatch and the time cap's, ``waited`` the seconds the
-    process's threads have waited for a CPU (:func:`run_delay_s`; tests give simulated ones). A
-    block during which they waited more than :data:`CONTENDED_SHARE` of it is no sample.
+    process's threads have waited for a CPU (:func:`run_delay_s`), ``pause`` sleeps (tests give
+    simulated ones). A block during which the threads waited more than :data:`CONTENDED_SHARE`
+    of it is no sample, and the next waits (:data:`CONTENDED_PAUSE_S`, doubling while blocks are
+    thrown away in a row).
     """
     if not fns:
         return {}
@@ -284,21 +294,24 @@ def measure_interleaved(
     busy: dict[str, list[float]] = {name: [once] if n == 1 and not alone else [] for name, (n, once, alone) in calibrated.items()}
     spent = {name: sum(values) for name, values in samples.items()}
     active = [name for name in blocks if not _enough(samples[name], spent[name], needed[name], min_time_s)]
-    begin = clock()
+    begin, backoff = clock(), CONTENDED_PAUSE_S
     while active:
         for name in active:
             _check(halt)
             seconds, alone = _timed(blocks[name], number[name], waited)
             (samples if alone else busy)[name].append(seconds / number[name])
             spent[name] += seconds if alone else 0.0
+            if not alone:
+                pause(backoff)
+            backoff = CONTENDED_PAUSE_S if alone else min(2 * backoff, CONTENDED_PAUSE_MAX_S)
         active = [name for name in active if not _enough(samples[name], spent[name], needed[name], min_time_s)]
         elapsed = clock() - begin
         if elapsed > CONTENDED_CAP * max_time_s or (
                 elapsed > max_time_s and min(len(values) for values in samples.values()) >= MIN_ALONE):
             break
     label = device_name(device)
-    return {name: _latency(samples[name], busy[name], min(MIN_ALONE, needed[name]), number[name], threads, label)
-            for name in samples}
+    alone = all(len(samples[name]) >= min(MIN_ALONE, needed[name]) or not busy[name] for name in samples)
+    return {name: _latency(samples[name], busy[name], alone, number[name], threads, label) for name in samples}
 
 
 def _check(stop: Callable[[], bool]) -> None:
@@ -320,9 +333,8 @@ def _spread(values: list[float]) -> float:
     return (q[2] - q[0]) / median if median > 0 else 0.0
 
 
-def _latency(values: list[float], busy: list[float], enough: int, calls: int, threads: int, device: str) -> Latency:
-    """The samples taken alone; all of them, and not alone, when fewer than ``enough`` were."""
-    alone = len(values) >= enough or not busy
+def _latency(values: list[float], busy: list[float], alone: bool, calls: int, threads: int, device: str) -> Latency:
+    """The samples taken alone; all of them, and not alone, when the comparison was not."""
     used = values if alone else values + busy
     q = statistics.quantiles(used, n=4) if len(used) >= 2 else [used[0]] * 3
     return Latency(statistics.median(used) * 1000, q[0] * 1000, q[2] * 1000, len(used), calls, threads, device,

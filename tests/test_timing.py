@@ -11,6 +11,8 @@ import pytest
 
 from spp_viz.timing import (
     CONTENDED_CAP,
+    CONTENDED_PAUSE_MAX_S,
+    CONTENDED_PAUSE_S,
     MAX_IQR_SHARE,
     MAX_TIME_S,
     MIN_ROUNDS,
@@ -51,7 +53,10 @@ class Head:
 
 def measure(clock: Clock, fns, **kwargs) -> dict[str, Latency]:
     kwargs.setdefault("waited", lambda: 0.0)  # nothing else runs on the simulated machine
-    return measure_interleaved(fns, clock=clock, **kwargs)
+
+    def pause(seconds: float) -> None:
+        clock.now += seconds
+    return measure_interleaved(fns, clock=clock, pause=pause, **kwargs)
 
 
 class Busy:
@@ -164,14 +169,45 @@ def test_a_block_run_beside_other_work_is_thrown_away():
         assert out[name].rounds + out[name].contended == busy.per_head[name] - 1  # each call after the warm-up: one or the other
 
 
-def test_a_head_never_taken_alone_is_timed_from_all_its_blocks_and_is_noisy():
+def test_a_comparison_not_taken_alone_is_timed_from_all_blocks_and_is_noisy():
+    """One head never runs alone, the other always does: at the longer cap both are timed from
+    all their blocks (their ratio compares like with like) and both are noisy."""
     clock = Clock()
-    busy = Busy(clock, [True])
-    out = measure(clock, {"x": busy.head("x", 0.006)}, min_time_s=0.0, waited=busy)["x"]
-    assert clock.now == pytest.approx(CONTENDED_CAP * MAX_TIME_S, abs=0.05)  # rounds went on to the longer cap
-    assert not out.alone and out.noisy and out.contended == out.rounds
-    assert out.median_ms == pytest.approx(12.0)  # what it measured, labelled, not a made-up figure
-    assert format_latency(out).endswith("· noisy")
+    busy, quiet = Busy(clock, [True]), Busy(clock, [False])
+    waits = {"busy": busy, "quiet": quiet}
+    order: list[str] = []
+
+    def head(name: str, seconds: float):
+        call = waits[name].head(name, seconds)
+
+        def run() -> None:
+            order.append(name)
+            call()
+        return run
+
+    def waited() -> float:
+        return busy.waited  # only the busy head's calls wait
+    out = measure(clock, {"busy": head("busy", 0.006), "quiet": head("quiet", 0.006)}, min_time_s=0.0, waited=waited)
+    assert CONTENDED_CAP * MAX_TIME_S <= clock.now <= CONTENDED_CAP * MAX_TIME_S + CONTENDED_PAUSE_MAX_S + 0.1  # the longer cap
+    assert not out["busy"].alone and not out["quiet"].alone
+    assert out["busy"].noisy and out["quiet"].noisy and format_latency(out["busy"]).endswith("· noisy")
+    assert out["busy"].contended == out["busy"].rounds and out["quiet"].contended == 0
+    assert out["busy"].median_ms == pytest.approx(12.0)  # what it measured, labelled, not a made-up figure
+    assert out["quiet"].median_ms == pytest.approx(6.0)
+
+
+def test_a_block_thrown_away_is_followed_by_a_pause_that_doubles_while_they_go_on():
+    clock = Clock()
+    busy = Busy(clock, [True] * 8 + [False] * 4)
+    pauses: list[float] = []
+
+    def pause(seconds: float) -> None:
+        pauses.append(seconds)
+        clock.now += seconds
+    measure_interleaved({"x": busy.head("x", 0.006)}, clock=clock, waited=busy, min_time_s=0.0, pause=pause)
+    # calls 1 and 2 are the warm-up and the calibration: then six blocks thrown away in a row
+    assert pauses[:6] == pytest.approx([CONTENDED_PAUSE_S * 2**i for i in range(4)] + [CONTENDED_PAUSE_MAX_S] * 2)
+    assert pauses[6] == pytest.approx(CONTENDED_PAUSE_S)  # after blocks alone, from the start again
 
 
 def test_the_run_queue_delay_is_read_where_linux_reports_it():
