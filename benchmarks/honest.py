@@ -12,9 +12,6 @@ thread count. A reading agrees when the two ratios are within x1.15 of each othe
   photos on one server (N = 5; 2 with ``--quick``).
 - **The same under load**: each reading taken while 4 other sessions upload photos (each uploads,
   waits for its own numbers, reads its page for 5-15 s, uploads the next).
-- **The pools beside other work**: the same two pools in a process of their own while another
-  process is busy a quarter of a core, their ratio from every block and from the blocks taken
-  alone (those the timing worker keeps), against the quiet ratio.
 - **Eight sessions uploading at once**: upload -> own photo drawn (the first phase), median and
   slowest, and upload -> numbers; every session's reading against the pools alone. With
   ``SPP_VIZ_BASELINE=/path/to/another/checkout`` the same eight uploads run against that tree
@@ -55,16 +52,12 @@ SECOND_PHASE_SLACK_S = 1.0
 TIMEOUT_MS = 600_000
 ENV_BASELINE = "SPP_VIZ_BASELINE"
 
-# The pools timed in a process of their own. Argument 5, "all": every block is a sample, also
-# those during which another process took the CPU (the measurement before contended blocks were
-# thrown away); default: as the timing worker does.
 ALONE = r"""
 import json, sys
 import torch
 from spp_viz.pooling import cascade_branches, spp_yolo, sppf_effective_kernels
 from spp_viz.timing import measure_interleaved
 c, h, w, threads = map(int, sys.argv[1:5])
-every_block = sys.argv[5:] == ["all"]
 torch.set_num_threads(threads)
 x = torch.rand(1, c, h, w)
 def run_sppf():
@@ -73,22 +66,9 @@ def run_sppf():
 def run_parallel():
     with torch.inference_mode():
         return spp_yolo(x, sppf_effective_kernels(5))
-out = measure_interleaved({"sppf": run_sppf, "parallel": run_parallel}, **({"waited": lambda: None} if every_block else {}))
-print(json.dumps({k: [v.median_ms, v.iqr_ms, v.threads, v.contended] for k, v in out.items()}))
+out = measure_interleaved({"sppf": run_sppf, "parallel": run_parallel})
+print(json.dumps({k: [v.median_ms, v.iqr_ms, v.threads] for k, v in out.items()}))
 """
-# Another process busy BUSY_S, then idle IDLE_S, over and over: a quarter of a core, as a browser
-# drawing now and then.
-BUSY = r"""
-import sys, time
-busy, idle = map(float, sys.argv[1:3])
-while True:
-    start = time.perf_counter()
-    while time.perf_counter() - start < busy:
-        pass
-    time.sleep(idle)
-"""
-BUSY_S, IDLE_S = 0.010, 0.030
-CONTENDED_REPEATS = 3
 
 
 @dataclass(frozen=True)
@@ -126,26 +106,6 @@ class Alone:
             ms = json.loads(done.stdout.strip().splitlines()[-1])
             self.ratios[key] = ms["sppf"][0] / ms["parallel"][0]
         return self.ratios[key]
-
-    @staticmethod
-    def beside_work(shape: tuple[int, int, int], threads: int) -> dict[str, list[float]]:
-        """The pools' ratio while another process is busy a quarter of a core: from every block,
-        and from the blocks taken alone (CONTENDED_REPEATS runs each, alternated)."""
-        busy = subprocess.Popen([sys.executable, "-c", BUSY, str(BUSY_S), str(IDLE_S)])
-        out: dict[str, list[float]] = {"all": [], "alone": [], "contended": []}
-        try:
-            for _ in range(CONTENDED_REPEATS):
-                for mode in ("all", "alone"):
-                    done = subprocess.run([sys.executable, "-c", ALONE, *map(str, shape), str(threads), mode],
-                                          capture_output=True, text=True, check=True, cwd=ROOT, timeout=300)
-                    ms = json.loads(done.stdout.strip().splitlines()[-1])
-                    out[mode].append(ms["sppf"][0] / ms["parallel"][0])
-                    if mode == "alone":
-                        out["contended"].append(ms["sppf"][3] + ms["parallel"][3])
-        finally:
-            busy.kill()
-            busy.wait()
-        return out
 
     def apart(self, reading: Reading) -> float:
         """How far the page's ratio is from the pools alone (x); infinite when the page gave none."""
@@ -493,20 +453,6 @@ def _sessions_rows(now: list[Upload], today: list[Upload] | None, alone: Alone) 
     return rows
 
 
-def _contention_row(shape: tuple[int, int, int], threads: int, alone: Alone) -> Row:
-    quiet = alone.ratio(shape, threads)
-    beside = Alone.beside_work(shape, threads)
-    every, kept = statistics.median(beside["all"]), statistics.median(beside["alone"])
-    apart = max(kept / quiet, quiet / kept)
-    return Row(AREA, f"  the pools beside a process busy a quarter of a core (C, h, w = {shape}): SPPF/parallel from every "
-               "block, and from the blocks taken alone, vs quiet",
-               f"every block {every:.3f}, taken alone {kept:.3f} (median of {CONTENDED_REPEATS}; "
-               f"{statistics.median(beside['contended']):.0f} blocks thrown away), quiet {quiet:.3f}: x{apart:.2f} apart",
-               f"taken alone within x{AGREE} of quiet", apart <= AGREE, apart,
-               {"every_block": [round(r, 4) for r in beside["all"]], "taken_alone": [round(r, 4) for r in beside["alone"]],
-                "contended": beside["contended"], "quiet": round(quiet, 4)})
-
-
 def run(engine: Engine, quick: bool) -> list[Row]:
     from spp_viz.devtools.server import CHROMIUM, chromium_available
 
@@ -534,7 +480,6 @@ def run(engine: Engine, quick: bool) -> list[Row]:
     rows.append(_agreement_row(f"{2 * count} page readings ({count} fresh starts, {count} uploads): SPPF/parallel pools vs alone",
                                quiet, alone, {"queues": QUEUES.as_json()}))
     rows.append(_agreement_row(f"  the same with {LOADERS} other sessions uploading meanwhile", loaded, alone))
-    rows.append(_contention_row(quiet[0].shape, quiet[0].threads or 2, alone))
     rows += _sessions_rows(now, today, alone)
     rows.append(Row(AREA, "  every server's admission record: analyses that ran during a measurement",
                     f"{len(QUEUES.problems)} (of {QUEUES.measurements} measurement starts, {QUEUES.interrupted} interrupted "

@@ -34,7 +34,7 @@ from .bins import AxisSpans
 from .boxes import CellWindow, PixelBox
 from .i18n import _
 from .pooling import SPPResult, spp
-from .timing import LATENCY_KEYS, SINGLE_HEAD_MIN_TIME_S, Interrupted, Latency, SingleRun, measure_interleaved, time_once
+from .timing import SINGLE_HEAD_MIN_TIME_S, Interrupted, Latency, SingleRun, measure_interleaved, time_once
 from .worker import TensorValue
 
 
@@ -97,7 +97,7 @@ class RegionResult:
         return {"box": self.box.as_json(), "window": self.window.as_json(), "length": self.length, "valid": self.valid,
                 "predictions": [p.as_json() for p in self.predictions], "pooled_ms": round(self.pooled_ms, 6), "pooled_device": self.pooled_device,
                 "pooled_threads": pooled.threads if pooled else None,
-                **(pooled.as_json("pooled") if pooled else {f"pooled_{key}": None for key in LATENCY_KEYS}),
+                **(pooled.as_json("pooled") if pooled else {"pooled_iqr_ms": None, "pooled_rounds": None, "pooled_noisy": None}),
                 "recompute_ms": round(self.recompute_ms, 3), "recompute": self.recompute.as_json() if self.recompute else None,
                 "recompute_predictions": [p.as_json() for p in self.recompute_predictions]}
 

@@ -36,7 +36,7 @@ from .i18n import _
 from .images import DEFAULT_MAX_PIXELS, DEFAULT_MAX_SIDE, DecodedImage, load_image
 from .pooling import parse_levels
 from .regions import RegionResult
-from .timing import LATENCY_KEYS, UNRELIABLE_TIMINGS
+from .timing import UNRELIABLE_TIMINGS
 
 
 @dataclass
@@ -196,11 +196,11 @@ def cost_json(r: HeadReport) -> dict[str, Any]:
 
 def spread_json(r: HeadReport) -> dict[str, Any]:
     """Beside a head's medians and device: torch's threads, and each median's interquartile range,
-    sample count (rounds), blocks thrown away because other work took the CPU (contended) and
-    whether it stayed noisy (spread above 10 % at the time cap, or not taken alone); null when
-    not measured."""
+    sample count (rounds) and whether it stayed noisy (spread above 10 % at the time cap); null
+    when not measured."""
     if r.timing is None:
-        return dict.fromkeys(("threads", *(f"{part}_{key}" for part in ("pool", "total") for key in LATENCY_KEYS)))
+        return dict.fromkeys(("threads", "pool_iqr_ms", "pool_rounds", "pool_noisy", "total_iqr_ms", "total_rounds",
+                              "total_noisy"))
     return {"threads": r.timing.pool.threads, **r.timing.pool.as_json("pool"), **r.timing.total.as_json("total")}
 
 

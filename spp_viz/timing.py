@@ -8,11 +8,7 @@ hits each alike), rounds added until each head's interquartile range is at most
 ``torch.utils.benchmark``'s ``adaptive_autorange``), the median of the per-call times. A
 :class:`Latency` keeps its spread: :func:`format_latency` writes it as ``3.4 ms ± 4%`` (the
 interquartile range as a share of the median), and a figure still above the share at the cap is
-:attr:`Latency.noisy`. A block during which this process's threads waited for a CPU (another
-process ran on it) for more than :data:`CONTENDED_SHARE` of the block is thrown away: it was not
-taken alone (Linux's per-thread run-queue delay, ``/proc/self/task/*/schedstat``; where the system
-does not report it, every block counts). A head that has too few blocks taken alone at the cap is
-timed from all its blocks, and is noisy. The measurements run in the timing worker (:mod:`spp_viz.worker`), a
+:attr:`Latency.noisy`. The measurements run in the timing worker (:mod:`spp_viz.worker`), a
 process of their own with a fixed thread count; the caller decides *when* (the app: alone, once
 the browser has drawn the page, see :mod:`spp_viz.admission`). A measurement can be stopped
 between blocks (``stop``): it raises :class:`Interrupted` and its samples are thrown away.
@@ -70,29 +66,12 @@ BLOCK_TARGET_S = 0.005  # one block runs a head about this long (calls per block
 # quiet machine a few percent); a head still above it at the cap is noisy, and no lesson is drawn
 # from it.
 MAX_IQR_SHARE = 0.10
-# A block during which the process's threads waited this share of its wall time for a CPU ran beside
-# other work: thrown away. A quiet 2-core machine waits under 1 % of a block; a browser drawing
-# on it, 10-50 %.
-CONTENDED_SHARE = 0.05
-# Blocks thrown away may keep a head short of samples past the time cap: rounds go on until
-# CONTENDED_CAP times it at most. If a head is still short of MIN_ALONE blocks taken alone then,
-# the comparison was not taken alone: every head is timed from all its blocks (their ratio then
-# compares like with like), and is noisy.
-CONTENDED_CAP = 2
-MIN_ALONE = 3
-# After a block thrown away, the worker sleeps: the other work's burst ends sooner without the
-# worker's threads competing with it, and the next block is more likely alone. The pause doubles
-# after each block thrown away in a row, up to CONTENDED_PAUSE_MAX_S (a browser drawing a page
-# on two cores takes about a second).
-CONTENDED_PAUSE_S = 0.02
-CONTENDED_PAUSE_MAX_S = 0.32
 CPU_METHOD = N_("perf_counter around each block of calls")
 CUDA_METHOD = N_("CUDA events around each block of calls, read after torch.cuda.synchronize")
 # the JSON report's warning (English) and, translated from its template, the page's
 UNRELIABLE_TIMINGS_TEMPLATE = N_("Some of these latencies are noisy: their interquartile range stayed above {share} of the "
-                                 "median until the time cap, other work kept the processor busy while they were timed, or a "
-                                 "pooling measured slower than the module that contains it, even after a second measurement. "
-                                 "Read them as unreliable, not as a comparison.")
+                                 "median until the time cap, or a pooling measured slower than the module that contains it, "
+                                 "even after a second measurement. Read them as unreliable, not as a comparison.")
 UNRELIABLE_TIMINGS = UNRELIABLE_TIMINGS_TEMPLATE.format(share=f"{MAX_IQR_SHARE:.0%}")
 
 
@@ -104,9 +83,7 @@ class Interrupted(Exception):
 @dataclass(frozen=True)
 class Latency:
     """Median wall time of one call, in ms, with its quartiles, its sample count (``rounds``: one
-    sample a block of ``calls_per_round`` calls), torch's intra-op ``threads`` and the device;
-    ``contended``: the blocks thrown away because other work took the CPU meanwhile, ``alone``:
-    False when too few blocks were taken alone and the samples include those."""
+    sample a block of ``calls_per_round`` calls), torch's intra-op ``threads`` and the device."""
 
     median_ms: float
     q1_ms: float
@@ -115,8 +92,6 @@ class Latency:
     calls_per_round: int
     threads: int
     device: str = "cpu"  # where the timed tensors lived: "cpu", "cuda:0", ...
-    contended: int = 0
-    alone: bool = True
 
     @property
     def method(self) -> str:
@@ -135,9 +110,9 @@ class Latency:
 
     @property
     def noisy(self) -> bool:
-        """Still spread wider than :data:`MAX_IQR_SHARE` at the time cap, or not taken alone: the
-        median does not stand for the head's cost, and no sentence is drawn from it."""
-        return self.spread > MAX_IQR_SHARE or not self.alone
+        """Still spread wider than :data:`MAX_IQR_SHARE` at the time cap: the median does not
+        stand for the head's cost, and no sentence is drawn from it."""
+        return self.spread > MAX_IQR_SHARE
 
     @property
     def where(self) -> str:
@@ -145,13 +120,8 @@ class Latency:
         return _("{device}, {threads}").format(device=self.device, threads=threads_text(self.threads))
 
     def as_json(self, prefix: str) -> dict[str, object]:
-        """``{prefix}_iqr_ms``, ``{prefix}_rounds``, ``{prefix}_contended`` and ``{prefix}_noisy``
-        (the JSON's keys beside the median)."""
-        return {f"{prefix}_iqr_ms": round(self.iqr_ms, 4), f"{prefix}_rounds": self.rounds,
-                f"{prefix}_contended": self.contended, f"{prefix}_noisy": self.noisy}
-
-
-LATENCY_KEYS = ("iqr_ms", "rounds", "contended", "noisy")  # Latency.as_json's keys after the prefix
+        """``{prefix}_iqr_ms``, ``{prefix}_rounds`` and ``{prefix}_noisy`` (the JSON's keys beside the median)."""
+        return {f"{prefix}_iqr_ms": round(self.iqr_ms, 4), f"{prefix}_rounds": self.rounds, f"{prefix}_noisy": self.noisy}
 
 
 def threads_text(threads: int) -> str:
@@ -214,40 +184,13 @@ def block_timer(fn: Callable[[], object], device: torch.device | str = "cpu",
     return _cuda_block(fn, device) if device.type == "cuda" else _cpu_block(fn, clock)
 
 
-def run_delay_s() -> float | None:
-    """Seconds this process's threads have waited, runnable, for a CPU that another task held
-    (the second field of ``/proc/self/task/*/schedstat``, Linux); None where it is not reported."""
-    total = 0
-    try:
-        for task in os.listdir("/proc/self/task"):
-            try:
-                with open(f"/proc/self/task/{task}/schedstat", "rb") as f:
-                    total += int(f.read().split()[1])
-            except FileNotFoundError:  # a thread that ended meanwhile
-                continue
-    except (OSError, ValueError, IndexError):
-        return None
-    return total / 1e9
-
-
-def _timed(block: Callable[[int], float], number: int, waited: Callable[[], float | None]) -> tuple[float, bool]:
-    """``(seconds, alone)`` of one block of ``number`` calls: alone unless the process's threads
-    waited for a CPU more than :data:`CONTENDED_SHARE` of it (always alone where that is unknown)."""
-    before = waited()
-    seconds = block(number)
-    after = waited()
-    return seconds, before is None or after is None or after - before <= CONTENDED_SHARE * seconds
-
-
-def _calibrate(block: Callable[[int], float], fn: Callable[[], object], stop: Callable[[], bool],
-               waited: Callable[[], float | None]) -> tuple[int, float, bool]:
-    """``(calls per block, seconds of one call, taken alone)``: a block takes about ``BLOCK_TARGET_S``."""
+def _calibrate(block: Callable[[int], float], fn: Callable[[], object], stop: Callable[[], bool]) -> tuple[int, float]:
+    """``(calls per block, seconds of one call)``: a block takes about ``BLOCK_TARGET_S``."""
     _check(stop)
     fn()  # warm-up: allocator, lazy init, CUDA kernels' first launch
     _check(stop)
-    once, alone = _timed(block, 1, waited)
-    once = max(once, 1e-7)
-    return max(1, min(10_000, int(BLOCK_TARGET_S / once))), once, alone
+    once = max(block(1), 1e-7)
+    return max(1, min(10_000, int(BLOCK_TARGET_S / once))), once
 
 
 def measure_interleaved(
@@ -259,24 +202,17 @@ def measure_interleaved(
     max_time_s: float = MAX_TIME_S,
     stop: Callable[[], bool] | None = None,
     clock: Callable[[], float] = time.perf_counter,
-    waited: Callable[[], float | None] = run_delay_s,
-    pause: Callable[[float], None] = time.sleep,
 ) -> dict[str, Latency]:
     """Time each callable, interleaved: round r runs once (one block) every head that still
     lacks samples (at least ``min_rounds`` blocks, ``min_time_s`` in all, fewer blocks for a head
     slower than :data:`SLOW_CALL_S`) or whose interquartile range is still above
-    :data:`MAX_IQR_SHARE` of its median, until ``max_time_s`` (``CONTENDED_CAP`` times that while
-    a head has fewer than :data:`MIN_ALONE` blocks taken alone).
+    :data:`MAX_IQR_SHARE` of its median, until ``max_time_s``.
 
     ``device`` is where the callables' tensors live (pass the tensor's own ``.device``): on CUDA
     each block is timed with events and a synchronize (:data:`CUDA_METHOD`). The heads run with
     torch's current intra-op thread count (recorded in each :class:`Latency`). ``stop`` is asked
     before every block: when it says so, :class:`Interrupted` is raised and nothing is returned.
-    ``clock`` is the CPU blocks' stopwatch and the time cap's, ``waited`` the seconds the
-    process's threads have waited for a CPU (:func:`run_delay_s`), ``pause`` sleeps (tests give
-    simulated ones). A block during which the threads waited more than :data:`CONTENDED_SHARE`
-    of it is no sample, and the next waits (:data:`CONTENDED_PAUSE_S`, doubling while blocks are
-    thrown away in a row).
+    ``clock`` is the CPU blocks' stopwatch and the time cap's (tests give a simulated one).
     """
     if not fns:
         return {}
@@ -285,33 +221,26 @@ def measure_interleaved(
     halt = stop or (lambda: False)
     threads = torch.get_num_threads()
     blocks = {name: block_timer(fn, device, clock) for name, fn in fns.items()}
-    calibrated = {name: _calibrate(blocks[name], fn, halt, waited) for name, fn in fns.items()}
-    number = {name: n for name, (n, _once, _alone) in calibrated.items()}
+    calibrated = {name: _calibrate(blocks[name], fn, halt) for name, fn in fns.items()}
+    number = {name: n for name, (n, _block_s) in calibrated.items()}
     needed = {name: max(1, min(min_rounds, SLOW_MIN_ROUNDS) if once >= SLOW_CALL_S else min_rounds)
-              for name, (_number, once, _alone) in calibrated.items()}
+              for name, (_number, once) in calibrated.items()}
     # a head slower than a block was just timed for one whole call, after its warm-up: a sample
-    samples: dict[str, list[float]] = {name: [once] if n == 1 and alone else [] for name, (n, once, alone) in calibrated.items()}
-    busy: dict[str, list[float]] = {name: [once] if n == 1 and not alone else [] for name, (n, once, alone) in calibrated.items()}
+    samples: dict[str, list[float]] = {name: [once] if n == 1 else [] for name, (n, once) in calibrated.items()}
     spent = {name: sum(values) for name, values in samples.items()}
     active = [name for name in blocks if not _enough(samples[name], spent[name], needed[name], min_time_s)]
-    begin, backoff = clock(), CONTENDED_PAUSE_S
+    begin = clock()
     while active:
         for name in active:
             _check(halt)
-            seconds, alone = _timed(blocks[name], number[name], waited)
-            (samples if alone else busy)[name].append(seconds / number[name])
-            spent[name] += seconds if alone else 0.0
-            if not alone:
-                pause(backoff)
-            backoff = CONTENDED_PAUSE_S if alone else min(2 * backoff, CONTENDED_PAUSE_MAX_S)
+            seconds = blocks[name](number[name])
+            samples[name].append(seconds / number[name])
+            spent[name] += seconds
         active = [name for name in active if not _enough(samples[name], spent[name], needed[name], min_time_s)]
-        elapsed = clock() - begin
-        if elapsed > CONTENDED_CAP * max_time_s or (
-                elapsed > max_time_s and min(len(values) for values in samples.values()) >= MIN_ALONE):
+        if min(len(values) for values in samples.values()) >= 3 and clock() - begin > max_time_s:
             break
     label = device_name(device)
-    alone = all(len(samples[name]) >= min(MIN_ALONE, needed[name]) or not busy[name] for name in samples)
-    return {name: _latency(samples[name], busy[name], alone, number[name], threads, label) for name in samples}
+    return {name: _latency(values, number[name], threads, label) for name, values in samples.items()}
 
 
 def _check(stop: Callable[[], bool]) -> None:
@@ -333,12 +262,9 @@ def _spread(values: list[float]) -> float:
     return (q[2] - q[0]) / median if median > 0 else 0.0
 
 
-def _latency(values: list[float], busy: list[float], alone: bool, calls: int, threads: int, device: str) -> Latency:
-    """The samples taken alone; all of them, and not alone, when the comparison was not."""
-    used = values if alone else values + busy
-    q = statistics.quantiles(used, n=4) if len(used) >= 2 else [used[0]] * 3
-    return Latency(statistics.median(used) * 1000, q[0] * 1000, q[2] * 1000, len(used), calls, threads, device,
-                   contended=len(busy), alone=alone)
+def _latency(values: list[float], calls: int, threads: int, device: str) -> Latency:
+    q = statistics.quantiles(values, n=4) if len(values) >= 2 else [values[0]] * 3
+    return Latency(statistics.median(values) * 1000, q[0] * 1000, q[2] * 1000, len(values), calls, threads, device)
 
 
 @dataclass(frozen=True)

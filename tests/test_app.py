@@ -402,13 +402,13 @@ def test_checkpoints_bad_and_good():
 
 def without_measurements(r: dict) -> dict:
     """A JSON report less what depends on how busy the machine was: the latencies
-    (``timings_ms``, every ``*_ms``) and their spreads (``*_rounds``, ``*_contended``, ``*_noisy``), where they ran
+    (``timings_ms``, every ``*_ms``) and their spreads (``*_rounds``, ``*_noisy``), where they ran
     (``timings_device``), the timing-consistency flag and the warning it raises. Two runs on the same input agree on the rest exactly."""
     out = json.loads(json.dumps(r))
     del out["timings_ms"], out["timings_device"], out["sppf"]["timings_consistent"]
     out["warnings"] = [w for w in out["warnings"] if w != UNRELIABLE_TIMINGS]
     for row in out["sppf"]["costs"] + out["heads"]:
-        for key in [k for k in row if k.endswith(("_ms", "_rounds", "_contended", "_noisy"))]:  # medians and their spreads
+        for key in [k for k in row if k.endswith(("_ms", "_rounds", "_noisy"))]:  # medians and their spreads
             del row[key]
     return out
 

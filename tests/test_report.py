@@ -13,8 +13,7 @@ from spp_viz.report import build_report, run_inspection, strict_json
 from spp_viz.timing import Latency
 
 COST_KEYS = {"name", "kind", "output_shape", "params", "flops", "pool_ms", "total_ms", "device", "threads", "pool_iqr_ms",
-             "pool_rounds", "pool_contended", "pool_noisy", "total_iqr_ms", "total_rounds", "total_contended", "total_noisy",
-             "weights"}
+             "pool_rounds", "pool_noisy", "total_iqr_ms", "total_rounds", "total_noisy", "weights"}
 
 
 @pytest.fixture(scope="module")

@@ -10,9 +10,6 @@ from __future__ import annotations
 import pytest
 
 from spp_viz.timing import (
-    CONTENDED_CAP,
-    CONTENDED_PAUSE_MAX_S,
-    CONTENDED_PAUSE_S,
     MAX_IQR_SHARE,
     MAX_TIME_S,
     MIN_ROUNDS,
@@ -23,7 +20,6 @@ from spp_viz.timing import (
     format_latency,
     format_ms,
     measure_interleaved,
-    run_delay_s,
 )
 
 
@@ -52,36 +48,7 @@ class Head:
 
 
 def measure(clock: Clock, fns, **kwargs) -> dict[str, Latency]:
-    kwargs.setdefault("waited", lambda: 0.0)  # nothing else runs on the simulated machine
-
-    def pause(seconds: float) -> None:
-        clock.now += seconds
-    return measure_interleaved(fns, clock=clock, pause=pause, **kwargs)
-
-
-class Busy:
-    """Other work on the simulated machine: ``pattern[i]`` says whether it takes the CPU during
-    the i-th call of any head (repeating), which then runs ``slower`` times as long and waits for
-    the CPU half of that time."""
-
-    def __init__(self, clock: Clock, pattern: list[bool], slower: float = 2.0):
-        self.clock, self.pattern, self.slower = clock, pattern, slower
-        self.calls, self.waited = 0, 0.0
-        self.per_head: dict[str, int] = {}
-
-    def head(self, name: str, seconds: float):
-        def call() -> None:
-            if self.pattern[self.calls % len(self.pattern)]:
-                self.clock.now += seconds * self.slower
-                self.waited += seconds * self.slower / 2
-            else:
-                self.clock.now += seconds
-            self.calls += 1
-            self.per_head[name] = self.per_head.get(name, 0) + 1
-        return call
-
-    def __call__(self) -> float:
-        return self.waited
+    return measure_interleaved(fns, clock=clock, **kwargs)
 
 
 def test_a_slow_head_costs_one_warm_up_then_only_samples():
@@ -153,74 +120,6 @@ def test_a_head_still_spread_at_the_cap_is_noisy_and_says_so():
     assert clock.now == pytest.approx(MAX_TIME_S, abs=0.05)  # it ran until the cap, no longer
     assert out.noisy and out.spread > MAX_IQR_SHARE
     assert format_latency(out).endswith("· noisy")
-
-
-def test_a_block_run_beside_other_work_is_thrown_away():
-    """Every third call, other work holds the CPU: the head waits for it and runs twice as long.
-    Those blocks are no samples; the figure is the head's own cost, taken alone, not noisy."""
-    clock = Clock()
-    busy = Busy(clock, [False, False, True])
-    out = measure(clock, {"sppf": busy.head("sppf", 0.006), "parallel": busy.head("parallel", 0.015)}, min_time_s=0.0, waited=busy)
-    for name, ms in (("sppf", 6.0), ("parallel", 15.0)):
-        assert out[name].median_ms == pytest.approx(ms) and out[name].iqr_ms == pytest.approx(0.0)
-        assert out[name].contended > 0 and out[name].alone and not out[name].noisy
-        assert out[name].rounds >= MIN_ROUNDS
-        assert out[name].as_json("pool")["pool_contended"] == out[name].contended
-        assert out[name].rounds + out[name].contended == busy.per_head[name] - 1  # each call after the warm-up: one or the other
-
-
-def test_a_comparison_not_taken_alone_is_timed_from_all_blocks_and_is_noisy():
-    """One head never runs alone, the other always does: at the longer cap both are timed from
-    all their blocks (their ratio compares like with like) and both are noisy."""
-    clock = Clock()
-    busy, quiet = Busy(clock, [True]), Busy(clock, [False])
-    waits = {"busy": busy, "quiet": quiet}
-    order: list[str] = []
-
-    def head(name: str, seconds: float):
-        call = waits[name].head(name, seconds)
-
-        def run() -> None:
-            order.append(name)
-            call()
-        return run
-
-    def waited() -> float:
-        return busy.waited  # only the busy head's calls wait
-    out = measure(clock, {"busy": head("busy", 0.006), "quiet": head("quiet", 0.006)}, min_time_s=0.0, waited=waited)
-    assert CONTENDED_CAP * MAX_TIME_S <= clock.now <= CONTENDED_CAP * MAX_TIME_S + CONTENDED_PAUSE_MAX_S + 0.1  # the longer cap
-    assert not out["busy"].alone and not out["quiet"].alone
-    assert out["busy"].noisy and out["quiet"].noisy and format_latency(out["busy"]).endswith("· noisy")
-    assert out["busy"].contended == out["busy"].rounds and out["quiet"].contended == 0
-    assert out["busy"].median_ms == pytest.approx(12.0)  # what it measured, labelled, not a made-up figure
-    assert out["quiet"].median_ms == pytest.approx(6.0)
-
-
-def test_a_block_thrown_away_is_followed_by_a_pause_that_doubles_while_they_go_on():
-    clock = Clock()
-    busy = Busy(clock, [True] * 8 + [False] * 4)
-    pauses: list[float] = []
-
-    def pause(seconds: float) -> None:
-        pauses.append(seconds)
-        clock.now += seconds
-    measure_interleaved({"x": busy.head("x", 0.006)}, clock=clock, waited=busy, min_time_s=0.0, pause=pause)
-    # calls 1 and 2 are the warm-up and the calibration: then six blocks thrown away in a row
-    assert pauses[:6] == pytest.approx([CONTENDED_PAUSE_S * 2**i for i in range(4)] + [CONTENDED_PAUSE_MAX_S] * 2)
-    assert pauses[6] == pytest.approx(CONTENDED_PAUSE_S)  # after blocks alone, from the start again
-
-
-def test_the_run_queue_delay_is_read_where_linux_reports_it():
-    import os
-
-    delay = run_delay_s()
-    if not os.path.exists("/proc/self/task"):
-        assert delay is None
-    else:
-        assert delay is not None and delay >= 0.0
-        sum(range(200_000))
-        later = run_delay_s()
-        assert later is not None and later >= delay
 
 
 def test_a_stopped_measurement_raises_and_returns_nothing():
