@@ -15,8 +15,9 @@ starting program's main module (a script without a ``__main__`` guard would run 
   :func:`spp_viz.heads.registry.build_head`); a region's or the scales' task carries the
   backbone's load arguments (:class:`spp_viz.backbones.BackboneLoad`) and the images.
 - **One thread count, fixed.** torch's intra-op threads are set once when the worker starts
-  (:data:`ENV_THREADS`, else the starting process's own count); every ``Latency`` it returns
-  carries that count and its device.
+  (:data:`ENV_THREADS`, else the starting process's own count less one core left to the server
+  and the browser, at least 1: :func:`default_threads`); every ``Latency`` it returns carries
+  that count and its device.
 - **Stoppable.** ``run(task, stop)`` asks ``stop()`` while it waits; once it says so, the worker is
   told (a message on a second socket, read between two timed blocks), the task raises
   :class:`spp_viz.timing.Interrupted`, and nothing of it is returned.
@@ -93,13 +94,22 @@ class WorkerError(RuntimeError):
 
 
 def default_threads() -> int:
-    """:data:`ENV_THREADS` when set to a positive number, else torch's threads in this process."""
+    """:data:`ENV_THREADS` when set to a positive number, else torch's threads in this process,
+    leaving one of the cores this process may use to the others (at least 1).
+
+    Why: with as many intra-op threads as cores, any other runnable thread (the server's, the
+    browser's drawing the page) holds one of them for a while, and a block of small ops waits
+    for it. On a 2-core machine SPPF's pools on the sample page's map (640 x 10 x 15) then took
+    5.9 ms ± 27 % at 2 threads, never steady within the 3 s cap, so every figure of the sample
+    page was noisy; at 1 thread, 10.8 ms ± 7 % in 8 rounds. Over six map shapes, 2 threads left
+    3 beyond 10 % and 1 thread none."""
     value = os.environ.get(ENV_THREADS, "").strip()
     if value.isdigit() and int(value) > 0:
         return int(value)
     import torch
 
-    return torch.get_num_threads()
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(1, min(torch.get_num_threads(), cores - 1))
 
 
 def _send(conn: Connection, value: object) -> None:
