@@ -85,3 +85,21 @@ def test_a_worker_that_died_while_idle_is_replaced(timer):
 def test_inline_runs_tasks_in_this_process():
     with worker.inline():
         assert worker.run(WhereAmI()) == (os.getpid(), torch.get_num_threads())
+
+
+@pytest.mark.parametrize("cores, torch_threads, expected", [
+    (2, 2, 1),  # this machine: one core left to the server and the browser
+    (1, 1, 1),  # never fewer than one
+    (8, 8, 7),
+    (16, 4, 4),  # torch's own count when that is lower
+])
+def test_the_worker_leaves_one_core_to_the_others(monkeypatch, cores, torch_threads, expected):
+    monkeypatch.delenv(worker.ENV_THREADS, raising=False)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(cores)), raising=False)
+    monkeypatch.setattr(torch, "get_num_threads", lambda: torch_threads)
+    assert worker.default_threads() == expected
+
+
+def test_the_environment_sets_the_workers_threads(monkeypatch):
+    monkeypatch.setenv(worker.ENV_THREADS, "3")
+    assert worker.default_threads() == 3
