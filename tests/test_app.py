@@ -27,7 +27,7 @@ from spp_viz.detectors import MAX_CHECKPOINT_BYTES
 from spp_viz.explorer import ExplorerPayload
 from spp_viz.figures.tables import POOL_COLUMN, TOTAL_COLUMN, dimension_rows
 from spp_viz.images import DEFAULT_MAX_PIXELS, load_image
-from spp_viz.timing import UNRELIABLE_TIMINGS
+from spp_viz.timing import UNRELIABLE_TIMINGS, threads_text
 from spp_viz.ui import measure, state
 from spp_viz.ui.explorer import PAYLOAD
 
@@ -467,7 +467,7 @@ def test_large_maps_are_timed_without_asking():
     assert "measure_sppf" not in [b.key for b in at.button]  # the costs never wait for a click
     costs = next(t.value for t in at.table if POOL_COLUMN in t.value.columns and "FLOPs (convs)" in t.value.columns)
     assert list(costs["head"])[:2] == ["SPPF (YOLOv5): k=5, n=3", "SPP (YOLOv5): parallel 5, 9, 13"]
-    assert all(" ± " in cell for cell in costs[POOL_COLUMN]) and set(costs["timed on"]) == {f"cpu, {THREADS} threads"}
+    assert all(" ± " in cell for cell in costs[POOL_COLUMN]) and set(costs["timed on"]) == {f"cpu, {threads_text(THREADS)}"}
 
 
 def test_a_pyramid_change_re_times_only_the_spp_head(monkeypatch):
@@ -583,7 +583,7 @@ def test_the_first_phase_times_nothing_and_says_so(monkeypatch):
     heads = next(t.value for t in at.table if TOTAL_COLUMN in t.value.columns and "GFLOPs" in t.value.columns)
     assert "measuring…" not in set(heads[POOL_COLUMN])
     costs = next(t.value for t in at.table if POOL_COLUMN in t.value.columns and "FLOPs (convs)" in t.value.columns)
-    assert set(costs["timed on"]) == {f"cpu, {THREADS} threads"}
+    assert set(costs["timed on"]) == {f"cpu, {threads_text(THREADS)}"}
     assert at.session_state[measure.KEY_JOBS] == {}  # nothing left to measure: the page asks for no second phase
 
 

@@ -162,7 +162,7 @@ def test_size_sweep_figure(features):
 def test_sppf_branches_and_costs(features, head):
     from spp_viz.family import pooled_branches, sppf_view
     from spp_viz.figures.tables import POOL_COLUMN, TOTAL_COLUMN
-    from spp_viz.timing import format_latency
+    from spp_viz.timing import format_latency, threads_text
 
     view = sppf_view(features, PyramidConfig())
     branches = pooled_branches(features, view.head("sppf").key)
@@ -180,7 +180,7 @@ def test_sppf_branches_and_costs(features, head):
         assert all(value is not None for value in row.values()), row
         assert report.timing is not None
         assert row[POOL_COLUMN] == format_latency(report.timing.pool) and row[TOTAL_COLUMN] == format_latency(report.timing.total)
-        assert " ± " in str(row[POOL_COLUMN]) and row["timed on"] == f"cpu, {report.timing.pool.threads} threads"
+        assert " ± " in str(row[POOL_COLUMN]) and row["timed on"] == f"cpu, {threads_text(report.timing.pool.threads)}"
     other = sppf_view(features, PyramidConfig((6, 3, 2, 1), Pool.AVG), measure=False)
     assert figures.costs_rows(other)[-1]["output numbers"] == 32 * 50  # the SPP row is the current head
 
