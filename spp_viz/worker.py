@@ -47,6 +47,8 @@ from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Protocol, TypeVar
 
+from .admission import usable_cores
+
 if TYPE_CHECKING:  # the page imports this module for its first run, which needs neither
     import numpy as np
     from torch import Tensor
@@ -108,8 +110,7 @@ def default_threads() -> int:
         return int(value)
     import torch
 
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return max(1, min(torch.get_num_threads(), cores - 1))
+    return max(1, min(torch.get_num_threads(), usable_cores() - 1))
 
 
 def _send(conn: Connection, value: object) -> None:
