@@ -97,14 +97,9 @@ class WorkerError(RuntimeError):
 
 def default_threads() -> int:
     """:data:`ENV_THREADS` when set to a positive number, else torch's threads in this process,
-    leaving one of the cores this process may use to the others (at least 1).
-
-    Why: with as many intra-op threads as cores, any other runnable thread (the server's, the
-    browser's drawing the page) holds one of them for a while, and a block of small ops waits
-    for it. On a 2-core machine SPPF's pools on the sample page's map (640 x 10 x 15) then took
-    5.9 ms ± 27 % at 2 threads, never steady within the 3 s cap, so every figure of the sample
-    page was noisy; at 1 thread, 10.8 ms ± 7 % in 8 rounds. Over six map shapes, 2 threads left
-    3 beyond 10 % and 1 thread none."""
+    leaving one of the cores this process may use to the others (at least 1): with as many
+    intra-op threads as cores, any other runnable thread (the server's, the browser's) holds one
+    of them, and a block of small ops waits for it (the figures: docs/timing.md)."""
     value = os.environ.get(ENV_THREADS, "").strip()
     if value.isdigit() and int(value) > 0:
         return int(value)
